@@ -1,0 +1,20 @@
+"""symbackprop: derive backpropagation by symbols.
+
+Write a model as equations; get its computational graph, the backward
+derivation node by node in matrix notation, and NumPy code checked against
+finite differences and SymPy's elementwise differentiation.
+
+>>> import symbackprop as sbp
+>>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+>>> d.adjoint("z")
+∂J/∂h.*phi'(z)
+"""
+
+from .errors import ModelError
+from .model import Model, load, parse
+from .derivation import Derivation, Step, Term, derive
+from .checks import CheckReport, VerifyReport, check, verify
+
+__all__ = ["ModelError", "Model", "parse", "load", "derive", "Derivation", "Step", "Term",
+           "check", "verify", "CheckReport", "VerifyReport"]
+__version__ = "0.1.0"

@@ -1,0 +1,352 @@
+"""The reverse sweep: the backward derivation, node by node, as data.
+
+:func:`derive` walks the variables in reverse topological order from the
+objective, starting from dJ/dJ = 1.  A variable's adjoint is the sum, over the
+assignments that read it, of their local vector-Jacobian products in matrix
+form (one :class:`Term` per consuming assignment).  Each assignment's share is
+found by sweeping its own expression tree backwards with the registry's local
+rules, so nested operators (``lambda/2 * (norm(W1)^2 + norm(W2)^2)``) fold into
+one readable term (``lambda W1``).
+
+Every adjoint is written with the adjoints of later nodes as named symbols
+(dJ/do, dJ/dh), as a lecturer writes it; an adjoint that is a plain number
+(dJ/dL = 1) is written in.  That keeps each step a handful of operations
+however deep the model.  :meth:`Derivation.gradient` substitutes all named
+adjoints for the form in forward variables only.
+
+Why not SymPy's ``MatrixExpr.diff``: on SymPy 1.14 it silently returns 0 for
+sums that mix traces or norms with other terms (the textbook objective is one),
+and it mishandles entrywise functions.  Local rules avoid it entirely; SymPy
+does the algebra, the printing and the scalar derivatives of entrywise bodies.
+
+Nothing here prints, and nothing recurses on the depth of a model.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from functools import cached_property
+
+import sympy as sp
+
+from . import expressions as ex
+from .errors import ModelError
+from .graph import build_graph
+from .model import Literal, Node, Ref, _walk
+from .operators import Site
+
+__all__ = ["derive", "Derivation", "Step", "Term", "variable_symbols", "adjoint_symbol"]
+
+
+@dataclass(frozen=True)
+class Term:
+    """One consuming assignment's share of an adjoint.
+
+    Attributes
+    ----------
+    consumer : str
+        The variable whose assignment reads the node (the ``child`` of
+        ``prod(dJ/dchild, dchild/dnode)``).
+    value : sympy.Expr
+        The share in matrix form, e.g. ``(dJ/do) h^T`` for ``W2`` through ``o``.
+    """
+
+    consumer: str
+    value: object
+
+
+@dataclass(frozen=True)
+class Step:
+    """One backward step: dJ/d(node) = sum of its terms.
+
+    Attributes
+    ----------
+    node : str
+        The variable.
+    adjoint : sympy.Expr
+        The symbol standing for dJ/d(node) in later steps.
+    terms : tuple of Term
+        One per consuming assignment, in source order (empty for the objective).
+    result : sympy.Expr
+        dJ/d(node), the sum of the terms (1 for the objective).
+    """
+
+    node: str
+    adjoint: object
+    terms: tuple
+    result: object
+
+
+def variable_symbols(model):
+    """SymPy symbols for the model's variables: a Symbol per scalar, a MatrixSymbol otherwise."""
+    return {v.name: _symbol(v.name, v.shape) for v in model.variables.values()}
+
+
+def adjoint_symbol(model, name):
+    """The symbol dJ/d(name), shaped like the variable."""
+    return _symbol(f"∂{model.objective}/∂{name}", model.variables[name].shape)
+
+
+def _symbol(name, shape):
+    if shape.is_scalar:
+        return sp.Symbol(name, real=True)
+    return sp.MatrixSymbol(name, shape.rows, shape.cols)
+
+
+def _forward(tree, symbols):
+    """The forward expression of every node of a tree, by id, operands first."""
+    values = {}
+    for node in _walk(tree):
+        if isinstance(node, Ref):
+            values[id(node)] = symbols[node.name]
+        elif isinstance(node, Literal):
+            values[id(node)] = node.value
+        else:
+            site = Site(tuple(values[id(a)] for a in node.args),
+                        tuple(a.shape for a in node.args), node.shape, node.param)
+            values[id(node)] = node.op.forward(site)
+    return values
+
+
+def _shares(assignment, symbols, adjoint, wanted):
+    """Backward sweep through one assignment: each wanted operand's share of `adjoint`."""
+    nodes = _walk(assignment.tree)
+    values = _forward(assignment.tree, symbols)
+    needs = {}
+    for node in nodes:
+        if isinstance(node, Ref):
+            needs[id(node)] = node.name in wanted
+        elif isinstance(node, Literal):
+            needs[id(node)] = False
+        else:
+            needs[id(node)] = any(needs[id(a)] for a in node.args)
+    root = assignment.tree
+    pending = {id(root): [adjoint]}
+    shares = {}
+    for node in reversed(nodes):
+        if not needs[id(node)]:
+            continue
+        adj = ex.add(*pending.pop(id(node)))
+        if isinstance(node, Ref):
+            shares.setdefault(node.name, []).append(adj)
+            continue
+        out = symbols[assignment.target] if node is root else values[id(node)]
+        site = Site(tuple(values[id(a)] for a in node.args), tuple(a.shape for a in node.args),
+                    node.shape, node.param, out, adj)
+        for i, arg in enumerate(node.args):
+            if needs[id(arg)]:
+                pending.setdefault(id(arg), []).append(node.op.rules[i](site))
+    return {name: ex.add(*parts) for name, parts in shares.items()}
+
+
+def _active(model, consumers, reads):
+    """Variables whose adjoint is derived: they reach the objective and vary with data or params."""
+    influences = {model.objective}
+    for name in reversed(list(model.variables)):
+        if any(c in influences for c in consumers[name]):
+            influences.add(name)
+    varies = set()
+    for name, v in model.variables.items():
+        if v.role in ("input", "param") or any(r in varies for r in reads.get(name, ())):
+            varies.add(name)
+    return {n for n in model.variables if n in influences and n in varies}
+
+
+def _sweep(model, symbols):
+    reads = {a.target: list(dict.fromkeys(n.name for n in _walk(a.tree) if isinstance(n, Ref)))
+             for a in model.assignments}
+    consumers = {name: [] for name in model.variables}
+    for a in model.assignments:
+        for name in reads[a.target]:
+            consumers[name].append(a.target)
+    active = _active(model, consumers, reads)
+    by_target = {a.target: a for a in model.assignments}
+    remaining = {n: sum(c in active for c in consumers[n]) for n in active}
+    # Kahn's algorithm on the reversed graph: a node is ready once every reader
+    # is done.  Ties go first-ready-first (the textbook's order); data inputs,
+    # whose adjoints nobody reads, go last.
+    counter = 0
+    ready = []
+    received = {n: {} for n in active}
+    values = {}
+    steps = []
+    objective = model.objective
+    if objective in active:
+        ready.append((False, 0, objective))
+    while ready:
+        _, _, name = heapq.heappop(ready)
+        symbol = adjoint_symbol(model, name)
+        if name == objective:
+            terms, result = (), sp.Integer(1)
+        else:
+            terms = tuple(Term(c, received[name][c]) for c in consumers[name] if c in active)
+            result = ex.add(*(t.value for t in terms))
+        steps.append(Step(name, symbol, terms, result))
+        values[name] = result if result.is_number else symbol
+        if name not in by_target:
+            continue
+        wanted = {r for r in reads[name] if r in active}
+        shares = _shares(by_target[name], symbols, values[name], wanted)
+        for operand in (r for r in reads[name] if r in wanted):
+            received[operand][name] = shares[operand]
+            remaining[operand] -= 1
+            if remaining[operand] == 0:
+                counter += 1
+                heapq.heappush(ready, (model.variables[operand].role == "input", counter, operand))
+    return tuple(steps)
+
+
+def derive(model):
+    """Derive the backward pass of a model.
+
+    Parameters
+    ----------
+    model : Model
+        From :func:`symbackprop.parse` or :func:`symbackprop.load`.
+
+    Returns
+    -------
+    Derivation
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.parse('''
+    ... dim n, m
+    ... input x: vector(n)
+    ... param W: matrix(m, n)
+    ... z = W @ x
+    ... J = sum(tanh(z))
+    ... objective J
+    ... '''))
+    >>> d.order
+    ('J', 'z', 'W', 'x')
+    >>> d.adjoint("W")
+    ∂J/∂z*x.T
+    """
+    symbols = variable_symbols(model)
+    return Derivation(model, symbols, _sweep(model, symbols))
+
+
+class Derivation:
+    """The backward derivation of a model, as data for printers and code generators.
+
+    Attributes
+    ----------
+    model : Model
+    symbols : dict of str to sympy.Expr
+        Each variable's symbol.
+    steps : tuple of Step
+        In backward order, the objective first.
+    """
+
+    def __init__(self, model, symbols, steps):
+        self.model = model
+        self.symbols = symbols
+        self.steps = steps
+        self._by_node = {s.node: s for s in steps}
+
+    def __repr__(self):
+        return f"<Derivation of {self.model.objective} from {self.model.filename}: " \
+               f"{len(self.steps)} steps>"
+
+    @cached_property
+    def graph(self):
+        """The computational graph (:func:`symbackprop.graph.build_graph`)."""
+        return build_graph(self.model)
+
+    @property
+    def order(self):
+        """The variables in backward order, the objective first."""
+        return tuple(s.node for s in self.steps)
+
+    @cached_property
+    def forward(self):
+        """Each assigned variable's defining expression, in forward order."""
+        return {a.target: _forward(a.tree, self.symbols)[id(a.tree)]
+                for a in self.model.assignments}
+
+    @property
+    def params(self):
+        """The names of the trainable parameters, in declaration order."""
+        return [n for n, v in self.model.variables.items() if v.role == "param"]
+
+    def step(self, name):
+        """The :class:`Step` for `name`."""
+        self._known(name)
+        return self._by_node[name]
+
+    def adjoint(self, name):
+        """dJ/d(name) in the textbook's form: later adjoints as named symbols.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+        >>> d.adjoint("W2")
+        ∂J/∂o*h.T + lambda*W2
+        """
+        return self.step(name).result
+
+    def gradient(self, name):
+        """dJ/d(name) in forward variables only, every adjoint substituted.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+        >>> d.gradient("W1")
+        (W2.T*∂L/∂o).*phi'(z)*x.T + lambda*W1
+        """
+        self._known(name)
+        return self._substituted[name]
+
+    @cached_property
+    def _substituted(self):
+        full = {}
+        for step in self.steps:
+            rule = {self._by_node[t.consumer].adjoint: full[t.consumer] for t in step.terms}
+            full[step.node] = step.result.xreplace(rule) if rule else step.result
+        return full
+
+    def _known(self, name):
+        if name not in self._by_node:
+            if name in self.model.variables:
+                raise KeyError(f"'{name}' has no adjoint: it does not vary with an input or "
+                               "param, or does not reach the objective")
+            raise KeyError(f"'{name}' is not a variable of the model")
+
+    def lambdify(self, bind=None):
+        """A NumPy function computing the objective and the params' gradients.
+
+        Parameters
+        ----------
+        bind : dict of str to str, optional
+            Abstract functions to bind to built-ins, e.g.
+            ``{"phi": "tanh", "ell": "squared_error"}``.
+
+        Returns
+        -------
+        callable
+            ``f(**arrays) -> (J, grads)``; see :func:`symbackprop.numeric.compile_derivation`.
+
+        Raises
+        ------
+        ModelError
+            If an abstract function is left unbound.
+        """
+        from .numeric import compile_derivation
+        return compile_derivation(self.bound(bind))
+
+    def bound(self, bind=None):
+        """This derivation with abstract functions bound to built-ins; all must be bound."""
+        derivation = self if not bind else derive(self.model.bind(bind))
+        unbound = derivation.model.unbound
+        if unbound:
+            f = derivation.model.functions[unbound[0]]
+            raise ModelError(f"the abstract function '{f.name}' has no numbers: bind it to a "
+                             f"built-in, for instance bind={{'{f.name}': "
+                             f"'{'tanh' if f.elementwise else 'squared_error'}'}}",
+                             f.line, f.col).located(self.model.filename, self.model.source)
+        return derivation

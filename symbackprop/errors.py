@@ -1,0 +1,68 @@
+"""Errors a model can raise, located in the user's file.
+
+Every problem with a model, from a stray character to a shape mismatch, is a
+:class:`ModelError`: a :class:`ValueError` that knows the file, line and column
+it is about, so that the command line can print it as compilers do.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ModelError"]
+
+
+class ModelError(ValueError):
+    """A problem in a model, at a place in its source text.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, in the user's words (it names the construct).
+    line, col : int
+        1-based position of the offending construct; 0 when the problem has
+        no single place (for instance, a file without an objective).
+    filename : str, optional
+        The model file, or ``"<string>"`` for text given directly.
+    source_line : str, optional
+        The text of line `line`, shown under the message with a caret.
+
+    Examples
+    --------
+    >>> err = ModelError("unknown name 'W3'", 4, 9, "mlp.sbp")
+    >>> str(err)
+    "mlp.sbp:4:9: error: unknown name 'W3'"
+    >>> isinstance(err, ValueError), err.line, err.col
+    (True, 4, 9)
+    """
+
+    def __init__(self, message, line=0, col=0, filename="<string>", source_line=None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.col = col
+        self.filename = filename
+        self.source_line = source_line
+
+    def __str__(self):
+        return f"{self.filename}:{self.line}:{self.col}: error: {self.message}"
+
+    def located(self, filename, source):
+        """Return this error with its file name and source line filled in."""
+        lines = source.splitlines()
+        text = lines[self.line - 1] if 1 <= self.line <= len(lines) else None
+        return ModelError(self.message, self.line, self.col, filename, text)
+
+    def render(self):
+        """The error as a compiler prints it: location, message, line, caret.
+
+        Examples
+        --------
+        >>> print(ModelError("unknown name 'q2'", 1, 5, "m.sbp", "z = q2 @ x").render())
+        m.sbp:1:5: error: unknown name 'q2'
+            z = q2 @ x
+                ^
+        """
+        out = str(self)
+        if self.source_line is not None and self.col > 0:
+            caret = " " * (self.col - 1) + "^"
+            out += f"\n    {self.source_line.expandtabs(1)}\n    {caret}"
+        return out

@@ -1,0 +1,407 @@
+"""The matrix-calculus vocabulary: SymPy classes and constructors for it.
+
+SymPy has products, sums, transposes and Hadamard products of matrix
+expressions; this module adds what backpropagation through a network needs and
+SymPy lacks or gets wrong (see the module notes in :mod:`symbackprop.derivation`):
+
+================  ============================================================
+:class:`Map`      a scalar function applied entrywise, ``phi(z)``, ``1 - tanh(z)^2``
+:class:`AsScalar` the one entry of a 1 x 1 product, ``v.T @ w``
+:class:`SumAll`   the sum of all entries
+:class:`Norm`     the Euclidean / Frobenius norm
+:class:`Softmax`, :class:`LogSoftmax`, :class:`LogSumExp`
+                  along a vector, or along each row of a matrix
+:class:`Apply`    an abstract scalar function of matrices, ``ell(o, y)``
+:class:`Partial`  its named partial derivative, ``dL/do``
+================  ============================================================
+
+Each class defines its meaning entry by entry in ``explicit``, which receives
+the explicit values (:class:`sympy.ImmutableMatrix` or scalars) of its
+``operands``.  That meaning is the ground truth that
+:func:`symbackprop.verify` differentiates.
+
+The constructors (:func:`add`, :func:`mul`, :func:`hadamard`, ...) keep
+expressions in the form a lecturer writes: scalars in front, no products by
+one, terms in the order they were given.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.core.symbol import Str
+from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatrixExpr, OneMatrix
+
+__all__ = [
+    "Map", "AsScalar", "SumAll", "Norm", "Softmax", "LogSoftmax", "LogSumExp", "Apply",
+    "Partial", "relu", "sigmoid", "softplus", "ENTRY", "add", "neg", "mul", "hadamard",
+    "hpow", "transpose", "inner", "sum_all", "ones", "is_matrix", "partial_function",
+]
+
+#: The bound variable of every entrywise function body.
+ENTRY = sp.Symbol("ξ", real=True)
+
+
+def is_matrix(expr):
+    """Whether `expr` is a matrix expression (as opposed to a scalar)."""
+    return isinstance(expr, (MatrixExpr, sp.MatrixBase))
+
+
+def _explicit_shape(m):
+    return m.shape if is_matrix(m) else (1, 1)
+
+
+# --- scalar functions with their derivatives beside them -----------------------
+
+class relu(sp.Function):
+    """max(0, x), with derivative 0 at 0 (the convention of every framework)."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return sp.Max(0, x)
+
+    def fdiff(self, argindex=1):
+        return sp.Heaviside(self.args[0], 0)
+
+
+class sigmoid(sp.Function):
+    """The logistic function 1 / (1 + exp(-x))."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return 1 / (1 + sp.exp(-x))
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return 1 / (1 + sp.exp(-x))
+
+
+class softplus(sp.Function):
+    """log(1 + exp(x)); its derivative is the sigmoid."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return sp.log(1 + sp.exp(x))
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0])
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return sp.log(1 + sp.exp(x))
+
+
+# --- matrix-valued classes --------------------------------------------------------
+
+class Map(MatrixExpr):
+    """A scalar function applied to every entry of a matrix.
+
+    ``Map(Lambda(ENTRY, body), X)``; the body is an expression in :data:`ENTRY`.
+
+    Examples
+    --------
+    >>> z = sp.MatrixSymbol("z", 2, 1)
+    >>> Map(sp.Lambda(ENTRY, sp.tanh(ENTRY)), z).explicit(sp.ImmutableMatrix([1, 2]))
+    Matrix([
+    [tanh(1)],
+    [tanh(2)]])
+    """
+
+    def __new__(cls, function, arg):
+        return super().__new__(cls, function, arg)
+
+    function = property(lambda self: self.args[0])
+    arg = property(lambda self: self.args[1])
+    operands = property(lambda self: (self.args[1],))
+    shape = property(lambda self: self.args[1].shape)
+
+    def body_at(self, value):
+        """The scalar body with the entry variable replaced by `value`."""
+        # subs, not Lambda.__call__: an abstract phi'(t) at a compound value
+        # must become Subs(...), which calling the Lambda refuses to build.
+        return self.function.expr.subs(ENTRY, value)
+
+    def explicit(self, arg):
+        return arg.applyfunc(self.body_at)
+
+
+class _AlongAxis(MatrixExpr):
+    """A row-wise (axis 1) or vector-wise (axis 0) operation on a column layout."""
+
+    def __new__(cls, arg, axis):
+        return super().__new__(cls, arg, sp.Integer(axis))
+
+    arg = property(lambda self: self.args[0])
+    axis = property(lambda self: int(self.args[1]))
+    operands = property(lambda self: (self.args[0],))
+
+    @staticmethod
+    def lines(m, axis):
+        """The explicit lines (columns for axis 0, rows for axis 1) of `m`."""
+        return [m[:, j] for j in range(m.cols)] if axis == 0 else [m[i, :] for i in range(m.rows)]
+
+    @staticmethod
+    def join(lines, axis):
+        return sp.ImmutableMatrix(sp.Matrix.hstack(*lines) if axis == 0
+                                  else sp.Matrix.vstack(*lines))
+
+
+class Softmax(_AlongAxis):
+    """exp(x) / sum(exp(x)) along a vector, or along each row of a matrix."""
+
+    shape = property(lambda self: self.arg.shape)
+
+    def explicit(self, arg):
+        def one(line):
+            total = sum(sp.exp(e) for e in line)
+            return line.applyfunc(lambda e: sp.exp(e) / total)
+        return self.join([one(v) for v in self.lines(arg, self.axis)], self.axis)
+
+
+class LogSoftmax(_AlongAxis):
+    """x - logsumexp(x) along a vector, or along each row of a matrix."""
+
+    shape = property(lambda self: self.arg.shape)
+
+    def explicit(self, arg):
+        def one(line):
+            lse = sp.log(sum(sp.exp(e) for e in line))
+            return line.applyfunc(lambda e: e - lse)
+        return self.join([one(v) for v in self.lines(arg, self.axis)], self.axis)
+
+
+class LogSumExp(_AlongAxis):
+    """log(sum(exp(x))) of a vector (1 x 1), or of each row of a matrix (a column)."""
+
+    @property
+    def shape(self):
+        rows, cols = self.arg.shape
+        return (sp.Integer(1), cols) if self.axis == 0 else (rows, sp.Integer(1))
+
+    def explicit(self, arg):
+        values = [sp.log(sum(sp.exp(e) for e in v)) for v in self.lines(arg, self.axis)]
+        return sp.ImmutableMatrix([values] if self.axis == 0 else [[v] for v in values])
+
+
+class Partial(MatrixExpr):
+    """The named partial derivative of an abstract function with respect to one argument.
+
+    ``Partial(name, of, slot, *args)`` is dL/do for ``L = ell(o, y)`` when
+    ``of`` is ``L`` and ``slot`` is 0.  It has the shape of argument `slot`.
+    """
+
+    def __new__(cls, name, of, slot, *args):
+        return super().__new__(cls, _str(name), _str(of), sp.Integer(slot), *args)
+
+    name = property(lambda self: self.args[0].name)
+    of = property(lambda self: self.args[1].name)
+    slot = property(lambda self: int(self.args[2]))
+    call_args = property(lambda self: self.args[3:])
+    operands = call_args
+
+    @property
+    def shape(self):
+        operand = self.call_args[self.slot]
+        return operand.shape if is_matrix(operand) else (sp.Integer(1), sp.Integer(1))
+
+    def explicit(self, *args):
+        flat = _flatten(args)
+        offset = sum(len(_flatten([a])) for a in args[:self.slot])
+        rows, cols = _explicit_shape(args[self.slot])
+        return sp.ImmutableMatrix(rows, cols, [
+            partial_function(self.name, offset + k)(*flat) for k in range(rows * cols)])
+
+
+def _str(name):
+    """A name as a SymPy argument; SymPy rebuilds objects from their args, so accept both."""
+    return name if isinstance(name, Str) else Str(name)
+
+
+def partial_function(name, slot):
+    """The undefined function standing for the derivative of `name` in flat argument `slot`.
+
+    :func:`symbackprop.verify` rewrites SymPy's ``Subs(Derivative(...))`` into
+    these, so that both sides of a comparison spell unknown derivatives alike.
+    """
+    return sp.Function(f"{name}__d{slot}")
+
+
+def _flatten(values):
+    out = []
+    for v in values:
+        out.extend(v) if is_matrix(v) else out.append(v)
+    return out
+
+
+# --- scalar-valued classes -------------------------------------------------------------
+
+class _ScalarOfMatrix(sp.Expr):
+    is_commutative = True
+    is_real = True
+
+    def __new__(cls, *args):
+        return super().__new__(cls, *args)
+
+    arg = property(lambda self: self.args[0])
+    operands = property(lambda self: (self.args[0],))
+
+    def _eval_derivative(self, s):
+        # Matrix-level differentiation is never used (it is unreliable in SymPy);
+        # only the explicit forms are differentiated.
+        raise TypeError(f"{type(self).__name__} is differentiated by its local rule")
+
+
+class AsScalar(_ScalarOfMatrix):
+    """The one entry of a 1 x 1 matrix expression, such as ``v.T @ w``."""
+
+    def explicit(self, arg):
+        return arg[0, 0]
+
+
+class SumAll(_ScalarOfMatrix):
+    """The sum of all entries of a matrix."""
+
+    def explicit(self, arg):
+        return sp.Add(*arg)
+
+
+class Norm(_ScalarOfMatrix):
+    """The Euclidean norm of a vector, the Frobenius norm of a matrix."""
+
+    def explicit(self, arg):
+        return sp.sqrt(sp.Add(*[e**2 for e in arg]))
+
+
+class Apply(_ScalarOfMatrix):
+    """An abstract scalar function of matrices and scalars, ``ell(o, y)``."""
+
+    def __new__(cls, name, *args):
+        return super().__new__(cls, _str(name), *args)
+
+    name = property(lambda self: self.args[0].name)
+    call_args = property(lambda self: self.args[1:])
+    operands = call_args
+
+    def explicit(self, *args):
+        return sp.Function(self.name)(*_flatten(args))
+
+
+# --- constructors that keep the lecturer's form -----------------------------------------
+
+def ones(rows, cols):
+    """The all-ones matrix (printed as a bold 1)."""
+    return OneMatrix(rows, cols)
+
+
+def _split(expr):
+    """(scalar coefficient, matrix factors) of a product."""
+    if not is_matrix(expr):
+        return expr, []
+    if isinstance(expr, sp.MatMul):
+        coeff, mats = sp.Integer(1), []
+        for f in expr.args:
+            c, m = _split(f)
+            coeff, mats = coeff * c, mats + m
+        return coeff, mats
+    return sp.Integer(1), [expr]
+
+
+def mul(*factors):
+    """The product of scalars and matrices, scalars collected in front.
+
+    Examples
+    --------
+    >>> A, x = sp.MatrixSymbol("A", 2, 2), sp.MatrixSymbol("x", 2, 1)
+    >>> lam = sp.Symbol("lambda")
+    >>> mul(lam / 2, 2, A, x)
+    lambda*A*x
+    >>> mul(1, A)
+    A
+    """
+    coeff, mats = sp.Integer(1), []
+    for f in factors:
+        c, m = _split(f)
+        coeff, mats = coeff * c, mats + m
+    if len(mats) > 1:
+        mats = [m for m in mats if not isinstance(m, sp.Identity)] or mats[:1]
+    if not mats:
+        return coeff
+    if coeff == 1 and len(mats) == 1:
+        return mats[0]
+    if coeff == 0:
+        return sp.ZeroMatrix(mats[0].rows, mats[-1].cols)
+    return sp.MatMul(*([] if coeff == 1 else [coeff]), *mats)
+
+
+def neg(expr):
+    """-expr."""
+    return mul(-1, expr)
+
+
+def add(*terms):
+    """The sum of terms, in the order given, zeros dropped.
+
+    Examples
+    --------
+    >>> D, h = sp.MatrixSymbol("D", 2, 1), sp.MatrixSymbol("h", 3, 1)
+    >>> W = sp.MatrixSymbol("W", 2, 3)
+    >>> add(mul(D, h.T), mul(sp.Symbol("lambda"), W)).args
+    (D*h.T, lambda*W)
+    """
+    terms = [t for t in terms if not (t == 0 or isinstance(t, sp.ZeroMatrix))]
+    if not terms:
+        return sp.Integer(0)
+    if len(terms) == 1:
+        return terms[0]
+    if any(is_matrix(t) for t in terms):
+        return sp.MatAdd(*terms)
+    return sp.Add(*terms)
+
+
+def hadamard(a, b):
+    """The entrywise product, coefficients pulled in front; by a scalar it is a product."""
+    if not is_matrix(a) or not is_matrix(b):
+        return mul(a, b)
+    (ca, ma), (cb, mb) = _split(a), _split(b)
+    a, b = mul(*ma), mul(*mb)
+    if isinstance(a, OneMatrix):
+        return mul(ca * cb, b)
+    if isinstance(b, OneMatrix):
+        return mul(ca * cb, a)
+    factors = []
+    for m in (a, b):
+        factors.extend(m.args if isinstance(m, HadamardProduct) else [m])
+    return mul(ca * cb, HadamardProduct(*factors))
+
+
+def hpow(base, exponent):
+    """The entrywise power of a matrix, or the power of a scalar."""
+    if not is_matrix(base):
+        return base**exponent
+    if exponent == 1:
+        return base
+    if exponent == 0:
+        return ones(*base.shape)
+    return HadamardPower(base, exponent)
+
+
+def transpose(expr):
+    """The transpose; a scalar is its own transpose."""
+    return expr.T if is_matrix(expr) else expr
+
+
+def sum_all(expr):
+    """The sum of all entries; a scalar is its own sum."""
+    return SumAll(expr) if is_matrix(expr) else expr
+
+
+def inner(a, b):
+    """The Frobenius inner product sum(a * b), written aᵀb for column vectors."""
+    if not is_matrix(a) or not is_matrix(b):
+        return mul(a, b) if not (is_matrix(a) or is_matrix(b)) else sum_all(mul(a, b))
+    if a.shape[1] == 1 and b.shape[1] == 1:
+        return AsScalar(mul(a.T, b))
+    return SumAll(hadamard(a, b))

@@ -1,0 +1,113 @@
+"""The computational graph: variables (boxes) and operators (circles).
+
+:func:`build_graph` turns a :class:`~symbackprop.model.Model` into a
+:class:`networkx.DiGraph` with edges operand -> operator -> result, as in the
+textbook's figure.  An operator nested inside another feeds it directly; a
+numeric literal is an attribute of its operator, not a node.
+
+Node keys are stable: a variable's key is its name; an operator's is
+``"<target>#<k>"``, the k-th operator (operands first) in the assignment of
+``<target>`` (``#`` never occurs in a name).  Nodes are inserted in source
+order, so iteration order is the same on every run.
+
+Node attributes
+---------------
+kind : {"variable", "operator"}
+role : {"input", "param", "const", "intermediate", "objective"}   (variables)
+op : str                  the registry name, e.g. ``"matmul"``     (operators)
+shape : Shape             the value's shape (an operator's output)
+latex : str               LaTeX name (variables) or symbol (operators)
+line, col : int           where the model defines it
+literals : tuple          numeric operands, e.g. the 2 of ``x / 2``  (operators)
+param : object            the exponent of ``^``, else None           (operators)
+
+Edge attributes
+---------------
+positions : tuple of int   which operand slots the source fills
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from .model import Literal, Node, Ref, _walk
+from .notation import default_latex
+
+__all__ = ["build_graph", "variable_latex", "OPERATOR_LATEX"]
+
+#: How operators are drawn in figures.
+OPERATOR_LATEX = {
+    "add": "+", "sub": "-", "neg": "-", "mul": "\\times", "div": "\\div",
+    "matmul": "\\times", "pow": "(\\cdot)^k", "square": "(\\cdot)^2", "transpose": "\\top",
+    "copy": "=", "sum": "\\Sigma", "mean": "\\mathrm{mean}", "norm": "\\|\\cdot\\|",
+    "trace": "\\mathrm{tr}",
+}
+
+
+def variable_latex(variable):
+    """The LaTeX name of a variable: the model's ``as "..."`` or the default."""
+    if variable.latex is not None:
+        return variable.latex
+    return default_latex(variable.name, bold=not variable.shape.is_scalar)
+
+
+def _operator_latex(node, model):
+    name = node.op.name
+    if name in OPERATOR_LATEX:
+        return OPERATOR_LATEX[name]
+    func = model.functions.get(name)
+    if func is not None and func.latex is not None:
+        return func.latex
+    return default_latex(name) if name in model.functions else f"\\mathrm{{{name}}}"
+
+
+def build_graph(model):
+    """Build the computational graph of a model.
+
+    Parameters
+    ----------
+    model : Model
+
+    Returns
+    -------
+    networkx.DiGraph
+
+    Examples
+    --------
+    >>> from symbackprop import parse
+    >>> m = parse("dim n\\ninput x: vector(n)\\nparam w: vector(n)\\nJ = w.T @ x\\nobjective J")
+    >>> g = build_graph(m)
+    >>> list(g.nodes)
+    ['x', 'w', 'J#1', 'J#2', 'J']
+    >>> g.nodes["J#2"]["op"], list(g.predecessors("J#2")), list(g.successors("J#2"))
+    ('matmul', ['J#1', 'x'], ['J'])
+    """
+    g = nx.DiGraph()
+    for v in model.variables.values():
+        if v.declared:
+            _add_variable(g, v)
+    for a in model.assignments:
+        keys = {}
+        for k, node in enumerate((n for n in _walk(a.tree) if isinstance(n, Node)), start=1):
+            key = f"{a.target}#{k}"
+            keys[id(node)] = key
+            g.add_node(key, kind="operator", op=node.op.name, shape=node.shape,
+                       latex=_operator_latex(node, model), line=node.line, col=node.col,
+                       param=node.param,
+                       literals=tuple(arg.value for arg in node.args if isinstance(arg, Literal)))
+            for position, arg in enumerate(node.args):
+                source = arg.name if isinstance(arg, Ref) else keys.get(id(arg))
+                if source is None:
+                    continue
+                if g.has_edge(source, key):
+                    g.edges[source, key]["positions"] += (position,)
+                else:
+                    g.add_edge(source, key, positions=(position,))
+        _add_variable(g, model.variables[a.target])
+        g.add_edge(keys[id(a.tree)], a.target, positions=(0,))
+    return g
+
+
+def _add_variable(g, v):
+    g.add_node(v.name, kind="variable", role=v.role, shape=v.shape, latex=variable_latex(v),
+               line=v.line, col=v.col)

@@ -1,0 +1,473 @@
+"""The model language: text to a syntax tree, never evaluated.
+
+A model file (``.sbp``) is a list of statements, one a line::
+
+    dim d, h, q
+    input x: vector(d)
+    param W1: matrix(h, d) as "\\mathbf{W}_1"
+    func phi
+    func ell(o, y)
+    z = W1 @ x
+    objective J
+
+This module turns text into the dataclasses below with a hand-written
+tokenizer and a recursive-descent parser.  The text is only ever read: no part
+of it reaches ``eval``, ``exec`` or SymPy's string parsers.  Limits on size and
+nesting turn pathological input into a :class:`~symbackprop.errors.ModelError`
+instead of a crash.  Meaning (names, shapes) is checked in
+:mod:`symbackprop.model`.
+
+Operator precedence, loosest first: ``+ -``; ``* / @``; unary ``-``; ``^``
+(right-associative, a constant exponent); postfix ``.T``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .errors import ModelError
+
+__all__ = [
+    "parse_statements", "Num", "Name", "Call", "Binary", "Unary", "Transpose",
+    "TypeSpec", "Dim", "Decl", "Func", "Assign", "Objective", "KEYWORDS",
+]
+
+MAX_SOURCE_CHARS = 1_000_000
+MAX_LINE_CHARS = 10_000
+MAX_STATEMENTS = 20_000
+MAX_NESTING = 100
+
+KEYWORDS = frozenset({"dim", "input", "param", "const", "func", "objective", "as"})
+ROLES = ("input", "param", "const")
+
+
+# --- syntax tree -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Num:
+    """A numeric literal, kept exact."""
+    value: Fraction
+    text: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str          # one of + - * / @ ^
+    left: object
+    right: object
+    line: int        # the operator's position
+    col: int
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str          # "-"
+    operand: object
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Transpose:
+    operand: object
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    kind: str        # scalar | vector | matrix
+    sizes: tuple     # of (str | int, line, col)
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Dim:
+    names: tuple     # of (name, line, col)
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Decl:
+    role: str        # input | param | const
+    name: str
+    type: TypeSpec
+    latex: str | None
+    line: int
+    col: int         # the name's position
+
+
+@dataclass(frozen=True)
+class Func:
+    name: str
+    params: tuple | None   # None: elementwise; else the parameter names
+    latex: str | None
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Assign:
+    target: str
+    expr: object
+    latex: str | None
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    line: int
+    col: int
+
+
+# --- tokens ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Token:
+    kind: str   # NAME NUMBER STRING OP NEWLINE END
+    text: str
+    line: int
+    col: int
+
+
+_TOKEN = re.compile(r"""
+    (?P<space>[ \t\f]+)
+  | (?P<comment>\#[^\n]*)
+  | (?P<newline>\r?\n)
+  | (?P<NUMBER>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<NAME>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<STRING>"[^"\n]*")
+  | (?P<OP>[-+*/@^(),:=.])
+""", re.VERBOSE)
+
+
+def _tokens(source):
+    """Yield tokens; newlines inside parentheses join lines."""
+    depth = 0
+    line, line_start, pos = 1, 0, 0
+    while pos < len(source):
+        m = _TOKEN.match(source, pos)
+        col = pos - line_start + 1
+        if m is None:
+            ch = source[pos]
+            if ch == '"':
+                raise ModelError("unterminated string: a LaTeX name ends with '\"' on the same line",
+                                 line, col)
+            raise ModelError(f"unexpected character {ch!r}", line, col)
+        kind = m.lastgroup
+        text = m.group()
+        if kind == "newline":
+            if depth == 0:
+                yield Token("NEWLINE", "\n", line, col)
+            line, line_start = line + 1, m.end()
+        elif kind in ("NUMBER", "NAME", "STRING", "OP"):
+            if text == "(":
+                depth += 1
+            elif text == ")":
+                depth = max(depth - 1, 0)
+            yield Token(kind, text, line, col)
+        pos = m.end()
+    yield Token("NEWLINE", "\n", line, pos - line_start + 1)
+    yield Token("END", "", line, pos - line_start + 1)
+
+
+def _describe(tok):
+    if tok.kind == "NEWLINE":
+        return "end of line"
+    if tok.kind == "END":
+        return "end of file"
+    return repr(tok.text)
+
+
+# --- parser ------------------------------------------------------------------
+
+class _Parser:
+    def __init__(self, source):
+        self.toks = list(_tokens(source))
+        self.i = 0
+        self.depth = 0
+
+    @property
+    def tok(self):
+        return self.toks[self.i]
+
+    def advance(self):
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def error(self, message, tok=None):
+        tok = tok or self.tok
+        return ModelError(message, tok.line, tok.col)
+
+    def expect(self, kind, text=None, what=None):
+        tok = self.tok
+        if tok.kind != kind or (text is not None and tok.text != text):
+            wanted = what or (repr(text) if text else kind.lower())
+            raise self.error(f"expected {wanted}, found {_describe(tok)}")
+        return self.advance()
+
+    def at(self, kind, text=None):
+        return self.tok.kind == kind and (text is None or self.tok.text == text)
+
+    def name(self, what):
+        tok = self.expect("NAME", what=what)
+        if tok.text in KEYWORDS:
+            raise self.error(f"'{tok.text}' is a keyword and cannot be used as {what}", tok)
+        return tok
+
+    # statements
+
+    def statements(self):
+        out = []
+        while not self.at("END"):
+            if self.at("NEWLINE"):
+                self.advance()
+                continue
+            if len(out) >= MAX_STATEMENTS:
+                raise self.error(f"too many statements (the limit is {MAX_STATEMENTS})")
+            out.append(self.statement())
+            if not self.at("NEWLINE"):
+                raise self.error(f"expected end of line, found {_describe(self.tok)}")
+        return out
+
+    def statement(self):
+        tok = self.tok
+        if tok.kind != "NAME":
+            raise self.error(f"expected a statement, found {_describe(tok)}")
+        nxt = self.toks[self.i + 1]
+        if tok.text == "dim":
+            return self.dim()
+        if tok.text in ROLES:
+            return self.decl()
+        if tok.text == "func":
+            return self.func()
+        if tok.text == "objective":
+            self.advance()
+            name = self.name("the objective's name")
+            return Objective(name.text, name.line, name.col)
+        if nxt.kind == "OP" and nxt.text == "=":
+            return self.assign()
+        if tok.text == "as":
+            raise self.error("'as' names a statement's LaTeX and goes at the end of one")
+        raise self.error(
+            f"expected a statement (dim, input, param, const, func, objective, or "
+            f"NAME = expression), found {_describe(tok)}")
+
+    def dim(self):
+        kw = self.advance()
+        names = [self.name("a dimension name")]
+        while self.at("OP", ","):
+            self.advance()
+            names.append(self.name("a dimension name"))
+        return Dim(tuple((n.text, n.line, n.col) for n in names), kw.line, kw.col)
+
+    def decl(self):
+        role = self.advance().text
+        name = self.name(f"the {role}'s name")
+        self.expect("OP", ":", "':' and a type")
+        type_ = self.type_spec()
+        return Decl(role, name.text, type_, self.latex(), name.line, name.col)
+
+    def type_spec(self):
+        tok = self.expect("NAME", what="a type (scalar, vector(n) or matrix(m, n))")
+        arity = {"scalar": 0, "vector": 1, "matrix": 2}.get(tok.text)
+        if arity is None:
+            raise self.error(f"unknown type '{tok.text}': expected scalar, vector(n) or matrix(m, n)",
+                             tok)
+        sizes = []
+        if arity:
+            self.expect("OP", "(", f"'(' after {tok.text}")
+            for k in range(arity):
+                if k:
+                    self.expect("OP", ",", f"',': {tok.text} takes {arity} sizes")
+                sizes.append(self.size())
+            self.expect("OP", ")", f"')': {tok.text} takes {arity} size{'s' * (arity > 1)}")
+        return TypeSpec(tok.text, tuple(sizes), tok.line, tok.col)
+
+    def size(self):
+        tok = self.tok
+        if tok.kind == "NUMBER":
+            self.advance()
+            if not re.fullmatch(r"\d+", tok.text) or int(tok.text) < 1:
+                raise self.error(f"a size must be a positive whole number, not {tok.text}", tok)
+            return (int(tok.text), tok.line, tok.col)
+        name = self.name("a size (a dimension name or a positive whole number)")
+        return (name.text, name.line, name.col)
+
+    def func(self):
+        self.advance()
+        name = self.name("the function's name")
+        params = None
+        if self.at("OP", "("):
+            self.advance()
+            params = [self.name("a parameter name").text]
+            while self.at("OP", ","):
+                self.advance()
+                params.append(self.name("a parameter name").text)
+            self.expect("OP", ")", "')'")
+            params = tuple(params)
+        return Func(name.text, params, self.latex(), name.line, name.col)
+
+    def assign(self):
+        target = self.name("a variable name")
+        self.expect("OP", "=")
+        expr = self.expr()
+        return Assign(target.text, expr, self.latex(), target.line, target.col)
+
+    def latex(self):
+        if not self.at("NAME", "as"):
+            return None
+        self.advance()
+        tok = self.expect("STRING", what='a LaTeX name in double quotes after \'as\'')
+        text = tok.text[1:-1]
+        if not text.strip():
+            raise self.error("the LaTeX name is empty", tok)
+        return text
+
+    # expressions
+
+    def nested(self, tok):
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"expression nested too deeply (the limit is {MAX_NESTING} levels)", tok)
+
+    def expr(self):
+        self.nested(self.tok)
+        left = self.term()
+        while self.at("OP", "+") or self.at("OP", "-"):
+            op = self.advance()
+            left = Binary(op.text, left, self.term(), op.line, op.col)
+        self.depth -= 1
+        return left
+
+    def term(self):
+        left = self.unary()
+        while self.at("OP", "*") or self.at("OP", "/") or self.at("OP", "@"):
+            op = self.advance()
+            left = Binary(op.text, left, self.unary(), op.line, op.col)
+        return left
+
+    def unary(self):
+        if self.at("OP", "-") or self.at("OP", "+"):
+            op = self.advance()
+            self.nested(op)
+            operand = self.unary()
+            self.depth -= 1
+            return operand if op.text == "+" else Unary("-", operand, op.line, op.col)
+        return self.power()
+
+    def power(self):
+        base = self.postfix()
+        if self.at("OP", "^"):
+            op = self.advance()
+            self.nested(op)
+            exponent = self.unary()
+            self.depth -= 1
+            return Binary("^", base, exponent, op.line, op.col)
+        return base
+
+    def postfix(self):
+        node = self.atom()
+        while self.at("OP", "."):
+            dot = self.advance()
+            tok = self.tok
+            if not (tok.kind == "NAME" and tok.text == "T"):
+                raise self.error(f"expected 'T' after '.', found {_describe(tok)} "
+                                 "('.T' is the only attribute)")
+            self.advance()
+            node = Transpose(node, dot.line, dot.col)
+        return node
+
+    def atom(self):
+        tok = self.tok
+        if tok.kind == "NUMBER":
+            self.advance()
+            return Num(Fraction(tok.text), tok.text, tok.line, tok.col)
+        if tok.kind == "NAME":
+            if tok.text in KEYWORDS:
+                raise self.error(f"'{tok.text}' is a keyword, not a value")
+            self.advance()
+            if self.at("OP", "("):
+                self.advance()
+                args = []
+                if not self.at("OP", ")"):
+                    args.append(self.expr())
+                    while self.at("OP", ","):
+                        self.advance()
+                        args.append(self.expr())
+                self.expect("OP", ")", "')' to close the call")
+                return Call(tok.text, tuple(args), tok.line, tok.col)
+            return Name(tok.text, tok.line, tok.col)
+        if tok.kind == "OP" and tok.text == "(":
+            self.advance()
+            inner = self.expr()
+            self.expect("OP", ")", "')'")
+            return inner
+        raise self.error(f"expected a value, found {_describe(tok)}")
+
+
+def parse_statements(source):
+    """Parse model text into a list of statements.
+
+    Parameters
+    ----------
+    source : str
+        The model's text.
+
+    Returns
+    -------
+    list
+        :class:`Dim`, :class:`Decl`, :class:`Func`, :class:`Assign` and
+        :class:`Objective` records, in source order.
+
+    Raises
+    ------
+    ModelError
+        On any syntax error or exceeded limit, with line and column.
+
+    Examples
+    --------
+    >>> [type(s).__name__ for s in parse_statements("dim n\\ninput x: vector(n)\\ny = x.T @ x")]
+    ['Dim', 'Decl', 'Assign']
+    >>> parse_statements("y = (x")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.ModelError: <string>:1:7: error: expected ')', found end of line
+    """
+    if not isinstance(source, str):
+        raise ModelError("a model must be text (str)")
+    if not source.strip():
+        raise ModelError("the model is empty: it needs declarations, assignments and an objective",
+                         1, 1)
+    if len(source) > MAX_SOURCE_CHARS:
+        raise ModelError(f"the model is too large ({len(source):,} characters; "
+                         f"the limit is {MAX_SOURCE_CHARS:,})", 1, 1)
+    for number, text in enumerate(source.splitlines(), start=1):
+        if len(text) > MAX_LINE_CHARS:
+            raise ModelError(f"line too long ({len(text):,} characters; "
+                             f"the limit is {MAX_LINE_CHARS:,})", number, 1)
+    return _Parser(source).statements()

@@ -1,0 +1,472 @@
+"""Models: parsed statements checked for meaning, with a shape for every value.
+
+:func:`parse` and :func:`load` are the entry points.  They check every name,
+every definition and every shape, and give a :class:`Model` whose assignments
+are typed expression trees of registry operators (:mod:`symbackprop.operators`).
+All errors are :class:`~symbackprop.errors.ModelError` with a line and column.
+
+Names live in three namespaces: dimensions (``dim``), values (declarations and
+assignments) and functions (built-in and ``func``).  A dimension may share its
+name with a value, as ``h`` does in the textbook model.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sympy as sp
+
+from . import language as ast
+from .errors import ModelError
+from .expressions import ENTRY
+from .operators import BINARY, FUNCTIONS, REGISTRY, abstract_operator, elementwise_operator
+from .shapes import SCALAR, Shape, ShapeError, matrix, vector
+
+__all__ = ["Model", "Variable", "Function", "Assignment", "Node", "Ref", "Literal", "parse",
+           "load"]
+
+ROLES = ("input", "param", "const", "intermediate", "objective")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A named value: a box in the computational graph.
+
+    Attributes
+    ----------
+    name : str
+    role : {"input", "param", "const", "intermediate", "objective"}
+    shape : Shape
+    latex : str or None
+        The LaTeX name the model gave with ``as "..."``, if any.
+    line, col : int
+    """
+
+    name: str
+    role: str
+    shape: Shape
+    latex: str | None
+    line: int
+    col: int
+
+    @property
+    def declared(self):
+        """Whether the value is given (input, param, const) rather than computed."""
+        return self.role in ("input", "param", "const")
+
+
+@dataclass(frozen=True)
+class Function:
+    """An abstract function declared with ``func``: elementwise (no params) or scalar-valued."""
+
+    name: str
+    params: tuple | None
+    latex: str | None
+    line: int
+    col: int
+
+    @property
+    def elementwise(self):
+        return self.params is None
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A use of a variable inside an expression."""
+
+    name: str
+    shape: Shape
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A numeric constant, kept exact."""
+
+    value: sp.Rational
+    line: int
+    col: int
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True)
+class Node:
+    """An operator application: a circle in the computational graph."""
+
+    op: object            # an Operator
+    args: tuple           # of Node | Ref | Literal
+    shape: Shape
+    line: int
+    col: int
+    param: object = None  # the exponent of '^'
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """``target = tree``: defines one variable."""
+
+    target: str
+    tree: object          # Node | Ref | Literal
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Model:
+    """A checked model.
+
+    Attributes
+    ----------
+    source, filename : str
+    dims : dict of str to sympy.Symbol
+        Dimension names to positive integer symbols, in declaration order.
+    variables : dict of str to Variable
+        In definition order, which is a topological order.
+    functions : dict of str to Function
+        The abstract functions declared with ``func``.
+    assignments : tuple of Assignment
+    objective : str
+    bindings : dict of str to str
+        Abstract functions replaced by built-ins (see :meth:`bind`).
+    """
+
+    source: str
+    filename: str
+    dims: dict
+    variables: dict
+    functions: dict
+    assignments: tuple
+    objective: str
+    bindings: dict = field(default_factory=dict)
+
+    def bind(self, bindings):
+        """This model with abstract functions replaced by built-ins.
+
+        Parameters
+        ----------
+        bindings : dict of str to str
+            For instance ``{"phi": "tanh", "ell": "squared_error"}``.
+
+        Examples
+        --------
+        >>> m = parse("dim n\\nparam w: vector(n)\\nfunc phi\\nJ = sum(phi(w))\\nobjective J")
+        >>> m.bind({"phi": "tanh"}).assignments[0].tree.args[0].op.name
+        'tanh'
+        """
+        merged = {**self.bindings, **dict(bindings or {})}
+        return _check(self.source, self.filename, merged)
+
+    @property
+    def unbound(self):
+        """Abstract functions that are called and not bound, in declaration order."""
+        called = set()
+        for a in self.assignments:
+            for node in _walk(a.tree):
+                if isinstance(node, Node) and node.op.name in self.functions:
+                    called.add(node.op.name)
+        return [name for name in self.functions if name in called]
+
+
+def _walk(tree):
+    """All nodes of an expression tree, operands before operators (iteratively)."""
+    out, stack = [], [(tree, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded or not isinstance(node, Node):
+            out.append(node)
+            continue
+        stack.append((node, True))
+        stack.extend((arg, False) for arg in reversed(node.args))
+    return out
+
+
+def parse(text, filename="<string>", bind=None):
+    """Parse and check a model given as text.
+
+    Parameters
+    ----------
+    text : str
+        The model, in the ``.sbp`` language.
+    filename : str, optional
+        Named in error messages.
+    bind : dict, optional
+        Abstract functions to replace by built-ins, as in :meth:`Model.bind`.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    ModelError
+        With the file, line and column of the first problem found.
+
+    Examples
+    --------
+    >>> m = parse('''
+    ... dim n
+    ... input x: vector(n)
+    ... param w: vector(n)
+    ... J = (w.T @ x)^2
+    ... objective J
+    ... ''')
+    >>> m.objective, str(m.variables["J"].shape), m.variables["w"].role
+    ('J', 'scalar', 'param')
+    >>> parse("dim n\\ninput x: vector(n)\\nJ = sum(y)\\nobjective J")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.ModelError: <string>:3:9: error: unknown name 'y'
+    """
+    return _check(text, filename, dict(bind or {}))
+
+
+def load(path, bind=None):
+    """Read, parse and check a model file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    bind : dict, optional
+
+    Returns
+    -------
+    Model
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ModelError(f"cannot read the model: {err.strerror}", 0, 0, str(path)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise ModelError("the model is not UTF-8 text", line, col, str(path)) from None
+    return parse(text, str(path), bind)
+
+
+def _check(text, filename, bindings):
+    try:
+        return _Checker(text, filename, bindings).model()
+    except ModelError as err:
+        raise err.located(filename, text if isinstance(text, str) else "") from None
+
+
+def _suggest(name, candidates):
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+class _Checker:
+    def __init__(self, text, filename, bindings):
+        self.text = text
+        self.filename = filename
+        self.bindings = bindings
+        self.dims = {}
+        self.dim_lines = {}
+        self.variables = {}
+        self.functions = {}
+        self.operators = {}
+        self.assignments = []
+        self.objective = None
+
+    def model(self):
+        statements = ast.parse_statements(self.text)
+        self.assigned_later = {}
+        for s in statements:
+            if isinstance(s, ast.Assign):
+                self.assigned_later.setdefault(s.target, s.line)
+        for s in statements:
+            getattr(self, "_" + type(s).__name__.lower())(s)
+        if self.objective is None:
+            last = len(self.text.splitlines())
+            raise ModelError("the model has no objective: add a line 'objective NAME' naming "
+                             "the scalar to differentiate", last, 1)
+        self._check_bindings()
+        variables = dict(self.variables)
+        name = self.objective
+        variables[name] = _replace_role(variables[name], "objective")
+        return Model(self.text, self.filename, dict(self.dims), variables, dict(self.functions),
+                     tuple(self.assignments), name, dict(self.bindings))
+
+    # statements
+
+    def _dim(self, s):
+        for name, line, col in s.names:
+            if name in self.dims:
+                raise ModelError(f"dimension '{name}' is already declared at line "
+                                 f"{self.dim_lines[name]}", line, col)
+            self.dims[name] = sp.Symbol(name, integer=True, positive=True)
+            self.dim_lines[name] = line
+
+    def _size(self, size):
+        value, line, col = size
+        if isinstance(value, int):
+            return sp.Integer(value)
+        if value not in self.dims:
+            raise ModelError(f"unknown dimension '{value}'{_suggest(value, self.dims)}"
+                             + ("" if self.dims else "; declare it with 'dim'"), line, col)
+        return self.dims[value]
+
+    def _shape(self, t):
+        sizes = [self._size(s) for s in t.sizes]
+        return {"scalar": lambda: SCALAR, "vector": lambda: vector(*sizes),
+                "matrix": lambda: matrix(*sizes)}[t.kind]()
+
+    def _new_name(self, name, line, col):
+        if name in self.variables:
+            raise ModelError(f"'{name}' is already defined at line {self.variables[name].line}; "
+                             "every variable is defined exactly once", line, col)
+        if name in self.functions or name in FUNCTIONS:
+            raise ModelError(f"'{name}' is a function; choose another name for the variable",
+                             line, col)
+
+    def _decl(self, s):
+        self._new_name(s.name, s.line, s.col)
+        self.variables[s.name] = Variable(s.name, s.role, self._shape(s.type), s.latex,
+                                          s.line, s.col)
+
+    def _func(self, s):
+        if s.name in FUNCTIONS:
+            raise ModelError(f"'{s.name}' is a built-in function; an abstract function needs "
+                             "another name", s.line, s.col)
+        if s.name in self.functions:
+            raise ModelError(f"function '{s.name}' is already declared at line "
+                             f"{self.functions[s.name].line}", s.line, s.col)
+        if s.name in self.variables:
+            raise ModelError(f"'{s.name}' is already a variable (line "
+                             f"{self.variables[s.name].line})", s.line, s.col)
+        if s.params is not None and len(set(s.params)) != len(s.params):
+            raise ModelError(f"function '{s.name}' repeats a parameter name", s.line, s.col)
+        self.functions[s.name] = Function(s.name, s.params, s.latex, s.line, s.col)
+        if s.params is None:
+            op = elementwise_operator(s.name, sp.Function(s.name)(ENTRY))
+        else:
+            op = abstract_operator(s.name, len(s.params))
+        self.operators[s.name] = op
+
+    def _assign(self, s):
+        self._new_name(s.target, s.line, s.col)
+        tree = self._expr(s.expr)
+        if not isinstance(tree, Node):  # `a = b` or `a = 2`: every variable has an operator
+            tree = Node(REGISTRY["copy"], (tree,), tree.shape, tree.line, tree.col)
+        self.assignments.append(Assignment(s.target, tree, s.line, s.col))
+        self.variables[s.target] = Variable(s.target, "intermediate", tree.shape, s.latex,
+                                            s.line, s.col)
+
+    def _objective(self, s):
+        if self.objective is not None:
+            raise ModelError(f"a second objective: the model already minimizes "
+                             f"'{self.objective}'; there must be exactly one", s.line, s.col)
+        if s.name not in self.variables:
+            raise ModelError(f"the objective '{s.name}' is not defined"
+                             f"{_suggest(s.name, self.variables)}", s.line, s.col)
+        shape = self.variables[s.name].shape
+        if not shape.is_scalar:
+            raise ModelError(f"the objective must be a scalar; '{s.name}' is a {shape}",
+                             s.line, s.col)
+        if self.variables[s.name].declared:
+            raise ModelError(f"the objective '{s.name}' must be computed by an assignment, "
+                             f"not declared as {self.variables[s.name].role}", s.line, s.col)
+        self.objective = s.name
+
+    def _check_bindings(self):
+        for name, target in self.bindings.items():
+            if name not in self.functions:
+                raise ModelError(f"cannot bind '{name}': the model declares no abstract "
+                                 f"function of that name{_suggest(name, self.functions)}")
+            if target not in REGISTRY or target not in FUNCTIONS:
+                raise ModelError(f"cannot bind '{name}' to '{target}': no such built-in"
+                                 f"{_suggest(target, FUNCTIONS)}")
+            func, op = self.functions[name], REGISTRY[target]
+            if func.elementwise and not op.elementwise:
+                raise ModelError(f"cannot bind '{name}' to '{target}': '{name}' is elementwise "
+                                 f"and '{target}' is not")
+            if not func.elementwise and (op.elementwise or op.arity != len(func.params)):
+                raise ModelError(f"cannot bind '{name}' to '{target}': '{name}' takes "
+                                 f"{len(func.params)} arguments and '{target}' takes {op.arity}"
+                                 + (" and applies entrywise" if op.elementwise else ""))
+
+    # expressions
+
+    def _expr(self, e):
+        method = getattr(self, "_e_" + type(e).__name__.lower())
+        return method(e)
+
+    def _e_num(self, e):
+        return Literal(sp.Rational(e.value.numerator, e.value.denominator), e.line, e.col)
+
+    def _e_name(self, e):
+        if e.id in self.variables:
+            v = self.variables[e.id]
+            return Ref(e.id, v.shape, e.line, e.col)
+        if e.id in self.assigned_later:
+            raise ModelError(f"'{e.id}' is used before its definition at line "
+                             f"{self.assigned_later[e.id]}", e.line, e.col)
+        if e.id in self.functions or e.id in FUNCTIONS:
+            raise ModelError(f"'{e.id}' is a function; call it with parentheses", e.line, e.col)
+        hint = _suggest(e.id, self.variables)
+        if not hint and e.id in self.dims:
+            hint = f"; '{e.id}' is a dimension, not a value"
+        raise ModelError(f"unknown name '{e.id}'{hint}", e.line, e.col)
+
+    def _apply(self, op, args, line, col, param=None):
+        try:
+            shape = op.shape_rule(*(a.shape for a in args), param=param)
+        except ShapeError as err:
+            raise ModelError(str(err), line, col) from None
+        return Node(op, tuple(args), shape, line, col, param)
+
+    def _e_binary(self, e):
+        left = self._expr(e.left)
+        if e.op == "^":
+            return self._apply(REGISTRY["pow"], [left], e.line, e.col, self._exponent(e.right))
+        right = self._expr(e.right)
+        return self._apply(REGISTRY[BINARY[e.op]], [left, right], e.line, e.col)
+
+    def _exponent(self, e):
+        sign = 1
+        if isinstance(e, ast.Unary):
+            sign, e = -1, e.operand
+        if not isinstance(e, ast.Num):
+            raise ModelError("the exponent of '^' must be a number", e.line, e.col)
+        return sign * sp.Rational(e.value.numerator, e.value.denominator)
+
+    def _e_unary(self, e):
+        operand = self._expr(e.operand)
+        if isinstance(operand, Literal):
+            return Literal(-operand.value, e.line, e.col)
+        return self._apply(REGISTRY["neg"], [operand], e.line, e.col)
+
+    def _e_transpose(self, e):
+        return self._apply(REGISTRY["transpose"], [self._expr(e.operand)], e.line, e.col)
+
+    def _e_call(self, e):
+        name = e.func
+        if name in self.bindings and name in self.operators:
+            op = REGISTRY.get(self.bindings[name])
+        elif name in self.operators:
+            op = self.operators[name]
+        elif name in FUNCTIONS:
+            op = REGISTRY[name]
+        else:
+            if name in self.variables:
+                raise ModelError(f"'{name}' is a variable, not a function", e.line, e.col)
+            known = list(FUNCTIONS) + list(self.functions)
+            raise ModelError(f"unknown function '{name}'{_suggest(name, known)}", e.line, e.col)
+        if op is None:  # a binding to an unknown built-in: reported with the bindings
+            self._check_bindings()
+        if len(e.args) != op.arity:
+            plural = "s" if op.arity != 1 else ""
+            raise ModelError(f"{name} takes {op.arity} argument{plural}, not {len(e.args)}",
+                             e.line, e.col)
+        args = [self._expr(a) for a in e.args]
+        return self._apply(op, args, e.line, e.col)
+
+
+def _replace_role(v, role):
+    return Variable(v.name, role, v.shape, v.latex, v.line, v.col)

@@ -1,0 +1,509 @@
+"""The operator registry: every operator's shape rule, forward form and local rules.
+
+An operator is one :class:`Operator` entry: how it is written, its shape rule,
+its forward builder (a SymPy expression of its operands) and one local rule per
+operand.  A local rule is a vector-Jacobian product in matrix form: given the
+adjoint of the operator's output (``site.adj``), it returns that operand's
+share of the adjoint, e.g. for ``z = W @ x``::
+
+    dJ/dW += (dJ/dz) x^T        dJ/dx += W^T (dJ/dz)
+
+Elementwise functions take their scalar derivative from :func:`sympy.diff` of
+their scalar body (``tanh`` gives ``1 - tanh^2``, an abstract ``phi`` gives
+``phi'``), so the rule is written once for all of them.
+
+Assumptions: operands already passed their shape rule (the model checker calls
+it first), so builders and rules trust the shapes they are given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sympy as sp
+
+from . import expressions as ex
+from .shapes import SCALAR, Shape, ShapeError, matrix, vector
+
+__all__ = ["Operator", "Site", "REGISTRY", "BINARY", "elementwise_operator",
+           "abstract_operator"]
+
+
+@dataclass(frozen=True)
+class Site:
+    """One application of an operator, as its builder and rules see it.
+
+    Attributes
+    ----------
+    args : tuple of sympy.Expr
+        The operands' expressions (variables' symbols, or inner expressions).
+    shapes : tuple of Shape
+        The operands' shapes.
+    shape : Shape
+        The output's shape.
+    param : object
+        The operator's constant parameter (the exponent of ``^``), else None.
+    out : sympy.Expr
+        The output: its variable's symbol, or its expression.  Rules only.
+    adj : sympy.Expr
+        The adjoint of the output, dJ/d(out).  Rules only.
+    """
+
+    args: tuple
+    shapes: tuple
+    shape: Shape
+    param: object = None
+    out: object = None
+    adj: object = None
+
+
+@dataclass(frozen=True)
+class Operator:
+    """A registry entry.
+
+    Attributes
+    ----------
+    name : str
+        The registry key, also the name used in graphs (``"matmul"``, ``"tanh"``).
+    written : str
+        How the language writes it (``"A @ B"``, ``"tanh(x)"``).
+    arity : int
+    shape_rule : callable
+        ``(*shapes, param) -> Shape``; raises :class:`ShapeError`.
+    forward : callable
+        ``Site -> sympy.Expr``.
+    rules : tuple of callable
+        One per operand: ``Site -> sympy.Expr``, that operand's adjoint share.
+    elementwise : bool
+        Whether it applies a scalar function entry by entry.
+    doc : str
+        One line for the language reference.
+    """
+
+    name: str
+    written: str
+    arity: int
+    shape_rule: Callable
+    forward: Callable
+    rules: tuple
+    elementwise: bool = False
+    doc: str = ""
+    body: object = field(default=None, compare=False)
+
+
+def _lines_sum(m, axis, shape):
+    """Sum along the last axis: the column 1^T M (axis 0) or M 1 (axis 1)."""
+    if axis == 0:
+        return ex.mul(ex.ones(1, shape.rows), m)
+    return ex.mul(m, ex.ones(shape.cols, 1))
+
+
+def _spread(v, axis, shape):
+    """Copy a per-line value back along the last axis: 1 v (axis 0) or v 1^T (axis 1)."""
+    if axis == 0:
+        return ex.mul(ex.ones(shape.rows, 1), v)
+    return ex.mul(v, ex.ones(1, shape.cols))
+
+
+# --- shape rules -------------------------------------------------------------------
+
+def _same_or_broadcast(verb):
+    def rule(a, b, param=None):
+        if a == b:
+            return a
+        if a.is_scalar:
+            return b
+        if b.is_scalar:
+            return a
+        if a.kind == "matrix" and b.kind == "vector" and b.rows == a.cols:
+            return a
+        if b.kind == "matrix" and a.kind == "vector" and a.rows == b.cols:
+            return b
+        raise ShapeError(f"{a} {verb} {b}: the shapes must be equal, one a scalar, or a "
+                         f"vector(k) {verb} a matrix(n, k) (added to every row)")
+    return rule
+
+
+def _mul_shape(a, b, param=None):
+    if a.is_scalar:
+        return b
+    if b.is_scalar or a == b:
+        return a
+    raise ShapeError(f"{a} * {b}: '*' multiplies by a scalar or entry by entry (equal shapes); "
+                     "for the matrix product write '@'")
+
+
+def _div_shape(a, b, param=None):
+    if b.is_scalar:
+        return a
+    if a.is_scalar or a == b:
+        return b
+    raise ShapeError(f"{a} / {b}: '/' divides by a scalar or entry by entry (equal shapes)")
+
+
+def _matmul_shape(a, b, param=None):
+    if a.is_scalar or b.is_scalar:
+        raise ShapeError(f"{a} @ {b}: '@' is the matrix product; multiply by a scalar with '*'")
+    if a.cols != b.rows:
+        raise ShapeError(f"{a} @ {b}: the inner sizes {a.cols} and {b.rows} differ")
+    if b.kind == "vector":
+        return SCALAR if a.kind == "row" else vector(a.rows)
+    if a.kind == "row":
+        return vector(b.cols).T
+    return matrix(a.rows, b.cols)
+
+
+def _keep(a, param=None):
+    return a
+
+
+def _transposed(a, param=None):
+    return a.T
+
+
+def _to_scalar(*shapes, param=None):
+    return SCALAR
+
+
+def _nonscalar(what):
+    def rule(a, param=None):
+        if a.is_scalar:
+            raise ShapeError(f"{what} takes a vector or a matrix, not a scalar")
+        return a
+    return rule
+
+
+def _norm_shape(a, param=None):
+    _nonscalar("norm")(a)
+    return SCALAR
+
+
+def _trace_shape(a, param=None):
+    if a.kind != "matrix" or a.rows != a.cols:
+        raise ShapeError(f"trace takes a square matrix, not {a}")
+    return SCALAR
+
+
+def _logsumexp_shape(a, param=None):
+    _nonscalar("logsumexp")(a)
+    return vector(a.rows) if a.kind == "matrix" else SCALAR
+
+
+def _pair(what, allow_scalar=True):
+    def rule(a, b, param=None):
+        if a != b:
+            raise ShapeError(f"{what}({a}, {b}): both arguments must have the same shape")
+        if a.is_scalar and not allow_scalar:
+            raise ShapeError(f"{what} takes vectors or matrices, not scalars")
+        return SCALAR
+    return rule
+
+
+# --- builders and rules ------------------------------------------------------------
+
+def _add_forward(sign):
+    def forward(s):
+        a, b = s.args
+        b = b if sign > 0 else ex.neg(b)
+        return ex.add(_broadcast(a, s.shapes[0], s.shape), _broadcast(b, s.shapes[1], s.shape))
+    return forward
+
+
+def _broadcast(value, shape, to):
+    """`value` spread to shape `to`: a scalar times 1, a vector as 1 v^T."""
+    if shape == to:
+        return value
+    if shape.is_scalar:
+        return ex.mul(value, ex.ones(to.rows, to.cols))
+    return ex.mul(ex.ones(to.rows, 1), value.T)
+
+
+def _unbroadcast(adj, shape, to):
+    """The adjoint share of an operand of shape `shape` broadcast to `to`."""
+    if shape == to:
+        return adj
+    if shape.is_scalar:
+        return ex.sum_all(adj)
+    return ex.mul(adj.T, ex.ones(to.rows, 1))
+
+
+def _add_rule(i, sign):
+    return lambda s: _unbroadcast(s.adj if sign > 0 else ex.neg(s.adj), s.shapes[i], s.shape)
+
+
+def _mul_forward(s):
+    a, b = s.args
+    if s.shapes[0].is_scalar or s.shapes[1].is_scalar:
+        return ex.mul(a, b)
+    return ex.hadamard(a, b)
+
+
+def _mul_rule(i):
+    def rule(s):
+        mine, other = s.shapes[i], s.args[1 - i]
+        if mine.is_scalar and not s.shape.is_scalar:
+            return ex.inner(s.adj, other)
+        return ex.hadamard(s.adj, other)
+    return rule
+
+
+def _div_forward(s):
+    a, b = s.args
+    if s.shapes[1].is_scalar:
+        return ex.mul(a, b**-1)
+    return ex.hadamard(a, ex.hpow(b, -1)) if not s.shapes[0].is_scalar else ex.mul(a, ex.hpow(b, -1))
+
+
+def _div_rule_numerator(s):
+    a_shape, b_shape = s.shapes
+    b = s.args[1]
+    if b_shape.is_scalar:
+        return ex.mul(s.adj, b**-1)
+    if a_shape.is_scalar:
+        return ex.inner(s.adj, ex.hpow(b, -1))
+    return ex.hadamard(s.adj, ex.hpow(b, -1))
+
+
+def _div_rule_denominator(s):
+    a_shape, b_shape = s.shapes
+    a, b = s.args
+    if b_shape.is_scalar:
+        share = ex.inner(s.adj, a) if not a_shape.is_scalar else ex.mul(s.adj, a)
+        return ex.mul(-1, share, b**-2)
+    return ex.neg(ex.hadamard(ex.hadamard(s.adj, a), ex.hpow(b, -2)))
+
+
+def _matmul_forward(s):
+    product = ex.mul(*s.args)
+    return ex.AsScalar(product) if s.shape.is_scalar else product
+
+
+def _pow_rule(s):
+    (a,), k = s.args, s.param
+    return ex.hadamard(s.adj, ex.mul(k, ex.hpow(a, k - 1)))
+
+
+def _sum_rule(s):
+    return s.adj if s.shapes[0].is_scalar else ex.mul(s.adj, ex.ones(s.shapes[0].rows,
+                                                                      s.shapes[0].cols))
+
+
+def _mean_forward(s):
+    return ex.mul(ex.sum_all(s.args[0]), 1 / s.shapes[0].size)
+
+
+def _mean_rule(s):
+    return ex.mul(1 / s.shapes[0].size, _sum_rule(s))
+
+
+def _norm_rule(s):
+    return ex.mul(s.adj, s.out**-1, s.args[0])
+
+
+def _trace_rule(s):
+    return ex.mul(s.adj, sp.Identity(s.shapes[0].rows))
+
+
+def _softmax_rule(s):
+    a_shape = s.shapes[0]
+    axis = a_shape.last_axis
+    p, d = s.out, s.adj
+    if a_shape.kind == "vector":
+        per_line = ex.mul(p.T, d)
+    else:
+        per_line = _lines_sum(ex.hadamard(p, d), axis, a_shape)
+    return ex.hadamard(p, ex.add(d, ex.neg(_spread(per_line, axis, a_shape))))
+
+
+def _log_softmax_rule(s):
+    a_shape = s.shapes[0]
+    axis = a_shape.last_axis
+    per_line = _lines_sum(s.adj, axis, a_shape)
+    return ex.add(s.adj, ex.neg(ex.hadamard(ex.Softmax(s.args[0], axis),
+                                            _spread(per_line, axis, a_shape))))
+
+
+def _logsumexp_forward(s):
+    a_shape = s.shapes[0]
+    value = ex.LogSumExp(s.args[0], a_shape.last_axis)
+    return ex.AsScalar(value) if s.shape.is_scalar else value
+
+
+def _logsumexp_rule(s):
+    a_shape = s.shapes[0]
+    probabilities = ex.Softmax(s.args[0], a_shape.last_axis)
+    if s.shape.is_scalar:
+        return ex.mul(s.adj, probabilities)
+    return ex.hadamard(_spread(s.adj, 1, a_shape), probabilities)
+
+
+def _difference(s):
+    return ex.add(s.args[0], ex.neg(s.args[1]))
+
+
+def _squared_error_forward(s):
+    if s.shapes[0].is_scalar:
+        return _difference(s) ** 2 / 2
+    return ex.mul(sp.Rational(1, 2), ex.Norm(_difference(s)) ** 2)
+
+
+def _mse_forward(s):
+    return ex.mul(1 / s.shapes[0].size, ex.sum_all(ex.hpow(_difference(s), 2)))
+
+
+def _rows_averaged(shape):
+    """cross_entropy averages over the rows of a matrix, sums along a vector."""
+    return 1 / shape.rows if shape.kind == "matrix" else sp.Integer(1)
+
+
+def _cross_entropy_forward(s):
+    o, y = s.args
+    shape = s.shapes[0]
+    return ex.mul(-_rows_averaged(shape), ex.inner(y, ex.LogSoftmax(o, shape.last_axis)))
+
+
+def _cross_entropy_rule_logits(s):
+    o, y = s.args
+    shape = s.shapes[0]
+    axis = shape.last_axis
+    # Exact for any y: the familiar softmax(o) - y holds when each line of y sums to 1.
+    mass = ex.sum_all(y) if shape.kind != "matrix" else _spread(_lines_sum(y, axis, shape),
+                                                                 axis, shape)
+    weighted = ex.hadamard(ex.Softmax(o, axis), mass)
+    return ex.mul(s.adj, _rows_averaged(shape), ex.add(weighted, ex.neg(y)))
+
+
+def _cross_entropy_rule_targets(s):
+    o, _ = s.args
+    shape = s.shapes[0]
+    return ex.mul(-1, s.adj, _rows_averaged(shape), ex.LogSoftmax(o, shape.last_axis))
+
+
+def elementwise_operator(name, body, doc=""):
+    """An operator applying the scalar function ``body`` (in :data:`ENTRY`) entrywise.
+
+    Its local rule multiplies entry by entry by the derivative that
+    :func:`sympy.diff` gives for the body.
+
+    Examples
+    --------
+    >>> op = elementwise_operator("tanh", sp.tanh(ex.ENTRY))
+    >>> z = sp.MatrixSymbol("z", 3, 1)
+    >>> d = sp.MatrixSymbol("D", 3, 1)
+    >>> site = Site((z,), (vector(3),), vector(3), adj=d)
+    >>> op.rules[0](site).args[1].function.expr
+    1 - tanh(ξ)**2
+    """
+    derivative = sp.diff(body, ex.ENTRY)
+
+    def forward(s):
+        (a,) = s.args
+        return body.subs(ex.ENTRY, a) if s.shape.is_scalar else ex.Map(sp.Lambda(ex.ENTRY, body), a)
+
+    def rule(s):
+        (a,) = s.args
+        if s.shape.is_scalar:
+            return s.adj * derivative.subs(ex.ENTRY, a)
+        return ex.hadamard(s.adj, ex.Map(sp.Lambda(ex.ENTRY, derivative), a))
+
+    return Operator(name, f"{name}(x)", 1, _keep, forward, (rule,), elementwise=True,
+                    doc=doc, body=body)
+
+
+def abstract_operator(name, arity):
+    """An abstract scalar function of `arity` arguments, such as a loss ``ell(o, y)``.
+
+    Its local rules are named partial derivatives: for ``L = ell(o, y)``, the
+    share of ``o`` is ``(dJ/dL) dL/do``.
+    """
+    def forward(s):
+        return ex.Apply(name, *s.args)
+
+    def rule_for(i):
+        def rule(s):
+            of = s.out.name if isinstance(s.out, (sp.Symbol, sp.MatrixSymbol)) else name
+            partial = ex.Partial(name, of, i, *s.args)
+            return ex.mul(s.adj, ex.AsScalar(partial) if s.shapes[i].is_scalar else partial)
+        return rule
+
+    return Operator(name, f"{name}({', '.join('x' * arity)})", arity, _to_scalar, forward,
+                    tuple(rule_for(i) for i in range(arity)),
+                    doc="an abstract scalar function of its arguments")
+
+
+def _op(name, written, arity, shape_rule, forward, *rules, doc=""):
+    return Operator(name, written, arity, shape_rule, forward, tuple(rules), doc=doc)
+
+
+_ELEMENTWISE = {
+    "relu": (ex.relu(ex.ENTRY), "max(0, x) entrywise; derivative 0 at 0"),
+    "sigmoid": (ex.sigmoid(ex.ENTRY), "1 / (1 + exp(-x)) entrywise"),
+    "tanh": (sp.tanh(ex.ENTRY), "tanh entrywise"),
+    "exp": (sp.exp(ex.ENTRY), "exp entrywise"),
+    "log": (sp.log(ex.ENTRY), "natural logarithm entrywise"),
+    "softplus": (ex.softplus(ex.ENTRY), "log(1 + exp(x)) entrywise"),
+    "sqrt": (sp.sqrt(ex.ENTRY), "square root entrywise"),
+}
+
+_OPERATORS = [
+    _op("add", "a + b", 2, _same_or_broadcast("+"), _add_forward(+1),
+        _add_rule(0, +1), _add_rule(1, +1),
+        doc="sum; a scalar is added to every entry, a vector(k) to every row of a matrix(n, k)"),
+    _op("sub", "a - b", 2, _same_or_broadcast("-"), _add_forward(-1),
+        _add_rule(0, +1), _add_rule(1, -1), doc="difference, broadcast as for +"),
+    _op("neg", "-a", 1, _keep, lambda s: ex.neg(s.args[0]), lambda s: ex.neg(s.adj),
+        doc="negation"),
+    _op("mul", "a * b", 2, _mul_shape, _mul_forward, _mul_rule(0), _mul_rule(1),
+        doc="a scalar times anything, or the entrywise (Hadamard) product of equal shapes"),
+    _op("div", "a / b", 2, _div_shape, _div_forward, _div_rule_numerator, _div_rule_denominator,
+        doc="division by a scalar, or entry by entry"),
+    _op("matmul", "A @ B", 2, _matmul_shape, _matmul_forward,
+        lambda s: ex.mul(s.adj, s.args[1].T), lambda s: ex.mul(s.args[0].T, s.adj),
+        doc="matrix product; v.T @ w is a scalar, matrix(n, d) @ vector(d) a vector(n)"),
+    _op("pow", "a ^ k", 1, _keep, lambda s: ex.hpow(s.args[0], s.param), _pow_rule,
+        doc="power by a constant k, entry by entry"),
+    Operator("square", "square(x)", 1, _keep, lambda s: ex.hpow(s.args[0], 2),
+             (lambda s: _pow_rule(Site(s.args, s.shapes, s.shape, 2, s.out, s.adj)),),
+             elementwise=True, doc="x ^ 2 entrywise"),
+    _op("transpose", "A.T", 1, _transposed, lambda s: ex.transpose(s.args[0]),
+        lambda s: ex.transpose(s.adj), doc="transpose; a vector's is a row vector"),
+    _op("copy", "a", 1, _keep, lambda s: s.args[0], lambda s: s.adj,
+        doc="another name for the same value"),
+    _op("sum", "sum(x)", 1, _to_scalar, lambda s: ex.sum_all(s.args[0]), _sum_rule,
+        doc="sum of all entries"),
+    _op("mean", "mean(x)", 1, _to_scalar, _mean_forward, _mean_rule,
+        doc="mean of all entries"),
+    _op("norm", "norm(x)", 1, _norm_shape, lambda s: ex.Norm(s.args[0]), _norm_rule,
+        doc="Euclidean norm of a vector, Frobenius norm of a matrix"),
+    _op("trace", "trace(A)", 1, _trace_shape, lambda s: sp.Trace(s.args[0]), _trace_rule,
+        doc="trace of a square matrix"),
+    _op("softmax", "softmax(x)", 1, _nonscalar("softmax"),
+        lambda s: ex.Softmax(s.args[0], s.shapes[0].last_axis), _softmax_rule,
+        doc="softmax along a vector, or along each row of a matrix"),
+    _op("log_softmax", "log_softmax(x)", 1, _nonscalar("log_softmax"),
+        lambda s: ex.LogSoftmax(s.args[0], s.shapes[0].last_axis), _log_softmax_rule,
+        doc="log of softmax, computed stably"),
+    _op("logsumexp", "logsumexp(x)", 1, _logsumexp_shape, _logsumexp_forward, _logsumexp_rule,
+        doc="log(sum(exp(x))) of a vector (a scalar) or of each row of a matrix (a vector)"),
+    _op("squared_error", "squared_error(o, y)", 2, _pair("squared_error"),
+        _squared_error_forward,
+        lambda s: ex.mul(s.adj, _difference(s)), lambda s: ex.mul(-1, s.adj, _difference(s)),
+        doc="1/2 ||o - y||^2"),
+    _op("mse", "mse(o, y)", 2, _pair("mse"), _mse_forward,
+        lambda s: ex.mul(s.adj, 2 / s.shapes[0].size, _difference(s)),
+        lambda s: ex.mul(-1, s.adj, 2 / s.shapes[0].size, _difference(s)),
+        doc="mean((o - y)^2)"),
+    _op("cross_entropy", "cross_entropy(o, y)", 2, _pair("cross_entropy", allow_scalar=False),
+        _cross_entropy_forward, _cross_entropy_rule_logits, _cross_entropy_rule_targets,
+        doc="-sum(y * log_softmax(o)), averaged over the rows of a matrix"),
+] + [elementwise_operator(name, body, doc) for name, (body, doc) in _ELEMENTWISE.items()]
+
+#: Every built-in operator, by name.
+REGISTRY = {op.name: op for op in _OPERATORS}
+
+#: The binary operators of the language, by symbol.
+BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "^": "pow"}
+
+#: Operators a model calls by name, like functions.
+FUNCTIONS = tuple(name for name, op in REGISTRY.items() if op.written.startswith(name + "("))

@@ -1,0 +1,384 @@
+"""Printing derivations as a lecturer writes them: LaTeX and Unicode text.
+
+Both printers extend SymPy's by dispatch (``_print_<Class>``) for the classes
+of :mod:`symbackprop.expressions`, for adjoint symbols (dJ/dz) and for the
+model's names.  An entrywise function prints as the scalar function applied to
+the matrix, ``φ'(z)``, ``1 - tanh²(z)``, never as SymPy's
+``ElementwiseApplyFunction`` or ``Lambda``.
+
+:func:`derivation_text` and :func:`derivation_latex` print a whole derivation:
+the forward equations with shapes, then one block per backward step with the
+generic ``prod(dJ/dchild, dchild/dnode)`` line and its result.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.matrices.expressions import HadamardProduct, MatrixSymbol
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+from . import expressions as ex
+from .derivation import adjoint_symbol
+from .graph import variable_latex
+from .notation import default_latex, unicode_name
+
+__all__ = ["TextPrinter", "MatrixLatexPrinter", "derivation_text", "derivation_latex"]
+
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def display_names(derivation, latex):
+    """How the symbols of a derivation print, keyed by SymPy object.
+
+    Keys are the variables' and adjoints' symbols (a dimension may share a
+    variable's name, so names alone are ambiguous), ``("var", name)`` for
+    the names that :class:`~symbackprop.expressions.Partial` refers to, and
+    ``("func", name)`` for abstract functions.
+    """
+    model = derivation.model
+    out = {}
+    objective = model.variables[model.objective]
+    j = variable_latex(objective) if latex else unicode_name(objective.name)
+    for name, v in model.variables.items():
+        shown = variable_latex(v) if latex else unicode_name(name)
+        out[derivation.symbols[name]] = out[("var", name)] = shown
+        out[adjoint_symbol(model, name)] = (
+            f"\\frac{{\\partial {j}}}{{\\partial {shown}}}" if latex else f"∂{j}/∂{shown}")
+    for name, f in model.functions.items():
+        out[("func", name)] = (f.latex or default_latex(name)) if latex else unicode_name(name)
+    return out
+
+
+class _Common:
+    """What the two printers share: names, and the classes both print alike."""
+
+    def __init__(self, names=None, **settings):
+        super().__init__(settings)
+        self.names = names or {}
+
+    def _name(self, key):
+        return self.names.get(key)
+
+    def _function_name(self, name):
+        shown = self.names.get(("func", name))
+        if shown is not None:
+            return shown
+        return self._builtin_function(name)
+
+    def _map_operand(self, arg):
+        """How a matrix operand appears as the argument of an entrywise function."""
+        return self._print(arg)
+
+    def _print_Map(self, expr):
+        # The body is printed as a scalar function of a stand-in symbol that
+        # prints as the operand: phi'(z), 1 - tanh^2(z).
+        stand_in = sp.Symbol(f"\0map{len(self.names)}")
+        self.names = {**self.names, stand_in: self._map_operand(expr.arg)}
+        return self._print(expr.body_at(stand_in))
+
+    def _print_AsScalar(self, expr):
+        return self._print(expr.arg)
+
+    def _hadamard_factor(self, arg):
+        text = self._print(arg)
+        compound = isinstance(arg, (sp.MatAdd, sp.Add, sp.MatMul)) or (
+            isinstance(arg, ex.Map) and isinstance(arg.function.expr, sp.Add))
+        return self._parens(text) if compound else text
+
+
+class TextPrinter(_Common, StrPrinter):
+    """Unicode text: ``(∂J/∂o) hᵀ + λ W2``, ``∂J/∂h ⊙ φ'(z)``."""
+
+    def _parens(self, text):
+        return f"({text})"
+
+    def _builtin_function(self, name):
+        return {"sigmoid": "σ"}.get(name, name)
+
+    def _print_Symbol(self, expr):
+        return self._name(expr) or unicode_name(expr.name)
+
+    _print_MatrixSymbol = _print_Symbol
+
+    def _factor(self, arg):
+        text = self._print(arg)
+        is_adjoint = isinstance(arg, (sp.Symbol, MatrixSymbol)) and "/" in text
+        compound = isinstance(arg, (sp.MatAdd, sp.Add, HadamardProduct)) or is_adjoint
+        return f"({text})" if compound else text
+
+    def _print_MatMul(self, expr):
+        coeff, mats = ex._split(expr)
+        sign = ""
+        if coeff.could_extract_minus_sign():
+            sign, coeff = "-", -coeff
+        parts = [] if coeff == 1 else [self._factor(coeff) if isinstance(coeff, sp.Add)
+                                         else self._print(coeff)]
+        parts += [self._factor(m) for m in mats]
+        return sign + " ".join(parts)
+
+    def _print_MatAdd(self, expr):
+        out = ""
+        for i, term in enumerate(expr.args):
+            text = self._print(term)
+            if i and text.startswith("-"):
+                out += " - " + text[1:]
+            else:
+                out += (" + " if i else "") + text
+        return out
+
+    def _print_HadamardProduct(self, expr):
+        return " ⊙ ".join(self._hadamard_factor(a) for a in expr.args)
+
+    def _print_HadamardPower(self, expr):
+        return f"{self.parenthesize(expr.base, PRECEDENCE['Pow'])}^⊙{self._print(expr.exp)}"
+
+    def _print_Transpose(self, expr):
+        inner = self._print(expr.arg)
+        return (f"({inner})" if not isinstance(expr.arg, MatrixSymbol) else inner) + "ᵀ"
+
+    def _print_Derivative(self, expr):
+        (f,) = [expr.expr] if len(expr.variables) == 1 else [None]
+        if f is not None and len(f.args) == 1:
+            return f"{self._function_name(f.func.__name__)}'({self._print(f.args[0])})"
+        return super()._print_Derivative(expr)
+
+    def _print_Function(self, expr):
+        name = type(expr).__name__
+        return f"{self._function_name(name)}({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Heaviside(self, expr):
+        return f"𝟙[{self._print(expr.args[0])} > 0]"
+
+    def _print_OneMatrix(self, expr):
+        return "𝟏"
+
+    def _print_Identity(self, expr):
+        return "I"
+
+    def _print_SumAll(self, expr):
+        return f"sum({self._print(expr.arg)})"
+
+    def _print_Norm(self, expr):
+        return f"‖{self._print(expr.arg)}‖"
+
+    def _print_Trace(self, expr):
+        return f"tr({self._print(expr.arg)})"
+
+    def _print_Softmax(self, expr):
+        return f"softmax({self._print(expr.arg)})"
+
+    def _print_LogSoftmax(self, expr):
+        return f"log_softmax({self._print(expr.arg)})"
+
+    def _print_LogSumExp(self, expr):
+        return f"logsumexp({self._print(expr.arg)})"
+
+    def _print_Apply(self, expr):
+        args = ", ".join(self._print(a) for a in expr.call_args)
+        return f"{self._function_name(expr.name)}({args})"
+
+    def _print_Partial(self, expr):
+        of = self._name(("var", expr.of)) or unicode_name(expr.of)
+        return f"∂{of}/∂{self._print(expr.call_args[expr.slot])}"
+
+    def _print_Pow(self, expr):
+        if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, ex.Norm):
+            return self._print(expr.base) + str(expr.exp).translate(_SUPERSCRIPT)
+        if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, sp.Function):
+            base = self._print(expr.base)
+            name, _, rest = base.partition("(")
+            return f"{name}{str(expr.exp).translate(_SUPERSCRIPT)}({rest}"
+        return super()._print_Pow(expr)
+
+
+class MatrixLatexPrinter(_Common, LatexPrinter):
+    """LaTeX in the textbook's notation: bold matrices, ``^\\top``, ``\\odot``, ``\\phi'``."""
+
+    def _parens(self, text):
+        return f"\\left({text}\\right)"
+
+    def _builtin_function(self, name):
+        return {"sigmoid": "\\sigma", "tanh": "\\tanh", "exp": "\\exp", "log": "\\log"}.get(
+            name, f"\\operatorname{{{name}}}")
+
+    def _print_Symbol(self, expr, style="plain"):
+        return self._name(expr) or default_latex(expr.name)
+
+    def _print_MatrixSymbol(self, expr):
+        return self._name(expr) or default_latex(expr.name, bold=True)
+
+    def _map_operand(self, arg):
+        text = self._print(arg)
+        return text if isinstance(arg, MatrixSymbol) else f"\\left({text}\\right)"
+
+    def _print_Transpose(self, expr):
+        inner = self._print(expr.arg)
+        if not isinstance(expr.arg, MatrixSymbol) or "\\frac" in inner:
+            inner = f"\\left({inner}\\right)"
+        elif "^" in inner or "_" in inner:
+            inner = f"{{{inner}}}"
+        return inner + "^\\top"
+
+    def _print_MatAdd(self, expr):
+        out = ""
+        for i, term in enumerate(expr.args):
+            text = self._print(term)
+            if i and text.startswith("-"):
+                out += " - " + text[1:]
+            else:
+                out += (" + " if i else "") + text
+        return out
+
+    def _print_HadamardProduct(self, expr):
+        return " \\odot ".join(self._hadamard_factor(a) for a in expr.args)
+
+    def _print_HadamardPower(self, expr):
+        return f"{self.parenthesize(expr.base, PRECEDENCE['Pow'])}^{{\\odot {self._print(expr.exp)}}}"
+
+    def _print_Derivative(self, expr):
+        f = expr.expr
+        if len(expr.variables) == 1 and isinstance(f, sp.Function) and len(f.args) == 1:
+            return f"{self._function_name(f.func.__name__)}'\\left({self._print(f.args[0])}\\right)"
+        return super()._print_Derivative(expr)
+
+    def _print_Function(self, expr, exp=None):
+        name = self._function_name(type(expr).__name__)
+        if exp is not None:
+            name = f"{name}^{{{exp}}}"
+        return f"{name}\\left({', '.join(self._print(a) for a in expr.args)}\\right)"
+
+    def _print_Heaviside(self, expr, exp=None):
+        return f"\\mathbb{{1}}\\left[{self._print(expr.args[0])} > 0\\right]"
+
+    def _print_OneMatrix(self, expr):
+        return "\\mathbf{1}"
+
+    def _print_Identity(self, expr):
+        return "\\mathbf{I}"
+
+    def _print_SumAll(self, expr):
+        return f"\\operatorname{{sum}}\\left({self._print(expr.arg)}\\right)"
+
+    def _print_Norm(self, expr):
+        sub = "_F" if all(s != 1 for s in expr.arg.shape) else ""
+        return f"\\left\\|{self._print(expr.arg)}\\right\\|{sub}"
+
+    def _print_Trace(self, expr):
+        return f"\\operatorname{{tr}}\\left({self._print(expr.arg)}\\right)"
+
+    def _print_Softmax(self, expr):
+        return f"\\operatorname{{softmax}}\\left({self._print(expr.arg)}\\right)"
+
+    def _print_LogSoftmax(self, expr):
+        return f"\\log\\operatorname{{softmax}}\\left({self._print(expr.arg)}\\right)"
+
+    def _print_LogSumExp(self, expr):
+        return f"\\operatorname{{logsumexp}}\\left({self._print(expr.arg)}\\right)"
+
+    def _print_Apply(self, expr):
+        args = ", ".join(self._print(a) for a in expr.call_args)
+        return f"{self._function_name(expr.name)}\\left({args}\\right)"
+
+    def _print_Partial(self, expr):
+        of = self._name(("var", expr.of)) or default_latex(expr.of)
+        return f"\\frac{{\\partial {of}}}{{\\partial {self._print(expr.call_args[expr.slot])}}}"
+
+
+def _shape_latex(shape):
+    if shape.is_scalar:
+        return "\\mathbb{R}"
+    rows, cols = sp.latex(shape.rows), sp.latex(shape.cols)
+    if shape.kind == "vector":
+        return f"\\mathbb{{R}}^{{{rows}}}"
+    if shape.kind == "row":
+        return f"\\mathbb{{R}}^{{1 \\times {cols}}}"
+    return f"\\mathbb{{R}}^{{{rows} \\times {cols}}}"
+
+
+def _shape_text(shape):
+    if shape.is_scalar:
+        return "ℝ"
+    if shape.kind == "vector":
+        return f"ℝ^{shape.rows}"
+    return f"ℝ^({shape.rows}×{shape.cols})"
+
+
+def derivation_text(derivation):
+    """The derivation as Unicode text for a terminal.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+    >>> print(derivation_text(d).split("Backward")[1])  # doctest: +ELLIPSIS
+     (reverse topological order)
+      ∂J/∂J = 1
+      ∂J/∂L = prod(∂J/∂J, ∂J/∂L) = 1  ∈ ℝ
+      ∂J/∂s = prod(∂J/∂J, ∂J/∂s) = 1  ∈ ℝ
+      ∂J/∂o = prod(∂J/∂L, ∂L/∂o) = ∂L/∂o  ∈ ℝ^q
+      ∂J/∂W2 = prod(∂J/∂o, ∂o/∂W2) + prod(∂J/∂s, ∂s/∂W2) = (∂J/∂o) h2ᵀ + λ W2  ∈ ℝ^(q×h)
+    ...
+    """
+    model = derivation.model
+    p = TextPrinter(display_names(derivation, latex=False))
+    shown = {n: p._print(s) for n, s in derivation.symbols.items()}
+    lines = ["Forward"]
+    for name, expr in derivation.forward.items():
+        lines.append(f"  {shown[name]} = {p.doprint(expr)}  ∈ {_shape_text(model.variables[name].shape)}")
+    lines.append("")
+    lines.append("Backward (reverse topological order)")
+    for step in derivation.steps:
+        lhs = p.doprint(step.adjoint)
+        if not step.terms:
+            lines.append(f"  {lhs} = 1")
+            continue
+        generic = " + ".join(f"prod(∂{model.objective}/∂{shown[t.consumer]}, "
+                             f"∂{shown[t.consumer]}/∂{shown[step.node]})" for t in step.terms)
+        shape = _shape_text(model.variables[step.node].shape)
+        lines.append(f"  {lhs} = {generic} = {p.doprint(step.result)}  ∈ {shape}")
+    params = derivation.params
+    if params:
+        lines.append("")
+        lines.append("Gradients of the params")
+        for name in params:
+            if name in derivation._by_node:
+                step = derivation.step(name)
+                lines.append(f"  {p.doprint(step.adjoint)} = {p.doprint(step.result)}")
+    return "\n".join(lines) + "\n"
+
+
+def derivation_latex(derivation):
+    """The derivation as a LaTeX fragment (amsmath ``align*`` blocks).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+    >>> "\\\\frac{\\\\partial J}{\\\\partial \\\\boldsymbol{W}^{(2)}}" in derivation_latex(d)
+    True
+    """
+    model = derivation.model
+    p = MatrixLatexPrinter(display_names(derivation, latex=True))
+    shown = {n: p._print(s) for n, s in derivation.symbols.items()}
+    j = shown[model.objective]
+    out = ["% Forward pass", "\\begin{align*}"]
+    rows = [f"  {shown[n]} &= {p.doprint(e)} \\in {_shape_latex(model.variables[n].shape)}"
+            for n, e in derivation.forward.items()]
+    out.append(" \\\\\n".join(rows))
+    out += ["\\end{align*}", "", "% Backward pass, in reverse topological order"]
+    for step in derivation.steps:
+        lhs = p.doprint(step.adjoint)
+        out.append("\\begin{align*}")
+        if not step.terms:
+            out.append(f"  {lhs} &= 1")
+        else:
+            generic = " + ".join(
+                f"\\operatorname{{prod}}\\left(\\frac{{\\partial {j}}}{{\\partial {shown[t.consumer]}}}, "
+                f"\\frac{{\\partial {shown[t.consumer]}}}{{\\partial {shown[step.node]}}}\\right)"
+                for t in step.terms)
+            shape = _shape_latex(model.variables[step.node].shape)
+            out.append(f"  {lhs} &= {generic} \\\\\n  &= {p.doprint(step.result)} \\in {shape}")
+        out.append("\\end{align*}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,103 @@
+"""Shapes of values in a model, in matrix notation.
+
+A value is a scalar, a column vector, a row vector (a transposed vector) or a
+matrix.  Vectors and row vectors are kept distinct from ``matrix(n, 1)`` and
+``matrix(1, n)`` because the user declared them so: a vector comes back from
+NumPy code as a 1-D array, a matrix as a 2-D array.  Sizes are SymPy
+expressions: a declared dimension (a positive integer symbol) or an integer.
+
+Shape rules raise :class:`ShapeError`; the model checker adds the place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+__all__ = ["Shape", "ShapeError", "SCALAR", "vector", "row", "matrix"]
+
+
+class ShapeError(Exception):
+    """A shape rule was broken; the message names the operands' shapes."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The shape of a value.
+
+    Attributes
+    ----------
+    kind : {"scalar", "vector", "row", "matrix"}
+    rows, cols : sympy.Expr
+        The size as a matrix: a vector(n) is n x 1, a row vector 1 x n, and a
+        scalar 1 x 1.
+
+    Examples
+    --------
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> v = vector(n)
+    >>> str(v), str(v.T), (v.rows, v.cols)
+    ('vector(n)', 'vector(n).T', (n, 1))
+    >>> str(matrix(n, 3).T)
+    'matrix(3, n)'
+    """
+
+    kind: str
+    rows: sp.Expr
+    cols: sp.Expr
+
+    @property
+    def is_scalar(self):
+        return self.kind == "scalar"
+
+    @property
+    def size(self):
+        """The number of entries, as a SymPy expression."""
+        return self.rows * self.cols
+
+    @property
+    def T(self):
+        """The shape of the transpose."""
+        flipped = {"vector": "row", "row": "vector"}.get(self.kind, self.kind)
+        return Shape(flipped, self.cols, self.rows)
+
+    @property
+    def last_axis(self):
+        """The NumPy axis of the column layout that runs along the last axis.
+
+        A vector's entries run down its one column (axis 0); a row vector's and
+        each matrix row's run across (axis 1).
+        """
+        return 0 if self.kind == "vector" else 1
+
+    def __str__(self):
+        if self.kind == "scalar":
+            return "scalar"
+        if self.kind == "vector":
+            return f"vector({self.rows})"
+        if self.kind == "row":
+            return f"vector({self.cols}).T"
+        return f"matrix({self.rows}, {self.cols})"
+
+
+SCALAR = Shape("scalar", sp.Integer(1), sp.Integer(1))
+
+
+def vector(n):
+    """A column vector of `n` entries."""
+    return Shape("vector", _size(n), sp.Integer(1))
+
+
+def row(n):
+    """A row vector of `n` entries (the transpose of a vector)."""
+    return vector(n).T
+
+
+def matrix(m, n):
+    """An `m` x `n` matrix."""
+    return Shape("matrix", _size(m), _size(n))
+
+
+def _size(k):
+    return sp.Integer(k) if isinstance(k, int) else k
