@@ -6,8 +6,8 @@ finite differences and SymPy's elementwise differentiation.
 
 >>> import symbackprop as sbp
 >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
->>> d.adjoint("z")
-∂J/∂h.*phi'(z)
+>>> print(d.pretty(d.adjoint("z")))
+∂J/∂h ⊙ φ'(z)
 """
 
 from .errors import ModelError

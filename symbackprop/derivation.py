@@ -222,8 +222,8 @@ def derive(model):
     ... '''))
     >>> d.order
     ('J', 'z', 'W', 'x')
-    >>> d.adjoint("W")
-    ∂J/∂z*x.T
+    >>> print(d.pretty(d.adjoint("W")))
+    (∂J/∂z) xᵀ
     """
     symbols = variable_symbols(model)
     return Derivation(model, symbols, _sweep(model, symbols))
@@ -284,8 +284,8 @@ class Derivation:
         --------
         >>> import symbackprop as sbp
         >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
-        >>> d.adjoint("W2")
-        ∂J/∂o*h.T + lambda*W2
+        >>> print(d.pretty(d.adjoint("W2")))
+        (∂J/∂o) hᵀ + λ W2
         """
         return self.step(name).result
 
@@ -296,8 +296,8 @@ class Derivation:
         --------
         >>> import symbackprop as sbp
         >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
-        >>> d.gradient("W1")
-        (W2.T*∂L/∂o).*phi'(z)*x.T + lambda*W1
+        >>> print(d.pretty(d.gradient("W1")))
+        ((W2ᵀ ∂L/∂o) ⊙ φ'(z)) xᵀ + λ W1
         """
         self._known(name)
         return self._substituted[name]
@@ -316,6 +316,21 @@ class Derivation:
                 raise KeyError(f"'{name}' has no adjoint: it does not vary with an input or "
                                "param, or does not reach the objective")
             raise KeyError(f"'{name}' is not a variable of the model")
+
+    def pretty(self, expr):
+        """An expression of this derivation as Unicode text, in the model's names."""
+        from .printing import TextPrinter, display_names
+        return TextPrinter(display_names(self, latex=False)).doprint(expr)
+
+    def text(self):
+        """The whole derivation as Unicode text (see :func:`symbackprop.printing.derivation_text`)."""
+        from .printing import derivation_text
+        return derivation_text(self)
+
+    def latex(self):
+        """The whole derivation as a LaTeX fragment (see :func:`symbackprop.printing.derivation_latex`)."""
+        from .printing import derivation_latex
+        return derivation_latex(self)
 
     def lambdify(self, bind=None):
         """A NumPy function computing the objective and the params' gradients.
@@ -345,8 +360,8 @@ class Derivation:
         unbound = derivation.model.unbound
         if unbound:
             f = derivation.model.functions[unbound[0]]
+            example = "tanh" if f.elementwise else "squared_error"
             raise ModelError(f"the abstract function '{f.name}' has no numbers: bind it to a "
-                             f"built-in, for instance bind={{'{f.name}': "
-                             f"'{'tanh' if f.elementwise else 'squared_error'}'}}",
+                             f"built-in (for instance {f.name}={example})",
                              f.line, f.col).located(self.model.filename, self.model.source)
         return derivation

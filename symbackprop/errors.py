@@ -19,7 +19,7 @@ class ModelError(ValueError):
         What is wrong, in the user's words (it names the construct).
     line, col : int
         1-based position of the offending construct; 0 when the problem has
-        no single place (for instance, a file without an objective).
+        no place in the text (an unreadable file, a bad binding).
     filename : str, optional
         The model file, or ``"<string>"`` for text given directly.
     source_line : str, optional
@@ -43,13 +43,15 @@ class ModelError(ValueError):
         self.source_line = source_line
 
     def __str__(self):
-        return f"{self.filename}:{self.line}:{self.col}: error: {self.message}"
+        where = f"{self.filename}:{self.line}:{self.col}" if self.line else self.filename
+        return f"{where}: error: {self.message}"
 
     def located(self, filename, source):
         """Return this error with its file name and source line filled in."""
-        lines = source.splitlines()
+        lines = source.split("\n")  # as the tokenizer counts lines
         text = lines[self.line - 1] if 1 <= self.line <= len(lines) else None
-        return ModelError(self.message, self.line, self.col, filename, text)
+        return ModelError(self.message, self.line, self.col, filename,
+                          None if text is None else text.rstrip("\r"))
 
     def render(self):
         """The error as a compiler prints it: location, message, line, caret.

@@ -357,7 +357,10 @@ def add(*terms):
     if len(terms) == 1:
         return terms[0]
     if any(is_matrix(t) for t in terms):
-        return sp.MatAdd(*terms)
+        flat = []
+        for t in terms:  # flat, so a long sum is not a deep tree
+            flat.extend(t.args if isinstance(t, sp.MatAdd) else [t])
+        return sp.MatAdd(*flat)
     return sp.Add(*terms)
 
 

@@ -38,6 +38,8 @@ MAX_SOURCE_CHARS = 1_000_000
 MAX_LINE_CHARS = 10_000
 MAX_STATEMENTS = 20_000
 MAX_NESTING = 100
+MAX_NUMBER_DIGITS = 100
+MAX_NUMBER_EXPONENT = 308
 
 KEYWORDS = frozenset({"dim", "input", "param", "const", "func", "objective", "as"})
 ROLES = ("input", "param", "const")
@@ -194,6 +196,15 @@ def _tokens(source):
     yield Token("END", "", line, pos - line_start + 1)
 
 
+def _number(tok):
+    """The exact value of a numeric literal, within limits that keep it cheap."""
+    mantissa, _, exponent = tok.text.lower().partition("e")
+    if len(mantissa) > MAX_NUMBER_DIGITS or abs(int(exponent or 0)) > MAX_NUMBER_EXPONENT:
+        raise ModelError(f"number out of range: at most {MAX_NUMBER_DIGITS} digits and an "
+                         f"exponent within ±{MAX_NUMBER_EXPONENT}", tok.line, tok.col)
+    return Fraction(tok.text)
+
+
 def _describe(tok):
     if tok.kind == "NEWLINE":
         return "end of line"
@@ -230,6 +241,17 @@ class _Parser:
             raise self.error(f"expected {wanted}, found {_describe(tok)}")
         return self.advance()
 
+    def close(self, opening, what):
+        """Expect the ')' matching `opening`; if it is missing, point at `opening`."""
+        if self.at("OP", ")"):
+            self.advance()
+            return
+        found = self.tok
+        if found.kind in ("NEWLINE", "END") or found.line != opening.line:
+            raise self.error(f"{what} opened here is never closed: expected ')' before "
+                             f"{_describe(found)}", opening)
+        raise self.error(f"expected ')' to close {what}, found {_describe(found)}")
+
     def at(self, kind, text=None):
         return self.tok.kind == kind and (text is None or self.tok.text == text)
 
@@ -259,6 +281,8 @@ class _Parser:
         if tok.kind != "NAME":
             raise self.error(f"expected a statement, found {_describe(tok)}")
         nxt = self.toks[self.i + 1]
+        if tok.text in KEYWORDS and nxt.kind == "OP" and nxt.text == "=":
+            raise self.error(f"'{tok.text}' is a keyword and cannot be a variable name")
         if tok.text == "dim":
             return self.dim()
         if tok.text in ROLES:
@@ -312,7 +336,7 @@ class _Parser:
         tok = self.tok
         if tok.kind == "NUMBER":
             self.advance()
-            if not re.fullmatch(r"\d+", tok.text) or int(tok.text) < 1:
+            if not re.fullmatch(r"\d{1,%d}" % MAX_NUMBER_DIGITS, tok.text) or int(tok.text) < 1:
                 raise self.error(f"a size must be a positive whole number, not {tok.text}", tok)
             return (int(tok.text), tok.line, tok.col)
         name = self.name("a size (a dimension name or a positive whole number)")
@@ -406,26 +430,26 @@ class _Parser:
         tok = self.tok
         if tok.kind == "NUMBER":
             self.advance()
-            return Num(Fraction(tok.text), tok.text, tok.line, tok.col)
+            return Num(_number(tok), tok.text, tok.line, tok.col)
         if tok.kind == "NAME":
             if tok.text in KEYWORDS:
                 raise self.error(f"'{tok.text}' is a keyword, not a value")
             self.advance()
             if self.at("OP", "("):
-                self.advance()
+                opening = self.advance()
                 args = []
                 if not self.at("OP", ")"):
                     args.append(self.expr())
                     while self.at("OP", ","):
                         self.advance()
                         args.append(self.expr())
-                self.expect("OP", ")", "')' to close the call")
+                self.close(opening, "the call")
                 return Call(tok.text, tuple(args), tok.line, tok.col)
             return Name(tok.text, tok.line, tok.col)
         if tok.kind == "OP" and tok.text == "(":
             self.advance()
             inner = self.expr()
-            self.expect("OP", ")", "')'")
+            self.close(tok, "'('")
             return inner
         raise self.error(f"expected a value, found {_describe(tok)}")
 
@@ -456,7 +480,7 @@ def parse_statements(source):
     >>> parse_statements("y = (x")
     Traceback (most recent call last):
     ...
-    symbackprop.errors.ModelError: <string>:1:7: error: expected ')', found end of line
+    symbackprop.errors.ModelError: <string>:1:5: error: '(' opened here is never closed: expected ')' before end of line
     """
     if not isinstance(source, str):
         raise ModelError("a model must be text (str)")

@@ -257,7 +257,8 @@ def _check(text, filename, bindings):
 
 
 def _suggest(name, candidates):
-    close = difflib.get_close_matches(name, list(candidates), n=1)
+    # cutoff 0.5, not difflib's 0.6: 'W3' for 'W1' is the typo to catch.
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
@@ -280,13 +281,17 @@ class _Checker:
         for s in statements:
             if isinstance(s, ast.Assign):
                 self.assigned_later.setdefault(s.target, s.line)
+        declared = {}
+        for s in statements:
+            if isinstance(s, ast.Func):
+                declared.setdefault(s.name, s)
+        self._check_bindings(declared)
         for s in statements:
             getattr(self, "_" + type(s).__name__.lower())(s)
         if self.objective is None:
             last = len(self.text.splitlines())
             raise ModelError("the model has no objective: add a line 'objective NAME' naming "
                              "the scalar to differentiate", last, 1)
-        self._check_bindings()
         variables = dict(self.variables)
         name = self.objective
         variables[name] = _replace_role(variables[name], "objective")
@@ -374,33 +379,79 @@ class _Checker:
                              f"not declared as {self.variables[s.name].role}", s.line, s.col)
         self.objective = s.name
 
-    def _check_bindings(self):
+    def _check_bindings(self, declared):
+        """Check `bindings` against the ``func`` statements, before any call is checked."""
         for name, target in self.bindings.items():
-            if name not in self.functions:
+            if name not in declared:
                 raise ModelError(f"cannot bind '{name}': the model declares no abstract "
-                                 f"function of that name{_suggest(name, self.functions)}")
+                                 f"function of that name{_suggest(name, declared)}")
             if target not in REGISTRY or target not in FUNCTIONS:
                 raise ModelError(f"cannot bind '{name}' to '{target}': no such built-in"
                                  f"{_suggest(target, FUNCTIONS)}")
-            func, op = self.functions[name], REGISTRY[target]
-            if func.elementwise and not op.elementwise:
+            func, op = declared[name], REGISTRY[target]
+            elementwise = func.params is None
+            if elementwise and not op.elementwise:
                 raise ModelError(f"cannot bind '{name}' to '{target}': '{name}' is elementwise "
-                                 f"and '{target}' is not")
-            if not func.elementwise and (op.elementwise or op.arity != len(func.params)):
+                                 f"and '{target}' is not", func.line, func.col)
+            if not elementwise and (op.elementwise or op.arity != len(func.params)):
                 raise ModelError(f"cannot bind '{name}' to '{target}': '{name}' takes "
                                  f"{len(func.params)} arguments and '{target}' takes {op.arity}"
-                                 + (" and applies entrywise" if op.elementwise else ""))
+                                 + (" and applies entrywise" if op.elementwise else ""),
+                                 func.line, func.col)
 
     # expressions
 
-    def _expr(self, e):
-        method = getattr(self, "_e_" + type(e).__name__.lower())
-        return method(e)
+    def _expr(self, root):
+        """Type an expression, operands first, with an explicit stack (no recursion).
 
-    def _e_num(self, e):
-        return Literal(sp.Rational(e.value.numerator, e.value.denominator), e.line, e.col)
+        A long flat sum is a deep left-leaning tree; recursion would exhaust
+        Python's stack on it.
+        """
+        typed = {}
+        stack = [(root, None)]
+        while stack:
+            e, operands = stack.pop()
+            if operands is None:
+                operands = self._operands(e)
+                stack.append((e, operands))
+                stack.extend((o, None) for o in reversed(operands))
+            else:
+                typed[id(e)] = self._type(e, [typed[id(o)] for o in operands])
+        return typed[id(root)]
 
-    def _e_name(self, e):
+    def _operands(self, e):
+        """The sub-expressions to type before `e`; problems with `e` itself come first."""
+        if isinstance(e, ast.Call):
+            self._function(e)
+            return list(e.args)
+        if isinstance(e, ast.Binary):
+            if e.op == "^":
+                self._exponent(e.right)
+                return [e.left]
+            return [e.left, e.right]
+        if isinstance(e, (ast.Unary, ast.Transpose)):
+            return [e.operand]
+        return []
+
+    def _type(self, e, args):
+        if isinstance(e, ast.Num):
+            return Literal(sp.Rational(e.value.numerator, e.value.denominator), e.line, e.col)
+        if isinstance(e, ast.Name):
+            return self._name(e)
+        if isinstance(e, ast.Call):
+            return self._apply(self._function(e), args, e.line, e.col)
+        if isinstance(e, ast.Binary):
+            if e.op == "^":
+                return self._apply(REGISTRY["pow"], args, e.line, e.col, self._exponent(e.right))
+            return self._apply(REGISTRY[BINARY[e.op]], args, e.line, e.col)
+        if isinstance(e, ast.Unary):
+            (operand,) = args
+            if isinstance(operand, Literal):
+                return Literal(-operand.value, e.line, e.col)
+            return self._apply(REGISTRY["neg"], args, e.line, e.col)
+        return self._apply(REGISTRY["transpose"], args, e.line, e.col)
+
+    def _name(self, e):
         if e.id in self.variables:
             v = self.variables[e.id]
             return Ref(e.id, v.shape, e.line, e.col)
@@ -421,13 +472,6 @@ class _Checker:
             raise ModelError(str(err), line, col) from None
         return Node(op, tuple(args), shape, line, col, param)
 
-    def _e_binary(self, e):
-        left = self._expr(e.left)
-        if e.op == "^":
-            return self._apply(REGISTRY["pow"], [left], e.line, e.col, self._exponent(e.right))
-        right = self._expr(e.right)
-        return self._apply(REGISTRY[BINARY[e.op]], [left, right], e.line, e.col)
-
     def _exponent(self, e):
         sign = 1
         if isinstance(e, ast.Unary):
@@ -436,19 +480,11 @@ class _Checker:
             raise ModelError("the exponent of '^' must be a number", e.line, e.col)
         return sign * sp.Rational(e.value.numerator, e.value.denominator)
 
-    def _e_unary(self, e):
-        operand = self._expr(e.operand)
-        if isinstance(operand, Literal):
-            return Literal(-operand.value, e.line, e.col)
-        return self._apply(REGISTRY["neg"], [operand], e.line, e.col)
-
-    def _e_transpose(self, e):
-        return self._apply(REGISTRY["transpose"], [self._expr(e.operand)], e.line, e.col)
-
-    def _e_call(self, e):
+    def _function(self, e):
+        """The operator a call names, with its arity checked."""
         name = e.func
         if name in self.bindings and name in self.operators:
-            op = REGISTRY.get(self.bindings[name])
+            op = REGISTRY[self.bindings[name]]
         elif name in self.operators:
             op = self.operators[name]
         elif name in FUNCTIONS:
@@ -458,14 +494,11 @@ class _Checker:
                 raise ModelError(f"'{name}' is a variable, not a function", e.line, e.col)
             known = list(FUNCTIONS) + list(self.functions)
             raise ModelError(f"unknown function '{name}'{_suggest(name, known)}", e.line, e.col)
-        if op is None:  # a binding to an unknown built-in: reported with the bindings
-            self._check_bindings()
         if len(e.args) != op.arity:
             plural = "s" if op.arity != 1 else ""
             raise ModelError(f"{name} takes {op.arity} argument{plural}, not {len(e.args)}",
                              e.line, e.col)
-        args = [self._expr(a) for a in e.args]
-        return self._apply(op, args, e.line, e.col)
+        return op
 
 
 def _replace_role(v, role):

@@ -152,7 +152,7 @@ class TextPrinter(_Common, StrPrinter):
         return f"𝟙[{self._print(expr.args[0])} > 0]"
 
     def _print_OneMatrix(self, expr):
-        return "𝟏"
+        return "𝟏ᵀ" if expr.rows == 1 and expr.cols != 1 else "𝟏"
 
     def _print_Identity(self, expr):
         return "I"
@@ -253,7 +253,7 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         return f"\\mathbb{{1}}\\left[{self._print(expr.args[0])} > 0\\right]"
 
     def _print_OneMatrix(self, expr):
-        return "\\mathbf{1}"
+        return "\\mathbf{1}^\\top" if expr.rows == 1 and expr.cols != 1 else "\\mathbf{1}"
 
     def _print_Identity(self, expr):
         return "\\mathbf{I}"
@@ -318,7 +318,7 @@ def derivation_text(derivation):
       ∂J/∂L = prod(∂J/∂J, ∂J/∂L) = 1  ∈ ℝ
       ∂J/∂s = prod(∂J/∂J, ∂J/∂s) = 1  ∈ ℝ
       ∂J/∂o = prod(∂J/∂L, ∂L/∂o) = ∂L/∂o  ∈ ℝ^q
-      ∂J/∂W2 = prod(∂J/∂o, ∂o/∂W2) + prod(∂J/∂s, ∂s/∂W2) = (∂J/∂o) h2ᵀ + λ W2  ∈ ℝ^(q×h)
+      ∂J/∂W2 = prod(∂J/∂o, ∂o/∂W2) + prod(∂J/∂s, ∂s/∂W2) = (∂J/∂o) hᵀ + λ W2  ∈ ℝ^(q×h)
     ...
     """
     model = derivation.model

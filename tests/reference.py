@@ -1,0 +1,113 @@
+"""An independent PyTorch reference for any model, for the tests.
+
+The reference reads the model's checked expression trees and computes the
+objective with PyTorch operations in float64, then differentiates it with
+autograd.  It shares nothing with symbackprop's derivation or NumPy code, so
+agreement is a third, independent proof of the gradients.
+"""
+
+import numpy as np
+import pytest
+
+from symbackprop.model import Literal, Node, Ref
+
+
+def torch_or_skip():
+    """PyTorch, or a skip that prints why."""
+    return pytest.importorskip("torch", reason="PyTorch is not installed: `pip install "
+                                               "torch==2.13.0` runs the autograd cross-checks")
+
+
+def _torch_ops(torch):
+    F = torch.nn.functional
+
+    def broadcast(value, shape, to):
+        if shape == to or shape.is_scalar:
+            return value
+        return value.T  # a vector(k), as a k x 1 column, added to every row
+
+    def scalar(value):
+        return value.reshape(())
+
+    def cross_entropy(s, o, y):
+        axis = s.args[0].shape.last_axis
+        total = -torch.sum(y * F.log_softmax(o, dim=axis))
+        return total / o.shape[0] if s.args[0].shape.kind == "matrix" else total
+
+    def logsumexp(s, a):
+        value = torch.logsumexp(a, dim=s.args[0].shape.last_axis, keepdim=True)
+        return scalar(value) if s.shape.is_scalar else value
+
+    return {
+        "add": lambda s, a, b: broadcast(a, s.args[0].shape, s.shape)
+        + broadcast(b, s.args[1].shape, s.shape),
+        "sub": lambda s, a, b: broadcast(a, s.args[0].shape, s.shape)
+        - broadcast(b, s.args[1].shape, s.shape),
+        "neg": lambda s, a: -a,
+        "mul": lambda s, a, b: a * b,
+        "div": lambda s, a, b: a / b,
+        "matmul": lambda s, a, b: scalar(a @ b) if s.shape.is_scalar else a @ b,
+        "pow": lambda s, a: a ** float(s.param),
+        "square": lambda s, a: a * a,
+        "transpose": lambda s, a: a.T if a.dim() == 2 else a,
+        "copy": lambda s, a: a,
+        "sum": lambda s, a: torch.sum(a),
+        "mean": lambda s, a: torch.mean(a),
+        "norm": lambda s, a: torch.sqrt(torch.sum(a * a)),
+        "trace": lambda s, a: torch.trace(a),
+        "softmax": lambda s, a: torch.softmax(a, dim=s.args[0].shape.last_axis),
+        "log_softmax": lambda s, a: F.log_softmax(a, dim=s.args[0].shape.last_axis),
+        "logsumexp": logsumexp,
+        "squared_error": lambda s, o, y: 0.5 * torch.sum((o - y) ** 2),
+        "mse": lambda s, o, y: torch.mean((o - y) ** 2),
+        "cross_entropy": cross_entropy,
+        "relu": lambda s, a: torch.relu(a),
+        "sigmoid": lambda s, a: torch.sigmoid(a),
+        "tanh": lambda s, a: torch.tanh(a),
+        "exp": lambda s, a: torch.exp(a),
+        "log": lambda s, a: torch.log(a),
+        "softplus": lambda s, a: F.softplus(a),
+        "sqrt": lambda s, a: torch.sqrt(a),
+    }
+
+
+def torch_value_and_grad(model, arrays, wrt):
+    """The objective and the gradients of `wrt` by PyTorch autograd, in float64.
+
+    Arrays are given and returned as :func:`symbackprop.check` uses them:
+    vectors 1-D, matrices 2-D, scalars floats.
+    """
+    torch = torch_or_skip()
+    ops = _torch_ops(torch)
+    env = {}
+    for v in model.variables.values():
+        if not v.declared:
+            continue
+        value = torch.tensor(np.asarray(arrays[v.name], dtype=np.float64), dtype=torch.float64)
+        if v.shape.kind == "vector":
+            value = value.reshape(-1, 1)
+        env[v.name] = value.requires_grad_(v.name in wrt)
+
+    def evaluate(tree):
+        if isinstance(tree, Ref):
+            return env[tree.name]
+        if isinstance(tree, Literal):
+            return torch.tensor(float(tree.value), dtype=torch.float64)
+        assert isinstance(tree, Node)
+        return ops[tree.op.name](tree, *[evaluate(a) for a in tree.args])
+
+    for a in model.assignments:
+        env[a.target] = evaluate(a.tree)
+    J = env[model.objective]
+    grads = torch.autograd.grad(J, [env[n] for n in wrt], allow_unused=True)
+    out = {}
+    for name, g in zip(wrt, grads):
+        shape = np.shape(arrays[name])
+        out[name] = np.zeros(shape) if g is None else g.detach().numpy().reshape(shape)
+    return float(J.detach()), out
+
+
+def relative_error(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = max(np.linalg.norm(a), np.linalg.norm(b))
+    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)

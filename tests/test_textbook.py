@@ -1,0 +1,176 @@
+"""The founding example, reproduced exactly: "Dive into Deep Learning", section 3.14.
+
+The seven backward steps are compared structurally, as SymPy expressions
+built by hand from the model's own symbols, not as printed strings.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import sympy as sp
+from sympy.matrices.expressions import HadamardProduct
+
+import symbackprop as sbp
+from symbackprop import expressions as ex
+from symbackprop.checks import random_arrays
+from symbackprop.derivation import adjoint_symbol
+from symbackprop.operators import REGISTRY
+from reference import relative_error, torch_value_and_grad
+
+TEXTBOOK = "examples/textbook_mlp.sbp"
+
+
+@pytest.fixture(scope="module")
+def d():
+    return sbp.derive(sbp.load(TEXTBOOK))
+
+
+def test_backward_order_is_the_textbooks(d):
+    # J first; then L, s, o, W2, h, z, W1 as in the text; the data inputs last.
+    assert d.order == ("J", "L", "s", "o", "W2", "h", "z", "W1", "y", "x")
+
+
+def test_the_seven_steps_structurally(d):
+    sym = d.symbols
+    adj = {n: adjoint_symbol(d.model, n) for n in d.model.variables}
+    lam = sym["lambda"]
+    assert d.adjoint("J") == 1
+    assert d.adjoint("L") == 1 and d.adjoint("s") == 1
+    # dJ/do = prod(dJ/dL, dL/do) = dL/do: a named partial of the abstract loss
+    assert d.adjoint("o") == ex.Partial("ell", "L", 0, sym["o"], sym["y"])
+    # dJ/dW2 = (dJ/do) h^T + lambda W2, in that order
+    assert d.adjoint("W2") == sp.MatAdd(sp.MatMul(adj["o"], sym["h"].T), sp.MatMul(lam, sym["W2"]))
+    assert d.adjoint("W2").args[0] == sp.MatMul(adj["o"], sym["h"].T)
+    # dJ/dh = W2^T (dJ/do)
+    assert d.adjoint("h") == sp.MatMul(sym["W2"].T, adj["o"])
+    # dJ/dz = dJ/dh (.) phi'(z)
+    phi_prime = sp.Lambda(ex.ENTRY, sp.Derivative(sp.Function("phi")(ex.ENTRY), ex.ENTRY))
+    assert d.adjoint("z") == HadamardProduct(adj["h"], ex.Map(phi_prime, sym["z"]))
+    # dJ/dW1 = (dJ/dz) x^T + lambda W1
+    assert d.adjoint("W1") == sp.MatAdd(sp.MatMul(adj["z"], sym["x"].T), sp.MatMul(lam, sym["W1"]))
+
+
+def test_each_step_lists_one_term_per_consumer(d):
+    assert [t.consumer for t in d.step("W2").terms] == ["o", "s"]
+    assert [t.consumer for t in d.step("W1").terms] == ["z", "s"]
+    assert [t.consumer for t in d.step("h").terms] == ["o"]
+    # dJ/ds = 1 is written in: prod(dJ/ds, ds/dW2) = lambda W2
+    assert d.step("W2").terms[1].value == sp.MatMul(d.symbols["lambda"], d.symbols["W2"])
+
+
+def test_consts_get_no_adjoint(d):
+    assert "lambda" not in d.order
+    with pytest.raises(KeyError, match="no adjoint"):
+        d.adjoint("lambda")
+
+
+def test_fully_substituted_gradient_is_in_forward_variables_only(d):
+    g = d.gradient("W1")
+    names = {s.name for s in g.atoms(sp.Symbol, sp.MatrixSymbol)}
+    assert not any(n.startswith("∂") for n in names)
+    assert {"W2", "z", "x", "W1", "lambda"} <= names
+
+
+def test_graph_has_the_textbooks_boxes_and_circles(d):
+    g = d.graph
+    boxes = [n for n, k in g.nodes(data="kind") if k == "variable"]
+    assert boxes == ["x", "y", "W1", "W2", "lambda", "z", "h", "o", "L", "s", "J"]
+    roles = dict(g.nodes(data="role"))
+    assert roles["x"] == "input" and roles["W1"] == "param" and roles["lambda"] == "const"
+    assert roles["z"] == "intermediate" and roles["J"] == "objective"
+    # x -> (matmul) -> z with W1; phi(z) -> h; ell(o, y) -> L; + (L, s) -> J
+    assert g.nodes["z#1"]["op"] == "matmul" and set(g.predecessors("z#1")) == {"W1", "x"}
+    assert g.nodes["h#1"]["op"] == "phi" and list(g.successors("h#1")) == ["h"]
+    assert g.nodes["L#1"]["op"] == "ell" and set(g.predecessors("L#1")) == {"o", "y"}
+    assert g.nodes["J#1"]["op"] == "add" and set(g.predecessors("J#1")) == {"L", "s"}
+    assert g.nodes["W1"]["latex"] == "\\boldsymbol{W}^{(1)}"
+    assert g.nodes["lambda"]["latex"] == "\\lambda"
+    assert str(g.nodes["W2"]["shape"]) == "matrix(q, h)"
+    assert g.nodes["z"]["line"] == 10
+    import networkx as nx
+    assert nx.is_directed_acyclic_graph(g)
+
+
+def test_deterministic():
+    text = open(TEXTBOOK).read()
+    first, second = sbp.derive(sbp.parse(text)), sbp.derive(sbp.parse(text))
+    assert first.steps == second.steps
+    assert list(first.graph.edges(data=True)) == list(second.graph.edges(data=True))
+
+
+PHIS = ["tanh", "sigmoid", "relu"]
+ELLS = ["squared_error", "cross_entropy"]
+
+
+@pytest.mark.parametrize("phi", PHIS)
+@pytest.mark.parametrize("ell", ELLS)
+def test_check_passes(phi, ell):
+    report = sbp.check(sbp.load(TEXTBOOK), bind={"phi": phi, "ell": ell})
+    assert report.ok, str(report)
+    assert set(report.errors) == {"x", "y", "W1", "W2"}
+    assert max(report.errors.values()) <= 1e-7
+
+
+@pytest.mark.parametrize("phi", PHIS)
+@pytest.mark.parametrize("ell", ELLS)
+def test_verify_passes(phi, ell):
+    report = sbp.verify(sbp.load(TEXTBOOK), bind={"phi": phi, "ell": ell})
+    assert report.ok, str(report)
+
+
+def test_verify_proves_the_abstract_derivation():
+    # phi and ell unbound: phi' and dL/do are compared as unknown functions.
+    report = sbp.verify(sbp.load(TEXTBOOK))
+    assert report.ok and report.entries == {"x": 3, "y": 4, "W1": 6, "W2": 8}
+
+
+@pytest.mark.parametrize("phi", PHIS)
+@pytest.mark.parametrize("ell", ELLS)
+def test_pytorch_autograd_agrees(phi, ell):
+    d = sbp.derive(sbp.load(TEXTBOOK, bind={"phi": phi, "ell": ell}))
+    arrays = random_arrays(d.model, {"d": 5, "h": 4, "q": 3}, seed=1)
+    J, grads = d.lambdify()(**arrays)
+    J_torch, grads_torch = torch_value_and_grad(d.model, arrays, ["W1", "W2"])
+    assert relative_error(J, J_torch) <= 1e-12
+    for name in ("W1", "W2"):
+        assert relative_error(grads[name], grads_torch[name]) <= 1e-10
+
+
+def test_a_wrong_rule_is_caught_three_ways(monkeypatch):
+    # tanh' written as 1 - tanh instead of 1 - tanh^2: all three proofs must object.
+    def wrong(site):
+        return ex.hadamard(site.adj, ex.Map(sp.Lambda(ex.ENTRY, 1 - sp.tanh(ex.ENTRY)),
+                                            site.args[0]))
+    monkeypatch.setitem(REGISTRY, "tanh", dataclasses.replace(REGISTRY["tanh"], rules=(wrong,)))
+    bind = {"phi": "tanh", "ell": "squared_error"}
+    model = sbp.load(TEXTBOOK, bind=bind)
+    assert not sbp.check(model).ok
+    assert not sbp.verify(model).ok
+    d = sbp.derive(model)
+    arrays = random_arrays(model, {"d": 5, "h": 4, "q": 3}, seed=0)
+    _, grads = d.lambdify()(**arrays)
+    _, grads_torch = torch_value_and_grad(model, arrays, ["W1"])
+    assert relative_error(grads["W1"], grads_torch["W1"]) > 1e-3
+
+
+def test_lambdify_returns_gradients_in_each_params_shape(d):
+    f = d.lambdify(bind={"phi": "tanh", "ell": "squared_error"})
+    rng = np.random.default_rng(0)
+    arrays = dict(x=rng.normal(size=5), y=rng.normal(size=3), W1=rng.normal(size=(4, 5)),
+                  W2=rng.normal(size=(3, 4)), **{"lambda": 0.1})
+    J, grads = f(**arrays)
+    assert isinstance(J, float)
+    assert set(grads) == {"W1", "W2"}
+    assert grads["W1"].shape == (4, 5) and grads["W2"].shape == (3, 4)
+    # the textbook's formula, by hand
+    z = arrays["W1"] @ arrays["x"]
+    h = np.tanh(z)
+    o = arrays["W2"] @ h
+    dJ_do = o - arrays["y"]
+    expected = 0.5 * np.sum(dJ_do**2) + 0.05 * (np.sum(arrays["W1"]**2) + np.sum(arrays["W2"]**2))
+    assert J == pytest.approx(expected, rel=1e-14)
+    np.testing.assert_allclose(grads["W2"], np.outer(dJ_do, h) + 0.1 * arrays["W2"], rtol=1e-13)
+    dJ_dz = (arrays["W2"].T @ dJ_do) * (1 - h**2)
+    np.testing.assert_allclose(grads["W1"], np.outer(dJ_dz, arrays["x"]) + 0.1 * arrays["W1"],
+                               rtol=1e-13)
