@@ -118,6 +118,20 @@ class TextPrinter(_Common, StrPrinter):
         parts += [self._factor(m) for m in mats]
         return sign + " ".join(parts)
 
+    def _print_Mul(self, expr):
+        # As a lecturer writes: λ/2 (‖W1‖² + ‖W2‖²), not λ*(‖W1‖² + ‖W2‖²)/2.
+        coeff, factors = expr.as_coeff_mul()
+        if any(f.is_Pow and f.exp.is_negative for f in factors) or not coeff.is_Rational:
+            return super()._print_Mul(expr)
+        sign = "-" if coeff < 0 else ""
+        coeff = abs(coeff)
+        parts = [self._factor(f) for f in factors]
+        if coeff.q != 1 and coeff.p == 1 and parts and not factors[0].is_Add:
+            parts[0] = f"{parts[0]}/{coeff.q}"
+        elif coeff != 1:
+            parts.insert(0, str(coeff))
+        return sign + " ".join(parts)
+
     def _print_MatAdd(self, expr):
         out = ""
         for i, term in enumerate(expr.args):
