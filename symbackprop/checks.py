@@ -75,7 +75,7 @@ class CheckReport:
     seed : int
     tolerance : float
     problems : list of str
-        Non-finite values, if any.
+        Where a NaN or infinity first appears, if one does.
     """
 
     errors: dict
@@ -161,22 +161,30 @@ def check(model, dims=None, bind=None, seed=0, step=1e-6):
     wrt = [n for n, v in m.variables.items() if v.role in ("param", "input")]
     f = compile_derivation(d, wrt)
     arrays = random_arrays(m, dims, seed)
-    problems = []
     with np.errstate(all="ignore"):
         J, grads = f(**arrays)
-    if not np.isfinite(J):
-        problems.append(f"the objective is {J} at these values")
+        problems = _first_non_finite(m, f, arrays)
     errors = {}
     for name in wrt:
         g = np.atleast_1d(np.asarray(grads[name], dtype=np.float64))
         if not np.all(np.isfinite(g)):
-            problems.append(f"the gradient of {name} is not finite")
             errors[name] = float("nan")
             continue
         fd = _finite_differences(f.objective, arrays, name, step)
         scale = max(np.linalg.norm(g), np.linalg.norm(fd))
         errors[name] = 0.0 if scale == 0 else float(np.linalg.norm(g - fd) / scale)
     return CheckReport(errors, dims, seed, problems=problems)
+
+
+def _first_non_finite(model, f, arrays):
+    """Where a NaN or infinity first appears: a forward value, else an adjoint."""
+    for name, value in f.trace(**arrays).items():
+        if not np.all(np.isfinite(value)):
+            if name in model.variables:
+                line = model.variables[name].line
+                return [f"{name} (line {line}) is not finite: the first non-finite forward value"]
+            return [f"{name} is not finite: the first non-finite adjoint"]
+    return []
 
 
 def _finite_differences(objective, arrays, name, step):

@@ -41,17 +41,29 @@ class ModelError(ValueError):
         self.col = col
         self.filename = filename
         self.source_line = source_line
+        #: Every independent problem found in the file, this one first.
+        self.errors = [self]
+
+    @classmethod
+    def collect(cls, errors):
+        """The first of `errors`, carrying all of them in ``.errors``."""
+        first = errors[0]
+        first.errors = list(errors)
+        return first
 
     def __str__(self):
         where = f"{self.filename}:{self.line}:{self.col}" if self.line else self.filename
         return f"{where}: error: {self.message}"
 
     def located(self, filename, source):
-        """Return this error with its file name and source line filled in."""
+        """Return this error (and the others found with it) with file name and source line."""
         lines = source.split("\n")  # as the tokenizer counts lines
-        text = lines[self.line - 1] if 1 <= self.line <= len(lines) else None
-        return ModelError(self.message, self.line, self.col, filename,
-                          None if text is None else text.rstrip("\r"))
+
+        def one(err):
+            text = lines[err.line - 1] if 1 <= err.line <= len(lines) else None
+            return ModelError(err.message, err.line, err.col, filename,
+                              None if text is None else text.rstrip("\r"))
+        return ModelError.collect([one(err) for err in self.errors])
 
     def render(self):
         """The error as a compiler prints it: location, message, line, caret.
@@ -63,8 +75,13 @@ class ModelError(ValueError):
             z = q2 @ x
                 ^
         """
-        out = str(self)
-        if self.source_line is not None and self.col > 0:
-            caret = " " * (self.col - 1) + "^"
-            out += f"\n    {self.source_line.expandtabs(1)}\n    {caret}"
-        return out
+        parts = []
+        for err in self.errors:
+            out = str(err)
+            if err.source_line is not None and err.col > 0:
+                caret = " " * (err.col - 1) + "^"
+                out += f"\n    {err.source_line.expandtabs(1)}\n    {caret}"
+            parts.append(out)
+        if len(parts) > 1:
+            parts.append(f"{len(parts)} errors")
+        return "\n".join(parts)

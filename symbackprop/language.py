@@ -38,6 +38,7 @@ MAX_SOURCE_CHARS = 1_000_000
 MAX_LINE_CHARS = 10_000
 MAX_STATEMENTS = 20_000
 MAX_NESTING = 100
+MAX_ERRORS = 20
 MAX_NUMBER_DIGITS = 100
 MAX_NUMBER_EXPONENT = 308
 
@@ -174,11 +175,18 @@ def _tokens(source):
         m = _TOKEN.match(source, pos)
         col = pos - line_start + 1
         if m is None:
+            # An ERROR token: the parser reports it when it reaches it, then
+            # resumes at the next line, so later errors are found too.
             ch = source[pos]
             if ch == '"':
-                raise ModelError("unterminated string: a LaTeX name ends with '\"' on the same line",
-                                 line, col)
-            raise ModelError(f"unexpected character {ch!r}", line, col)
+                yield Token("ERROR", "unterminated string: a LaTeX name ends with '\"' on the "
+                            "same line", line, col)
+                end = source.find("\n", pos)
+                pos = len(source) if end < 0 else end
+            else:
+                yield Token("ERROR", f"unexpected character {ch!r}", line, col)
+                pos += 1
+            continue
         kind = m.lastgroup
         text = m.group()
         if kind == "newline":
@@ -223,7 +231,10 @@ class _Parser:
 
     @property
     def tok(self):
-        return self.toks[self.i]
+        tok = self.toks[self.i]
+        if tok.kind == "ERROR":
+            raise ModelError(tok.text, tok.line, tok.col)
+        return tok
 
     def advance(self):
         tok = self.toks[self.i]
@@ -231,7 +242,7 @@ class _Parser:
         return tok
 
     def error(self, message, tok=None):
-        tok = tok or self.tok
+        tok = tok or self.toks[self.i]
         return ModelError(message, tok.line, tok.col)
 
     def expect(self, kind, text=None, what=None):
@@ -264,16 +275,29 @@ class _Parser:
     # statements
 
     def statements(self):
-        out = []
-        while not self.at("END"):
-            if self.at("NEWLINE"):
-                self.advance()
+        out, errors = [], []
+        while self.toks[self.i].kind != "END":
+            if self.toks[self.i].kind == "NEWLINE":
+                self.i += 1
                 continue
             if len(out) >= MAX_STATEMENTS:
-                raise self.error(f"too many statements (the limit is {MAX_STATEMENTS})")
-            out.append(self.statement())
-            if not self.at("NEWLINE"):
-                raise self.error(f"expected end of line, found {_describe(self.tok)}")
+                errors.append(self.error(f"too many statements (the limit is {MAX_STATEMENTS})",
+                                         self.toks[self.i]))
+                break
+            try:
+                statement = self.statement()
+                if not self.at("NEWLINE"):
+                    raise self.error(f"expected end of line, found {_describe(self.tok)}")
+                out.append(statement)
+            except ModelError as err:
+                errors.append(err)
+                if len(errors) >= MAX_ERRORS:
+                    break
+                self.depth = 0
+                while self.toks[self.i].kind not in ("NEWLINE", "END"):
+                    self.i += 1  # resume at the next line
+        if errors:
+            raise ModelError.collect(errors)
         return out
 
     def statement(self):

@@ -274,6 +274,8 @@ class _Checker:
         self.operators = {}
         self.assignments = []
         self.objective = None
+        self.objective_failed = False
+        self.poisoned = set()
 
     def model(self):
         statements = ast.parse_statements(self.text)
@@ -286,12 +288,21 @@ class _Checker:
             if isinstance(s, ast.Func):
                 declared.setdefault(s.name, s)
         self._check_bindings(declared)
+        errors = []
         for s in statements:
-            getattr(self, "_" + type(s).__name__.lower())(s)
-        if self.objective is None:
-            last = len(self.text.splitlines())
-            raise ModelError("the model has no objective: add a line 'objective NAME' naming "
-                             "the scalar to differentiate", last, 1)
+            try:
+                getattr(self, "_" + type(s).__name__.lower())(s)
+            except _Skip:
+                self._poison(s)
+            except ModelError as err:
+                errors.append(err)
+                self._poison(s)
+        if self.objective is None and not self.objective_failed:
+            last = self.text.rstrip("\n").count("\n") + 1
+            errors.append(ModelError("the model has no objective: add a line 'objective NAME' "
+                                     "naming the scalar to differentiate", last, 1))
+        if errors:
+            raise ModelError.collect(errors)
         variables = dict(self.variables)
         name = self.objective
         variables[name] = _replace_role(variables[name], "objective")
@@ -299,6 +310,18 @@ class _Checker:
                      tuple(self.assignments), name, dict(self.bindings))
 
     # statements
+
+    def _poison(self, s):
+        """After an error in `s`, what it defines is unknown: later uses of it are skipped
+        quietly, so that one mistake is reported once."""
+        if isinstance(s, ast.Dim):
+            self.poisoned.update(name for name, _, _ in s.names if name not in self.dims)
+        elif isinstance(s, (ast.Decl, ast.Func)):
+            self.poisoned.add(s.name)
+        elif isinstance(s, ast.Assign):
+            self.poisoned.add(s.target)
+        elif isinstance(s, ast.Objective):
+            self.objective_failed = True
 
     def _dim(self, s):
         for name, line, col in s.names:
@@ -312,6 +335,8 @@ class _Checker:
         value, line, col = size
         if isinstance(value, int):
             return sp.Integer(value)
+        if value in self.poisoned:
+            raise _Skip
         if value not in self.dims:
             raise ModelError(f"unknown dimension '{value}'{_suggest(value, self.dims)}"
                              + ("" if self.dims else "; declare it with 'dim'"), line, col)
@@ -364,6 +389,8 @@ class _Checker:
                                             s.line, s.col)
 
     def _objective(self, s):
+        if s.name in self.poisoned:
+            raise _Skip
         if self.objective is not None:
             raise ModelError(f"a second objective: the model already minimizes "
                              f"'{self.objective}'; there must be exactly one", s.line, s.col)
@@ -452,6 +479,8 @@ class _Checker:
         return self._apply(REGISTRY["transpose"], args, e.line, e.col)
 
     def _name(self, e):
+        if e.id in self.poisoned:
+            raise _Skip
         if e.id in self.variables:
             v = self.variables[e.id]
             return Ref(e.id, v.shape, e.line, e.col)
@@ -483,6 +512,8 @@ class _Checker:
     def _function(self, e):
         """The operator a call names, with its arity checked."""
         name = e.func
+        if name in self.poisoned:
+            raise _Skip
         if name in self.bindings and name in self.operators:
             op = REGISTRY[self.bindings[name]]
         elif name in self.operators:
@@ -499,6 +530,10 @@ class _Checker:
             raise ModelError(f"{name} takes {op.arity} argument{plural}, not {len(e.args)}",
                              e.line, e.col)
         return op
+
+
+class _Skip(Exception):
+    """A statement uses something whose definition already failed: nothing new to report."""
 
 
 def _replace_role(v, role):

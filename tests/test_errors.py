@@ -352,8 +352,9 @@ def test_huge_exponent_literal_is_refused_at_once():
 # --- located errors ----------------------------------------------------------
 
 def test_error_is_located_and_renders_a_caret():
-    err = parse_error(HEAD + "z = W3 @ x\n", filename="mlp.sbp")
+    err = parse_error(HEAD + "z = W3 @ x\nJ = sum(z)\nobjective J\n", filename="mlp.sbp")
     assert (err.filename, err.line, err.col) == ("mlp.sbp", 5, 5)
+    assert len(err.errors) == 1  # the uses of z that follow are not reported again
     assert str(err) == "mlp.sbp:5:5: error: unknown name 'W3'; did you mean 'W1'?"
     assert err.render().splitlines() == [
         "mlp.sbp:5:5: error: unknown name 'W3'; did you mean 'W1'?",
@@ -532,7 +533,7 @@ def _parse_or_model_error(text):
         assert isinstance(str(err), str) and isinstance(err.render(), str)
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=200, deadline=5000, database=None)
 @given(st.text())
 def test_random_text_raises_only_model_error(text):
     _parse_or_model_error(text)
@@ -556,7 +557,7 @@ def mutated_textbook(draw):
     return text
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=200, deadline=5000, database=None)
 @given(mutated_textbook())
 def test_mutated_textbook_raises_only_model_error(text):
     _parse_or_model_error(text)
@@ -565,3 +566,21 @@ def test_mutated_textbook_raises_only_model_error(text):
 def test_textbook_model_parses():
     """The mutation test's starting point is a good model."""
     assert sbp.parse(TEXTBOOK).objective == "J"
+
+
+def test_independent_errors_are_reported_together():
+    text = ("dim d, h\ninput x: vector(d)\nparam W1: matrix(h, d)\nparam W2: matrix(h, k)\n"
+            "z = W1 @ xx\nh = tanh(z)\nq = W1 @ W1\nJ = sum(h) + sum(q) +\nobjective J\n")
+    err = parse_error(text)
+    assert [(e.line, e.col) for e in err.errors] == [(8, 22)]  # syntax first, alone
+    err = parse_error(text.replace("sum(q) +", "sum(q)"))
+    assert [(e.line, e.col) for e in err.errors] == [(4, 21), (5, 10), (7, 8)]
+    assert "unknown dimension 'k'" in err.errors[0].message
+    assert "unknown name 'xx'" in err.errors[1].message
+    assert "matrix(h, d) @ matrix(h, d)" in err.errors[2].message
+    assert err.render().endswith("3 errors")
+
+
+def test_syntax_errors_on_several_lines_are_reported_together():
+    err = parse_error("dim d\ninput x: vector(d) $\nJ = sum(x))\nobjective J\n")
+    assert [(e.line, e.col) for e in err.errors] == [(2, 20), (3, 11)]

@@ -1,0 +1,110 @@
+"""The NumPy function: layout at the boundary, bindings, conventions, and the scalar rules."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symbackprop as sbp
+from symbackprop import expressions as ex
+
+MIXED = """\
+dim n, m
+param v: vector(n)
+param A: matrix(m, n)
+param c: scalar
+input x: vector(n)
+const lambda: scalar
+J = sum(tanh(A @ (v * x))) * c + lambda * norm(v)^2
+objective J
+"""
+
+
+def test_gradients_come_back_in_each_params_shape():
+    f = sbp.derive(sbp.parse(MIXED)).lambdify()
+    rng = np.random.default_rng(0)
+    J, grads = f(v=rng.normal(size=3), A=rng.normal(size=(2, 3)), c=0.5, x=rng.normal(size=3),
+                 **{"lambda": 0.1})
+    assert isinstance(J, float)
+    assert list(grads) == ["v", "A", "c"]
+    assert grads["v"].shape == (3,) and grads["A"].shape == (2, 3)
+    assert isinstance(grads["c"], float)
+
+
+def test_arrays_are_checked_by_name_and_shape():
+    f = sbp.derive(sbp.parse(MIXED)).lambdify()
+    good = dict(v=np.ones(3), A=np.ones((2, 3)), c=1.0, x=np.ones(3), **{"lambda": 0.1})
+    with pytest.raises(TypeError, match="missing x"):
+        f(**{k: a for k, a in good.items() if k != "x"})
+    with pytest.raises(TypeError, match="unknown w"):
+        f(**good, w=1.0)
+    with pytest.raises(ValueError, match="x is a vector\\(n\\).*n = 3"):
+        f(**{**good, "x": np.ones(4)})
+    with pytest.raises(ValueError, match="A is a matrix\\(m, n\\): expected a 2-D array"):
+        f(**{**good, "A": np.ones(6)})
+    with pytest.raises(ValueError, match="c is a scalar"):
+        f(**{**good, "c": np.ones(2)})
+
+
+def test_keyword_names_are_mapped_safely():
+    d = sbp.derive(sbp.parse(MIXED))
+    source = d.lambdify().source
+    assert "lambda_" in source
+    compile(source, "<generated>", "exec")  # valid Python
+
+
+def test_relu_has_derivative_zero_at_zero():
+    d = sbp.derive(sbp.parse("dim n\nparam w: vector(n)\nJ = sum(relu(w))\nobjective J\n"))
+    _, grads = d.lambdify()(w=np.array([-1.0, 0.0, 2.0]))
+    np.testing.assert_array_equal(grads["w"], [0.0, 0.0, 1.0])
+
+
+def test_a_param_the_objective_ignores_has_a_zero_gradient():
+    d = sbp.derive(sbp.parse("dim n\nparam w: vector(n)\nparam u: vector(n)\n"
+                             "J = sum(w)\nobjective J\n"))
+    _, grads = d.lambdify()(w=np.ones(2), u=np.ones(2))
+    np.testing.assert_array_equal(grads["u"], [0.0, 0.0])
+
+
+@pytest.mark.parametrize("function, definition", [
+    (ex.relu, lambda t: sp.Max(0, t)),
+    (ex.sigmoid, lambda t: 1 / (1 + sp.exp(-t))),
+    (ex.softplus, lambda t: sp.log(1 + sp.exp(t))),
+])
+def test_hand_written_derivatives_match_the_definitions(function, definition):
+    t = sp.Symbol("t", real=True)
+    hand = sp.diff(function(t), t).rewrite(sp.exp)
+    from_definition = sp.diff(definition(t), t)
+    for value in (-2.5, -0.3, 0.7, 3.0):
+        assert float(hand.subs(t, value)) == pytest.approx(float(from_definition.subs(t, value)),
+                                                           rel=1e-14)
+    if function is not ex.relu:
+        assert sp.simplify(hand - from_definition.rewrite(sp.exp)) == 0
+
+
+def test_numerically_stable_forms():
+    text = """\
+dim n
+param v: vector(n)
+J = logsumexp(v) + sum(softmax(v)) + sum(log_softmax(v)) + sum(softplus(v)) + sum(sigmoid(v))
+objective J
+"""
+    f = sbp.derive(sbp.parse(text)).lambdify()
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
+        J, grads = f(v=np.array([1000.0, -1000.0, 0.0]))
+    assert np.isfinite(J) and np.all(np.isfinite(grads["v"]))
+
+
+def test_check_names_where_a_nan_first_appears():
+    model = sbp.parse("dim n\nparam w: vector(n)\nz = log(w)\nJ = sum(z * z)\nobjective J\n")
+    report = sbp.check(model)
+    assert not report.ok
+    assert report.problems == ["z (line 3) is not finite: the first non-finite forward value"]
+    assert "float64" in str(report)
+
+
+def test_check_names_a_non_finite_adjoint():
+    # sqrt(0) is finite, its derivative is not: the adjoint of w is the first to fail
+    model = sbp.parse("dim n\nparam w: vector(n)\nJ = sum(sqrt(w * w - w * w))\nobjective J\n")
+    report = sbp.check(model)
+    assert not report.ok
+    assert report.problems and "first non-finite adjoint" in report.problems[0]
