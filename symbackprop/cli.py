@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import __version__
 from .checks import check, verify
 from .derivation import derive
 from .errors import ModelError
@@ -96,6 +97,7 @@ def _parser():
         description="Derive backpropagation by symbols: a model written as equations becomes "
                     "its backward derivation in matrix form, with numeric and symbolic proofs.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name, help_, func, example):

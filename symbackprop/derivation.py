@@ -332,7 +332,7 @@ class Derivation:
         from .printing import derivation_latex
         return derivation_latex(self)
 
-    def lambdify(self, bind=None):
+    def lambdify(self, bind=None, wrt=None):
         """A NumPy function computing the objective and the params' gradients.
 
         Parameters
@@ -340,6 +340,9 @@ class Derivation:
         bind : dict of str to str, optional
             Abstract functions to bind to built-ins, e.g.
             ``{"phi": "tanh", "ell": "squared_error"}``.
+        wrt : list of str, optional
+            The variables whose gradients are returned: the params by default;
+            inputs may be added (``wrt=["W1", "x"]``).
 
         Returns
         -------
@@ -352,16 +355,21 @@ class Derivation:
             If an abstract function is left unbound.
         """
         from .numeric import compile_derivation
-        return compile_derivation(self.bound(bind))
+        return compile_derivation(self.bound(bind), wrt)
 
     def bound(self, bind=None):
         """This derivation with abstract functions bound to built-ins; all must be bound."""
         derivation = self if not bind else derive(self.model.bind(bind))
         unbound = derivation.model.unbound
         if unbound:
-            f = derivation.model.functions[unbound[0]]
-            example = "tanh" if f.elementwise else "squared_error"
-            raise ModelError(f"the abstract function '{f.name}' has no numbers: bind it to a "
-                             f"built-in (for instance {f.name}={example})",
-                             f.line, f.col).located(self.model.filename, self.model.source)
+            functions = [derivation.model.functions[name] for name in unbound]
+            examples = ",".join(f"{f.name}={'tanh' if f.elementwise else 'squared_error'}"
+                                for f in functions)
+            listed = " and ".join(f"'{f.name}'" for f in functions)
+            what = "function" if len(functions) == 1 else "functions"
+            first = functions[0]
+            raise ModelError(f"the abstract {what} {listed} {'has' if len(functions) == 1 else 'have'}"
+                             f" no numbers: bind to built-ins (for instance {examples})",
+                             first.line, first.col).located(self.model.filename,
+                                                            self.model.source)
         return derivation

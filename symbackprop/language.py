@@ -348,12 +348,13 @@ class _Parser:
                              tok)
         sizes = []
         if arity:
-            self.expect("OP", "(", f"'(' after {tok.text}")
+            opening = self.expect("OP", "(", f"'(' after {tok.text}")
             for k in range(arity):
                 if k:
                     self.expect("OP", ",", f"',': {tok.text} takes {arity} sizes")
                 sizes.append(self.size())
-            self.expect("OP", ")", f"')': {tok.text} takes {arity} size{'s' * (arity > 1)}")
+            self.close(opening, f"{tok.text}(...), which takes {arity} "
+                                f"size{'s' * (arity > 1)},")
         return TypeSpec(tok.text, tuple(sizes), tok.line, tok.col)
 
     def size(self):

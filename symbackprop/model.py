@@ -338,8 +338,9 @@ class _Checker:
         if value in self.poisoned:
             raise _Skip
         if value not in self.dims:
+            declared = (f"; the dims are {', '.join(self.dims)}" if self.dims else "")
             raise ModelError(f"unknown dimension '{value}'{_suggest(value, self.dims)}"
-                             + ("" if self.dims else "; declare it with 'dim'"), line, col)
+                             f"{declared}; declare it on a 'dim' line", line, col)
         return self.dims[value]
 
     def _shape(self, t):

@@ -146,7 +146,12 @@ def _matmul_shape(a, b, param=None):
     if a.is_scalar or b.is_scalar:
         raise ShapeError(f"{a} @ {b}: '@' is the matrix product; multiply by a scalar with '*'")
     if a.cols != b.rows:
-        raise ShapeError(f"{a} @ {b}: the inner sizes {a.cols} and {b.rows} differ")
+        hint = ""
+        if a.kind == "vector":
+            hint = f" (a vector({a.rows}) is a column, {a.rows} x 1; .T makes it a row)"
+        elif b.kind == "row":
+            hint = f" (a transposed vector is a row, 1 x {b.cols})"
+        raise ShapeError(f"{a} @ {b}: the inner sizes {a.cols} and {b.rows} differ{hint}")
     if b.kind == "vector":
         return SCALAR if a.kind == "row" else vector(a.rows)
     if a.kind == "row":
