@@ -18,14 +18,15 @@ from .checks import check, verify
 from .derivation import derive
 from .errors import ModelError
 from .model import load
-from .printing import derivation_latex, derivation_text
+from . import documents
 
 __all__ = ["main"]
 
 EXAMPLES = """\
 examples:
   symbackprop derive examples/textbook_mlp.sbp
-  symbackprop derive examples/textbook_mlp.sbp --format tex -o mlp.tex
+  symbackprop derive examples/textbook_mlp.sbp --format tex --standalone -o mlp.tex
+  symbackprop derive examples/textbook_mlp.sbp --format md --nabla --transpose T
   symbackprop check  examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error
   symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2
 """
@@ -74,7 +75,20 @@ def _emit(text, out):
 
 def _derive(args):
     d = derive(load(args.model, bind=args.bind))
-    text = derivation_latex(d) if args.format == "tex" else derivation_text(d)
+    notation = dict(prod=args.prod, shapes=args.shapes, substituted=args.substituted,
+                    nabla=args.nabla)
+    if args.format == "text":
+        if args.standalone:
+            raise UsageError("--standalone goes with --format tex")
+        text = documents.text(d, **notation)
+    else:
+        notation.update(bold=args.bold, transpose=args.transpose)
+        if args.format == "tex":
+            text = documents.latex(d, standalone=args.standalone, **notation)
+        else:
+            if args.standalone:
+                raise UsageError("--standalone goes with --format tex")
+            text = documents.markdown(d, **notation)
     _emit(text, args.output)
     return 0
 
@@ -118,10 +132,25 @@ def _parser():
 
     p = command("derive", "print the backward derivation, step by step", _derive,
                 "symbackprop derive examples/textbook_mlp.sbp --format tex -o mlp.tex")
-    p.add_argument("--format", choices=("text", "tex"), default="text",
-                   help="text (Unicode, the default) or tex (a LaTeX fragment for \\input)")
+    p.add_argument("--format", choices=("text", "tex", "md"), default="text",
+                   help="text (Unicode, the default), tex (a LaTeX fragment for \\input) or md "
+                        "(Markdown with $$ blocks)")
+    p.add_argument("--standalone", action="store_true",
+                   help="with --format tex: a whole document that compiles with pdflatex")
     p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
     add_bind(p)
+    notation = p.add_argument_group("notation")
+    notation.add_argument("--bold", choices=("boldsymbol", "mathbf"), default="boldsymbol",
+                          help="LaTeX macro for vectors and matrices (default boldsymbol)")
+    notation.add_argument("--transpose", choices=("top", "T", "mathsf"), default="top",
+                          help="transpose mark: ^\\top, ^T or ^\\mathsf{T} (default top)")
+    notation.add_argument("--no-prod", dest="prod", action="store_false",
+                          help="leave out the generic prod(dJ/dchild, dchild/dnode) lines")
+    notation.add_argument("--no-shapes", dest="shapes", action="store_false",
+                          help="leave out the shapes")
+    notation.add_argument("--substituted", action="store_true",
+                          help="add each adjoint in forward variables only")
+    notation.add_argument("--nabla", action="store_true", help="write ∇_W J instead of ∂J/∂W")
 
     p = command("check", "compare the gradients with finite differences (float64)", _check,
                 "symbackprop check examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error")

@@ -322,15 +322,24 @@ class Derivation:
         from .printing import TextPrinter, display_names
         return TextPrinter(display_names(self, latex=False)).doprint(expr)
 
-    def text(self):
-        """The whole derivation as Unicode text (see :func:`symbackprop.printing.derivation_text`)."""
-        from .printing import derivation_text
-        return derivation_text(self)
+    def text(self, **options):
+        """The whole derivation as Unicode text; options as in :func:`symbackprop.documents.text`."""
+        from .documents import text
+        return text(self, **options)
 
-    def latex(self):
-        """The whole derivation as a LaTeX fragment (see :func:`symbackprop.printing.derivation_latex`)."""
-        from .printing import derivation_latex
-        return derivation_latex(self)
+    def latex(self, standalone=False, **options):
+        """The whole derivation as LaTeX; options as in :func:`symbackprop.documents.latex`."""
+        from .documents import latex
+        return latex(self, standalone=standalone, **options)
+
+    def markdown(self, **options):
+        """The whole derivation as Markdown; options as in :func:`symbackprop.documents.markdown`."""
+        from .documents import markdown
+        return markdown(self, **options)
+
+    def _repr_markdown_(self):
+        # Jupyter renders the $$ blocks with MathJax
+        return self.markdown()
 
     def lambdify(self, bind=None, wrt=None):
         """A NumPy function computing the objective and the params' gradients.

@@ -44,11 +44,11 @@ OPERATOR_LATEX = {
 }
 
 
-def variable_latex(variable):
+def variable_latex(variable, bold_macro="\\boldsymbol"):
     """The LaTeX name of a variable: the model's ``as "..."`` or the default."""
     if variable.latex is not None:
         return variable.latex
-    return default_latex(variable.name, bold=not variable.shape.is_scalar)
+    return default_latex(variable.name, bold=not variable.shape.is_scalar, bold_macro=bold_macro)
 
 
 def _operator_latex(node, model):

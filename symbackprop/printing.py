@@ -6,12 +6,13 @@ model's names.  An entrywise function prints as the scalar function applied to
 the matrix, ``φ'(z)``, ``1 - tanh²(z)``, never as SymPy's
 ``ElementwiseApplyFunction`` or ``Lambda``.
 
-:func:`derivation_text` and :func:`derivation_latex` print a whole derivation:
-the forward equations with shapes, then one block per backward step with the
-generic ``prod(dJ/dchild, dchild/dnode)`` line and its result.
+A :class:`Notation` holds the lecturer's choices (bold style, transpose mark,
+dJ/dW or nabla_W J).  Whole documents are in :mod:`symbackprop.documents`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import sympy as sp
 from sympy.matrices.expressions import HadamardProduct, MatrixSymbol
@@ -24,12 +25,61 @@ from .derivation import adjoint_symbol
 from .graph import variable_latex
 from .notation import default_latex, unicode_name
 
-__all__ = ["TextPrinter", "MatrixLatexPrinter", "derivation_text", "derivation_latex"]
+__all__ = ["Notation", "TextPrinter", "MatrixLatexPrinter", "display_names", "shape_latex",
+           "shape_text"]
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
-def display_names(derivation, latex):
+@dataclass(frozen=True)
+class Notation:
+    """How a derivation is written.
+
+    Attributes
+    ----------
+    bold : {"boldsymbol", "mathbf"}
+        The LaTeX macro for vectors and matrices.
+    transpose : {"top", "T", "mathsf"}
+        ``^\\top``, ``^T`` or ``^\\mathsf{T}`` in LaTeX (text always writes ᵀ).
+    prod : bool
+        Show the generic chain-rule line, ``prod(dJ/dchild, dchild/dnode)``.
+    shapes : bool
+        Show each value's shape, ``∈ ℝ^{q×h}``.
+    substituted : bool
+        Add each adjoint's fully substituted form, in forward variables only.
+    nabla : bool
+        Write ∇_W J instead of ∂J/∂W.
+    """
+
+    bold: str = "boldsymbol"
+    transpose: str = "top"
+    prod: bool = True
+    shapes: bool = True
+    substituted: bool = False
+    nabla: bool = False
+
+    def __post_init__(self):
+        if self.bold not in BOLD:
+            raise ValueError(f"bold must be one of {', '.join(BOLD)}, not {self.bold!r}")
+        if self.transpose not in TRANSPOSE:
+            raise ValueError(f"transpose must be one of {', '.join(TRANSPOSE)}, "
+                             f"not {self.transpose!r}")
+
+
+BOLD = {"boldsymbol": "\\boldsymbol", "mathbf": "\\mathbf"}
+TRANSPOSE = {"top": "^\\top", "T": "^{T}", "mathsf": "^{\\mathsf{T}}"}
+
+
+def adjoint_name(of, wrt, latex, notation):
+    """dJ/dW (or nabla_W J) from the printed names of J and W."""
+    if latex:
+        if notation.nabla:
+            return f"\\nabla_{{{wrt}}} {of}"
+        return f"\\frac{{\\partial {of}}}{{\\partial {wrt}}}"
+    return f"∇_{wrt} {of}" if notation.nabla else f"∂{of}/∂{wrt}"
+
+
+def display_names(derivation, latex, notation=Notation()):
     """How the symbols of a derivation print, keyed by SymPy object.
 
     Keys are the variables' and adjoints' symbols (a dimension may share a
@@ -38,14 +88,14 @@ def display_names(derivation, latex):
     ``("func", name)`` for abstract functions.
     """
     model = derivation.model
+    bold = BOLD[notation.bold]
     out = {}
-    objective = model.variables[model.objective]
-    j = variable_latex(objective) if latex else unicode_name(objective.name)
     for name, v in model.variables.items():
-        shown = variable_latex(v) if latex else unicode_name(name)
+        shown = variable_latex(v, bold) if latex else unicode_name(name)
         out[derivation.symbols[name]] = out[("var", name)] = shown
-        out[adjoint_symbol(model, name)] = (
-            f"\\frac{{\\partial {j}}}{{\\partial {shown}}}" if latex else f"∂{j}/∂{shown}")
+    j = out[("var", model.objective)]
+    for name in model.variables:
+        out[adjoint_symbol(model, name)] = adjoint_name(j, out[("var", name)], latex, notation)
     for name, f in model.functions.items():
         out[("func", name)] = (f.latex or default_latex(name)) if latex else unicode_name(name)
     return out
@@ -54,9 +104,10 @@ def display_names(derivation, latex):
 class _Common:
     """What the two printers share: names, and the classes both print alike."""
 
-    def __init__(self, names=None, **settings):
+    def __init__(self, names=None, notation=Notation(), **settings):
         super().__init__(settings)
         self.names = names or {}
+        self.notation = notation
 
     def _name(self, key):
         return self.names.get(key)
@@ -221,7 +272,35 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         return self._name(expr) or default_latex(expr.name)
 
     def _print_MatrixSymbol(self, expr):
-        return self._name(expr) or default_latex(expr.name, bold=True)
+        return self._name(expr) or default_latex(expr.name, bold=True,
+                                                 bold_macro=BOLD[self.notation.bold])
+
+    def _print_MatMul(self, expr):
+        if not self.notation.nabla:
+            return super()._print_MatMul(expr)
+        # nabla_o J h^T would read as the gradient of (J h^T): bracket the adjoints
+        coeff, mats = ex._split(expr)
+        parts = [] if coeff == 1 else [self._print(coeff)]
+        for m in mats:
+            text = self._print(m)
+            parts.append(self._parens(text) if text.startswith("\\nabla") else
+                         self.parenthesize(m, PRECEDENCE["Mul"]))
+        return " ".join(parts)
+
+    def _print_Mul(self, expr):
+        # As a lecturer writes: \frac{\lambda}{2} (...), not \frac{\lambda (...)}{2}.
+        coeff, factors = expr.as_coeff_mul()
+        if any(f.is_Pow and f.exp.is_negative for f in factors) or not coeff.is_Rational \
+                or coeff.q == 1 or not factors:
+            return super()._print_Mul(expr)
+        sign = "-" if coeff < 0 else ""
+        coeff = abs(coeff)
+        parts = [self._parens(self._print(f)) if f.is_Add else self._print(f) for f in factors]
+        if coeff.p == 1 and not factors[0].is_Add:
+            parts[0] = f"\\frac{{{parts[0]}}}{{{coeff.q}}}"
+        else:
+            parts.insert(0, f"\\frac{{{coeff.p}}}{{{coeff.q}}}")
+        return sign + " ".join(parts)
 
     def _map_operand(self, arg):
         text = self._print(arg)
@@ -233,7 +312,7 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
             inner = f"\\left({inner}\\right)"
         elif "^" in inner or "_" in inner:
             inner = f"{{{inner}}}"
-        return inner + "^\\top"
+        return inner + TRANSPOSE[self.notation.transpose]
 
     def _print_MatAdd(self, expr):
         out = ""
@@ -264,10 +343,12 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         return f"{name}\\left({', '.join(self._print(a) for a in expr.args)}\\right)"
 
     def _print_Heaviside(self, expr, exp=None):
-        return f"\\mathbb{{1}}\\left[{self._print(expr.args[0])} > 0\\right]"
+        # amssymb has no blackboard-bold 1: the indicator is written \mathbb{I}
+        return f"\\mathbb{{I}}\\left[{self._print(expr.args[0])} > 0\\right]"
 
     def _print_OneMatrix(self, expr):
-        return "\\mathbf{1}^\\top" if expr.rows == 1 and expr.cols != 1 else "\\mathbf{1}"
+        one = "\\mathbf{1}"
+        return one + TRANSPOSE[self.notation.transpose] if expr.rows == 1 and expr.cols != 1 else one
 
     def _print_Identity(self, expr):
         return "\\mathbf{I}"
@@ -300,7 +381,8 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         return f"\\frac{{\\partial {of}}}{{\\partial {self._print(expr.call_args[expr.slot])}}}"
 
 
-def _shape_latex(shape):
+def shape_latex(shape):
+    """A shape as a LaTeX set, \\mathbb{R}^{q \\times h}."""
     if shape.is_scalar:
         return "\\mathbb{R}"
     rows, cols = sp.latex(shape.rows), sp.latex(shape.cols)
@@ -311,88 +393,10 @@ def _shape_latex(shape):
     return f"\\mathbb{{R}}^{{{rows} \\times {cols}}}"
 
 
-def _shape_text(shape):
+def shape_text(shape):
+    """A shape as Unicode, ℝ^(q×h)."""
     if shape.is_scalar:
         return "ℝ"
     if shape.kind == "vector":
         return f"ℝ^{shape.rows}"
     return f"ℝ^({shape.rows}×{shape.cols})"
-
-
-def derivation_text(derivation):
-    """The derivation as Unicode text for a terminal.
-
-    Examples
-    --------
-    >>> import symbackprop as sbp
-    >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
-    >>> print(derivation_text(d).split("Backward")[1])  # doctest: +ELLIPSIS
-     (reverse topological order)
-      ∂J/∂J = 1
-      ∂J/∂L = prod(∂J/∂J, ∂J/∂L) = 1  ∈ ℝ
-      ∂J/∂s = prod(∂J/∂J, ∂J/∂s) = 1  ∈ ℝ
-      ∂J/∂o = prod(∂J/∂L, ∂L/∂o) = ∂L/∂o  ∈ ℝ^q
-      ∂J/∂W2 = prod(∂J/∂o, ∂o/∂W2) + prod(∂J/∂s, ∂s/∂W2) = (∂J/∂o) hᵀ + λ W2  ∈ ℝ^(q×h)
-    ...
-    """
-    model = derivation.model
-    p = TextPrinter(display_names(derivation, latex=False))
-    shown = {n: p._print(s) for n, s in derivation.symbols.items()}
-    lines = ["Forward"]
-    for name, expr in derivation.forward.items():
-        lines.append(f"  {shown[name]} = {p.doprint(expr)}  ∈ {_shape_text(model.variables[name].shape)}")
-    lines.append("")
-    lines.append("Backward (reverse topological order)")
-    for step in derivation.steps:
-        lhs = p.doprint(step.adjoint)
-        if not step.terms:
-            lines.append(f"  {lhs} = 1")
-            continue
-        generic = " + ".join(f"prod(∂{model.objective}/∂{shown[t.consumer]}, "
-                             f"∂{shown[t.consumer]}/∂{shown[step.node]})" for t in step.terms)
-        shape = _shape_text(model.variables[step.node].shape)
-        lines.append(f"  {lhs} = {generic} = {p.doprint(step.result)}  ∈ {shape}")
-    params = derivation.params
-    if params:
-        lines.append("")
-        lines.append("Gradients of the params")
-        for name in params:
-            if name in derivation._by_node:
-                step = derivation.step(name)
-                lines.append(f"  {p.doprint(step.adjoint)} = {p.doprint(step.result)}")
-    return "\n".join(lines) + "\n"
-
-
-def derivation_latex(derivation):
-    """The derivation as a LaTeX fragment (amsmath ``align*`` blocks).
-
-    Examples
-    --------
-    >>> import symbackprop as sbp
-    >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
-    >>> "\\\\frac{\\\\partial J}{\\\\partial \\\\boldsymbol{W}^{(2)}}" in derivation_latex(d)
-    True
-    """
-    model = derivation.model
-    p = MatrixLatexPrinter(display_names(derivation, latex=True))
-    shown = {n: p._print(s) for n, s in derivation.symbols.items()}
-    j = shown[model.objective]
-    out = ["% Forward pass", "\\begin{align*}"]
-    rows = [f"  {shown[n]} &= {p.doprint(e)} \\in {_shape_latex(model.variables[n].shape)}"
-            for n, e in derivation.forward.items()]
-    out.append(" \\\\\n".join(rows))
-    out += ["\\end{align*}", "", "% Backward pass, in reverse topological order"]
-    for step in derivation.steps:
-        lhs = p.doprint(step.adjoint)
-        out.append("\\begin{align*}")
-        if not step.terms:
-            out.append(f"  {lhs} &= 1")
-        else:
-            generic = " + ".join(
-                f"\\operatorname{{prod}}\\left(\\frac{{\\partial {j}}}{{\\partial {shown[t.consumer]}}}, "
-                f"\\frac{{\\partial {shown[t.consumer]}}}{{\\partial {shown[step.node]}}}\\right)"
-                for t in step.terms)
-            shape = _shape_latex(model.variables[step.node].shape)
-            out.append(f"  {lhs} &= {generic} \\\\\n  &= {p.doprint(step.result)} \\in {shape}")
-        out.append("\\end{align*}")
-    return "\n".join(out) + "\n"

@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sbp
-from symbackprop.printing import derivation_latex, derivation_text
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTBOOK = (ROOT / "examples" / "textbook_mlp.sbp").read_text(encoding="utf-8")
@@ -507,8 +506,8 @@ def test_text_in_latex_names_is_never_evaluated(tmp_path):
     text = (f'dim d\nparam w: vector(d) as "{payload}"\nfunc phi as "{payload}"\n'
             f'J = sum(phi(w)) as "{payload}"\nobjective J\n')
     derivation = sbp.derive(sbp.parse(text))
-    derivation_text(derivation)
-    derivation_latex(derivation)
+    derivation.text()
+    derivation.latex()
     f = derivation.lambdify({"phi": "tanh"})
     J, grads = f(w=[0.0, 0.5])
     assert J == pytest.approx(math.tanh(0.0) + math.tanh(0.5))

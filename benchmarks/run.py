@@ -1,0 +1,541 @@
+"""Benchmarks for symbackprop: generated-code speed, derivation scaling, expression size.
+
+Run from a clone of the repository (the package need not be installed; this
+script imports the ``symbackprop`` next to it)::
+
+    python benchmarks/run.py              # about 1-3 minutes on 2 cores
+    python benchmarks/run.py --profile    # also cProfile every MISSed derivation target
+
+It measures, in one run, and prints a table with PASS/MISS against targets:
+
+1. Objective and gradients of a 4-layer tanh MLP (minibatch 256, width 256,
+   float64) with the function from ``sbp.derive(model).lambdify()``, as ratios
+   to baselines timed in the same run, interleaved: hand-written NumPy
+   backprop (checked equal to symbackprop's gradients to 1e-10 first), the
+   NumPy forward pass alone, and PyTorch autograd on the CPU in float64 with
+   as many threads as NumPy's BLAS.  Target: symbackprop / hand-written <= 1.15.
+2. ``sbp.derive(model)`` then ``d.latex()`` for 64..1024-layer MLPs: time at
+   64 layers (target <= 1 s), log-log slope of time against depth from 64 to
+   1024 (target <= 1.2), and no RecursionError at 1024 layers.
+3. Expression size, depth 1..6 of a width-3 tanh chain: the largest
+   ``sympy.count_ops`` over the derivation's adjoints (should stay bounded)
+   beside that of naive ``sympy.diff`` of the fully substituted objective
+   (grows about 4x a layer).
+4. ``d.lambdify()`` (code generation and compilation) of a 64-layer model:
+   target <= 1 s.
+
+Every timing is the median of several repeats after a warm-up, with
+``time.perf_counter``; SymPy's cache is cleared before each symbolic repeat so
+that each costs what it costs in a fresh session.  Only ratios and
+scaling are judged against targets; absolute times are printed for reference.
+Sizes that would not fit in the time budget are skipped, and the output says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import glob
+import math
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+import sympy as sp  # noqa: E402
+from sympy.core.cache import clear_cache  # noqa: E402
+
+import symbackprop as sbp  # noqa: E402
+
+BUDGET = 170.0  # seconds for the whole run; larger sizes are skipped past it
+START = time.perf_counter()
+ROWS = []  # (section, measurement, value, target, status)
+NOTES = []
+
+
+def elapsed():
+    return time.perf_counter() - START
+
+
+def row(section, what, value, target="", ok=None):
+    status = "" if ok is None else ("PASS" if ok else "MISS")
+    ROWS.append((section, what, value, target, status))
+
+
+def note(text):
+    NOTES.append(text)
+    print("  note: " + text, flush=True)
+
+
+# --------------------------------------------------------------------------- timing
+
+def interleaved(candidates, repeats, min_time=0.1, warmup=2):
+    """Median seconds per call of each candidate, timed round-robin.
+
+    Each repeat times every candidate in turn (``number`` calls each, chosen so
+    that a repeat of the slowest takes at least `min_time`), so drifts of the
+    machine fall on all candidates alike.
+    """
+    for fn in candidates.values():
+        for _ in range(warmup):
+            fn()
+    number = 1
+    for fn in candidates.values():
+        t = time.perf_counter()
+        fn()
+        once = time.perf_counter() - t
+        number = max(number, math.ceil(min_time / max(once, 1e-7)))
+    samples = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, fn in candidates.items():
+            t = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples[name].append((time.perf_counter() - t) / number)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def median_time(fn, repeats, setup=None):
+    """Median seconds of `fn(setup())` over `repeats` runs, SymPy's cache cleared before each."""
+    times = []
+    for _ in range(repeats):
+        arg = setup() if setup else None
+        clear_cache()
+        t = time.perf_counter()
+        fn(arg)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def blas_threads():
+    """NumPy's BLAS thread count (OpenBLAS queried directly), else the CPU count."""
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*openblas*"))
+    libs += glob.glob(os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*"))
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                     "openblas_get_num_threads"):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                return int(fn()), "OpenBLAS"
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var]), var
+    return os.cpu_count() or 1, "os.cpu_count()"
+
+
+# --------------------------------------------------------------------------- models
+
+def mlp_text(layers, split=False):
+    """A tanh MLP on a minibatch: examples in the rows of X, W1..WL square, mean squared error."""
+    lines = ["dim n, w", "input X: matrix(n, w)", "input Y: matrix(n, w)"]
+    lines += [f"param W{i}: matrix(w, w)" for i in range(1, layers + 1)]
+    previous = "X"
+    for i in range(1, layers + 1):
+        if split:
+            lines += [f"Z{i} = {previous} @ W{i}", f"H{i} = tanh(Z{i})"]
+        else:
+            lines.append(f"H{i} = tanh({previous} @ W{i})")
+        previous = f"H{i}"
+    lines += [f"J = mean(square({previous} - Y))", "objective J"]
+    return "\n".join(lines) + "\n"
+
+
+def chain_text(layers):
+    """A tanh chain on one example vector: h_k = tanh(W_k h_(k-1)), J = sum(h_L)."""
+    lines = ["dim n", "input x: vector(n)"]
+    lines += [f"param W{i}: matrix(n, n)" for i in range(1, layers + 1)]
+    previous = "x"
+    for i in range(1, layers + 1):
+        lines.append(f"h{i} = tanh(W{i} @ {previous})")
+        previous = f"h{i}"
+    lines += [f"J = sum({previous})", "objective J"]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- 1. runtime
+
+def hand_forward(X, Y, Ws):
+    H = X
+    for W in Ws:
+        H = np.tanh(H @ W)
+    E = H - Y
+    return np.vdot(E, E) / E.size
+
+
+def hand_value_and_grad(X, Y, Ws):
+    """Textbook backprop for J = mean((H_L - Y)^2), H_k = tanh(H_(k-1) W_k), H_0 = X."""
+    Hs = [X]
+    for W in Ws:
+        Hs.append(np.tanh(Hs[-1] @ W))
+    E = Hs[-1] - Y
+    J = np.vdot(E, E) / E.size
+    G = (2.0 / E.size) * E                     # dJ/dH_L
+    grads = [None] * len(Ws)
+    for k in range(len(Ws), 0, -1):
+        H = Hs[k]
+        D = G * (1.0 - H * H)                  # dJ/dZ_k, tanh' = 1 - tanh^2 from the forward value
+        grads[k - 1] = Hs[k - 1].T @ D         # dJ/dW_k
+        if k > 1:
+            G = D @ Ws[k - 1].T                # dJ/dH_(k-1)
+    return J, grads
+
+
+def rel(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
+
+
+def source_counts(source):
+    body = source.split("def value_and_grad", 1)[1].split("\ndef ", 1)[0]
+    code = "\n".join(line for line in body.splitlines() if not line.strip().startswith("#"))
+    return code.count(" @ "), code.count("np.tanh(")
+
+
+def bench_runtime(threads):
+    section = "1 MLP 4x256, n=256"
+    layers, n, w = 4, 256, 256
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, w))
+    Y = rng.uniform(-0.9, 0.9, (n, w))
+    Ws = [rng.standard_normal((w, w)) / np.sqrt(w) for _ in range(layers)]
+    arrays = {"X": X, "Y": Y, **{f"W{i + 1}": W for i, W in enumerate(Ws)}}
+    names = [f"W{i + 1}" for i in range(layers)]
+
+    f = sbp.derive(sbp.parse(mlp_text(layers))).lambdify()
+    f_split = sbp.derive(sbp.parse(mlp_text(layers, split=True))).lambdify()
+
+    # correctness before timing
+    J_hand, g_hand = hand_value_and_grad(X, Y, Ws)
+    worst = 0.0
+    for label, fn in (("inline", f), ("split", f_split)):
+        J, g = fn(**arrays)
+        err = max([rel(J, J_hand)] + [rel(g[m], g_hand[i]) for i, m in enumerate(names)])
+        worst = max(worst, err)
+        if err > 1e-10:
+            raise AssertionError(f"symbackprop ({label}) and hand-written backprop differ: "
+                                 f"relative error {err:.2e}")
+    if rel(hand_forward(X, Y, Ws), J_hand) > 1e-12:
+        raise AssertionError("forward pass and backprop disagree on J")
+    print(f"  gradients: symbackprop == hand-written backprop, max rel. error {worst:.1e}",
+          flush=True)
+
+    candidates = {
+        "symbackprop": lambda: f(**arrays),
+        "symbackprop_split": lambda: f_split(**arrays),
+        "hand": lambda: hand_value_and_grad(X, Y, Ws),
+        "forward": lambda: hand_forward(X, Y, Ws),
+    }
+    try:
+        import torch
+    except ImportError as e:
+        torch = None
+        note(f"PyTorch not importable ({e}); its ratio is skipped")
+    if torch is not None:
+        torch.set_num_threads(threads)
+        tX, tY = torch.from_numpy(X), torch.from_numpy(Y)
+        tWs = [torch.from_numpy(W.copy()).requires_grad_(True) for W in Ws]
+
+        def torch_value_and_grad():
+            H = tX
+            for W in tWs:
+                H = torch.tanh(H @ W)
+            J = torch.mean((H - tY) ** 2)
+            return J, torch.autograd.grad(J, tWs)
+
+        J_t, g_t = torch_value_and_grad()
+        err = max([rel(J_t.item(), J_hand)] + [rel(g.numpy(), g_hand[i]) for i, g in enumerate(g_t)])
+        if err > 1e-10:
+            raise AssertionError(f"PyTorch and hand-written backprop differ: {err:.2e}")
+        print(f"  gradients: PyTorch == hand-written backprop, max rel. error {err:.1e} "
+              f"(torch {torch.__version__}, {torch.get_num_threads()} threads)", flush=True)
+        candidates["torch"] = torch_value_and_grad
+
+    t = interleaved(candidates, repeats=11)
+    for name, s in t.items():
+        print(f"  {name:18s} {s * 1e3:8.3f} ms/call", flush=True)
+    ratio = t["symbackprop"] / t["hand"]
+    row(section, "symbackprop / hand-written backprop", f"{ratio:.2f}", "<= 1.15", ratio <= 1.15)
+    row(section, "  same, model with Z_k = H_(k-1) W_k named", f"{t['symbackprop_split'] / t['hand']:.2f}",
+        "(info)")
+    row(section, "hand-written backprop / forward", f"{t['hand'] / t['forward']:.2f}", "~3.7 (info)")
+    if "torch" in t:
+        row(section, "PyTorch autograd / hand-written", f"{t['torch'] / t['hand']:.2f}", "(info)")
+        row(section, "symbackprop / PyTorch autograd", f"{t['symbackprop'] / t['torch']:.2f}", "(info)")
+    row(section, "hand-written backprop, ms/call", f"{t['hand'] * 1e3:.2f}", "(info)")
+
+    mm, th = source_counts(f.source)
+    mm_s, th_s = source_counts(f_split.source)
+    hand_mm, hand_th = 3 * layers - 1, layers
+    note(f"value_and_grad has {mm} matmuls and {th} tanh calls (named-Z model: {mm_s} and {th_s}); "
+         f"hand-written backprop has {hand_mm} and {hand_th}")
+    return ratio
+
+
+# --------------------------------------------------------------------------- 2. derivation scaling
+
+def derive_and_latex(model):
+    d = sbp.derive(model)
+    d.latex()
+    return d
+
+
+def bench_derivation():
+    section = "2 derive+latex"
+    sizes = [64, 128, 256, 512, 1024]
+    repeats = {64: 5, 128: 5, 256: 3, 512: 3, 1024: 3}
+    deadline = START + BUDGET - 45  # leave room for sections 3 and 4
+    derive_and_latex(sbp.parse(mlp_text(4)))  # warm-up: lazy imports, printers
+    times = {}
+    last = None
+    for L in sizes:
+        text = mlp_text(L)
+        reps = repeats[L]
+        if last is not None:
+            guess = times[last] * (L / last) ** 1.5  # pessimistic
+            while reps > 1 and time.perf_counter() + guess * reps > deadline:
+                reps -= 1
+            if time.perf_counter() + guess > deadline:
+                note(f"{L} layers skipped: about {guess:.1f} s would exceed the time budget")
+                break
+        try:
+            parts = {"derive": [], "latex": []}
+
+            def timed(model):
+                t0 = time.perf_counter()
+                d = sbp.derive(model)
+                t1 = time.perf_counter()
+                d.latex()
+                t2 = time.perf_counter()
+                parts["derive"].append(t1 - t0)
+                parts["latex"].append(t2 - t1)
+
+            times[L] = median_time(timed, reps, setup=lambda: sbp.parse(text))
+        except RecursionError as e:
+            row(section, f"{L} layers", "RecursionError", "none", False)
+            note(f"{L} layers: RecursionError: {e}")
+            break
+        last = L
+        print(f"  {L:5d} layers: {times[L]:7.3f} s  (derive {statistics.median(parts['derive']):.3f}"
+              f", latex {statistics.median(parts['latex']):.3f}; median of {reps})", flush=True)
+        if L == 64:
+            row(section, "64 layers, s", f"{times[64]:.3f}", "<= 1 s", times[64] <= 1.0)
+        else:
+            row(section, f"{L} layers, s", f"{times[L]:.3f}", "(info)")
+    if 1024 in times:
+        row(section, "1024 layers: no RecursionError", "none", "none", True)
+    elif not any(r[1] == "1024 layers" for r in ROWS):
+        row(section, "1024 layers: no RecursionError", "not run", "none", False)
+    if len(times) >= 2:
+        xs = [math.log(L) for L in times]
+        ys = [math.log(times[L]) for L in times]
+        mx, my = statistics.fmean(xs), statistics.fmean(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+        lo, hi = min(times), max(times)
+        ends = math.log(times[hi] / times[lo]) / math.log(hi / lo)
+        row(section, f"log-log slope {lo}..{hi} layers (fit)", f"{slope:.2f}", "<= 1.2", slope <= 1.2)
+        row(section, f"  slope, endpoints {lo} and {hi}", f"{ends:.2f}", "(info)")
+    return times
+
+
+# --------------------------------------------------------------------------- 3. expression size
+
+class _Timeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    if not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Timeout()
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def naive_ops(layers, width=3):
+    """count_ops of sympy.diff of the explicit objective of a width-3 tanh chain w.r.t. W1[0, 0]."""
+    x = sp.Matrix(width, 1, lambda i, j: sp.Symbol(f"x{i}", real=True))
+    Ws = [sp.Matrix(width, width, lambda i, j, k=k: sp.Symbol(f"W{k}_{i}{j}", real=True))
+          for k in range(1, layers + 1)]
+    h = x
+    for W in Ws:
+        h = (W * h).applyfunc(sp.tanh)
+    J = sum(h)
+    t = time.perf_counter()
+    g = sp.diff(J, Ws[0][0, 0])
+    ops = sp.count_ops(g)
+    return ops, time.perf_counter() - t
+
+
+def bench_size(max_depth=6, limit=10.0):
+    section = "3 expression size"
+    print(f"  {'depth':>5s} {'max adjoint ops':>16s} {'subst. dJ/dW1 ops':>18s} "
+          f"{'naive diff ops':>15s} {'naive s':>8s}", flush=True)
+    adj, naive = {}, {}
+    stopped = None
+    for L in range(1, max_depth + 1):
+        d = sbp.derive(sbp.parse(chain_text(L)))
+        adj[L] = max(sp.count_ops(s.result) for s in d.steps)
+        full = sp.count_ops(d.gradient("W1"))
+        cell, secs = "", ""
+        if stopped is None:
+            try:
+                with time_limit(limit):
+                    naive[L], took = naive_ops(L)
+                cell, secs = str(naive[L]), f"{took:.2f}"
+                if took > limit:
+                    stopped = L
+            except _Timeout:
+                stopped = L
+                cell, secs = "stopped", f">{limit:.0f}"
+        else:
+            cell, secs = "-", "-"
+        print(f"  {L:5d} {adj[L]:16d} {full:18d} {cell:>15s} {secs:>8s}", flush=True)
+    if stopped is not None:
+        note(f"naive sympy.diff stopped at depth {stopped}: it took more than {limit:.0f} s")
+    bounded = max(adj.values()) <= max(adj[min(2, max_depth)], adj[1])
+    row(section, f"max adjoint count_ops, depth 1..{max_depth}",
+        " ".join(str(adj[L]) for L in sorted(adj)), "bounded", bounded)
+    row(section, "naive sympy.diff count_ops",
+        " ".join(str(naive[L]) for L in sorted(naive)), "(info)")
+    deep = sorted(naive)
+    if len(deep) >= 3:
+        growth = (naive[deep[-1]] / naive[deep[1]]) ** (1 / (deep[-1] - deep[1]))
+        row(section, f"naive growth per layer, depth {deep[1]}..{deep[-1]}", f"{growth:.2f}x",
+            "~4x (info)")
+
+
+# --------------------------------------------------------------------------- 4. lambdify
+
+def bench_lambdify():
+    section = "4 lambdify"
+    text = mlp_text(64)
+    sbp.derive(sbp.parse(mlp_text(4))).lambdify()  # warm-up
+    t = median_time(lambda d: d.lambdify(), 5, setup=lambda: sbp.derive(sbp.parse(text)))
+    row(section, "lambdify of 64 layers, s", f"{t:.3f}", "<= 1 s", t <= 1.0)
+    clear_cache()
+    t0 = time.perf_counter()
+    sbp.derive(sbp.parse(text)).lambdify()
+    whole = time.perf_counter() - t0
+    row(section, "  parse + derive + lambdify, s", f"{whole:.3f}", "(info)")
+    print(f"  lambdify {t:.3f} s; parse + derive + lambdify {whole:.3f} s", flush=True)
+    return t
+
+
+# --------------------------------------------------------------------------- profiles
+
+def profile(label, fn, top=12):
+    import cProfile
+    import io
+    import pstats
+    clear_cache()
+    pr = cProfile.Profile()
+    pr.enable()
+    fn()
+    pr.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(pr, stream=out)
+    stats.sort_stats("cumulative").print_stats(r"symbackprop", top)
+    stats.sort_stats("tottime").print_stats(top)
+    print(f"\n--- cProfile: {label} ---")
+    text = out.getvalue()
+    text = re.sub(r"^.*?(?=\s+ncalls)", "", text, count=1, flags=re.S)
+    print(text.replace(ROOT + os.sep, ""))
+
+
+# --------------------------------------------------------------------------- main
+
+def git_state():
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "symbackprop"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return f"{head}{' + uncommitted changes in symbackprop/' if dirty else ''}" if head else "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def section(title, fn, *args):
+    print(f"\n{title}", flush=True)
+    t = time.perf_counter()
+    try:
+        return fn(*args)
+    except Exception as e:  # report and go on: one broken section must not hide the others
+        name = title.split(".")[0]
+        row(name, title, f"ERROR {type(e).__name__}", "", False)
+        note(f"{title}: {type(e).__name__}: {e}")
+        return None
+    finally:
+        print(f"  ({time.perf_counter() - t:.1f} s)", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the derivation, LaTeX and lambdify workloads that MISS")
+    args = parser.parse_args()
+
+    threads, source = blas_threads()
+    print(f"symbackprop {getattr(sbp, '__version__', '?')} from {ROOT} (git {git_state()})")
+    print(f"Python {platform.python_version()}, NumPy {np.__version__}, SymPy {sp.__version__}, "
+          f"{os.cpu_count()} CPUs, BLAS threads {threads} ({source})")
+
+    section("1. Runtime: value and gradients, 4-layer tanh MLP, float64", bench_runtime, threads)
+    times = section("2. Derivation + LaTeX of deep MLPs", bench_derivation)
+    section("3. Expression size, width-3 tanh chain", bench_size)
+    section("4. Code generation: lambdify of a 64-layer MLP", bench_lambdify)
+
+    widths = [max(len(str(r[i])) for r in ROWS + [("section", "measurement", "value", "target",
+                                                     "status")]) for i in range(5)]
+    header = ("section", "measurement", "value", "target", "status")
+    line = "  ".join("-" * w for w in widths)
+    print("\n" + "  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print(line)
+    for r in ROWS:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(line)
+    judged = [r for r in ROWS if r[4]]
+    passed = sum(r[4] == "PASS" for r in judged)
+    print(f"{passed}/{len(judged)} targets met; total {elapsed():.0f} s")
+    if NOTES:
+        print("notes:")
+        for n in NOTES:
+            print("  - " + n)
+
+    if args.profile:
+        missed = {r[0] for r in ROWS if r[4] == "MISS"}
+        if any(m.startswith("2") for m in missed):
+            L = max(times) if times else 256
+            model = sbp.parse(mlp_text(L))
+            profile(f"derive + latex, {L} layers", lambda: derive_and_latex(model))
+        if any(m.startswith("4") for m in missed):
+            d = sbp.derive(sbp.parse(mlp_text(64)))
+            profile("lambdify, 64 layers", lambda: d.lambdify())
+    return 0 if passed == len(judged) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Whole derivations as documents: Unicode text, LaTeX, Markdown.
+
+Each document has the textbook's form: the forward equations with their
+shapes; then, in reverse topological order, one block per node with the
+generic chain-rule line (one ``prod(dJ/dchild, dchild/dnode)`` term per
+consumer) and the result in matrix form; then a summary of the params'
+gradients.  A :class:`~symbackprop.printing.Notation` sets the lecturer's
+choices.  Only the printers of :mod:`symbackprop.printing` print expressions.
+"""
+
+from __future__ import annotations
+
+from .printing import (MatrixLatexPrinter, Notation, TextPrinter, adjoint_name, display_names,
+                       shape_latex, shape_text)
+
+__all__ = ["text", "latex", "markdown", "STANDALONE_PREAMBLE"]
+
+#: The packages a standalone document (and a fragment's host) needs.
+STANDALONE_PREAMBLE = "\\usepackage{amsmath}\n\\usepackage{amssymb}\n"
+
+
+class _Writer:
+    """The parts of a derivation document, printed once for every format."""
+
+    def __init__(self, derivation, latex, notation):
+        self.d = derivation
+        self.model = derivation.model
+        self.notation = notation
+        names = display_names(derivation, latex, notation)
+        printer = (MatrixLatexPrinter if latex else TextPrinter)(names, notation)
+        self.print = printer.doprint
+        self.name = {n: names[("var", n)] for n in self.model.variables}
+        self.shape = shape_latex if latex else shape_text
+        self.latex = latex
+
+    def in_shape(self, name):
+        if not self.notation.shapes:
+            return ""
+        shape = self.shape(self.model.variables[name].shape)
+        return f" \\in {shape}" if self.latex else f"  ∈ {shape}"
+
+    def forward(self):
+        """(name, expression, shape) per assignment."""
+        return [(self.name[n], self.print(e), self.in_shape(n)) for n, e in self.d.forward.items()]
+
+    def prod(self, term, node):
+        j = self.name[self.model.objective]
+        child, wrt = self.name[term.consumer], self.name[node]
+        first = adjoint_name(j, child, self.latex, self.notation)
+        local = adjoint_name(child, wrt, self.latex, Notation())  # a local partial: always ∂
+        if self.latex:
+            return f"\\operatorname{{prod}}\\left({first}, {local}\\right)"
+        return f"prod({first}, {local})"
+
+    def steps(self):
+        """(lhs, [prod terms], result, substituted or None, shape) per backward step."""
+        out = []
+        for step in self.d.steps:
+            if not step.terms:
+                continue  # the seed dJ/dJ = 1 is said in the heading
+            terms = [self.prod(t, step.node) for t in step.terms] if self.notation.prod else []
+            substituted = None
+            if self.notation.substituted:
+                full = self.d.gradient(step.node)
+                if full != step.result:
+                    substituted = self.print(full)
+            out.append((self.print(step.adjoint), terms, self.print(step.result), substituted,
+                        self.in_shape(step.node)))
+        return out
+
+    def summary(self):
+        """(lhs, result) per param with a gradient."""
+        return [(self.print(self.d.step(n).adjoint), self.print(self.d.step(n).result))
+                for n in self.d.params if n in self.d.order]
+
+    def seed(self):
+        j = self.name[self.model.objective]
+        return adjoint_name(j, j, self.latex, self.notation)
+
+
+def text(derivation, **options):
+    """The derivation as Unicode text for a terminal.
+
+    Parameters
+    ----------
+    derivation : Derivation
+    **options
+        Fields of :class:`~symbackprop.printing.Notation` (``prod``,
+        ``shapes``, ``substituted``, ``nabla``).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+    >>> print(text(d, prod=False, shapes=False).split("Backward")[1])  # doctest: +ELLIPSIS
+     (reverse topological order, from ∂J/∂J = 1)
+      ∂J/∂L = 1
+      ∂J/∂s = 1
+      ∂J/∂o = ∂L/∂o
+      ∂J/∂W2 = (∂J/∂o) hᵀ + λ W2
+    ...
+    """
+    w = _Writer(derivation, False, Notation(**options))
+    lines = ["Forward"]
+    lines += [f"  {name} = {expr}{shape}" for name, expr, shape in w.forward()]
+    lines += ["", f"Backward (reverse topological order, from {w.seed()} = 1)"]
+    for lhs, terms, result, substituted, shape in w.steps():
+        chain = "".join(f"{' + '.join(terms)} = " if terms else "")
+        lines.append(f"  {lhs} = {chain}{result}{shape}")
+        if substituted:
+            lines.append(f"  {' ' * len(lhs)} = {substituted}")
+    summary = w.summary()
+    if summary:
+        lines += ["", "Gradients of the params"]
+        lines += [f"  {lhs} = {result}" for lhs, result in summary]
+    return "\n".join(lines) + "\n"
+
+
+def _latex_body(w, display):
+    """The derivation in LaTeX; `display` wraps an aligned block (align* or $$aligned$$)."""
+    blocks = []
+    rows = [f"  {name} &= {expr}{shape}" for name, expr, shape in w.forward()]
+    blocks.append(("Forward pass.", display(" \\\\\n".join(rows))))
+    backward = []
+    for lhs, terms, result, substituted, shape in w.steps():
+        rows = []
+        if terms:
+            # one consumer per line when there are several, so long steps fit the page
+            joined = (" \\\\\n  &\\quad + ".join(terms) if len(terms) > 2 else " + ".join(terms))
+            rows.append(f"  {lhs} &= {joined}")
+            rows.append(f"  &= {result}{shape if not substituted else ''}")
+        else:
+            rows.append(f"  {lhs} &= {result}{shape if not substituted else ''}")
+        if substituted:
+            rows.append(f"  &= {substituted}{shape}")
+        backward.append(display(" \\\\\n".join(rows)))
+    seed = w.seed()
+    blocks.append((f"Backward pass, in reverse topological order, from ${seed} = 1$.",
+                   "\n\n".join(backward)))
+    summary = w.summary()
+    if summary:
+        rows = [f"  \\boxed{{{lhs} = {result}}}" for lhs, result in summary]
+        blocks.append(("Gradients of the params.", display(" \\\\\n".join(
+            row.replace("\\boxed{", "&\\boxed{", 1) for row in rows))))
+    return blocks
+
+
+def latex(derivation, standalone=False, **options):
+    """The derivation as LaTeX: a fragment to ``\\input``, or a whole document.
+
+    The fragment needs ``amsmath`` and ``amssymb`` (:data:`STANDALONE_PREAMBLE`).
+
+    Parameters
+    ----------
+    derivation : Derivation
+    standalone : bool
+        A complete document that compiles with ``pdflatex``.
+    **options
+        Fields of :class:`~symbackprop.printing.Notation`.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+    >>> tex = latex(d, bold="mathbf", transpose="T")
+    >>> "\\\\frac{\\\\partial J}{\\\\partial \\\\mathbf{o}} \\\\mathbf{h}^{T}" in tex
+    True
+    """
+    w = _Writer(derivation, True, Notation(**options))
+
+    def display(body):
+        return "\\begin{align*}\n" + body + "\n\\end{align*}"
+
+    parts = [f"% Backpropagation through {derivation.model.objective}, derived by symbackprop "
+             f"from {derivation.model.filename}"]
+    for heading, body in _latex_body(w, display):
+        parts += [f"\\par\\noindent\\textbf{{{heading}}}", body]
+    fragment = "\n".join(parts) + "\n"
+    if not standalone:
+        return fragment
+    title = derivation.model.filename.replace("\\", "/").split("/")[-1]
+    title = "".join("\\" + c if c in "#$%&_{}" else c for c in title)
+    return ("\\documentclass{article}\n" + STANDALONE_PREAMBLE + "\\allowdisplaybreaks\n"
+            "\\begin{document}\n"
+            f"\\section*{{Backpropagation: \\texttt{{{title}}}}}\n" + fragment +
+            "\\end{document}\n")
+
+
+def markdown(derivation, **options):
+    """The derivation as Markdown with ``$$`` blocks (Jupyter, GitHub, MkDocs with KaTeX).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> md = markdown(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+    >>> md.splitlines()[0], "\\\\begin{aligned}" in md
+    ('**Forward pass.**', True)
+    """
+    w = _Writer(derivation, True, Notation(**options))
+
+    def display(body):
+        return "$$\n\\begin{aligned}\n" + body + "\n\\end{aligned}\n$$"
+
+    parts = []
+    for heading, body in _latex_body(w, display):
+        parts += [f"**{heading}**", "", body, ""]
+    return "\n".join(parts)
