@@ -14,7 +14,9 @@ from .errors import ModelError
 from .model import Model, load, parse
 from .derivation import Derivation, Step, Term, derive
 from .checks import CheckReport, VerifyReport, check, verify
+from .figures import graph_figure
+from .printing import Notation
 
 __all__ = ["ModelError", "Model", "parse", "load", "derive", "Derivation", "Step", "Term",
-           "check", "verify", "CheckReport", "VerifyReport"]
+           "check", "verify", "CheckReport", "VerifyReport", "graph_figure", "Notation"]
 __version__ = "0.1.0"

@@ -17,6 +17,7 @@ from . import __version__
 from .checks import check, verify
 from .derivation import derive
 from .errors import ModelError
+from .figures import FORMATS, graph_figure
 from .model import load
 from . import documents
 
@@ -27,6 +28,7 @@ examples:
   symbackprop derive examples/textbook_mlp.sbp
   symbackprop derive examples/textbook_mlp.sbp --format tex --standalone -o mlp.tex
   symbackprop derive examples/textbook_mlp.sbp --format md --nabla --transpose T
+  symbackprop graph  examples/textbook_mlp.sbp --format png -o mlp.png
   symbackprop check  examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error
   symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2
 """
@@ -58,8 +60,8 @@ def write_atomically(path, text):
     except OSError as err:
         raise OSError(err.errno, err.strerror, str(path)) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -67,10 +69,24 @@ def write_atomically(path, text):
 
 
 def _emit(text, out):
-    if out is None:
-        sys.stdout.write(text)
-    else:
+    if out is not None:
         write_atomically(out, text)
+    elif isinstance(text, bytes):
+        sys.stdout.buffer.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+def _graph(args):
+    d = derive(load(args.model, bind=args.bind))
+    if args.standalone and args.format != "tikz":
+        raise UsageError("--standalone goes with --format tikz")
+    try:
+        figure = graph_figure(d, args.format, standalone=args.standalone, backward=args.backward)
+    except RuntimeError as err:
+        raise UsageError(str(err)) from None
+    _emit(figure, args.output)
+    return 0
 
 
 def _derive(args):
@@ -151,6 +167,17 @@ def _parser():
     notation.add_argument("--substituted", action="store_true",
                           help="add each adjoint in forward variables only")
     notation.add_argument("--nabla", action="store_true", help="write ∇_W J instead of ∂J/∂W")
+
+    p = command("graph", "draw the computational graph (boxes: variables, circles: operators)",
+                _graph, "symbackprop graph examples/textbook_mlp.sbp --format png -o mlp.png")
+    p.add_argument("--format", choices=FORMATS, default="tikz",
+                   help="tikz (the default), dot, svg or png (svg and png need Graphviz)")
+    p.add_argument("--standalone", action="store_true",
+                   help="with --format tikz: a whole document that compiles with pdflatex")
+    p.add_argument("--backward", action="store_true",
+                   help="draw the backward graph: adjoints, and the forward values they read")
+    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
+    add_bind(p)
 
     p = command("check", "compare the gradients with finite differences (float64)", _check,
                 "symbackprop check examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error")

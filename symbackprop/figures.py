@@ -1,0 +1,292 @@
+"""Figures of the computational graph: TikZ, DOT, SVG and PNG.
+
+Boxes are variables and circles operators, as in the textbook's figure; the
+inputs sit at the lower left and the objective at the upper right.  With
+``backward=True`` the figure is the backward graph: one box per adjoint, an
+arrow from each consumer's adjoint to the adjoints it feeds, and a dashed arrow
+from each forward value that a backward step reads (what training must keep).
+
+Choices, and why:
+
+* TikZ is laid out here (:func:`_layout`): layered columns climbing one step
+  per column give the textbook's diagonal, long arrows bend around nodes
+  through waypoints, and long models wrap into several rows, so a 30-layer
+  network stays legible on a page.  LaTeX labels come from the model's names.
+  The result is plain TikZ a lecturer can edit.
+* DOT is written here, not with ``nx.nx_pydot``: that needs pydot, whose label
+  quoting mangles Unicode and backslashes, for what is a dozen lines of text.
+* SVG and PNG are Graphviz's ``dot`` layout of that DOT text: for pictures
+  that no one edits, Graphviz's crossing minimisation beats any fixed layout.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import networkx as nx
+
+from .graph import OPERATOR_LATEX
+from .notation import default_latex, unicode_name
+from .printing import Notation, adjoint_name, display_names
+
+__all__ = ["graph_figure", "backward_graph", "FORMATS"]
+
+FORMATS = ("tikz", "dot", "svg", "png")
+_COLUMNS_PER_ROW = 12
+_DX, _DY, _RISE, _ROW = 1.4, 1.1, 0.25, 4.0
+
+_OPERATOR_TEXT = {
+    "add": "+", "sub": "−", "neg": "−", "div": "÷", "matmul": "×", "square": "(·)²",
+    "transpose": "ᵀ", "copy": "=", "sum": "Σ", "mean": "mean", "norm": "‖·‖",
+    "trace": "tr", "sigmoid": "σ", "log_softmax": "log softmax",
+}
+
+
+def _operator_label(g, node, latex):
+    data = g.nodes[node]
+    op = data["op"]
+    scalar_operand = data["literals"] or any(g.nodes[p]["shape"].is_scalar
+                                              for p in g.predecessors(node))
+    if op == "mul":
+        return ("\\cdot" if scalar_operand else "\\odot") if latex else (
+            "·" if scalar_operand else "⊙")
+    if op == "pow":
+        k = data["param"]
+        return f"(\\cdot)^{{{k}}}" if latex else f"(·)^{k}"
+    if latex:
+        return data["latex"]
+    return _OPERATOR_TEXT.get(op, unicode_name(op))
+
+
+def backward_graph(derivation):
+    """The backward graph: adjoints, and the forward values each backward step reads.
+
+    Returns
+    -------
+    networkx.DiGraph
+        Adjoint nodes are keyed ``"∂J/∂<name>"`` with ``kind="adjoint"``; the
+        forward values read are variable nodes keyed by name, as in
+        :attr:`Derivation.graph`.  Edges run from a consumer's adjoint to the
+        adjoint it feeds (``kind="chain"``) and from each value read to the
+        adjoint that reads it (``kind="reads"``).
+    """
+    forward = derivation.graph
+    by_symbol = {symbol: name for name, symbol in derivation.symbols.items()}
+    g = nx.DiGraph()
+    for step in derivation.steps:
+        key = step.adjoint.name
+        g.add_node(key, kind="adjoint", of=step.node, shape=forward.nodes[step.node]["shape"])
+        for term in step.terms:
+            g.add_edge(derivation.step(term.consumer).adjoint.name, key, kind="chain")
+        read = sorted({by_symbol[s] for s in step.result.free_symbols if s in by_symbol},
+                      key=list(derivation.model.variables).index)
+        for name in read:
+            if name not in g:
+                g.add_node(name, **forward.nodes[name])
+            g.add_edge(name, key, kind="reads")
+    return g
+
+
+def _layout(g):
+    """Positions for a layered drawing, as the textbook draws its graph.
+
+    A node's column is its longest distance from an input; an input or param
+    sits just before its first reader.  An arrow that spans several columns
+    passes through a waypoint in each, so it bends around the nodes instead
+    of crossing them.  Within a column, nodes and waypoints are ordered by the
+    mean position of their neighbours (a few sweeps of the barycentre
+    heuristic), and each column sits a little higher than the last: inputs at
+    the lower left, the objective at the upper right.  Long models wrap into
+    rows of columns.  In a backward graph the forward values read are drawn in
+    a row below the chain of adjoints, each near its first reader.
+
+    Returns
+    -------
+    pos : dict
+        Node to (x, y) in centimetres.
+    waypoints : dict
+        Edge to the list of (x, y) points its arrow passes through.
+    """
+    has_adjoints = any(kind == "adjoint" for _, kind in g.nodes(data="kind"))
+    kept = [n for n, kind in g.nodes(data="kind") if has_adjoints and kind == "variable"]
+    chain = g.subgraph(n for n in g if n not in kept)
+    column = {}
+    for node in nx.topological_sort(chain):
+        column[node] = max((column[p] + 1 for p in chain.predecessors(node)), default=0)
+    for node in chain:
+        if chain.in_degree(node) == 0 and chain.out_degree(node):
+            column[node] = min(column[s] for s in chain.successors(node)) - 1
+    layered = nx.DiGraph()
+    layered.add_nodes_from(chain)
+    routes = {}
+    for u, v in chain.edges:
+        path = [u] + [("via", u, v, c) for c in range(column[u] + 1, column[v])] + [v]
+        for a, b in zip(path, path[1:]):
+            layered.add_edge(a, b)
+        for waypoint in path[1:-1]:
+            column[waypoint] = waypoint[3]
+        routes[u, v] = path[1:-1]
+    columns = {}
+    for node in layered:  # insertion order (source order) breaks ties: deterministic
+        columns.setdefault(column[node], []).append(node)
+    order = sorted(columns)
+    rank = {node: i for nodes in columns.values() for i, node in enumerate(nodes)}
+
+    def sweep(cols, neighbours):
+        for c in cols:
+            def centre(node):
+                near = [rank[n] for n in neighbours(node)]
+                return sum(near) / len(near) if near else rank[node]
+            columns[c].sort(key=lambda n: (centre(n), rank[n]))
+            rank.update({n: i for i, n in enumerate(columns[c])})
+
+    for _ in range(4):
+        sweep(order[1:], layered.predecessors)
+        sweep(order[-2::-1], layered.successors)
+    first = order[0]
+    pos = {}
+    for c, nodes in columns.items():
+        row, col = divmod(c - first, _COLUMNS_PER_ROW)
+        for slot, node in enumerate(nodes):
+            pos[node] = (round(col * _DX, 3),
+                         round(col * _RISE + slot * _DY - row * _ROW * 2, 3))
+    if kept:  # one row under the whole chain, each value near its first reader
+        bottom = min(y for _, y in pos.values()) - 1.6 * _DY
+        readers = {n: min(g.successors(n), key=lambda r: (column[r], rank[r])) for n in kept}
+        x = None
+        for node in sorted(kept, key=lambda n: (pos[readers[n]][0], kept.index(n))):
+            x = pos[readers[node]][0] if x is None else max(pos[readers[node]][0], x + 1.0)
+            pos[node] = (round(x, 3), round(bottom, 3))
+    waypoints = {edge: [pos[w] for w in path] for edge, path in routes.items()}
+    return {n: pos[n] for n in g}, waypoints
+
+
+def _names(derivation, latex):
+    names = display_names(derivation, latex, Notation())
+    return {n: names[("var", n)] for n in derivation.model.variables}
+
+
+def _labels(derivation, g, latex):
+    names = _names(derivation, latex)
+    j = names[derivation.model.objective]
+    labels = {}
+    for node, data in g.nodes(data=True):
+        if data["kind"] == "variable":
+            labels[node] = names[node]
+        elif data["kind"] == "adjoint":
+            labels[node] = adjoint_name(j, names[data["of"]], latex, Notation())
+        else:
+            labels[node] = _operator_label(g, node, latex)
+    return labels
+
+
+def _tikz(derivation, g, standalone):
+    # Written here rather than with nx.to_latex_raw: arrows that span columns
+    # are drawn through waypoints, which to_latex_raw cannot express.
+    labels = _labels(derivation, g, latex=True)
+    pos, waypoints = _layout(g)
+    safe = {node: f"n{i}" for i, node in enumerate(g)}  # TikZ node names: no '#' or '∂'
+    style = {"variable": "draw, rectangle, minimum size=6mm",
+             "adjoint": "draw, rectangle, rounded corners, minimum size=6mm",
+             "operator": "draw, circle, inner sep=1pt, minimum size=5mm"}
+    lines = ["\\begin{tikzpicture}[>=stealth, font=\\small]"]
+    for node, data in g.nodes(data=True):
+        options = style[data["kind"]]
+        if data.get("role") == "objective":
+            options += ", double"
+        elif data.get("role") == "param":
+            options += ", fill=black!8"
+        x, y = pos[node]
+        lines.append(f"  \\node[{options}] ({safe[node]}) at ({x}, {y}) {{${labels[node]}$}};")
+    for u, v, data in g.edges(data=True):
+        options = "->, dashed" if data.get("kind") == "reads" else "->"
+        via = "".join(f" -- ({x}, {y})" for x, y in waypoints.get((u, v), []))
+        if via:
+            options += ", rounded corners=4pt"
+        lines.append(f"  \\draw[{options}] ({safe[u]}){via} -- ({safe[v]});")
+    lines.append("\\end{tikzpicture}")
+    picture = "\n".join(lines)
+    if not standalone:
+        return picture
+    return ("\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage{amssymb}\n"
+            "\\usepackage{tikz}\n\\usepackage[margin=1cm, landscape]{geometry}\n"
+            "\\pagestyle{empty}\n\\begin{document}\n\\noindent\n"
+            + picture + "\n\\end{document}\n")
+
+
+def _quote(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _dot(derivation, g):
+    labels = _labels(derivation, g, latex=False)
+    lines = [f"digraph {_quote(derivation.model.objective)} {{",
+             "  rankdir=LR;",
+             '  node [fontname="Helvetica", fontsize=12];',
+             "  edge [arrowsize=0.7];"]
+    for node, data in g.nodes(data=True):
+        if data["kind"] == "operator":
+            attrs = "shape=circle, width=0.35, fixedsize=false, margin=0.02"
+        else:
+            attrs = "shape=box" + (", style=rounded" if data["kind"] == "adjoint" else "")
+            if data.get("role") == "objective":
+                attrs += ", peripheries=2"
+            elif data.get("role") == "param":
+                attrs += ', style=filled, fillcolor="#eeeeee"'
+        lines.append(f"  {_quote(node)} [label={_quote(labels[node])}, {attrs}];")
+    for u, v, data in g.edges(data=True):
+        style = " [style=dashed]" if data.get("kind") == "reads" else ""
+        lines.append(f"  {_quote(u)} -> {_quote(v)}{style};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _graphviz(dot_source, fmt):
+    dot = shutil.which("dot")
+    if dot is None:
+        raise RuntimeError(f"a {fmt} figure needs Graphviz's 'dot' program "
+                           "(Debian: apt-get install graphviz); tikz and dot need nothing")
+    result = subprocess.run([dot, f"-T{fmt}"], input=dot_source.encode("utf-8"),
+                            capture_output=True, timeout=120, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
+def graph_figure(derivation, format="tikz", standalone=False, backward=False):
+    """A figure of the computational graph (or of the backward graph).
+
+    Parameters
+    ----------
+    derivation : Derivation
+    format : {"tikz", "dot", "svg", "png"}
+    standalone : bool
+        With ``tikz``: a whole document that compiles with ``pdflatex``.
+    backward : bool
+        Draw the backward graph (:func:`backward_graph`) instead.
+
+    Returns
+    -------
+    str or bytes
+        Text for tikz, dot and svg; bytes for png.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+    >>> print(graph_figure(d, "dot").splitlines()[4])
+      "x" [label="x", shape=box];
+    >>> "\\\\begin{tikzpicture}" in graph_figure(d, "tikz")
+    True
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    g = backward_graph(derivation) if backward else derivation.graph
+    if format == "tikz":
+        return _tikz(derivation, g, standalone)
+    source = _dot(derivation, g)
+    if format == "dot":
+        return source
+    out = _graphviz(source, format)
+    return out.decode("utf-8") if format == "svg" else out
