@@ -201,7 +201,8 @@ class TextPrinter(_Common, StrPrinter):
 
     def _print_Transpose(self, expr):
         inner = self._print(expr.arg)
-        return (f"({inner})" if not isinstance(expr.arg, MatrixSymbol) else inner) + "ᵀ"
+        bare = isinstance(expr.arg, MatrixSymbol) and not any(c in inner for c in "/∇ ")
+        return (inner if bare else f"({inner})") + "ᵀ"
 
     def _print_Derivative(self, expr):
         (f,) = [expr.expr] if len(expr.variables) == 1 else [None]

@@ -108,3 +108,20 @@ def test_check_names_a_non_finite_adjoint():
     report = sbp.check(model)
     assert not report.ok
     assert report.problems and "first non-finite adjoint" in report.problems[0]
+
+
+def test_check_resolves_a_small_gradient_beside_a_large_objective():
+    # rounding in J(θ + h) - J(θ - h) grows with |J|: the step grows with it
+    model = sbp.parse("dim n\ninput x: vector(n)\nJ = sum(x * x) + 1000000\nobjective J\n")
+    report = sbp.check(model)
+    assert report.ok, str(report)
+
+
+def test_check_steps_over_a_kink():
+    # relu at a point within the regular step of 0: the kink is detected, not differenced
+    model = sbp.parse("dim n\nparam w: vector(n)\nJ = sum(relu(w))\nobjective J\n")
+    d = sbp.derive(model)
+    from symbackprop.checks import _finite_differences
+    f = d.lambdify()
+    fd = _finite_differences(f.objective, {"w": np.array([-1.0, 2e-5, 1.0])}, "w", 1e-4)
+    np.testing.assert_allclose(fd, [0.0, 1.0, 1.0], atol=1e-6)

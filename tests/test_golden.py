@@ -1,0 +1,133 @@
+"""What users see: golden files for the textbook model, and every example compiles.
+
+The golden files in tests/golden/ are the textbook model in every format.  When
+a change to the output is intended, regenerate them and review the diff:
+
+    SYMBACKPROP_REGENERATE=1 python -m pytest tests/test_golden.py
+
+The LaTeX tests run ``pdflatex``; without it they skip, unless
+``SYMBACKPROP_REQUIRE_TEX=1`` (as in CI) makes a missing TeX a failure.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import symbackprop as sbp
+from symbackprop import documents
+from symbackprop.figures import graph_figure
+
+GOLDEN = Path(__file__).parent / "golden"
+EXAMPLES = sorted(Path("examples").glob("*.sbp"))
+TEXTBOOK = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+
+OUTPUTS = {
+    "textbook_mlp.txt": lambda: documents.text(TEXTBOOK),
+    "textbook_mlp.tex": lambda: documents.latex(TEXTBOOK),
+    "textbook_mlp.md": lambda: documents.markdown(TEXTBOOK),
+    "textbook_mlp.tikz": lambda: graph_figure(TEXTBOOK, "tikz"),
+    "textbook_mlp.dot": lambda: graph_figure(TEXTBOOK, "dot"),
+    "textbook_mlp_backward.tikz": lambda: graph_figure(TEXTBOOK, "tikz", backward=True),
+}
+
+# SymPy's internals must never reach a lecture note.
+ARTEFACTS = re.compile(r"Lambda|ElementwiseApplyFunction|HadamardProduct|Map\(|Partial\(|"
+                       r"AsScalar|SumAll|Derivative|Subs|ξ|__d\d|d/dd|\\operatorname{Max}")
+
+
+@pytest.mark.parametrize("name", OUTPUTS)
+def test_golden(name):
+    path = GOLDEN / name
+    output = OUTPUTS[name]()
+    if os.environ.get("SYMBACKPROP_REGENERATE"):
+        path.write_text(output, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}: run with SYMBACKPROP_REGENERATE=1"
+    assert output == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_no_sympy_artefacts(example):
+    d = sbp.derive(sbp.load(example))
+    for output in (d.text(), d.latex(), d.markdown(), d.text(substituted=True),
+                   d.latex(substituted=True, nabla=True)):
+        assert not ARTEFACTS.search(output), ARTEFACTS.search(output)
+
+
+def pdflatex():
+    found = shutil.which("pdflatex")
+    if found is None:
+        if os.environ.get("SYMBACKPROP_REQUIRE_TEX"):
+            pytest.fail("pdflatex is required (SYMBACKPROP_REQUIRE_TEX is set)")
+        pytest.skip("pdflatex is not installed (Debian: texlive-latex-base "
+                    "texlive-latex-recommended texlive-pictures)")
+    return found
+
+
+def compiles(tmp_path, name, source):
+    tex = tmp_path / f"{name}.tex"
+    tex.write_text(source, encoding="utf-8")
+    result = subprocess.run([pdflatex(), "-interaction=nonstopmode", "-halt-on-error", tex.name],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (tmp_path / f"{name}.pdf").stat().st_size > 0
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_standalone_derivation_compiles(example, tmp_path):
+    d = sbp.derive(sbp.load(example))
+    compiles(tmp_path, "derivation", d.latex(standalone=True))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_tikz_figures_compile(example, tmp_path):
+    d = sbp.derive(sbp.load(example))
+    compiles(tmp_path, "forward", graph_figure(d, "tikz", standalone=True))
+    compiles(tmp_path, "backward", graph_figure(d, "tikz", standalone=True, backward=True))
+
+
+@pytest.mark.parametrize("options", [
+    dict(bold="mathbf"), dict(transpose="T"), dict(transpose="mathsf"), dict(prod=False),
+    dict(shapes=False), dict(substituted=True), dict(nabla=True),
+], ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_every_notation_option_compiles(options, tmp_path):
+    compiles(tmp_path, "notation", TEXTBOOK.latex(standalone=True, **options))
+
+
+def test_notation_options_change_what_they_say():
+    assert "\\mathbf{W}^{(1)}" in TEXTBOOK.latex(bold="mathbf")
+    assert "\\boldsymbol{h}^{T}" in TEXTBOOK.latex(transpose="T")
+    assert "\\boldsymbol{h}^{\\mathsf{T}}" in TEXTBOOK.latex(transpose="mathsf")
+    assert "prod" not in TEXTBOOK.latex(prod=False) and "prod" in TEXTBOOK.latex()
+    assert "\\mathbb{R}^{q \\times h}" not in TEXTBOOK.latex(shapes=False)
+    assert "\\nabla_{\\boldsymbol{W}^{(2)}} J" in TEXTBOOK.latex(nabla=True)
+    substituted = TEXTBOOK.text(substituted=True)
+    assert "((W2ᵀ ∂L/∂o) ⊙ φ'(z)) xᵀ + λ W1" in substituted
+
+
+def test_model_latex_names_are_respected():
+    text = Path("examples/textbook_mlp.sbp").read_text().replace(
+        "param W1: matrix(h, d)", 'param W1: matrix(h, d) as "\\mathbf{W}_1"')
+    d = sbp.derive(sbp.parse(text))
+    assert "\\frac{\\partial J}{\\partial \\mathbf{W}_1}" in d.latex()
+    assert "\\boldsymbol{W}^{(1)}" not in d.latex()
+
+
+def graphviz():
+    if shutil.which("dot") is None:
+        if os.environ.get("SYMBACKPROP_REQUIRE_GRAPHVIZ"):
+            pytest.fail("Graphviz's dot is required (SYMBACKPROP_REQUIRE_GRAPHVIZ is set)")
+        pytest.skip("Graphviz is not installed (Debian: graphviz)")
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_svg_and_png_figures(backward):
+    graphviz()
+    svg = graph_figure(TEXTBOOK, "svg", backward=backward)
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert ("∂J/∂W1" if backward else "W1") in svg
+    png = graph_figure(TEXTBOOK, "png", backward=backward)
+    assert png.startswith(b"\x89PNG")
