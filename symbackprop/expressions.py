@@ -33,7 +33,8 @@ from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatrixExp
 
 __all__ = [
     "Map", "AsScalar", "SumAll", "Norm", "Softmax", "LogSoftmax", "LogSumExp", "Apply",
-    "Partial", "relu", "sigmoid", "softplus", "ENTRY", "add", "neg", "mul", "hadamard",
+    "Partial", "relu", "sigmoid", "softplus", "ENTRY", "entrywise", "add", "neg", "mul",
+    "hadamard",
     "hpow", "transpose", "inner", "sum_all", "ones", "is_matrix", "partial_function",
 ]
 
@@ -309,6 +310,25 @@ def _split(expr):
     return sp.Integer(1), [expr]
 
 
+def entrywise(body, arg):
+    """`body` (an expression in :data:`ENTRY`) applied to every entry of `arg`.
+
+    A function of a function of the same matrix is one entrywise function:
+    ``log(sigmoid(z))`` is the body ``log(sigmoid(ξ))`` at ``z``.  Keeping the
+    composition whole lets SymPy cancel what it can (``(1/σ) σ (1 - σ)`` is
+    ``1 - σ``), which is both what a lecturer writes and what stays finite.
+
+    Examples
+    --------
+    >>> z = sp.MatrixSymbol("z", 2, 1)
+    >>> entrywise(sp.log(ENTRY), entrywise(sigmoid(ENTRY), z)).function.expr
+    log(sigmoid(ξ))
+    """
+    if isinstance(arg, Map):
+        body, arg = body.subs(ENTRY, arg.function.expr), arg.arg
+    return Map(sp.Lambda(ENTRY, body), arg)
+
+
 def mul(*factors):
     """The product of scalars and matrices, scalars collected in front.
 
@@ -376,8 +396,17 @@ def hadamard(a, b):
         return mul(ca * cb, a)
     factors = []
     for m in (a, b):
-        factors.extend(m.args if isinstance(m, HadamardProduct) else [m])
-    return mul(ca * cb, HadamardProduct(*factors))
+        for f in (m.args if isinstance(m, HadamardProduct) else [m]):
+            # f(z) * g(z) entry by entry is the single entrywise function f g
+            twin = next((i for i, g in enumerate(factors)
+                         if isinstance(f, Map) and isinstance(g, Map) and g.arg == f.arg), None)
+            if twin is None:
+                factors.append(f)
+            else:
+                g = factors[twin]
+                factors[twin] = entrywise(g.function.expr * f.function.expr, f.arg)
+    product = factors[0] if len(factors) == 1 else HadamardProduct(*factors)
+    return mul(ca * cb, product)
 
 
 def hpow(base, exponent):

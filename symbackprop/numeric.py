@@ -121,6 +121,13 @@ class NumPyPrinter(Printer):
             return f"(1.0 / np.sqrt({base}))"
         return f"({base} ** {self._print(expr.exp)})"
 
+    def _print_log(self, expr):
+        (arg,) = expr.args
+        if isinstance(arg, ex.sigmoid):
+            # log(sigmoid(u)) = -softplus(-u): finite for any u
+            return f"(-np.logaddexp(0.0, -{self._print(arg.args[0])}))"
+        return f"np.log({self._print(arg)})"
+
     def _print_Function(self, expr):
         name = type(expr).__name__
         if name not in _FUNCTIONS:

@@ -404,13 +404,13 @@ def elementwise_operator(name, body, doc=""):
 
     def forward(s):
         (a,) = s.args
-        return body.subs(ex.ENTRY, a) if s.shape.is_scalar else ex.Map(sp.Lambda(ex.ENTRY, body), a)
+        return body.subs(ex.ENTRY, a) if s.shape.is_scalar else ex.entrywise(body, a)
 
     def rule(s):
         (a,) = s.args
         if s.shape.is_scalar:
             return s.adj * derivative.subs(ex.ENTRY, a)
-        return ex.hadamard(s.adj, ex.Map(sp.Lambda(ex.ENTRY, derivative), a))
+        return ex.hadamard(s.adj, ex.entrywise(derivative, a))
 
     return Operator(name, f"{name}(x)", 1, _keep, forward, (rule,), elementwise=True,
                     doc=doc, body=body)

@@ -123,6 +123,15 @@ class _Common:
         return self._print(arg)
 
     def _print_Map(self, expr):
+        # A product of functions of the entries, f(z) g(z), is written f(z) ⊙ g(z).
+        body = expr.function.expr
+        if body.is_Mul:
+            varying = [f for f in body.args if f.has(ex.ENTRY)]
+            if len(varying) > 1:
+                constant = sp.Mul(*(f for f in body.args if not f.has(ex.ENTRY)))
+                product = HadamardProduct(*(ex.Map(sp.Lambda(ex.ENTRY, f), expr.arg)
+                                            for f in varying))
+                return self._print(product if constant == 1 else sp.MatMul(constant, product))
         # The body is printed as a scalar function of a stand-in symbol that
         # prints as the operand: phi'(z), 1 - tanh^2(z).
         stand_in = sp.Symbol(f"\0map{len(self.names)}")
@@ -342,6 +351,13 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         if exp is not None:
             name = f"{name}^{{{exp}}}"
         return f"{name}\\left({', '.join(self._print(a) for a in expr.args)}\\right)"
+
+    def _print_log(self, expr, exp=None):
+        return self._print_Function(expr, exp)
+
+    def _print_exp(self, expr, exp=None):
+        # \exp(W), not e^{W}: on a matrix, e^{W} reads as the matrix exponential
+        return self._print_Function(expr, exp)
 
     def _print_Heaviside(self, expr, exp=None):
         # amssymb has no blackboard-bold 1: the indicator is written \mathbb{I}

@@ -85,13 +85,19 @@ def test_numerically_stable_forms():
     text = """\
 dim n
 param v: vector(n)
-J = logsumexp(v) + sum(softmax(v)) + sum(log_softmax(v)) + sum(softplus(v)) + sum(sigmoid(v))
+input y: vector(n)
+J = logsumexp(v) + sum(softmax(v)) + sum(log_softmax(v)) + sum(softplus(v)) + sum(sigmoid(v)) + cross_entropy(v, y) + sum(log(sigmoid(v)))
 objective J
 """
     f = sbp.derive(sbp.parse(text)).lambdify()
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
-        J, grads = f(v=np.array([1000.0, -1000.0, 0.0]))
+        J, grads = f(v=np.array([1000.0, -1000.0, 0.0]), y=np.array([0.0, 1.0, 0.0]))
     assert np.isfinite(J) and np.all(np.isfinite(grads["v"]))
+    # and right: d/dv log(sigmoid(v)) = 1 - sigmoid(v) is 0 and 1 at the extremes
+    d = sbp.derive(sbp.parse("dim n\nparam v: vector(n)\nJ = sum(log(sigmoid(v)))\nobjective J\n"))
+    J, grads = d.lambdify()(v=np.array([1000.0, -1000.0]))
+    assert J == pytest.approx(-1000.0)
+    np.testing.assert_allclose(grads["v"], [0.0, 1.0])
 
 
 def test_check_names_where_a_nan_first_appears():
