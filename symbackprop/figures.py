@@ -33,8 +33,8 @@ from .printing import Notation, adjoint_name, display_names
 __all__ = ["graph_figure", "backward_graph", "FORMATS"]
 
 FORMATS = ("tikz", "dot", "svg", "png")
-_COLUMNS_PER_ROW = 12
-_DX, _DY, _RISE, _ROW = 1.4, 1.1, 0.25, 4.0
+_COLUMNS_PER_ROW = 16
+_DX, _DY, _RISE, _ROW_GAP = 1.4, 1.1, 0.25, 1.6
 
 _OPERATOR_TEXT = {
     "add": "+", "sub": "−", "neg": "−", "div": "÷", "matmul": "×", "square": "(·)²",
@@ -98,7 +98,7 @@ def _layout(g):
     mean position of their neighbours (a few sweeps of the barycentre
     heuristic), and each column sits a little higher than the last: inputs at
     the lower left, the objective at the upper right.  Long models wrap into
-    rows of columns.  In a backward graph the forward values read are drawn in
+    rows of columns, read like lines of text.  In a backward graph the forward values read are drawn in
     a row below the chain of adjoints, each near its first reader.
 
     Returns
@@ -145,12 +145,19 @@ def _layout(g):
         sweep(order[1:], layered.predecessors)
         sweep(order[-2::-1], layered.successors)
     first = order[0]
+    wrapped = len(order) > _COLUMNS_PER_ROW
+    rise = 0.0 if wrapped else _RISE  # the diagonal only where the picture is one row
+    rows = {}
+    for c, nodes in columns.items():
+        rows.setdefault((c - first) // _COLUMNS_PER_ROW, []).append(len(nodes))
+    top = {0: 0.0}
+    for row in range(1, max(rows) + 1):  # each row as tall as its tallest column
+        top[row] = top[row - 1] - (max(rows.get(row - 1, [1])) - 1) * _DY - _ROW_GAP
     pos = {}
     for c, nodes in columns.items():
         row, col = divmod(c - first, _COLUMNS_PER_ROW)
         for slot, node in enumerate(nodes):
-            pos[node] = (round(col * _DX, 3),
-                         round(col * _RISE + slot * _DY - row * _ROW * 2, 3))
+            pos[node] = (round(col * _DX, 3), round(top[row] + col * rise - slot * _DY, 3))
     if kept:  # one row under the whole chain, each value near its first reader
         bottom = min(y for _, y in pos.values()) - 1.6 * _DY
         readers = {n: min(g.successors(n), key=lambda r: (column[r], rank[r])) for n in kept}
@@ -209,8 +216,13 @@ def _tikz(derivation, g, standalone):
     picture = "\n".join(lines)
     if not standalone:
         return picture
+    # The page is cut to the picture, so a large model is one legible page.
+    xs, ys = [x for x, _ in pos.values()], [y for _, y in pos.values()]
+    width, height = max(xs) - min(xs) + 6, max(ys) - min(ys) + 5
     return ("\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage{amssymb}\n"
-            "\\usepackage{tikz}\n\\usepackage[margin=1cm, landscape]{geometry}\n"
+            "\\usepackage{tikz}\n"
+            f"\\usepackage[paperwidth={width:.1f}cm, paperheight={height:.1f}cm, "
+            "margin=1cm]{geometry}\n"
             "\\pagestyle{empty}\n\\begin{document}\n\\noindent\n"
             + picture + "\n\\end{document}\n")
 
