@@ -337,6 +337,12 @@ class Derivation:
         from .documents import markdown
         return markdown(self, **options)
 
+    def figure(self, backward=False):
+        """The computational (or backward) graph as a :class:`~symbackprop.figures.Figure`,
+        which a notebook shows as SVG."""
+        from .figures import Figure
+        return Figure(self, backward)
+
     def _repr_markdown_(self):
         # Jupyter renders the $$ blocks with MathJax
         return self.markdown()

@@ -30,7 +30,7 @@ from .graph import OPERATOR_LATEX
 from .notation import default_latex, unicode_name
 from .printing import Notation, adjoint_name, display_names
 
-__all__ = ["graph_figure", "backward_graph", "FORMATS"]
+__all__ = ["graph_figure", "backward_graph", "Figure", "FORMATS"]
 
 FORMATS = ("tikz", "dot", "svg", "png")
 _COLUMNS_PER_ROW = 16
@@ -302,3 +302,39 @@ def graph_figure(derivation, format="tikz", standalone=False, backward=False):
         return source
     out = _graphviz(source, format)
     return out.decode("utf-8") if format == "svg" else out
+
+
+class Figure:
+    """The graph of a derivation, for notebooks: Jupyter shows it as SVG.
+
+    Parameters
+    ----------
+    derivation : Derivation
+    backward : bool
+        Show the backward graph.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> figure = Figure(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+    >>> figure.source("dot").startswith('digraph "J"')
+    True
+    """
+
+    def __init__(self, derivation, backward=False):
+        self.derivation = derivation
+        self.backward = backward
+
+    def source(self, format="tikz", standalone=False):
+        """The figure in `format`, as :func:`graph_figure` gives it."""
+        return graph_figure(self.derivation, format, standalone, self.backward)
+
+    def _repr_svg_(self):
+        try:
+            return self.source("svg")
+        except RuntimeError:  # no Graphviz: Jupyter falls back to the text form
+            return None
+
+    def __repr__(self):
+        kind = "backward graph" if self.backward else "graph"
+        return f"<{kind} of {self.derivation.model.objective}: {len(self.derivation.graph)} nodes>"

@@ -131,3 +131,13 @@ def test_svg_and_png_figures(backward):
     assert ("∂J/∂W1" if backward else "W1") in svg
     png = graph_figure(TEXTBOOK, "png", backward=backward)
     assert png.startswith(b"\x89PNG")
+
+
+def test_notebook_display():
+    assert TEXTBOOK._repr_markdown_() == TEXTBOOK.markdown()
+    figure = TEXTBOOK.figure()
+    if shutil.which("dot"):
+        assert "<svg" in figure._repr_svg_()
+    else:
+        assert figure._repr_svg_() is None
+    assert "graph of J" in repr(figure)
