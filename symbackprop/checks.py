@@ -27,6 +27,8 @@ __all__ = ["check", "verify", "CheckReport", "VerifyReport", "default_dims", "ex
 
 #: Norm-wise relative error a gradient must stay within to pass :func:`check`.
 TOLERANCE = 1e-7
+#: Gradients smaller than this times max(1, |J|) sqrt(entries) are compared in absolute terms.
+RESOLUTION = 1e-4
 #: The step used where a kink lies within the regular step.
 KINK_STEP = 1e-7
 _SIZES = (5, 4, 3, 6, 2, 7, 8, 9)
@@ -70,7 +72,9 @@ class CheckReport:
     Attributes
     ----------
     errors : dict of str to float
-        Norm-wise relative error ``|g - g_fd| / max(|g|, |g_fd|)`` per gradient.
+        Norm-wise relative error ``|g - g_fd| / max(|g|, |g_fd|, r)`` per
+        gradient, where ``r = 1e-4 max(1, |J|) sqrt(size)`` is what finite
+        differences can resolve (it only matters for gradients near zero).
     ok : bool
         Whether every error is within `tolerance` and every value finite.
     dims : dict of str to int
@@ -174,8 +178,12 @@ def check(model, dims=None, bind=None, seed=0, step=1e-4):
             errors[name] = float("nan")
             continue
         fd = _finite_differences(f.objective, arrays, name, step)
-        scale = max(np.linalg.norm(g), np.linalg.norm(fd))
-        errors[name] = 0.0 if scale == 0 else float(np.linalg.norm(g - fd) / scale)
+        # A gradient below what finite differences resolve (their rounding is
+        # about 1e-12 |J| an entry) is measured against that resolution, not
+        # against itself: an exact zero must not fail on 1e-13 of noise.
+        resolution = RESOLUTION * max(1.0, abs(J)) * np.sqrt(g.size)
+        scale = max(np.linalg.norm(g), np.linalg.norm(fd), resolution)
+        errors[name] = float(np.linalg.norm(g - fd) / scale)
     return CheckReport(errors, dims, seed, problems=problems)
 
 
@@ -215,10 +223,12 @@ def _finite_differences(objective, arrays, name, step):
 
     # The error is about h^4 (extrapolated) plus eps |J| / h (rounding): their
     # balance moves with |J|^(1/5), so a large objective gets a larger step.
-    h = step * max(1.0, abs(at((0,) * base.ndim, 0.0))) ** 0.2
+    size = max(1.0, abs(at((0,) * base.ndim, 0.0)))
+    h = step * size ** 0.2
+    noise = 100 * np.finfo(np.float64).eps * size / h  # what rounding alone can make differ
     for index in np.ndindex(base.shape):
         coarse, fine = central(index, h), central(index, h / 2)
-        if abs(coarse - fine) <= 1e-4 * max(abs(coarse), abs(fine), 1e-12):
+        if abs(coarse - fine) <= 1e-4 * max(abs(coarse), abs(fine)) + noise:
             out[index] = (4 * fine - coarse) / 3
         else:
             out[index] = central(index, KINK_STEP)

@@ -421,8 +421,35 @@ def hpow(base, exponent):
 
 
 def transpose(expr):
-    """The transpose; a scalar is its own transpose."""
-    return expr.T if is_matrix(expr) else expr
+    """The transpose, distributed as a lecturer does: (A B)ᵀ = Bᵀ Aᵀ, (A + B)ᵀ = Aᵀ + Bᵀ.
+
+    Written here rather than with SymPy's ``.T``, whose canonicalization
+    turns ``(A A)ᵀ`` into the matrix power ``(Aᵀ)²``.  A scalar is its own
+    transpose.
+
+    Examples
+    --------
+    >>> A, x = sp.MatrixSymbol("A", 2, 2), sp.MatrixSymbol("x", 2, 1)
+    >>> transpose(mul(A, A, x))
+    x.T*A.T*A.T
+    """
+    if not is_matrix(expr):
+        return expr
+    if isinstance(expr, sp.Transpose):
+        return expr.arg
+    if isinstance(expr, sp.MatMul):
+        coeff, mats = _split(expr)
+        return mul(coeff, *[transpose(m) for m in reversed(mats)])
+    if isinstance(expr, sp.MatAdd):
+        return add(*[transpose(t) for t in expr.args])
+    if isinstance(expr, HadamardProduct):
+        return HadamardProduct(*[transpose(f) for f in expr.args])
+    if isinstance(expr, (OneMatrix, sp.ZeroMatrix)):
+        return type(expr)(expr.cols, expr.rows)
+    if isinstance(expr, (sp.Identity,)) or (isinstance(expr, sp.MatrixSymbol)
+                                           and expr.rows == expr.cols == 1):
+        return expr
+    return sp.Transpose(expr)
 
 
 def sum_all(expr):
@@ -435,5 +462,5 @@ def inner(a, b):
     if not is_matrix(a) or not is_matrix(b):
         return mul(a, b) if not (is_matrix(a) or is_matrix(b)) else sum_all(mul(a, b))
     if a.shape[1] == 1 and b.shape[1] == 1:
-        return AsScalar(mul(a.T, b))
+        return AsScalar(mul(transpose(a), b))
     return SumAll(hadamard(a, b))

@@ -105,10 +105,24 @@ class NumPyPrinter(Printer):
     def _print_Zero(self, expr):
         return "0"
 
+    def _terms(self, terms):
+        """A sum, subtracting negated terms: a - b rather than a + (-1 * b), one temporary less."""
+        out = ""
+        for i, term in enumerate(terms):
+            negated = _negated(term)
+            if negated is not None and i:
+                out += f" - {self._print(negated)}"
+            else:
+                out += (" + " if i else "") + self._print(term)
+        return f"({out})"
+
     def _print_Add(self, expr):
-        return "(" + " + ".join(self._print(a) for a in expr.args) + ")"
+        return self._terms(sorted(expr.args, key=lambda t: _negated(t) is not None))
 
     def _print_Mul(self, expr):
+        coeff, rest = expr.as_coeff_Mul()
+        if coeff == -1:
+            return f"(-{self._print(rest)})"
         return "(" + " * ".join(self._print(a) for a in expr.args) + ")"
 
     def _print_Pow(self, expr):
@@ -144,13 +158,15 @@ class NumPyPrinter(Printer):
         return f"np.heaviside({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
     def _print_MatAdd(self, expr):
-        return "(" + " + ".join(self._print(a) for a in expr.args) + ")"
+        return self._terms(sorted(expr.args, key=lambda t: _negated(t) is not None))
 
     def _print_MatMul(self, expr):
         coeff, mats = ex._split(expr)
         product = " @ ".join(self._print(m) for m in mats)
         if coeff == 1:
             return f"({product})"
+        if coeff == -1:
+            return f"(-({product}))"
         return f"({self._print(coeff)} * ({product}))"
 
     def _print_Transpose(self, expr):
@@ -204,6 +220,15 @@ class NumPyPrinter(Printer):
         raise TypeError(f"the abstract function {expr.name} has no NumPy form; bind it")
 
     _print_Partial = _print_Apply
+
+
+def _negated(term):
+    """`t` if `term` is -t, else None."""
+    coeff, rest = (ex._split(term) if ex.is_matrix(term) else term.as_coeff_Mul())
+    if coeff.is_Number and coeff < 0:
+        rest = ex.mul(*rest) if isinstance(rest, list) else rest
+        return ex.mul(-coeff, rest)
+    return None
 
 
 def _identifier(name, used):

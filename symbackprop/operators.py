@@ -221,7 +221,7 @@ def _broadcast(value, shape, to):
         return value
     if shape.is_scalar:
         return ex.mul(value, ex.ones(to.rows, to.cols))
-    return ex.mul(ex.ones(to.rows, 1), value.T)
+    return ex.mul(ex.ones(to.rows, 1), ex.transpose(value))
 
 
 def _unbroadcast(adj, shape, to):
@@ -230,7 +230,7 @@ def _unbroadcast(adj, shape, to):
         return adj
     if shape.is_scalar:
         return ex.sum_all(adj)
-    return ex.mul(adj.T, ex.ones(to.rows, 1))
+    return ex.mul(ex.transpose(adj), ex.ones(to.rows, 1))
 
 
 def _add_rule(i, sign):
@@ -315,7 +315,7 @@ def _softmax_rule(s):
     axis = a_shape.last_axis
     p, d = s.out, s.adj
     if a_shape.kind == "vector":
-        per_line = ex.mul(p.T, d)
+        per_line = ex.mul(ex.transpose(p), d)
     else:
         per_line = _lines_sum(ex.hadamard(p, d), axis, a_shape)
     return ex.hadamard(p, ex.add(d, ex.neg(_spread(per_line, axis, a_shape))))
@@ -464,7 +464,8 @@ _OPERATORS = [
     _op("div", "a / b", 2, _div_shape, _div_forward, _div_rule_numerator, _div_rule_denominator,
         doc="division by a scalar, or entry by entry"),
     _op("matmul", "A @ B", 2, _matmul_shape, _matmul_forward,
-        lambda s: ex.mul(s.adj, s.args[1].T), lambda s: ex.mul(s.args[0].T, s.adj),
+        lambda s: ex.mul(s.adj, ex.transpose(s.args[1])),
+        lambda s: ex.mul(ex.transpose(s.args[0]), s.adj),
         doc="matrix product; v.T @ w is a scalar, matrix(n, d) @ vector(d) a vector(n)"),
     _op("pow", "a ^ k", 1, _keep, lambda s: ex.hpow(s.args[0], s.param), _pow_rule,
         doc="power by a constant k, entry by entry"),

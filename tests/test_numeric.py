@@ -131,3 +131,12 @@ def test_check_steps_over_a_kink():
     f = d.lambdify()
     fd = _finite_differences(f.objective, {"w": np.array([-1.0, 2e-5, 1.0])}, "w", 1e-4)
     np.testing.assert_allclose(fd, [0.0, 1.0, 1.0], atol=1e-6)
+
+
+def test_check_passes_an_exactly_zero_gradient():
+    # d/dw (norm(w) + sum(w)) = sign(w) + 1 = 0 for a negative w of one entry
+    model = sbp.parse("dim n\nparam w: vector(n)\nJ = norm(w) + sum(w)\nobjective J\n")
+    from symbackprop.checks import random_arrays
+    seed = next(s for s in range(100) if random_arrays(model, {"n": 1}, s)["w"][0] < 0)
+    report = sbp.check(model, dims={"n": 1}, seed=seed)
+    assert report.ok, str(report)
