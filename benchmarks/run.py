@@ -4,7 +4,7 @@ Run from a clone of the repository (the package need not be installed; this
 script imports the ``symbackprop`` next to it)::
 
     python benchmarks/run.py              # about 1-3 minutes on 2 cores
-    python benchmarks/run.py --profile    # also cProfile every MISSed derivation target
+    python benchmarks/run.py --profile    # then profile the workloads that MISS
 
 It measures, in one run, and prints a table with PASS/MISS against targets:
 
@@ -16,7 +16,8 @@ It measures, in one run, and prints a table with PASS/MISS against targets:
    as many threads as NumPy's BLAS.  Target: symbackprop / hand-written <= 1.15.
 2. ``sbp.derive(model)`` then ``d.latex()`` for 64..1024-layer MLPs: time at
    64 layers (target <= 1 s), log-log slope of time against depth from 64 to
-   1024 (target <= 1.2), and no RecursionError at 1024 layers.
+   1024 (target <= 1.2, least-squares fit over 64, 128, ..., 1024), and no
+   RecursionError at 1024 layers.
 3. Expression size, depth 1..6 of a width-3 tanh chain: the largest
    ``sympy.count_ops`` over the derivation's adjoints (should stay bounded)
    beside that of naive ``sympy.diff`` of the fully substituted objective
@@ -26,9 +27,17 @@ It measures, in one run, and prints a table with PASS/MISS against targets:
 
 Every timing is the median of several repeats after a warm-up, with
 ``time.perf_counter``; SymPy's cache is cleared before each symbolic repeat so
-that each costs what it costs in a fresh session.  Only ratios and
-scaling are judged against targets; absolute times are printed for reference.
-Sizes that would not fit in the time budget are skipped, and the output says so.
+that each costs what it costs in a fresh session.  Runtime is judged only by
+ratios to baselines timed in the same run; sections 2 and 4 have the absolute
+targets above.  Each section has a time budget; sizes that would not fit are
+skipped, and the output says so.  The load average is printed: other processes
+on the machine make timings noisy (section 1 warns when its repeats spread).
+
+Models: section 1 writes ``H1 = tanh(X @ W1)`` ... ``H4 = tanh(H3 @ W4)``,
+``J = mean(square(H4 - Y))``, with X, Y: matrix(n, w) (examples in rows); an
+info row times the same model with ``Z_k = H_(k-1) @ W_k`` named.  Sections 2
+and 4 use the same form with 64..1024 layers; section 3 the chain
+``h_k = tanh(W_k @ h_(k-1))``, ``J = sum(h_L)`` on one example vector.
 """
 
 from __future__ import annotations
@@ -56,7 +65,6 @@ from sympy.core.cache import clear_cache  # noqa: E402
 
 import symbackprop as sbp  # noqa: E402
 
-BUDGET = 170.0  # seconds for the whole run; larger sizes are skipped past it
 START = time.perf_counter()
 ROWS = []  # (section, measurement, value, target, status)
 NOTES = []
@@ -78,30 +86,42 @@ def note(text):
 
 # --------------------------------------------------------------------------- timing
 
-def interleaved(candidates, repeats, min_time=0.1, warmup=2):
+def interleaved(candidates, repeats=21, min_repeats=5, budget=40.0, min_time=0.05, warmup=2):
     """Median seconds per call of each candidate, timed round-robin.
 
     Each repeat times every candidate in turn (``number`` calls each, chosen so
     that a repeat of the slowest takes at least `min_time`), so drifts of the
-    machine fall on all candidates alike.
+    machine fall on all candidates alike.  Repeats stop early (after
+    `min_repeats`) once `budget` seconds are spent.  Returns the medians, the
+    spreads (interquartile range / median), the minima, the repeats done and
+    the calls per repeat.
     """
+    start = time.perf_counter()
     for fn in candidates.values():
         for _ in range(warmup):
             fn()
-    number = 1
-    for fn in candidates.values():
-        t = time.perf_counter()
-        fn()
-        once = time.perf_counter() - t
-        number = max(number, math.ceil(min_time / max(once, 1e-7)))
+    per_call = 0.0
+    for fn in candidates.values():  # a batch of calls, not one, so one lucky call does not mislead
+        calls, t = 0, time.perf_counter()
+        while calls < 3 or time.perf_counter() - t < 0.05:
+            fn()
+            calls += 1
+        per_call = max(per_call, (time.perf_counter() - t) / calls)
+    number = max(1, math.ceil(min_time / per_call))
     samples = {name: [] for name in candidates}
-    for _ in range(repeats):
+    for r in range(repeats):
+        if r >= min_repeats and time.perf_counter() - start > budget:
+            break
         for name, fn in candidates.items():
             t = time.perf_counter()
             for _ in range(number):
                 fn()
             samples[name].append((time.perf_counter() - t) / number)
-    return {name: statistics.median(s) for name, s in samples.items()}
+    done = len(next(iter(samples.values())))
+    spread = {name: (np.percentile(s, 75) - np.percentile(s, 25)) / statistics.median(s)
+              for name, s in samples.items()}
+    best = {name: min(s) for name, s in samples.items()}
+    return {name: statistics.median(s) for name, s in samples.items()}, spread, best, done, number
 
 
 def median_time(fn, repeats, setup=None):
@@ -263,11 +283,19 @@ def bench_runtime(threads):
               f"(torch {torch.__version__}, {torch.get_num_threads()} threads)", flush=True)
         candidates["torch"] = torch_value_and_grad
 
-    t = interleaved(candidates, repeats=11)
+    t, spread, best, done, number = interleaved(candidates, budget=35.0)
+    print(f"  medians of {done} interleaved repeats of {number} calls each:", flush=True)
     for name, s in t.items():
-        print(f"  {name:18s} {s * 1e3:8.3f} ms/call", flush=True)
+        print(f"  {name:18s} {s * 1e3:8.3f} ms/call   (spread, IQR/median: {spread[name]:.0%};"
+              f" fastest repeat {best[name] * 1e3:.3f} ms)", flush=True)
+    worst = max(spread.values())
+    if worst > 0.15:
+        note(f"section 1 timings are noisy (spread up to {worst:.0%}): other processes compete "
+             "for the CPUs; rerun on a quiet machine before trusting the ratios")
     ratio = t["symbackprop"] / t["hand"]
     row(section, "symbackprop / hand-written backprop", f"{ratio:.2f}", "<= 1.15", ratio <= 1.15)
+    row(section, "  same, fastest repeats (less hurt by other load)",
+        f"{best['symbackprop'] / best['hand']:.2f}", "(info)")
     row(section, "  same, model with Z_k = H_(k-1) W_k named", f"{t['symbackprop_split'] / t['hand']:.2f}",
         "(info)")
     row(section, "hand-written backprop / forward", f"{t['hand'] / t['forward']:.2f}", "~3.7 (info)")
@@ -292,11 +320,11 @@ def derive_and_latex(model):
     return d
 
 
-def bench_derivation():
+def bench_derivation(budget=95.0):
     section = "2 derive+latex"
     sizes = [64, 128, 256, 512, 1024]
     repeats = {64: 5, 128: 5, 256: 3, 512: 3, 1024: 3}
-    deadline = START + BUDGET - 45  # leave room for sections 3 and 4
+    deadline = time.perf_counter() + budget
     derive_and_latex(sbp.parse(mlp_text(4)))  # warm-up: lazy imports, printers
     times = {}
     last = None
@@ -304,21 +332,26 @@ def bench_derivation():
         text = mlp_text(L)
         reps = repeats[L]
         if last is not None:
-            guess = times[last] * (L / last) ** 1.5  # pessimistic
-            while reps > 1 and time.perf_counter() + guess * reps > deadline:
+            def guess(size):  # pessimistic: a little worse than linear
+                return times[last] * (size / last) ** 1.3
+            rest = sum(guess(s) for s in sizes if s > L)  # one repeat of each larger size
+            while reps > 1 and time.perf_counter() + guess(L) * reps + rest > deadline:
                 reps -= 1
-            if time.perf_counter() + guess > deadline:
-                note(f"{L} layers skipped: about {guess:.1f} s would exceed the time budget")
-                break
+            if time.perf_counter() + guess(L) + rest > deadline:
+                note(f"{L} layers skipped: about {guess(L):.1f} s more would exceed the "
+                     f"{budget:.0f} s budget of this section")
+                continue
         try:
-            parts = {"derive": [], "latex": []}
+            parts = {"derive": [], "latex": [], "cpu": []}
 
             def timed(model):
+                c0 = time.process_time()
                 t0 = time.perf_counter()
                 d = sbp.derive(model)
                 t1 = time.perf_counter()
                 d.latex()
                 t2 = time.perf_counter()
+                parts["cpu"].append(time.process_time() - c0)
                 parts["derive"].append(t1 - t0)
                 parts["latex"].append(t2 - t1)
 
@@ -329,7 +362,8 @@ def bench_derivation():
             break
         last = L
         print(f"  {L:5d} layers: {times[L]:7.3f} s  (derive {statistics.median(parts['derive']):.3f}"
-              f", latex {statistics.median(parts['latex']):.3f}; median of {reps})", flush=True)
+              f", latex {statistics.median(parts['latex']):.3f}; CPU {statistics.median(parts['cpu']):.3f}"
+              f"; median of {reps})", flush=True)
         if L == 64:
             row(section, "64 layers, s", f"{times[64]:.3f}", "<= 1 s", times[64] <= 1.0)
         else:
@@ -337,7 +371,7 @@ def bench_derivation():
     if 1024 in times:
         row(section, "1024 layers: no RecursionError", "none", "none", True)
     elif not any(r[1] == "1024 layers" for r in ROWS):
-        row(section, "1024 layers: no RecursionError", "not run", "none", False)
+        row(section, "1024 layers: no RecursionError", "not run (time)", "none")
     if len(times) >= 2:
         xs = [math.log(L) for L in times]
         ys = [math.log(times[L]) for L in times]
@@ -347,6 +381,10 @@ def bench_derivation():
         ends = math.log(times[hi] / times[lo]) / math.log(hi / lo)
         row(section, f"log-log slope {lo}..{hi} layers (fit)", f"{slope:.2f}", "<= 1.2", slope <= 1.2)
         row(section, f"  slope, endpoints {lo} and {hi}", f"{ends:.2f}", "(info)")
+        a, b = sorted(times)[-2:]
+        if a != lo:
+            local = math.log(times[b] / times[a]) / math.log(b / a)
+            row(section, f"  slope, last step {a} to {b}", f"{local:.2f}", "(info)")
     return times
 
 
@@ -462,10 +500,44 @@ def profile(label, fn, top=12):
     print(f"\n--- cProfile: {label} ---")
     text = out.getvalue()
     text = re.sub(r"^.*?(?=\s+ncalls)", "", text, count=1, flags=re.S)
-    print(text.replace(ROOT + os.sep, ""))
+    print(re.sub(r"\n{3,}", "\n\n", text.replace(ROOT + os.sep, "")).strip("\n"))
+
+
+def profile_generated(layers=4, n=256, w=256, repeats=7, top=8):
+    """Time each statement of the generated value_and_grad (cProfile cannot see ufuncs and @)."""
+    rng = np.random.default_rng(0)
+    env = {"np": np, "X": rng.standard_normal((n, w)), "Y": rng.uniform(-0.9, 0.9, (n, w)),
+           "n_n": n, "n_w": w}
+    for i in range(1, layers + 1):
+        env[f"W{i}"] = rng.standard_normal((w, w)) / np.sqrt(w)
+    source = sbp.derive(sbp.parse(mlp_text(layers))).lambdify().source
+    body = source.split("def value_and_grad", 1)[1].split("\ndef ", 1)[0].splitlines()[1:]
+    lines = [ln.strip() for ln in body if ln.strip() and not ln.strip().startswith(("#", "return"))]
+    code = [compile(ln, "<generated>", "exec") for ln in lines]
+    samples = [[] for _ in lines]
+    for r in range(repeats + 1):
+        for i, c in enumerate(code):
+            t = time.perf_counter()
+            exec(c, env)
+            if r:  # the first sweep warms up
+                samples[i].append(time.perf_counter() - t)
+    med = [statistics.median(x) for x in samples]
+    total = sum(med)
+    print(f"\n--- time per statement of the generated value_and_grad, {layers}-layer MLP "
+          f"(total {total * 1e3:.1f} ms) ---")
+    for i in sorted(range(len(lines)), key=lambda i: -med[i])[:top]:
+        text = lines[i] if len(lines[i]) <= 100 else lines[i][:97] + "..."
+        print(f"  {med[i] * 1e3:7.2f} ms {med[i] / total:5.0%}  {text}")
 
 
 # --------------------------------------------------------------------------- main
+
+def load_average():
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except (AttributeError, OSError):
+        return "?"
+
 
 def git_state():
     try:
@@ -495,13 +567,14 @@ def section(title, fn, *args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", action="store_true",
-                        help="cProfile the derivation, LaTeX and lambdify workloads that MISS")
+                        help="after the table, profile the workloads that MISS: time per "
+                             "generated statement (1), cProfile (2, 4)")
     args = parser.parse_args()
 
     threads, source = blas_threads()
     print(f"symbackprop {getattr(sbp, '__version__', '?')} from {ROOT} (git {git_state()})")
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, SymPy {sp.__version__}, "
-          f"{os.cpu_count()} CPUs, BLAS threads {threads} ({source})")
+          f"{os.cpu_count()} CPUs, BLAS threads {threads} ({source}), load average {load_average()}")
 
     section("1. Runtime: value and gradients, 4-layer tanh MLP, float64", bench_runtime, threads)
     times = section("2. Derivation + LaTeX of deep MLPs", bench_derivation)
@@ -519,7 +592,8 @@ def main():
     print(line)
     judged = [r for r in ROWS if r[4]]
     passed = sum(r[4] == "PASS" for r in judged)
-    print(f"{passed}/{len(judged)} targets met; total {elapsed():.0f} s")
+    print(f"{passed}/{len(judged)} targets met; total {elapsed():.0f} s; "
+          f"load average now {load_average()} (other processes make absolute times noisy)")
     if NOTES:
         print("notes:")
         for n in NOTES:
@@ -527,6 +601,8 @@ def main():
 
     if args.profile:
         missed = {r[0] for r in ROWS if r[4] == "MISS"}
+        if any(m.startswith("1") for m in missed):
+            profile_generated()
         if any(m.startswith("2") for m in missed):
             L = max(times) if times else 256
             model = sbp.parse(mlp_text(L))
