@@ -385,22 +385,34 @@ def _cross_entropy_rule_targets(s):
     return ex.mul(-1, s.adj, _rows_averaged(shape), ex.LogSoftmax(o, shape.last_axis))
 
 
+_OUTPUT = sp.Symbol("output of the entrywise function")
+
+
 def elementwise_operator(name, body, doc=""):
     """An operator applying the scalar function ``body`` (in :data:`ENTRY`) entrywise.
 
     Its local rule multiplies entry by entry by the derivative that
-    :func:`sympy.diff` gives for the body.
+    :func:`sympy.diff` gives for the body.  Where that derivative is a function
+    of the output alone (tanh' = 1 - tanh^2, sigmoid' = sigmoid (1 - sigmoid),
+    exp' = exp), it is written with the output, as in hand-written backprop:
+    for ``h = tanh(z)``, ``dJ/dz = dJ/dh * (1 - h^2)``, which reuses ``h``
+    instead of computing ``tanh(z)`` again.
 
     Examples
     --------
     >>> op = elementwise_operator("tanh", sp.tanh(ex.ENTRY))
-    >>> z = sp.MatrixSymbol("z", 3, 1)
+    >>> z, h = sp.MatrixSymbol("z", 3, 1), sp.MatrixSymbol("h", 3, 1)
     >>> d = sp.MatrixSymbol("D", 3, 1)
-    >>> site = Site((z,), (vector(3),), vector(3), adj=d)
-    >>> op.rules[0](site).args[1].function.expr
-    1 - tanh(ξ)**2
+    >>> rule = op.rules[0](Site((z,), (vector(3),), vector(3), out=h, adj=d))
+    >>> rule.args[1].function.expr, rule.args[1].arg
+    (1 - ξ**2, h)
     """
     derivative = sp.diff(body, ex.ENTRY)
+    of_output = None
+    if not derivative.has(sp.Derivative, sp.Subs):  # phi' stays phi'(z)
+        candidate = derivative.subs(body, _OUTPUT)
+        if not candidate.has(ex.ENTRY):
+            of_output = candidate.subs(_OUTPUT, ex.ENTRY)
 
     def forward(s):
         (a,) = s.args
@@ -408,9 +420,10 @@ def elementwise_operator(name, body, doc=""):
 
     def rule(s):
         (a,) = s.args
+        local, at = (derivative, a) if of_output is None else (of_output, s.out)
         if s.shape.is_scalar:
-            return s.adj * derivative.subs(ex.ENTRY, a)
-        return ex.hadamard(s.adj, ex.entrywise(derivative, a))
+            return s.adj * local.subs(ex.ENTRY, at)
+        return ex.hadamard(s.adj, ex.entrywise(local, at))
 
     return Operator(name, f"{name}(x)", 1, _keep, forward, (rule,), elementwise=True,
                     doc=doc, body=body)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.matrices.expressions import HadamardProduct, MatrixSymbol
+from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatrixSymbol
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
@@ -138,6 +138,13 @@ class _Common:
         self.names = {**self.names, stand_in: self._map_operand(expr.arg)}
         return self._print(expr.body_at(stand_in))
 
+    def _entrywise_power(self, expr):
+        """A power of a matrix inside an entrywise function, h^⊙2, as a Hadamard power."""
+        if (isinstance(expr.base, sp.Symbol) and expr.base.name.startswith("\0map")
+                and expr.exp != sp.Rational(1, 2)):
+            return self._print_HadamardPower(HadamardPower(expr.base, expr.exp))
+        return None
+
     def _print_AsScalar(self, expr):
         return self._print(expr.arg)
 
@@ -259,6 +266,9 @@ class TextPrinter(_Common, StrPrinter):
         return f"∂{of}/∂{self._print(expr.call_args[expr.slot])}"
 
     def _print_Pow(self, expr):
+        entrywise = self._entrywise_power(expr)
+        if entrywise is not None:
+            return entrywise
         if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, ex.Norm):
             return self._print(expr.base) + str(expr.exp).translate(_SUPERSCRIPT)
         if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, sp.Function):
@@ -338,7 +348,10 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         return " \\odot ".join(self._hadamard_factor(a) for a in expr.args)
 
     def _print_HadamardPower(self, expr):
-        return f"{self.parenthesize(expr.base, PRECEDENCE['Pow'])}^{{\\odot {self._print(expr.exp)}}}"
+        base = self.parenthesize(expr.base, PRECEDENCE['Pow'])
+        if "^" in base and not base.endswith("\\right)"):  # W^{(1)}: no double superscript
+            base = self._parens(base)
+        return f"{base}^{{\\odot {self._print(expr.exp)}}}"
 
     def _print_Derivative(self, expr):
         f = expr.expr
@@ -351,6 +364,10 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         if exp is not None:
             name = f"{name}^{{{exp}}}"
         return f"{name}\\left({', '.join(self._print(a) for a in expr.args)}\\right)"
+
+    def _print_Pow(self, expr):
+        entrywise = self._entrywise_power(expr)
+        return entrywise if entrywise is not None else super()._print_Pow(expr)
 
     def _print_log(self, expr, exp=None):
         return self._print_Function(expr, exp)
