@@ -382,7 +382,16 @@ def add(*terms):
         flat = []
         for t in terms:  # flat, so a long sum is not a deep tree
             flat.extend(t.args if isinstance(t, sp.MatAdd) else [t])
-        return sp.MatAdd(*flat)
+        # a A + b A = (a + b) A, in the order the terms first appear
+        coefficients = {}
+        for t in flat:
+            coeff, mats = _split(t)
+            key = mul(*mats)
+            coefficients[key] = coefficients.get(key, 0) + coeff
+        combined = [mul(c, m) for m, c in coefficients.items() if c != 0]
+        if not combined:
+            return sp.ZeroMatrix(*flat[0].shape)
+        return combined[0] if len(combined) == 1 else sp.MatAdd(*combined)
     return sp.Add(*terms)
 
 

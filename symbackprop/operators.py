@@ -195,6 +195,31 @@ def _logsumexp_shape(a, param=None):
     return vector(a.rows) if a.kind == "matrix" else SCALAR
 
 
+def _rows_of(what, result):
+    def rule(a, *rest, param=None):
+        if a.kind != "matrix":
+            raise ShapeError(f"{what} takes a matrix, not {a}")
+        if rest and not (rest[0].kind == "vector" and rest[0].rows == a.rows):
+            raise ShapeError(f"{what}(X, v): v must be a vector({a.rows}), one entry per row of "
+                             f"X ({a}), not {rest[0]}")
+        return vector(a.rows) if result == "vector" else a
+    return rule
+
+
+def _row_sums(s):
+    return _lines_sum(s.args[0], 1, s.shapes[0])
+
+
+def _center_rows(m, shape):
+    """M - (1/k) (M 1) 1^T: each row minus its mean."""
+    return ex.add(m, ex.mul(-1 / shape.cols, _spread(_lines_sum(m, 1, shape), 1, shape)))
+
+
+def _scale_rows(x, v, shape):
+    """(v 1^T) * X: row i times v_i (diag(v) X)."""
+    return ex.hadamard(_spread(v, 1, shape), x)
+
+
 def _pair(what, allow_scalar=True):
     def rule(a, b, param=None):
         if a != b:
@@ -505,6 +530,22 @@ _OPERATORS = [
         doc="log of softmax, computed stably"),
     _op("logsumexp", "logsumexp(x)", 1, _logsumexp_shape, _logsumexp_forward, _logsumexp_rule,
         doc="log(sum(exp(x))) of a vector (a scalar) or of each row of a matrix (a vector)"),
+    _op("sum_rows", "sum_rows(X)", 1, _rows_of("sum_rows", "vector"), _row_sums,
+        lambda s: _spread(s.adj, 1, s.shapes[0]),
+        doc="the sum of each row of a matrix(n, k): a vector(n), X 1"),
+    _op("mean_rows", "mean_rows(X)", 1, _rows_of("mean_rows", "vector"),
+        lambda s: ex.mul(1 / s.shapes[0].cols, _row_sums(s)),
+        lambda s: ex.mul(1 / s.shapes[0].cols, _spread(s.adj, 1, s.shapes[0])),
+        doc="the mean of each row of a matrix(n, k): a vector(n)"),
+    _op("center_rows", "center_rows(X)", 1, _rows_of("center_rows", "matrix"),
+        lambda s: _center_rows(s.args[0], s.shapes[0]),
+        lambda s: _center_rows(s.adj, s.shapes[0]),
+        doc="each row minus its mean, X - (1/k) X 1 1^T (as in layer normalization)"),
+    _op("scale_rows", "scale_rows(X, v)", 2, _rows_of("scale_rows", "matrix"),
+        lambda s: _scale_rows(*s.args, s.shapes[0]),
+        lambda s: _scale_rows(s.adj, s.args[1], s.shapes[0]),
+        lambda s: _lines_sum(ex.hadamard(s.adj, s.args[0]), 1, s.shapes[0]),
+        doc="row i of X times v_i, diag(v) X (as in layer normalization)"),
     _op("squared_error", "squared_error(o, y)", 2, _pair("squared_error"),
         _squared_error_forward,
         lambda s: ex.mul(s.adj, _difference(s)), lambda s: ex.mul(-1, s.adj, _difference(s)),

@@ -109,8 +109,8 @@ def test_check_names_where_a_nan_first_appears():
 
 
 def test_check_names_a_non_finite_adjoint():
-    # sqrt(0) is finite, its derivative is not: the adjoint of w is the first to fail
-    model = sbp.parse("dim n\nparam w: vector(n)\nJ = sum(sqrt(w * w - w * w))\nobjective J\n")
+    # sqrt(relu(w)) is finite, its derivative is not where w < 0: 0 / sqrt(0)
+    model = sbp.parse("dim n\nparam w: vector(n)\nr = relu(w)\nJ = sum(sqrt(r))\nobjective J\n")
     report = sbp.check(model)
     assert not report.ok
     assert report.problems and "first non-finite adjoint" in report.problems[0]
