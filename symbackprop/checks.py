@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+import networkx as nx
 import numpy as np
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
@@ -170,9 +171,12 @@ def check(model, dims=None, bind=None, seed=0, step=1e-4):
     arrays = random_arrays(m, dims, seed)
     with np.errstate(all="ignore"):
         J, grads = f(**arrays)
-        problems = _first_non_finite(m, f, arrays)
+        problems = _first_non_finite(d, f, arrays)
     errors = {}
     for name in wrt:
+        if np.shape(grads[name]) != np.shape(arrays[name]):
+            problems.append(f"the gradient of {name} has shape {np.shape(grads[name])}, not "
+                            f"{np.shape(arrays[name])}")
         g = np.atleast_1d(np.asarray(grads[name], dtype=np.float64))
         if not np.all(np.isfinite(g)):
             errors[name] = float("nan")
@@ -184,12 +188,18 @@ def check(model, dims=None, bind=None, seed=0, step=1e-4):
         resolution = RESOLUTION * max(1.0, abs(J)) * np.sqrt(g.size)
         scale = max(np.linalg.norm(g), np.linalg.norm(fd), resolution)
         errors[name] = float(np.linalg.norm(g - fd) / scale)
+    if not wrt:
+        problems.append("nothing to compare: the model has no param or input")
     return CheckReport(errors, dims, seed, problems=problems)
 
 
-def _first_non_finite(model, f, arrays):
-    """Where a NaN or infinity first appears: a forward value, else an adjoint."""
+def _first_non_finite(derivation, f, arrays):
+    """Where a NaN or infinity first appears: a forward value the objective reads, else an adjoint."""
+    model = derivation.model
+    live = nx.ancestors(derivation.graph, model.objective) | {model.objective}
     for name, value in f.trace(**arrays).items():
+        if name in model.variables and name not in live:
+            continue  # a dead value cannot make the gradients wrong
         if not np.all(np.isfinite(value)):
             if name in model.variables:
                 line = model.variables[name].line

@@ -28,6 +28,7 @@ import heapq
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
 import sympy as sp
 
 from . import expressions as ex
@@ -226,7 +227,23 @@ def derive(model):
     (∂J/∂z) xᵀ
     """
     symbols = variable_symbols(model)
+    for a in model.assignments:
+        _check_finite(model, a, _forward(a.tree, symbols)[id(a.tree)])
     return Derivation(model, symbols, _sweep(model, symbols))
+
+
+def _check_finite(model, assignment, value):
+    """Constants folded by SymPy must be finite reals: 1/0, (-1)^0.5 and 10^400 are errors."""
+    bad = value.has(sp.zoo, sp.oo, -sp.oo, sp.nan, sp.I)
+    for number in value.atoms(sp.Number):
+        try:
+            bad = bad or not np.isfinite(float(number))
+        except (OverflowError, TypeError):
+            bad = True
+    if bad:
+        raise ModelError(f"'{assignment.target}' is not a finite real number here (a division "
+                         "by zero, a root of a negative constant, or a constant beyond float64?)",
+                         assignment.line, assignment.col).located(model.filename, model.source)
 
 
 class Derivation:
@@ -300,7 +317,12 @@ class Derivation:
         ((W2ᵀ ∂L/∂o) ⊙ φ'(z)) xᵀ + λ W1
         """
         self._known(name)
-        return self._substituted[name]
+        try:
+            return self._substituted[name]
+        except RecursionError:
+            # The substituted form nests every later step: as deep as the model.
+            raise ValueError(f"the fully substituted gradient of '{name}' is too deep to build; "
+                             "the named form (adjoint) has every step") from None
 
     @cached_property
     def _substituted(self):

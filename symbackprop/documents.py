@@ -55,13 +55,17 @@ class _Writer:
     def steps(self):
         """(lhs, [prod terms], result, substituted or None, shape) per backward step."""
         out = []
+        too_deep = False
         for step in self.d.steps:
             if not step.terms:
                 continue  # the seed dJ/dJ = 1 is said in the heading
             terms = [self.prod(t, step.node) for t in step.terms] if self.notation.prod else []
             substituted = None
-            if self.notation.substituted:
-                full = self.d.gradient(step.node)
+            if self.notation.substituted and not too_deep:
+                try:
+                    full = self.d.gradient(step.node)
+                except ValueError:  # too deep to substitute: the named forms stand
+                    full, too_deep = step.result, True
                 if full != step.result:
                     substituted = self.print(full)
             out.append((self.print(step.adjoint), terms, self.print(step.result), substituted,
@@ -69,9 +73,12 @@ class _Writer:
         return out
 
     def summary(self):
-        """(lhs, result) per param with a gradient."""
+        """(lhs, result) per param; 0 where the objective does not depend on it."""
+        j = self.name[self.model.objective]
         return [(self.print(self.d.step(n).adjoint), self.print(self.d.step(n).result))
-                for n in self.d.params if n in self.d.order]
+                if n in self.d.order else
+                (adjoint_name(j, self.name[n], self.latex, self.notation), "0")
+                for n in self.d.params]
 
     def seed(self):
         j = self.name[self.model.objective]

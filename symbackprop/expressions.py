@@ -64,6 +64,12 @@ class relu(sp.Function):
     def fdiff(self, argindex=1):
         return sp.Heaviside(self.args[0], 0)
 
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_nonnegative(self):
+        return self.args[0].is_real
+
 
 class sigmoid(sp.Function):
     """The logistic function 1 / (1 + exp(-x))."""
@@ -75,6 +81,12 @@ class sigmoid(sp.Function):
 
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return self.args[0].is_real
 
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return 1 / (1 + sp.exp(-x))
@@ -90,6 +102,12 @@ class softplus(sp.Function):
 
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0])
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return self.args[0].is_real
 
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return sp.log(1 + sp.exp(x))
@@ -373,9 +391,10 @@ def add(*terms):
     >>> add(mul(D, h.T), mul(sp.Symbol("lambda"), W)).args
     (D*h.T, lambda*W)
     """
+    zeros = [t for t in terms if isinstance(t, sp.ZeroMatrix)]
     terms = [t for t in terms if not (t == 0 or isinstance(t, sp.ZeroMatrix))]
     if not terms:
-        return sp.Integer(0)
+        return zeros[0] if zeros else sp.Integer(0)
     if len(terms) == 1:
         return terms[0]
     if any(is_matrix(t) for t in terms):

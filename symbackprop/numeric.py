@@ -1,9 +1,10 @@
 """NumPy code for a derivation: written out as Python source, then compiled.
 
 :func:`generate_source` writes a self-contained module (it imports NumPy only)
-with two straight-line functions: ``objective``, the forward pass, and
+with straight-line functions: ``objective``, the forward pass;
 ``value_and_grad``, the forward pass followed by the backward steps of the
-derivation, each under a comment quoting its formula.  Forward values are
+derivation, each under a comment quoting its formula; and ``trace``, which
+returns every value and adjoint by name.  Forward values are
 computed once and read by the backward steps, as in hand-written backprop.
 
 :func:`compile_derivation` compiles that source and wraps it in a function
@@ -91,7 +92,10 @@ class NumPyPrinter(Printer):
     _print_MatrixSymbol = _print_Symbol
 
     def _print_Integer(self, expr):
-        return str(int(expr))
+        return str(int(expr)) if abs(expr) < 2**53 else repr(float(expr))
+
+    def _print_NumberSymbol(self, expr):  # e, pi
+        return repr(float(expr))
 
     def _print_Rational(self, expr):
         return repr(float(expr))
@@ -393,24 +397,26 @@ def _straight_line(lines, names, used):
 
     Names for the temporaries are added to `names` (and `used`).
     """
-    values = [line.value for line in lines]
-    definitions = {}
-    while True:
-        # the largest repeated subexpression first; what it contains is then
-        # counted again, inside its one definition
-        counts = Counter(e for v in values + list(definitions.values())
-                         for e in _subexpressions(v) if _worth_sharing(e))
-        repeated = [e for e, n in counts.items() if n > 1]
-        if not repeated:
-            break
-        expr = max(repeated, key=lambda e: (sum(1 for _ in _subexpressions(e)), str(e)))
+    counts = Counter(e for line in lines for e in _subexpressions(line.value) if _worth_sharing(e))
+    size = {e: sum(1 for _ in _subexpressions(e)) for e, n in counts.items() if n > 1}
+    temps = {}
+    # Largest first: once its copies are one temporary, what it contains occurs
+    # that many times fewer, so a part used only inside it gets no temporary.
+    for expr in sorted(size, key=size.get, reverse=True):  # stable: first occurrence breaks ties
+        copies = counts[expr]
+        if copies < 2:
+            continue
         symbol = (sp.MatrixSymbol if ex.is_matrix(expr) else sp.Symbol)(
-            f"\0temp{len(definitions)}", *(expr.shape if ex.is_matrix(expr) else ()))
-        names[symbol] = _identifier(f"t{len(definitions)}", used)
-        rule = {expr: symbol}
-        values = [v.xreplace(rule) for v in values]
-        definitions = {t: d.xreplace(rule) for t, d in definitions.items()}
-        definitions[symbol] = expr
+            f"\0temp{len(temps)}", *(expr.shape if ex.is_matrix(expr) else ()))
+        names[symbol] = _identifier(f"t{len(temps)}", used)
+        temps[expr] = symbol
+        inner = Counter(e for e in _subexpressions(expr) if e in size)
+        inner[expr] -= 1
+        for e, k in inner.items():
+            counts[e] -= (copies - 1) * k
+    values = [line.value.xreplace(temps) for line in lines]
+    definitions = {symbol: expr.xreplace({k: v for k, v in temps.items() if k != expr})
+                   for expr, symbol in temps.items()}
     printer = NumPyPrinter(names)
     code, defined = [], set()
 
@@ -457,7 +463,7 @@ class _Arrays:
             if shape.is_scalar:
                 if value.size != 1:
                     raise ValueError(f"{v.name} is a scalar; got an array of shape {value.shape}")
-                values.append(float(value.reshape(())))
+                values.append(np.float64(value.reshape(())))  # a NaN, not a complex, from (-1)**0.5
                 continue
             expected = 1 if shape.kind == "vector" else 2
             if value.ndim != expected:

@@ -29,6 +29,7 @@ __all__ = ["Notation", "TextPrinter", "MatrixLatexPrinter", "display_names", "sh
            "shape_text"]
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class _Common:
         super().__init__(settings)
         self.names = names or {}
         self.notation = notation
+        self.plain_operands = {}
 
     def _name(self, key):
         return self.names.get(key)
@@ -118,9 +120,10 @@ class _Common:
             return shown
         return self._builtin_function(name)
 
-    def _map_operand(self, arg):
-        """How a matrix operand appears as the argument of an entrywise function."""
-        return self._print(arg)
+
+    def _arg(self, arg):
+        """A function's argument: a stand-in prints without the brackets a call already has."""
+        return self.plain_operands.get(arg) or self._print(arg)
 
     def _print_Map(self, expr):
         # A product of functions of the entries, f(z) g(z), is written f(z) ⊙ g(z).
@@ -134,8 +137,13 @@ class _Common:
                 return self._print(product if constant == 1 else sp.MatMul(constant, product))
         # The body is printed as a scalar function of a stand-in symbol that
         # prints as the operand: phi'(z), 1 - tanh^2(z).
+        # In a power or a product the operand is bracketed unless a plain name;
+        # as a function's argument it is not (the call has brackets already).
         stand_in = sp.Symbol(f"\0map{len(self.names)}")
-        self.names = {**self.names, stand_in: self._map_operand(expr.arg)}
+        operand = self._print(expr.arg)
+        bracketed = operand if isinstance(expr.arg, MatrixSymbol) else self._parens(operand)
+        self.names = {**self.names, stand_in: bracketed}
+        self.plain_operands = {**self.plain_operands, stand_in: operand}
         return self._print(expr.body_at(stand_in))
 
     def _entrywise_power(self, expr):
@@ -148,15 +156,68 @@ class _Common:
     def _print_AsScalar(self, expr):
         return self._print(expr.arg)
 
+    def _is_adjoint(self, arg):
+        return isinstance(arg, (sp.Symbol, MatrixSymbol)) and arg.name.startswith("∂")
+
+    def _compound(self, arg):
+        """Whether `arg` needs brackets as a factor of a product."""
+        if isinstance(arg, (sp.MatAdd, sp.Add, HadamardProduct)):
+            return True
+        if isinstance(arg, ex.Map):  # 1 - tanh^2(z), -phi(z): a sum or a sign inside
+            body = arg.function.expr
+            return body.is_Add or body.could_extract_minus_sign()
+        return False
+
+    def _factor(self, arg):
+        """`arg` as a factor of a product, bracketed where juxtaposition would misread."""
+        text = self._print(arg)
+        adjoint = self._is_adjoint(arg) and self.bracket_adjoints
+        return self._parens(text) if self._compound(arg) or adjoint else text
+
     def _hadamard_factor(self, arg):
         text = self._print(arg)
-        compound = isinstance(arg, (sp.MatAdd, sp.Add, sp.MatMul)) or (
-            isinstance(arg, ex.Map) and isinstance(arg.function.expr, sp.Add))
-        return self._parens(text) if compound else text
+        compound = self._compound(arg) and not isinstance(arg, HadamardProduct)
+        return self._parens(text) if compound or isinstance(arg, sp.MatMul) else text
+
+    def _print_MatMul(self, expr):
+        # Written here, from the factors, rather than by SymPy: its version
+        # treats an entrywise function as an atom (dropping the brackets of
+        # 1 - tanh^2(z)) and is slow on deep expressions.
+        coeff, mats = ex._split(expr)
+        sign = ""
+        if coeff.could_extract_minus_sign():
+            sign, coeff = "-", -coeff
+        parts = []
+        if coeff != 1:
+            parts.append(self._parens(self._print(coeff)) if coeff.is_Add else self._print(coeff))
+        parts += [self._factor(m) for m in mats]
+        return sign + " ".join(parts)
+
+    def _print_MatAdd(self, expr):
+        out = ""
+        for i, term in enumerate(expr.args):
+            text = self._print(term)
+            if i and text.startswith("-"):
+                out += " - " + text[1:]
+            else:
+                out += (" + " if i else "") + text
+        return out
+
+    def _print_Partial(self, expr):
+        # dL/do when o is a plain variable in one argument slot; otherwise the
+        # partial in the k-th argument, d_k ell(args), which cannot be misread.
+        operand = expr.call_args[expr.slot]
+        if isinstance(operand, (sp.Symbol, MatrixSymbol)) and expr.call_args.count(operand) == 1:
+            of = self._name(("var", expr.of)) or self._plain(expr.of)
+            return self._partial(of, self._print(operand))
+        args = ", ".join(self._print(a) for a in expr.call_args)
+        return self._nth_partial(expr.slot + 1, self._function_name(expr.name), args)
 
 
 class TextPrinter(_Common, StrPrinter):
     """Unicode text: ``(∂J/∂o) hᵀ + λ W2``, ``∂J/∂h ⊙ φ'(z)``."""
+
+    bracket_adjoints = True  # ∂J/∂o hᵀ would read as ∂J/∂(o hᵀ)
 
     def _parens(self, text):
         return f"({text})"
@@ -169,27 +230,17 @@ class TextPrinter(_Common, StrPrinter):
 
     _print_MatrixSymbol = _print_Symbol
 
-    def _factor(self, arg):
-        text = self._print(arg)
-        is_adjoint = isinstance(arg, (sp.Symbol, MatrixSymbol)) and "/" in text
-        compound = isinstance(arg, (sp.MatAdd, sp.Add, HadamardProduct)) or is_adjoint
-        return f"({text})" if compound else text
-
-    def _print_MatMul(self, expr):
-        coeff, mats = ex._split(expr)
-        sign = ""
-        if coeff.could_extract_minus_sign():
-            sign, coeff = "-", -coeff
-        parts = [] if coeff == 1 else [self._factor(coeff) if isinstance(coeff, sp.Add)
-                                         else self._print(coeff)]
-        parts += [self._factor(m) for m in mats]
-        return sign + " ".join(parts)
-
     def _print_Mul(self, expr):
         # As a lecturer writes: λ/2 (‖W1‖² + ‖W2‖²), not λ*(‖W1‖² + ‖W2‖²)/2.
         coeff, factors = expr.as_coeff_mul()
-        if any(f.is_Pow and f.exp.is_negative for f in factors) or not coeff.is_Rational:
+        if not coeff.is_Rational:
             return super()._print_Mul(expr)
+        if any(f.is_Pow and f.exp.is_negative for f in factors):
+            numerator, denominator = sp.fraction(expr)
+            top, bottom = self._print(numerator), self._print(denominator)
+            top = self._parens(top) if numerator.is_Add or self._is_adjoint(numerator) else top
+            bottom = self._parens(bottom) if denominator.is_Add or denominator.is_Mul else bottom
+            return f"{top}/{bottom}"
         sign = "-" if coeff < 0 else ""
         coeff = abs(coeff)
         parts = [self._factor(f) for f in factors]
@@ -198,16 +249,6 @@ class TextPrinter(_Common, StrPrinter):
         elif coeff != 1:
             parts.insert(0, str(coeff))
         return sign + " ".join(parts)
-
-    def _print_MatAdd(self, expr):
-        out = ""
-        for i, term in enumerate(expr.args):
-            text = self._print(term)
-            if i and text.startswith("-"):
-                out += " - " + text[1:]
-            else:
-                out += (" + " if i else "") + text
-        return out
 
     def _print_HadamardProduct(self, expr):
         return " ⊙ ".join(self._hadamard_factor(a) for a in expr.args)
@@ -223,15 +264,15 @@ class TextPrinter(_Common, StrPrinter):
     def _print_Derivative(self, expr):
         (f,) = [expr.expr] if len(expr.variables) == 1 else [None]
         if f is not None and len(f.args) == 1:
-            return f"{self._function_name(f.func.__name__)}'({self._print(f.args[0])})"
+            return f"{self._function_name(f.func.__name__)}'({self._arg(f.args[0])})"
         return super()._print_Derivative(expr)
 
     def _print_Function(self, expr):
         name = type(expr).__name__
-        return f"{self._function_name(name)}({', '.join(self._print(a) for a in expr.args)})"
+        return f"{self._function_name(name)}({', '.join(self._arg(a) for a in expr.args)})"
 
     def _print_Heaviside(self, expr):
-        return f"𝟙[{self._print(expr.args[0])} > 0]"
+        return f"𝟙[{self._arg(expr.args[0])} > 0]"
 
     def _print_OneMatrix(self, expr):
         return "𝟏ᵀ" if expr.rows == 1 and expr.cols != 1 else "𝟏"
@@ -261,14 +302,21 @@ class TextPrinter(_Common, StrPrinter):
         args = ", ".join(self._print(a) for a in expr.call_args)
         return f"{self._function_name(expr.name)}({args})"
 
-    def _print_Partial(self, expr):
-        of = self._name(("var", expr.of)) or unicode_name(expr.of)
-        return f"∂{of}/∂{self._print(expr.call_args[expr.slot])}"
+    def _partial(self, of, wrt):
+        return f"∂{of}/∂{wrt}"
+
+    def _nth_partial(self, k, name, args):
+        return f"∂{str(k).translate(_SUBSCRIPT)}{name}({args})"
+
+    def _plain(self, name):
+        return unicode_name(name)
 
     def _print_Pow(self, expr):
         entrywise = self._entrywise_power(expr)
         if entrywise is not None:
             return entrywise
+        if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, sp.Symbol):
+            return self._print(expr.base) + str(expr.exp).translate(_SUPERSCRIPT)
         if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, ex.Norm):
             return self._print(expr.base) + str(expr.exp).translate(_SUPERSCRIPT)
         if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, sp.Function):
@@ -284,6 +332,11 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
     def _parens(self, text):
         return f"\\left({text}\\right)"
 
+    @property
+    def bracket_adjoints(self):
+        # \frac{dJ}{do} h^T reads well; nabla_o J h^T would read as nabla of (J h^T)
+        return self.notation.nabla
+
     def _builtin_function(self, name):
         return {"sigmoid": "\\sigma", "tanh": "\\tanh", "exp": "\\exp", "log": "\\log"}.get(
             name, f"\\operatorname{{{name}}}")
@@ -294,18 +347,6 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
     def _print_MatrixSymbol(self, expr):
         return self._name(expr) or default_latex(expr.name, bold=True,
                                                  bold_macro=BOLD[self.notation.bold])
-
-    def _print_MatMul(self, expr):
-        if not self.notation.nabla:
-            return super()._print_MatMul(expr)
-        # nabla_o J h^T would read as the gradient of (J h^T): bracket the adjoints
-        coeff, mats = ex._split(expr)
-        parts = [] if coeff == 1 else [self._print(coeff)]
-        for m in mats:
-            text = self._print(m)
-            parts.append(self._parens(text) if text.startswith("\\nabla") else
-                         self.parenthesize(m, PRECEDENCE["Mul"]))
-        return " ".join(parts)
 
     def _print_Mul(self, expr):
         # As a lecturer writes: \frac{\lambda}{2} (...), not \frac{\lambda (...)}{2}.
@@ -322,10 +363,6 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
             parts.insert(0, f"\\frac{{{coeff.p}}}{{{coeff.q}}}")
         return sign + " ".join(parts)
 
-    def _map_operand(self, arg):
-        text = self._print(arg)
-        return text if isinstance(arg, MatrixSymbol) else f"\\left({text}\\right)"
-
     def _print_Transpose(self, expr):
         inner = self._print(expr.arg)
         if not isinstance(expr.arg, MatrixSymbol) or "\\frac" in inner:
@@ -333,16 +370,6 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         elif "^" in inner or "_" in inner:
             inner = f"{{{inner}}}"
         return inner + TRANSPOSE[self.notation.transpose]
-
-    def _print_MatAdd(self, expr):
-        out = ""
-        for i, term in enumerate(expr.args):
-            text = self._print(term)
-            if i and text.startswith("-"):
-                out += " - " + text[1:]
-            else:
-                out += (" + " if i else "") + text
-        return out
 
     def _print_HadamardProduct(self, expr):
         return " \\odot ".join(self._hadamard_factor(a) for a in expr.args)
@@ -356,14 +383,14 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
     def _print_Derivative(self, expr):
         f = expr.expr
         if len(expr.variables) == 1 and isinstance(f, sp.Function) and len(f.args) == 1:
-            return f"{self._function_name(f.func.__name__)}'\\left({self._print(f.args[0])}\\right)"
+            return f"{self._function_name(f.func.__name__)}'\\left({self._arg(f.args[0])}\\right)"
         return super()._print_Derivative(expr)
 
     def _print_Function(self, expr, exp=None):
         name = self._function_name(type(expr).__name__)
         if exp is not None:
             name = f"{name}^{{{exp}}}"
-        return f"{name}\\left({', '.join(self._print(a) for a in expr.args)}\\right)"
+        return f"{name}\\left({', '.join(self._arg(a) for a in expr.args)}\\right)"
 
     def _print_Pow(self, expr):
         entrywise = self._entrywise_power(expr)
@@ -378,7 +405,7 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
 
     def _print_Heaviside(self, expr, exp=None):
         # amssymb has no blackboard-bold 1: the indicator is written \mathbb{I}
-        return f"\\mathbb{{I}}\\left[{self._print(expr.args[0])} > 0\\right]"
+        return f"\\mathbb{{I}}\\left[{self._arg(expr.args[0])} > 0\\right]"
 
     def _print_OneMatrix(self, expr):
         one = "\\mathbf{1}"
@@ -410,9 +437,14 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         args = ", ".join(self._print(a) for a in expr.call_args)
         return f"{self._function_name(expr.name)}\\left({args}\\right)"
 
-    def _print_Partial(self, expr):
-        of = self._name(("var", expr.of)) or default_latex(expr.of)
-        return f"\\frac{{\\partial {of}}}{{\\partial {self._print(expr.call_args[expr.slot])}}}"
+    def _partial(self, of, wrt):
+        return f"\\frac{{\\partial {of}}}{{\\partial {wrt}}}"
+
+    def _nth_partial(self, k, name, args):
+        return f"\\partial_{{{k}}} {name}\\left({args}\\right)"
+
+    def _plain(self, name):
+        return default_latex(name)
 
 
 def shape_latex(shape):

@@ -1,0 +1,80 @@
+"""Printed formulas mean what the expressions mean: brackets, partials, zeros, constants."""
+
+import numpy as np
+import pytest
+
+import symbackprop as sbp
+
+
+def adjoints(text):
+    d = sbp.derive(sbp.parse(text))
+    return {s.node: d.pretty(s.result) for s in d.steps}, d
+
+
+@pytest.mark.parametrize("text, node, printed", [
+    ("dim n\nparam z: vector(n)\nconst lambda: scalar\nJ = lambda * sum(tanh(z))\nobjective J",
+     "z", "λ (1 - tanh²(z))"),
+    ("dim n\nparam z: vector(n)\nJ = sum(-tanh(z))\nobjective J", "z", "-(1 - tanh²(z))"),
+    ("dim n, m\ninput x: vector(n)\nparam W: matrix(m, n)\nparam b: vector(m)\n"
+     "J = sum(tanh(W @ x + b))\nobjective J", "W", "(1 - tanh²(W x + b)) xᵀ"),
+    ("dim n, m\ninput x: vector(n)\nparam W: matrix(m, n)\nparam b: vector(m)\n"
+     "J = sum(log(W @ x + b))\nobjective J", "W", "(W x + b)^⊙-1 xᵀ"),
+    ("dim n, m\ninput x: vector(n)\ninput y: vector(m)\nparam W: matrix(m, n)\nfunc ell(o, t)\n"
+     "L = ell(W @ x, y)\nobjective L", "W", "∂₁ℓ(W x, y) xᵀ"),
+    ("dim n\nparam w: vector(n)\nfunc ell(o, t)\nL = ell(w, w)\nobjective L", "w",
+     "∂₂ℓ(w, w) + ∂₁ℓ(w, w)"),
+    ("param a: scalar\nparam b: scalar\nu = a / b\nJ = u * u\nobjective J", "b",
+     "-a (∂J/∂u)/b²"),
+])
+def test_brackets_keep_the_meaning(text, node, printed):
+    results, _ = adjoints(text)
+    assert results[node] == printed
+
+
+def test_latex_brackets_entrywise_sums_in_products():
+    _, d = adjoints("dim n\nparam z: vector(n)\nconst lambda: scalar\n"
+                    "J = lambda * sum(tanh(z))\nobjective J")
+    assert "\\lambda \\left(1 - \\tanh^{2}\\left(\\boldsymbol{z}\\right)\\right)" in d.latex()
+
+
+@pytest.mark.parametrize("body", ["mse(S, S)", "sum(w - w) + sum(S)", "sum(0 * w) + sum(S)"])
+def test_zero_adjoints_keep_their_shape(body):
+    text = f"dim n\nparam S: matrix(n, n)\nparam w: vector(n)\nJ = {body}\nobjective J\n"
+    d = sbp.derive(sbp.parse(text))
+    _, grads = d.lambdify()(S=np.ones((3, 3)), w=np.ones(3))
+    assert grads["S"].shape == (3, 3) and grads["w"].shape == (3,)
+    assert sbp.check(d).ok and sbp.verify(d, dims={"n": 2}).ok
+
+
+@pytest.mark.parametrize("expr", ["a + 1/0", "a * 10^400", "a + (-1)^0.5"])
+def test_constants_that_are_not_finite_reals_are_errors(expr):
+    with pytest.raises(sbp.ModelError, match="not a finite real number") as info:
+        sbp.derive(sbp.parse(f"param a: scalar\nJ = {expr}\nobjective J\n"))
+    assert info.value.line == 2
+
+
+def test_named_constants_compile():
+    d = sbp.derive(sbp.parse("param a: scalar\nJ = a * exp(1)\nobjective J\n"))
+    J, grads = d.lambdify()(a=2.0)
+    assert J == pytest.approx(2 * np.e) and grads["a"] == pytest.approx(np.e)
+
+
+def test_a_fractional_power_of_a_negative_scalar_is_nan_not_complex():
+    d = sbp.derive(sbp.parse("param a: scalar\nJ = a^1.5\nobjective J\n"))
+    with np.errstate(invalid="ignore"):
+        J, _ = d.lambdify()(a=-1.0)
+    assert np.isnan(J)
+
+
+def test_a_dead_value_does_not_fail_check():
+    model = sbp.parse("dim n\nparam x: vector(n)\nu = log(x)\nJ = sum(x * x)\nobjective J\n")
+    assert sbp.check(model).ok
+
+
+def test_deep_substitution_is_a_clear_error():
+    lines = ["dim n", "input x: vector(n)", "param W: matrix(n, n)", "h0 = x"]
+    lines += [f"h{i} = tanh(W @ h{i - 1})" for i in range(1, 400)]
+    d = sbp.derive(sbp.parse("\n".join(lines + ["J = sum(h399)", "objective J"])))
+    with pytest.raises(ValueError, match="too deep"):
+        d.gradient("W")
+    assert "∂J/∂W" in d.text(substituted=True)
