@@ -584,3 +584,13 @@ def test_independent_errors_are_reported_together():
 def test_syntax_errors_on_several_lines_are_reported_together():
     err = parse_error("dim d\ninput x: vector(d) $\nJ = sum(x))\nobjective J\n")
     assert [(e.line, e.col) for e in err.errors] == [(2, 20), (3, 11)]
+
+
+def test_a_hostile_file_name_does_not_reach_the_generated_code(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    name = 'm"""\nopen("pwned", "w")\n""".sbp'
+    (tmp_path / name).write_text("dim n\nparam w: vector(n)\nJ = w.T @ w\nobjective J\n",
+                                 encoding="utf-8")
+    f = sbp.derive(sbp.load(name)).lambdify()
+    assert f(w=[1.0, 2.0])[0] == 5.0
+    assert not (tmp_path / "pwned").exists()
