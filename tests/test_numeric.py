@@ -140,3 +140,10 @@ def test_check_passes_an_exactly_zero_gradient():
     seed = next(s for s in range(100) if random_arrays(model, {"n": 1}, s)["w"][0] < 0)
     report = sbp.check(model, dims={"n": 1}, seed=seed)
     assert report.ok, str(report)
+
+
+def test_verify_proves_where_a_random_point_leaves_the_real_domain():
+    # sqrt of a const of unknown sign: the numeric screen cannot evaluate, the proof still runs
+    text = ("dim m\nparam p: vector(m)\nconst K: matrix(m, m)\ninput C: vector(m)\n"
+            "v = p + sqrt(K) @ p\nJ = sum(C * relu(p + v))\nobjective J\n")
+    assert sbp.verify(sbp.parse(text), dims={"m": 2}).ok
