@@ -342,10 +342,10 @@ def entrywise(body, arg):
     >>> entrywise(sp.log(ENTRY), entrywise(sigmoid(ENTRY), z)).function.expr
     log(sigmoid(ξ))
     """
-    if body == ENTRY:  # the identity (SymPy would make Lambda(ξ, ξ) an IdentityFunction)
-        return arg
     if isinstance(arg, Map):
         body, arg = body.subs(ENTRY, arg.function.expr), arg.arg
+    if body == ENTRY:  # the identity, log(exp(z)) included: SymPy's Lambda(ξ, ξ) has no body
+        return arg
     return Map(sp.Lambda(ENTRY, body), arg)
 
 

@@ -78,3 +78,10 @@ def test_deep_substitution_is_a_clear_error():
     with pytest.raises(ValueError, match="too deep"):
         d.gradient("W")
     assert "∂J/∂W" in d.text(substituted=True)
+
+
+def test_entrywise_functions_that_compose_to_the_identity():
+    d = sbp.derive(sbp.parse("dim m\nparam p: vector(m)\nv = tanh(log(exp(p)))\nJ = sum(v)\n"
+                             "objective J\n"))
+    assert "v = tanh(p)" in d.text()
+    assert sbp.check(d).ok and sbp.verify(d, dims={"m": 2}).ok
