@@ -34,7 +34,7 @@ import sympy as sp
 from . import expressions as ex
 from .errors import ModelError
 from .graph import build_graph
-from .model import Literal, Node, Ref, _walk
+from .model import Literal, Ref, _walk
 from .operators import Site
 
 __all__ = ["derive", "Derivation", "Step", "Term", "variable_symbols", "adjoint_symbol"]

@@ -26,8 +26,7 @@ import subprocess
 
 import networkx as nx
 
-from .graph import OPERATOR_LATEX
-from .notation import default_latex, unicode_name
+from .notation import unicode_name
 from .printing import Notation, adjoint_name, display_names
 
 __all__ = ["graph_figure", "backward_graph", "Figure", "FORMATS"]

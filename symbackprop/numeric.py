@@ -479,8 +479,7 @@ class _Arrays:
                     raise ValueError(f"{v.name} is a {shape}: got shape {np.shape(arrays[v.name])}"
                                      f", but {size} = {known} from the arrays before it")
             values.append(value)
-        for name, symbol in model.dims.items():
-            values.append(sizes.get(symbol, 0))
+        values.extend(sizes.get(symbol, 0) for symbol in model.dims.values())
         return values
 
 

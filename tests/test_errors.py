@@ -8,8 +8,6 @@ fragments its message must contain (the construct it names).  Positions are
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
