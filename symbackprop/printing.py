@@ -26,7 +26,7 @@ from .graph import variable_latex
 from .notation import default_latex, unicode_name
 
 __all__ = ["Notation", "TextPrinter", "MatrixLatexPrinter", "display_names", "shape_latex",
-           "shape_text"]
+           "shape_text", "second_order_names"]
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -102,6 +102,42 @@ def display_names(derivation, latex, notation=Notation()):
     return out
 
 
+def second_order_names(hvp, names, latex, notation=Notation()):
+    """`names` (from :func:`display_names`) plus the directions and tangents of an HVP derivation.
+
+    A direction is V_W1 (v_w for a vector or a scalar); a tangent is R{z} or R{∂J/∂z}.
+    """
+    out = dict(names)
+    model = hvp.model
+    for name, symbol in hvp.directions.items():
+        shape = model.variables[name].shape
+        letter = "V" if shape.kind == "matrix" else "v"
+        wrt = names[("var", name)]
+        if latex:
+            base = letter if shape.is_scalar else f"{BOLD[notation.bold]}{{{letter}}}"
+            out[symbol] = f"{base}_{{{wrt}}}"
+        else:
+            out[symbol] = f"{letter}_{wrt}"
+    adjoints = {s.node: s.adjoint for s in hvp.derivation.steps}
+    for step in hvp.forward:
+        out[step.symbol] = _tangent_name(names[("var", step.node)], latex)
+    for step in hvp.backward:
+        out[step.symbol] = _tangent_name(names[adjoints[step.node]], latex)
+    return out
+
+
+def _tangent_name(inner, latex):
+    if latex:
+        return f"\\mathcal{{R}}\\left\\{{{inner}\\right\\}}"
+    return f"R{{{inner}}}"
+
+
+def is_tangent_name(text):
+    """Whether printed `text` is one tangent, R{...}: its braces delimit it like brackets."""
+    return text.startswith(("R{", "\\mathcal{R}\\left\\{")) and text.endswith("}") \
+        and text.count("R{") + text.count("\\mathcal{R}") == 1
+
+
 class _Common:
     """What the two printers share: names, and the classes both print alike."""
 
@@ -132,8 +168,8 @@ class _Common:
             varying = [f for f in body.args if f.has(ex.ENTRY)]
             if len(varying) > 1:
                 constant = sp.Mul(*(f for f in body.args if not f.has(ex.ENTRY)))
-                product = HadamardProduct(*(ex.Map(sp.Lambda(ex.ENTRY, f), expr.arg)
-                                            for f in varying))
+                # entrywise, not Map: a factor that is the entry itself is the operand
+                product = HadamardProduct(*(ex.entrywise(f, expr.arg) for f in varying))
                 return self._print(product if constant == 1 else sp.MatMul(constant, product))
         # The body is printed as a scalar function of a stand-in symbol that
         # prints as the operand: phi'(z), 1 - tanh^2(z).
@@ -213,6 +249,28 @@ class _Common:
         args = ", ".join(self._print(a) for a in expr.call_args)
         return self._nth_partial(expr.slot + 1, self._function_name(expr.name), args)
 
+    def _print_SecondPartial(self, expr):
+        # d2L/do do^T R{o} for vectors (the Hessian matrix times a vector); for a matrix,
+        # the Hessian applied to a matrix, d2L/dO2 [R{O}]; with compound arguments, the
+        # second partial in the k-th and m-th arguments.
+        slot, along = expr.call_args[expr.slot], expr.call_args[expr.along]
+        tangent = self._print(expr.tangent)
+        named = all(isinstance(a, (sp.Symbol, MatrixSymbol)) and expr.call_args.count(a) == 1
+                    for a in (slot, along))
+        if not named:
+            args = ", ".join(self._print(a) for a in expr.call_args)
+            second = self._second_partial_by_slots(expr.slot + 1, expr.along + 1,
+                                                   self._function_name(expr.name), args)
+            return self._applied(second, tangent)
+        of = self._name(("var", expr.of)) or self._plain(expr.of)
+        columns = all(ex.is_matrix(a) and a.shape[1] == 1 or not ex.is_matrix(a)
+                      for a in (slot, along))
+        second = self._second_partial(of, self._print(slot), self._print(along),
+                                      slot == along, columns)
+        if columns:  # a vector or a scalar: the Hessian matrix times the tangent
+            return f"{self._parens(second)} {self._factor(expr.tangent)}"
+        return self._applied(second, tangent)
+
 
 class TextPrinter(_Common, StrPrinter):
     """Unicode text: ``(∂J/∂o) hᵀ + λ W2``, ``∂J/∂h ⊙ φ'(z)``."""
@@ -258,13 +316,15 @@ class TextPrinter(_Common, StrPrinter):
 
     def _print_Transpose(self, expr):
         inner = self._print(expr.arg)
-        bare = isinstance(expr.arg, MatrixSymbol) and not any(c in inner for c in "/∇ ")
+        bare = isinstance(expr.arg, MatrixSymbol) and (not any(c in inner for c in "/∇ ")
+                                                       or is_tangent_name(inner))
         return (inner if bare else f"({inner})") + "ᵀ"
 
     def _print_Derivative(self, expr):
-        (f,) = [expr.expr] if len(expr.variables) == 1 else [None]
-        if f is not None and len(f.args) == 1:
-            return f"{self._function_name(f.func.__name__)}'({self._arg(f.args[0])})"
+        f = expr.expr
+        if isinstance(f, sp.Function) and len(f.args) == 1 and set(expr.variables) == {f.args[0]}:
+            primes = _primes(len(expr.variables), latex=False)
+            return f"{self._function_name(f.func.__name__)}{primes}({self._arg(f.args[0])})"
         return super()._print_Derivative(expr)
 
     def _print_Function(self, expr):
@@ -307,6 +367,17 @@ class TextPrinter(_Common, StrPrinter):
 
     def _nth_partial(self, k, name, args):
         return f"∂{str(k).translate(_SUBSCRIPT)}{name}({args})"
+
+    def _second_partial(self, of, slot, along, same, columns):
+        if same:
+            return f"∂²{of}/∂{slot}∂{slot}ᵀ" if columns else f"∂²{of}/∂{slot}²"
+        return f"∂²{of}/∂{slot}∂{along}{'ᵀ' if columns else ''}"
+
+    def _second_partial_by_slots(self, k, m, name, args):
+        return f"∂{str(k).translate(_SUBSCRIPT)}∂{str(m).translate(_SUBSCRIPT)}{name}({args})"
+
+    def _applied(self, operator, operand):
+        return f"{operator} [{operand}]"
 
     def _plain(self, name):
         return unicode_name(name)
@@ -365,6 +436,8 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
 
     def _print_Transpose(self, expr):
         inner = self._print(expr.arg)
+        if is_tangent_name(inner):
+            return inner + TRANSPOSE[self.notation.transpose]
         if not isinstance(expr.arg, MatrixSymbol) or "\\frac" in inner:
             inner = f"\\left({inner}\\right)"
         elif "^" in inner or "_" in inner:
@@ -382,8 +455,10 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
 
     def _print_Derivative(self, expr):
         f = expr.expr
-        if len(expr.variables) == 1 and isinstance(f, sp.Function) and len(f.args) == 1:
-            return f"{self._function_name(f.func.__name__)}'\\left({self._arg(f.args[0])}\\right)"
+        if isinstance(f, sp.Function) and len(f.args) == 1 and set(expr.variables) == {f.args[0]}:
+            primes = _primes(len(expr.variables), latex=True)
+            return (f"{self._function_name(f.func.__name__)}{primes}"
+                    f"\\left({self._arg(f.args[0])}\\right)")
         return super()._print_Derivative(expr)
 
     def _print_Function(self, expr, exp=None):
@@ -443,8 +518,29 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
     def _nth_partial(self, k, name, args):
         return f"\\partial_{{{k}}} {name}\\left({args}\\right)"
 
+    def _second_partial(self, of, slot, along, same, columns):
+        top = TRANSPOSE[self.notation.transpose] if columns else ""
+        if same and not columns:
+            below = f"\\partial {{{slot}}}^{{2}}"
+        else:
+            below = f"\\partial {slot} \\, \\partial {{{along}}}{top}"
+        return f"\\frac{{\\partial^{{2}} {of}}}{{{below}}}"
+
+    def _second_partial_by_slots(self, k, m, name, args):
+        return f"\\partial_{{{k}}} \\partial_{{{m}}} {name}\\left({args}\\right)"
+
+    def _applied(self, operator, operand):
+        return f"{operator}\\left[{operand}\\right]"
+
     def _plain(self, name):
         return default_latex(name)
+
+
+def _primes(n, latex):
+    """The marks of an n-th derivative: primes up to three, then a bracketed order."""
+    if n <= 3:
+        return "'" * n
+    return f"^{{({n})}}" if latex else f"⁽{str(n).translate(_SUPERSCRIPT)}⁾"
 
 
 def shape_latex(shape):

@@ -85,3 +85,21 @@ def test_entrywise_functions_that_compose_to_the_identity():
                              "objective J\n"))
     assert "v = tanh(p)" in d.text()
     assert sbp.check(d).ok and sbp.verify(d, dims={"m": 2}).ok
+
+
+@pytest.mark.parametrize("path", sorted(__import__("pathlib").Path("examples").glob("*.sbp")),
+                         ids=lambda p: p.stem)
+def test_no_internal_symbol_reaches_a_document(path):
+    # The entry variable of an entrywise body, a stand-in, or a SymPy dummy
+    # printed into lecture notes would be a formula nobody can read.
+    d = sbp.derive(sbp.load(path))
+    for document in (d.text(), d.latex(), d.markdown()):
+        for internal in ("_x", "\0", "ξ", "Dummy", "Lambda"):
+            assert internal not in document, (path.stem, internal)
+
+
+def test_a_product_body_with_the_entry_itself_prints_the_operand():
+    # sigma' written with the output a: a ⊙ (1 - a), not the entry variable
+    text = "dim n\nparam z: vector(n)\na = sigmoid(z)\nJ = sum(a)\nobjective J"
+    results, _ = adjoints(text)
+    assert results["z"] == "∂J/∂a ⊙ a ⊙ (1 - a)"
