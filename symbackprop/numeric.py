@@ -25,40 +25,42 @@ sigmoid and softplus use their numerically stable forms.
 from __future__ import annotations
 
 import keyword
-from collections import Counter
-from dataclasses import dataclass
+import textwrap
 
 import numpy as np
 import sympy as sp
-from sympy.matrices.expressions import MatrixExpr
 from sympy.printing.printer import Printer
 
 from . import expressions as ex
 from .derivation import adjoint_symbol
 from .printing import TextPrinter, display_names
+from .program import (Program, forward_program, is_temporary, temporary_name,
+                      training_program)
 
 __all__ = ["NumPyPrinter", "generate_source", "compile_derivation"]
 
-HELPERS = '''\
+HELPERS = [
+    """\
 def _softmax(x, axis):
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
-
-
+""",
+    """\
 def _log_softmax(x, axis):
     shifted = x - np.max(x, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-
-
+""",
+    """\
 def _logsumexp(x, axis):
     top = np.max(x, axis=axis, keepdims=True)
     return top + np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True))
-
-
+""",
+    """\
 def _sigmoid(x):
     # 1 / (1 + exp(-x)) without overflow for large |x|
     return 0.5 * (1.0 + np.tanh(0.5 * x))
-'''
+""",
+]
 
 _RESERVED = {"np", "_softmax", "_log_softmax", "_logsumexp", "_sigmoid", "objective",
              "value_and_grad"}
@@ -68,13 +70,27 @@ _FUNCTIONS = {"tanh": "np.tanh", "exp": "np.exp", "log": "np.log", "sigmoid": "_
               "Abs": "np.abs", "sign": "np.sign", "cosh": "np.cosh", "sinh": "np.sinh"}
 
 
+# Python's binding strengths, weakest first: a term of a sum, a factor of a
+# product, a negation, a power's base, an atom (a name, a call, x.T, x[0, 0]).
+_SUM, _PRODUCT, _NEGATION, _POWER, _ATOM = range(5)
+
+
 class NumPyPrinter(Printer):
     """Print the derivation's expressions as NumPy, in the column layout.
+
+    Parentheses appear only where Python's precedence needs them (and around a
+    scalar times a matrix product, which keeps the scaling on the smaller side).
 
     Parameters
     ----------
     names : dict of str to str
         SymPy symbol names (variables, adjoints, dims) to Python identifiers.
+
+    Examples
+    --------
+    >>> A, B = sp.MatrixSymbol("A", 2, 2), sp.MatrixSymbol("B", 2, 2)
+    >>> NumPyPrinter({A: "A", B: "B"}).doprint(ex.mul(A.T, ex.add(A, -B)))
+    'A.T @ (A - B)'
     """
 
     printmethod = "_symbackprop_numpy"
@@ -83,30 +99,44 @@ class NumPyPrinter(Printer):
         super().__init__()
         self.names = dict(names)
 
+    def doprint(self, expr):
+        return self._print(expr)[0]
+
+    def _print(self, expr, **kwargs):
+        printed = super()._print(expr, **kwargs)
+        # a bare string comes from an atom's printer: a name, a number, a call
+        return printed if isinstance(printed, tuple) else (printed, _ATOM)
+
+    def _operand(self, expr, strength):
+        """`expr` printed for a slot binding at least as tightly as `strength`."""
+        text, own = self._print(expr)
+        return text if own >= strength else f"({text})"
+
     def emptyPrinter(self, expr):
         raise TypeError(f"no NumPy form for {type(expr).__name__}: {expr}")
 
     def _print_Symbol(self, expr):
-        return self.names[expr]
+        return self.names[expr]  # a name, or a stand-in's (text, strength)
 
     _print_MatrixSymbol = _print_Symbol
 
+    def _number(self, text):
+        return (text, _NEGATION) if text.startswith("-") else text
+
     def _print_Integer(self, expr):
-        return str(int(expr)) if abs(expr) < 2**53 else repr(float(expr))
+        return self._number(str(int(expr)) if abs(expr) < 2**53 else repr(float(expr)))
 
     def _print_NumberSymbol(self, expr):  # e, pi
         return repr(float(expr))
 
     def _print_Rational(self, expr):
-        return repr(float(expr))
+        return self._number(repr(float(expr)))
 
-    def _print_Float(self, expr):
-        return repr(float(expr))
-
+    _print_Float = _print_Rational
     _print_Half = _print_Rational
 
     def _print_NegativeOne(self, expr):
-        return "-1"
+        return ("-1", _NEGATION)
 
     def _print_One(self, expr):
         return "1"
@@ -116,79 +146,88 @@ class NumPyPrinter(Printer):
 
     def _terms(self, terms):
         """A sum, subtracting negated terms: a - b rather than a + (-1 * b), one temporary less."""
-        out = ""
-        for i, term in enumerate(terms):
+        terms = sorted(terms, key=lambda t: _negated(t) is not None)
+        out = self._operand(terms[0], _SUM)
+        for term in terms[1:]:
             negated = _negated(term)
-            if negated is not None and i:
-                out += f" - {self._print(negated)}"
+            if negated is not None:
+                out += f" - {self._operand(negated, _PRODUCT)}"
             else:
-                out += (" + " if i else "") + self._print(term)
-        return f"({out})"
+                out += f" + {self._operand(term, _PRODUCT)}"
+        return (out, _SUM)
 
     def _print_Add(self, expr):
-        return self._terms(sorted(expr.args, key=lambda t: _negated(t) is not None))
+        return self._terms(expr.args)
+
+    _print_MatAdd = _print_Add
+
+    def _factors(self, factors, operator):
+        # a product as the first factor of another kind of product is bracketed
+        # too: (a * b) @ c is what Python does with a * b @ c, but reads ambiguously
+        return (f" {operator} ".join(self._operand(f, _NEGATION) for f in factors), _PRODUCT)
 
     def _print_Mul(self, expr):
         coeff, rest = expr.as_coeff_Mul()
         if coeff == -1:
-            return f"(-{self._print(rest)})"
-        return "(" + " * ".join(self._print(a) for a in expr.args) + ")"
+            return (f"-{self._operand(rest, _NEGATION)}", _NEGATION)
+        return self._factors(expr.args, "*")
+
+    def _power(self, base, exponent):
+        if exponent == -1:
+            return (f"1.0 / {self._operand(base, _NEGATION)}", _PRODUCT)
+        if exponent == sp.Rational(1, 2):
+            return f"np.sqrt({self.doprint(base)})"
+        if exponent == sp.Rational(-1, 2):
+            return (f"1.0 / np.sqrt({self.doprint(base)})", _PRODUCT)
+        return (f"{self._operand(base, _ATOM)} ** {self._operand(exponent, _NEGATION)}", _POWER)
 
     def _print_Pow(self, expr):
-        base = self._print(expr.base)
-        if expr.exp == -1:
-            return f"(1.0 / {base})"
-        if expr.exp == sp.Rational(1, 2):
-            return f"np.sqrt({base})"
-        if expr.exp == sp.Rational(-1, 2):
-            return f"(1.0 / np.sqrt({base}))"
-        return f"({base} ** {self._print(expr.exp)})"
+        return self._power(expr.base, expr.exp)
+
+    def _print_HadamardPower(self, expr):
+        return self._power(expr.base, expr.exp)
 
     def _print_log(self, expr):
         (arg,) = expr.args
         if isinstance(arg, ex.sigmoid):
             # log(sigmoid(u)) = -softplus(-u): finite for any u
-            return f"(-np.logaddexp(0.0, -{self._print(arg.args[0])}))"
-        return f"np.log({self._print(arg)})"
+            return (f"-np.logaddexp(0.0, -{self._operand(arg.args[0], _NEGATION)})", _NEGATION)
+        return f"np.log({self.doprint(arg)})"
 
     def _print_Function(self, expr):
         name = type(expr).__name__
         if name not in _FUNCTIONS:
             raise TypeError(f"no NumPy form for the function {name}")
-        return f"{_FUNCTIONS[name]}({self._print(expr.args[0])})"
+        return f"{_FUNCTIONS[name]}({self.doprint(expr.args[0])})"
 
     def _print_relu(self, expr):
-        return f"np.maximum({self._print(expr.args[0])}, 0.0)"
+        return f"np.maximum({self.doprint(expr.args[0])}, 0.0)"
 
     def _print_softplus(self, expr):
-        return f"np.logaddexp(0.0, {self._print(expr.args[0])})"
+        return f"np.logaddexp(0.0, {self.doprint(expr.args[0])})"
 
     def _print_Heaviside(self, expr):
-        return f"np.heaviside({self._print(expr.args[0])}, {self._print(expr.args[1])})"
-
-    def _print_MatAdd(self, expr):
-        return self._terms(sorted(expr.args, key=lambda t: _negated(t) is not None))
+        return f"np.heaviside({self.doprint(expr.args[0])}, {self.doprint(expr.args[1])})"
 
     def _print_MatMul(self, expr):
         coeff, mats = ex._split(expr)
-        product = " @ ".join(self._print(m) for m in mats)
+        product = self._factors(mats, "@")
         if coeff == 1:
-            return f"({product})"
+            return product
         if coeff == -1:
-            return f"(-({product}))"
-        return f"({self._print(coeff)} * ({product}))"
+            return (f"-{self._operand(ex.mul(*mats), _NEGATION)}", _NEGATION)
+        # c * (A @ B): scale the product, not the (possibly larger) first factor
+        scaled = product[0] if len(mats) == 1 else f"({product[0]})"
+        return (f"{self._operand(coeff, _PRODUCT)} * {scaled}", _PRODUCT)
 
     def _print_Transpose(self, expr):
-        return f"{self._print(expr.arg)}.T"
+        return f"{self._operand(expr.arg, _ATOM)}.T"
 
     def _print_HadamardProduct(self, expr):
-        return "(" + " * ".join(self._print(a) for a in expr.args) + ")"
-
-    def _print_HadamardPower(self, expr):
-        return f"({self._print(expr.base)} ** {self._print(expr.exp)})"
+        return self._factors(expr.args, "*")
 
     def _dims(self, *sizes):
-        return ", ".join(self._print(s) for s in sizes)
+        return ", ".join(self.doprint(s) for s in sizes)
 
     def _print_OneMatrix(self, expr):
         return f"np.ones(({self._dims(*expr.shape)}))"
@@ -197,31 +236,32 @@ class NumPyPrinter(Printer):
         return f"np.zeros(({self._dims(*expr.shape)}))"
 
     def _print_Identity(self, expr):
-        return f"np.eye({self._print(expr.rows)})"
+        return f"np.eye({self.doprint(expr.rows)})"
 
     def _print_Trace(self, expr):
-        return f"np.trace({self._print(expr.arg)})"
+        return f"np.trace({self.doprint(expr.arg)})"
 
     def _print_AsScalar(self, expr):
-        return f"{self._print(expr.arg)}[0, 0]"
+        return f"{self._operand(expr.arg, _ATOM)}[0, 0]"
 
     def _print_SumAll(self, expr):
-        return f"np.sum({self._print(expr.arg)})"
+        return f"np.sum({self.doprint(expr.arg)})"
 
     def _print_Norm(self, expr):
-        return f"np.linalg.norm({self._print(expr.arg)})"
+        return f"np.linalg.norm({self.doprint(expr.arg)})"
 
     def _print_Softmax(self, expr):
-        return f"_softmax({self._print(expr.arg)}, {expr.axis})"
+        return f"_softmax({self.doprint(expr.arg)}, {expr.axis})"
 
     def _print_LogSoftmax(self, expr):
-        return f"_log_softmax({self._print(expr.arg)}, {expr.axis})"
+        return f"_log_softmax({self.doprint(expr.arg)}, {expr.axis})"
 
     def _print_LogSumExp(self, expr):
-        return f"_logsumexp({self._print(expr.arg)}, {expr.axis})"
+        return f"_logsumexp({self.doprint(expr.arg)}, {expr.axis})"
 
     def _print_Map(self, expr):
         stand_in = sp.Symbol(f"\0entry{len(self.names)}", real=True)
+        # the operand's text and binding strength, parenthesized where the body puts it
         self.names[stand_in] = self._print(expr.arg)
         return self._print(expr.body_at(stand_in))
 
@@ -262,17 +302,95 @@ def _code_names(derivation):
     return idents, dims, names
 
 
-def _needed_steps(derivation, wrt):
-    """The steps whose adjoints the gradients of `wrt` read, in backward order."""
-    needed = set(wrt)
-    for step in reversed(derivation.steps):
-        if step.node in needed:
-            needed.update(t.consumer for t in step.terms)
-    return [s for s in derivation.steps if s.node in needed]
+LINE_LENGTH = 99
 
 
-def _comment(text):
-    return "# " + " ".join(text.split())
+def _comment(text, indent):
+    """`text` as comment lines of at most LINE_LENGTH characters."""
+    lines = textwrap.wrap(" ".join(text.split()), LINE_LENGTH - len(indent) - 2,
+                          subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+    return [f"{indent}# {line}" for line in lines]
+
+
+def _top_level_splits(text, operators):
+    """Where `text` can be broken before a binary operator outside all brackets."""
+    depth, splits = 0, []
+    for i, char in enumerate(text):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif depth == 0 and i and text[i - 1] == " " and char in operators and \
+                text[i + 1:i + 2] == " ":
+            splits.append(i)
+    return splits
+
+
+def _assignment(target, value, indent="    "):
+    """``target = value``, broken inside brackets where longer than LINE_LENGTH.
+
+    As Black lays out code: a long value is put in brackets and broken before
+    its top-level operators, one operand a line; a long operand that is a call
+    or is bracketed is broken the same way inside its own brackets.
+    """
+    line = f"{indent}{target} = {value}"
+    if len(line) <= LINE_LENGTH:
+        return [line]
+    if _top_level_splits(value, "+-*@"):
+        return [f"{indent}{target} = ("] + _lines(value, indent + "    ") + [f"{indent})"]
+    return _opened(f"{indent}{target} = ", value, indent) or [line]
+
+
+def _lines(text, indent):
+    """`text`, inside brackets already, as lines at `indent`."""
+    if len(indent + text) <= LINE_LENGTH:
+        return [indent + text]
+    for operators in ("+-", "*@"):
+        splits = _top_level_splits(text, operators)
+        if splits:
+            pieces = [text[a:b].strip() for a, b in zip([0] + splits, splits + [len(text)])]
+            return [line for piece in pieces for line in _lines(piece, indent)]
+    return _opened(indent, text, indent) or [indent + text]
+
+
+def _opened(head, text, indent):
+    """`text` ending in a bracketed group, broken inside it; None if it does not."""
+    opening = text.find("(")
+    if not text.endswith(")") or opening < 0 or _closing(text, opening) != len(text) - 1:
+        return None
+    return [head + text[:opening + 1], *_lines(text[opening + 1:-1], indent + "    "),
+            f"{indent})"]
+
+
+def _closing(text, opening):
+    """The index of the bracket closing the one at `opening`."""
+    depth = 0
+    for i in range(opening, len(text)):
+        depth += text[i] in "([{"
+        depth -= text[i] in ")]}"
+        if depth == 0:
+            return i
+    return -1
+
+
+def _body(program, names, printer, comments=True, release=True):
+    """The lines of a function body running `program`."""
+    lines = []
+    for statement, released in zip(program.statements, program.releases):
+        if comments and statement.comment:
+            lines += _comment(statement.comment, "    ")
+        lines += _assignment(names[statement.target], printer.doprint(statement.value))
+        if release and released:
+            # free each value after its last use, as hand-written backprop does
+            lines.append("    del " + ", ".join(names[s] for s in released))
+    return lines
+
+
+def _temporary_names(programs, names, used):
+    for program in programs:
+        for statement in program:
+            if is_temporary(statement.target) and statement.target not in names:
+                names[statement.target] = _identifier(temporary_name(statement.target), used)
 
 
 def generate_source(derivation, wrt=None):
@@ -290,7 +408,7 @@ def generate_source(derivation, wrt=None):
     str
         Python source defining ``objective(...)``, ``value_and_grad(...)`` and
         ``trace(...)``; all take the declared variables, then the dims, in
-        model order.
+        model order.  It imports NumPy only.
 
     Examples
     --------
@@ -299,11 +417,13 @@ def generate_source(derivation, wrt=None):
     ...     {"phi": "tanh", "ell": "squared_error"})
     >>> print(generate_source(d).split("def value_and_grad")[1])  # doctest: +ELLIPSIS
     (x, y, W1, W2, lambda_, n_d, n_h, n_q):
-        z = (W1 @ x)
+        ...
+        z = W1 @ x
         h = np.tanh(z)
         ...
         # ∂J/∂W1 = (∂J/∂z) xᵀ + λ W1
-        grad_W1 = ((grad_z @ x.T) + (lambda_ * (W1)))
+        grad_W1 = grad_z @ x.T + lambda_ * W1
+        del grad_z
         return J, (grad_W1, grad_W2)
     ...
     """
@@ -311,131 +431,49 @@ def generate_source(derivation, wrt=None):
     wrt = list(derivation.params if wrt is None else wrt)
     idents, dims, names = _code_names(derivation)
     text = TextPrinter(display_names(derivation, latex=False))
-    declared = [idents[n] for n, v in model.variables.items() if v.declared]
-    signature = ", ".join(declared + list(dims.values()))
-    forward = [_Line(derivation.symbols[n], e) for n, e in derivation.forward.items()]
-    # Adjoints that are plain numbers (dJ/dL = 1) are written into the steps
-    # that read them, so they need no line of their own.
-    steps = [s for s in _needed_steps(derivation, wrt) if s.node in wrt or not s.result.is_number]
-    backward = [_Line(s.adjoint, s.result, f"{text.doprint(s.adjoint)} = {text.doprint(s.result)}")
-                for s in steps]
-    for name in wrt:
-        if name not in derivation.order:  # J does not depend on it
-            shape = model.variables[name].shape
-            zero = sp.Integer(0) if shape.is_scalar else sp.ZeroMatrix(shape.rows, shape.cols)
-            backward.append(_Line(adjoint_symbol(model, name), zero))
-    grads = ", ".join(names[adjoint_symbol(model, n)] for n in wrt)
-    objective = idents[model.objective]
-    traced = [f"        {n!r}: {idents[n]}," for n in derivation.forward]
-    traced += [f"        {s.adjoint.name!r}: {names[s.adjoint]}," for s in steps]
+
+    def formula(step):
+        return f"{text.doprint(step.adjoint)} = {text.doprint(step.result)}"
+
+    inference = forward_program(derivation)
+    training = training_program(derivation, wrt, formula)
+    everything = Program(training.statements, [s.target for s in training])
     used = set(names.values()) | _RESERVED
-    forward_code = _straight_line(forward, names, used)
-    all_code = _straight_line(forward + backward, names, used)
-    return "\n".join([
-        '"""Objective and gradients of a model, generated by symbackprop."""',
-        # repr: a file name is user text; escaped, it cannot leave the comment
-        f"# model: {model.filename!r}",
-        "",
-        "import numpy as np",
-        "",
-        "",
-        HELPERS,
-        "",
-        f"def objective({signature}):",
-        *forward_code,
-        f"    return {objective}",
-        "",
-        "",
-        f"def value_and_grad({signature}):",
-        *all_code,
-        f"    return {objective}, ({grads}{',' if len(wrt) == 1 else ''})",
-        "",
-        "",
-        f"def trace({signature}):",
-        '    """Every forward value and adjoint, by name, to find where a NaN first appears."""',
-        *all_code,
-        "    return {",
-        *traced,
-        "    }",
-        "",
-    ])
-
-
-@dataclass(frozen=True)
-class _Line:
-    """``target = value`` in the generated code, under an optional comment."""
-
-    target: object
-    value: object
-    comment: str = ""
-
-
-def _worth_sharing(expr):
-    """Whether a repeated subexpression should be computed once into a temporary."""
-    if isinstance(expr, (sp.Symbol, sp.MatrixSymbol, sp.Number, sp.Lambda, sp.OneMatrix,
-                         sp.ZeroMatrix, sp.Identity)):
-        return False
-    if isinstance(expr, sp.Transpose) and isinstance(expr.arg, sp.MatrixSymbol):
-        return False  # a view: free
-    if isinstance(expr, sp.MatMul):
-        _, mats = ex._split(expr)
-        if len(mats) == 1 and isinstance(mats[0], (sp.MatrixSymbol, sp.Transpose)):
-            return False  # c * A: cheaper than a temporary's memory
-    return ex.is_matrix(expr) or expr.has(MatrixExpr)
-
-
-def _subexpressions(expr):
-    """Every subexpression occurrence, outside entrywise bodies (which are per-entry code)."""
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        yield e
-        if not isinstance(e, sp.Lambda):
-            stack.extend(e.args)
-
-
-def _straight_line(lines, names, used):
-    """Code for `lines`, each repeated subexpression computed once, just before its first use.
-
-    Names for the temporaries are added to `names` (and `used`).
-    """
-    counts = Counter(e for line in lines for e in _subexpressions(line.value) if _worth_sharing(e))
-    size = {e: sum(1 for _ in _subexpressions(e)) for e, n in counts.items() if n > 1}
-    temps = {}
-    # Largest first: once its copies are one temporary, what it contains occurs
-    # that many times fewer, so a part used only inside it gets no temporary.
-    for expr in sorted(size, key=size.get, reverse=True):  # stable: first occurrence breaks ties
-        copies = counts[expr]
-        if copies < 2:
-            continue
-        symbol = (sp.MatrixSymbol if ex.is_matrix(expr) else sp.Symbol)(
-            f"\0temp{len(temps)}", *(expr.shape if ex.is_matrix(expr) else ()))
-        names[symbol] = _identifier(f"t{len(temps)}", used)
-        temps[expr] = symbol
-        inner = Counter(e for e in _subexpressions(expr) if e in size)
-        inner[expr] -= 1
-        for e, k in inner.items():
-            counts[e] -= (copies - 1) * k
-    values = [line.value.xreplace(temps) for line in lines]
-    definitions = {symbol: expr.xreplace({k: v for k, v in temps.items() if k != expr})
-                   for expr, symbol in temps.items()}
+    _temporary_names([inference, training], names, used)
     printer = NumPyPrinter(names)
-    code, defined = [], set()
-
-    def define(value):
-        for symbol in sorted(value.atoms(sp.Symbol, sp.MatrixSymbol), key=lambda t: t.name):
-            if symbol in definitions and symbol not in defined:
-                defined.add(symbol)
-                body = definitions[symbol]
-                define(body)
-                code.append(f"    {names[symbol]} = {printer.doprint(body)}")
-
-    for line, value in zip(lines, values):
-        define(value)
-        if line.comment:
-            code.append("    " + _comment(line.comment))
-        code.append(f"    {names[line.target]} = {printer.doprint(value)}")
-    return code
+    signature = ", ".join([idents[n] for n, v in model.variables.items() if v.declared]
+                          + list(dims.values()))
+    objective = idents[model.objective]
+    grads = ", ".join(names[adjoint_symbol(model, n)] for n in wrt)
+    traced = [f"        {str(s.target)!r}: {names[s.target]},"
+              for s in training if not is_temporary(s.target)]
+    wrt_text = ", ".join(wrt) if wrt else "nothing"
+    functions = [
+        [f"def objective({signature}):",
+         f'    """The objective {model.objective}: the forward pass alone, each value freed'
+         ' after its last use."""',
+         *_body(inference, names, printer),
+         f"    return {objective}"],
+        [f"def value_and_grad({signature}):",
+         f'    """{model.objective} and its gradients with respect to {wrt_text}: the forward'
+         ' pass, then the backward."""',
+         *_body(training, names, printer),
+         f"    return {objective}, ({grads}{',' if len(wrt) == 1 else ''})"],
+        [f"def trace({signature}):",
+         '    """Every forward value and adjoint, by name, to find where a NaN first appears."""',
+         *_body(everything, names, printer, comments=False, release=False),
+         "    return {", *traced, "    }"],
+    ]
+    code = "\n".join(line for f in functions for line in f)
+    helpers = [h for h in HELPERS if f"{h.split('(')[0][4:]}(" in code]
+    blocks = [["import numpy as np"]] + [h.splitlines() for h in helpers] + functions
+    lines = ['"""Objective and gradients of a model, generated by symbackprop."""',
+             # repr: a file name is user text; escaped, it cannot leave the comment
+             f"# model: {model.filename!r}",
+             ""]
+    for block in blocks:
+        lines += ["", *block, ""] if block is not blocks[0] else [*block, ""]
+    return "\n".join(lines[:-1]) + "\n"
 
 
 class _Arrays:

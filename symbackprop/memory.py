@@ -1,0 +1,380 @@
+"""What backward keeps: a liveness analysis of the generated program, and its peak memory.
+
+Backward reads forward values (dJ/dW2 reads h; dJ/dz reads z through
+phi'(z); dJ/dW1 reads x), so training keeps intermediates that inference frees
+as soon as the next layer has read them.  :func:`memory_report` answers "how
+much, and why" for a model: for every value, where it is computed, which
+backward steps read it and after which statement each program frees it; and
+the peak of what training and inference hold, as a formula in the dims and as
+a number of bytes for given sizes.
+
+The analysis reads the very :class:`~symbackprop.program.Program` that the
+generated NumPy code runs (common subexpressions shared, each value released
+after its last use), so the formula is the code's own: a test runs the code
+and counts the bytes it holds.
+
+What is counted: every value held between two statements (the caller's
+inputs, params and consts throughout, plus the named values computed so far
+and still needed), in elements of the dtype.  The temporaries that NumPy
+allocates inside one statement come on top, briefly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .derivation import adjoint_symbol
+from .program import forward_program, is_temporary, temporary_name, training_program
+
+__all__ = ["memory_report", "MemoryReport", "Value", "DTYPES"]
+
+#: Bytes per element of the dtypes a report can be priced in.
+DTYPES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2}
+
+
+@dataclass(frozen=True)
+class Value:
+    """One value of the programs and its lifetime.
+
+    Attributes
+    ----------
+    name : str
+        As the derivation prints it: a variable (``z``), an adjoint (``∂J/∂z``)
+        or a shared subexpression (``t0``).
+    role : str
+        ``"input"``, ``"param"``, ``"const"`` (held by the caller), ``"forward"``,
+        ``"adjoint"``, ``"gradient"`` (a returned adjoint) or ``"shared"`` (a
+        common subexpression).
+    elements : sympy.Expr
+        Its number of entries, in the dims (1 for a scalar).
+    read_by_backward : tuple of str
+        The backward statements that read it, in order.
+    inference_freed_after : str or None
+        The statement after which inference frees it (None: held by the caller,
+        returned, or not computed by inference).
+    training_freed_after : str or None
+        The same for training (the forward pass then the backward pass).
+    """
+
+    name: str
+    role: str
+    elements: object
+    read_by_backward: tuple
+    inference_freed_after: object
+    training_freed_after: object
+
+    @property
+    def kept_for_backward(self):
+        """Whether backward reads it: training must keep it past the forward pass."""
+        return bool(self.read_by_backward) and self.role not in ("adjoint", "gradient")
+
+
+class MemoryReport:
+    """The values of a model's programs, their lifetimes, and the peaks.
+
+    Attributes
+    ----------
+    values : tuple of Value
+        Inputs, params and consts, then the training program's values in order.
+    held_by_caller : sympy.Expr
+        The elements of the inputs, params and consts, which both programs
+        hold from start to end.
+    inference_peak, training_peak : sympy.Expr
+        The most elements held at once by the forward pass alone and by the
+        forward-then-backward pass, the caller's included: ``held_by_caller``
+        plus a polynomial in the dims, or plus ``Max`` of several where which
+        one is larger depends on the sizes.
+    gradients : dict of str to tuple of int
+        For each param, (the backward statement completing its gradient, the
+        number of backward statements), counted from 1.
+    """
+
+    def __init__(self, derivation, values, held_by_caller, inference_peaks, training_peaks,
+                 gradients):
+        self.derivation = derivation
+        self.values = tuple(values)
+        self.held_by_caller = held_by_caller
+        self._own = {"inference": inference_peaks, "training": training_peaks}
+        self.inference_peak = self._formula("inference")
+        self.training_peak = self._formula("training")
+        self.gradients = gradients
+
+    def _formula(self, which):
+        own = self._own[which]
+        most = own[0] if len(own) == 1 else sp.Max(*own, evaluate=False)
+        return sp.Add(self.held_by_caller, most)
+
+    def _formula_text(self, which):
+        own = self._own[which]
+        most = _text(own[0]) if len(own) == 1 else f"max({', '.join(map(_text, own))})"
+        return f"{_text(self.held_by_caller)} + {most}" if own != [0] else _text(
+            self.held_by_caller)
+
+    @property
+    def kept(self):
+        """The names of the values training keeps for backward, in order."""
+        return tuple(v.name for v in self.values if v.kept_for_backward)
+
+    def elements(self, which, dims):
+        """The peak of `which` (``"inference"`` or ``"training"``) in elements, for `dims`.
+
+        Parameters
+        ----------
+        which : {"inference", "training"}
+        dims : dict of str to int
+            A size for every dim of the model.
+        """
+        sizes = _sizes(self.derivation.model, dims)
+        return int(self.held_by_caller.subs(sizes)) + max(int(p.subs(sizes))
+                                                          for p in self._own[which])
+
+    def bytes(self, which, dims, dtype="float64"):
+        """The peak of `which` in bytes, for `dims` and `dtype` (see :data:`DTYPES`)."""
+        return self.elements(which, dims) * _itemsize(dtype)
+
+    def rows(self, dims=None, dtype="float64"):
+        """The table as rows of strings: a header, then one row per value."""
+        sizes = _sizes(self.derivation.model, dims) if dims else None
+        header = ["value", "role", "elements"] + (["bytes"] if sizes else []) + [
+            "read by backward", "inference frees it after", "training frees it after"]
+        rows = [header]
+        for v in self.values:
+            row = [v.name, v.role, _text(v.elements)]
+            if sizes:
+                row.append(_human(int(v.elements.subs(sizes)) * _itemsize(dtype)))
+            row += [", ".join(v.read_by_backward) or "-",
+                    _lifetime(v.inference_freed_after, v.role),
+                    _lifetime(v.training_freed_after, v.role)]
+            rows.append(row)
+        return rows
+
+    def summary(self, dims=None, dtype="float64"):
+        """The conclusions as lines of text: the peaks, what is kept, when gradients are done."""
+        lines = []
+        lines.append(f"held by the caller (inputs, params, consts): {_text(self.held_by_caller)}"
+                     " elements")
+        for which in ("inference", "training"):
+            line = f"peak, {which}: {self._formula_text(which)} elements"
+            if dims:
+                line += f" = {_human(self.bytes(which, dims, dtype))} in {dtype}"
+            lines.append(line)
+        if dims:
+            ratio = self.elements("training", dims) / self.elements("inference", dims)
+            lines.append(f"training holds {ratio:.2f}x what inference holds at these sizes")
+        lines.append("kept for backward: " + (", ".join(self.kept) or "nothing"))
+        for name, (at, total) in self.gradients.items():
+            lines.append(f"gradient of {name} complete after backward statement {at} of {total}")
+        return lines
+
+    def text(self, dims=None, dtype="float64"):
+        """The report as a table for a terminal.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> report = memory_report(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+        >>> print(report.text())  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+        What backward keeps: examples/textbook_mlp.sbp
+        value   role      elements  read by backward  inference frees it after  training ...
+        x       input     d         ∂J/∂W1            (caller)                  (caller)
+        ...
+        z       forward   h         ∂J/∂z             h                         ∂J/∂z
+        h       forward   h         ∂J/∂W2            o                         ∂J/∂W2
+        ...
+        peak, inference: d*h + d + h*q + q + 1 + max(2*h, h + q, 3) elements
+        ...
+        kept for backward: x, y, W1, W2, λ, z, h, o
+        ...
+        """
+        title = f"What backward keeps: {self.derivation.model.filename}"
+        if dims:
+            title += f" ({dtype}; " + ", ".join(f"{k}={v}" for k, v in dims.items()) + ")"
+        rows = self.rows(dims, dtype)
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        table = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        return "\n".join([title, *table, "", *self.summary(dims, dtype)]) + "\n"
+
+    def __str__(self):
+        return self.text()
+
+
+def _itemsize(dtype):
+    try:
+        return DTYPES[dtype]
+    except KeyError:
+        raise ValueError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}") from None
+
+
+def _sizes(model, dims):
+    missing = [n for n in model.dims if n not in dims]
+    unknown = [n for n in dims if n not in model.dims]
+    if missing or unknown:
+        raise ValueError("dims: " + "; ".join(
+            part for part in (missing and "missing " + ", ".join(missing),
+                              unknown and "unknown " + ", ".join(unknown)) if part)
+            + f" (the model's dims are {', '.join(model.dims) or 'none'})")
+    return {model.dims[n]: int(size) for n, size in dims.items()}
+
+
+def _text(expr):
+    return str(expr).replace("Max(", "max(").replace("**", "^")
+
+
+def _human(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def _lifetime(freed_after, role):
+    if role in ("input", "param", "const"):
+        return "(caller)"
+    if role in ("gradient",) or freed_after == "(returned)":
+        return "(returned)"
+    return freed_after or "-"
+
+
+def _elements(symbol):
+    return sp.Integer(1) if isinstance(symbol, sp.Symbol) else symbol.shape[0] * symbol.shape[1]
+
+
+def _peaks(program, held_by_caller):
+    """What `program` holds beyond the caller's arrays, after each statement and before its dels.
+
+    Returned as the polynomials (in the dims) that no other candidate bounds
+    for all sizes >= 1; the peak is their maximum.
+    """
+    buffer_of = {}   # an alias shares its source's buffer
+    holders = {}     # buffer -> names holding it
+    held = {}        # buffer -> elements, for the program's own buffers
+    candidates = {sp.Integer(0)}
+    for statement, released in zip(program.statements, program.releases):
+        target = statement.target
+        if statement.is_alias:
+            buffer = buffer_of.get(statement.value, statement.value)
+        else:
+            buffer = target
+            held[buffer] = _elements(target)
+        buffer_of[target] = buffer
+        holders.setdefault(buffer, set()).add(target)
+        candidates.add(sp.expand(sp.Add(*held.values())))
+        for symbol in released:
+            buffer = buffer_of[symbol]
+            holders[buffer].discard(symbol)
+            if not holders[buffer] and buffer not in held_by_caller:
+                del held[buffer]
+    return _undominated(candidates)
+
+
+def _undominated(candidates):
+    """Drop every candidate that another one bounds for all dims >= 1.
+
+    A bound is certain when the difference, written in u = dim - 1 >= 0, has
+    no negative coefficient; the cheap coefficient-wise test goes first.
+    """
+    def degree(p):
+        return sp.Poly(p, *sorted(p.free_symbols, key=str)).total_degree() if p.free_symbols \
+            else 0
+    # the largest-looking first, then by text: the same order on every run
+    polys = sorted(candidates, key=lambda p: (-degree(p), -p.subs({d: 1 for d in p.free_symbols}),
+                                              str(p)))
+    kept = []
+    for p in polys:
+        if not any(_bounds(q, p) for q in kept):
+            kept = [q for q in kept if not _bounds(p, q)] + [p]
+    return sorted(kept, key=polys.index)
+
+
+def _bounds(q, p):
+    """Whether q >= p whenever every dim is at least 1."""
+    difference = sp.expand(q - p)
+    if all(c >= 0 for c in difference.as_coefficients_dict().values()):
+        return True
+    shifted = sp.expand(difference.subs({d: d + 1 for d in difference.free_symbols},
+                                        simultaneous=True))
+    return all(c >= 0 for c in shifted.as_coefficients_dict().values())
+
+
+def memory_report(derivation, wrt=None):
+    """The liveness analysis and peak memory of a derivation's training and inference code.
+
+    Parameters
+    ----------
+    derivation : Derivation
+        Abstract functions may stay abstract: what a step reads does not
+        depend on which function is bound (but a bound derivative may read the
+        output instead of the input: tanh' = 1 - h^2 reads h, not z).
+    wrt : list of str, optional
+        The variables whose gradients training computes; the params by default.
+
+    Returns
+    -------
+    MemoryReport
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> report = memory_report(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+    >>> report.kept
+    ('x', 'y', 'W1', 'W2', 'λ', 'z', 'h', 'o')
+    >>> report.inference_peak
+    d*h + d + h*q + q + Max(3, 2*h, h + q) + 1
+    >>> report.bytes("training", {"d": 784, "h": 256, "q": 10}, "float32")
+    1630320
+    """
+    model = derivation.model
+    inference = forward_program(derivation)
+    training = training_program(derivation, wrt)
+    from .printing import TextPrinter, display_names
+    printer = TextPrinter(display_names(derivation, latex=False))
+    def name(symbol):
+        return temporary_name(symbol) if is_temporary(symbol) else printer.doprint(symbol)
+
+    declared = [v for v in model.variables.values() if v.declared]
+    held_by_caller = {derivation.symbols[v.name]: v.shape.size for v in declared}
+    gradients = {adjoint_symbol(model, n) for n in (derivation.params if wrt is None else wrt)}
+    adjoints = {adjoint_symbol(model, n) for n in model.variables}
+    first_backward = next((i for i, s in enumerate(training) if s.target in adjoints),
+                          len(training))
+    readers, freed = {}, {}
+    for i, (statement, released) in enumerate(zip(training, training.releases)):
+        if i >= first_backward or statement.target in gradients:
+            for symbol in statement.reads:
+                readers.setdefault(symbol, []).append(name(statement.target))
+        for symbol in released:
+            freed[symbol] = name(statement.target)
+    # (temporaries are numbered per program: only the variables' lifetimes compare)
+    inference_freed = {symbol: name(s.target) for s, released in zip(inference,
+                                                                     inference.releases)
+                       for symbol in released if not is_temporary(symbol)}
+    values = []
+    for v in declared:
+        symbol = derivation.symbols[v.name]
+        values.append(Value(name(symbol), v.role, v.shape.size, tuple(readers.get(symbol, ())),
+                            None, None))
+    for i, statement in enumerate(training):
+        symbol = statement.target
+        if is_temporary(symbol):
+            role = "shared"
+        elif symbol in gradients:
+            role = "gradient"
+        elif i >= first_backward:
+            role = "adjoint"
+        else:
+            role = "forward"
+        values.append(Value(name(symbol), role, _elements(symbol),
+                            tuple(readers.get(symbol, ())),
+                            None if is_temporary(symbol) else inference_freed.get(
+                                symbol, "(returned)" if symbol in inference.outputs else None),
+                            freed.get(symbol, "(returned)")))
+    backward = [s for s in training.statements[first_backward:] if not is_temporary(s.target)]
+    order = {s.target: k for k, s in enumerate(backward, start=1)}
+    done = {n: (order.get(adjoint_symbol(model, n), 0), len(backward))
+            for n in (derivation.params if wrt is None else wrt)}
+    return MemoryReport(derivation, values, sp.Add(*held_by_caller.values()),
+                        _peaks(inference, held_by_caller), _peaks(training, held_by_caller), done)
+

@@ -1,0 +1,273 @@
+"""The straight-line program of a derivation: what is computed, in which order, and when freed.
+
+A :class:`Program` is the list of assignments that the generated NumPy code
+runs, as SymPy expressions: the forward definitions, then the backward steps,
+with every repeated subexpression computed once into a temporary just before
+its first use.  It also knows, for each statement, which values are read for
+the last time there and can be released.
+
+Both the code generator (:mod:`symbackprop.numeric`), which prints the program
+and a ``del`` after each last use, and the memory analysis
+(:mod:`symbackprop.memory`), which adds up what is held between statements,
+read this one object: the memory report describes exactly the code that runs.
+
+Nothing here prints, and nothing recurses on the depth of a model.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+
+import sympy as sp
+from sympy.matrices.expressions import MatrixExpr
+
+from . import expressions as ex
+from .derivation import adjoint_symbol
+
+__all__ = ["Statement", "Program", "forward_program", "training_program", "is_temporary",
+           "needed_steps", "temporary_name"]
+
+_TEMPORARY = "\0temp"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """``target = value``, under an optional comment quoting the step's formula.
+
+    Attributes
+    ----------
+    target : sympy.Symbol or sympy.MatrixSymbol
+        A variable's symbol, an adjoint's symbol, or a temporary.
+    value : sympy.Expr
+        In the symbols of the arguments and of earlier statements.
+    comment : str
+        The step's formula as text, or empty.
+    """
+
+    target: object
+    value: object
+    comment: str = ""
+
+    @cached_property
+    def reads(self):
+        """The symbols the value reads (entrywise bodies' own variables excluded)."""
+        return frozenset(e for e in _subexpressions(self.value)
+                         if isinstance(e, (sp.Symbol, sp.MatrixSymbol)))
+
+    @property
+    def is_alias(self):
+        """Whether the value is another name for an existing value (``grad_h4 = t0``)."""
+        return isinstance(self.value, (sp.Symbol, sp.MatrixSymbol))
+
+
+def is_temporary(symbol):
+    """Whether `symbol` is a temporary introduced for a common subexpression."""
+    return symbol.name.startswith(_TEMPORARY)
+
+
+def temporary_name(symbol):
+    """A temporary's readable name: ``t0``, ``t1``, ... in order of creation."""
+    return "t" + symbol.name[len(_TEMPORARY):]
+
+
+class Program:
+    """Statements in execution order, with the values each one releases.
+
+    Parameters
+    ----------
+    statements : list of Statement
+    outputs : list of sympy.Expr
+        The symbols returned at the end; they are never released.
+
+    Attributes
+    ----------
+    statements : tuple of Statement
+        Only those that the outputs need, in order.
+    outputs : tuple
+    arguments : tuple
+        The symbols read but never assigned (inputs, params, consts, dims), in
+        order of first use.  The caller owns them: they are never released.
+    releases : tuple of tuple
+        For each statement, the symbols it reads (or defines) for the last
+        time, so that the code can ``del`` them just after it.
+    """
+
+    def __init__(self, statements, outputs):
+        self.outputs = tuple(outputs)
+        needed = set(self.outputs)
+        kept = []
+        for statement in reversed(statements):  # drop what no output needs
+            if statement.target in needed:
+                kept.append(statement)
+                needed |= statement.reads
+        self.statements = tuple(reversed(kept))
+        assigned = {s.target for s in self.statements}
+        arguments = {}
+        for statement in self.statements:
+            for symbol in sorted(statement.reads - assigned, key=str):
+                arguments.setdefault(symbol, None)
+        self.arguments = tuple(arguments)
+        self.releases = self._releases(assigned)
+
+    def _releases(self, assigned):
+        last = {}
+        for i, statement in enumerate(self.statements):
+            last[statement.target] = i
+            for symbol in statement.reads & assigned:
+                last[symbol] = i
+        releases = [[] for _ in self.statements]
+        for symbol, i in last.items():
+            if symbol not in self.outputs:
+                releases[i].append(symbol)
+        order = {s.target: i for i, s in enumerate(self.statements)}
+        return tuple(tuple(sorted(r, key=order.get)) for r in releases)
+
+    def __len__(self):
+        return len(self.statements)
+
+    def __iter__(self):
+        return iter(self.statements)
+
+
+def _worth_sharing(expr):
+    """Whether a repeated subexpression should be computed once into a temporary."""
+    if isinstance(expr, (sp.Symbol, sp.MatrixSymbol, sp.Number, sp.Lambda, sp.OneMatrix,
+                         sp.ZeroMatrix, sp.Identity)):
+        return False
+    if isinstance(expr, sp.Transpose) and isinstance(expr.arg, sp.MatrixSymbol):
+        return False  # a view: free
+    if isinstance(expr, sp.MatMul):
+        _, mats = ex._split(expr)
+        if len(mats) == 1 and isinstance(mats[0], (sp.MatrixSymbol, sp.Transpose)):
+            return False  # c * A: cheaper than a temporary's memory
+    return ex.is_matrix(expr) or expr.has(MatrixExpr)
+
+
+def _subexpressions(expr):
+    """Every subexpression occurrence, outside entrywise bodies (which are per-entry code)."""
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        yield e
+        if not isinstance(e, sp.Lambda):
+            stack.extend(e.args)
+
+
+def share_subexpressions(statements):
+    """`statements` with each repeated subexpression computed once, just before its first use.
+
+    Parameters
+    ----------
+    statements : list of Statement
+
+    Returns
+    -------
+    list of Statement
+        The temporaries' targets are symbols for which :func:`is_temporary` holds.
+    """
+    counts = Counter(e for s in statements for e in _subexpressions(s.value) if _worth_sharing(e))
+    size = {e: sum(1 for _ in _subexpressions(e)) for e, n in counts.items() if n > 1}
+    temps = {}
+    # Largest first: once its copies are one temporary, what it contains occurs
+    # that many times fewer, so a part used only inside it gets no temporary.
+    for expr in sorted(size, key=size.get, reverse=True):  # stable: first occurrence breaks ties
+        copies = counts[expr]
+        if copies < 2:
+            continue
+        name = f"{_TEMPORARY}{len(temps)}"
+        temps[expr] = (sp.MatrixSymbol(name, *expr.shape) if ex.is_matrix(expr)
+                       else sp.Symbol(name, real=True))
+        inner = Counter(e for e in _subexpressions(expr) if e in size)
+        inner[expr] -= 1
+        for e, k in inner.items():
+            counts[e] -= (copies - 1) * k
+    definitions = {symbol: expr.xreplace({k: v for k, v in temps.items() if k != expr})
+                   for expr, symbol in temps.items()}
+    out, defined = [], set()
+
+    def define(value):
+        # explicit stack: a temporary's definition may use other temporaries
+        pending = [(value, False)]
+        while pending:
+            expr, ready = pending.pop()
+            if ready:
+                if expr in defined:
+                    continue
+                defined.add(expr)
+                out.append(Statement(expr, definitions[expr]))
+                continue
+            inner = sorted((t for t in expr.atoms(sp.Symbol, sp.MatrixSymbol)
+                            if t in definitions and t not in defined), key=lambda t: t.name)
+            for t in reversed(inner):
+                if t not in defined:
+                    pending.append((t, True))
+                    pending.append((definitions[t], False))
+
+    for statement in statements:
+        value = statement.value.xreplace(temps)
+        define(value)
+        out.append(Statement(statement.target, value, statement.comment))
+    return out
+
+
+def needed_steps(derivation, wrt):
+    """The steps whose adjoints the gradients of `wrt` read, in backward order."""
+    needed = set(wrt)
+    for step in reversed(derivation.steps):
+        if step.node in needed:
+            needed.update(t.consumer for t in step.terms)
+    return [s for s in derivation.steps if s.node in needed]
+
+
+def _forward_statements(derivation):
+    return [Statement(derivation.symbols[n], e) for n, e in derivation.forward.items()]
+
+
+def forward_program(derivation):
+    """The program computing the objective alone (inference), freeing values after last use.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> p = forward_program(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+    >>> [str(s.target) for s in p], [[str(v) for v in r] for r in p.releases]
+    (['z', 'h', 'o', 'L', 's', 'J'], [[], ['z'], ['h'], ['o'], [], ['L', 's']])
+    """
+    objective = derivation.symbols[derivation.model.objective]
+    return Program(share_subexpressions(_forward_statements(derivation)), [objective])
+
+
+def training_program(derivation, wrt=None, comment=str):
+    """The program computing the objective and the gradients of `wrt` (the params by default).
+
+    Parameters
+    ----------
+    derivation : Derivation
+    wrt : list of str, optional
+    comment : callable, optional
+        ``comment(step)`` gives the text quoted above a backward step.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> p = training_program(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+    >>> [str(s.target) for s in p][6:]
+    ['∂J/∂o', '∂J/∂W2', '∂J/∂h', '∂J/∂z', '∂J/∂W1']
+    >>> [str(v) for v in p.releases[8]]   # ∂J/∂h computed: W2ᵀ(∂J/∂o) was o's adjoint's last use
+    ['∂J/∂o']
+    """
+    model = derivation.model
+    wrt = list(derivation.params if wrt is None else wrt)
+    # Adjoints that are plain numbers (dJ/dL = 1) are written into the steps
+    # that read them, so they need no statement of their own.
+    steps = [s for s in needed_steps(derivation, wrt) if s.node in wrt or not s.result.is_number]
+    backward = [Statement(s.adjoint, s.result, comment(s)) for s in steps]
+    for name in wrt:
+        if name not in derivation.order:  # J does not depend on it
+            shape = model.variables[name].shape
+            zero = sp.Integer(0) if shape.is_scalar else sp.ZeroMatrix(shape.rows, shape.cols)
+            backward.append(Statement(adjoint_symbol(model, name), zero))
+    outputs = [derivation.symbols[model.objective]] + [adjoint_symbol(model, n) for n in wrt]
+    return Program(share_subexpressions(_forward_statements(derivation) + backward), outputs)
