@@ -18,7 +18,9 @@ from .checks import check, verify
 from .derivation import derive
 from .errors import ModelError
 from .figures import FORMATS, graph_figure
+from .memory import DTYPES, memory_report
 from .model import load
+from .numeric import generate_source
 from . import documents
 
 __all__ = ["main"]
@@ -31,6 +33,8 @@ examples:
   symbackprop graph  examples/textbook_mlp.sbp --format png -o mlp.png
   symbackprop check  examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error
   symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2
+  symbackprop memory examples/textbook_mlp.sbp --dims d=784,h=256,q=10 --dtype float32
+  symbackprop codegen examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error -o grads.py
 """
 
 
@@ -91,8 +95,11 @@ def _graph(args):
 
 def _derive(args):
     d = derive(load(args.model, bind=args.bind))
+    if args.dims and not args.memory:
+        raise UsageError("--dims goes with --memory (sizes to price the memory table in bytes)")
     notation = dict(prod=args.prod, shapes=args.shapes, substituted=args.substituted,
-                    nabla=args.nabla)
+                    nabla=args.nabla, memory=args.memory, dims=_all_dims(d.model, args.dims),
+                    dtype=args.dtype)
     if args.format == "text":
         if args.standalone:
             raise UsageError("--standalone goes with --format tex")
@@ -106,6 +113,36 @@ def _derive(args):
                 raise UsageError("--standalone goes with --format tex")
             text = documents.markdown(d, **notation)
     _emit(text, args.output)
+    return 0
+
+
+def _all_dims(model, dims):
+    """`dims` if it sizes every dim of the model, else a usage error; None when empty."""
+    if not dims:
+        return None
+    missing = [n for n in model.dims if n not in dims]
+    unknown = [n for n in dims if n not in model.dims]
+    if missing or unknown:
+        problem = (f"no size for {', '.join(missing)}" if missing
+                   else f"unknown dim {', '.join(unknown)}")
+        raise UsageError(f"--dims: {problem} (the model's dims are {', '.join(model.dims)})")
+    return dims
+
+
+def _memory(args):
+    d = derive(load(args.model, bind=args.bind))
+    report = memory_report(d)
+    _emit(report.text(_all_dims(d.model, args.dims), args.dtype), args.output)
+    return 0
+
+
+def _codegen(args):
+    d = derive(load(args.model, bind=args.bind)).bound()
+    wrt = [n.strip() for n in args.wrt.split(",") if n.strip()] or None
+    for name in wrt or ():
+        if name not in d.model.variables:
+            raise UsageError(f"--wrt: '{name}' is not a variable of the model")
+    _emit(generate_source(d, wrt), args.output)
     return 0
 
 
@@ -142,9 +179,12 @@ def _parser():
         p.add_argument("--bind", metavar="F=BUILTIN,...", default="",
                        help="bind abstract functions to built-ins, e.g. phi=tanh,ell=squared_error")
 
-    def add_dims(p):
-        p.add_argument("--dims", metavar="NAME=SIZE,...", default="",
-                       help="sizes of the dims, e.g. d=5,h=4,q=3 (small distinct sizes by default)")
+    def add_dims(p, help_="sizes of the dims, e.g. d=5,h=4,q=3 (small distinct sizes by default)"):
+        p.add_argument("--dims", metavar="NAME=SIZE,...", default="", help=help_)
+
+    def add_dtype(p):
+        p.add_argument("--dtype", choices=tuple(DTYPES), default="float64",
+                       help="the element type bytes are counted in (default float64)")
 
     p = command("derive", "print the backward derivation, step by step", _derive,
                 "symbackprop derive examples/textbook_mlp.sbp --format tex -o mlp.tex")
@@ -167,6 +207,11 @@ def _parser():
     notation.add_argument("--substituted", action="store_true",
                           help="add each adjoint in forward variables only")
     notation.add_argument("--nabla", action="store_true", help="write ∇_W J instead of ∂J/∂W")
+    memory = p.add_argument_group("memory")
+    memory.add_argument("--memory", action="store_true",
+                        help="add the section 'What backward keeps' (see the memory command)")
+    add_dims(memory, "with --memory: sizes to price the table in bytes, e.g. d=784,h=256,q=10")
+    add_dtype(memory)
 
     p = command("graph", "draw the computational graph (boxes: variables, circles: operators)",
                 _graph, "symbackprop graph examples/textbook_mlp.sbp --format png -o mlp.png")
@@ -184,6 +229,24 @@ def _parser():
     add_dims(p)
     add_bind(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the random values (default 0)")
+
+    p = command("memory", "what backward keeps: each value's lifetime, and peak memory of "
+                "training and inference", _memory,
+                "symbackprop memory examples/textbook_mlp.sbp --dims d=784,h=256,q=10 "
+                "--dtype float32")
+    add_dims(p, "sizes to price the values in bytes, e.g. d=784,h=256,q=10 (formulas only "
+             "without)")
+    add_dtype(p)
+    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
+    add_bind(p)
+
+    p = command("codegen", "write the NumPy module computing the objective and its gradients",
+                _codegen, "symbackprop codegen examples/textbook_mlp.sbp "
+                "--bind phi=tanh,ell=squared_error -o grads.py")
+    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
+    p.add_argument("--wrt", metavar="NAME,...", default="",
+                   help="the variables to differentiate with respect to (default: the params)")
+    add_bind(p)
 
     p = command("verify", "prove the gradients equal to SymPy's entrywise derivatives", _verify,
                 "symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2")

@@ -10,6 +10,8 @@ choices.  Only the printers of :mod:`symbackprop.printing` print expressions.
 
 from __future__ import annotations
 
+from .derivation import adjoint_symbol
+from .program import is_temporary, temporary_name
 from .printing import (MatrixLatexPrinter, Notation, TextPrinter, adjoint_name, display_names,
                        shape_latex, shape_text)
 
@@ -85,12 +87,18 @@ class _Writer:
         return adjoint_name(j, j, self.latex, self.notation)
 
 
-def text(derivation, **options):
+def text(derivation, memory=False, dims=None, dtype="float64", **options):
     """The derivation as Unicode text for a terminal.
 
     Parameters
     ----------
     derivation : Derivation
+    memory : bool
+        Add the section "What backward keeps" (:func:`symbackprop.memory.memory_report`).
+    dims : dict of str to int, optional
+        With `memory`: sizes at which to price the values in bytes.
+    dtype : str
+        With `memory` and `dims`: ``"float64"`` (the default), ``"float32"``, ...
     **options
         Fields of :class:`~symbackprop.printing.Notation` (``prod``,
         ``shapes``, ``substituted``, ``nabla``).
@@ -120,6 +128,10 @@ def text(derivation, **options):
     if summary:
         lines += ["", "Gradients of the params"]
         lines += [f"  {lhs} = {result}" for lhs, result in summary]
+    if memory:
+        from .memory import memory_report
+        report = memory_report(derivation).text(dims, dtype)
+        lines += ["", *report.rstrip("\n").splitlines()]
     return "\n".join(lines) + "\n"
 
 
@@ -152,7 +164,72 @@ def _latex_body(w, display):
     return blocks
 
 
-def latex(derivation, standalone=False, **options):
+_MARKERS = {"(caller)": "caller", "(returned)": "returned", "-": "--"}
+
+
+def _memory_parts(w, dims, dtype):
+    """The memory section's prose, table rows (cells in LaTeX) and peak formulas."""
+    from .memory import memory_report
+    from .printing import MatrixLatexPrinter, display_names
+    names = display_names(w.d, True, w.notation)
+    printer = MatrixLatexPrinter(names, w.notation)
+    j = names[("var", w.model.objective)]
+    adjoints = {w.d.symbols[n]: n for n in w.model.variables}
+
+    def name(symbol):
+        # adjoints inline, dJ/dz: a \frac in a table row is too cramped to read
+        if is_temporary(symbol):
+            return f"t_{{{temporary_name(symbol)[1:]}}}"
+        for variable, node in adjoints.items():
+            if symbol == adjoint_symbol(w.model, node):
+                inner = names[variable]
+                return (f"\\nabla_{{{inner}}} {j}" if w.notation.nabla
+                        else f"\\partial {j} / \\partial {inner}")
+        return printer.doprint(symbol)
+
+    report = memory_report(w.d, latex=True, notation=w.notation, name=name)
+    rows = report.rows(dims, dtype)
+    header = {"value": "Value", "role": "Role", "elements": "Elements", "bytes": "Bytes",
+              "read by backward": "Read by", "inference frees it after": "Inference frees after",
+              "training frees it after": "Training frees after"}
+    # the role is plain from the name (an input, an adjoint): its column is left out
+    keep = [i for i, cell in enumerate(rows[0]) if cell != "role"]
+    rows = [[row[i] for i in keep] for row in rows]
+    head = [header[cell] for cell in rows[0]]
+    body = []
+    for row in rows[1:]:
+        cells = []
+        for title, cell in zip(head, row):
+            if cell in _MARKERS:
+                cells.append(_MARKERS[cell])
+            elif title == "Bytes":
+                cells.append(cell)
+            else:
+                cells.append(f"${cell}$")
+        body.append(cells)
+    kept = ", ".join(f"${v.name}$" for v in report.values if v.kept_for_backward)
+    prose = ("Backward reads forward values, so training keeps each of them until the last "
+             "backward step that reads it, where inference frees it as soon as the next "
+             f"statement has read it. Kept for backward: {kept}. Counted in elements: every "
+             "value held between two statements of the generated code (``caller'': the "
+             "inputs, params and consts, held throughout).")
+    peaks = []
+    for which in ("inference", "training"):
+        caller, own = report.formula_parts(which)
+        rows_ = [f"  \\text{{{which}}} &= \\underbrace{{{caller}}}_{{\\text{{caller}}}}"]
+        if own:
+            rows_.append(f"  &\\quad + {own}")
+        if dims:
+            count = f"{report.bytes(which, dims, dtype):,}".replace(",", "{,}")
+            rows_.append(f"  &= {count} \\text{{ bytes in {dtype}}}")
+        peaks.append(" \\\\\n".join(rows_))
+    if dims:
+        sizes = ", ".join(f"{k} = {v}" for k, v in dims.items())
+        prose += f" Bytes in {dtype} at ${sizes}$."
+    return prose, head, body, peaks
+
+
+def latex(derivation, standalone=False, memory=False, dims=None, dtype="float64", **options):
     """The derivation as LaTeX: a fragment to ``\\input``, or a whole document.
 
     The fragment needs ``amsmath`` and ``amssymb`` (:data:`STANDALONE_PREAMBLE`).
@@ -162,6 +239,8 @@ def latex(derivation, standalone=False, **options):
     derivation : Derivation
     standalone : bool
         A complete document that compiles with ``pdflatex``.
+    memory, dims, dtype
+        As in :func:`text`: the section "What backward keeps".
     **options
         Fields of :class:`~symbackprop.printing.Notation`.
 
@@ -182,6 +261,18 @@ def latex(derivation, standalone=False, **options):
              f"from {derivation.model.filename}"]
     for heading, body in _latex_body(w, display):
         parts += [f"\\par\\noindent\\textbf{{{heading}}}", body]
+    if memory:
+        prose, header, rows, peaks = _memory_parts(w, dims, dtype)
+        columns = "l" * len(header)
+        # the two "frees after" columns under one heading: the table fits the page
+        first = " & ".join(header[:-2]) + " & \\multicolumn{2}{l}{Freed after}"
+        second = " & " * (len(header) - 2) + "inference & training"
+        table = [f"\\begin{{tabular}}{{{columns}}}", first + " \\\\", second + " \\\\ \\hline"]
+        table += [" & ".join(row) + " \\\\" for row in rows]
+        parts += ["\\par\\noindent\\textbf{What backward keeps.} " + prose,
+                  "\\begin{center}\\footnotesize\\setlength{\\tabcolsep}{4pt}", *table,
+                  "\\end{tabular}", "\\end{center}",
+                  "\\noindent Peak memory, in elements:", display(" \\\\\n".join(peaks))]
     fragment = "\n".join(parts) + "\n"
     if not standalone:
         return fragment
@@ -193,8 +284,10 @@ def latex(derivation, standalone=False, **options):
             "\\end{document}\n")
 
 
-def markdown(derivation, **options):
+def markdown(derivation, memory=False, dims=None, dtype="float64", **options):
     """The derivation as Markdown with ``$$`` blocks (Jupyter, GitHub, MkDocs with KaTeX).
+
+    Options as in :func:`latex`.
 
     Examples
     --------
@@ -211,4 +304,10 @@ def markdown(derivation, **options):
     parts = []
     for heading, body in _latex_body(w, display):
         parts += [f"**{heading}**", "", body, ""]
+    if memory:
+        prose, header, rows, peaks = _memory_parts(w, dims, dtype)
+        parts += ["**What backward keeps.** " + prose, "",
+                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        parts += ["| " + " | ".join(row) + " |" for row in rows]
+        parts += ["", "Peak memory, in elements:", "", display(" \\\\\n".join(peaks)), ""]
     return "\n".join(parts)

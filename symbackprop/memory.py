@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .derivation import adjoint_symbol
+from .printing import MatrixLatexPrinter, Notation, TextPrinter, display_names
 from .program import forward_program, is_temporary, temporary_name, training_program
 
 __all__ = ["memory_report", "MemoryReport", "Value", "DTYPES"]
@@ -92,8 +93,9 @@ class MemoryReport:
     """
 
     def __init__(self, derivation, values, held_by_caller, inference_peaks, training_peaks,
-                 gradients):
+                 gradients, latex=False):
         self.derivation = derivation
+        self.latex = latex
         self.values = tuple(values)
         self.held_by_caller = held_by_caller
         self._own = {"inference": inference_peaks, "training": training_peaks}
@@ -106,11 +108,27 @@ class MemoryReport:
         most = own[0] if len(own) == 1 else sp.Max(*own, evaluate=False)
         return sp.Add(self.held_by_caller, most)
 
-    def _formula_text(self, which):
+    def show(self, expr):
+        """A formula in elements as text (``d*h + 2*q``) or LaTeX (``d h + 2 q``)."""
+        return sp.latex(expr) if self.latex else _text(expr)
+
+    def formula(self, which):
+        """The peak of `which` as printed: the caller's share, plus the program's own."""
+        caller, own = self.formula_parts(which)
+        return f"{caller} + {own}" if own else caller
+
+    def formula_parts(self, which):
+        """(the caller's share, the program's own peak or "") of `which`, as printed."""
         own = self._own[which]
-        most = _text(own[0]) if len(own) == 1 else f"max({', '.join(map(_text, own))})"
-        return f"{_text(self.held_by_caller)} + {most}" if own != [0] else _text(
-            self.held_by_caller)
+        if own == [0]:
+            return self.show(self.held_by_caller), ""
+        if len(own) == 1:
+            most = self.show(own[0])
+        elif self.latex:
+            most = f"\\max\\left({', '.join(map(self.show, own))}\\right)"
+        else:
+            most = f"max({', '.join(map(self.show, own))})"
+        return self.show(self.held_by_caller), most
 
     @property
     def kept(self):
@@ -141,7 +159,7 @@ class MemoryReport:
             "read by backward", "inference frees it after", "training frees it after"]
         rows = [header]
         for v in self.values:
-            row = [v.name, v.role, _text(v.elements)]
+            row = [v.name, v.role, self.show(v.elements)]
             if sizes:
                 row.append(_human(int(v.elements.subs(sizes)) * _itemsize(dtype)))
             row += [", ".join(v.read_by_backward) or "-",
@@ -152,11 +170,10 @@ class MemoryReport:
 
     def summary(self, dims=None, dtype="float64"):
         """The conclusions as lines of text: the peaks, what is kept, when gradients are done."""
-        lines = []
-        lines.append(f"held by the caller (inputs, params, consts): {_text(self.held_by_caller)}"
-                     " elements")
+        caller = self.show(self.held_by_caller)
+        lines = [f"held by the caller (inputs, params, consts): {caller} elements"]
         for which in ("inference", "training"):
-            line = f"peak, {which}: {self._formula_text(which)} elements"
+            line = f"peak, {which}: {self.formula(which)} elements"
             if dims:
                 line += f" = {_human(self.bytes(which, dims, dtype))} in {dtype}"
             lines.append(line)
@@ -299,7 +316,7 @@ def _bounds(q, p):
     return all(c >= 0 for c in shifted.as_coefficients_dict().values())
 
 
-def memory_report(derivation, wrt=None):
+def memory_report(derivation, wrt=None, latex=False, notation=None, name=None):
     """The liveness analysis and peak memory of a derivation's training and inference code.
 
     Parameters
@@ -310,6 +327,12 @@ def memory_report(derivation, wrt=None):
         output instead of the input: tanh' = 1 - h^2 reads h, not z).
     wrt : list of str, optional
         The variables whose gradients training computes; the params by default.
+    latex : bool
+        Name the values and print the formulas in LaTeX (for documents).
+    notation : Notation, optional
+        The LaTeX notation (bold macro, transpose, nabla).
+    name : callable, optional
+        ``name(symbol)`` names a value, instead of the derivation's printer.
 
     Returns
     -------
@@ -329,10 +352,17 @@ def memory_report(derivation, wrt=None):
     model = derivation.model
     inference = forward_program(derivation)
     training = training_program(derivation, wrt)
-    from .printing import TextPrinter, display_names
-    printer = TextPrinter(display_names(derivation, latex=False))
-    def name(symbol):
-        return temporary_name(symbol) if is_temporary(symbol) else printer.doprint(symbol)
+    notation = notation or Notation()
+    names = display_names(derivation, latex, notation)
+    printer = MatrixLatexPrinter(names, notation) if latex else TextPrinter(names)
+
+    def printed(symbol):
+        if is_temporary(symbol):
+            number = temporary_name(symbol)[1:]
+            return f"t_{{{number}}}" if latex else f"t{number}"
+        return printer.doprint(symbol)
+
+    name = name or printed
 
     declared = [v for v in model.variables.values() if v.declared]
     held_by_caller = {derivation.symbols[v.name]: v.shape.size for v in declared}
@@ -376,5 +406,6 @@ def memory_report(derivation, wrt=None):
     done = {n: (order.get(adjoint_symbol(model, n), 0), len(backward))
             for n in (derivation.params if wrt is None else wrt)}
     return MemoryReport(derivation, values, sp.Add(*held_by_caller.values()),
-                        _peaks(inference, held_by_caller), _peaks(training, held_by_caller), done)
+                        _peaks(inference, held_by_caller), _peaks(training, held_by_caller), done,
+                        latex)
 

@@ -1,0 +1,143 @@
+"""Generated NumPy code: ``symbackprop codegen`` writes the module ``lambdify`` runs.
+
+The module is readable (a comment quoting each step, named intermediates),
+imports NumPy only, frees each value after its last use, and is lint-clean
+(pycodestyle and pyflakes rules, lines of at most 99 characters).
+"""
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import symbackprop as sbp
+from symbackprop.checks import default_dims, random_arrays
+from symbackprop.cli import main
+from symbackprop.numeric import LINE_LENGTH, generate_source
+from test_zoo import BIND
+
+ROOT = Path(__file__).resolve().parents[1]
+PATHS = sorted((ROOT / "examples").glob("*.sbp"))
+MLP = ROOT / "examples" / "textbook_mlp.sbp"
+
+
+def source_of(path):
+    return generate_source(sbp.derive(sbp.load(path, bind=BIND.get(path.stem))))
+
+
+def test_lambdify_runs_the_generated_module():
+    d = sbp.derive(sbp.load(MLP, bind=BIND["textbook_mlp"]))
+    assert d.lambdify().source == generate_source(d)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_the_module_imports_numpy_only_and_keeps_lines_short(path):
+    source = source_of(path)
+    tree = ast.parse(source)
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    assert imported <= {"numpy"}
+    assert not any(isinstance(node, ast.ImportFrom) for node in ast.walk(tree))
+    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert {"objective", "value_and_grad", "trace"} <= functions
+    assert max(map(len, source.splitlines())) <= LINE_LENGTH
+
+
+LINT = shutil.which("ruff")
+
+
+@pytest.mark.skipif(LINT is None and not os.environ.get("SYMBACKPROP_CI"),
+                    reason="ruff is not installed (pip install '.[test]')")
+def test_the_zoo_modules_are_lint_clean(tmp_path):
+    assert LINT, "ruff is required in CI"
+    for path in PATHS:
+        (tmp_path / f"{path.stem}.py").write_text(source_of(path), encoding="utf-8")
+    proc = subprocess.run([LINT, "check", "--no-cache", "--isolated", "--select", "E,W,F",
+                           "--line-length", str(LINE_LENGTH), str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_values_are_released_after_their_last_use():
+    source = source_of(MLP)
+    training = source.split("def value_and_grad")[1].split("def trace")[0]
+    lines = [line.strip() for line in training.splitlines()]
+    # tanh' is written with the output, 1 - h^2: z is released as soon as h exists
+    assert lines.index("del z") == lines.index("h = np.tanh(z)") + 1
+    # h is read by dJ/dW2 and dJ/dz, so training keeps it until dJ/dz
+    released_h = next(i for i, line in enumerate(lines)
+                      if line.startswith("del ") and "h" in line[4:].split(", "))
+    assert lines[released_h - 1].startswith("grad_z =")
+    inference = source.split("def objective")[1].split("def value_and_grad")[0]
+    assert "del h" in [line.strip() for line in inference.splitlines()]
+
+
+def test_only_the_adjoints_the_gradients_need_are_computed():
+    d = sbp.derive(sbp.load(MLP, bind=BIND["textbook_mlp"]))
+    training = generate_source(d, wrt=["W2"]).split("def value_and_grad")[1].split("def trace")[0]
+    assert "grad_W2 =" in training
+    assert "grad_h =" not in training and "grad_z =" not in training and "grad_W1" not in training
+
+
+def test_codegen_writes_a_module_that_computes_the_gradients(tmp_path, capsys):
+    out = tmp_path / "grads.py"
+    assert main(["codegen", str(MLP), "--bind", "phi=tanh,ell=squared_error", "-o", str(out)]) == 0
+    namespace = {}
+    exec(compile(out.read_text(encoding="utf-8"), str(out), "exec"), namespace)
+    model = sbp.load(MLP, bind=BIND["textbook_mlp"])
+    dims = default_dims(model)
+    arrays = random_arrays(model, dims, seed=3)
+    J, grads = sbp.derive(model).lambdify()(**arrays)
+    columns = {k: (v.reshape(-1, 1) if np.ndim(v) == 1 else v) for k, v in arrays.items()}
+    J2, (g_W1, g_W2) = namespace["value_and_grad"](
+        columns["x"], columns["y"], columns["W1"], columns["W2"], columns["lambda"],
+        dims["d"], dims["h"], dims["q"])
+    assert J2 == J
+    np.testing.assert_array_equal(g_W1, grads["W1"])
+    np.testing.assert_array_equal(g_W2, grads["W2"])
+
+
+def test_codegen_errors(capsys, tmp_path):
+    assert main(["codegen", str(MLP)]) == 2
+    assert "no numbers: bind to built-ins" in capsys.readouterr().err
+    assert main(["codegen", str(MLP), "--bind", "phi=tanh,ell=squared_error", "--wrt", "W9"]) == 2
+    assert "'W9' is not a variable" in capsys.readouterr().err
+
+
+def test_memory_command(capsys):
+    assert main(["memory", str(MLP), "--dims", "d=784,h=256,q=10", "--dtype", "float32"]) == 0
+    out = capsys.readouterr().out
+    assert "kept for backward: x, y, W1, W2, λ, z, h, o" in out
+    assert "float32" in out and "peak, training" in out
+    assert main(["memory", str(MLP), "--dims", "d=3"]) == 2
+    assert "no size for h, q" in capsys.readouterr().err
+
+
+def test_derive_adds_the_memory_section_on_request(capsys):
+    assert main(["derive", str(MLP), "--format", "md", "--memory"]) == 0
+    out = capsys.readouterr().out
+    assert "**What backward keeps.**" in out and "| Value | Elements |" in out
+    assert main(["derive", str(MLP)]) == 0
+    assert "What backward keeps" not in capsys.readouterr().out
+    assert main(["derive", str(MLP), "--dims", "d=3,h=2,q=2"]) == 2
+    assert "--dims goes with --memory" in capsys.readouterr().err
+
+
+def test_the_memory_section_compiles(tmp_path):
+    if not shutil.which("pdflatex"):
+        if os.environ.get("SYMBACKPROP_REQUIRE_TEX"):
+            pytest.fail("pdflatex is required")
+        pytest.skip("pdflatex is not installed")
+    d = sbp.derive(sbp.load(MLP))
+    tex = tmp_path / "memory.tex"
+    tex.write_text(d.latex(standalone=True, memory=True, dims={"d": 784, "h": 256, "q": 10},
+                           dtype="float32"), encoding="utf-8")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "Overfull" not in proc.stdout, "the memory table is wider than the page"
