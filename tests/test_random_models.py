@@ -159,14 +159,6 @@ def sources(key):
 
 # --- unary operators: term -> term or None (not applicable) ------------------------
 
-# excluded: IDENTITY_BUG -- an entrywise function of an entrywise function of a vector
-# or matrix is fused into one Map(Lambda(ξ, body)); when the body simplifies to ξ
-# itself (log(exp(X)), exp(log(X)), also under `--`, `^1`, `1 *`, `/ 1`), SymPy's
-# Lambda is its IdentityFunction with its own dummy `_x`: the forward value prints as
-# `v = _x` (`tanh(log(exp(p)))` as `tanh(_x)`) and the NumPy code generation raises
-# KeyError: _x.  So log is never applied to a vector or matrix expression containing
-# exp(, nor exp to one containing log(.
-
 def _call(f, t, bound, low, shape=None, nonzero=False):
     return made(f, f"{f}({t.text})", t.shape if shape is None else shape, bound, low, ATOM,
                 (t,), nonzero)
@@ -197,16 +189,12 @@ def u_tanh(t):
 def u_exp(t):
     if t.bound > 4:
         return None
-    if "log(" in t.text and not is_scalar(t.shape):
-        return None  # excluded: identity composition, see IDENTITY_BUG
     return _call("exp", t, math.exp(t.bound), math.exp(-t.bound), nonzero=True)
 
 
 def u_log(t):
     if not nonneg(t.low) or t.low < 0.05:
         return None
-    if "exp(" in t.text and not is_scalar(t.shape):
-        return None  # excluded: identity composition, see IDENTITY_BUG
     return _call("log", t, max(-math.log(t.low), math.log(t.bound)),
                  math.log(t.low) if t.low > 1 else None)
 
