@@ -326,7 +326,7 @@ def bench_derivation(budget=95.0):
     repeats = {64: 5, 128: 5, 256: 3, 512: 3, 1024: 3}
     deadline = time.perf_counter() + budget
     derive_and_latex(sbp.parse(mlp_text(4)))  # warm-up: lazy imports, printers
-    times = {}
+    times, cpu = {}, {}
     last = None
     for L in sizes:
         text = mlp_text(L)
@@ -356,6 +356,7 @@ def bench_derivation(budget=95.0):
                 parts["latex"].append(t2 - t1)
 
             times[L] = median_time(timed, reps, setup=lambda: sbp.parse(text))
+            cpu[L] = statistics.median(parts["cpu"])
         except RecursionError as e:
             row(section, f"{L} layers", "RecursionError", "none", False)
             note(f"{L} layers: RecursionError: {e}")
@@ -381,6 +382,9 @@ def bench_derivation(budget=95.0):
         ends = math.log(times[hi] / times[lo]) / math.log(hi / lo)
         row(section, f"log-log slope {lo}..{hi} layers (fit)", f"{slope:.2f}", "<= 1.2", slope <= 1.2)
         row(section, f"  slope, endpoints {lo} and {hi}", f"{ends:.2f}", "(info)")
+        cpu_slope = math.log(cpu[hi] / cpu[lo]) / math.log(hi / lo)
+        row(section, f"  slope of CPU time, endpoints {lo} and {hi}", f"{cpu_slope:.2f}",
+            "(info: less hurt by other load)")
         a, b = sorted(times)[-2:]
         if a != lo:
             local = math.log(times[b] / times[a]) / math.log(b / a)

@@ -273,7 +273,7 @@ class Derivation:
         """The computational graph (:func:`symbackprop.graph.build_graph`)."""
         return build_graph(self.model)
 
-    @property
+    @cached_property
     def order(self):
         """The variables in backward order, the objective first."""
         return tuple(s.node for s in self.steps)

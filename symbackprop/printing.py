@@ -143,7 +143,7 @@ class _Common:
 
     def __init__(self, names=None, notation=Notation(), **settings):
         super().__init__(settings)
-        self.names = names or {}
+        self.names = dict(names or {})
         self.notation = notation
         self.plain_operands = {}
 
@@ -178,8 +178,9 @@ class _Common:
         stand_in = sp.Symbol(f"\0map{len(self.names)}")
         operand = self._print(expr.arg)
         bracketed = operand if isinstance(expr.arg, MatrixSymbol) else self._parens(operand)
-        self.names = {**self.names, stand_in: bracketed}
-        self.plain_operands = {**self.plain_operands, stand_in: operand}
+        # added in place (the printer owns its copy): copying per call is quadratic in depth
+        self.names[stand_in] = bracketed
+        self.plain_operands[stand_in] = operand
         return self._print(expr.body_at(stand_in))
 
     def _entrywise_power(self, expr):
