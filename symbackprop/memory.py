@@ -21,6 +21,7 @@ allocates inside one statement come on top, briefly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import sympy as sp
@@ -259,61 +260,94 @@ def _elements(symbol):
     return sp.Integer(1) if isinstance(symbol, sp.Symbol) else symbol.shape[0] * symbol.shape[1]
 
 
-def _peaks(program, held_by_caller):
+def _peaks(program, held_by_caller, dims):
     """What `program` holds beyond the caller's arrays, after each statement and before its dels.
 
     Returned as the polynomials (in the dims) that no other candidate bounds
-    for all sizes >= 1; the peak is their maximum.
+    for all sizes >= 1; the peak is their maximum.  Sizes are added up as
+    polynomials with integer coefficients, {exponents: coefficient}, so that
+    a deep model costs a pass over its statements, not SymPy algebra at each.
     """
+    polynomial = {}  # symbol -> its elements as a polynomial
+
+    def elements(symbol):
+        if symbol not in polynomial:
+            polynomial[symbol] = sp.Poly(_elements(symbol), *dims).as_dict() if dims else \
+                {(): int(_elements(symbol))}
+        return polynomial[symbol]
+
     buffer_of = {}   # an alias shares its source's buffer
     holders = {}     # buffer -> names holding it
-    held = {}        # buffer -> elements, for the program's own buffers
-    candidates = {sp.Integer(0)}
+    held = {}        # the program's own buffers' total, {exponents: coefficient}
+    kept = _Frontier()
+    kept.add(tuple(held.items()))
     for statement, released in zip(program.statements, program.releases):
         target = statement.target
         if statement.is_alias:
             buffer = buffer_of.get(statement.value, statement.value)
         else:
             buffer = target
-            held[buffer] = _elements(target)
+            _accumulate(held, elements(target), 1)
         buffer_of[target] = buffer
         holders.setdefault(buffer, set()).add(target)
-        candidates.add(sp.expand(sp.Add(*held.values())))
+        kept.add(tuple(sorted(held.items())))
         for symbol in released:
             buffer = buffer_of[symbol]
             holders[buffer].discard(symbol)
             if not holders[buffer] and buffer not in held_by_caller:
-                del held[buffer]
-    return _undominated(candidates)
+                _accumulate(held, elements(buffer), -1)
+    def expression(p):
+        return sp.Add(*(c * sp.Mul(*(d**e for d, e in zip(dims, exps))) for exps, c in p))
+
+    # highest degree first, then the largest at all dims 1, then by text: a stable order
+    return [expr for _, _, _, expr in sorted(
+        (-max((sum(exps) for exps, _ in p), default=0), -sum(c for _, c in p), str(e), e)
+        for p, e in ((p, expression(p)) for p in kept.kept))]
 
 
-def _undominated(candidates):
-    """Drop every candidate that another one bounds for all dims >= 1.
+def _accumulate(total, polynomial, sign):
+    for exps, c in polynomial.items():
+        total[exps] = total.get(exps, 0) + sign * int(c)
+        if total[exps] == 0:
+            del total[exps]
 
-    A bound is certain when the difference, written in u = dim - 1 >= 0, has
-    no negative coefficient; the cheap coefficient-wise test goes first.
+
+def _shifted(polynomial):
+    """The polynomial in u = dim - 1, {exponents: coefficient}: dims >= 1 means u >= 0."""
+    out = {}
+    for exps, c in polynomial:
+        terms = {(): c}
+        for e in exps:  # (u + 1)^e = sum over k of C(e, k) u^k, one variable at a time
+            terms = {t + (k,): v * math.comb(e, k) for t, v in terms.items()
+                     for k in range(e + 1)}
+        for t, v in terms.items():
+            out[t] = out.get(t, 0) + v
+    return out
+
+
+class _Frontier:
+    """The candidates that no other bounds for all dims >= 1.
+
+    q bounds p for every size >= 1 when q - p, written in u = dim - 1 >= 0,
+    has no negative coefficient; the shift is linear, so each candidate is
+    shifted once and compared coefficient by coefficient.
     """
-    def degree(p):
-        return sp.Poly(p, *sorted(p.free_symbols, key=str)).total_degree() if p.free_symbols \
-            else 0
-    # the largest-looking first, then by text: the same order on every run
-    polys = sorted(candidates, key=lambda p: (-degree(p), -p.subs({d: 1 for d in p.free_symbols}),
-                                              str(p)))
-    kept = []
-    for p in polys:
-        if not any(_bounds(q, p) for q in kept):
-            kept = [q for q in kept if not _bounds(p, q)] + [p]
-    return sorted(kept, key=polys.index)
 
+    def __init__(self):
+        self.kept = {}  # candidate -> its shifted form
 
-def _bounds(q, p):
-    """Whether q >= p whenever every dim is at least 1."""
-    difference = sp.expand(q - p)
-    if all(c >= 0 for c in difference.as_coefficients_dict().values()):
-        return True
-    shifted = sp.expand(difference.subs({d: d + 1 for d in difference.free_symbols},
-                                        simultaneous=True))
-    return all(c >= 0 for c in shifted.as_coefficients_dict().values())
+    @staticmethod
+    def _bounds(q, p):
+        return all(q.get(m, 0) >= c for m, c in p.items())
+
+    def add(self, candidate):
+        if candidate in self.kept:
+            return
+        shifted = _shifted(candidate)
+        if any(self._bounds(q, shifted) for q in self.kept.values()):
+            return
+        self.kept = {c: q for c, q in self.kept.items() if not self._bounds(shifted, q)}
+        self.kept[candidate] = shifted
 
 
 def memory_report(derivation, wrt=None, latex=False, notation=None, name=None):
@@ -364,6 +398,7 @@ def memory_report(derivation, wrt=None, latex=False, notation=None, name=None):
 
     name = name or printed
 
+    dims = list(model.dims.values())
     declared = [v for v in model.variables.values() if v.declared]
     held_by_caller = {derivation.symbols[v.name]: v.shape.size for v in declared}
     gradients = {adjoint_symbol(model, n) for n in (derivation.params if wrt is None else wrt)}
@@ -406,6 +441,6 @@ def memory_report(derivation, wrt=None, latex=False, notation=None, name=None):
     done = {n: (order.get(adjoint_symbol(model, n), 0), len(backward))
             for n in (derivation.params if wrt is None else wrt)}
     return MemoryReport(derivation, values, sp.Add(*held_by_caller.values()),
-                        _peaks(inference, held_by_caller), _peaks(training, held_by_caller), done,
-                        latex)
+                        _peaks(inference, held_by_caller, dims),
+                        _peaks(training, held_by_caller, dims), done, latex)
 
