@@ -98,7 +98,7 @@ def _derive(args):
     if args.dims and not args.memory:
         raise UsageError("--dims goes with --memory (sizes to price the memory table in bytes)")
     notation = dict(prod=args.prod, shapes=args.shapes, substituted=args.substituted,
-                    nabla=args.nabla, memory=args.memory, dims=_all_dims(d.model, args.dims),
+                    nabla=args.nabla, memory=args.memory, dims=args.dims or None,
                     dtype=args.dtype)
     if args.format == "text":
         if args.standalone:
@@ -116,23 +116,10 @@ def _derive(args):
     return 0
 
 
-def _all_dims(model, dims):
-    """`dims` if it sizes every dim of the model, else a usage error; None when empty."""
-    if not dims:
-        return None
-    missing = [n for n in model.dims if n not in dims]
-    unknown = [n for n in dims if n not in model.dims]
-    if missing or unknown:
-        problem = (f"no size for {', '.join(missing)}" if missing
-                   else f"unknown dim {', '.join(unknown)}")
-        raise UsageError(f"--dims: {problem} (the model's dims are {', '.join(model.dims)})")
-    return dims
-
-
 def _memory(args):
     d = derive(load(args.model, bind=args.bind))
     report = memory_report(d)
-    _emit(report.text(_all_dims(d.model, args.dims), args.dtype), args.output)
+    _emit(report.text(args.dims or None, args.dtype), args.output)
     return 0
 
 

@@ -115,7 +115,9 @@ def test_memory_command(capsys):
     assert "kept for backward: x, y, W1, W2, λ, z, h, o" in out
     assert "float32" in out and "peak, training" in out
     assert main(["memory", str(MLP), "--dims", "d=3"]) == 2
-    assert "no size for h, q" in capsys.readouterr().err
+    assert "dims: missing h, q" in capsys.readouterr().err
+    assert main(["derive", str(MLP), "--memory", "--dims", "d=3,h=2,q=2,k=1"]) == 2
+    assert "unknown k" in capsys.readouterr().err
 
 
 def test_derive_adds_the_memory_section_on_request(capsys):
