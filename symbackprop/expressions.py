@@ -4,16 +4,14 @@ SymPy has products, sums, transposes and Hadamard products of matrix
 expressions; this module adds what backpropagation through a network needs and
 SymPy lacks or gets wrong (see the module notes in :mod:`symbackprop.derivation`):
 
-================  ============================================================
-:class:`Map`      a scalar function applied entrywise, ``phi(z)``, ``1 - tanh(z)^2``
-:class:`AsScalar` the one entry of a 1 x 1 product, ``v.T @ w``
-:class:`SumAll`   the sum of all entries
-:class:`Norm`     the Euclidean / Frobenius norm
-:class:`Softmax`, :class:`LogSoftmax`, :class:`LogSumExp`
-                  along a vector, or along each row of a matrix
-:class:`Apply`    an abstract scalar function of matrices, ``ell(o, y)``
-:class:`Partial`  its named partial derivative, ``dL/do``
-================  ============================================================
+* :class:`Map`: a scalar function applied entrywise, ``phi(z)``, ``1 - tanh(z)^2``;
+* :class:`AsScalar`: the one entry of a 1 x 1 product, ``v.T @ w``;
+* :class:`SumAll`: the sum of all entries;
+* :class:`Norm`: the Euclidean / Frobenius norm;
+* :class:`Softmax`, :class:`LogSoftmax`, :class:`LogSumExp`: along a vector, or
+  along each row of a matrix;
+* :class:`Apply`: an abstract scalar function of matrices, ``ell(o, y)``;
+* :class:`Partial`: its named partial derivative, ``dL/do``.
 
 Each class defines its meaning entry by entry in ``explicit``, which receives
 the explicit values (:class:`sympy.ImmutableMatrix` or scalars) of its

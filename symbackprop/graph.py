@@ -10,20 +10,29 @@ Node keys are stable: a variable's key is its name; an operator's is
 ``<target>`` (``#`` never occurs in a name).  Nodes are inserted in source
 order, so iteration order is the same on every run.
 
-Node attributes
----------------
-kind : {"variable", "operator"}
-role : {"input", "param", "const", "intermediate", "objective"}   (variables)
-op : str                  the registry name, e.g. ``"matmul"``     (operators)
-shape : Shape             the value's shape (an operator's output)
-latex : str               LaTeX name (variables) or symbol (operators)
-line, col : int           where the model defines it
-literals : tuple          numeric operands, e.g. the 2 of ``x / 2``  (operators)
-param : object            the exponent of ``^``, else None           (operators)
+Node attributes:
 
-Edge attributes
----------------
-positions : tuple of int   which operand slots the source fills
+``kind`` : {"variable", "operator"}
+    Which of the two a node is.
+``role`` : {"input", "param", "const", "intermediate", "objective"}
+    A variable's role.
+``op`` : str
+    An operator's registry name, e.g. ``"matmul"``.
+``shape`` : Shape
+    The value's shape (an operator's: its output's).
+``latex`` : str
+    The LaTeX name of a variable, or the symbol of an operator.
+``line``, ``col`` : int
+    Where the model defines it.
+``literals`` : tuple
+    An operator's numeric operands, e.g. the 2 of ``x / 2``.
+``param`` : object
+    An operator's constant parameter, the exponent of ``^``; else None.
+
+Edge attributes:
+
+``positions`` : tuple of int
+    Which operand slots of the operator the source fills.
 """
 
 from __future__ import annotations

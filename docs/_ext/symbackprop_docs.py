@@ -1,0 +1,570 @@
+"""Sphinx extension: symbackprop's own output on the documentation pages.
+
+Nothing on the pages that symbackprop can produce is copied by hand, so
+nothing can drift from the code:
+
+Directives (for MyST pages)
+    ``sbp-model PATH``
+        The model file, highlighted.
+    ``sbp-derivation PATH``
+        The backward derivation, from :meth:`Derivation.markdown`, rendered
+        by MyST (``:format: text`` shows the terminal's text instead).
+    ``sbp-figure PATH``
+        The computational graph (``:backward:``: the backward graph) as SVG,
+        drawn by Graphviz from :func:`symbackprop.graph_figure`.
+    ``sbp-command``
+        Runs a ``symbackprop ...`` command line in-process, from the
+        repository's root, and shows it with its output.  The build fails if
+        its exit status is not ``:returncode:`` (0 unless given).
+
+Generated pages (at ``builder-inited``, into git-ignored folders)
+    ``_generated/operators.md``
+        Every operator of :data:`symbackprop.operators.REGISTRY` with its
+        local derivative rules, each derived by symbackprop from a one-line
+        model and printed as LaTeX.
+    ``_generated/cli.md``
+        Every command and option of the argument parser.
+    ``gallery/``
+        One page per ``examples/*.sbp``.
+    ``api/``
+        One page per module of the package, from its numpydoc docstrings.
+
+A Pygments lexer for the model language (``sbp``) highlights model listings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from docutils.statemachine import StringList
+from pygments.lexer import RegexLexer, words
+from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuation, String,
+                            Whitespace)
+from sphinx.directives.code import container_wrapper
+from sphinx.util.docutils import SphinxDirective
+
+import symbackprop as sbp
+from symbackprop import cli
+from symbackprop.operators import FUNCTIONS, REGISTRY
+from symbackprop.printing import MatrixLatexPrinter, display_names, shape_latex
+
+ROOT = Path(__file__).resolve().parents[2]
+GENERATED = "_generated"
+GALLERY = "gallery"
+API = "api"
+#: The modules in the order of the API reference; any other module follows.
+MODULES = ["model", "errors", "derivation", "documents", "printing", "notation", "figures",
+           "graph", "checks", "numeric", "program", "memory", "operators", "expressions",
+           "shapes", "language", "cli"]
+HELP_COLUMNS = "88"
+
+
+# --- the model language's lexer ------------------------------------------------------
+
+class SbpLexer(RegexLexer):
+    """Pygments lexer for symbackprop model files (``.sbp``)."""
+
+    name = "symbackprop model"
+    aliases = ["sbp"]
+    filenames = ["*.sbp"]
+    tokens = {
+        "root": [
+            (r"#.*?$", Comment.Single),
+            (r'"[^"\n]*"', String),
+            (words(("dim", "input", "param", "const", "func", "objective", "as"),
+                   suffix=r"\b"), Keyword),
+            (words(("scalar", "vector", "matrix"), suffix=r"\b"), Keyword.Type),
+            (words(FUNCTIONS, suffix=r"\b"), Name.Builtin),
+            (r"\.T\b", Operator),
+            (r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", Number),
+            (r"[-+*/@^=]", Operator),
+            (r"[(),:]", Punctuation),
+            (r"[A-Za-z_][A-Za-z0-9_]*", Name),
+            (r"\s+", Whitespace),
+        ],
+    }
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+def _pairs(text):
+    """``"phi=tanh,ell=squared_error"`` as a dict."""
+    out = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        key, _, value = item.partition("=")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def default_bind(model):
+    """Built-ins for a model's abstract functions: tanh for entrywise ones,
+    squared_error for the others (as symbackprop's own error message suggests)."""
+    return {name: "tanh" if f.elementwise else "squared_error"
+            for name, f in model.functions.items()}
+
+
+def _bind_option(bind):
+    return ",".join(f"{k}={v}" for k, v in bind.items())
+
+
+_DERIVATIONS = {}
+
+
+def derivation(path, bind=None):
+    """The derivation of a model file (relative to the repository), cached per build."""
+    key = (path, tuple(sorted((bind or {}).items())))
+    if key not in _DERIVATIONS:
+        _DERIVATIONS[key] = sbp.derive(sbp.load(ROOT / path, bind=bind or None))
+    return _DERIVATIONS[key]
+
+
+def run_command(line):
+    """Run ``symbackprop ARGS`` in-process from the repository's root.
+
+    Returns
+    -------
+    status : int
+    output : str
+        What it wrote to stdout and stderr.
+    """
+    argv = shlex.split(line)
+    if not argv or argv[0] != "symbackprop":
+        raise ValueError(f"a command must start with 'symbackprop', not {line!r}")
+    out = io.StringIO()
+    cwd, columns = os.getcwd(), os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = HELP_COLUMNS
+    try:
+        os.chdir(ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            try:
+                status = cli.main(argv[1:])
+            except SystemExit as stop:  # argparse: --help, --version, usage errors
+                status = stop.code if isinstance(stop.code, int) else 0
+    finally:
+        os.chdir(cwd)
+        if columns is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = columns
+    return status, out.getvalue()
+
+
+def _figure_file(app, path, backward):
+    stem = Path(path).stem + ("-backward" if backward else "")
+    return f"/{GENERATED}/figures/{stem}.svg", Path(app.srcdir) / GENERATED / "figures" / f"{stem}.svg"
+
+
+# --- directives ------------------------------------------------------------------------
+
+class _ModelDirective(SphinxDirective):
+    required_arguments = 1
+    has_content = False
+
+    def model_path(self):
+        path = self.arguments[0]
+        if not (ROOT / path).is_file():
+            raise self.error(f"no model file {path} (paths are relative to the repository)")
+        self.env.note_dependency(str(ROOT / path))
+        return path
+
+
+class SbpModel(_ModelDirective):
+    """The model file, highlighted, with its name as the caption."""
+
+    option_spec = {"caption": directives.unchanged}
+
+    def run(self):
+        path = self.model_path()
+        text = (ROOT / path).read_text(encoding="utf-8")
+        literal = nodes.literal_block(text, text, language="sbp")
+        self.set_source_info(literal)
+        return [container_wrapper(self, literal, self.options.get("caption", path))]
+
+
+class SbpDerivation(_ModelDirective):
+    """The backward derivation of a model file."""
+
+    option_spec = {
+        "bind": directives.unchanged,
+        "format": lambda arg: directives.choice(arg, ("md", "text")),
+        "no-prod": directives.flag,
+        "no-shapes": directives.flag,
+        "substituted": directives.flag,
+        "nabla": directives.flag,
+        "bold": lambda arg: directives.choice(arg, ("boldsymbol", "mathbf")),
+        "transpose": lambda arg: directives.choice(arg, ("top", "T", "mathsf")),
+    }
+
+    def run(self):
+        d = derivation(self.model_path(), _pairs(self.options.get("bind")))
+        notation = {"prod": "no-prod" not in self.options,
+                    "shapes": "no-shapes" not in self.options,
+                    "substituted": "substituted" in self.options,
+                    "nabla": "nabla" in self.options}
+        if self.options.get("format") == "text":
+            text = d.text(**notation)
+            literal = nodes.literal_block(text, text, language="text")
+            self.set_source_info(literal)
+            return [literal]
+        for key in ("bold", "transpose"):
+            if key in self.options:
+                notation[key] = self.options[key]
+        container = nodes.container(classes=["sbp-derivation"])
+        markdown = d.markdown(**notation)
+        self.state.nested_parse(StringList(markdown.splitlines(), source=self.arguments[0]),
+                                self.content_offset, container)
+        return [container]
+
+
+class SbpFigure(_ModelDirective):
+    """The computational graph (or, with ``:backward:``, the backward graph) as SVG."""
+
+    option_spec = {"backward": directives.flag, "bind": directives.unchanged,
+                   "alt": directives.unchanged, "caption": directives.unchanged}
+
+    def run(self):
+        path = self.model_path()
+        backward = "backward" in self.options
+        d = derivation(path, _pairs(self.options.get("bind")))
+        try:
+            svg = d.figure(backward=backward).source("svg")
+        except RuntimeError as err:  # no Graphviz
+            raise self.error(f"cannot draw {path}: {err}") from None
+        uri, file = _figure_file(self.env.app, path, backward)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        if not file.exists() or file.read_text(encoding="utf-8") != svg:
+            file.write_text(svg, encoding="utf-8")
+        kind = "backward graph" if backward else "computational graph"
+        image = nodes.image(uri=uri, alt=self.options.get("alt", f"The {kind} of {path}"),
+                            classes=["sbp-graph"])
+        figure = nodes.figure("", image, classes=["sbp-figure"])
+        if "caption" in self.options:
+            caption, _ = self.state.inline_text(self.options["caption"], self.lineno)
+            figure += nodes.caption(self.options["caption"], "", *caption)
+        return [figure]
+
+
+class SbpCommand(SphinxDirective):
+    """A ``symbackprop`` command line and what it prints, run at build time."""
+
+    required_arguments = 1
+    final_argument_whitespace = True
+    option_spec = {"returncode": directives.nonnegative_int}
+
+    def run(self):
+        line = " ".join(self.arguments[0].split())
+        try:
+            status, output = run_command(line)
+        except ValueError as err:
+            raise self.error(str(err)) from None
+        expected = self.options.get("returncode", 0)
+        if status != expected:
+            raise self.error(f"'{line}' exited with status {status}, not {expected}:\n{output}")
+        text = f"$ {line}\n{output}".rstrip("\n")
+        literal = nodes.literal_block(text, text, language="console")
+        self.set_source_info(literal)
+        return [literal]
+
+
+# --- generated pages -------------------------------------------------------------------
+
+def _escape(text):
+    """Plain text for Markdown: every ASCII punctuation mark escaped."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+
+
+def _sentence(text):
+    """Help text as a sentence: a capital first letter and a full stop, escaped."""
+    text = text.strip()
+    return _escape(text[:1].upper() + text[1:] + ("" if text.endswith(".") else "."))
+
+
+def _write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+#: Operands for each operator's one-line model, as in the language: the cases
+#: shown in the reference.  An operator missing here gets matrix(m, n) operands.
+#: A case may end with its own assignment ("z = x.T @ y").
+OPERATOR_CASES = {
+    "add": [("A: matrix(m, n)", "B: matrix(m, n)"), ("A: matrix(m, n)", "b: vector(n)"),
+            ("A: matrix(m, n)", "c: scalar")],
+    "sub": [("A: matrix(m, n)", "B: matrix(m, n)"), ("A: matrix(m, n)", "b: vector(n)")],
+    "neg": [("A: matrix(m, n)",)],
+    "mul": [("c: scalar", "A: matrix(m, n)"), ("A: matrix(m, n)", "B: matrix(m, n)")],
+    "div": [("A: matrix(m, n)", "c: scalar"), ("A: matrix(m, n)", "B: matrix(m, n)")],
+    "matmul": [("A: matrix(m, n)", "B: matrix(n, k)"), ("A: matrix(m, n)", "x: vector(n)"),
+               ("x: vector(n)", "y: vector(n)", "z = x.T @ y")],
+    "pow": [("A: matrix(m, n)",)],
+    "transpose": [("A: matrix(m, n)",), ("x: vector(n)",)],
+    "copy": [("A: matrix(m, n)",)],
+    "sum": [("A: matrix(m, n)",)],
+    "mean": [("A: matrix(m, n)",)],
+    "norm": [("x: vector(n)",), ("A: matrix(m, n)",)],
+    "trace": [("A: matrix(n, n)",)],
+    "softmax": [("x: vector(n)",), ("X: matrix(m, n)",)],
+    "log_softmax": [("x: vector(n)",), ("X: matrix(m, n)",)],
+    "logsumexp": [("x: vector(n)",), ("X: matrix(m, n)",)],
+    "sum_rows": [("X: matrix(m, n)",)],
+    "mean_rows": [("X: matrix(m, n)",)],
+    "center_rows": [("X: matrix(m, n)",)],
+    "scale_rows": [("X: matrix(m, n)", "v: vector(m)")],
+    "squared_error": [("o: vector(n)", "y: vector(n)")],
+    "mse": [("o: vector(n)", "y: vector(n)")],
+    "cross_entropy": [("o: vector(n)", "y: vector(n)"), ("O: matrix(m, n)", "Y: matrix(m, n)")],
+}
+
+#: How each operator is written in its one-line model (the registry's form, with
+#: the operands named as in OPERATOR_CASES).
+_WRITTEN = {"add": "{0} + {1}", "sub": "{0} - {1}", "neg": "-{0}", "mul": "{0} * {1}",
+            "div": "{0} / {1}", "matmul": "{0} @ {1}", "pow": "{0} ^ 3", "transpose": "{0}.T",
+            "copy": "{0}"}
+
+GROUPS = [
+    ("Arithmetic", ["add", "sub", "neg", "mul", "div", "matmul", "pow", "transpose", "copy"]),
+    ("Entrywise functions", [n for n, op in REGISTRY.items() if op.elementwise]),
+    ("Reductions", ["sum", "mean", "norm", "trace"]),
+    ("Along each row", ["softmax", "log_softmax", "logsumexp", "sum_rows", "mean_rows",
+                        "center_rows", "scale_rows"]),
+    ("Losses", ["squared_error", "mse", "cross_entropy"]),
+]
+
+
+def rule_model(expression, operands, extra="", target="z"):
+    """The one-line model ``z = expression`` with ``J = f(z)``, ``f`` abstract.
+
+    ``dJ/dz`` then stays a named adjoint, and each operand's backward step is
+    exactly the operator's local rule: its vector-Jacobian product.
+    """
+    lines = ["dim m, n, k"] + [f"input {o}" for o in operands]
+    lines += [extra, "func f(u)", f"{target} = {expression}", f"J = f({target})", "objective J"]
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+def rule_latex(source, operands, target="z"):
+    """LaTeX rows ``z = ...`` and ``dJ/d(operand) = ...`` for a one-line model."""
+    d = sbp.derive(sbp.parse(source, "<operator reference>"))
+    printer = MatrixLatexPrinter(display_names(d, latex=True))
+    names = display_names(d, latex=True)
+    z = d.model.variables[target]
+    rows = [f"{names[('var', target)]} &= {printer.doprint(d.forward[target])} "
+            f"\\in {shape_latex(z.shape)}"]
+    for name in operands:
+        if name in d.order:
+            step = d.step(name)
+            rows.append(f"{printer.doprint(step.adjoint)} &= {printer.doprint(step.result)}")
+    return rows
+
+
+def _math(rows):
+    return "$$\n\\begin{aligned}\n" + " \\\\[3pt]\n".join(rows) + "\n\\end{aligned}\n$$\n"
+
+
+def anchor(name):
+    """The link target of an operator's section (docutils ids have no underscores)."""
+    return "op-" + name.replace("_", "-")
+
+
+def operators_page():
+    """The operator reference, in Markdown: one section per registry entry."""
+    grouped = {name for _, names in GROUPS for name in names}
+    groups = GROUPS + [("Other", [n for n in REGISTRY if n not in grouped])]
+    out = []
+    for title, names in groups:
+        if not names:
+            continue
+        out += [f"# {title}", ""]
+        out += ["| written | name | what it computes |", "|---|---|---|"]
+        out += [f"| `{REGISTRY[n].written}` | [{n}](#{anchor(n)}) | {_escape(REGISTRY[n].doc)} |"
+                for n in names]
+        out.append("")
+        for name in names:
+            op = REGISTRY[name]
+            out += [f"({anchor(name)})=", f"## `{op.written}`", "",
+                    f"`{name}`: {_escape(op.doc)}.", ""]
+            cases = OPERATOR_CASES.get(name) or [tuple(f"{chr(65 + i)}: matrix(m, n)"
+                                                       for i in range(op.arity))]
+            for operands in cases:
+                expression = None
+                if operands[-1].startswith("z = "):
+                    operands, expression = operands[:-1], operands[-1].removeprefix("z = ")
+                names_ = [o.split(":")[0].strip() for o in operands]
+                if expression is None:
+                    form = _WRITTEN.get(name, name + "(" + ", ".join(
+                        "{%d}" % i for i in range(len(names_))) + ")")
+                    expression = form.format(*names_)
+                source = rule_model(expression, operands)
+                try:
+                    rows = rule_latex(source, names_)
+                except sbp.ModelError as err:
+                    raise RuntimeError(f"operator reference: the case {operands} of '{name}' "
+                                       f"does not parse ({err}); fix OPERATOR_CASES in "
+                                       f"{Path(__file__).name}") from None
+                declared = ", ".join(f"`{o}`" for o in operands)
+                out += [f"`z = {expression}` with {declared}:", "", _math(rows)]
+    return "\n".join(out) + "\n"
+
+
+def abstract_rules():
+    """The local rules of the two kinds of abstract function, as a Markdown snippet."""
+    elementwise = rule_latex(rule_model("phi(A)", ["A: matrix(m, n)"], "func phi"), ["A"])
+    scalar = rule_latex(rule_model("ell(o, y)", ["o: vector(n)", "y: vector(n)"],
+                                   "func ell(a, b)", target="L"), ["o", "y"], target="L")
+    return ("`z = phi(A)` with `func phi` and `A: matrix(m, n)`:\n\n" + _math(elementwise) +
+            "\n`L = ell(o, y)` with `func ell(a, b)` and `o, y: vector(n)`:\n\n" + _math(scalar))
+
+
+def _option_row(action):
+    flags = ", ".join(action.option_strings) or action.metavar or action.dest
+    if action.option_strings and action.nargs != 0:
+        if action.choices:
+            flags += " {" + ",".join(map(str, action.choices)) + "}"
+        elif action.metavar:
+            flags += f" {action.metavar}"
+    return f"| `{flags}` | {_sentence(action.help or '')} |"
+
+
+def cli_page():
+    """The command-line reference, in Markdown, from the argument parser itself."""
+    parser = cli._parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    helps = {choice.dest: choice.help for choice in sub._choices_actions}
+    out = ["| command | what it does |", "|---|---|"]
+    out += [f"| [`{name}`](#cli-{name}) | {_sentence(helps.get(name, ''))} |"
+            for name in sub.choices]
+    out.append("")
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = HELP_COLUMNS
+    try:
+        for name, p in sub.choices.items():
+            usage = p.format_usage().rstrip()
+            out += [f"(cli-{name})=", f"# `symbackprop {name}`", "",
+                    _sentence(p.description or helps.get(name, "")), "",
+                    "```text", usage, "```", ""]
+            groups = [(g.title, [a for a in g._group_actions if a.help != "==SUPPRESS=="])
+                      for g in p._action_groups]
+            for title, actions in groups:
+                if not actions:
+                    continue
+                heading = {"positional arguments": "Arguments", "options": "Options"}.get(
+                    title, title[:1].upper() + title[1:])
+                column = "argument" if heading == "Arguments" else "option"
+                out += [f"**{heading}**", "", f"| {column} | meaning |", "|---|---|"]
+                out += [_option_row(a) for a in actions]
+                out.append("")
+            if p.epilog:
+                out += ["```console"]
+                out += [f"$ {line.strip()}" for line in p.epilog.splitlines()[1:] if line.strip()]
+                out += ["```", ""]
+    finally:
+        if columns is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = columns
+    return "\n".join(out) + "\n"
+
+
+def _description(path):
+    """The first comment line of an example: what it teaches."""
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    return first.lstrip("#").strip()
+
+
+def gallery_pages():
+    """Page name to Markdown: the gallery's index and one page per example."""
+    examples = sorted((ROOT / "examples").glob("*.sbp"))
+    pages = {}
+    index = ["# Gallery", "",
+             "Every model in `examples/`, with its computational graph, its backward derivation "
+             "as symbackprop writes it, and the finite-difference check of its gradients, all "
+             "generated when these pages are built.", "",
+             "| example | what it shows |", "|---|---|"]
+    for path in examples:
+        index.append(f"| [{path.name}]({path.stem}.md) | {_escape(_description(path))} |")
+    index += ["", "```{toctree}", ":hidden:", ""] + [p.stem for p in examples] + ["```", ""]
+    pages["index"] = "\n".join(index)
+    for path in examples:
+        rel = f"examples/{path.name}"
+        model = sbp.load(path)
+        bind = default_bind(model)
+        option = f" --bind {_bind_option(bind)}" if bind else ""
+        bound = f"`{_bind_option(bind)}` binds the abstract functions to built-ins for numbers. " \
+            if bind else ""
+        lines = [f"# {path.name}", "", _escape(_description(path)), "",
+                 f"```{{sbp-model}} {rel}", "```", "",
+                 "## Computational graph", "",
+                 "Boxes are variables (params shaded, the objective doubled), circles operators.",
+                 "", f"```{{sbp-figure}} {rel}", "```", "",
+                 "## Backward derivation", "",
+                 f"```{{sbp-derivation}} {rel}", "```", "",
+                 "## Numeric check", "",
+                 f"{bound}The test suite also proves this example with `verify` and against "
+                 "PyTorch autograd.", "",
+                 f"```{{sbp-command}} symbackprop check {rel}{option}", "```", "",
+                 "## What backward reads", "",
+                 "The backward graph: one box per adjoint, and, dashed, the forward values each "
+                 "backward step reads.", "",
+                 f"```{{sbp-figure}} {rel}", ":backward:", "```", ""]
+        pages[path.stem] = "\n".join(lines)
+    return pages
+
+
+def api_pages():
+    """Page name to Markdown: one page per module of the package."""
+    package = Path(sbp.__file__).parent
+    found = sorted(p.stem for p in package.glob("*.py") if not p.stem.startswith("_"))
+    order = [m for m in MODULES if m in found] + [m for m in found if m not in MODULES]
+    # autodoc writes reStructuredText: MyST hands it to the rst parser through eval-rst
+    return {name: f"# symbackprop.{name}\n\n```{{eval-rst}}\n.. automodule:: symbackprop.{name}\n```\n"
+            for name in order}
+
+
+def api_toctree(pages):
+    """The API reference's table of contents, in the order of `pages`."""
+    return "\n".join(["```{toctree}", ":maxdepth: 1", ""] + [f"{API}/{name}" for name in pages]
+                     + ["```", ""])
+
+
+def _write_folder(folder, pages):
+    """Write `pages` into `folder`, removing pages that are no longer generated."""
+    if folder.exists():
+        for old in folder.glob("*.md"):
+            if old.stem not in pages:
+                old.unlink()
+    for name, text in pages.items():
+        _write(folder / f"{name}.md", text)
+
+
+def generate(app):
+    """Write the generated pages into the source folder (git-ignored)."""
+    src = Path(app.srcdir)
+    _write(src / GENERATED / "operators.md", operators_page())
+    _write(src / GENERATED / "abstract_rules.md", abstract_rules())
+    _write(src / GENERATED / "cli.md", cli_page())
+    _write_folder(src / GALLERY, gallery_pages())
+    api = api_pages()
+    _write_folder(src / API, api)
+    _write(src / GENERATED / "api_toctree.md", api_toctree(api))
+
+
+def setup(app):
+    app.add_lexer("sbp", SbpLexer)
+    app.add_directive("sbp-model", SbpModel)
+    app.add_directive("sbp-derivation", SbpDerivation)
+    app.add_directive("sbp-figure", SbpFigure)
+    app.add_directive("sbp-command", SbpCommand)
+    app.connect("builder-inited", generate)
+    if shutil.which("dot") is None:
+        raise RuntimeError("the documentation's figures need Graphviz's 'dot' program "
+                           "(Debian: apt-get install graphviz)")
+    return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True}
