@@ -15,7 +15,8 @@ from .program import is_temporary, temporary_name
 from .printing import (MatrixLatexPrinter, Notation, TextPrinter, adjoint_name, display_names,
                        shape_latex, shape_text)
 
-__all__ = ["text", "latex", "markdown", "STANDALONE_PREAMBLE"]
+__all__ = ["text", "latex", "markdown", "hvp_text", "hvp_latex", "hvp_markdown",
+           "STANDALONE_PREAMBLE"]
 
 #: The packages a standalone document (and a fragment's host) needs.
 STANDALONE_PREAMBLE = "\\usepackage{amsmath}\n\\usepackage{amssymb}\n"
@@ -310,4 +311,190 @@ def markdown(derivation, memory=False, dims=None, dtype="float64", **options):
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         parts += ["| " + " | ".join(row) + " |" for row in rows]
         parts += ["", "Peak memory, in elements:", "", display(" \\\\\n".join(peaks)), ""]
+    return "\n".join(parts)
+
+
+# --- second derivatives: the tangent sweep of an HVP derivation ---------------------------
+
+class _TangentWriter(_Writer):
+    """The parts of a second-order document (:func:`hvp_text`, :func:`hvp_latex`)."""
+
+    def __init__(self, hvp, latex, notation):
+        super().__init__(hvp.derivation, latex, notation)
+        self.hvp = hvp
+        names = hvp.display_names(latex, notation)
+        printer = (MatrixLatexPrinter if latex else TextPrinter)(names, notation)
+        self.print = printer.doprint
+        self.tangent = ((lambda text: f"\\mathcal{{R}}\\left\\{{{text}\\right\\}}") if latex
+                        else (lambda text: f"R{{{text}}}"))
+
+    def first_order(self):
+        """(lhs, result, shape) per backward step of the first-order derivation."""
+        return [(self.print(s.adjoint), self.print(s.result), self.in_shape(s.node))
+                for s in self.d.steps if s.terms]
+
+    def directions(self):
+        """(direction, variable, shape) per moving variable."""
+        return [(self.print(self.hvp.directions[n]), self.name[n], self.in_shape(n))
+                for n in self.hvp.wrt]
+
+    def tangents(self, steps):
+        """(lhs, R{what is differentiated} or None, result, shape) per tangent step."""
+        return [(self.print(s.symbol),
+                 self.tangent(self.print(s.of)) if self.notation.prod else None,
+                 self.print(s.result), self.in_shape(s.node)) for s in steps]
+
+    def summary(self):
+        """(lhs, result) per moving variable: H v restricted to it."""
+        out = []
+        for n in self.hvp.wrt:
+            step = self.hvp._backward.get(n)
+            lhs = (self.print(step.symbol) if step is not None else
+                   self.tangent(adjoint_name(self.name[self.model.objective], self.name[n],
+                                             self.latex, self.notation)))
+            out.append((lhs, self.print(self.hvp.hvp(n))))
+        return out
+
+    def has_second_partial(self):
+        from .second_order import SecondPartial
+        return any(s.result.has(SecondPartial) for s in self.hvp.backward)
+
+
+def _hvp_notes(w):
+    """What the notation means, said once, in the document's own symbols."""
+    if w.latex:
+        r = "$\\mathcal{R}\\{\\cdot\\}$"
+        t = "$t$"
+    else:
+        r, t = "R{·}", "t"
+    notes = [f"{r} is the derivative along the directions: the rate of change of a value when "
+             f"every moving variable W becomes W + {t} V_W, at {t} = 0 (Pearlmutter's "
+             "R-operator, forward-over-reverse)."
+             if not w.latex else
+             f"{r} is the derivative along the directions: the rate of change of a value when "
+             f"every moving variable $\\boldsymbol{{W}}$ becomes $\\boldsymbol{{W}} + {t[1:-1]}"
+             f"\\boldsymbol{{V}}_{{\\boldsymbol{{W}}}}$, at {t} $= 0$ (Pearlmutter's R-operator, "
+             "forward-over-reverse)."]
+    moving = set(w.hvp.wrt)
+    fixed = [w.name[n] for n, v in w.model.variables.items() if v.declared and n not in moving]
+    if fixed:
+        shown = ", ".join(f"${f}$" if w.latex else f for f in fixed)
+        notes.append(f"Fixed (their tangents are 0): {shown}.")
+    if w.has_second_partial():
+        notes.append("The second derivative of an abstract loss is its Hessian in the argument, "
+                     "a matrix for a vector argument (multiplying the tangent), a linear map "
+                     "for a matrix argument (applied to the tangent in brackets).")
+    notes.append("At the end, the tangent of each gradient is the Hessian of the objective "
+                 "times the directions, restricted to that variable: H v.")
+    return notes
+
+
+def hvp_text(hvp, **options):
+    """The Hessian-vector products of an HVP derivation as Unicode text.
+
+    Parameters
+    ----------
+    hvp : HVPDerivation
+    **options
+        Fields of :class:`~symbackprop.printing.Notation`; ``prod`` shows what
+        each tangent differentiates, ``R{...}``.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> from symbackprop.second_order import derive_hvp
+    >>> hvp = derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+    >>> print(hvp_text(hvp, shapes=False).split("Backward tangents")[1])  # doctest: +ELLIPSIS
+     (reverse topological order)
+      R{∂J/∂o} = R{∂L/∂o} = (∂²L/∂o∂oᵀ) R{o}
+    ...
+      R{∂J/∂z} = R{∂J/∂h ⊙ φ'(z)} = R{∂J/∂h} ⊙ φ'(z) + ∂J/∂h ⊙ φ''(z) ⊙ R{z}
+    ...
+    """
+    w = _TangentWriter(hvp, False, Notation(**options))
+    lines = ["Forward"]
+    lines += [f"  {name} = {expr}{shape}" for name, expr, shape in w.forward()]
+    lines += ["", f"Backward (reverse topological order, from {w.seed()} = 1)"]
+    lines += [f"  {lhs} = {result}{shape}" for lhs, result, shape in w.first_order()]
+    lines += ["", "Directions"]
+    lines += [f"  {v} for {name}{shape}" for v, name, shape in w.directions()]
+    lines += [f"  {note}" for note in _hvp_notes(w)]
+    for heading, steps in (("Forward tangents (forward order)", hvp.forward),
+                           ("Backward tangents (reverse topological order)", hvp.backward)):
+        lines += ["", heading]
+        for lhs, of, result, shape in w.tangents(steps):
+            lines.append(f"  {lhs} = {of + ' = ' if of else ''}{result}{shape}")
+    lines += ["", "Hessian-vector products"]
+    lines += [f"  H v for {w.name[n]}: {lhs} = {result}"
+              for n, (lhs, result) in zip(hvp.wrt, w.summary())]
+    return "\n".join(lines) + "\n"
+
+
+def _hvp_latex_body(w, display):
+    rows = [f"  {name} &= {expr}{shape}" for name, expr, shape in w.forward()]
+    blocks = [("Forward pass.", display(" \\\\\n".join(rows)))]
+    rows = [f"  {lhs} &= {result}{shape}" for lhs, result, shape in w.first_order()]
+    blocks.append((f"Backward pass, from ${w.seed()} = 1$.", display(" \\\\\n".join(rows))))
+    directions = ", ".join(f"${v}$ for ${name}$" for v, name, _ in w.directions())
+    notes = " ".join(_hvp_notes(w)).replace(": H v.", ": $\\boldsymbol{H} \\boldsymbol{v}$.")
+    blocks.append((f"Directions: {directions}.", notes + "\n\\medskip"))
+    for heading, steps in (("Forward tangents, in forward order.", w.hvp.forward),
+                           ("Backward tangents, in reverse topological order.",
+                            w.hvp.backward)):
+        rendered = []
+        for lhs, of, result, shape in w.tangents(steps):
+            if of:
+                rendered.append(display(f"  {lhs} &= {of} \\\\\n  &= {result}{shape}"))
+            else:
+                rendered.append(display(f"  {lhs} &= {result}{shape}"))
+        blocks.append((heading, "\n\n".join(rendered)))
+    rows = [f"  &\\boxed{{{lhs} = {result}}}" for lhs, result in w.summary()]
+    blocks.append(("Hessian-vector products of the objective, per variable.",
+                   display(" \\\\\n".join(rows))))
+    return blocks
+
+
+def hvp_latex(hvp, standalone=False, **options):
+    """The Hessian-vector products of an HVP derivation as LaTeX (a fragment, or a document).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> from symbackprop.second_order import derive_hvp
+    >>> tex = hvp_latex(derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp"))))
+    >>> "\\\\phi''\\\\left(\\\\boldsymbol{z}\\\\right)" in tex
+    True
+    """
+    w = _TangentWriter(hvp, True, Notation(**options))
+
+    def display(body):
+        return "\\begin{align*}\n" + body + "\n\\end{align*}"
+
+    model = hvp.model
+    parts = [f"% Hessian-vector products of {model.objective}, derived by symbackprop "
+             f"from {model.filename}"]
+    for heading, body in _hvp_latex_body(w, display):
+        parts += [f"\\par\\noindent\\textbf{{{heading}}}", body]
+    fragment = "\n".join(parts) + "\n"
+    if not standalone:
+        return fragment
+    title = model.filename.replace("\\", "/").split("/")[-1]
+    title = "".join("\\" + c if c in "#$%&_{}" else c for c in title)
+    # no \\allowdisplaybreaks: each tangent is a short block, better kept on one page
+    return ("\\documentclass{article}\n" + STANDALONE_PREAMBLE +
+            "\\begin{document}\n"
+            f"\\section*{{Second derivatives: \\texttt{{{title}}}}}\n" + fragment +
+            "\\end{document}\n")
+
+
+def hvp_markdown(hvp, **options):
+    """The Hessian-vector products of an HVP derivation as Markdown with ``$$`` blocks."""
+    w = _TangentWriter(hvp, True, Notation(**options))
+
+    def display(body):
+        return "$$\n\\begin{aligned}\n" + body + "\n\\end{aligned}\n$$"
+
+    parts = []
+    for heading, body in _hvp_latex_body(w, display):
+        parts += [f"**{heading}**", "", body, ""]
     return "\n".join(parts)

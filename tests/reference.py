@@ -115,3 +115,41 @@ def relative_error(a, b):
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     scale = max(np.linalg.norm(a), np.linalg.norm(b))
     return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
+
+
+def torch_hvp(model, arrays, directions):
+    """The Hessian-vector products of the objective by PyTorch double backward, in float64.
+
+    `directions` holds one direction per moving variable (by name, in the
+    variable's shape); the others stay fixed.  Returns H v per moving variable,
+    from ``torch.autograd.functional.hvp`` of the same independent evaluation
+    of the model's expression trees as :func:`torch_value_and_grad`.
+    """
+    torch = torch_or_skip()
+    ops = _torch_ops(torch)
+    moving = list(directions)
+
+    def tensor(name, value):
+        value = torch.tensor(np.asarray(value, dtype=np.float64), dtype=torch.float64)
+        return value.reshape(-1, 1) if model.variables[name].shape.kind == "vector" else value
+
+    def objective(*values):
+        env = {v.name: tensor(v.name, arrays[v.name])
+               for v in model.variables.values() if v.declared}
+        env.update(zip(moving, values))
+
+        def evaluate(tree):
+            if isinstance(tree, Ref):
+                return env[tree.name]
+            if isinstance(tree, Literal):
+                return torch.tensor(float(tree.value), dtype=torch.float64)
+            return ops[tree.op.name](tree, *[evaluate(a) for a in tree.args])
+
+        for a in model.assignments:
+            env[a.target] = evaluate(a.tree)
+        return env[model.objective]
+
+    inputs = tuple(tensor(n, arrays[n]) for n in moving)
+    v = tuple(tensor(n, directions[n]) for n in moving)
+    _, products = torch.autograd.functional.hvp(objective, inputs, v)
+    return {n: p.detach().numpy().reshape(np.shape(arrays[n])) for n, p in zip(moving, products)}

@@ -1,0 +1,229 @@
+"""Second derivatives: H v derived on the graph, proved three ways for the zoo and every rule.
+
+For every example (found by a glob, as in ``test_zoo.py``) and for every
+operator row of ``test_operators.py``, the generated NumPy H v must agree with
+
+1. central finite differences of the first-order gradient along v (the
+   gradient is the generated, already proved first-order code), Richardson-
+   extrapolated;
+2. the explicit SymPy Hessian at tiny sizes: every entry of
+   sum_b d2J/d(theta_a)d(theta_b) v_b, by ``sympy.diff`` of the explicit
+   objective, against the derived tangent steps evaluated entry by entry;
+3. PyTorch double backward (``torch.autograd.functional.hvp``) in float64,
+   through the independent evaluator of ``reference.py``.
+
+Rows of the operator table exercise every expression class's tangent rule,
+because each row's backward steps contain the classes its local rules build.
+"""
+
+import functools
+import numpy as np
+import pytest
+import sympy as sp
+
+import symbackprop as sbp
+from symbackprop import expressions as ex
+from symbackprop.checks import default_dims, random_arrays
+from symbackprop.second_order import RULES, SecondPartial, derive_hvp, jvp, verify_hvp
+from reference import relative_error, torch_hvp
+from test_operators import ROWS, model_text
+from test_zoo import BIND, IDS, PATHS
+
+#: H v against finite differences of the gradient: norm-wise relative error.
+#: Seen: at most 3e-10 (rnn_bptt); the extrapolated differences are good to ~1e-12.
+FD_TOLERANCE = 1e-8
+#: H v against PyTorch's double backward: both exact up to rounding (seen: 7e-15).
+TORCH_TOLERANCE = 1e-12
+
+#: Sizes for the explicit Hessian: every dim 2 unless listed.  sympy.diff twice of a
+#: 4-layer net or 4 unrolled RNN steps at size 2 takes 10-30 s; these keep each under 4 s.
+HESSIAN_DIMS = {
+    "deep_mlp": {"d": 1, "h1": 2, "h2": 1, "h3": 1, "q": 1},
+    "rnn_bptt": {"n": 1, "m": 1},
+    "self_attention": {"n": 2, "d": 1, "k": 1},
+    "mlp_minibatch": {"n": 1, "d": 2, "h": 2, "q": 2},
+    "mlp_softplus": {"d": 1, "h": 2, "q": 2},
+}
+
+
+def _directions(hvp, arrays, seed):
+    rng = np.random.default_rng(seed)
+    return {n: (float(rng.standard_normal()) if np.ndim(arrays[n]) == 0
+                else rng.standard_normal(np.shape(arrays[n]))) for n in hvp.wrt}
+
+
+def _gradient_along(derivation, arrays, v, wrt, step):
+    """Central differences of the gradient along v, extrapolated (Richardson)."""
+    gradient = derivation.lambdify(wrt=wrt)
+
+    def at(t):
+        moved = {**arrays, **{n: arrays[n] + t * v[n] for n in wrt}}
+        return gradient(**moved)[1]
+
+    def central(h):
+        plus, minus = at(h), at(-h)
+        return {n: (np.asarray(plus[n]) - np.asarray(minus[n])) / (2 * h) for n in wrt}
+
+    coarse, fine = central(step), central(step / 2)
+    return {n: (4 * fine[n] - coarse[n]) / 3 for n in wrt}
+
+
+def _fd_error(derived, fd, gradient):
+    # An H v at zero (relu'' = 0 everywhere but at 0) is compared against what
+    # differences of a gradient of this size resolve, not against itself.
+    floor = 1e-9 * max(1.0, float(np.linalg.norm(np.atleast_1d(gradient))))
+    a, b = np.atleast_1d(derived), np.atleast_1d(fd)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b), floor))
+
+
+def _three_numbers(model, dims, seed, wrt=None):
+    """(H v generated, H v by finite differences, H v by PyTorch, gradients) at random values."""
+    d = sbp.derive(model)
+    hvp = derive_hvp(d, wrt)
+    arrays = random_arrays(model, default_dims(model, dims), seed)
+    v = _directions(hvp, arrays, seed + 1)
+    J, grads, hvps = hvp.lambdify()(v, **arrays)
+    fd = _gradient_along(d, arrays, v, hvp.wrt, 1e-3)
+    return hvps, fd, torch_hvp(model, arrays, v), grads, hvp
+
+
+# --- the zoo --------------------------------------------------------------------------
+
+def _load(path, bound=True):
+    return sbp.load(path, bind=BIND.get(path.stem) if bound else None)
+
+
+@functools.lru_cache(maxsize=None)
+def _zoo_numbers(path):
+    return _three_numbers(_load(path), None, seed=1)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_zoo_hvp_against_finite_differences(path):
+    hvps, fd, _, grads, hvp = _zoo_numbers(path)
+    assert set(hvps) == set(hvp.model.variables[n].name for n in hvp.derivation.params)
+    for name in hvp.wrt:
+        assert np.shape(hvps[name]) == np.shape(grads[name]), name
+        assert _fd_error(hvps[name], fd[name], grads[name]) <= FD_TOLERANCE, name
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_zoo_hvp_against_pytorch_double_backward(path):
+    hvps, _, torch, _, hvp = _zoo_numbers(path)
+    for name in hvp.wrt:
+        assert relative_error(hvps[name], torch[name]) <= TORCH_TOLERANCE, name
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_zoo_hvp_against_the_explicit_hessian(path):
+    model = _load(path)
+    dims = HESSIAN_DIMS.get(path.stem, {name: 2 for name in model.dims})
+    # compared at random points to 40 digits: sympy.simplify of second derivatives
+    # of sigmoids and softmaxes takes minutes
+    report = verify_hvp(model, dims=dims, prove=False)
+    assert report.ok, str(report)
+    assert set(report.entries) == set(sbp.derive(model).params)
+
+
+@pytest.mark.parametrize("path", [p for p in PATHS if p.stem in BIND],
+                         ids=[p.stem for p in PATHS if p.stem in BIND])
+def test_abstract_functions_stay_abstract_and_are_proved(path):
+    # phi'' and the second partials of ell compared as unknown functions, proved
+    # symbolically entry by entry: the derivation itself, not one choice of phi and ell
+    model = _load(path, bound=False)
+    report = verify_hvp(model, dims={name: 2 for name in model.dims})
+    assert report.ok, str(report)
+    assert set(report.entries) == set(sbp.derive(model).params)
+
+
+# --- every tangent rule, through the operator table ----------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _row_model(row):
+    return sbp.parse(model_text(*ROWS[row]), filename=row)
+
+
+def _moving(model):
+    return [n for n, v in model.variables.items() if v.role == "param"]
+
+
+@pytest.mark.parametrize("row", ROWS)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_row_hvp_against_finite_differences_and_pytorch(row, seed):
+    model = _row_model(row)
+    dims = {"m": 2 + seed, "n": 3, "k": 2}
+    hvps, fd, torch, grads, hvp = _three_numbers(model, dims, seed)
+    for name in hvp.wrt:
+        assert _fd_error(hvps[name], fd[name], grads[name]) <= FD_TOLERANCE, name
+        assert relative_error(hvps[name], torch[name]) <= TORCH_TOLERANCE, name
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_row_hvp_against_the_explicit_hessian(row):
+    report = verify_hvp(_row_model(row), dims={"m": 2, "n": 2, "k": 1}, prove=False)
+    assert report.ok, str(report)
+    assert sum(report.entries.values()) > 0
+
+
+def test_every_expression_class_in_the_table_has_a_rule_and_is_reached():
+    reached = set()
+    for row in ROWS:
+        d = sbp.derive(_row_model(row))
+        values = list(d.forward.values()) + [s.result for s in d.steps]
+        for value in values:
+            for e in sp.preorder_traversal(value):
+                if ex.is_matrix(e) or isinstance(e, (ex.SumAll, ex.AsScalar, ex.Norm, sp.Trace)):
+                    reached.add(type(e))
+    ruled = {c for c in reached if any(k in RULES for k in c.__mro__)}
+    constants = {sp.MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Identity}
+    assert reached - ruled - constants == set()
+    for cls in (ex.Map, ex.Softmax, ex.LogSoftmax, ex.LogSumExp, ex.SumAll, ex.AsScalar,
+                ex.Norm, sp.Trace, sp.HadamardProduct, sp.HadamardPower, sp.Transpose):
+        assert cls in reached, cls
+
+
+def test_a_class_without_a_rule_is_an_error_not_a_zero():
+    A = sp.MatrixSymbol("A", 2, 2)
+    with pytest.raises(TypeError, match="no tangent rule for Inverse"):
+        jvp(sp.Inverse(A), {A: sp.MatrixSymbol("V", 2, 2)})
+
+
+# --- the textbook's derivation, in the lecturer's form --------------------------------------
+
+TEXTBOOK = derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+
+
+def test_textbook_tangents_read_as_a_lecturer_writes_them():
+    shown = {s.node: TEXTBOOK.pretty(s.result) for s in TEXTBOOK.forward}
+    assert shown == {"z": "V_W1 x", "h": "R{z} ⊙ φ'(z)", "o": "V_W2 h + W2 R{h}"}
+    shown = {s.node: TEXTBOOK.pretty(s.result) for s in TEXTBOOK.backward}
+    assert shown == {
+        "o": "(∂²L/∂o∂oᵀ) R{o}",
+        "W2": "R{∂J/∂o} hᵀ + (∂J/∂o) R{h}ᵀ + λ V_W2",
+        "h": "V_W2ᵀ (∂J/∂o) + W2ᵀ R{∂J/∂o}",
+        "z": "R{∂J/∂h} ⊙ φ'(z) + ∂J/∂h ⊙ φ''(z) ⊙ R{z}",
+        "W1": "R{∂J/∂z} xᵀ + λ V_W1",
+    }
+
+
+def test_the_second_derivative_of_ell_is_a_named_quantity():
+    second = [s for s in TEXTBOOK.backward if s.node == "o"][0].result
+    assert isinstance(second, SecondPartial)
+    assert (second.name, second.of, second.slot, second.along) == ("ell", "L", 0, 0)
+    assert second.tangent == [s.symbol for s in TEXTBOOK.forward if s.node == "o"][0]
+
+
+def test_phi_second_derivative_appears():
+    z = [s for s in TEXTBOOK.backward if s.node == "z"][0].result
+    maps = [e for e in sp.preorder_traversal(z) if isinstance(e, ex.Map)]
+    bodies = {m.function.expr for m in maps}
+    phi = sp.Function("phi")(ex.ENTRY)
+    assert sp.Derivative(phi, (ex.ENTRY, 2)) in bodies and sp.Derivative(phi, ex.ENTRY) in bodies
+
+
+def test_the_textbook_latex_shows_the_second_derivatives():
+    tex = TEXTBOOK.latex()
+    assert "\\phi''\\left(\\boldsymbol{z}\\right)" in tex
+    assert "\\frac{\\partial^{2} L}{\\partial \\boldsymbol{o} \\, \\partial {\\boldsymbol{o}}^\\top}" \
+        in tex
+    assert "\\mathcal{R}\\left\\{\\boldsymbol{z}\\right\\}" in tex
