@@ -129,7 +129,8 @@ def test_every_model_listing_in_the_docs_parses():
         assert sbp.derive(model).steps, (name, block)
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if "```pycon" in p.read_text(encoding="utf-8")],
+@pytest.mark.parametrize("page", [p for p in PAGES + [ROOT / "README.md"]
+                                  if "```pycon" in p.read_text(encoding="utf-8")],
                          ids=lambda p: p.name)
 def test_python_examples_in_the_docs_run(page, monkeypatch):
     """Every ``pycon`` block of a page, in order, sharing one namespace, as a reader runs them."""
