@@ -336,7 +336,7 @@ class _TangentWriter(_Writer):
     def directions(self):
         """(direction, variable, shape) per moving variable."""
         return [(self.print(self.hvp.directions[n]), self.name[n], self.in_shape(n))
-                for n in self.hvp.wrt]
+                for n in self.hvp.directions]
 
     def tangents(self, steps):
         """(lhs, R{what is differentiated} or None, result, shape) per tangent step."""
@@ -375,7 +375,7 @@ def _hvp_notes(w):
              f"every moving variable $\\boldsymbol{{W}}$ becomes $\\boldsymbol{{W}} + {t[1:-1]}"
              f"\\boldsymbol{{V}}_{{\\boldsymbol{{W}}}}$, at {t} $= 0$ (Pearlmutter's R-operator, "
              "forward-over-reverse)."]
-    moving = set(w.hvp.wrt)
+    moving = set(w.hvp.directions)
     fixed = [w.name[n] for n, v in w.model.variables.items() if v.declared and n not in moving]
     if fixed:
         shown = ", ".join(f"${f}$" if w.latex else f for f in fixed)

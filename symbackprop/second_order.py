@@ -495,15 +495,18 @@ class TangentStep:
     result: object
 
 
-def derive_hvp(derivation, wrt=None):
+def derive_hvp(derivation, wrt=None, along=None):
     """Derive the Hessian-vector products of a derivation, node by node.
 
     Parameters
     ----------
     derivation : Derivation
     wrt : list of str, optional
-        The variables that move along a direction, and whose H v is derived:
-        the params by default; inputs may be added.
+        The variables whose H v is derived: the params by default; inputs may
+        be added.
+    along : list of str, optional
+        The variables that move along a direction: `wrt` by default.  With one
+        variable B, H v for A is the block d2J/dA dB applied to V_B.
 
     Returns
     -------
@@ -520,14 +523,15 @@ def derive_hvp(derivation, wrt=None):
     """
     model = derivation.model
     wrt = list(derivation.params if wrt is None else wrt)
-    for name in wrt:
+    along = list(wrt if along is None else along)
+    for name in wrt + along:
         v = model.variables.get(name)
         if v is None or v.role not in ("param", "input"):
             raise ValueError(f"'{name}' is not a param or input of the model: only they move "
                              "along a direction")
     symbols = derivation.symbols
-    directions = {name: direction_symbol(model, name) for name in wrt}
-    tangents = {symbols[name]: directions[name] for name in wrt}
+    directions = {name: direction_symbol(model, name) for name in along}
+    tangents = {symbols[name]: directions[name] for name in along}
     forward = []
     for name, expr in derivation.forward.items():
         t = jvp(expr, tangents, out=symbols[name])
@@ -647,13 +651,7 @@ class HVPDerivation:
     @cached_property
     def _full(self):
         """Every named tangent and adjoint in forward values and directions only."""
-        full = {}
-        for step in self.derivation.steps:
-            rule = {self.derivation.step(t.consumer).adjoint: full[t.consumer]
-                    for t in step.terms}
-            full[step.adjoint] = step.result.xreplace(rule) if rule else step.result
-        by_symbol = {self.derivation.step(n).adjoint: v for n, v in full.items()}
-        rule = dict(by_symbol)
+        rule = {s.adjoint: self.derivation.gradient(s.node) for s in self.derivation.steps}
         for step in self.forward:
             rule[step.symbol] = step.result.xreplace(rule)
         for step in self.backward:
@@ -698,7 +696,7 @@ class HVPDerivation:
     def bound(self, bind=None):
         """This derivation with abstract functions bound to built-ins; all must be bound."""
         d = self.derivation.bound(bind)
-        return self if d is self.derivation else derive_hvp(d, self.wrt)
+        return self if d is self.derivation else derive_hvp(d, self.wrt, list(self.directions))
 
     def lambdify(self, bind=None):
         """A NumPy function computing J, its gradients and H v for the `wrt` variables.
@@ -721,6 +719,139 @@ class HVPDerivation:
         array([2., 0.])
         """
         return compile_hvp(self.bound(bind))
+
+
+# --- Hessian blocks ----------------------------------------------------------------------
+
+def _terms(expr):
+    """`expr` as a list of products: sums distributed, transposes pushed onto factors."""
+    if isinstance(expr, (sp.MatAdd, sp.Add)):
+        return [t for a in expr.args for t in _terms(a)]
+    if isinstance(expr, sp.Transpose):
+        return [ex.transpose(t) for t in _terms(expr.arg)]
+    if isinstance(expr, sp.MatMul):
+        coeff, mats = ex._split(expr)
+        products = [[coeff]]
+        for factor in mats:
+            products = [p + [t] for p in products for t in _terms(factor)]
+        return [ex.mul(*p) for p in products]
+    return [expr]
+
+
+def hessian_block(derivation, a, b):
+    """The Hessian block d2J / da db in closed form, where it is a matrix M acting by a product.
+
+    The block is the linear map V_b -> (H v restricted to a) with only `b`
+    moving.  When every term of that map, written in forward variables, is
+    ``L V_b`` (or every term is ``V_b R``), the block is the matrix
+    ``M = sum of L`` (``sum of R``): ``A + Aᵀ`` for ``xᵀ A x``, ``XᵀX`` for
+    ``1/2 ‖X w - y‖²``.
+
+    Parameters
+    ----------
+    derivation : Derivation
+    a, b : str
+        Params or inputs.
+
+    Returns
+    -------
+    (side, M) or None
+        `side` is ``"left"`` for ``V_b -> M V_b`` and ``"right"`` for
+        ``V_b -> V_b M``; None when the block has no such form (it then acts on
+        V_b in another way, ``V ⊙ ...`` or ``Vᵀ``: see :func:`elementwise_hessian`).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.parse("dim n\\nparam x: vector(n)\\nparam A: matrix(n, n)\\n"
+    ...                          "J = x.T @ A @ x\\nobjective J"))
+    >>> side, M = hessian_block(d, "x", "x")
+    >>> side, M
+    ('left', A + A.T)
+    """
+    hvp = derive_hvp(derivation, [a], [b])
+    direction = hvp.directions[b]
+    value = hvp.substituted(a)
+    if _is_zero(value):
+        return "left", _zero_block(derivation.model, a, b)
+    if not ex.is_matrix(direction):
+        # H v is linear in the direction, so with a scalar one the block is H v at v_b = 1
+        return "left", value.xreplace({direction: sp.Integer(1)})
+    sides = []
+    for term in _terms(value):
+        coeff, mats = ex._split(term)
+        if sum(m.has(direction) for m in mats) != 1 or coeff.has(direction):
+            return None
+        if mats == [direction]:  # c V is c I V and V c I
+            sides.append((None, coeff))
+        elif mats[-1] == direction:
+            sides.append(("left", ex.mul(coeff, *mats[:-1])))
+        elif mats[0] == direction:
+            sides.append(("right", ex.mul(coeff, *mats[1:])))
+        else:
+            return None
+    found = {side for side, _ in sides} - {None}
+    if len(found) > 1:
+        return None
+    side = found.pop() if found else "left"
+    identity = sp.Identity(direction.rows if side == "left" else direction.cols)
+    return side, ex.add(*[factor if ex.is_matrix(factor) else ex.mul(factor, identity)
+                          for _, factor in sides])
+
+
+def _zero_block(model, a, b):
+    va, vb = model.variables[a].shape, model.variables[b].shape
+    return sp.ZeroMatrix(va.rows, vb.rows)
+
+
+def elementwise_hessian(derivation, dims, wrt=None):
+    """The Hessian of the objective entry by entry at small sizes, read off the tangent steps.
+
+    Entry (i, j) is the coefficient of the j-th direction entry in the i-th
+    entry of H v, from the derivation's tangent steps evaluated explicitly
+    (:func:`symbackprop.checks.explicit`), entries of each variable row by row.
+
+    Returns
+    -------
+    labels : list of str
+        ``W1[0,1]`` for each row and column.
+    hessian : sympy.ImmutableMatrix
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.load("examples/ridge_regression.sbp"))
+    >>> labels, H = elementwise_hessian(d, {"n": 1, "d": 2})
+    >>> labels
+    ['w[0]', 'w[1]']
+    >>> H[0, 1]
+    X[0,0]*X[0,1]
+    """
+    from .checks import _entry_symbols, default_dims, explicit
+    hvp = derive_hvp(derivation, wrt)
+    m = hvp.model
+    dims = default_dims(m, dims)
+    sizes = {m.dims[n]: v for n, v in dims.items()}
+    env = {}
+    for name, v in m.variables.items():
+        if v.declared:
+            env[derivation.symbols[name]] = _entry_symbols(name, v.shape, sizes)
+    for name, direction in hvp.directions.items():
+        env[direction] = _entry_symbols(f"V_{name}", m.variables[name].shape, sizes)
+    for name, expr in derivation.forward.items():
+        env[derivation.symbols[name]] = explicit(expr, env, sizes)
+    for step in derivation.steps:
+        env[step.adjoint] = explicit(step.result, env, sizes)
+    for step in hvp.forward + hvp.backward:
+        env[step.symbol] = explicit(step.result, env, sizes)
+
+    def entries(value):
+        return list(value) if ex.is_matrix(value) else [value]
+
+    labels = [str(t) for n in hvp.wrt for t in entries(env[derivation.symbols[n]])]
+    directions = [v for n in hvp.wrt for v in entries(env[hvp.directions[n]])]
+    rows = [sp.expand(e) for n in hvp.wrt for e in entries(explicit(hvp.hvp(n), env, sizes))]
+    return labels, sp.ImmutableMatrix([[sp.diff(r, v) for v in directions] for r in rows])
 
 
 # --- proofs: the explicit Hessian ---------------------------------------------------------
@@ -818,8 +949,8 @@ def explicit_hvp(hvp, dims=None):
     for name, v in m.variables.items():
         if v.declared:
             env[d.symbols[name]] = _entry_symbols(name, v.shape, sizes)
-    for name in hvp.wrt:
-        env[hvp.directions[name]] = _entry_symbols(f"V_{name}", m.variables[name].shape, sizes)
+    for name, direction in hvp.directions.items():
+        env[direction] = _entry_symbols(f"V_{name}", m.variables[name].shape, sizes)
     for name, expr in d.forward.items():
         env[d.symbols[name]] = explicit(expr, env, sizes)
     for step in d.steps:
@@ -830,8 +961,8 @@ def explicit_hvp(hvp, dims=None):
     def entries(value):
         return list(value) if ex.is_matrix(value) else [value]
 
-    thetas = [(t, v) for name in hvp.wrt
-              for t, v in zip(entries(env[d.symbols[name]]), entries(env[hvp.directions[name]]))]
+    thetas = [(t, v) for name, direction in hvp.directions.items()
+              for t, v in zip(entries(env[d.symbols[name]]), entries(env[direction]))]
     objective = env[d.symbols[m.objective]]
     derived, truth = {}, {}
     for name in hvp.wrt:
@@ -898,7 +1029,7 @@ def verify_hvp(model, dims=None, bind=None, wrt=None, prove=True):
     import random
     from .checks import VerifyReport, _derivation, _equal, default_dims, _SMALL_SIZES
     if isinstance(model, HVPDerivation):
-        hvp = model if not bind else derive_hvp(_derivation(model.derivation, bind), model.wrt)
+        hvp = model if not bind else model.bound(bind)
     else:
         hvp = derive_hvp(_derivation(model, bind), wrt)
     dims = default_dims(hvp.model, dims, _SMALL_SIZES)
@@ -928,7 +1059,7 @@ def _code_names(hvp):
     from .numeric import _RESERVED, _code_names as first_order_names, _identifier
     idents, dims, names = first_order_names(hvp.derivation)
     used = set(names.values()) | _RESERVED
-    directions = {name: _identifier("v_" + idents[name], used) for name in hvp.wrt}
+    directions = {name: _identifier("v_" + idents[name], used) for name in hvp.directions}
     for name, ident in directions.items():
         names[hvp.directions[name]] = ident
     for step in hvp.forward:
@@ -1055,8 +1186,8 @@ def compile_hvp(hvp):
     # (see symbackprop.numeric).
     exec(compile(source, f"<symbackprop hvp {model.filename}>", "exec"), namespace)
     convert = _Arrays(model)
-    shapes = {n: model.variables[n].shape for n in hvp.wrt}
-    wrt = list(hvp.wrt)
+    shapes = {n: model.variables[n].shape for n in list(hvp.wrt) + list(hvp.directions)}
+    wrt, along = list(hvp.wrt), list(hvp.directions)
 
     def hvp_function(*directions, **arrays):
         if len(directions) == 1:
@@ -1067,24 +1198,24 @@ def compile_hvp(hvp):
             raise TypeError("give the directions first, f(v, **arrays), or as v=... when the "
                             "model has no variable named v")
         v = dict(v)
-        missing = [n for n in wrt if n not in v]
-        extra = [n for n in v if n not in wrt]
+        missing = [n for n in along if n not in v]
+        extra = [n for n in v if n not in along]
         if missing or extra:
-            raise TypeError(f"v needs a direction for each of {', '.join(wrt)}"
+            raise TypeError(f"v needs a direction for each of {', '.join(along)}"
                             + (f"; missing {', '.join(missing)}" if missing else "")
                             + (f"; unknown {', '.join(extra)}" if extra else ""))
         values = convert(arrays)
         count = len(convert.declared)
-        directions = []
-        for name in wrt:
+        moving = []
+        for name in along:
             value = np.asarray(v[name], dtype=np.float64)
             if value.shape != np.shape(arrays[name]):
                 raise ValueError(f"the direction of {name} has shape {value.shape}, not "
                                  f"{np.shape(arrays[name])} (the shape of {name})")
             shape = shapes[name]
-            directions.append(float(value) if shape.is_scalar else
-                              value.reshape(-1, 1) if shape.kind == "vector" else value)
-        J, grads, hvps = namespace["hvp"](*values[:count], *directions, *values[count:])
+            moving.append(float(value) if shape.is_scalar else
+                          value.reshape(-1, 1) if shape.kind == "vector" else value)
+        J, grads, hvps = namespace["hvp"](*values[:count], *moving, *values[count:])
         return (float(J), {n: _to_user(g, shapes[n]) for n, g in zip(wrt, grads)},
                 {n: _to_user(h, shapes[n]) for n, h in zip(wrt, hvps)})
 

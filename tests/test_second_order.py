@@ -24,7 +24,8 @@ import sympy as sp
 import symbackprop as sbp
 from symbackprop import expressions as ex
 from symbackprop.checks import default_dims, random_arrays
-from symbackprop.second_order import RULES, SecondPartial, derive_hvp, jvp, verify_hvp
+from symbackprop.second_order import (RULES, SecondPartial, derive_hvp, elementwise_hessian,
+                                      hessian_block, jvp, verify_hvp)
 from reference import relative_error, torch_hvp
 from test_operators import ROWS, model_text
 from test_zoo import BIND, IDS, PATHS
@@ -227,3 +228,92 @@ def test_the_textbook_latex_shows_the_second_derivatives():
     assert "\\frac{\\partial^{2} L}{\\partial \\boldsymbol{o} \\, \\partial {\\boldsymbol{o}}^\\top}" \
         in tex
     assert "\\mathcal{R}\\left\\{\\boldsymbol{z}\\right\\}" in tex
+
+
+# --- Hessian blocks in closed form ---------------------------------------------------------
+
+def _block(text, a, b):
+    d = sbp.derive(sbp.parse(text))
+    return d, hessian_block(d, a, b)
+
+
+def test_quadratic_form_block_is_a_plus_a_transpose():
+    d, (side, M) = _block("dim n\nparam x: vector(n)\ninput A: matrix(n, n)\n"
+                          "J = x.T @ A @ x\nobjective J\n", "x", "x")
+    A = d.symbols["A"]
+    assert side == "left" and isinstance(M, sp.MatAdd) and set(M.args) == {A, A.T}
+
+
+def test_least_squares_block_is_x_transpose_x():
+    text = ("dim n, d\ninput X: matrix(n, d)\ninput y: vector(n)\nparam w: vector(d)\n"
+            "J = 1/2 * norm(X @ w - y)^2\nobjective J\n")
+    d, (side, M) = _block(text, "w", "w")
+    X = d.symbols["X"]
+    assert (side, M) == ("left", sp.MatMul(X.T, X))
+
+
+def test_ridge_block_adds_lambda_identity():
+    d = sbp.derive(sbp.load("examples/ridge_regression.sbp"))
+    side, M = hessian_block(d, "w", "w")
+    X, lam = d.symbols["X"], d.symbols["lambda"]
+    assert side == "left" and set(M.args) == {sp.MatMul(X.T, X), sp.MatMul(lam, sp.Identity(
+        d.model.dims["d"]))}
+
+
+def test_a_block_acting_on_the_right_agrees_with_the_elementwise_hessian():
+    # matrix factorization: V_U -> V_U (2 VᵀV + 2 λ I), checked entry by entry at 2 x 2 x 2
+    d = sbp.derive(sbp.load("examples/matrix_factorization.sbp"))
+    side, M = hessian_block(d, "U", "U")
+    assert side == "right"
+    from symbackprop.checks import _entry_symbols, explicit
+    dims = {"m": 2, "n": 2, "r": 2}
+    sizes = {d.model.dims[k]: v for k, v in dims.items()}
+    labels, H = elementwise_hessian(d, dims, wrt=["U"])
+    env = {d.symbols[n]: _entry_symbols(n, v.shape, sizes)
+           for n, v in d.model.variables.items() if v.declared}
+    M = explicit(M, env, sizes)
+    # vec(V M) row by row: entry (i, j) of V M is sum_k V[i, k] M[k, j]
+    expected = sp.zeros(4, 4)
+    for i in range(2):
+        for j in range(2):
+            for k in range(2):
+                expected[2 * i + j, 2 * i + k] = M[k, j]
+    assert sp.expand(H - expected) == sp.zeros(4, 4)
+
+
+def test_a_block_without_a_product_form_says_so():
+    d = sbp.derive(sbp.load("examples/quadratic_form.sbp"))
+    assert hessian_block(d, "x", "A") is None  # V_A x + V_Aᵀ x: not M V_A
+
+
+def test_the_elementwise_hessian_is_symmetric_and_matches_sympy():
+    import random
+    from symbackprop.checks import _entry_symbols, explicit
+    from symbackprop.second_order import _agree_at_points
+    d = sbp.derive(sbp.load("examples/textbook_mlp.sbp", bind=BIND["textbook_mlp"]))
+    dims = {"d": 1, "h": 2, "q": 1}
+    labels, H = elementwise_hessian(d, dims)
+    assert len(labels) == H.rows == H.cols == 4
+    sizes = {d.model.dims[k]: v for k, v in dims.items()}
+    env = {d.symbols[n]: _entry_symbols(n, v.shape, sizes)
+           for n, v in d.model.variables.items() if v.declared}
+    for name, expr in d.forward.items():
+        env[d.symbols[name]] = explicit(expr, env, sizes)
+    thetas = [t for n in d.params for t in env[d.symbols[n]]]
+    truth = sp.hessian(env[d.symbols["J"]], thetas)
+    rng = random.Random(0)
+    for i in range(4):
+        for j in range(4):
+            assert _agree_at_points(H[i, j], H[j, i], rng), (i, j)
+            assert _agree_at_points(H[i, j], truth[i, j], rng), (i, j)
+
+
+# --- depth ---------------------------------------------------------------------------------
+
+def test_300_layers_derive_their_hvp_without_recursion_error():
+    from test_deep import deep_mlp
+    d = sbp.derive(sbp.parse(deep_mlp(300)))
+    hvp = derive_hvp(d)
+    assert len(hvp.backward) == 2 * 300 + 300 and len(hvp.forward) == 2 * 300
+    # every tangent stays a handful of operations, whatever the depth
+    assert max(sp.count_ops(s.result) for s in hvp.backward + hvp.forward) <= 12
