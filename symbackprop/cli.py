@@ -13,8 +13,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import sympy as sp
+
 from . import __version__
-from .checks import check, verify
+from .checks import check, default_dims, verify
 from .derivation import derive
 from .errors import ModelError
 from .figures import FORMATS, graph_figure
@@ -35,6 +37,8 @@ examples:
   symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2
   symbackprop memory examples/textbook_mlp.sbp --dims d=784,h=256,q=10 --dtype float32
   symbackprop codegen examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error -o grads.py
+  symbackprop hvp    examples/textbook_mlp.sbp --format tex --standalone -o hvp.tex
+  symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2
 """
 
 
@@ -48,6 +52,8 @@ def _pairs(text, what, convert=str):
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise UsageError(f"--{what} takes NAME=VALUE pairs separated by commas, not {item!r}")
+        if key.strip() in out:
+            raise UsageError(f"--{what}: {key.strip()} is given twice")
         try:
             out[key.strip()] = convert(value.strip())
         except ValueError:
@@ -59,6 +65,8 @@ def _pairs(text, what, convert=str):
 def write_atomically(path, text):
     """Write `text` to `path` through a temporary file, so a failure leaves `path` as it was."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(path))
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:
@@ -95,8 +103,9 @@ def _graph(args):
 
 def _derive(args):
     d = derive(load(args.model, bind=args.bind))
-    if args.dims and not args.memory:
-        raise UsageError("--dims goes with --memory (sizes to price the memory table in bytes)")
+    if (args.dims or args.dtype != "float64") and not args.memory:
+        raise UsageError("--dims and --dtype go with --memory (sizes and element type to price "
+                         "the memory table in bytes)")
     notation = dict(prod=args.prod, shapes=args.shapes, substituted=args.substituted,
                     nabla=args.nabla, memory=args.memory, dims=args.dims or None,
                     dtype=args.dtype)
@@ -116,20 +125,71 @@ def _derive(args):
     return 0
 
 
+def _names(text):
+    """A --wrt list: names separated by commas; None (the params) when empty."""
+    return [n.strip() for n in text.split(",") if n.strip()] or None
+
+
 def _memory(args):
+    if args.dtype != "float64" and not args.dims:
+        raise UsageError("--dtype goes with --dims (sizes to count bytes at)")
     d = derive(load(args.model, bind=args.bind))
-    report = memory_report(d)
+    report = memory_report(d, _names(args.wrt))
     _emit(report.text(args.dims or None, args.dtype), args.output)
     return 0
 
 
 def _codegen(args):
     d = derive(load(args.model, bind=args.bind)).bound()
-    wrt = [n.strip() for n in args.wrt.split(",") if n.strip()] or None
-    for name in wrt or ():
-        if name not in d.model.variables:
-            raise UsageError(f"--wrt: '{name}' is not a variable of the model")
-    _emit(generate_source(d, wrt), args.output)
+    _emit(generate_source(d, _names(args.wrt)), args.output)
+    return 0
+
+
+def _hvp(args):
+    from .second_order import derive_hvp, generate_hvp_source
+    hvp = derive_hvp(derive(load(args.model, bind=args.bind)))
+    if args.standalone and args.format != "tex":
+        raise UsageError("--standalone goes with --format tex")
+    if args.format == "text":
+        text = hvp.text()
+    elif args.format == "tex":
+        text = hvp.latex(standalone=args.standalone)
+    elif args.format == "md":
+        text = hvp.markdown()
+    else:
+        text = generate_hvp_source(hvp.bound())
+    _emit(text, args.output)
+    return 0
+
+
+def _hessian(args):
+    from .second_order import elementwise_hessian, hessian_block
+    d = derive(load(args.model, bind=args.bind))
+    lines = ["Hessian blocks in closed form (V -> M V or V -> V M)"]
+    for a in d.params:
+        for b in d.params:
+            block = hessian_block(d, a, b)
+            if block is None:
+                shown = "no matrix-product form (see the entries below, or symbackprop hvp)"
+            else:
+                side, M = block
+                v = f"V_{b}"
+                matrix = d.pretty(M)
+                matrix = f"({matrix})" if isinstance(M, (sp.MatAdd, sp.Add)) else matrix
+                shown = (f"{v} -> 0" if M == 0 or isinstance(M, sp.ZeroMatrix) else
+                         f"{v} -> {matrix} {v}" if side == "left" else f"{v} -> {v} {matrix}")
+            lines.append(f"  ∂²{d.model.objective}/∂{a}∂{b}: {shown}")
+    labels, H = elementwise_hessian(d, args.dims or None)
+    sizes = ", ".join(f"{k}={v}" for k, v in default_dims(d.model, args.dims or None).items())
+    lines += ["", f"Hessian entry by entry ({sizes or 'no dims'}), rows and columns "
+              f"{', '.join(labels)}"]
+    lines += [f"  [{labels[i]}, {labels[j]}] = {H[i, j]}"
+              for i in range(H.rows) for j in range(H.cols) if H[i, j] != 0]
+    if any(isinstance(f, sp.core.function.AppliedUndef) and "__d" in f.func.__name__
+           for f in H.atoms(sp.Function)):
+        lines.append("  (f__dk is the derivative of f in its k-th argument, counted from 0 over "
+                     "the entries of its arguments)")
+    _emit("\n".join(lines) + "\n", args.output)
     return 0
 
 
@@ -168,6 +228,10 @@ def _parser():
 
     def add_dims(p, help_="sizes of the dims, e.g. d=5,h=4,q=3 (small distinct sizes by default)"):
         p.add_argument("--dims", metavar="NAME=SIZE,...", default="", help=help_)
+
+    def add_wrt(p):
+        p.add_argument("--wrt", metavar="NAME,...", default="",
+                       help="the variables to differentiate with respect to (default: the params)")
 
     def add_dtype(p):
         p.add_argument("--dtype", choices=tuple(DTYPES), default="float64",
@@ -224,6 +288,7 @@ def _parser():
     add_dims(p, "sizes to price the values in bytes, e.g. d=784,h=256,q=10 (formulas only "
              "without)")
     add_dtype(p)
+    add_wrt(p)
     p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
     add_bind(p)
 
@@ -231,13 +296,29 @@ def _parser():
                 _codegen, "symbackprop codegen examples/textbook_mlp.sbp "
                 "--bind phi=tanh,ell=squared_error -o grads.py")
     p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
-    p.add_argument("--wrt", metavar="NAME,...", default="",
-                   help="the variables to differentiate with respect to (default: the params)")
+    add_wrt(p)
     add_bind(p)
 
     p = command("verify", "prove the gradients equal to SymPy's entrywise derivatives", _verify,
                 "symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2")
     add_dims(p)
+    add_bind(p)
+
+    p = command("hvp", "derive the Hessian-vector products, node by node (forward-over-reverse)",
+                _hvp, "symbackprop hvp examples/textbook_mlp.sbp --format tex --standalone "
+                "-o hvp.tex")
+    p.add_argument("--format", choices=("text", "tex", "md", "py"), default="text",
+                   help="text (the default), tex, md, or py (the NumPy module computing J, its "
+                        "gradients and H v; abstract functions must be bound)")
+    p.add_argument("--standalone", action="store_true",
+                   help="with --format tex: a whole document that compiles with pdflatex")
+    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
+    add_bind(p)
+
+    p = command("hessian", "the Hessian: blocks in closed form, and entry by entry at small sizes",
+                _hessian, "symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2")
+    add_dims(p, "small sizes for the entries, e.g. n=2,d=2 (5, 4, 3, ... by default)")
+    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
     add_bind(p)
     return parser
 

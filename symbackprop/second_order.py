@@ -54,9 +54,10 @@ from .derivation import Term
 from .operators import _lines_sum, _spread
 from .shapes import matrix
 
-__all__ = ["derive_hvp", "HVPDerivation", "TangentStep", "SecondPartial", "jvp",
+__all__ = ["derive_hvp", "HVPDerivation", "TangentStep", "SecondPartial", "jvp", "RULES",
            "direction_symbol", "tangent_symbol", "second_partial_function", "hessian_block",
-           "elementwise_hessian", "explicit_hvp"]
+           "elementwise_hessian", "explicit_hvp", "verify_hvp", "hvp_program",
+           "generate_hvp_source", "compile_hvp"]
 
 
 # --- the named second derivative of an abstract scalar function ----------------------

@@ -317,3 +317,52 @@ def test_300_layers_derive_their_hvp_without_recursion_error():
     assert len(hvp.backward) == 2 * 300 + 300 and len(hvp.forward) == 2 * 300
     # every tangent stays a handful of operations, whatever the depth
     assert max(sp.count_ops(s.result) for s in hvp.backward + hvp.forward) <= 12
+
+
+# --- the command line and what users see -----------------------------------------------------
+
+def test_cli_hvp_prints_the_tangent_steps(capsys):
+    from symbackprop.cli import main
+    assert main(["hvp", "examples/textbook_mlp.sbp"]) == 0
+    out = capsys.readouterr().out
+    assert "R{∂J/∂z} = R{∂J/∂h ⊙ φ'(z)} = R{∂J/∂h} ⊙ φ'(z) + ∂J/∂h ⊙ φ''(z) ⊙ R{z}" in out
+
+
+def test_cli_hvp_code_runs_and_needs_bound_functions(capsys, tmp_path):
+    from symbackprop.cli import main
+    assert main(["hvp", "examples/textbook_mlp.sbp", "--format", "py"]) == 2
+    assert "error: the abstract functions 'phi' and 'ell' have no numbers" in \
+        capsys.readouterr().err
+    out = tmp_path / "hvp.py"
+    assert main(["hvp", "examples/textbook_mlp.sbp", "--format", "py", "--bind",
+                 "phi=tanh,ell=squared_error", "-o", str(out)]) == 0
+    compile(out.read_text(), str(out), "exec")
+    assert main(["hvp", "examples/textbook_mlp.sbp", "--standalone"]) == 2
+
+
+def test_cli_hessian_prints_closed_forms_and_entries(capsys):
+    from symbackprop.cli import main
+    assert main(["hessian", "examples/ridge_regression.sbp", "--dims", "n=2,d=2"]) == 0
+    out = capsys.readouterr().out
+    assert "∂²J/∂w∂w: V_w -> (Xᵀ X + λ I) V_w" in out
+    assert "[w[0], w[1]] = X[0,0]*X[0,1] + X[1,0]*X[1,1]" in out
+    assert main(["hessian", "examples/ridge_regression.sbp", "--dims", "k=2"]) == 2
+
+
+def test_textbook_second_order_document_compiles(tmp_path):
+    from test_golden import pdflatex
+    import subprocess
+    tex = tmp_path / "hvp.tex"
+    tex.write_text(TEXTBOOK.latex(standalone=True), encoding="utf-8")
+    result = subprocess.run([pdflatex(), "-interaction=nonstopmode", "-halt-on-error", tex.name],
+                            cwd=tmp_path, capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stdout.decode(errors="replace")[-2000:]
+    assert (tmp_path / "hvp.pdf").stat().st_size > 0
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_no_sympy_artefacts_in_second_order_documents(path):
+    from test_golden import ARTEFACTS
+    hvp = derive_hvp(sbp.derive(sbp.load(path)))
+    for output in (hvp.text(), hvp.latex(), hvp.markdown()):
+        assert not ARTEFACTS.search(output), ARTEFACTS.search(output)
