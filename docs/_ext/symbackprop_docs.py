@@ -511,10 +511,11 @@ def gallery_pages():
                  f"{bound}The test suite also proves this example with `verify` and against "
                  "PyTorch autograd.", "",
                  f"```{{sbp-command}} symbackprop check {rel}{option}", "```", "",
-                 "## What backward reads", "",
+                 "## What backward keeps", "",
                  "The backward graph: one box per adjoint, and, dashed, the forward values each "
-                 "backward step reads.", "",
-                 f"```{{sbp-figure}} {rel}", ":backward:", "```", ""]
+                 "backward step reads, which training keeps from the forward pass.", "",
+                 f"```{{sbp-figure}} {rel}", ":backward:", "```", "",
+                 f"```{{sbp-command}} symbackprop memory {rel}", "```", ""]
         pages[path.stem] = "\n".join(lines)
     return pages
 
