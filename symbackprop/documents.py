@@ -10,8 +10,12 @@ choices.  Only the printers of :mod:`symbackprop.printing` print expressions.
 
 from __future__ import annotations
 
+import re
+
+import sympy as sp
+
 from .derivation import adjoint_symbol
-from .program import is_temporary, temporary_name
+
 from .printing import (MatrixLatexPrinter, Notation, TextPrinter, adjoint_name, display_names,
                        shape_latex, shape_text)
 
@@ -136,6 +140,62 @@ def text(derivation, memory=False, dims=None, dtype="float64", **options):
     return "\n".join(lines) + "\n"
 
 
+def _summands(latex):
+    """A printed sum's top-level terms, each with its sign: [("", "a"), ("+", "b"), ("-", "c")]."""
+    depth, start, out, sign = 0, 0, [], ""
+    i = 0
+    while i < len(latex):
+        if latex.startswith("\\left", i):
+            depth, i = depth + 1, i + 5
+            continue
+        if latex.startswith("\\right", i):
+            depth, i = depth - 1, i + 6
+            continue
+        char = latex[i]
+        depth += char == "{"
+        depth -= char == "}"
+        if depth == 0 and latex[i:i + 3] in (" + ", " - ") and i > start:
+            out.append((sign, latex[start:i]))
+            sign, start = latex[i + 1], i + 3
+            i += 3
+            continue
+        i += 1
+    out.append((sign, latex[start:]))
+    return out
+
+
+_COMMAND = re.compile(r"\\([A-Za-z]+)")
+_INVISIBLE = {"left", "right", "frac", "boldsymbol", "mathbf", "operatorname", "mathsf",
+              "mathrm", "mathtt", "mathcal", "top", "quad", "qquad"}
+
+
+def _width(latex):
+    """About how many characters wide `latex` renders (a fraction counts both its lines)."""
+    text = _COMMAND.sub(lambda m: "" if m.group(1) in _INVISIBLE else "x", latex)
+    return sum(c not in "{}^_ " for c in text)
+
+
+#: About as many characters of mathematics as a line of an article holds.
+LINE_WIDTH = 48
+
+
+def _broken_sum(latex, first, following):
+    """`latex` as rows, breaking a long sum before its top-level terms, so it fits the page."""
+    if _width(latex) <= LINE_WIDTH:
+        return [first + latex]
+    terms = _summands(latex)
+    rows = [first + terms[0][1]]
+    width = _width(terms[0][1])
+    for sign, term in terms[1:]:
+        if width + _width(term) > LINE_WIDTH:
+            rows.append(f"{following}{sign} {term}")
+            width = _width(term)
+        else:
+            rows[-1] += f" {sign} {term}"
+            width += _width(term)
+    return rows
+
+
 def _latex_body(w, display):
     """The derivation in LaTeX; `display` wraps an aligned block (align* or $$aligned$$)."""
     blocks = []
@@ -148,9 +208,11 @@ def _latex_body(w, display):
             # one consumer per line when there are several, so long steps fit the page
             joined = (" \\\\\n  &\\quad + ".join(terms) if len(terms) > 2 else " + ".join(terms))
             rows.append(f"  {lhs} &= {joined}")
-            rows.append(f"  &= {result}{shape if not substituted else ''}")
+            rows += _broken_sum(result, "  &= ", "  &\\quad ")
         else:
-            rows.append(f"  {lhs} &= {result}{shape if not substituted else ''}")
+            rows += _broken_sum(result, f"  {lhs} &= ", "  &\\quad ")
+        if not substituted:
+            rows[-1] += shape
         if substituted:
             rows.append(f"  &= {substituted}{shape}")
         backward.append(display(" \\\\\n".join(rows)))
@@ -159,67 +221,79 @@ def _latex_body(w, display):
                    "\n\n".join(backward)))
     summary = w.summary()
     if summary:
-        rows = [f"  \\boxed{{{lhs} = {result}}}" for lhs, result in summary]
-        blocks.append(("Gradients of the params.", display(" \\\\\n".join(
-            row.replace("\\boxed{", "&\\boxed{", 1) for row in rows))))
+        rows = []
+        for lhs, result in summary:
+            broken = _broken_sum(result, f"{lhs} &= ", "&\\quad ")
+            inner = (" \\\\ ".join(broken).join(["\\begin{aligned}", "\\end{aligned}"])
+                     if len(broken) > 1 else f"{lhs} = {result}")
+            rows.append(f"  &\\boxed{{{inner}}}")
+        blocks.append(("Gradients of the params.", display(" \\\\\n".join(rows))))
     return blocks
 
 
 _MARKERS = {"(caller)": "caller", "(returned)": "returned", "-": "--"}
 
 
-def _memory_parts(w, dims, dtype):
+def _memory_parts(w, dims, dtype, quotes):
     """The memory section's prose, table rows (cells in LaTeX) and peak formulas."""
     from .memory import memory_report
-    from .printing import MatrixLatexPrinter, display_names
     names = display_names(w.d, True, w.notation)
-    printer = MatrixLatexPrinter(names, w.notation)
     j = names[("var", w.model.objective)]
-    adjoints = {w.d.symbols[n]: n for n in w.model.variables}
+    adjoints = {adjoint_symbol(w.model, n): names[w.d.symbols[n]] for n in w.model.variables}
 
-    def name(symbol):
-        # adjoints inline, dJ/dz: a \frac in a table row is too cramped to read
-        if is_temporary(symbol):
-            return f"t_{{{temporary_name(symbol)[1:]}}}"
-        for variable, node in adjoints.items():
-            if symbol == adjoint_symbol(w.model, node):
-                inner = names[variable]
-                return (f"\\nabla_{{{inner}}} {j}" if w.notation.nabla
-                        else f"\\partial {j} / \\partial {inner}")
-        return printer.doprint(symbol)
+    def inline_adjoint(symbol):
+        # dJ/dz inline: a \frac in a table row is too cramped to read
+        inner = adjoints.get(symbol)
+        if inner is None:
+            return None
+        if w.notation.nabla:
+            return f"\\nabla_{{{inner}}} {j}"
+        return f"\\partial {j} / \\partial {inner}"
 
-    report = memory_report(w.d, latex=True, notation=w.notation, name=name)
-    rows = report.rows(dims, dtype)
-    header = {"value": "Value", "role": "Role", "elements": "Elements", "bytes": "Bytes",
-              "read by backward": "Read by", "inference frees it after": "Inference frees after",
-              "training frees it after": "Training frees after"}
-    # the role is plain from the name (an input, an adjoint): its column is left out
-    keep = [i for i, cell in enumerate(rows[0]) if cell != "role"]
-    rows = [[row[i] for i in keep] for row in rows]
-    head = [header[cell] for cell in rows[0]]
+    report = memory_report(w.d, latex=True, notation=w.notation, name=inline_adjoint)
+    head = ["Value", "Elements"] + (["Bytes"] if dims else []) + [
+        "Read by", "Inference frees after", "Training frees after"]
+    sizes = report.bytes_of(dims, dtype) if dims else None
     body = []
-    for row in rows[1:]:
-        cells = []
-        for title, cell in zip(head, row):
-            if cell in _MARKERS:
-                cells.append(_MARKERS[cell])
-            elif title == "Bytes":
-                cells.append(cell)
-            else:
-                cells.append(f"${cell}$")
+    for v in report.values:  # the role is plain from the name (an input, an adjoint)
+        cells = [f"${v.name}$", f"${report.show(v.elements)}$"]
+        if dims:
+            cells.append(sizes[v.name])
+        # one $...$ per reader: the line may break between them
+        cells.append(", ".join(f"${r}$" for r in v.read_by_backward) or "--")
+        for freed in (v.inference_freed_after, v.training_freed_after):
+            cells.append(_MARKERS["(caller)"] if v.role in ("input", "param", "const")
+                         else "returned" if freed == "(returned)" else
+                         f"${freed}$" if freed else "--")
         body.append(cells)
-    kept = ", ".join(f"${v.name}$" for v in report.values if v.kept_for_backward)
+    kept = ", ".join(f"${v.name}$" for v in report.values if v.kept_for_backward) or "nothing"
+    opening, closing = quotes
     prose = ("Backward reads forward values, so training keeps each of them until the last "
-             "backward step that reads it, where inference frees it as soon as the next "
-             f"statement has read it. Kept for backward: {kept}. Counted in elements: every "
-             "value held between two statements of the generated code (``caller'': the "
-             "inputs, params and consts, held throughout).")
+             "backward step that reads it, where inference frees it after its last use in "
+             f"the forward pass. Kept for backward: {kept}. Counted in elements: the named "
+             "values held between two statements of the generated code, the inputs, params "
+             f"and consts (marked {opening}caller{closing}) held throughout; NumPy's "
+             "temporaries within one statement come on top.")
+    if any(v.role.endswith("(shared)") for v in report.values):
+        prose += (" The values named $\\mathtt{t0}$, $\\mathtt{t1}$, ... are subexpressions "
+                  "the code computes once and shares, as in the generated module.")
+    if report.abstract:
+        prose += (" The functions " + ", ".join(f"${f}$" for f in report.abstract) + " are "
+                  "abstract here: bound to built-ins, a derivative may read other values "
+                  "(the derivative of tanh reads its output, not its input).")
     peaks = []
     for which in ("inference", "training"):
-        caller, own = report.formula_parts(which)
-        rows_ = [f"  \\text{{{which}}} &= \\underbrace{{{caller}}}_{{\\text{{caller}}}}"]
-        if own:
-            rows_.append(f"  &\\quad + {own}")
+        own = report.own_peaks(which)
+        rows_ = [f"  \\text{{{which}}} &= \\underbrace{{{sp.latex(report.held_by_caller)}}}"
+                 "_{\\text{caller}}"]
+        if len(own) > 2:  # one candidate a line: a long max does not fit the page
+            rows_.append("  &\\quad + \\max\\bigl(" + sp.latex(own[0]) + ",")
+            rows_ += [f"  &\\qquad {sp.latex(e)}," for e in own[1:-1]]
+            rows_.append(f"  &\\qquad {sp.latex(own[-1])}\\bigr)")
+        elif own != [0]:
+            most = sp.latex(own[0]) if len(own) == 1 else \
+                f"\\max\\left({sp.latex(own[0])}, {sp.latex(own[1])}\\right)"
+            rows_.append(f"  &\\quad + {most}")
         if dims:
             count = f"{report.bytes(which, dims, dtype):,}".replace(",", "{,}")
             rows_.append(f"  &= {count} \\text{{ bytes in {dtype}}}")
@@ -263,8 +337,9 @@ def latex(derivation, standalone=False, memory=False, dims=None, dtype="float64"
     for heading, body in _latex_body(w, display):
         parts += [f"\\par\\noindent\\textbf{{{heading}}}", body]
     if memory:
-        prose, header, rows, peaks = _memory_parts(w, dims, dtype)
-        columns = "l" * len(header)
+        prose, header, rows, peaks = _memory_parts(w, dims, dtype, ("``", "''"))
+        # the readers' column wraps: a const read by every layer's step is a long list
+        columns = "l" * (len(header) - 3) + "p{0.3\\textwidth}ll"
         # the two "frees after" columns under one heading: the table fits the page
         first = " & ".join(header[:-2]) + " & \\multicolumn{2}{l}{Freed after}"
         second = " & " * (len(header) - 2) + "inference & training"
@@ -306,7 +381,7 @@ def markdown(derivation, memory=False, dims=None, dtype="float64", **options):
     for heading, body in _latex_body(w, display):
         parts += [f"**{heading}**", "", body, ""]
     if memory:
-        prose, header, rows, peaks = _memory_parts(w, dims, dtype)
+        prose, header, rows, peaks = _memory_parts(w, dims, dtype, ('"', '"'))
         parts += ["**What backward keeps.** " + prose, "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         parts += ["| " + " | ".join(row) + " |" for row in rows]

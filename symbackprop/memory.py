@@ -28,7 +28,8 @@ import sympy as sp
 
 from .derivation import adjoint_symbol
 from .printing import MatrixLatexPrinter, Notation, TextPrinter, display_names
-from .program import forward_program, is_temporary, temporary_name, training_program
+from .numeric import code_names
+from .program import forward_program, is_temporary, training_program
 
 __all__ = ["memory_report", "MemoryReport", "Value", "DTYPES"]
 
@@ -47,8 +48,8 @@ class Value:
         or a shared subexpression (``t0``).
     role : str
         ``"input"``, ``"param"``, ``"const"`` (held by the caller), ``"forward"``,
-        ``"adjoint"``, ``"gradient"`` (a returned adjoint) or ``"shared"`` (a
-        common subexpression).
+        ``"adjoint"``, ``"gradient"`` (a returned adjoint), ``"forward (shared)"``
+        or ``"backward (shared)"`` (a common subexpression the code computes once).
     elements : sympy.Expr
         Its number of entries, in the dims (1 for a scalar).
     read_by_backward : tuple of str
@@ -58,6 +59,9 @@ class Value:
         returned, or not computed by inference).
     training_freed_after : str or None
         The same for training (the forward pass then the backward pass).
+    forward : bool
+        Whether it is the caller's or computed by the forward pass (what the
+        objective needs), rather than by the backward pass.
     """
 
     name: str
@@ -66,11 +70,12 @@ class Value:
     read_by_backward: tuple
     inference_freed_after: object
     training_freed_after: object
+    forward: bool = True
 
     @property
     def kept_for_backward(self):
         """Whether backward reads it: training must keep it past the forward pass."""
-        return bool(self.read_by_backward) and self.role not in ("adjoint", "gradient")
+        return self.forward and bool(self.read_by_backward)
 
 
 class MemoryReport:
@@ -91,12 +96,16 @@ class MemoryReport:
     gradients : dict of str to tuple of int
         For each param, (the backward statement completing its gradient, the
         number of backward statements), counted from 1.
+    abstract : tuple of str
+        The abstract functions left unbound: the report is then about the
+        derivation as written, not the code that runs with built-ins bound.
     """
 
     def __init__(self, derivation, values, held_by_caller, inference_peaks, training_peaks,
-                 gradients, latex=False):
+                 gradients, latex=False, abstract=()):
         self.derivation = derivation
         self.latex = latex
+        self.abstract = tuple(abstract)
         self.values = tuple(values)
         self.held_by_caller = held_by_caller
         self._own = {"inference": inference_peaks, "training": training_peaks}
@@ -112,6 +121,10 @@ class MemoryReport:
     def show(self, expr):
         """A formula in elements as text (``d*h + 2*q``) or LaTeX (``d h + 2 q``)."""
         return sp.latex(expr) if self.latex else _text(expr)
+
+    def own_peaks(self, which):
+        """The candidates for the peak of `which` beyond the caller's: the peak is their max."""
+        return list(self._own[which])
 
     def formula(self, which):
         """The peak of `which` as printed: the caller's share, plus the program's own."""
@@ -153,6 +166,12 @@ class MemoryReport:
         """The peak of `which` in bytes, for `dims` and `dtype` (see :data:`DTYPES`)."""
         return self.elements(which, dims) * _itemsize(dtype)
 
+    def bytes_of(self, dims, dtype="float64"):
+        """Each value's size in bytes for `dims`, as text (``"3.1 KiB"``), by name."""
+        sizes = _sizes(self.derivation.model, dims)
+        return {v.name: _human(int(v.elements.subs(sizes)) * _itemsize(dtype))
+                for v in self.values}
+
     def rows(self, dims=None, dtype="float64"):
         """The table as rows of strings: a header, then one row per value."""
         sizes = _sizes(self.derivation.model, dims) if dims else None
@@ -182,6 +201,11 @@ class MemoryReport:
             ratio = self.elements("training", dims) / self.elements("inference", dims)
             lines.append(f"training holds {ratio:.2f}x what inference holds at these sizes")
         lines.append("kept for backward: " + (", ".join(self.kept) or "nothing"))
+        lines.append("(named values held between statements of the generated code; NumPy's "
+                     "temporaries within one statement come on top)")
+        if self.abstract:
+            lines.append(f"for abstract {', '.join(self.abstract)}: bound to built-ins (--bind),"
+                         " a derivative may read other values (tanh' reads h = tanh(z), not z)")
         for name, (at, total) in self.gradients.items():
             lines.append(f"gradient of {name} complete after backward statement {at} of {total}")
         return lines
@@ -233,7 +257,10 @@ def _sizes(model, dims):
             part for part in (missing and "missing " + ", ".join(missing),
                               unknown and "unknown " + ", ".join(unknown)) if part)
             + f" (the model's dims are {', '.join(model.dims) or 'none'})")
-    return {model.dims[n]: int(size) for n, size in dims.items()}
+    for n, size in dims.items():
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"dims: {n} must be a positive whole number, not {size!r}")
+    return {model.dims[n]: size for n, size in dims.items()}
 
 
 def _text(expr):
@@ -366,7 +393,8 @@ def memory_report(derivation, wrt=None, latex=False, notation=None, name=None):
     notation : Notation, optional
         The LaTeX notation (bold macro, transpose, nabla).
     name : callable, optional
-        ``name(symbol)`` names a value, instead of the derivation's printer.
+        ``name(symbol)`` names a value instead of the derivation's printer,
+        or returns None to leave it to the printer.
 
     Returns
     -------
@@ -384,30 +412,41 @@ def memory_report(derivation, wrt=None, latex=False, notation=None, name=None):
     1630320
     """
     model = derivation.model
+    wrt = list(derivation.params if wrt is None else wrt)
     inference = forward_program(derivation)
     training = training_program(derivation, wrt)
     notation = notation or Notation()
     names = display_names(derivation, latex, notation)
     printer = MatrixLatexPrinter(names, notation) if latex else TextPrinter(names)
+    code = code_names(derivation, [inference, training])
 
     def printed(symbol):
-        if is_temporary(symbol):
-            number = temporary_name(symbol)[1:]
-            return f"t_{{{number}}}" if latex else f"t{number}"
+        if is_temporary(symbol):  # named as in the generated code
+            return f"\\mathtt{{{code[symbol]}}}".replace("_", "\\_") if latex else code[symbol]
         return printer.doprint(symbol)
 
-    name = name or printed
+    if name is not None:
+        custom = name
 
+        def name(symbol):
+            return custom(symbol) or printed(symbol)
+    else:
+        name = printed
     dims = list(model.dims.values())
     declared = [v for v in model.variables.values() if v.declared]
     held_by_caller = {derivation.symbols[v.name]: v.shape.size for v in declared}
-    gradients = {adjoint_symbol(model, n) for n in (derivation.params if wrt is None else wrt)}
-    adjoints = {adjoint_symbol(model, n) for n in model.variables}
-    first_backward = next((i for i, s in enumerate(training) if s.target in adjoints),
-                          len(training))
+    gradients = {adjoint_symbol(model, n) for n in wrt}
+    # forward: what the objective needs; backward: the rest (adjoints, and what they share)
+    defined = {s.target: s for s in training}
+    forward, pending = set(), [derivation.symbols[model.objective]]
+    while pending:
+        symbol = pending.pop()
+        if symbol not in forward:
+            forward.add(symbol)
+            pending.extend(defined[symbol].reads if symbol in defined else ())
     readers, freed = {}, {}
-    for i, (statement, released) in enumerate(zip(training, training.releases)):
-        if i >= first_backward or statement.target in gradients:
+    for statement, released in zip(training, training.releases):
+        if statement.target not in forward:
             for symbol in statement.reads:
                 readers.setdefault(symbol, []).append(name(statement.target))
         for symbol in released:
@@ -420,27 +459,24 @@ def memory_report(derivation, wrt=None, latex=False, notation=None, name=None):
     for v in declared:
         symbol = derivation.symbols[v.name]
         values.append(Value(name(symbol), v.role, v.shape.size, tuple(readers.get(symbol, ())),
-                            None, None))
-    for i, statement in enumerate(training):
+                            None, None, True))
+    for statement in training:
         symbol = statement.target
-        if is_temporary(symbol):
-            role = "shared"
-        elif symbol in gradients:
+        if symbol in gradients:
             role = "gradient"
-        elif i >= first_backward:
-            role = "adjoint"
+        elif is_temporary(symbol):
+            role = "forward (shared)" if symbol in forward else "backward (shared)"
         else:
-            role = "forward"
+            role = "forward" if symbol in forward else "adjoint"
         values.append(Value(name(symbol), role, _elements(symbol),
                             tuple(readers.get(symbol, ())),
                             None if is_temporary(symbol) else inference_freed.get(
                                 symbol, "(returned)" if symbol in inference.outputs else None),
-                            freed.get(symbol, "(returned)")))
-    backward = [s for s in training.statements[first_backward:] if not is_temporary(s.target)]
+                            freed.get(symbol, "(returned)"), symbol in forward))
+    backward = [s for s in training if s.target not in forward and not is_temporary(s.target)]
     order = {s.target: k for k, s in enumerate(backward, start=1)}
-    done = {n: (order.get(adjoint_symbol(model, n), 0), len(backward))
-            for n in (derivation.params if wrt is None else wrt)}
+    done = {n: (order.get(adjoint_symbol(model, n), 0), len(backward)) for n in wrt}
+    abstract = [names[("func", f)] for f in model.unbound]
     return MemoryReport(derivation, values, sp.Add(*held_by_caller.values()),
                         _peaks(inference, held_by_caller, dims),
-                        _peaks(training, held_by_caller, dims), done, latex)
-
+                        _peaks(training, held_by_caller, dims), done, latex, abstract)

@@ -37,7 +37,7 @@ from .printing import TextPrinter, display_names
 from .program import (Program, forward_program, is_temporary, temporary_name,
                       training_program)
 
-__all__ = ["NumPyPrinter", "generate_source", "compile_derivation"]
+__all__ = ["NumPyPrinter", "generate_source", "compile_derivation", "code_names"]
 
 HELPERS = [
     """\
@@ -169,8 +169,12 @@ class NumPyPrinter(Printer):
     def _print_Mul(self, expr):
         coeff, rest = expr.as_coeff_Mul()
         if coeff == -1:
-            return (f"-{self._operand(rest, _NEGATION)}", _NEGATION)
+            return self._negation(rest)
         return self._factors(expr.args, "*")
+
+    def _negation(self, expr):
+        text = self._operand(expr, _NEGATION)
+        return (f"-({text})" if text.startswith("-") else f"-{text}", _NEGATION)
 
     def _power(self, base, exponent):
         if exponent == -1:
@@ -191,7 +195,7 @@ class NumPyPrinter(Printer):
         (arg,) = expr.args
         if isinstance(arg, ex.sigmoid):
             # log(sigmoid(u)) = -softplus(-u): finite for any u
-            return (f"-np.logaddexp(0.0, -{self._operand(arg.args[0], _NEGATION)})", _NEGATION)
+            return (f"-np.logaddexp(0.0, {self.doprint(-arg.args[0])})", _NEGATION)
         return f"np.log({self.doprint(arg)})"
 
     def _print_Function(self, expr):
@@ -215,7 +219,7 @@ class NumPyPrinter(Printer):
         if coeff == 1:
             return product
         if coeff == -1:
-            return (f"-{self._operand(ex.mul(*mats), _NEGATION)}", _NEGATION)
+            return self._negation(ex.mul(*mats))
         # c * (A @ B): scale the product, not the (possibly larger) first factor
         scaled = product[0] if len(mats) == 1 else f"({product[0]})"
         return (f"{self._operand(coeff, _PRODUCT)} * {scaled}", _PRODUCT)
@@ -261,9 +265,13 @@ class NumPyPrinter(Printer):
 
     def _print_Map(self, expr):
         stand_in = sp.Symbol(f"\0entry{len(self.names)}", real=True)
+        arg, sign = expr.arg, 1
+        coeff, factors = ex._split(arg)
+        if coeff == -1:  # f(-a): the body at -stand_in, so that -(-a) prints as a
+            arg, sign = ex.mul(*factors), -1
         # the operand's text and binding strength, parenthesized where the body puts it
-        self.names[stand_in] = self._print(expr.arg)
-        return self._print(expr.body_at(stand_in))
+        self.names[stand_in] = self._print(arg)
+        return self._print(expr.body_at(sign * stand_in))
 
     def _print_Apply(self, expr):
         raise TypeError(f"the abstract function {expr.name} has no NumPy form; bind it")
@@ -274,7 +282,7 @@ class NumPyPrinter(Printer):
 def _negated(term):
     """`t` if `term` is -t, else None."""
     coeff, rest = (ex._split(term) if ex.is_matrix(term) else term.as_coeff_Mul())
-    if coeff.is_Number and coeff < 0:
+    if coeff.could_extract_minus_sign():  # -2, and -s too
         rest = ex.mul(*rest) if isinstance(rest, list) else rest
         return ex.mul(-coeff, rest)
     return None
@@ -384,11 +392,30 @@ def _body(program, names, printer, comments=True, release=True):
     for statement, released in zip(program.statements, program.releases):
         if comments and statement.comment:
             lines += _comment(statement.comment, "    ")
-        lines += _assignment(names[statement.target], printer.doprint(statement.value))
+        value = statement.value
+        if value.is_number and not ex.is_matrix(value):
+            text = repr(float(value))  # a float, as every other scalar result
+        else:
+            text = printer.doprint(value)
+        if statement.copy:
+            text = f"np.copy({text})"
+        lines += _assignment(names[statement.target], text)
         if release and released:
             # free each value after its last use, as hand-written backprop does
             lines.append("    del " + ", ".join(names[s] for s in released))
     return lines
+
+
+def code_names(derivation, programs):
+    """The Python identifier of every symbol in `programs`: variables, adjoints, dims, temporaries.
+
+    Temporaries are named t0, t1, ... by creation, with a trailing ``_`` where
+    a model's own name (or another program's temporary of another shape) has
+    the name already.
+    """
+    _, _, names = _code_names(derivation)
+    _temporary_names(programs, names, set(names.values()) | _RESERVED)
+    return names
 
 
 def _temporary_names(programs, names, used):
@@ -434,7 +461,7 @@ def generate_source(derivation, wrt=None):
     """
     model = derivation.model
     wrt = list(derivation.params if wrt is None else wrt)
-    idents, dims, names = _code_names(derivation)
+    idents, dims, _ = _code_names(derivation)
     text = TextPrinter(display_names(derivation, latex=False))
 
     def formula(step):
@@ -443,8 +470,7 @@ def generate_source(derivation, wrt=None):
     inference = forward_program(derivation)
     training = training_program(derivation, wrt, formula)
     everything = Program(training.statements, [s.target for s in training])
-    used = set(names.values()) | _RESERVED
-    _temporary_names([inference, training], names, used)
+    names = code_names(derivation, [inference, training])
     printer = NumPyPrinter(names)
     signature = ", ".join([idents[n] for n, v in model.variables.items() if v.declared]
                           + list(dims.values()))

@@ -44,11 +44,15 @@ class Statement:
         In the symbols of the arguments and of earlier statements.
     comment : str
         The step's formula as text, or empty.
+    copy : bool
+        Whether the value is copied into a new array: a returned gradient
+        must not share memory with an argument or another result.
     """
 
     target: object
     value: object
     comment: str = ""
+    copy: bool = False
 
     @cached_property
     def reads(self):
@@ -58,8 +62,15 @@ class Statement:
 
     @property
     def is_alias(self):
-        """Whether the value is another name for an existing value (``grad_h4 = t0``)."""
-        return isinstance(self.value, (sp.Symbol, sp.MatrixSymbol))
+        """Whether the value names or views an existing array (``g = t0``, ``x.T``)."""
+        return not self.copy and _is_view(self.value)
+
+
+def _is_view(value):
+    """Whether NumPy computes `value` without a new array: a name, or a transpose of one."""
+    if isinstance(value, sp.Transpose):
+        value = value.arg
+    return isinstance(value, (sp.Symbol, sp.MatrixSymbol))
 
 
 def is_temporary(symbol):
@@ -260,6 +271,13 @@ def training_program(derivation, wrt=None, comment=str):
     """
     model = derivation.model
     wrt = list(derivation.params if wrt is None else wrt)
+    for name in wrt:
+        variable = model.variables.get(name)
+        if variable is None:
+            raise ValueError(f"'{name}' is not a variable of the model")
+        if variable.role == "const":
+            raise ValueError(f"'{name}' is a const, which the derivation holds fixed: declare "
+                             "it a param (or an input) to differentiate with respect to it")
     # Adjoints that are plain numbers (dJ/dL = 1) are written into the steps
     # that read them, so they need no statement of their own.
     steps = [s for s in needed_steps(derivation, wrt) if s.node in wrt or not s.result.is_number]
@@ -269,5 +287,11 @@ def training_program(derivation, wrt=None, comment=str):
             shape = model.variables[name].shape
             zero = sp.Integer(0) if shape.is_scalar else sp.ZeroMatrix(shape.rows, shape.cols)
             backward.append(Statement(adjoint_symbol(model, name), zero))
-    outputs = [derivation.symbols[model.objective]] + [adjoint_symbol(model, n) for n in wrt]
-    return Program(share_subexpressions(_forward_statements(derivation) + backward), outputs)
+    gradients = [adjoint_symbol(model, n) for n in wrt]
+    statements = share_subexpressions(_forward_statements(derivation) + backward)
+    # A gradient that is another array's name or view (dJ/da = b for J = sum(a * b)) is
+    # copied: an optimizer updating params in place must not change inputs or results.
+    statements = [Statement(s.target, s.value, s.comment, copy=True)
+                  if s.target in gradients and ex.is_matrix(s.value) and _is_view(s.value) else s
+                  for s in statements]
+    return Program(statements, [derivation.symbols[model.objective]] + gradients)

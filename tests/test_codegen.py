@@ -127,7 +127,7 @@ def test_derive_adds_the_memory_section_on_request(capsys):
     assert main(["derive", str(MLP)]) == 0
     assert "What backward keeps" not in capsys.readouterr().out
     assert main(["derive", str(MLP), "--dims", "d=3,h=2,q=2"]) == 2
-    assert "--dims goes with --memory" in capsys.readouterr().err
+    assert "--dims and --dtype go with --memory" in capsys.readouterr().err
 
 
 def test_the_memory_section_compiles(tmp_path):
@@ -143,3 +143,60 @@ def test_the_memory_section_compiles(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "Overfull" not in proc.stdout, "the memory table is wider than the page"
+
+
+def test_a_gradient_with_respect_to_a_const_is_refused(capsys):
+    # a const is held fixed by the derivation: its "gradient" would silently be 0
+    d = sbp.derive(sbp.load(MLP, bind=BIND["textbook_mlp"]))
+    with pytest.raises(ValueError, match="'lambda' is a const"):
+        d.lambdify(wrt=["lambda"])
+    assert main(["codegen", str(MLP), "--bind", "phi=tanh,ell=squared_error",
+                 "--wrt", "lambda"]) == 2
+    assert "'lambda' is a const" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", [
+    "dim n\nparam a: vector(n)\nparam b: vector(n)\nJ = sum(a * b)\nobjective J",
+    "dim n\nparam a: vector(n)\nparam b: vector(n)\nv = a + b\nJ = sum(v * v)\nobjective J",
+    "dim n\nparam a: vector(n)\nparam b: vector(n)\nJ = sum(exp(a + b))\nobjective J",
+    "dim n\nparam W: matrix(n, n)\ninput x: matrix(n, n)\nJ = sum(W * x.T)\nobjective J",
+])
+def test_gradients_share_memory_with_nothing(text):
+    # an optimizer updating params in place must not change an input or another gradient
+    model = sbp.parse(text)
+    arrays = random_arrays(model, default_dims(model), seed=1)
+    _, grads = sbp.derive(model).lambdify()(**arrays)
+    held = list(arrays.values()) + list(grads.values())
+    for name, g in grads.items():
+        for other in held:
+            if other is not g and isinstance(other, np.ndarray):
+                assert not np.shares_memory(g, other), name
+
+
+def test_scalar_results_are_floats():
+    model = sbp.parse("param w: scalar\nparam u: scalar\nJ = w\nobjective J")
+    J, grads = sbp.derive(model).lambdify()(w=2.0, u=1.0)
+    source = generate_source(sbp.derive(model))
+    assert "grad_w = 1.0" in source and "grad_u = 0.0" in source
+    assert grads == {"w": 1.0, "u": 0.0}
+
+
+def test_no_double_minus():
+    source = generate_source(sbp.derive(sbp.parse(
+        "dim n\nparam a: vector(n)\nJ = sum(log(sigmoid(-a)))\nobjective J")))
+    assert "--" not in source.replace("# ", "")
+
+
+def test_writing_to_a_directory_names_the_directory(tmp_path, capsys):
+    assert main(["codegen", str(MLP), "--bind", "phi=tanh,ell=squared_error",
+                 "-o", str(tmp_path)]) == 2
+    assert f"{tmp_path}: Is a directory" in capsys.readouterr().err
+
+
+def test_dims_are_checked(capsys):
+    assert main(["memory", str(MLP), "--dims", "d=-5,h=2,q=2"]) == 2
+    assert "d must be a positive whole number" in capsys.readouterr().err
+    assert main(["memory", str(MLP), "--dims", "d=3,h=2,q=2,d=9"]) == 2
+    assert "d is given twice" in capsys.readouterr().err
+    assert main(["memory", str(MLP), "--dtype", "float32"]) == 2
+    assert "--dtype goes with --dims" in capsys.readouterr().err

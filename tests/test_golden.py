@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import symbackprop as sbp
+from symbackprop.checks import default_dims
 from symbackprop import documents
 from symbackprop.figures import graph_figure
 
@@ -74,12 +75,17 @@ def compiles(tmp_path, name, source):
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:]
     assert (tmp_path / f"{name}.pdf").stat().st_size > 0
+    return result.stdout
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_standalone_derivation_compiles(example, tmp_path):
-    d = sbp.derive(sbp.load(example))
-    compiles(tmp_path, "derivation", d.latex(standalone=True))
+def test_standalone_derivation_compiles_and_fits_the_page(example, tmp_path):
+    # with the memory section, priced at small sizes: its table and formulas must fit too
+    model = sbp.load(example)
+    d = sbp.derive(model)
+    log = compiles(tmp_path, "derivation",
+                   d.latex(standalone=True, memory=True, dims=default_dims(model)))
+    assert "Overfull" not in log, log[log.index("Overfull") - 300:][:900]
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
