@@ -94,9 +94,9 @@ def test_codegen_writes_a_module_that_computes_the_gradients(tmp_path, capsys):
     arrays = random_arrays(model, dims, seed=3)
     J, grads = sbp.derive(model).lambdify()(**arrays)
     columns = {k: (v.reshape(-1, 1) if np.ndim(v) == 1 else v) for k, v in arrays.items()}
+    # the sizes are read off the arrays: the caller passes the arrays only
     J2, (g_W1, g_W2) = namespace["value_and_grad"](
-        columns["x"], columns["y"], columns["W1"], columns["W2"], columns["lambda"],
-        dims["d"], dims["h"], dims["q"])
+        columns["x"], columns["y"], columns["W1"], columns["W2"], columns["lambda"])
     assert J2 == J
     np.testing.assert_array_equal(g_W1, grads["W1"])
     np.testing.assert_array_equal(g_W2, grads["W2"])
@@ -200,3 +200,15 @@ def test_dims_are_checked(capsys):
     assert "d is given twice" in capsys.readouterr().err
     assert main(["memory", str(MLP), "--dtype", "float32"]) == 2
     assert "--dtype goes with --dims" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_long_signatures_and_returns_are_wrapped(path):
+    text = path.read_text(encoding="utf-8")
+    # many params: the signature, docstring and returned tuple outgrow one line
+    extra = "".join(f"param extra_parameter_{k}: scalar\n" for k in range(8))
+    model = sbp.parse(extra + text)
+    source = generate_source(sbp.derive(model.bind(BIND[path.stem]) if path.stem in BIND
+                                        else model))
+    assert max(map(len, source.splitlines())) <= LINE_LENGTH
+    compile(source, "<generated>", "exec")
