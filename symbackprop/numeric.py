@@ -367,13 +367,20 @@ def _lines(text, indent):
     return _opened(indent, text, indent) or [indent + text]
 
 
+_SUFFIX = re.compile(r"(\[0, 0\]|\.T| \*\* -?[0-9.]+)$")
+
+
 def _opened(head, text, indent):
     """`text` ending in a bracketed group, broken inside it; None if it does not."""
+    # (A @ B)[0, 0], (A @ B).T, (a + b) ** 2: break inside the brackets
+    ending = _SUFFIX.search(text)
+    suffix = ending.group(0) if ending else ""
+    text = text[:len(text) - len(suffix)]
     opening = text.find("(")
     if not text.endswith(")") or opening < 0 or _closing(text, opening) != len(text) - 1:
         return None
     return [head + text[:opening + 1], *_lines(text[opening + 1:-1], indent + "    "),
-            f"{indent})"]
+            f"{indent}){suffix}"]
 
 
 def _closing(text, opening):

@@ -212,3 +212,12 @@ def test_long_signatures_and_returns_are_wrapped(path):
                                         else model))
     assert max(map(len, source.splitlines())) <= LINE_LENGTH
     compile(source, "<generated>", "exec")
+
+
+def test_a_long_power_of_a_sum_is_broken_inside_its_brackets():
+    names = ["a_long_vector_name", "another_long_vector_name", "yet_another_long_vector_name"]
+    text = "dim n\n" + "".join(f"param {n}: vector(n)\n" for n in names) + (
+        f"J = ({names[0]}.T @ {names[1]} + {names[2]}.T @ {names[0]})^2\nobjective J\n")
+    source = generate_source(sbp.derive(sbp.parse(text)))
+    assert max(map(len, source.splitlines())) <= LINE_LENGTH
+    assert "    ) ** 2" in source
