@@ -93,8 +93,15 @@ def _graph(args):
     d = derive(load(args.model, bind=args.bind))
     if args.standalone and args.format != "tikz":
         raise UsageError("--standalone goes with --format tikz")
+    if args.backward and args.second_order:
+        raise UsageError("--backward and --second-order draw different graphs: choose one")
+    hvp = None
+    if args.second_order:
+        from .second_order import derive_hvp
+        hvp = derive_hvp(d)
     try:
-        figure = graph_figure(d, args.format, standalone=args.standalone, backward=args.backward)
+        figure = graph_figure(d, args.format, standalone=args.standalone, backward=args.backward,
+                              second_order=hvp)
     except RuntimeError as err:
         raise UsageError(str(err)) from None
     _emit(figure, args.output)
@@ -272,6 +279,9 @@ def _parser():
                    help="with --format tikz: a whole document that compiles with pdflatex")
     p.add_argument("--backward", action="store_true",
                    help="draw the backward graph: adjoints, and the forward values they read")
+    p.add_argument("--second-order", action="store_true",
+                   help="draw the graph of the Hessian-vector products: the backward graph and "
+                        "the tangents R{·} of forward-over-reverse, with what each reads")
     p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
     add_bind(p)
 

@@ -21,6 +21,7 @@ Choices, and why:
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -87,7 +88,68 @@ def backward_graph(derivation):
     return g
 
 
-def _layout(g):
+def second_order_graph(hvp):
+    """The graph of a Hessian-vector product: the backward graph, and the tangent sweep on it.
+
+    The textbook's question, what happens to the graph when second derivatives
+    are wanted, answered as a picture: forward-over-reverse adds a tangent
+    R{v} for every forward value and every adjoint, each reading tangents,
+    the directions V_W, and the forward values and adjoints that the first
+    two sweeps computed, so all of them are kept.
+
+    Parameters
+    ----------
+    hvp : HVPDerivation
+        From :func:`symbackprop.second_order.derive_hvp`.
+
+    Returns
+    -------
+    networkx.DiGraph
+        The nodes of :func:`backward_graph`, plus ``kind="tangent"`` nodes
+        keyed by their symbol's name and ``kind="direction"`` nodes; edges
+        from what each tangent step reads (``kind="chain"`` between tangents
+        and from directions, ``kind="reads"`` from values and adjoints).
+    """
+    from .printing import second_order_names
+    derivation = hvp.derivation
+    g = backward_graph(derivation)
+    forward = derivation.graph
+    names = {latex: second_order_names(hvp, display_names(derivation, latex, Notation()), latex)
+             for latex in (False, True)}
+    by_symbol = {symbol: name for name, symbol in derivation.symbols.items()}
+    adjoints = {s.adjoint: s.adjoint.name for s in derivation.steps}
+    tangents = {s.symbol: s.symbol.name for s in (*hvp.forward, *hvp.backward)}
+    j = names[True][("var", derivation.model.objective)]
+    for step in derivation.steps:  # dJ/dz inline: a graph of fractions is too tall to read
+        inner = names[True][derivation.symbols[step.node]]
+        g.nodes[step.adjoint.name].update(label_text=names[False][step.adjoint],
+                                          label_latex=f"\\partial {j}/\\partial {inner}")
+    for name, symbol in hvp.directions.items():
+        g.add_node(symbol.name, kind="direction", of=name, shape=forward.nodes[name]["shape"],
+                   label_text=names[False][symbol], label_latex=names[True][symbol])
+    inside = [names[True][derivation.symbols[s.node]] for s in hvp.forward]
+    inside += [g.nodes[derivation.step(s.node).adjoint.name]["label_latex"]
+               for s in hvp.backward]
+    for step, inner in zip((*hvp.forward, *hvp.backward), inside):
+        key = step.symbol.name
+        g.add_node(key, kind="tangent", of=step.node, label_text=names[False][step.symbol],
+                   label_latex=f"\\mathcal{{R}}\\{{{inner}\\}}")
+        for symbol in sorted(step.result.free_symbols, key=str):
+            if symbol in tangents:
+                g.add_edge(tangents[symbol], key, kind="chain")
+            elif symbol.name in g and g.nodes[symbol.name]["kind"] == "direction":
+                g.add_edge(symbol.name, key, kind="chain")
+            elif symbol in adjoints:
+                g.add_edge(adjoints[symbol], key, kind="reads")
+            elif symbol in by_symbol:
+                name = by_symbol[symbol]
+                if name not in g:
+                    g.add_node(name, **forward.nodes[name])
+                g.add_edge(name, key, kind="reads")
+    return g
+
+
+def _layout(g, dx=_DX):
     """Positions for a layered drawing, as the textbook draws its graph.
 
     A node's column is its longest distance from an input; an input or param
@@ -156,13 +218,13 @@ def _layout(g):
     for c, nodes in columns.items():
         row, col = divmod(c - first, _COLUMNS_PER_ROW)
         for slot, node in enumerate(nodes):
-            pos[node] = (round(col * _DX, 3), round(top[row] + col * rise - slot * _DY, 3))
+            pos[node] = (round(col * dx, 3), round(top[row] + col * rise - slot * _DY, 3))
     if kept:  # one row under the whole chain, each value near its first reader
         bottom = min(y for _, y in pos.values()) - 1.6 * _DY
         readers = {n: min(g.successors(n), key=lambda r: (column[r], rank[r])) for n in kept}
         x = None
         for node in sorted(kept, key=lambda n: (pos[readers[n]][0], kept.index(n))):
-            x = pos[readers[node]][0] if x is None else max(pos[readers[node]][0], x + 1.0)
+            x = pos[readers[node]][0] if x is None else max(pos[readers[node]][0], x + dx - 0.4)
             pos[node] = (round(x, 3), round(bottom, 3))
     waypoints = {edge: [pos[w] for w in path] for edge, path in routes.items()}
     return {n: pos[n] for n in g}, waypoints
@@ -178,7 +240,9 @@ def _labels(derivation, g, latex):
     j = names[derivation.model.objective]
     labels = {}
     for node, data in g.nodes(data=True):
-        if data["kind"] == "variable":
+        if "label_latex" in data:  # the graph carries its own labels (second_order_graph)
+            labels[node] = data["label_latex" if latex else "label_text"]
+        elif data["kind"] == "variable":
             labels[node] = names[node]
         elif data["kind"] == "adjoint":
             labels[node] = adjoint_name(j, names[data["of"]], latex, Notation())
@@ -191,11 +255,17 @@ def _tikz(derivation, g, standalone):
     # Written here rather than with nx.to_latex_raw: arrows that span columns
     # are drawn through waypoints, which to_latex_raw cannot express.
     labels = _labels(derivation, g, latex=True)
-    pos, waypoints = _layout(g)
+    dx = _DX
+    if any(kind == "tangent" for _, kind in g.nodes(data="kind")):
+        # columns as wide as the widest label: R{dJ/dW} is wider than a variable's box
+        dx = max(_DX, 0.2 * max(_visible_width(label) for label in labels.values()) + 0.6)
+    pos, waypoints = _layout(g, dx)
     safe = {node: f"n{i}" for i, node in enumerate(g)}  # TikZ node names: no '#' or '∂'
     style = {"variable": "draw, rectangle, minimum size=6mm",
              "adjoint": "draw, rectangle, rounded corners, minimum size=6mm",
-             "operator": "draw, circle, inner sep=1pt, minimum size=5mm"}
+             "operator": "draw, circle, inner sep=1pt, minimum size=5mm",
+             "tangent": "draw, rectangle, rounded corners, fill=black!4, minimum size=6mm",
+             "direction": "draw, rectangle, fill=black!8, minimum size=6mm"}
     lines = ["\\begin{tikzpicture}[>=stealth, font=\\small]"]
     for node, data in g.nodes(data=True):
         options = style[data["kind"]]
@@ -226,6 +296,13 @@ def _tikz(derivation, g, standalone):
             + picture + "\n\\end{document}\n")
 
 
+def _visible_width(latex):
+    """About how many characters wide a LaTeX label renders."""
+    text = re.sub(r"\\(left|right|boldsymbol|mathbf|mathcal|frac|operatorname)\b", "", latex)
+    text = re.sub(r"\\[A-Za-z]+", "x", text)
+    return sum(c not in "{}^_ " for c in text)
+
+
 def _quote(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -239,6 +316,10 @@ def _dot(derivation, g):
     for node, data in g.nodes(data=True):
         if data["kind"] == "operator":
             attrs = "shape=circle, width=0.35, fixedsize=false, margin=0.02"
+        elif data["kind"] == "tangent":
+            attrs = 'shape=box, style="rounded,filled", fillcolor="#f4f4f4"'
+        elif data["kind"] == "direction":
+            attrs = 'shape=box, style=filled, fillcolor="#eeeeee"'
         else:
             attrs = "shape=box" + (", style=rounded" if data["kind"] == "adjoint" else "")
             if data.get("role") == "objective":
@@ -265,7 +346,7 @@ def _graphviz(dot_source, fmt):
     return result.stdout
 
 
-def graph_figure(derivation, format="tikz", standalone=False, backward=False):
+def graph_figure(derivation, format="tikz", standalone=False, backward=False, second_order=None):
     """A figure of the computational graph (or of the backward graph).
 
     Parameters
@@ -276,6 +357,9 @@ def graph_figure(derivation, format="tikz", standalone=False, backward=False):
         With ``tikz``: a whole document that compiles with ``pdflatex``.
     backward : bool
         Draw the backward graph (:func:`backward_graph`) instead.
+    second_order : HVPDerivation, optional
+        Draw the graph of its Hessian-vector products (:func:`second_order_graph`)
+        instead; `derivation` is its first-order derivation.
 
     Returns
     -------
@@ -293,7 +377,10 @@ def graph_figure(derivation, format="tikz", standalone=False, backward=False):
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
-    g = backward_graph(derivation) if backward else derivation.graph
+    if second_order is not None:
+        g = second_order_graph(second_order)
+    else:
+        g = backward_graph(derivation) if backward else derivation.graph
     if format == "tikz":
         return _tikz(derivation, g, standalone)
     source = _dot(derivation, g)
@@ -311,6 +398,8 @@ class Figure:
     derivation : Derivation
     backward : bool
         Show the backward graph.
+    second_order : HVPDerivation, optional
+        Show the graph of its Hessian-vector products instead.
 
     Examples
     --------
@@ -320,13 +409,14 @@ class Figure:
     True
     """
 
-    def __init__(self, derivation, backward=False):
+    def __init__(self, derivation, backward=False, second_order=None):
         self.derivation = derivation
         self.backward = backward
+        self.second_order = second_order
 
     def source(self, format="tikz", standalone=False):
         """The figure in `format`, as :func:`graph_figure` gives it."""
-        return graph_figure(self.derivation, format, standalone, self.backward)
+        return graph_figure(self.derivation, format, standalone, self.backward, self.second_order)
 
     def _repr_svg_(self):
         try:
@@ -335,5 +425,9 @@ class Figure:
             return None
 
     def __repr__(self):
-        kind = "backward graph" if self.backward else "graph"
-        return f"<{kind} of {self.derivation.model.objective}: {len(self.derivation.graph)} nodes>"
+        if self.second_order is not None:
+            kind, nodes = "second-order graph", len(second_order_graph(self.second_order))
+        else:
+            kind = "backward graph" if self.backward else "graph"
+            nodes = len(self.derivation.graph)
+        return f"<{kind} of {self.derivation.model.objective}: {nodes} nodes>"

@@ -676,6 +676,20 @@ class HVPDerivation:
         names = display_names(self.derivation, latex, notation)
         return second_order_names(self, names, latex, notation)
 
+    def figure(self):
+        """The graph of the tangent sweep on the backward graph, as a
+        :class:`~symbackprop.figures.Figure` (SVG in a notebook).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> hvp = derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+        >>> hvp.figure()
+        <second-order graph of J: 28 nodes>
+        """
+        from .figures import Figure
+        return Figure(self.derivation, second_order=self)
+
     def text(self, **options):
         """The derivation as Unicode text; options as in :func:`symbackprop.documents.text`."""
         from .documents import hvp_text

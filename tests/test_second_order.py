@@ -17,6 +17,10 @@ because each row's backward steps contain the classes its local rules build.
 """
 
 import functools
+import os
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -24,6 +28,7 @@ import sympy as sp
 import symbackprop as sbp
 from symbackprop import expressions as ex
 from symbackprop.checks import default_dims, random_arrays
+from symbackprop.figures import graph_figure
 from symbackprop.second_order import (RULES, SecondPartial, derive_hvp, elementwise_hessian,
                                       hessian_block, jvp, verify_hvp)
 from reference import relative_error, torch_hvp
@@ -366,3 +371,33 @@ def test_no_sympy_artefacts_in_second_order_documents(path):
     hvp = derive_hvp(sbp.derive(sbp.load(path)))
     for output in (hvp.text(), hvp.latex(), hvp.markdown()):
         assert not ARTEFACTS.search(output), ARTEFACTS.search(output)
+
+
+def test_the_second_order_graph_answers_what_happens_to_the_graph(tmp_path):
+    # forward-over-reverse adds a tangent per forward value and per adjoint; each reads
+    # tangents, directions, and the forward values and adjoints that must be kept
+    from symbackprop.figures import second_order_graph
+    d = sbp.derive(sbp.load(next(p for p in PATHS if p.stem == "textbook_mlp")))
+    hvp = derive_hvp(d)
+    g = second_order_graph(hvp)
+    kinds = {n: k for n, k in g.nodes(data="kind")}
+    tangents = [n for n, k in kinds.items() if k == "tangent"]
+    assert len(tangents) == len(hvp.forward) + len(hvp.backward) == 8
+    assert {k for k in kinds.values()} == {"variable", "adjoint", "tangent", "direction"}
+    rz = next(n for n in tangents if g.nodes[n]["label_text"] == "R{∂J/∂z}")
+    read = set(g.predecessors(rz))
+    # R{dJ/dz} = R{dJ/dh} ⊙ φ'(z) + dJ/dh ⊙ φ''(z) ⊙ R{z}
+    assert {"z", "∂J/∂h"} <= read
+    assert {g.nodes[n]["label_text"] for n in read if kinds[n] == "tangent"} == {"R{∂J/∂h}",
+                                                                                 "R{z}"}
+    source = graph_figure(d, "tikz", standalone=True, second_order=hvp)
+    assert "\\mathcal{R}\\{\\partial J/\\partial \\boldsymbol{z}\\}" in source
+    if shutil.which("pdflatex"):
+        tex = tmp_path / "second.tex"
+        tex.write_text(source, encoding="utf-8")
+        proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                               tex.name], cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout[-2000:]
+    elif os.environ.get("SYMBACKPROP_REQUIRE_TEX"):
+        pytest.fail("pdflatex is required")
+    assert "R{∂J/∂W1}" in graph_figure(d, "dot", second_order=hvp)
