@@ -433,6 +433,32 @@ def _entry_symbols(name, shape, sizes):
                                            for i in range(rows) for j in range(cols)])
 
 
+def explicit_environment(derivation, sizes):
+    """Every declared variable as a matrix of entry symbols, every value and adjoint explicitly.
+
+    Parameters
+    ----------
+    derivation : Derivation
+    sizes : dict of sympy.Symbol to int
+        A size for each dim symbol.
+
+    Returns
+    -------
+    dict
+        Each variable's and adjoint's symbol to its explicit value, for
+        :func:`explicit` to evaluate further expressions of the derivation in.
+    """
+    env = {}
+    for name, v in derivation.model.variables.items():
+        if v.declared:
+            env[derivation.symbols[name]] = _entry_symbols(name, v.shape, sizes)
+    for name, expr in derivation.forward.items():
+        env[derivation.symbols[name]] = explicit(expr, env, sizes)
+    for step in derivation.steps:
+        env[step.adjoint] = explicit(step.result, env, sizes)
+    return env
+
+
 def verify(model, dims=None, bind=None):
     """Prove the matrix-form gradients equal to SymPy's entrywise derivatives.
 
@@ -459,14 +485,7 @@ def verify(model, dims=None, bind=None):
     m = d.model
     dims = default_dims(m, dims, _SMALL_SIZES)
     sizes = {m.dims[n]: s for n, s in dims.items()}
-    env = {}
-    for name, v in m.variables.items():
-        if v.declared:
-            env[d.symbols[name]] = _entry_symbols(name, v.shape, sizes)
-    for name, expr in d.forward.items():
-        env[d.symbols[name]] = explicit(expr, env, sizes)
-    for step in d.steps:
-        env[step.adjoint] = explicit(step.result, env, sizes)
+    env = explicit_environment(d, sizes)
     objective = env[d.symbols[m.objective]]
     entries, mismatches = {}, []
     unknowns, rng = {}, random.Random(0)

@@ -819,6 +819,18 @@ def _zero_block(model, a, b):
     return sp.ZeroMatrix(va.rows, vb.rows)
 
 
+def _explicit_environment(hvp, sizes):
+    """:func:`symbackprop.checks.explicit_environment`, plus the directions and the tangents."""
+    from .checks import _entry_symbols, explicit, explicit_environment
+    d = hvp.derivation
+    env = explicit_environment(d, sizes)
+    for name, direction in hvp.directions.items():
+        env[direction] = _entry_symbols(f"V_{name}", d.model.variables[name].shape, sizes)
+    for step in hvp.forward + hvp.backward:
+        env[step.symbol] = explicit(step.result, env, sizes)
+    return env
+
+
 def elementwise_hessian(derivation, dims, wrt=None):
     """The Hessian of the objective entry by entry at small sizes, read off the tangent steps.
 
@@ -842,23 +854,12 @@ def elementwise_hessian(derivation, dims, wrt=None):
     >>> H[0, 1]
     X[0,0]*X[0,1]
     """
-    from .checks import _entry_symbols, default_dims, explicit
+    from .checks import default_dims, explicit
     hvp = derive_hvp(derivation, wrt)
     m = hvp.model
     dims = default_dims(m, dims)
     sizes = {m.dims[n]: v for n, v in dims.items()}
-    env = {}
-    for name, v in m.variables.items():
-        if v.declared:
-            env[derivation.symbols[name]] = _entry_symbols(name, v.shape, sizes)
-    for name, direction in hvp.directions.items():
-        env[direction] = _entry_symbols(f"V_{name}", m.variables[name].shape, sizes)
-    for name, expr in derivation.forward.items():
-        env[derivation.symbols[name]] = explicit(expr, env, sizes)
-    for step in derivation.steps:
-        env[step.adjoint] = explicit(step.result, env, sizes)
-    for step in hvp.forward + hvp.backward:
-        env[step.symbol] = explicit(step.result, env, sizes)
+    env = _explicit_environment(hvp, sizes)
 
     def entries(value):
         return list(value) if ex.is_matrix(value) else [value]
@@ -955,23 +956,12 @@ def explicit_hvp(hvp, dims=None):
         :func:`sympy.diff` of the explicit objective.  Unknown derivatives are
         spelled alike on both sides.
     """
-    from .checks import _SMALL_SIZES, _entry_symbols, default_dims, explicit
+    from .checks import _SMALL_SIZES, default_dims, explicit
     d = hvp.derivation
     m = d.model
     dims = default_dims(m, dims, _SMALL_SIZES)
     sizes = {m.dims[n]: s for n, s in dims.items()}
-    env = {}
-    for name, v in m.variables.items():
-        if v.declared:
-            env[d.symbols[name]] = _entry_symbols(name, v.shape, sizes)
-    for name, direction in hvp.directions.items():
-        env[direction] = _entry_symbols(f"V_{name}", m.variables[name].shape, sizes)
-    for name, expr in d.forward.items():
-        env[d.symbols[name]] = explicit(expr, env, sizes)
-    for step in d.steps:
-        env[step.adjoint] = explicit(step.result, env, sizes)
-    for step in hvp.forward + hvp.backward:
-        env[step.symbol] = explicit(step.result, env, sizes)
+    env = _explicit_environment(hvp, sizes)
 
     def entries(value):
         return list(value) if ex.is_matrix(value) else [value]
