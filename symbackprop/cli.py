@@ -236,6 +236,14 @@ def _parser():
     def add_dims(p, help_="sizes of the dims, e.g. d=5,h=4,q=3 (small distinct sizes by default)"):
         p.add_argument("--dims", metavar="NAME=SIZE,...", default="", help=help_)
 
+    def add_document(p, formats, help_):
+        p.add_argument("--format", choices=formats, default="text", help=help_)
+        p.add_argument("--standalone", action="store_true",
+                       help="with --format tex: a whole document that compiles with pdflatex")
+        p.add_argument("-o", "--output", metavar="OUT",
+                       help="write to OUT instead of the terminal")
+        add_bind(p)
+
     def add_wrt(p):
         p.add_argument("--wrt", metavar="NAME,...", default="",
                        help="the variables to differentiate with respect to (default: the params)")
@@ -246,13 +254,8 @@ def _parser():
 
     p = command("derive", "print the backward derivation, step by step", _derive,
                 "symbackprop derive examples/textbook_mlp.sbp --format tex -o mlp.tex")
-    p.add_argument("--format", choices=("text", "tex", "md"), default="text",
-                   help="text (Unicode, the default), tex (a LaTeX fragment for \\input) or md "
-                        "(Markdown with $$ blocks)")
-    p.add_argument("--standalone", action="store_true",
-                   help="with --format tex: a whole document that compiles with pdflatex")
-    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
-    add_bind(p)
+    add_document(p, ("text", "tex", "md"), "text (Unicode, the default), tex (a LaTeX fragment "
+                 "for \\input) or md (Markdown with $$ blocks)")
     notation = p.add_argument_group("notation")
     notation.add_argument("--bold", choices=("boldsymbol", "mathbf"), default="boldsymbol",
                           help="LaTeX macro for vectors and matrices (default boldsymbol)")
@@ -317,13 +320,9 @@ def _parser():
     p = command("hvp", "derive the Hessian-vector products, node by node (forward-over-reverse)",
                 _hvp, "symbackprop hvp examples/textbook_mlp.sbp --format tex --standalone "
                 "-o hvp.tex")
-    p.add_argument("--format", choices=("text", "tex", "md", "py"), default="text",
-                   help="text (the default), tex, md, or py (the NumPy module computing J, its "
-                        "gradients and H v; abstract functions must be bound)")
-    p.add_argument("--standalone", action="store_true",
-                   help="with --format tex: a whole document that compiles with pdflatex")
-    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
-    add_bind(p)
+    add_document(p, ("text", "tex", "md", "py"), "text (the default), tex, md, or py (the "
+                 "NumPy module computing J, its gradients and H v; abstract functions must be "
+                 "bound)")
 
     p = command("hessian", "the Hessian: blocks in closed form, and entry by entry at small sizes",
                 _hessian, "symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2")
