@@ -286,13 +286,15 @@ def _memory_parts(w, dims, dtype, quotes):
         own = report.own_peaks(which)
         rows_ = [f"  \\text{{{which}}} &= \\underbrace{{{sp.latex(report.held_by_caller)}}}"
                  "_{\\text{caller}}"]
-        if len(own) > 2:  # one candidate a line: a long max does not fit the page
-            rows_.append("  &\\quad + \\max\\bigl(" + sp.latex(own[0]) + ",")
-            rows_ += [f"  &\\qquad {sp.latex(e)}," for e in own[1:-1]]
-            rows_.append(f"  &\\qquad {sp.latex(own[-1])}\\bigr)")
+        candidates = [sp.latex(e) for e in own]
+        if sum(map(_width, candidates)) > LINE_WIDTH - 20:
+            # one candidate a line: a long max does not fit the page
+            rows_.append(f"  &\\quad + \\max\\bigl({candidates[0]},")
+            rows_ += [f"  &\\qquad {c}," for c in candidates[1:-1]]
+            rows_.append(f"  &\\qquad {candidates[-1]}\\bigr)")
         elif own != [0]:
-            most = sp.latex(own[0]) if len(own) == 1 else \
-                f"\\max\\left({sp.latex(own[0])}, {sp.latex(own[1])}\\right)"
+            most = candidates[0] if len(own) == 1 else \
+                f"\\max\\left({', '.join(candidates)}\\right)"
             rows_.append(f"  &\\quad + {most}")
         if dims:
             count = f"{report.bytes(which, dims, dtype):,}".replace(",", "{,}")

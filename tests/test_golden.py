@@ -21,6 +21,7 @@ import symbackprop as sbp
 from symbackprop.checks import default_dims
 from symbackprop import documents
 from symbackprop.figures import graph_figure
+from symbackprop.second_order import derive_hvp
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLES = sorted(Path("examples").glob("*.sbp"))
@@ -33,6 +34,11 @@ OUTPUTS = {
     "textbook_mlp.tikz": lambda: graph_figure(TEXTBOOK, "tikz"),
     "textbook_mlp.dot": lambda: graph_figure(TEXTBOOK, "dot"),
     "textbook_mlp_backward.tikz": lambda: graph_figure(TEXTBOOK, "tikz", backward=True),
+    "textbook_mlp_hvp.txt": lambda: derive_hvp(TEXTBOOK).text(),
+    "textbook_mlp_hvp.tex": lambda: derive_hvp(TEXTBOOK).latex(),
+    "textbook_mlp_second_order.dot": lambda: graph_figure(
+        TEXTBOOK, "dot", second_order=derive_hvp(TEXTBOOK)),
+    "textbook_mlp_memory.md": lambda: documents.markdown(TEXTBOOK, memory=True),
 }
 
 # SymPy's internals must never reach a lecture note.
