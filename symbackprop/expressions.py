@@ -274,6 +274,13 @@ class _ScalarOfMatrix(sp.Expr):
 class AsScalar(_ScalarOfMatrix):
     """The one entry of a 1 x 1 matrix expression, such as ``v.T @ w``."""
 
+    @property
+    def precedence(self):
+        # v^T w prints as a product: SymPy's printers bracket it as a factor or a
+        # base, 4 (x^T x) x and (x^T x)^2, not 4 x^T x x and x^T x^2
+        from sympy.printing.precedence import PRECEDENCE
+        return PRECEDENCE["Mul"] - 1 if isinstance(self.arg, sp.MatMul) else PRECEDENCE["Atom"]
+
     def explicit(self, arg):
         return arg[0, 0]
 

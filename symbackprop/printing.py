@@ -200,6 +200,8 @@ class _Common:
         """Whether `arg` needs brackets as a factor of a product."""
         if isinstance(arg, (sp.MatAdd, sp.Add, HadamardProduct)):
             return True
+        if isinstance(arg, ex.AsScalar) and isinstance(arg.arg, sp.MatMul):
+            return True  # 4 (xᵀ x) x, not 4 xᵀ x x
         if isinstance(arg, ex.Map):  # 1 - tanh^2(z), -phi(z): a sum or a sign inside
             body = arg.function.expr
             return body.is_Add or body.could_extract_minus_sign()
@@ -389,8 +391,14 @@ class TextPrinter(_Common, StrPrinter):
             return entrywise
         if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, sp.Symbol):
             return self._print(expr.base) + str(expr.exp).translate(_SUPERSCRIPT)
-        if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, ex.Norm):
-            return self._print(expr.base) + str(expr.exp).translate(_SUPERSCRIPT)
+        if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, (ex._ScalarOfMatrix,
+                                                                            sp.Trace)):
+            # ‖W‖², sum(x)², (xᵀ y)²: a superscript, as elsewhere in the text
+            base = self._print(expr.base)
+            if isinstance(expr.base, ex.AsScalar) and not isinstance(expr.base.arg,
+                                                                     sp.MatrixSymbol):
+                base = f"({base})"
+            return base + str(expr.exp).translate(_SUPERSCRIPT)
         if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, sp.Function):
             base = self._print(expr.base)
             name, _, rest = base.partition("(")

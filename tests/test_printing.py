@@ -111,3 +111,17 @@ def test_a_product_body_with_the_entry_itself_prints_the_operand():
     text = "dim n\nparam z: vector(n)\na = sigmoid(z)\nJ = sum(a)\nobjective J"
     results, _ = adjoints(text)
     assert results["z"] == "∂J/∂a ⊙ a ⊙ (1 - a)"
+
+
+@pytest.mark.parametrize("assignment, text, latex", [
+    ("J = -sum(x)^2", "J = -sum(x)²", "- \\operatorname{sum}\\left(\\boldsymbol{x}\\right)^{2}"),
+    ("J = (x.T @ x)^2", "J = (xᵀ x)²", "\\left(\\boldsymbol{x}^\\top \\boldsymbol{x}\\right)^{2}"),
+    ("J = 2 * (x.T @ x)", "J = 2 (xᵀ x)", "2 \\left(\\boldsymbol{x}^\\top \\boldsymbol{x}\\right)"),
+    ("J = x.T @ x", "J = xᵀ x", "J &= \\boldsymbol{x}^\\top \\boldsymbol{x} \\in"),
+])
+def test_powers_and_products_of_scalars_from_matrices(assignment, text, latex):
+    # (xᵀ x)² is not xᵀ x², and 4 (xᵀ x) x is not 4 xᵀ x x
+    d = sbp.derive(sbp.parse(f"dim n\nparam x: vector(n)\n{assignment}\nobjective J"))
+    assert text in d.text() and latex in d.latex()
+    if "^2" in assignment and "x.T" in assignment:
+        assert "4 (xᵀ x) x" in d.text()
