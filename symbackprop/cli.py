@@ -1,4 +1,7 @@
-"""The command line: ``symbackprop derive|check|verify MODEL``.
+"""The command line: ``symbackprop COMMAND MODEL``, one command per job.
+
+derive, graph, check, verify, memory, codegen, hvp and hessian; see
+``symbackprop --help`` and ``symbackprop COMMAND --help``.
 
 Exit status: 0 on success, 1 when a check or verification fails, 2 for a bad
 model or bad usage.  Errors in a model print as compilers print them,
@@ -16,12 +19,14 @@ from pathlib import Path
 import sympy as sp
 
 from . import __version__
-from .checks import check, default_dims, verify
+from .checks import TOLERANCE, check, default_dims, verify
 from .derivation import derive
 from .errors import ModelError
 from .figures import FORMATS, graph_figure
 from .memory import DTYPES, memory_report
 from .model import load
+from .operators import FUNCTIONS, REGISTRY
+from .shapes import ShapeError, vector
 from .numeric import generate_source
 from . import documents
 
@@ -39,6 +44,9 @@ examples:
   symbackprop codegen examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error -o grads.py
   symbackprop hvp    examples/textbook_mlp.sbp --format tex --standalone -o hvp.tex
   symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2
+
+exit status: 0 on success, 1 when check or verify finds a wrong gradient, 2 for a bad
+model file or bad usage (the message says FILE:LINE:COL).
 """
 
 
@@ -93,6 +101,8 @@ def _graph(args):
     d = derive(load(args.model, bind=args.bind))
     if args.standalone and args.format != "tikz":
         raise UsageError("--standalone goes with --format tikz")
+    if args.format == "png" and args.output is None and sys.stdout.isatty():
+        raise UsageError("--format png writes binary data: give a file with -o OUT")
     if args.backward and args.second_order:
         raise UsageError("--backward and --second-order draw different graphs: choose one")
     hvp = None
@@ -212,6 +222,16 @@ def _verify(args):
     return 0 if report.ok else 1
 
 
+def _scalar_of_two_vectors(op):
+    """Whether `op` can stand for a loss ell(o, y): two same-shape operands to a scalar."""
+    if op.elementwise or op.arity != 2:
+        return False
+    try:
+        return op.shape_rule(vector(sp.Symbol("n")), vector(sp.Symbol("n")), None).is_scalar
+    except ShapeError:
+        return False
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="symbackprop",
@@ -221,17 +241,22 @@ def _parser():
     parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name, help_, func, example):
-        p = sub.add_parser(name, help=help_, description=help_,
+    def command(name, help_, func, example, more=""):
+        p = sub.add_parser(name, help=help_, description=help_ + more,
                            epilog=f"example:\n  {example}",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("model", metavar="MODEL", help="the model file (.sbp)")
         p.set_defaults(func=func)
         return p
 
+    elementwise = ", ".join(sorted(n for n, op in REGISTRY.items() if op.elementwise))
+    losses = ", ".join(sorted(n for n in FUNCTIONS if _scalar_of_two_vectors(REGISTRY[n])))
+
     def add_bind(p):
         p.add_argument("--bind", metavar="F=BUILTIN,...", default="",
-                       help="bind abstract functions to built-ins, e.g. phi=tanh,ell=squared_error")
+                       help="bind abstract functions to built-ins, e.g. phi=tanh,ell=squared_error;"
+                            f" an elementwise func to one of {elementwise}; a func of two "
+                            f"arguments to one of {losses}")
 
     def add_dims(p, help_="sizes of the dims, e.g. d=5,h=4,q=3 (small distinct sizes by default)"):
         p.add_argument("--dims", metavar="NAME=SIZE,...", default="", help=help_)
@@ -289,11 +314,32 @@ def _parser():
     add_bind(p)
 
     p = command("check", "compare the gradients with finite differences (float64)", _check,
-                "symbackprop check examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error")
+                "symbackprop check examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error",
+                f". Passes (exit 0) when every variable's relative error is at most {TOLERANCE:g}"
+                "; exit 1 otherwise. Abstract functions must be bound.")
     add_dims(p)
     add_bind(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the random values (default 0)")
 
+    p = command("verify", "prove the gradients equal to SymPy's entrywise derivatives", _verify,
+                "symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2",
+                ". Abstract functions may stay abstract (the derivation as written is proved); "
+                "exit 1 when an entry differs. Small --dims keep it fast.")
+    add_dims(p)
+    add_bind(p)
+
+    p = command("hvp", "derive the Hessian-vector products, node by node (forward-over-reverse)",
+                _hvp, "symbackprop hvp examples/textbook_mlp.sbp --format tex --standalone "
+                "-o hvp.tex")
+    add_document(p, ("text", "tex", "md", "py"), "text (the default), tex, md, or py (the "
+                 "NumPy module computing J, its gradients and H v; abstract functions must be "
+                 "bound)")
+
+    p = command("hessian", "the Hessian: blocks in closed form, and entry by entry at small sizes",
+                _hessian, "symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2")
+    add_dims(p, "small sizes for the entries, e.g. n=2,d=2 (5, 4, 3, ... by default)")
+    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
+    add_bind(p)
     p = command("memory", "what backward keeps: each value's lifetime, and peak memory of "
                 "training and inference", _memory,
                 "symbackprop memory examples/textbook_mlp.sbp --dims d=784,h=256,q=10 "
@@ -312,29 +358,15 @@ def _parser():
     add_wrt(p)
     add_bind(p)
 
-    p = command("verify", "prove the gradients equal to SymPy's entrywise derivatives", _verify,
-                "symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2")
-    add_dims(p)
-    add_bind(p)
-
-    p = command("hvp", "derive the Hessian-vector products, node by node (forward-over-reverse)",
-                _hvp, "symbackprop hvp examples/textbook_mlp.sbp --format tex --standalone "
-                "-o hvp.tex")
-    add_document(p, ("text", "tex", "md", "py"), "text (the default), tex, md, or py (the "
-                 "NumPy module computing J, its gradients and H v; abstract functions must be "
-                 "bound)")
-
-    p = command("hessian", "the Hessian: blocks in closed form, and entry by entry at small sizes",
-                _hessian, "symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2")
-    add_dims(p, "small sizes for the entries, e.g. n=2,d=2 (5, 4, 3, ... by default)")
-    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
-    add_bind(p)
     return parser
 
 
 def main(argv=None):
     """Run the command line; returns the exit status."""
     parser = _parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help(sys.stderr)  # a newcomer typing just `symbackprop` sees the commands
+        return 2
     args = parser.parse_args(argv)
     try:
         args.bind = _pairs(args.bind, "bind")

@@ -427,7 +427,8 @@ class Figure:
     def __repr__(self):
         if self.second_order is not None:
             kind, nodes = "second-order graph", len(second_order_graph(self.second_order))
+        elif self.backward:
+            kind, nodes = "backward graph", len(backward_graph(self.derivation))
         else:
-            kind = "backward graph" if self.backward else "graph"
-            nodes = len(self.derivation.graph)
+            kind, nodes = "graph", len(self.derivation.graph)
         return f"<{kind} of {self.derivation.model.objective}: {nodes} nodes>"

@@ -261,8 +261,16 @@ def test_bad_bind_of_a_declared_function_points_at_it(capsys):
     assert_located(err, MLP, *func_position("phi"), "cannot bind 'phi' to 'sum'")
 
 
+def test_no_command_prints_the_whole_help(capsys):
+    status, out, err = run(capsys)
+    assert status == 2
+    assert "usage: symbackprop" in err and "examples:" in err and "exit status" in err
+    for command in ("derive", "graph", "check", "verify", "hvp", "hessian", "memory", "codegen"):
+        assert command in err
+
+
 def test_unknown_command_and_missing_model_are_usage_errors(capsys):
-    for argv in ([], ["frobnicate", str(MLP)], ["derive"], ["derive", str(MLP), "--format", "pdf"]):
+    for argv in (["frobnicate", str(MLP)], ["derive"], ["derive", str(MLP), "--format", "pdf"]):
         with pytest.raises(SystemExit) as info:
             main(argv)
         assert info.value.code == 2
