@@ -56,6 +56,10 @@ import subprocess
 import sys
 import time
 
+# PyTorch's OpenMP workers spin for a while after each call by default, taking a core
+# from whatever is timed next; passive workers sleep.  Set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -109,10 +113,14 @@ def interleaved(candidates, repeats=21, min_repeats=5, budget=40.0, min_time=0.0
         per_call = max(per_call, (time.perf_counter() - t) / calls)
     number = max(1, math.ceil(min_time / per_call))
     samples = {name: [] for name in candidates}
+    names = list(candidates)
     for r in range(repeats):
         if r >= min_repeats and time.perf_counter() - start > budget:
             break
-        for name, fn in candidates.items():
+        # a different candidate first each repeat: none always runs just after another's
+        # after-effects (PyTorch's worker threads, a cold cache)
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn = candidates[name]
             t = time.perf_counter()
             for _ in range(number):
                 fn()
