@@ -356,10 +356,18 @@ class _Checker:
             raise ModelError(f"'{name}' is a function; choose another name for the variable",
                              line, col)
 
+    def _scalar_name(self, name, shape, line, col):
+        # a scalar prints plainly, as a dim does: n/n would be unreadable (a vector or
+        # matrix may share a dim's name, h and dim h: it prints in bold)
+        if shape.is_scalar and name in self.dims:
+            raise ModelError(f"the scalar '{name}' has the name of a dimension, and formulas "
+                             f"would print both as {name}: rename one", line, col)
+
     def _decl(self, s):
         self._new_name(s.name, s.line, s.col)
-        self.variables[s.name] = Variable(s.name, s.role, self._shape(s.type), s.latex,
-                                          s.line, s.col)
+        shape = self._shape(s.type)
+        self._scalar_name(s.name, shape, s.line, s.col)
+        self.variables[s.name] = Variable(s.name, s.role, shape, s.latex, s.line, s.col)
 
     def _func(self, s):
         if s.name in FUNCTIONS:
@@ -385,6 +393,7 @@ class _Checker:
         tree = self._expr(s.expr)
         if not isinstance(tree, Node):  # `a = b` or `a = 2`: every variable has an operator
             tree = Node(REGISTRY["copy"], (tree,), tree.shape, tree.line, tree.col)
+        self._scalar_name(s.target, tree.shape, s.line, s.col)
         self.assignments.append(Assignment(s.target, tree, s.line, s.col))
         self.variables[s.target] = Variable(s.target, "intermediate", tree.shape, s.latex,
                                             s.line, s.col)

@@ -592,3 +592,14 @@ def test_a_hostile_file_name_does_not_reach_the_generated_code(tmp_path, monkeyp
     f = sbp.derive(sbp.load(name)).lambdify()
     assert f(w=[1.0, 2.0])[0] == 5.0
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("text, at", [
+    ("dim n\nparam x: vector(n)\nconst n: scalar\nJ = mean(x) * n\nobjective J\n", (3, 7)),
+    ("dim n\nparam x: vector(n)\nn = sum(x)\nobjective n\n", (3, 1)),
+])
+def test_a_scalar_named_like_a_dimension_is_refused(text, at):
+    # both would print as n: (1/n) n could mean either
+    with pytest.raises(sbp.ModelError, match="has the name of a dimension") as info:
+        sbp.parse(text)
+    assert (info.value.line, info.value.col) == at
