@@ -314,7 +314,7 @@ class Derivation:
         >>> import symbackprop as sbp
         >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
         >>> print(d.pretty(d.gradient("W1")))
-        ((W2ᵀ ∂L/∂o) ⊙ φ'(z)) xᵀ + λ W1
+        ((W2ᵀ (∂L/∂o)) ⊙ φ'(z)) xᵀ + λ W1
         """
         self._known(name)
         try:

@@ -476,7 +476,15 @@ class _Checker:
         if isinstance(e, ast.Name):
             return self._name(e)
         if isinstance(e, ast.Call):
-            return self._apply(self._function(e), args, e.line, e.col)
+            node = self._apply(self._function(e), args, e.line, e.col)
+            func = self.functions.get(e.func)
+            if e.func in self.bindings and func is not None and func.params is not None \
+                    and not node.shape.is_scalar:
+                # `func ell(o, y)` promises a scalar: a binding must keep the promise
+                raise ModelError(f"'{e.func}' is bound to '{self.bindings[e.func]}', which gives "
+                                 f"a {node.shape} here; a function declared with arguments is "
+                                 "scalar-valued: bind it to a loss", e.line, e.col)
+            return node
         if isinstance(e, ast.Binary):
             if e.op == "^":
                 return self._apply(REGISTRY["pow"], args, e.line, e.col, self._exponent(e.right))

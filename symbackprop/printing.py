@@ -210,7 +210,10 @@ class _Common:
     def _factor(self, arg):
         """`arg` as a factor of a product, bracketed where juxtaposition would misread."""
         text = self._print(arg)
-        adjoint = self._is_adjoint(arg) and self.bracket_adjoints
+        # ∂J/∂o, and a named partial ∂L/∂o (not ∂₁ℓ(o, y), whose call closes it)
+        fraction = self._is_adjoint(arg) or (isinstance(arg, ex.Partial)
+                                             and not text.endswith(")"))
+        adjoint = fraction and self.bracket_adjoints
         return self._parens(text) if self._compound(arg) or adjoint else text
 
     def _hadamard_factor(self, arg):

@@ -603,3 +603,11 @@ def test_a_scalar_named_like_a_dimension_is_refused(text, at):
     with pytest.raises(sbp.ModelError, match="has the name of a dimension") as info:
         sbp.parse(text)
     assert (info.value.line, info.value.col) == at
+
+
+def test_a_function_of_arguments_stays_scalar_valued_when_bound():
+    text = ("dim n, m\ninput X: matrix(n, m)\ninput s: vector(n)\nfunc ell(a, b)\n"
+            "L = ell(X, s)\nJ = sum(L)\nobjective J\n")
+    assert sbp.parse(text).variables["L"].shape.is_scalar
+    with pytest.raises(sbp.ModelError, match="'ell' is bound to 'scale_rows'.*scalar-valued"):
+        sbp.parse(text).bind({"ell": "scale_rows"})

@@ -117,7 +117,7 @@ def test_notation_options_change_what_they_say():
     assert "\\mathbb{R}^{q \\times h}" not in TEXTBOOK.latex(shapes=False)
     assert "\\nabla_{\\boldsymbol{W}^{(2)}} J" in TEXTBOOK.latex(nabla=True)
     substituted = TEXTBOOK.text(substituted=True)
-    assert "((W2ᵀ ∂L/∂o) ⊙ φ'(z)) xᵀ + λ W1" in substituted
+    assert "((W2ᵀ (∂L/∂o)) ⊙ φ'(z)) xᵀ + λ W1" in substituted
 
 
 def test_model_latex_names_are_respected():

@@ -125,3 +125,9 @@ def test_powers_and_products_of_scalars_from_matrices(assignment, text, latex):
     assert text in d.text() and latex in d.latex()
     if "^2" in assignment and "x.T" in assignment:
         assert "4 (xᵀ x) x" in d.text()
+
+
+def test_a_named_partial_is_bracketed_as_a_factor():
+    # ∂L/∂o hᵀ would read as ∂L/∂(o hᵀ)
+    d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+    assert d.pretty(d.gradient("W2")) == "(∂L/∂o) hᵀ + λ W2"
