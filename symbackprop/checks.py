@@ -399,11 +399,14 @@ class VerifyReport:
     mismatches : list of tuple
         ``(name, index, difference)`` for each entry not proved equal.
     dims : dict of str to int
+    what : str
+        What was proved: the gradients, or the Hessian-vector products.
     """
 
     entries: dict
     mismatches: list
     dims: dict
+    what: str = "matrix-form gradients"
 
     @property
     def ok(self):
@@ -411,7 +414,7 @@ class VerifyReport:
 
     def __str__(self):
         dims = ", ".join(f"{k}={v}" for k, v in self.dims.items()) or "none"
-        lines = [f"verify: matrix-form gradients against sympy.diff, entry by entry, dims {dims}"]
+        lines = [f"verify: {self.what} against sympy.diff, entry by entry, dims {dims}"]
         for name, count in self.entries.items():
             bad = sum(1 for m in self.mismatches if m[0] == name)
             lines.append(f"  {name}: {count - bad}/{count} entries equal"

@@ -556,7 +556,7 @@ def _primes(n, latex):
 
 
 def shape_latex(shape):
-    """A shape as a LaTeX set, \\mathbb{R}^{q \\times h}."""
+    """A shape as a LaTeX set, ``\\mathbb{R}^{q \\times h}``."""
     if shape.is_scalar:
         return "\\mathbb{R}"
     rows, cols = sp.latex(shape.rows), sp.latex(shape.cols)

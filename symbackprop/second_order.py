@@ -1053,7 +1053,7 @@ def verify_hvp(model, dims=None, bind=None, wrt=None, prove=True):
                     (k,) if shapes[name].kind == "vector" else divmod(k, cols))
                 mismatches.append((name, index, mine - expected))
         entries[name] = len(derived[name])
-    report = VerifyReport(entries, mismatches, dims)
+    report = VerifyReport(entries, mismatches, dims, "matrix-form Hessian-vector products")
     return report
 
 

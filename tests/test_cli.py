@@ -338,3 +338,13 @@ def test_module_long_flat_sum_has_no_traceback(tmp_path):
     proc = run_subprocess("derive", path)
     assert "Traceback" not in proc.stderr, proc.stderr[-500:]
     assert proc.returncode in (0, 2)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path, capsys):
+    out = tmp_path / "mlp.txt"
+    umask = os.umask(0o022)
+    try:
+        assert main(["derive", str(MLP), "-o", str(out)]) == 0
+    finally:
+        os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o644
