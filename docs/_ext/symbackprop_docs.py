@@ -429,8 +429,8 @@ def _option_row(action):
     if action.option_strings and action.nargs != 0:
         if action.choices:
             flags += " {" + ",".join(map(str, action.choices)) + "}"
-        elif action.metavar:
-            flags += f" {action.metavar}"
+        else:  # as argparse shows it: the metavar, or the destination in capitals
+            flags += f" {action.metavar or action.dest.upper()}"
     return f"| `{flags}` | {_sentence(action.help or '')} |"
 
 
