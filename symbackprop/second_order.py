@@ -867,7 +867,9 @@ def elementwise_hessian(derivation, dims, wrt=None):
     labels = [str(t) for n in hvp.wrt for t in entries(env[derivation.symbols[n]])]
     directions = [v for n in hvp.wrt for v in entries(env[hvp.directions[n]])]
     rows = [sp.expand(e) for n in hvp.wrt for e in entries(explicit(hvp.hvp(n), env, sizes))]
-    return labels, sp.ImmutableMatrix([[sp.diff(r, v) for v in directions] for r in rows])
+    # at these sizes, a dim in a coefficient (mean's 1/n) is its number too
+    return labels, sp.ImmutableMatrix([[sp.diff(r, v).xreplace(sizes) for v in directions]
+                                       for r in rows])
 
 
 # --- proofs: the explicit Hessian ---------------------------------------------------------
