@@ -279,6 +279,8 @@ class AsScalar(_ScalarOfMatrix):
         # v^T w prints as a product: SymPy's printers bracket it as a factor or a
         # base, 4 (x^T x) x and (x^T x)^2, not 4 x^T x x and x^T x^2
         from sympy.printing.precedence import PRECEDENCE
+        if isinstance(self.arg, sp.MatAdd):  # v^T w + w^T v: a sum
+            return PRECEDENCE["Add"]
         return PRECEDENCE["Mul"] - 1 if isinstance(self.arg, sp.MatMul) else PRECEDENCE["Atom"]
 
     def explicit(self, arg):

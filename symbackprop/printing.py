@@ -200,7 +200,7 @@ class _Common:
         """Whether `arg` needs brackets as a factor of a product."""
         if isinstance(arg, (sp.MatAdd, sp.Add, HadamardProduct)):
             return True
-        if isinstance(arg, ex.AsScalar) and isinstance(arg.arg, sp.MatMul):
+        if isinstance(arg, ex.AsScalar) and isinstance(arg.arg, (sp.MatMul, sp.MatAdd)):
             return True  # 4 (xᵀ x) x, not 4 xᵀ x x
         if isinstance(arg, ex.Map):  # 1 - tanh^2(z), -phi(z): a sum or a sign inside
             body = arg.function.expr
@@ -231,7 +231,14 @@ class _Common:
             sign, coeff = "-", -coeff
         parts = []
         if coeff != 1:
-            parts.append(self._parens(self._print(coeff)) if coeff.is_Add else self._print(coeff))
+            text = self._print(coeff)
+            # (∂J/∂o) x, as for a matrix adjoint: ∂J/∂o x would read as ∂J/∂(o x)
+            named = any(self._is_adjoint(f) or isinstance(f, ex.Partial)
+                        for f in sp.Mul.make_args(coeff)) and self.bracket_adjoints
+            # a/b x reads as a/(b x) in text: the slash fraction is bracketed there too
+            fraction = self.slash_fractions and "/" in text and not named
+            parts.append(self._parens(text) if coeff.is_Add or named or fraction
+                         or self._compound(coeff) else text)
         parts += [self._factor(m) for m in mats]
         return sign + " ".join(parts)
 
@@ -282,6 +289,7 @@ class TextPrinter(_Common, StrPrinter):
     """Unicode text: ``(∂J/∂o) hᵀ + λ W2``, ``∂J/∂h ⊙ φ'(z)``."""
 
     bracket_adjoints = True  # ∂J/∂o hᵀ would read as ∂J/∂(o hᵀ)
+    slash_fractions = True  # a scalar quotient is written a/b
 
     def _parens(self, text):
         return f"({text})"
@@ -411,6 +419,8 @@ class TextPrinter(_Common, StrPrinter):
 
 class MatrixLatexPrinter(_Common, LatexPrinter):
     """LaTeX in the textbook's notation: bold matrices, ``^\\top``, ``\\odot``, ``\\phi'``."""
+
+    slash_fractions = False  # \frac{a}{b} delimits itself
 
     def _parens(self, text):
         return f"\\left({text}\\right)"

@@ -149,7 +149,10 @@ def _drop_dirac(expr):
 
 
 def _has_matrix(expr):
-    return isinstance(expr, MatrixExpr) or expr.has(MatrixExpr)
+    """Whether `expr` needs the rules: a matrix inside, or an abstract call (whose derivative
+    SymPy cannot take: ``ell(o, y)`` of scalars is still differentiated by its own rule)."""
+    return isinstance(expr, MatrixExpr) or expr.has(MatrixExpr, ex.Apply, ex.Partial,
+                                                   SecondPartial)
 
 
 def _sum(*terms):

@@ -401,3 +401,22 @@ def test_the_second_order_graph_answers_what_happens_to_the_graph(tmp_path):
     elif os.environ.get("SYMBACKPROP_REQUIRE_TEX"):
         pytest.fail("pdflatex is required")
     assert "R{∂J/∂W1}" in graph_figure(d, "dot", second_order=hvp)
+
+
+@pytest.mark.parametrize("assignment, printed", [
+    ("J = (w.T @ w)^2", "4 (v_wᵀ w + wᵀ v_w) w + 4 (wᵀ w) v_w"),
+    ("J = sum(w) * (w.T @ w)", "(v_wᵀ w + wᵀ v_w) 𝟏"),
+    ("J = (w.T @ w)^-1", "(4 (v_wᵀ w + wᵀ v_w)/(wᵀ w)³) w - (2/(wᵀ w)²) v_w"),
+])
+def test_scalar_factors_from_matrices_keep_their_brackets(assignment, printed):
+    # a product-rule tangent of wᵀw is a sum: without brackets H v would read wrongly
+    d = sbp.derive(sbp.parse(f"dim n\nparam w: vector(n)\n{assignment}\nobjective J"))
+    assert printed in derive_hvp(d).text()
+
+
+def test_an_abstract_function_of_scalars_has_a_second_derivative():
+    model = sbp.parse("dim d\ninput x: vector(d)\ninput y: scalar\nparam w: vector(d)\n"
+                      "func ell(o, y)\no = w.T @ x\nJ = ell(o, y)\nobjective J")
+    assert verify_hvp(model, dims={"d": 2}).ok
+    assert verify_hvp(sbp.parse("param a: scalar\nparam b: scalar\nfunc f(u, v)\n"
+                                "J = f(a*b, a)\nobjective J")).ok
