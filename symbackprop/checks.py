@@ -337,8 +337,19 @@ def _canonical(expr):
         return e
 
     expr = expr.replace(lambda e: isinstance(e, sp.Subs), subs)
-    return expr.replace(lambda e: isinstance(e, sp.Derivative),
+    expr = expr.replace(lambda e: isinstance(e, sp.Derivative),
                         lambda e: as_partial(e) or e)
+    return expanded_calls(expr)
+
+
+def expanded_calls(expr):
+    """`expr` with the arguments of unknown functions expanded, innermost first.
+
+    The same value of an unknown function can be spelled two ways, ``ell((W W) x)``
+    by the derivation and ``ell(W (W x))`` by the chain rule; expanded, both are one.
+    """
+    return expr.replace(lambda e: isinstance(e, sp.core.function.AppliedUndef),
+                        lambda e: e.func(*[sp.expand(a) for a in e.args]))
 
 
 def _at_random_point(expr, rng, unknowns):

@@ -938,9 +938,10 @@ def _canonical(expr):
         expr = expr.replace(lambda e: isinstance(e, sp.Derivative), lambda e: as_partial(e) or e)
         if expr == before:
             break
-    return expr.replace(lambda e: isinstance(e, sp.core.function.AppliedUndef)
-                        and "__d" in e.func.__name__,
-                        lambda e: spelled(e.func.__name__, [])(*e.args))
+    from .checks import expanded_calls
+    return expanded_calls(expr.replace(lambda e: isinstance(e, sp.core.function.AppliedUndef)
+                                       and "__d" in e.func.__name__,
+                                       lambda e: spelled(e.func.__name__, [])(*e.args)))
 
 
 def explicit_hvp(hvp, dims=None):

@@ -420,3 +420,11 @@ def test_an_abstract_function_of_scalars_has_a_second_derivative():
     assert verify_hvp(model, dims={"d": 2}).ok
     assert verify_hvp(sbp.parse("param a: scalar\nparam b: scalar\nfunc f(u, v)\n"
                                 "J = f(a*b, a)\nobjective J")).ok
+
+
+def test_one_value_of_an_unknown_function_spelled_two_ways_is_one_unknown():
+    # the derivation writes ell''((W W) x), the chain rule ell''(W (W x)): the same value
+    model = sbp.parse("dim d\ninput x: vector(d)\nparam W: matrix(d, d)\nfunc ell(o)\n"
+                      "J = ell(W @ W @ x)\nobjective J")
+    assert verify_hvp(model, dims={"d": 2}).ok
+    assert sbp.verify(model, dims={"d": 2}).ok
