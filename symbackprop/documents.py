@@ -165,6 +165,7 @@ def _summands(latex):
 
 
 _COMMAND = re.compile(r"\\([A-Za-z]+)")
+_DELIMITER = re.compile(r"\\(left|right)(\(|\)|\\\{|\\\}|\[|\]|\.|\|)")
 _INVISIBLE = {"left", "right", "frac", "boldsymbol", "mathbf", "operatorname", "mathsf",
               "mathrm", "mathtt", "mathcal", "top", "quad", "qquad"}
 
@@ -176,11 +177,15 @@ def _width(latex):
 
 
 #: About as many characters of mathematics as a line of an article holds.
-LINE_WIDTH = 48
+LINE_WIDTH = 36
 
 
 def _broken_sum(latex, first, following):
-    """`latex` as rows, breaking a long sum before its top-level terms, so it fits the page."""
+    """`latex` as rows, breaking a long sum before its top-level terms, so it fits the page.
+
+    A term still too long, such as W^T (a + b) with a long sum in its brackets, is
+    broken inside its first bracketed sum, whose brackets become \\Bigl( \\Bigr).
+    """
     if _width(latex) <= LINE_WIDTH:
         return [first + latex]
     terms = _summands(latex)
@@ -193,7 +198,63 @@ def _broken_sum(latex, first, following):
         else:
             rows[-1] += f" {sign} {term}"
             width += _width(term)
+    out = []
+    for row in rows:
+        head = first if not out else following
+        out += _broken_inside(row, head, following) if _width(row) > LINE_WIDTH else [row]
+    return out
+
+
+def _broken_inside(row, head, following):
+    """`row` broken inside its widest bracketed sum, or as it is if it has none.
+
+    The brackets around the break, that one and those enclosing it, become
+    \\Bigl( \\Bigr) (or \\Bigl\\{ \\Bigr\\}): \\left and \\right cannot span lines.
+    """
+    pairs, stack = [], []
+    for match in _DELIMITER.finditer(row):
+        if match.group(1) == "left":
+            stack.append((match, stack[-1][0] if stack else None))
+        elif stack:
+            opening, parent = stack.pop()
+            pairs.append((opening, match, parent))
+    by_opening = {id(opening): (opening, closing, parent) for opening, closing, parent in pairs}
+    candidates = [(opening, closing, parent) for opening, closing, parent in pairs
+                  if opening.group(2) == "(" and closing.group(2) == ")"
+                  and len(_summands(row[opening.end():closing.start()])) > 1]
+    if not candidates:
+        return [row]
+    chosen = max(candidates, key=lambda c: _width(row[c[0].end():c[1].start()]))
+    fixed, chain = [], chosen
+    while chain:
+        opening, closing, parent = chain
+        fixed += [(opening, "\\Bigl"), (closing, "\\Bigr")]
+        chain = by_opening.get(id(parent)) if parent else None
+    opening, closing, _ = chosen
+    # a term a row: the sum may fit on its own, the row around it does not
+    terms = _summands(row[opening.end():closing.start()])
+    body = [terms[0][1]] + [f"{sign} {term}" for sign, term in terms[1:]]
+
+    def text(start, end):  # row[start:end] with the enclosing brackets made Big
+        out, position = "", start
+        for match, big in sorted(fixed, key=lambda f: f[0].start()):
+            if start <= match.start() and match.end() <= end:
+                out += row[position:match.start()] + big + match.group(2)
+                position = match.end()
+        return out + row[position:end]
+
+    rows = [text(0, opening.end()) + body[0]]
+    rows += [f"{following}\\qquad {part}" for part in body[1:]]
+    rows[-1] += text(closing.start(), len(row))
     return rows
+
+
+def _boxed_equation(lhs, result):
+    """``lhs = result`` for a box: broken over aligned lines when the result is long."""
+    broken = _broken_sum(result, f"{lhs} &= ", "&\\quad ")
+    if len(broken) == 1:
+        return f"{lhs} = {result}"
+    return " \\\\ ".join(broken).join(["\\begin{aligned}", "\\end{aligned}"])
 
 
 def _latex_body(w, display):
@@ -221,12 +282,7 @@ def _latex_body(w, display):
                    "\n\n".join(backward)))
     summary = w.summary()
     if summary:
-        rows = []
-        for lhs, result in summary:
-            broken = _broken_sum(result, f"{lhs} &= ", "&\\quad ")
-            inner = (" \\\\ ".join(broken).join(["\\begin{aligned}", "\\end{aligned}"])
-                     if len(broken) > 1 else f"{lhs} = {result}")
-            rows.append(f"  &\\boxed{{{inner}}}")
+        rows = [f"  &\\boxed{{{_boxed_equation(lhs, result)}}}" for lhs, result in summary]
         blocks.append(("Gradients of the params.", display(" \\\\\n".join(rows))))
     return blocks
 
@@ -510,7 +566,11 @@ def hvp_text(hvp, **options):
 def _hvp_latex_body(w, display):
     rows = [f"  {name} &= {expr}{shape}" for name, expr, shape in w.forward()]
     blocks = [("Forward pass.", display(" \\\\\n".join(rows)))]
-    rows = [f"  {lhs} &= {result}{shape}" for lhs, result, shape in w.first_order()]
+    rows = []
+    for lhs, result, shape in w.first_order():
+        broken = _broken_sum(result, f"  {lhs} &= ", "  &\\quad ")
+        broken[-1] += shape
+        rows += broken
     blocks.append((f"Backward pass, from ${w.seed()} = 1$.", display(" \\\\\n".join(rows))))
     directions = ", ".join(f"${v}$ for ${name}$" for v, name, _ in w.directions())
     notes = " ".join(_hvp_notes(w)).replace(": H v.", ": $\\boldsymbol{H} \\boldsymbol{v}$.")
@@ -520,12 +580,13 @@ def _hvp_latex_body(w, display):
                             w.hvp.backward)):
         rendered = []
         for lhs, of, result, shape in w.tangents(steps):
-            if of:
-                rendered.append(display(f"  {lhs} &= {of} \\\\\n  &= {result}{shape}"))
-            else:
-                rendered.append(display(f"  {lhs} &= {result}{shape}"))
+            # R{what it differentiates}, when that fits a line: a long one is the step above
+            rows = [f"  {lhs} &= {of}"] if of and _width(lhs + of) <= LINE_WIDTH + 6 else []
+            rows += _broken_sum(result, "  &= " if rows else f"  {lhs} &= ", "  &\\quad ")
+            rows[-1] += shape
+            rendered.append(display(" \\\\\n".join(rows)))
         blocks.append((heading, "\n\n".join(rendered)))
-    rows = [f"  &\\boxed{{{lhs} = {result}}}" for lhs, result in w.summary()]
+    rows = [f"  &\\boxed{{{_boxed_equation(lhs, result)}}}" for lhs, result in w.summary()]
     blocks.append(("Hessian-vector products of the objective, per variable.",
                    display(" \\\\\n".join(rows))))
     return blocks

@@ -92,6 +92,8 @@ def test_standalone_derivation_compiles_and_fits_the_page(example, tmp_path):
     log = compiles(tmp_path, "derivation",
                    d.latex(standalone=True, memory=True, dims=default_dims(model)))
     assert "Overfull" not in log, log[log.index("Overfull") - 300:][:900]
+    log = compiles(tmp_path, "second_order", derive_hvp(d).latex(standalone=True))
+    assert "Overfull" not in log, log[log.index("Overfull") - 300:][:900]
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
