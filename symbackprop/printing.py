@@ -183,6 +183,22 @@ class _Common:
         self.plain_operands[stand_in] = operand
         return self._print(expr.body_at(stand_in))
 
+    def _print_Subs(self, expr):
+        # φ'(tr(W)): SymPy writes the derivative of an abstract function at a compound
+        # scalar as Subs(Derivative(φ(ξ), ξ), ξ, tr(W)); a lecturer writes φ'(tr(W))
+        d = expr.expr
+        if isinstance(d, sp.Derivative) and len(expr.variables) == 1:
+            (variable,), (point,) = expr.variables, expr.point
+            f = d.expr
+            if isinstance(f, sp.Function) and f.args == (variable,) \
+                    and set(d.variables) == {variable}:
+                stand_in = sp.Symbol(f"\0subs{len(self.names)}")
+                operand = self._print(point)
+                self.names[stand_in] = operand
+                self.plain_operands[stand_in] = operand
+                return self._print(d.xreplace({variable: stand_in}))
+        return super()._print_Subs(expr)
+
     def _entrywise_power(self, expr):
         """A power of a matrix inside an entrywise function, h^⊙2, as a Hadamard power."""
         if (isinstance(expr.base, sp.Symbol) and expr.base.name.startswith("\0map")
@@ -400,6 +416,8 @@ class TextPrinter(_Common, StrPrinter):
         entrywise = self._entrywise_power(expr)
         if entrywise is not None:
             return entrywise
+        if isinstance(expr.base, sp.Heaviside) and expr.exp.is_Integer and expr.exp > 0:
+            return self._print(expr.base)  # an indicator's power is itself: 𝟙[a > 0]
         if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, sp.Symbol):
             return self._print(expr.base) + str(expr.exp).translate(_SUPERSCRIPT)
         if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, (ex._ScalarOfMatrix,

@@ -131,3 +131,20 @@ def test_a_named_partial_is_bracketed_as_a_factor():
     # ∂L/∂o hᵀ would read as ∂L/∂(o hᵀ)
     d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
     assert d.pretty(d.gradient("W2")) == "(∂L/∂o) hᵀ + λ W2"
+
+
+def test_an_abstract_function_of_a_compound_scalar_prints_with_primes():
+    # not SymPy's Subs(φ'(ξ), ξ, tr(W)): the notes must compile and read as a lecturer writes
+    from symbackprop.second_order import derive_hvp
+    d = sbp.derive(sbp.parse("dim n\nparam W: matrix(n, n)\nfunc phi\nJ = phi(trace(W))\n"
+                             "objective J"))
+    assert d.pretty(d.adjoint("W")) == "φ'(tr(W)) I"
+    assert "\\phi'\\left(\\operatorname{tr}\\left(\\boldsymbol{W}\\right)\\right)" in d.latex()
+    assert "φ''(tr(W)) tr(V_W) I" in derive_hvp(d).text()
+    assert "ξ" not in d.latex() + derive_hvp(d).latex()
+
+
+def test_a_power_of_an_indicator_is_the_indicator():
+    from symbackprop.second_order import derive_hvp
+    d = sbp.derive(sbp.parse("param a: scalar\nJ = relu(a)^2\nobjective J"))
+    assert "R{∂J/∂a} = 2 v_a 𝟙[a > 0]" in derive_hvp(d).text()
