@@ -200,12 +200,18 @@ def _hessian(args):
                 shown = (f"{v} -> 0" if M == 0 or isinstance(M, sp.ZeroMatrix) else
                          f"{v} -> {matrix} {v}" if side == "left" else f"{v} -> {v} {matrix}")
             lines.append(f"  ∂²{d.model.objective}/∂{a}∂{b}: {shown}")
-    labels, H = elementwise_hessian(d, args.dims or None)
-    sizes = ", ".join(f"{k}={v}" for k, v in default_dims(d.model, args.dims or None).items())
+    if not d.params:
+        raise UsageError("the model has no params: there is no Hessian to show")
+    # 2 for each dim by default: the entries grow as the fourth power of the sizes
+    dims = default_dims(d.model, args.dims or None, sizes=(2,))
+    labels, H = elementwise_hessian(d, dims)
+    sizes = ", ".join(f"{k}={v}" for k, v in dims.items())
     lines += ["", f"Hessian entry by entry ({sizes or 'no dims'}), rows and columns "
               f"{', '.join(labels)}"]
     lines += [f"  [{labels[i]}, {labels[j]}] = {H[i, j]}"
               for i in range(H.rows) for j in range(H.cols) if H[i, j] != 0]
+    if H.is_zero_matrix:
+        lines.append("  every entry is 0")
     if any(isinstance(f, sp.core.function.AppliedUndef) and "__d" in f.func.__name__
            for f in H.atoms(sp.Function)):
         lines.append("  (f__dk is the derivative of f in its k-th argument, counted from 0 over "
@@ -341,7 +347,7 @@ def _parser():
 
     p = command("hessian", "the Hessian: blocks in closed form, and entry by entry at small sizes",
                 _hessian, "symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2")
-    add_dims(p, "small sizes for the entries, e.g. n=2,d=2 (5, 4, 3, ... by default)")
+    add_dims(p, "small sizes for the entries, e.g. n=3,d=2 (2 each by default)")
     p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
     add_bind(p)
     p = command("memory", "what backward keeps: each value's lifetime, and peak memory of "
