@@ -194,7 +194,8 @@ def _hessian(args):
                 shown = "no matrix-product form (see the entries below, or symbackprop hvp)"
             else:
                 side, M = block
-                v = f"V_{b}"
+                # as `hvp` names directions: V for a matrix, v for a vector or a scalar
+                v = f"{'V' if d.model.variables[b].shape.kind == 'matrix' else 'v'}_{b}"
                 matrix = d.pretty(M)
                 matrix = f"({matrix})" if isinstance(M, (sp.MatAdd, sp.Add)) else matrix
                 shown = (f"{v} -> 0" if M == 0 or isinstance(M, sp.ZeroMatrix) else

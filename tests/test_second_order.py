@@ -349,7 +349,7 @@ def test_cli_hessian_prints_closed_forms_and_entries(capsys):
     from symbackprop.cli import main
     assert main(["hessian", "examples/ridge_regression.sbp", "--dims", "n=2,d=2"]) == 0
     out = capsys.readouterr().out
-    assert "∂²J/∂w∂w: V_w -> (Xᵀ X + λ I) V_w" in out
+    assert "∂²J/∂w∂w: v_w -> (Xᵀ X + λ I) v_w" in out
     assert "[w[0], w[1]] = X[0,0]*X[0,1] + X[1,0]*X[1,1]" in out
     assert main(["hessian", "examples/ridge_regression.sbp", "--dims", "k=2"]) == 2
 
