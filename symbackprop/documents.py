@@ -418,6 +418,15 @@ def latex(derivation, standalone=False, memory=False, dims=None, dtype="float64"
             "\\end{document}\n")
 
 
+def _markdown_display(body):
+    return "$$\n\\begin{aligned}\n" + body + "\n\\end{aligned}\n$$"
+
+
+def _markdown_blocks(blocks):
+    """(heading, body) blocks as Markdown lines: a bold heading, then the body."""
+    return [line for heading, body in blocks for line in (f"**{heading}**", "", body, "")]
+
+
 def markdown(derivation, memory=False, dims=None, dtype="float64", **options):
     """The derivation as Markdown with ``$$`` blocks (Jupyter, GitHub, MkDocs with KaTeX).
 
@@ -431,19 +440,13 @@ def markdown(derivation, memory=False, dims=None, dtype="float64", **options):
     ('**Forward pass.**', True)
     """
     w = _Writer(derivation, True, Notation(**options))
-
-    def display(body):
-        return "$$\n\\begin{aligned}\n" + body + "\n\\end{aligned}\n$$"
-
-    parts = []
-    for heading, body in _latex_body(w, display):
-        parts += [f"**{heading}**", "", body, ""]
+    parts = _markdown_blocks(_latex_body(w, _markdown_display))
     if memory:
         prose, header, rows, peaks = _memory_parts(w, dims, dtype, ('"', '"'))
         parts += ["**What backward keeps.** " + prose, "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         parts += ["| " + " | ".join(row) + " |" for row in rows]
-        parts += ["", "Peak memory, in elements:", "", display(" \\\\\n".join(peaks)), ""]
+        parts += ["", "Peak memory, in elements:", "", _markdown_display(" \\\\\n".join(peaks)), ""]
     return "\n".join(parts)
 
 
@@ -628,11 +631,4 @@ def hvp_latex(hvp, standalone=False, **options):
 def hvp_markdown(hvp, **options):
     """The Hessian-vector products of an HVP derivation as Markdown with ``$$`` blocks."""
     w = _TangentWriter(hvp, True, Notation(**options))
-
-    def display(body):
-        return "$$\n\\begin{aligned}\n" + body + "\n\\end{aligned}\n$$"
-
-    parts = []
-    for heading, body in _hvp_latex_body(w, display):
-        parts += [f"**{heading}**", "", body, ""]
-    return "\n".join(parts)
+    return "\n".join(_markdown_blocks(_hvp_latex_body(w, _markdown_display)))

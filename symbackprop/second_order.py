@@ -52,6 +52,7 @@ from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatrixExp
 from . import expressions as ex
 from .derivation import Term
 from .operators import _lines_sum, _spread
+from .program import needed_steps
 from .shapes import matrix
 
 __all__ = ["derive_hvp", "HVPDerivation", "TangentStep", "SecondPartial", "jvp", "RULES",
@@ -545,7 +546,7 @@ def derive_hvp(derivation, wrt=None, along=None):
             forward.append(step)
             tangents[symbols[name]] = step.symbol
     backward = []
-    for step in _needed_steps(derivation, [n for n in wrt if n in derivation.order]):
+    for step in needed_steps(derivation, [n for n in wrt if n in derivation.order]):
         if step.result.is_number:
             continue  # a constant adjoint (dJ/dL = 1): its tangent is 0 and is written in
         shape = model.variables[step.node].shape
@@ -561,15 +562,6 @@ def derive_hvp(derivation, wrt=None, along=None):
 
 def _or_zero(value, shape):
     return _zero(shape) if value is None else value
-
-
-def _needed_steps(derivation, wrt):
-    """The steps whose adjoints the gradients of `wrt` read, in backward order."""
-    needed = set(wrt)
-    for step in reversed(derivation.steps):
-        if step.node in needed:
-            needed.update(t.consumer for t in step.terms)
-    return [s for s in derivation.steps if s.node in needed]
 
 
 def _read(forward, backward):
