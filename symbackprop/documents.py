@@ -200,12 +200,11 @@ def _broken_sum(latex, first, following):
             width += _width(term)
     out = []
     for row in rows:
-        head = first if not out else following
-        out += _broken_inside(row, head, following) if _width(row) > LINE_WIDTH else [row]
+        out += _broken_inside(row, following) if _width(row) > LINE_WIDTH else [row]
     return out
 
 
-def _broken_inside(row, head, following):
+def _broken_inside(row, following):
     """`row` broken inside its widest bracketed sum, or as it is if it has none.
 
     The brackets around the break, that one and those enclosing it, become

@@ -869,73 +869,6 @@ def elementwise_hessian(derivation, dims, wrt=None):
 
 # --- proofs: the explicit Hessian ---------------------------------------------------------
 
-def _canonical(expr):
-    """Spell unknown derivatives one way, any order: f__d<k>__d<m>(args), slots sorted.
-
-    Extends :func:`symbackprop.checks._canonical` (first derivatives) to
-    derivatives of any order: SymPy's ``Subs(Derivative(f(t, v), t, t), t, u)``
-    and ``Derivative(f__d0(u, v), u)`` become ``f__d0__d0(u, v)``, and mixed
-    partials of a smooth function are one function whatever the order.
-    """
-    def spelled(name, slots):
-        base, *earlier = name.split("__d")
-        if not all(k.isdigit() for k in earlier):
-            base, earlier = name, []
-        ordered = sorted([int(k) for k in earlier] + slots)
-        return sp.Function(base + "".join(f"__d{k}" for k in ordered))
-
-    def as_partial(derivative, point=None):
-        f = derivative.expr
-        if not isinstance(f, sp.core.function.AppliedUndef):
-            return None
-        slots = []
-        for variable, count in derivative.variable_count:
-            found = [k for k, a in enumerate(f.args) if a == variable]
-            if len(found) != 1 or any(variable in a.free_symbols
-                                      for k, a in enumerate(f.args) if k != found[0]):
-                return None
-            slots += [found[0]] * int(count)
-        args = f.args if point is None else [a.xreplace(point) for a in f.args]
-        # SymPy differentiates along a whole argument, W2[1,0]*phi(...), by writing it as
-        # a stand-in symbol named after it, "_W2[1,0]*phi(...)", that no Subs binds
-        # (entry symbols never start with "_"): it stands for that argument, which
-        # occurs elsewhere in the expression; names are compared, nothing is parsed.
-        undummied = {}
-        for a in args:
-            for symbol in a.free_symbols:
-                if isinstance(symbol, sp.Dummy) or symbol.name.startswith("_"):
-                    name = symbol.name[1:] if symbol.name.startswith("_") else symbol.name
-                    if by_text(name) is not None:
-                        undummied[symbol] = by_text(name)
-        return spelled(f.func.__name__, slots)(*[a.xreplace(undummied) for a in args])
-
-    def subs(e):
-        if isinstance(e.expr, sp.Derivative):
-            out = as_partial(e.expr, dict(zip(e.variables, e.point)))
-            if out is not None:
-                return out
-        return e
-
-    texts = {}
-
-    def by_text(name):
-        if not texts:  # built once, and only if a stand-in occurs: str() of all is slow
-            texts.update((str(e), e) for e in sp.preorder_traversal(expr)
-                         if not isinstance(e, (sp.Dummy, sp.Tuple)))
-        return texts.get(name)
-
-    while expr.has(sp.Subs, sp.Derivative):
-        before = expr
-        expr = expr.replace(lambda e: isinstance(e, sp.Subs), subs)
-        expr = expr.replace(lambda e: isinstance(e, sp.Derivative), lambda e: as_partial(e) or e)
-        if expr == before:
-            break
-    from .checks import expanded_calls
-    return expanded_calls(expr.replace(lambda e: isinstance(e, sp.core.function.AppliedUndef)
-                                       and "__d" in e.func.__name__,
-                                       lambda e: spelled(e.func.__name__, [])(*e.args)))
-
-
 def explicit_hvp(hvp, dims=None):
     """H v at small concrete sizes, explicitly: from the derivation, and from SymPy.
 
@@ -954,7 +887,7 @@ def explicit_hvp(hvp, dims=None):
         :func:`sympy.diff` of the explicit objective.  Unknown derivatives are
         spelled alike on both sides.
     """
-    from .checks import _SMALL_SIZES, default_dims, explicit
+    from .checks import _SMALL_SIZES, _canonical, default_dims, explicit
     d = hvp.derivation
     m = d.model
     dims = default_dims(m, dims, _SMALL_SIZES)
