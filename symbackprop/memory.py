@@ -420,18 +420,15 @@ def memory_report(derivation, wrt=None, latex=False, notation=None, name=None):
     printer = MatrixLatexPrinter(names, notation) if latex else TextPrinter(names)
     code = code_names(derivation, [inference, training])
 
-    def printed(symbol):
+    chosen = name
+
+    def name(symbol):
+        given = chosen(symbol) if chosen else None
+        if given:
+            return given
         if is_temporary(symbol):  # named as in the generated code
             return f"\\mathtt{{{code[symbol]}}}".replace("_", "\\_") if latex else code[symbol]
         return printer.doprint(symbol)
-
-    if name is not None:
-        custom = name
-
-        def name(symbol):
-            return custom(symbol) or printed(symbol)
-    else:
-        name = printed
     dims = list(model.dims.values())
     declared = [v for v in model.variables.values() if v.declared]
     held_by_caller = {derivation.symbols[v.name]: v.shape.size for v in declared}
