@@ -1,0 +1,358 @@
+"""The proof of printed output: every printed formula read back and checked.
+
+``check`` and ``verify`` prove the expression trees of a derivation; a lecturer
+copies the printed text.  :func:`prove_printed` closes the gap: it writes the
+derivation's documents (text, LaTeX, Markdown, with the notation asked for),
+takes every printed equation out of them (each forward line, each adjoint's
+result and substituted form, each param's gradient), reads each side back
+with :mod:`symbackprop.reading` under every plausible reading, and compares the
+values with the derivation's own (:mod:`symbackprop.evaluation`) at random
+points, with the abstract functions bound to several random smooth functions.
+A formula passes only if every reading of it gives the value of its left-hand
+side; one that cannot be read fails too.
+
+The generic chain-rule lines, ``prod(∂J/∂o, ∂o/∂W2)``, name Jacobians rather
+than values and are not read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from . import expressions as ex
+from .evaluation import Binding, derivation_values, sample_values
+from .printing import MatrixLatexPrinter, Notation, TextPrinter, display_names
+from .reading import Entrywise, ReadError, Scalar, Value, Vocabulary, read
+
+__all__ = ["prove_printed", "ReadbackReport", "printed_equations", "READBACK_TOLERANCE"]
+
+#: Relative difference (norm-wise) within which a read formula equals its value.
+READBACK_TOLERANCE = 1e-9
+#: Sizes of the dims for reading back: distinct, so a 𝟏 of the wrong size cannot fit.
+_SIZES = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+
+
+@dataclass(frozen=True)
+class Equation:
+    """One printed equation: its left-hand side and the right-hand sides said equal to it."""
+
+    lhs: str
+    sides: tuple
+    where: str
+
+
+@dataclass
+class ReadbackReport:
+    """The result of :func:`prove_printed`.
+
+    Attributes
+    ----------
+    counts : dict of str to int
+        How many printed formulas each format has (by format name).
+    failures : list of tuple
+        ``(format, formula, why)`` for each formula not read back equal.
+    """
+
+    counts: dict = field(default_factory=dict)
+    failures: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return not self.failures
+
+    @property
+    def total(self):
+        return sum(self.counts.values())
+
+    def summary(self):
+        """One line: how many printed formulas read back equal, per format."""
+        bad = {}
+        for fmt, _, _ in self.failures:
+            bad[fmt] = bad.get(fmt, 0) + 1
+        parts = [f"{fmt} {n - bad.get(fmt, 0)}/{n}" for fmt, n in self.counts.items()]
+        return f"printed formulas: {', '.join(parts)} read back equal"
+
+    def __str__(self):
+        lines = [self.summary()]
+        for fmt, formula, why in self.failures[:10]:
+            lines.append(f"  {fmt}: {formula}")
+            lines.append(f"    {why}")
+        if len(self.failures) > 10:
+            lines.append(f"  ... and {len(self.failures) - 10} more")
+        return "\n".join(lines)
+
+
+# --- taking equations out of documents ---------------------------------------------------
+
+_TEXT_SECTIONS = ("Forward", "Backward", "Gradients", "Hessian-vector")
+
+
+def _text_equations(document):
+    out, section, current = [], None, None
+    for number, line in enumerate(document.splitlines(), 1):
+        if not line.strip():
+            continue
+        if not line.startswith(" "):
+            section = line if line.startswith(_TEXT_SECTIONS) else None
+            current = None
+            continue
+        if section is None:
+            continue
+        body = line.strip().split("  ∈ ")[0]
+        body = re.sub(r"^H v for [^:]+: ", "", body)
+        if body.startswith("= ") and current is not None:
+            current[1].append(body[2:])
+            continue
+        lhs, _, rest = body.partition(" = ")
+        current = (lhs, rest.split(" = ") if rest else [], f"line {number}")
+        out.append(current)
+    return [Equation(lhs, tuple(sides), where) for lhs, sides, where in out if sides]
+
+
+def _top_level_split(text, separator):
+    """`text` split at `separator` outside braces."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        c = text[i]
+        if depth == 0 and text.startswith(separator, i):
+            parts.append(text[start:i])
+            i += len(separator)
+            start = i
+            continue
+        if c == "\\" and i + 1 < len(text):
+            i += 2  # an escaped character, \{ or \}, is not a brace
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+_BLOCK = re.compile(r"\\begin\{(align\*|aligned)\}(.*?)\\end\{\1\}", re.S)
+_SHAPE = re.compile(r"\s*\\in \\mathbb\{R\}(\^\{[^{}]*(\{[^{}]*\}[^{}]*)*\})?\s*$")
+
+
+def _rows(body):
+    """The rows of an aligned block; a boxed row's own aligned rows in its place."""
+    for row in _top_level_split(body, "\\\\"):
+        row = row.strip()
+        boxed = re.fullmatch(r"&\\boxed\{(.*)\}", row, re.S)
+        if not boxed:
+            yield row
+            continue
+        inner = boxed.group(1)
+        nested = re.fullmatch(r"\\begin\{aligned\}(.*)\\end\{aligned\}", inner, re.S)
+        if nested:
+            yield from _rows(nested.group(1))
+        else:
+            yield inner.replace(" = ", " &= ", 1)
+
+
+def _latex_equations(document):
+    out = []
+    for block in _BLOCK.finditer(document):
+        where = f"line {document[:block.start()].count(chr(10)) + 1}"
+        current = None
+        for row in _rows(block.group(2)):
+            if row.startswith("&\\quad"):
+                if current is not None:
+                    current[1][-1] += " " + row[len("&\\quad"):]
+                continue
+            lhs, *sides = [s.strip() for s in _top_level_split(row, "&=")]
+            if lhs and not sides:
+                continue
+            if lhs:
+                current = (lhs, [], where)
+                out.append(current)
+            if current is not None:
+                current[1].extend(sides)
+    return [Equation(lhs, tuple(_SHAPE.sub("", s) for s in sides), where)
+            for lhs, sides, where in out]
+
+
+def printed_equations(document, latex):
+    """The equations printed in a document (text, or LaTeX/Markdown when `latex`).
+
+    Examples
+    --------
+    >>> eqs = printed_equations("Forward\\n  z = W1 x  ∈ ℝ^h\\n", latex=False)
+    >>> eqs[0].lhs, eqs[0].sides
+    ('z', ('W1 x',))
+    """
+    return (_latex_equations if latex else _text_equations)(document)
+
+
+# --- what the names mean -------------------------------------------------------------------
+
+def _calls(derivation):
+    """Every call of an abstract scalar function in the forward equations: (of, Apply)."""
+    out = []
+    for name, expr in derivation.forward.items():
+        for node in sp.preorder_traversal(expr):
+            if isinstance(node, ex.Apply):
+                out.append((name if node == expr else None, node))
+    return out
+
+
+def _vocabulary(derivation, latex, notation, evaluator, binding, sizes):
+    names = display_names(derivation, latex, notation)
+    model = derivation.model
+    printer = (MatrixLatexPrinter if latex else TextPrinter)(names, notation)
+    words = {}
+
+    def add(text, meaning):
+        words.setdefault(text, [])
+        if meaning not in words[text]:
+            words[text].append(meaning)
+
+    for key, text in names.items():
+        if isinstance(key, tuple):
+            if key[0] == "func":
+                f = model.functions[key[1]]
+                add(text, Entrywise(_entrywise(binding, key[1])) if f.elementwise
+                    else Scalar(key[1], binding))
+            continue
+        if key in evaluator.env:
+            add(text, Value(evaluator.env[key]))
+    for name, symbol in model.dims.items():  # a dim as a value, 1/n, unless a name prints alike
+        text = printer.doprint(symbol)
+        if text not in words:
+            add(text, Value(np.asarray(float(sizes[symbol]))))
+    for of, call in _calls(derivation):
+        shown = [names[("func", call.name)]] + ([names[("var", of)]] if of else [])
+        for slot, arg in enumerate(call.call_args):
+            if not isinstance(arg, (sp.Symbol, sp.MatrixSymbol)):
+                continue
+            value = evaluator.value(ex.Partial(call.name, of or call.name, slot, *call.call_args))
+            for who in shown:
+                add(printer._partial(who, printer.doprint(arg)), Value(value))
+    return Vocabulary(words, sizes=tuple(sorted(set(sizes.values()))), latex=latex)
+
+
+def _entrywise(binding, name):
+    return lambda x, order: binding.entrywise(name, x, order)
+
+
+# --- the proof ----------------------------------------------------------------------------------
+
+def _equal(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return False
+    diff = float(np.linalg.norm(a - b))
+    scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)))
+    return diff <= READBACK_TOLERANCE * scale or diff <= 1e-300
+
+
+def _is_definition(side):
+    """A chain-rule line, prod(∂J/∂o, ∂o/∂W2), or a tangent's definition, R{W1 x}: not values."""
+    return side.startswith(("prod(", "\\operatorname{prod}", "R{", "\\mathcal{R}\\left\\{"))
+
+
+def _judge(lhs, side, vocabulary):
+    """Why `lhs = side` is wrong under `vocabulary`'s values, "" if undefined here, else None."""
+    try:
+        truths = read(lhs, vocabulary)
+    except ReadError as e:
+        return f"cannot read the left-hand side: {e}"
+    if len(truths) != 1:
+        return f"the left-hand side {lhs!r} names {len(truths)} different values"
+    truth = truths[0]
+    if not np.all(np.isfinite(truth)):
+        return ""  # not defined at this point: no verdict here
+    try:
+        values = read(side, vocabulary)
+    except ReadError as e:
+        return f"cannot read it: {e}"
+    wrong = [v for v in values if not _equal(v, truth)]
+    if not wrong:
+        return None
+    if len(values) > 1:
+        return (f"ambiguous: {len(values)} plausible readings with different values, "
+                f"{len(wrong)} of them not equal to {lhs}")
+    return f"not equal to {lhs}"
+
+
+def _documents(derivation, formats, notation):
+    from . import documents
+    options = dict(bold=notation.bold, transpose=notation.transpose, prod=notation.prod,
+                   shapes=notation.shapes, substituted=notation.substituted,
+                   nabla=notation.nabla)
+    text_options = {k: v for k, v in options.items() if k not in ("bold", "transpose")}
+    writers = {"text": (lambda: documents.text(derivation, **text_options), False),
+               "LaTeX": (lambda: documents.latex(derivation, **options), True),
+               "Markdown": (lambda: documents.markdown(derivation, **options), True)}
+    return {fmt: (writers[fmt][0](), writers[fmt][1]) for fmt in formats}
+
+
+def prove_printed(derivation, formats=("text", "LaTeX", "Markdown"), notation=None,
+                  bindings=(0, 1), points=(0,), documents=None):
+    """Read back every formula printed for a derivation and check its value.
+
+    Parameters
+    ----------
+    derivation : Derivation
+    formats : tuple of str
+        Which documents: ``"text"``, ``"LaTeX"``, ``"Markdown"``.
+    notation : Notation, optional
+        The notation the documents are written in (the default notation if None).
+    bindings : tuple of int
+        Seeds of the random smooth functions the abstract ones are bound to.
+    points : tuple of int
+        Seeds of the random points.
+    documents : dict, optional
+        Already written documents, format name to (text, is LaTeX); written here if None.
+
+    Returns
+    -------
+    ReadbackReport
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+    >>> print(prove_printed(d, formats=("text",)).summary())
+    printed formulas: text 17/17 read back equal
+    """
+    notation = notation or Notation()
+    model = derivation.model
+    from .checks import default_dims
+    dims = default_dims(model, sizes=_SIZES)
+    sizes = {model.dims[n]: s for n, s in dims.items()}
+    documents = documents or _documents(derivation, formats, notation)
+    report = ReadbackReport()
+    settings = [(b, p) for b in bindings for p in points]
+    vocabularies = {}
+
+    def vocabulary(latex, b, p):
+        if (latex, b, p) not in vocabularies:
+            binding = Binding(b)
+            evaluator = derivation_values(derivation, sample_values(model, dims, p), sizes,
+                                          binding)
+            vocabularies[latex, b, p] = _vocabulary(derivation, latex, notation, evaluator,
+                                                    binding, sizes)
+        return vocabularies[latex, b, p]
+
+    for fmt, (document, latex) in documents.items():
+        report.counts[fmt] = 0
+        for equation in printed_equations(document, latex):
+            for side in equation.sides:
+                if _is_definition(side):
+                    continue
+                report.counts[fmt] += 1
+                verdicts = [_judge(equation.lhs, side, vocabulary(latex, b, p))
+                            for b, p in settings]
+                failed = [v for v in verdicts if v]
+                if not failed and all(v == "" for v in verdicts):
+                    failed = ["not finite at any point tried"]
+                if failed:
+                    report.failures.append((fmt, f"{equation.lhs} = {side}  ({equation.where})",
+                                            failed[0]))
+    return report

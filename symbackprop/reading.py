@@ -1,0 +1,757 @@
+"""A reader of printed formulas: the notation symbackprop prints, read back into numbers.
+
+A printed formula is right only if every reading a careful reader might take
+gives the right value.  This module reads the Unicode text form and the LaTeX
+subset the printers emit, and evaluates the formula with NumPy: not into one
+value, but into the set of values of all its plausible readings.  Where
+readers' conventions differ it tries each one:
+
+* juxtaposition against ⊙: ``A B ⊙ C`` as ``(A B) ⊙ C`` and as ``A (B ⊙ C)``;
+* an inline slash: ``a/b c`` as ``(a/b) c``, ``a/(b c)``; ``a/b ⊙ c`` likewise;
+* an exponent followed by a slash: ``x^⊙3/2`` as ``x^(3/2)`` and ``(x^3)/2``;
+* the size of an unsized 𝟏: every size of the model's dims that fits;
+* a name with two meanings (two calls of one function written ``∂ℓ/∂o``, a
+  variable printed like a function): each meaning.
+
+What every reader shares is fixed: function application binds tightest,
+postfix ᵀ and powers bind to the atom before them, a unary minus negates the
+product after it, + and - are loosest, a named adjoint ``∂J/∂h`` is an atom.
+Readings that do not type-check (a matrix product of mismatched sizes, a
+division by a matrix) are not plausible and are dropped.
+
+The reader knows the notation, not the derivation: the names it can meet come
+in a :class:`Vocabulary` (what each printed name may stand for), which
+:mod:`symbackprop.readback` builds from the model.  Nothing read is ever
+evaluated as code: the text is tokenised and parsed here.
+
+Examples
+--------
+>>> import numpy as np
+>>> x = np.array([[1.0], [2.0]])
+>>> A = np.array([[1.0, 2.0], [3.0, 4.0]])
+>>> vocabulary = Vocabulary({"x": [Value(x)], "A": [Value(A)]}, sizes=(2,))
+>>> [v.ravel().tolist() for v in read("A x ⊙ x", vocabulary)]
+[[5.0, 22.0], [9.0, 19.0]]
+>>> [v.ravel().tolist() for v in read("(A x) ⊙ x", vocabulary)]
+[[5.0, 22.0]]
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Vocabulary", "Value", "Entrywise", "Scalar", "ReadError", "read", "TOO_MANY"]
+
+#: Readings kept per subformula; more distinct values than this make a formula unreadable.
+TOO_MANY = 64
+
+_SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹⁻"
+_SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉"
+
+
+class ReadError(ValueError):
+    """A printed formula that cannot be read: unknown notation or no consistent reading."""
+
+
+@dataclass(frozen=True)
+class Value:
+    """A printed name that stands for a value."""
+
+    value: object
+
+
+@dataclass(frozen=True)
+class Entrywise:
+    """A printed name that stands for a scalar function applied entrywise.
+
+    ``function(x, order)`` is its `order`-th derivative at the array `x`.
+    """
+
+    function: object
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """An abstract scalar function of matrices, ``ℓ(o, y)``, and its partials.
+
+    `binding` has ``scalar(name, args)``, ``partial(name, slot, args)`` and
+    ``second_partial(name, slot, along, args, tangent)``.
+    """
+
+    name: str
+    binding: object
+
+
+@dataclass
+class Vocabulary:
+    """What the names in a printed formula may stand for.
+
+    Parameters
+    ----------
+    names : dict of str to list
+        Each printed name (``"W1"``, ``"∂J/∂o"``, ``"\\\\boldsymbol{h}"``,
+        ``"φ"``) to its possible meanings: :class:`Value`, :class:`Entrywise`,
+        :class:`Scalar`.  More than one meaning is more than one reading.
+    sizes : tuple of int
+        The sizes an unsized 𝟏 may have (the dims' sizes).
+    latex : bool
+        Whether formulas are LaTeX.
+    """
+
+    names: dict
+    sizes: tuple = ()
+    latex: bool = False
+    _pattern: object = field(default=None, repr=False)
+
+    def pattern(self):
+        if self._pattern is None:
+            ordered = sorted(self.names, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(n) for n in ordered)) if ordered \
+                else re.compile(r"(?!x)x")
+        return self._pattern
+
+
+# --- tokens --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # name, num, op, func, end
+    text: str
+    meanings: tuple = ()
+    value: object = None
+
+
+_TEXT_OPERATORS = ["^⊙", "(", ")", "[", "]", ",", "+", "-", "⊙", "/", "ᵀ", "^", "‖", "𝟏",
+                   "𝟙", ">", "'", "∂²", "∂", "·", "⁽", "⁾", "I"]
+_TEXT_FUNCTIONS = ["log_softmax", "logsumexp", "softmax", "softplus", "sigmoid", "relu", "tanh",
+                   "sqrt", "exp", "log", "sum", "tr", "σ", "sign", "Abs", "cosh", "sinh"]
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # not \\d: 𝟏 and 𝟙 are Unicode digits
+
+_LATEX_FIXED = [
+    (r"\left\|", "‖"), (r"\right\|_F", "‖"), (r"\right\|", "‖"), (r"\left(", "("),
+    (r"\right)", ")"), (r"\left[", "["), (r"\right]", "]"), (r"\Bigl(", "("), (r"\Bigr)", ")"),
+    (r"\bigl(", "("), (r"\bigr)", ")"), (r"\left|", "|"), (r"\right|", "|"),
+    (r"\odot", "⊙"), (r"^\top", "ᵀ"), (r"^{T}", "ᵀ"), (r"^{\mathsf{T}}", "ᵀ"),
+    (r"\mathbf{1}", "𝟏"), (r"\mathbb{I}", "𝟙"), (r"\mathbf{I}", "I"), (r"\cdot", "·"),
+    (r"\frac", "frac"), (r"\sqrt", "sqrt"), (r"\partial", "∂"), ("^{", "^{"), ("{", "{"),
+    ("}", "}"), ("(", "("), (")", ")"), ("[", "["), ("]", "]"), (",", ","), ("+", "+"),
+    ("-", "-"), ("/", "/"), (">", ">"), ("'", "'"), ("^", "^"), ("_", "_"),
+]
+_LATEX_SPACE = re.compile(r"(\s|\\,|\\;|\\quad|\\qquad|\\!|&|\\\\)+")
+_LATEX_FUNCTIONS = {r"\sigma": "σ", r"\tanh": "tanh", r"\exp": "exp", r"\log": "log",
+                    r"\sinh": "sinh", r"\cosh": "cosh"}
+_OPERATORNAME = re.compile(r"\\operatorname\{([A-Za-z_\\]+)\}")
+
+
+def _text_tokens(text, vocabulary):
+    out, i = [], 0
+    names = vocabulary.pattern()
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        m = names.match(text, i)
+        fn = next((f for f in _TEXT_FUNCTIONS if text.startswith(f, i)), None)
+        if m and (fn is None or len(m.group()) >= len(fn)):
+            if fn is not None and len(m.group()) == len(fn) and text.startswith("(", m.end()):
+                raise ReadError(f"{fn!r} is both a function and a name at column {i + 1}")
+            out.append(Token("name", m.group(), tuple(vocabulary.names[m.group()])))
+            i = m.end()
+            continue
+        if fn is not None and not re.match(r"[A-Za-z0-9_]", text[i + len(fn):i + len(fn) + 1]):
+            out.append(Token("func", fn))
+            i += len(fn)
+            continue
+        n = _NUMBER.match(text, i)
+        if n:
+            out.append(Token("num", n.group(), value=float(n.group())))
+            i = n.end()
+            continue
+        run = re.match(f"[{_SUPERSCRIPTS}]+", text[i:])
+        if run:
+            out.append(Token("sup", run.group(), value=_script_number(run.group(), _SUPERSCRIPTS)))
+            i += len(run.group())
+            continue
+        run = re.match(f"[{_SUBSCRIPTS}]+", text[i:])
+        if run:
+            out.append(Token("sub", run.group(), value=_script_number(run.group(), _SUBSCRIPTS)))
+            i += len(run.group())
+            continue
+        op = next((o for o in _TEXT_OPERATORS if text.startswith(o, i)), None)
+        if op is None:
+            raise ReadError(f"cannot read {text[i:i + 12]!r} at column {i + 1}")
+        out.append(Token("op", op))
+        i += len(op)
+    out.append(Token("end", ""))
+    return out
+
+
+def _script_number(run, digits):
+    return int(run.translate(str.maketrans(digits[:10] + "⁻", "0123456789-")))
+
+
+def _latex_tokens(text, vocabulary):
+    out, i = [], 0
+    names = vocabulary.pattern()
+    while i < len(text):
+        space = _LATEX_SPACE.match(text, i)
+        if space:
+            i = space.end()
+            continue
+        m = names.match(text, i)
+        if m:
+            out.append(Token("name", m.group(), tuple(vocabulary.names[m.group()])))
+            i = m.end()
+            continue
+        fn = next((f for f in _LATEX_FUNCTIONS if text.startswith(f, i)
+                   and not text[i + len(f):i + len(f) + 1].isalpha()), None)
+        if fn:
+            out.append(Token("func", _LATEX_FUNCTIONS[fn]))
+            i += len(fn)
+            continue
+        opname = _OPERATORNAME.match(text, i)
+        if opname:
+            name = opname.group(1).replace("\\_", "_")
+            out.append(Token("func", name))
+            i = opname.end()
+            continue
+        n = _NUMBER.match(text, i)
+        if n:
+            out.append(Token("num", n.group(), value=float(n.group())))
+            i = n.end()
+            continue
+        fixed = next(((t, k) for t, k in _LATEX_FIXED if text.startswith(t, i)), None)
+        if fixed is None:
+            raise ReadError(f"cannot read {text[i:i + 16]!r} at column {i + 1}")
+        out.append(Token("op", fixed[1]))
+        i += len(fixed[0])
+    out.append(Token("end", ""))
+    return out
+
+
+# --- values and the operations of the notation ----------------------------------------
+
+class _Mismatch(Exception):
+    """A reading that does not type-check."""
+
+
+def _is_scalar(a):
+    return np.ndim(a) == 0
+
+
+def _collapse(a):
+    """A 1 x 1 product is a scalar, as xᵀ y is."""
+    a = np.asarray(a, dtype=np.float64)
+    return a.reshape(()) if a.shape == (1, 1) else a
+
+
+def _juxtapose(a, b):
+    if _is_scalar(a) or _is_scalar(b):
+        return a * b
+    if a.shape[1] != b.shape[0]:
+        raise _Mismatch
+    return _collapse(a @ b)
+
+
+def _hadamard(a, b):
+    if np.shape(a) != np.shape(b):
+        raise _Mismatch
+    return a * b
+
+
+def _divide(a, b):
+    if not _is_scalar(b):
+        raise _Mismatch
+    return a / b
+
+
+def _add(a, b, sign=1.0):
+    if np.shape(a) != np.shape(b) and not (_is_scalar(a) or _is_scalar(b)):
+        raise _Mismatch
+    return a + sign * b
+
+
+_BINARY = {"juxt": _juxtapose, "⊙": _hadamard, "/": _divide}
+
+
+def _distinct(values):
+    """`values` without repeats (equal to 1e-12, relative), bounded by :data:`TOO_MANY`."""
+    out = []
+    for v in values:
+        v = np.asarray(v, dtype=np.float64)
+        if not any(np.shape(v) == np.shape(u) and _close(v, u) for u in out):
+            out.append(v)
+            if len(out) > TOO_MANY:
+                raise ReadError(f"more than {TOO_MANY} distinct readings")
+    return out
+
+
+def _close(a, b):
+    with np.errstate(all="ignore"):
+        scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+        diff = float(np.max(np.abs(a - b), initial=0.0))
+    if not np.isfinite(diff):
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return diff <= 1e-12 * scale or diff <= 1e-300
+
+
+def _combine(op, *sets):
+    """Every value of `op` over the cartesian product of its operands' readings."""
+    out = []
+    for args in itertools.product(*sets):
+        try:
+            with np.errstate(all="ignore"):
+                out.append(op(*args))
+        except (_Mismatch, ValueError):
+            continue
+    return _distinct(out)
+
+
+def _unary(f):
+    return lambda a: np.asarray(f(a), dtype=np.float64)
+
+
+def _softmax(x):
+    axis = 0 if x.shape[1] == 1 else 1
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _logsumexp(x):
+    axis = 0 if x.shape[1] == 1 else 1
+    top = np.max(x, axis=axis, keepdims=True)
+    return _collapse(top + np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)))
+
+
+def _nonscalar(f):
+    def g(x):
+        if _is_scalar(x):
+            raise _Mismatch
+        return f(x)
+    return g
+
+
+def _trace(x):
+    if _is_scalar(x) or x.shape[0] != x.shape[1]:
+        raise _Mismatch
+    return np.trace(x)
+
+
+#: The built-in functions, defined here independently of the printers and of the code.
+BUILTINS = {
+    "σ": _unary(lambda x: 1.0 / (1.0 + np.exp(-x))),
+    "sigmoid": _unary(lambda x: 1.0 / (1.0 + np.exp(-x))),
+    "tanh": _unary(np.tanh), "exp": _unary(np.exp), "log": _unary(np.log),
+    "sqrt": _unary(np.sqrt), "softplus": _unary(lambda x: np.log1p(np.exp(-np.abs(x)))
+                                                + np.maximum(x, 0.0)),
+    "relu": _unary(lambda x: np.maximum(x, 0.0)), "sign": _unary(np.sign),
+    "Abs": _unary(np.abs), "cosh": _unary(np.cosh), "sinh": _unary(np.sinh),
+    "sum": _unary(np.sum), "tr": _trace,
+    "softmax": _nonscalar(_softmax),
+    "log_softmax": _nonscalar(lambda x: np.log(_softmax(x))),
+    "logsumexp": _nonscalar(_logsumexp),
+}
+
+
+# --- the parser --------------------------------------------------------------------------
+
+def _memoised(rule):
+    """A rule computed once per position (a packrat parser: linear, not exponential)."""
+    def wrapper(self, pos, *args):
+        key = (rule.__name__, pos, args)
+        if key not in self.memo:
+            self.memo[key] = rule(self, pos, *args)
+        return self.memo[key]
+    wrapper.__name__ = rule.__name__
+    return wrapper
+
+
+class _Parser:
+    """Recursive descent over tokens; each rule returns the readings' values.
+
+    Where the token stream itself can be split two ways (an exponent followed by
+    a slash), a rule returns several (values, position) alternatives.
+    """
+
+    def __init__(self, tokens, vocabulary):
+        self.t = tokens
+        self.vocabulary = vocabulary
+        self.memo = {}
+
+    # Each rule: (position) -> list of (values, position)
+
+    def formula(self):
+        out = []
+        for values, pos in self.sum(0):
+            if self.t[pos].kind == "end":
+                out.extend(values)
+        if not out:
+            end = max((p for _, p in self.sum(0)), default=0)
+            raise ReadError(f"no reading of the whole formula (stopped at "
+                            f"{self.t[end].text or 'the end'!r})")
+        return _distinct(out)
+
+    def _is(self, pos, *texts):
+        tok = self.t[pos]
+        return tok.kind == "op" and tok.text in texts
+
+    @_memoised
+    def sum(self, pos):
+        sign = 1.0
+        if self._is(pos, "-", "+"):
+            sign = -1.0 if self.t[pos].text == "-" else 1.0
+            pos += 1
+        alternatives = [(_combine(lambda a: sign * a, values), p) for values, p in self.term(pos)]
+        done = []
+        while alternatives:
+            grown = []
+            for values, p in alternatives:
+                if self._is(p, "+", "-"):
+                    s = 1.0 if self.t[p].text == "+" else -1.0
+                    for right, q in self.term(p + 1):
+                        grown.append((_combine(lambda a, b: _add(a, b, s), values, right), q))
+                done.append((values, p))
+            alternatives = [(v, p) for v, p in grown if v]
+        return _merged(done)
+
+    @_memoised
+    def term(self, pos):
+        """Factors joined by juxtaposition, ⊙ and /: every plausible bracketing."""
+        chains = [([f], [], p) for f, p in self.factor(pos)]
+        done = []
+        while chains:
+            grown = []
+            for operands, ops, p in chains:
+                longer = []
+                if self._is(p, "⊙", "/", "·"):
+                    op = "juxt" if self.t[p].text == "·" else self.t[p].text
+                    for f, q in self.factor(p + 1, True):
+                        longer.append((operands + [f], ops + [op], q))
+                elif self._starts_factor(p):
+                    for f, q in self.factor(p):
+                        longer.append((operands + [f], ops + ["juxt"], q))
+                # a chain ends where it cannot go on: a factor is never left out of its term
+                grown.extend(longer) if longer else done.append((operands, ops, p))
+            chains = grown
+        return _merged([(_readings(operands, ops), p) for operands, ops, p in done])
+
+    def _starts_factor(self, pos):
+        tok = self.t[pos]
+        if tok.kind in ("name", "num", "func"):
+            return True
+        return tok.kind == "op" and tok.text in ("(", "‖", "𝟏", "𝟙", "∂", "∂²", "frac", "sqrt",
+                                                  "{", "I", "|")
+
+    @_memoised
+    def factor(self, pos, signed=False):
+        if signed and self._is(pos, "-"):
+            return [(_combine(lambda a: -a, v), p) for v, p in self.factor(pos + 1)]
+        out = []
+        for values, p in self.primary(pos):
+            out.extend(self.postfix(values, p))
+        return _merged(out)
+
+    def postfix(self, values, pos):
+        """ᵀ, superscript powers and ^⊙k after an atom."""
+        if self._is(pos, "ᵀ"):
+            return self.postfix(_combine(lambda a: a.T if not _is_scalar(a) else a, values),
+                                pos + 1)
+        tok = self.t[pos]
+        if tok.kind == "sup":
+            return self.postfix(_combine(_superscript_power(tok.value), values), pos + 1)
+        if self._is(pos, "^⊙", "^{", "^"):
+            out = []
+            for exponents, p in self.exponent(pos):
+                entrywise = self.t[pos].text == "^⊙" or self._hadamard_exponent(pos)
+                power = _entrywise_power if entrywise else _power
+                out.extend(self.postfix(_combine(power, values, exponents), p))
+            return out
+        return [(values, pos)]
+
+    def _hadamard_exponent(self, pos):
+        return self.t[pos].text == "^{" and self._is(pos + 1, "⊙")
+
+    def exponent(self, pos):
+        """The exponent after ^⊙ or ^: a number, a fraction, a bracketed formula."""
+        kind = self.t[pos].text
+        pos += 1
+        if kind == "^{":
+            if self._is(pos, "⊙"):
+                pos += 1
+            return [(v, p + 1) for v, p in self.sum(pos) if self._is(p, "}")]
+        if self._is(pos, "("):
+            return [(v, p + 1) for v, p in self.sum(pos + 1) if self._is(p, ")")]
+        sign = 1.0
+        if self._is(pos, "-"):
+            sign, pos = -1.0, pos + 1
+        if self.t[pos].kind != "num":
+            if self.vocabulary.latex and self.t[pos].kind in ("name",):
+                return [(v, pos + 1) for v in [self.primary_name(pos)]]
+            return []
+        whole = [np.asarray(sign * self.t[pos].value)]
+        out = [(whole, pos + 1)]
+        if self._is(pos + 1, "/") and self.t[pos + 2].kind == "num":
+            # x^⊙3/2: a reader may take 3/2 as the exponent, or divide x^⊙3 by 2
+            out.append(([np.asarray(sign * self.t[pos].value / self.t[pos + 2].value)], pos + 3))
+        return out
+
+    def primary_name(self, pos):
+        return _distinct([m.value for m in self.t[pos].meanings if isinstance(m, Value)])
+
+    def primary(self, pos):  # noqa: C901 - one case per kind of atom
+        tok = self.t[pos]
+        if tok.kind == "num":
+            return [([np.asarray(tok.value)], pos + 1)]
+        if tok.kind == "name":
+            return self._name(pos)
+        if tok.kind == "func":
+            return self._call(BUILTINS.get(tok.text), tok.text, pos + 1)
+        if tok.kind != "op":
+            return []
+        if tok.text == "(":
+            return [(v, p + 1) for v, p in self.sum(pos + 1) if self._is(p, ")")]
+        if tok.text == "{":  # TeX grouping is invisible: it may hold one factor only
+            return [(v, p + 1) for v, p in self.factor(pos + 1) if self._is(p, "}")]
+        if tok.text == "‖":
+            return [(_combine(_norm, v), p + 1) for v, p in self.sum(pos + 1) if self._is(p, "‖")]
+        if tok.text == "|":
+            return [(_combine(np.abs, v), p + 1) for v, p in self.sum(pos + 1) if self._is(p, "|")]
+        if tok.text == "𝟏":
+            return [(self._ones(), pos + 1)]
+        if tok.text == "I":
+            return [([np.eye(k) for k in self.vocabulary.sizes], pos + 1)]
+        if tok.text == "𝟙":
+            return self._indicator(pos + 1)
+        if tok.text in ("∂", "∂²"):
+            return self._slot_partial(pos)
+        if tok.text == "frac":
+            return self._fraction(pos + 1)
+        if tok.text == "sqrt":
+            return [(_combine(BUILTINS["sqrt"], v), p) for v, p in self._group(pos + 1)]
+        return []
+
+    def _group(self, pos):
+        if not self._is(pos, "{"):
+            return []
+        return [(v, p + 1) for v, p in self.sum(pos + 1) if self._is(p, "}")]
+
+    def _fraction(self, pos):
+        out = []
+        for top, p in self._group(pos):
+            for bottom, q in self._group(p):
+                out.append((_combine(_divide, top, bottom), q))
+        return out
+
+    def _ones(self):
+        return [np.ones((k, 1)) for k in self.vocabulary.sizes]
+
+    def _indicator(self, pos):
+        if not self._is(pos, "["):
+            return []
+        out = []
+        for v, p in self.sum(pos + 1):
+            if self._is(p, ">") and self.t[p + 1].kind == "num" and self.t[p + 1].value == 0 \
+                    and self._is(p + 2, "]"):
+                out.append((_combine(lambda a: (a > 0).astype(np.float64), v), p + 3))
+        return out
+
+    def _name(self, pos):
+        tok = self.t[pos]
+        out = []
+        values = [m.value for m in tok.meanings if isinstance(m, Value)]
+        if values:
+            out.append((_distinct(values), pos + 1))
+        for m in tok.meanings:
+            if isinstance(m, Entrywise):
+                out.extend(self._entrywise_call(m, pos + 1))
+            elif isinstance(m, Scalar):
+                out.extend(self._call(lambda *a, m=m: m.binding.scalar(m.name, list(a)),
+                                      m.name, pos + 1, many=True))
+        return out
+
+    def _primes(self, pos):
+        """The order of a derivative written after a function's name: ', '', ⁽⁴⁾, ^{(4)}."""
+        order = 0
+        while self._is(pos, "'"):
+            order, pos = order + 1, pos + 1
+        if order == 0 and self._is(pos, "⁽") and self.t[pos + 1].kind == "sup":
+            return self.t[pos + 1].value, pos + 3
+        if order == 0 and self._is(pos, "^{") and self._is(pos + 1, "(") \
+                and self.t[pos + 2].kind == "num" and self._is(pos + 4, "}"):
+            return int(self.t[pos + 2].value), pos + 5
+        return order, pos
+
+    def _entrywise_call(self, meaning, pos):
+        order, pos = self._primes(pos)
+        return self._call(lambda a: meaning.function(a, order), "", pos)
+
+    def _call(self, f, name, pos, many=False):
+        """f(args), f²(args) (the square of f's value), or, in LaTeX, f applied to a factor."""
+        if f is None:
+            return []
+        power = None
+        if self.t[pos].kind == "sup":
+            power, pos = self.t[pos].value, pos + 1
+        elif self._is(pos, "^{") and self.t[pos + 1].kind == "num" and self._is(pos + 2, "}"):
+            power, pos = self.t[pos + 1].value, pos + 3
+        out = []
+        if self._is(pos, "("):
+            for args, p in self._arguments(pos + 1, many):
+                out.append((_combine(f, *args), p))
+        elif self.vocabulary.latex and not many:
+            out = [(_combine(f, v), p) for v, p in self.factor(pos)]
+        if power is not None:
+            out = [(_combine(lambda a: a ** power, v), p) for v, p in out]
+        return out
+
+    def _arguments(self, pos, many):
+        """Comma-separated formulas up to the closing bracket: [(list of value sets, pos)]."""
+        done, partial = [], [([], pos)]
+        while partial:
+            grown = []
+            for args, p in partial:
+                for v, q in self.sum(p):
+                    if self._is(q, ")"):
+                        done.append((args + [v], q + 1))
+                    elif self._is(q, ",") and many:
+                        grown.append((args + [v], q + 1))
+            partial = grown
+        return done
+
+    def _slot_partial(self, pos):
+        """∂ₖℓ(args) and ∂ₖ∂ₘℓ(args) [tangent], in text; ∂_{k} ℓ(args) in LaTeX."""
+        slots = []
+        while self._is(pos, "∂"):
+            if self.t[pos + 1].kind == "sub":
+                slots.append(self.t[pos + 1].value - 1)
+                pos += 2
+            elif self._is(pos + 1, "_") and self._is(pos + 2, "{") \
+                    and self.t[pos + 3].kind == "num" and self._is(pos + 4, "}"):
+                slots.append(int(self.t[pos + 3].value) - 1)
+                pos += 5
+            else:
+                return []
+        if not slots or len(slots) > 2 or self.t[pos].kind != "name":
+            return []
+        out = []
+        for m in self.t[pos].meanings:
+            if not isinstance(m, Scalar) or not self._is(pos + 1, "("):
+                continue
+            for args, p in self._arguments(pos + 2, True):
+                if len(slots) == 1:
+                    out.append((_combine(lambda *a, m=m: m.binding.partial(
+                        m.name, slots[0], list(a)), *args), p))
+                    continue
+                if not self._is(p, "["):
+                    continue
+                for tangent, q in self.sum(p + 1):
+                    if self._is(q, "]"):
+                        out.append((_combine(lambda t, *a, m=m: m.binding.second_partial(
+                            m.name, slots[0], slots[1], list(a), t), tangent, *args), q + 1))
+        return out
+
+
+def _merged(alternatives):
+    """Alternatives ending at the same token are one alternative with both readings."""
+    by_end = {}
+    for values, pos in alternatives:
+        if values:
+            by_end.setdefault(pos, []).extend(values)
+    return [(_distinct(v), p) for p, v in sorted(by_end.items())]
+
+
+def _norm(a):
+    return np.sqrt(np.sum(np.asarray(a) ** 2))
+
+
+def _power(a, k):
+    if not _is_scalar(k):
+        raise _Mismatch
+    if _is_scalar(a):
+        return a ** k
+    raise _Mismatch  # a matrix's power is written entrywise, ^⊙k, or as a product
+
+
+def _entrywise_power(a, k):
+    if not _is_scalar(k):
+        raise _Mismatch
+    return a ** k
+
+
+def _superscript_power(k):
+    def power(a):
+        if _is_scalar(a):
+            return a ** k
+        raise _Mismatch
+    return power
+
+
+# Binding strengths for each convention a reader may hold: (juxtaposition, ⊙, /).
+_CONVENTIONS = [
+    {"juxt": 2, "⊙": 1, "/": 3}, {"juxt": 2, "⊙": 1, "/": 2}, {"juxt": 2, "⊙": 1, "/": 0},
+    {"juxt": 1, "⊙": 2, "/": 3}, {"juxt": 1, "⊙": 2, "/": 1}, {"juxt": 1, "⊙": 2, "/": 0},
+]
+
+
+def _bracketing(ops, strength):
+    """The tree of a chain under one convention: nested (op, left, right) of operand indices."""
+    operands = list(range(len(ops) + 1))
+    operators = list(ops)
+    for level in sorted(set(strength[o] for o in ops), reverse=True):
+        i = 0
+        while i < len(operators):
+            if strength[operators[i]] == level:  # left to right within a level
+                operands[i:i + 2] = [(operators[i], operands[i], operands[i + 1])]
+                del operators[i]
+            else:
+                i += 1
+    return operands[0]
+
+
+def _readings(operands, ops):
+    """The values of a chain of factors under every convention, each bracketing once."""
+    if not ops:
+        return operands[0]
+    trees = []
+    for strength in _CONVENTIONS:
+        tree = _bracketing(ops, strength)
+        if tree not in trees:
+            trees.append(tree)
+    out = []
+    for tree in trees:
+        out.extend(_evaluate(tree, operands))
+    return _distinct(out)
+
+
+def _evaluate(tree, operands):
+    if isinstance(tree, int):
+        return operands[tree]
+    op, left, right = tree
+    return _combine(_BINARY[op], _evaluate(left, operands), _evaluate(right, operands))
+
+
+def read(formula, vocabulary):
+    """The values of every plausible reading of a printed formula.
+
+    Parameters
+    ----------
+    formula : str
+        Text or LaTeX (as `vocabulary` says) as the printers write it.
+    vocabulary : Vocabulary
+
+    Returns
+    -------
+    list of ndarray
+        The distinct values; one if the formula reads one way only.
+
+    Raises
+    ------
+    ReadError
+        If the formula cannot be read, or not as a whole.
+    """
+    tokens = (_latex_tokens if vocabulary.latex else _text_tokens)(formula, vocabulary)
+    return _Parser(tokens, vocabulary).formula()
