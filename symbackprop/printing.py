@@ -99,7 +99,30 @@ def display_names(derivation, latex, notation=Notation()):
         out[adjoint_symbol(model, name)] = adjoint_name(j, out[("var", name)], latex, notation)
     for name, f in model.functions.items():
         out[("func", name)] = (f.latex or default_latex(name)) if latex else unicode_name(name)
+    out.update(_short_partials(derivation, out))
     return out
+
+
+def _short_partials(derivation, names):
+    """How many (call, slot) pairs each short partial, ∂L/∂o or ∂ℓ/∂o, could name.
+
+    A reader takes ∂L/∂o for the partial of the call that defines L, and ∂ℓ/∂o for
+    the partial of any call of ℓ in its argument o; and ∂J/∂o is the adjoint when
+    J is the objective.  The short form is printed only where it names one.
+    """
+    meanings = {}
+    objective = names[("var", derivation.model.objective)]
+    for name, expr in derivation.forward.items():
+        for node in sp.preorder_traversal(expr):
+            if not isinstance(node, ex.Apply):
+                continue
+            shown = {names[("func", node.name)]} | ({names[("var", name)]} if node == expr
+                                                    else set())
+            for slot, arg in enumerate(node.call_args):
+                if isinstance(arg, (sp.Symbol, MatrixSymbol)):
+                    for who in shown:
+                        meanings.setdefault(("partial", who, arg), set()).add((node, slot))
+    return {key: len(pairs) + (key[1] == objective) for key, pairs in meanings.items()}
 
 
 def second_order_names(hvp, names, latex, notation=Notation()):
@@ -220,8 +243,17 @@ class _Common:
             return True  # 4 (xᵀ x) x, not 4 xᵀ x x
         if isinstance(arg, ex.Map):  # 1 - tanh^2(z), -phi(z): a sum or a sign inside
             body = arg.function.expr
-            return body.is_Add or body.could_extract_minus_sign()
+            return body.is_Add or body.could_extract_minus_sign() or _hadamard_body(body)
         return False
+
+    def _power_base(self, base):
+        """`base` printed as the base of a power: bracketed unless an atom or a call."""
+        text = self._print(base)
+        if isinstance(base, (MatrixSymbol, sp.Symbol)) and not self._is_adjoint(base):
+            return text
+        if isinstance(base, ex.Map) and not self._compound(base):
+            return text  # σ(z)^⊙2: a call closes itself
+        return self._parens(text)
 
     def _factor(self, arg):
         """`arg` as a factor of a product, bracketed where juxtaposition would misread."""
@@ -234,7 +266,10 @@ class _Common:
 
     def _hadamard_factor(self, arg):
         text = self._print(arg)
-        compound = self._compound(arg) and not isinstance(arg, HadamardProduct)
+        # ⊙ is associative: a Hadamard product (or a Map printed as one) needs no brackets
+        flat = isinstance(arg, HadamardProduct) or (isinstance(arg, ex.Map)
+                                                    and _hadamard_body(arg.function.expr))
+        compound = self._compound(arg) and not flat
         return self._parens(text) if compound or isinstance(arg, sp.MatMul) else text
 
     def _print_MatMul(self, expr):
@@ -273,8 +308,9 @@ class _Common:
         # partial in the k-th argument, d_k ell(args), which cannot be misread.
         operand = expr.call_args[expr.slot]
         if isinstance(operand, (sp.Symbol, MatrixSymbol)) and expr.call_args.count(operand) == 1:
-            of = self._name(("var", expr.of)) or self._plain(expr.of)
-            return self._partial(of, self._print(operand))
+            of = self._name(("var", expr.of)) or self._function_name(expr.of)
+            if self.names.get(("partial", of, operand), 1) == 1:
+                return self._partial(of, self._print(operand))
         args = ", ".join(self._print(a) for a in expr.call_args)
         return self._nth_partial(expr.slot + 1, self._function_name(expr.name), args)
 
@@ -291,7 +327,12 @@ class _Common:
             second = self._second_partial_by_slots(expr.slot + 1, expr.along + 1,
                                                    self._function_name(expr.name), args)
             return self._applied(second, tangent)
-        of = self._name(("var", expr.of)) or self._plain(expr.of)
+        of = self._name(("var", expr.of)) or self._function_name(expr.of)
+        if any(self.names.get(("partial", of, a), 1) > 1 for a in (slot, along)):
+            args = ", ".join(self._print(a) for a in expr.call_args)
+            second = self._second_partial_by_slots(expr.slot + 1, expr.along + 1,
+                                                   self._function_name(expr.name), args)
+            return self._applied(second, tangent)
         columns = all(ex.is_matrix(a) and a.shape[1] == 1 or not ex.is_matrix(a)
                       for a in (slot, along))
         second = self._second_partial(of, self._print(slot), self._print(along),
@@ -319,21 +360,26 @@ class TextPrinter(_Common, StrPrinter):
     _print_MatrixSymbol = _print_Symbol
 
     def _print_Mul(self, expr):
-        # As a lecturer writes: λ/2 (‖W1‖² + ‖W2‖²), not λ*(‖W1‖² + ‖W2‖²)/2.
+        # As a lecturer writes: (λ/2) (‖W1‖² + ‖W2‖²), not λ*(‖W1‖² + ‖W2‖²)/2; an inline
+        # slash followed by a factor is bracketed, a/b c reading as (a/b) c or a/(b c)
         coeff, factors = expr.as_coeff_mul()
         if not coeff.is_Rational:
             return super()._print_Mul(expr)
         if any(f.is_Pow and f.exp.is_negative for f in factors):
             numerator, denominator = sp.fraction(expr)
             top, bottom = self._print(numerator), self._print(denominator)
-            top = self._parens(top) if numerator.is_Add or self._is_adjoint(numerator) else top
-            bottom = self._parens(bottom) if denominator.is_Add or denominator.is_Mul else bottom
+            top = top if _atomic(numerator) else self._parens(top)
+            bottom = bottom if _atomic(denominator) else self._parens(bottom)
             return f"{top}/{bottom}"
         sign = "-" if coeff < 0 else ""
         coeff = abs(coeff)
         parts = [self._factor(f) for f in factors]
-        if coeff.q != 1 and coeff.p == 1 and parts and not factors[0].is_Add:
-            parts[0] = f"{parts[0]}/{coeff.q}"
+        if coeff.q != 1 and coeff.p == 1 and len(parts) == 1 and not factors[0].is_Add:
+            parts[0] = f"{parts[0]}/{coeff.q}"  # ‖r‖²/2
+        elif coeff.q != 1 and coeff.p == 1 and parts and not factors[0].is_Add:
+            parts[0] = f"({parts[0]}/{coeff.q})"  # (λ/2) ‖w‖²
+        elif coeff.q != 1 and parts:
+            parts.insert(0, f"({coeff})")  # (2/7) δ²
         elif coeff != 1:
             parts.insert(0, str(coeff))
         return sign + " ".join(parts)
@@ -342,7 +388,10 @@ class TextPrinter(_Common, StrPrinter):
         return " ⊙ ".join(self._hadamard_factor(a) for a in expr.args)
 
     def _print_HadamardPower(self, expr):
-        return f"{self.parenthesize(expr.base, PRECEDENCE['Pow'])}^⊙{self._print(expr.exp)}"
+        exponent = self._print(expr.exp)
+        if not (expr.exp.is_Integer if hasattr(expr.exp, "is_Integer") else False):
+            exponent = self._parens(exponent)  # x^⊙(-1/2), not x^⊙-1/2 (a power, then /2?)
+        return f"{self._power_base(expr.base)}^⊙{exponent}"
 
     def _print_Transpose(self, expr):
         inner = self._print(expr.arg)
@@ -368,7 +417,8 @@ class TextPrinter(_Common, StrPrinter):
         return "𝟏ᵀ" if expr.rows == 1 and expr.cols != 1 else "𝟏"
 
     def _print_Identity(self, expr):
-        return "I"
+        # a name printed I would read as the identity: the identity then gets its size
+        return f"I_{self._print(expr.rows)}" if "I" in self.names.values() else "I"
 
     def _print_SumAll(self, expr):
         return f"sum({self._print(expr.arg)})"
@@ -432,7 +482,27 @@ class TextPrinter(_Common, StrPrinter):
             base = self._print(expr.base)
             name, _, rest = base.partition("(")
             return f"{name}{str(expr.exp).translate(_SUPERSCRIPT)}({rest}"
-        return super()._print_Pow(expr)
+        if expr.exp.is_Integer and expr.exp > 1:
+            # (a - b)², not Python's (a - b)**2
+            base = self._print(expr.base)
+            base = base if _atomic(expr.base) else self._parens(base)
+            return base + str(expr.exp).translate(_SUPERSCRIPT)
+        if expr.exp == sp.Rational(1, 2):
+            return f"sqrt({self._print(expr.base)})"
+        if expr.exp.is_negative:
+            return f"1/{self._power_text(expr.base, -expr.exp)}"
+        return self._power_text(expr.base, expr.exp)
+
+    def _power_text(self, base, exponent):
+        text = self._print(base)
+        if exponent == sp.Rational(1, 2):
+            return f"sqrt({text})"
+        text = text if _atomic(base) else self._parens(text)
+        if exponent == 1:
+            return text
+        if exponent.is_Integer:
+            return text + str(exponent).translate(_SUPERSCRIPT)
+        return f"{text}^({self._print(exponent)})"
 
 
 class MatrixLatexPrinter(_Common, LatexPrinter):
@@ -488,7 +558,7 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         return " \\odot ".join(self._hadamard_factor(a) for a in expr.args)
 
     def _print_HadamardPower(self, expr):
-        base = self.parenthesize(expr.base, PRECEDENCE['Pow'])
+        base = self._power_base(expr.base)
         if "^" in base and not base.endswith("\\right)"):  # W^{(1)}: no double superscript
             base = self._parens(base)
         return f"{base}^{{\\odot {self._print(expr.exp)}}}"
@@ -527,6 +597,8 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         return one + TRANSPOSE[self.notation.transpose] if expr.rows == 1 and expr.cols != 1 else one
 
     def _print_Identity(self, expr):
+        if "\\mathbf{I}" in self.names.values():  # a name printed alike: add the size
+            return f"\\mathbf{{I}}_{{{self._print(expr.rows)}}}"
         return "\\mathbf{I}"
 
     def _print_SumAll(self, expr):
@@ -574,6 +646,24 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
 
     def _plain(self, name):
         return default_latex(name)
+
+
+def _atomic(expr):
+    """Whether `expr` prints as one atom: a name, a number, a call, a norm, or a power of one."""
+    if isinstance(expr, (sp.Symbol, MatrixSymbol)):
+        return not expr.name.startswith("∂")
+    if expr.is_Number:
+        return expr.is_Integer and expr >= 0
+    if isinstance(expr, sp.Pow):  # t⁴, (a - b)²: the base is bracketed where needed
+        return bool(expr.exp.is_Integer and expr.exp > 1)
+    if isinstance(expr, ex.AsScalar):
+        return isinstance(expr.arg, MatrixSymbol)
+    return isinstance(expr, (sp.Function, ex.SumAll, ex.Norm, ex.Apply, sp.Trace))
+
+
+def _hadamard_body(body):
+    """Whether an entrywise body prints as a Hadamard product, σ(z) ⊙ tanh(z)."""
+    return body.is_Mul and sum(1 for f in body.args if f.has(ex.ENTRY)) > 1
 
 
 def _primes(n, latex):

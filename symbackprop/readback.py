@@ -135,7 +135,21 @@ def _top_level_split(text, separator):
     return parts
 
 
-_BLOCK = re.compile(r"\\begin\{(align\*|aligned)\}(.*?)\\end\{\1\}", re.S)
+_BEGIN_END = re.compile(r"\\(begin|end)\{(align\*|aligned)\}")
+
+
+def _blocks(document):
+    """(start, body) of each outermost align* or aligned block; nested ones stay in the body."""
+    depth, start = 0, None
+    for m in _BEGIN_END.finditer(document):
+        if m.group(1) == "begin":
+            if depth == 0:
+                start = m
+            depth += 1
+        elif depth:
+            depth -= 1
+            if depth == 0:
+                yield start.start(), document[start.end():m.start()]
 _SHAPE = re.compile(r"\s*\\in \\mathbb\{R\}(\^\{[^{}]*(\{[^{}]*\}[^{}]*)*\})?\s*$")
 
 
@@ -157,10 +171,10 @@ def _rows(body):
 
 def _latex_equations(document):
     out = []
-    for block in _BLOCK.finditer(document):
-        where = f"line {document[:block.start()].count(chr(10)) + 1}"
+    for begin, body in _blocks(document):
+        where = f"line {document[:begin].count(chr(10)) + 1}"
         current = None
-        for row in _rows(block.group(2)):
+        for row in _rows(body):
             if row.startswith("&\\quad"):
                 if current is not None:
                     current[1][-1] += " " + row[len("&\\quad"):]
@@ -209,7 +223,8 @@ def _vocabulary(derivation, latex, notation, evaluator, binding, sizes):
 
     def add(text, meaning):
         words.setdefault(text, [])
-        if meaning not in words[text]:
+        if not any(m is meaning or (not isinstance(m, Value) and m == meaning)
+                   for m in words[text]):
             words[text].append(meaning)
 
     for key, text in names.items():
@@ -225,6 +240,10 @@ def _vocabulary(derivation, latex, notation, evaluator, binding, sizes):
         text = printer.doprint(symbol)
         if text not in words:
             add(text, Value(np.asarray(float(sizes[symbol]))))
+    for name, symbol in model.dims.items():  # the identity with its size, I_n
+        eye = np.eye(sizes[symbol])
+        add(f"\\mathbf{{I}}_{{{printer.doprint(symbol)}}}" if latex
+            else f"I_{printer.doprint(symbol)}", Value(eye))
     for of, call in _calls(derivation):
         shown = [names[("func", call.name)]] + ([names[("var", of)]] if of else [])
         for slot, arg in enumerate(call.call_args):
@@ -271,6 +290,8 @@ def _judge(lhs, side, vocabulary):
         values = read(side, vocabulary)
     except ReadError as e:
         return f"cannot read it: {e}"
+    # the left-hand side fixes the shape: ∂J/∂x = 𝟏 is a 𝟏 the size of x
+    values = [v for v in values if np.shape(v) == np.shape(truth)] or values
     wrong = [v for v in values if not _equal(v, truth)]
     if not wrong:
         return None

@@ -57,7 +57,7 @@ class ReadError(ValueError):
     """A printed formula that cannot be read: unknown notation or no consistent reading."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Value:
     """A printed name that stands for a value."""
 
@@ -141,7 +141,7 @@ _LATEX_FIXED = [
     ("}", "}"), ("(", "("), (")", ")"), ("[", "["), ("]", "]"), (",", ","), ("+", "+"),
     ("-", "-"), ("/", "/"), (">", ">"), ("'", "'"), ("^", "^"), ("_", "_"),
 ]
-_LATEX_SPACE = re.compile(r"(\s|\\,|\\;|\\quad|\\qquad|\\!|&|\\\\)+")
+_LATEX_SPACE = re.compile(r"(\s|\\,|\\;|\\quad|\\qquad|\\!)+")  # not \\\\ or &: a break inside a group is an error
 _LATEX_FUNCTIONS = {r"\sigma": "σ", r"\tanh": "tanh", r"\exp": "exp", r"\log": "log",
                     r"\sinh": "sinh", r"\cosh": "cosh"}
 _OPERATORNAME = re.compile(r"\\operatorname\{([A-Za-z_\\]+)\}")
@@ -159,7 +159,8 @@ def _text_tokens(text, vocabulary):
         if m and (fn is None or len(m.group()) >= len(fn)):
             if fn is not None and len(m.group()) == len(fn) and text.startswith("(", m.end()):
                 raise ReadError(f"{fn!r} is both a function and a name at column {i + 1}")
-            out.append(Token("name", m.group(), tuple(vocabulary.names[m.group()])))
+            meanings = tuple(vocabulary.names[m.group()])
+            out.append(Token("name", m.group(), meanings))
             i = m.end()
             continue
         if fn is not None and not re.match(r"[A-Za-z0-9_]", text[i + len(fn):i + len(fn) + 1]):
@@ -264,9 +265,11 @@ def _hadamard(a, b):
 
 
 def _divide(a, b):
-    if not _is_scalar(b):
-        raise _Mismatch
-    return a / b
+    if _is_scalar(b):
+        return a / b
+    if _is_scalar(a):  # 1/x of a matrix: read entry by entry, as 1/(1 + exp(-x))
+        return a / b
+    raise _Mismatch
 
 
 def _add(a, b, sign=1.0):
@@ -434,8 +437,8 @@ class _Parser:
                 elif self._starts_factor(p):
                     for f, q in self.factor(p):
                         longer.append((operands + [f], ops + ["juxt"], q))
-                # a chain ends where it cannot go on: a factor is never left out of its term
-                grown.extend(longer) if longer else done.append((operands, ops, p))
+                grown.extend(longer)
+                done.append((operands, ops, p))  # ‖‖z‖ W‖: the inner chain stops before ‖
             chains = grown
         return _merged([(_readings(operands, ops), p) for operands, ops, p in done])
 
