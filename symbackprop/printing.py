@@ -368,7 +368,12 @@ class TextPrinter(_Common, StrPrinter):
         if any(f.is_Pow and f.exp.is_negative for f in factors):
             numerator, denominator = sp.fraction(expr)
             top, bottom = self._print(numerator), self._print(denominator)
-            top = top if _atomic(numerator) else self._parens(top)
+            # a product of scalars over b reads alike either way, a b/c = (a b)/c; a bare
+            # product of matrices does not: vᵀ G v/c might be vᵀ G (v/c)
+            matrices = isinstance(numerator, ex.AsScalar) and isinstance(numerator.arg,
+                                                                           sp.MatMul)
+            top = self._parens(top) if numerator.is_Add or self._is_adjoint(numerator) \
+                or matrices else top
             bottom = bottom if _atomic(denominator) else self._parens(bottom)
             return f"{top}/{bottom}"
         sign = "-" if coeff < 0 else ""
