@@ -329,7 +329,12 @@ class Derivation:
         full = {}
         for step in self.steps:
             rule = {self._by_node[t.consumer].adjoint: full[t.consumer] for t in step.terms}
-            full[step.node] = step.result.xreplace(rule) if rule else step.result
+            if not rule:
+                full[step.node] = step.result
+                continue
+            full[step.node] = step.result.xreplace(rule)
+            if any(isinstance(v, sp.ZeroMatrix) or v == 0 for v in rule.values()):
+                full[step.node] = ex.without_zeros(full[step.node])
         return full
 
     def _known(self, name):

@@ -378,9 +378,30 @@ def mul(*factors):
         return coeff
     if coeff == 1 and len(mats) == 1:
         return mats[0]
-    if coeff == 0:
+    if coeff == 0 or any(isinstance(m, sp.ZeroMatrix) for m in mats):
+        # 0 x^T is the zero matrix, not a product a reader would take for a row
         return sp.ZeroMatrix(mats[0].rows, mats[-1].cols)
     return sp.MatMul(*([] if coeff == 1 else [coeff]), *mats)
+
+
+def without_zeros(expr):
+    """`expr` with products by a zero matrix made zero and zero terms dropped.
+
+    Substituting a zero adjoint into a later step leaves ``0 p^T`` inside it;
+    a reader would take that 0 for a scalar and the product for a row.
+    """
+    if not isinstance(expr, sp.Basic) or not expr.has(sp.ZeroMatrix, sp.S.Zero):
+        return expr
+    if isinstance(expr, (sp.MatMul, sp.MatAdd, HadamardProduct, sp.Transpose)):
+        args = [without_zeros(a) for a in expr.args]
+        zero = any(isinstance(a, sp.ZeroMatrix) or a == 0 for a in args)
+        if isinstance(expr, sp.MatAdd):
+            return add(*args)
+        if zero and not isinstance(expr, sp.MatAdd):
+            return sp.ZeroMatrix(*expr.shape)
+        return expr.func(*args) if isinstance(expr, sp.Transpose) else (
+            mul(*args) if isinstance(expr, sp.MatMul) else HadamardProduct(*args))
+    return expr
 
 
 def neg(expr):

@@ -239,6 +239,8 @@ class _Common:
         """Whether `arg` needs brackets as a factor of a product."""
         if isinstance(arg, (sp.MatAdd, sp.Add, HadamardProduct)):
             return True
+        if isinstance(arg, sp.OneMatrix) and arg.rows != 1 and arg.cols != 1:
+            return True  # 𝟏 𝟏ᵀ, a product
         if isinstance(arg, ex.AsScalar) and isinstance(arg.arg, (sp.MatMul, sp.MatAdd)):
             return True  # 4 (xᵀ x) x, not 4 xᵀ x x
         if isinstance(arg, ex.Map):  # 1 - tanh^2(z), -phi(z): a sum or a sign inside
@@ -270,7 +272,9 @@ class _Common:
         flat = isinstance(arg, HadamardProduct) or (isinstance(arg, ex.Map)
                                                     and _hadamard_body(arg.function.expr))
         compound = self._compound(arg) and not flat
-        return self._parens(text) if compound or isinstance(arg, sp.MatMul) else text
+        product = isinstance(arg, sp.MatMul) or (isinstance(arg, sp.OneMatrix)
+                                                 and arg.rows != 1 and arg.cols != 1)
+        return self._parens(text) if compound or product else text
 
     def _print_MatMul(self, expr):
         # Written here, from the factors, rather than by SymPy: its version
@@ -419,6 +423,9 @@ class TextPrinter(_Common, StrPrinter):
         return f"𝟙[{self._arg(expr.args[0])} > 0]"
 
     def _print_OneMatrix(self, expr):
+        # 𝟏 is a vector of ones; a matrix of ones is written as the product 𝟏 𝟏ᵀ
+        if expr.rows != 1 and expr.cols != 1:
+            return "𝟏 𝟏ᵀ"
         return "𝟏ᵀ" if expr.rows == 1 and expr.cols != 1 else "𝟏"
 
     def _print_Identity(self, expr):
@@ -493,7 +500,7 @@ class TextPrinter(_Common, StrPrinter):
             base = base if _atomic(expr.base) else self._parens(base)
             return base + str(expr.exp).translate(_SUPERSCRIPT)
         if expr.exp == sp.Rational(1, 2):
-            return f"sqrt({self._print(expr.base)})"
+            return f"sqrt({self._arg(expr.base)})"
         if expr.exp.is_negative:
             return f"1/{self._power_text(expr.base, -expr.exp)}"
         return self._power_text(expr.base, expr.exp)
@@ -598,8 +605,10 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         return f"\\mathbb{{I}}\\left[{self._arg(expr.args[0])} > 0\\right]"
 
     def _print_OneMatrix(self, expr):
-        one = "\\mathbf{1}"
-        return one + TRANSPOSE[self.notation.transpose] if expr.rows == 1 and expr.cols != 1 else one
+        one, top = "\\mathbf{1}", TRANSPOSE[self.notation.transpose]
+        if expr.rows != 1 and expr.cols != 1:  # a matrix of ones: the product 1 1^T
+            return f"{one} {one}{top}"
+        return one + top if expr.rows == 1 and expr.cols != 1 else one
 
     def _print_Identity(self, expr):
         if "\\mathbf{I}" in self.names.values():  # a name printed alike: add the size

@@ -24,6 +24,7 @@ import numpy as np
 import sympy as sp
 
 from . import expressions as ex
+from .derivation import adjoint_symbol
 from .evaluation import Binding, derivation_values, sample_values
 from .printing import MatrixLatexPrinter, Notation, TextPrinter, display_names
 from .reading import Entrywise, ReadError, Scalar, Value, Vocabulary, read
@@ -236,6 +237,10 @@ def _vocabulary(derivation, latex, notation, evaluator, binding, sizes):
             continue
         if key in evaluator.env:
             add(text, Value(evaluator.env[key]))
+    for name, v in model.variables.items():  # ∂J/∂B = 0 where J does not depend on B
+        symbol = adjoint_symbol(model, name)
+        if symbol not in evaluator.env and symbol in names:
+            add(names[symbol], Value(np.zeros(np.shape(evaluator.env[derivation.symbols[name]]))))
     for name, symbol in model.dims.items():  # a dim as a value, 1/n, unless a name prints alike
         text = printer.doprint(symbol)
         if text not in words:
@@ -286,6 +291,8 @@ def _judge(lhs, side, vocabulary):
     truth = truths[0]
     if not np.all(np.isfinite(truth)):
         return ""  # not defined at this point: no verdict here
+    if side == "0" and not np.any(truth):
+        return None  # 0 for a zero matrix, as a lecturer writes it
     try:
         values = read(side, vocabulary)
     except ReadError as e:
