@@ -16,9 +16,11 @@ from .derivation import Derivation, Step, Term, derive
 from .checks import CheckReport, VerifyReport, check, verify
 from .figures import graph_figure
 from .printing import Notation
+from .readback import ReadbackReport, prove_printed
 from .second_order import HVPDerivation, derive_hvp, hessian_block, verify_hvp
 
 __all__ = ["ModelError", "Model", "parse", "load", "derive", "Derivation", "Step", "Term",
            "check", "verify", "CheckReport", "VerifyReport", "graph_figure", "Notation",
-           "derive_hvp", "HVPDerivation", "hessian_block", "verify_hvp"]
+           "derive_hvp", "HVPDerivation", "hessian_block", "verify_hvp", "prove_printed",
+           "ReadbackReport"]
 __version__ = "0.1.0"

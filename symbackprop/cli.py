@@ -26,6 +26,7 @@ from .figures import FORMATS, graph_figure
 from .memory import DTYPES, memory_report
 from .model import load
 from .operators import FUNCTIONS, REGISTRY
+from .readback import prove_printed
 from .shapes import ShapeError, vector
 from .numeric import generate_source
 from . import documents
@@ -222,9 +223,13 @@ def _hessian(args):
 
 
 def _check(args):
-    report = check(load(args.model), dims=args.dims, bind=args.bind, seed=args.seed)
+    model = load(args.model)
+    report = check(model, dims=args.dims, bind=args.bind, seed=args.seed)
     print(report)
-    return 0 if report.ok else 1
+    # the numbers prove the expression trees; the notes are the printed text: read it back
+    printed = prove_printed(derive(model), formats=("text", "LaTeX"))
+    print(printed)
+    return 0 if report.ok and printed.ok else 1
 
 
 def _verify(args):
@@ -327,7 +332,9 @@ def _parser():
     p = command("check", "compare the gradients with finite differences (float64)", _check,
                 "symbackprop check examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error",
                 f". Passes (exit 0) when every variable's relative error is at most {TOLERANCE:g}"
-                "; exit 1 otherwise. Abstract functions must be bound.")
+                " and every formula printed by 'derive' (text and LaTeX) reads back equal to "
+                "its value under every plausible reading; exit 1 otherwise, quoting the "
+                "formula. Abstract functions must be bound for the numbers.")
     add_dims(p)
     add_bind(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the random values (default 0)")

@@ -169,6 +169,11 @@ class _AlongAxis(MatrixExpr):
 class Softmax(_AlongAxis):
     """exp(x) / sum(exp(x)) along a vector, or along each row of a matrix."""
 
+    def __new__(cls, arg, axis):
+        if isinstance(arg, sp.ZeroMatrix):  # every entry 1/(line length)
+            return mul(1 / arg.shape[axis], OneMatrix(*arg.shape))
+        return super().__new__(cls, arg, axis)
+
     shape = property(lambda self: self.arg.shape)
 
     def explicit(self, arg):
@@ -180,6 +185,11 @@ class Softmax(_AlongAxis):
 
 class LogSoftmax(_AlongAxis):
     """x - logsumexp(x) along a vector, or along each row of a matrix."""
+
+    def __new__(cls, arg, axis):
+        if isinstance(arg, sp.ZeroMatrix):  # every entry -log(line length)
+            return mul(-sp.log(arg.shape[axis]), OneMatrix(*arg.shape))
+        return super().__new__(cls, arg, axis)
 
     shape = property(lambda self: self.arg.shape)
 
@@ -353,6 +363,12 @@ def entrywise(body, arg):
         body, arg = body.subs(ENTRY, arg.function.expr), arg.arg
     if body == ENTRY:  # the identity, log(exp(z)) included: SymPy's Lambda(ξ, ξ) has no body
         return arg
+    if not body.has(ENTRY):  # a constant function: c 𝟏 𝟏ᵀ, not "c" applied to a matrix
+        return mul(body, OneMatrix(*arg.shape))
+    if isinstance(arg, sp.ZeroMatrix):  # tanh(0) is 0 𝟏 𝟏ᵀ, not a function of a 0 of no size
+        at_zero = body.subs(ENTRY, 0)
+        if at_zero.is_number and at_zero.is_finite:
+            return mul(at_zero, OneMatrix(*arg.shape))
     return Map(sp.Lambda(ENTRY, body), arg)
 
 
@@ -378,6 +394,14 @@ def mul(*factors):
         return coeff
     if coeff == 1 and len(mats) == 1:
         return mats[0]
+    merged = []
+    for m in mats:  # 𝟏ᵀ (𝟏 𝟏ᵀ) = k 𝟏ᵀ: a product of ones is ones, times the inner size
+        if merged and isinstance(m, OneMatrix) and isinstance(merged[-1], OneMatrix):
+            coeff *= m.rows
+            merged[-1] = OneMatrix(merged[-1].rows, m.cols)
+        else:
+            merged.append(m)
+    mats = merged
     if coeff == 0 or any(isinstance(m, sp.ZeroMatrix) for m in mats):
         # 0 x^T is the zero matrix, not a product a reader would take for a row
         return sp.ZeroMatrix(mats[0].rows, mats[-1].cols)
@@ -446,6 +470,8 @@ def hadamard(a, b):
     """The entrywise product, coefficients pulled in front; by a scalar it is a product."""
     if not is_matrix(a) or not is_matrix(b):
         return mul(a, b)
+    if isinstance(a, sp.ZeroMatrix) or isinstance(b, sp.ZeroMatrix):
+        return sp.ZeroMatrix(*a.shape)
     (ca, ma), (cb, mb) = _split(a), _split(b)
     a, b = mul(*ma), mul(*mb)
     if isinstance(a, OneMatrix):
@@ -463,8 +489,17 @@ def hadamard(a, b):
             else:
                 g = factors[twin]
                 factors[twin] = entrywise(g.function.expr * f.function.expr, f.arg)
-    product = factors[0] if len(factors) == 1 else HadamardProduct(*factors)
-    return mul(ca * cb, product)
+    coeff, kept = ca * cb, []
+    for f in factors:  # σ(z) / σ(z) entry by entry is a constant: it goes in front
+        c, m = _split(f)
+        coeff *= c
+        single = mul(*m) if m else None
+        if single is not None and not isinstance(single, OneMatrix):
+            kept.append(single)
+    if not kept:
+        return mul(coeff, OneMatrix(*a.shape))
+    product = kept[0] if len(kept) == 1 else HadamardProduct(*kept)
+    return mul(coeff, product)
 
 
 def hpow(base, exponent):
@@ -511,8 +546,32 @@ def transpose(expr):
 
 
 def sum_all(expr):
-    """The sum of all entries; a scalar is its own sum."""
-    return SumAll(expr) if is_matrix(expr) else expr
+    """The sum of all entries; a scalar is its own sum.
+
+    A ones factor that widens a product, v 𝟏ᵀ, is summed out, k sum(v): the sum
+    of ``v 𝟏ᵀ`` printed as such would not say how long 𝟏 is.
+
+    Examples
+    --------
+    >>> v = sp.MatrixSymbol("v", 3, 1)
+    >>> sum_all(mul(v, ones(1, 4)))
+    4*SumAll(v)
+    """
+    if not is_matrix(expr):
+        return expr
+    coeff, mats = _split(expr)
+    if isinstance(expr, OneMatrix):
+        return expr.rows * expr.cols
+    if len(mats) > 1 and isinstance(mats[-1], OneMatrix) and mats[-1].cols != 1:
+        ones_ = [OneMatrix(mats[-1].rows, 1)] if mats[-1].rows != 1 else []
+        coeff, mats = coeff * mats[-1].cols, mats[:-1] + ones_
+    if len(mats) > 1 and isinstance(mats[0], OneMatrix) and mats[0].rows != 1:
+        ones_ = [OneMatrix(1, mats[0].cols)] if mats[0].cols != 1 else []
+        coeff, mats = coeff * mats[0].rows, ones_ + mats[1:]
+    inner = mul(*mats)
+    if isinstance(inner, OneMatrix):
+        return coeff * inner.rows * inner.cols
+    return coeff * SumAll(inner)
 
 
 def inner(a, b):

@@ -155,6 +155,9 @@ def _text_tokens(text, vocabulary):
             i += 1
             continue
         m = names.match(text, i)
+        if m and re.match(r"[A-Za-z0-9_]", m.group()[-1:]) \
+                and re.match(r"[A-Za-z0-9_]", text[m.end():m.end() + 1]):
+            m = None  # W in W1: a name ends where its word does
         fn = next((f for f in _TEXT_FUNCTIONS if text.startswith(f, i)), None)
         if m and (fn is None or len(m.group()) >= len(fn)):
             if fn is not None and len(m.group()) == len(fn) and text.startswith("(", m.end()):

@@ -1,0 +1,276 @@
+"""What the reader sees is what is proved: every printed formula read back and checked.
+
+The reader (symbackprop.reading) parses the printed text and LaTeX again, under
+every plausible reading, and symbackprop.readback compares the values with the
+derivation's at random points.  These tests prove the reader itself (it must
+see the ambiguities of ../reference, and reject wrong formulas), then run it on
+every example in every format and notation, on every operator row and on the
+cases once printed wrongly.
+"""
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import symbackprop as sbp
+from symbackprop import documents
+from symbackprop.evaluation import Binding, derivation_values, sample_values
+from symbackprop.checks import default_dims, random_arrays
+from symbackprop.numeric import compile_derivation
+from symbackprop.printing import Notation
+from symbackprop.readback import printed_equations, prove_printed
+from symbackprop.reading import ReadError, Value, Vocabulary, read
+
+EXAMPLES = sorted(Path("examples").glob("*.sbp"))
+NOTATIONS = {
+    "default": Notation(),
+    "substituted, no prod, nabla, T, mathbf": Notation(substituted=True, prod=False, nabla=True,
+                                                       transpose="T", bold="mathbf"),
+    "mathsf, no shapes": Notation(transpose="mathsf", shapes=False),
+}
+
+
+# --- the reader ----------------------------------------------------------------------
+
+def _vocabulary():
+    rng = np.random.default_rng(0)
+    names = {"A": rng.standard_normal((3, 3)), "B": rng.standard_normal((3, 3)),
+             "C": rng.standard_normal((3, 3)), "x": rng.standard_normal((3, 1)),
+             "v": rng.standard_normal((3, 1)), "G": rng.standard_normal((3, 3)),
+             "a": np.asarray(1.7), "b": np.asarray(-0.6), "c": np.asarray(2.3),
+             "λ": np.asarray(0.8), "W": rng.standard_normal((3, 3))}
+    return Vocabulary({k: [Value(v)] for k, v in names.items()}, sizes=(3, 4))
+
+
+@pytest.mark.parametrize("formula", [
+    "A B ⊙ C", "A ⊙ B C", "a/b c", "a/x ⊙ x", "x^⊙3/2", "λ/2 ‖W‖²", "vᵀ G v/vᵀ v",
+    "sum(𝟏)",
+])
+def test_each_pattern_of_the_reference_has_two_readings(formula):
+    assert len(read(formula, _vocabulary())) >= 2, formula
+
+
+@pytest.mark.parametrize("formula", [
+    "(A B) ⊙ C", "A (B ⊙ C)", "(a/b) c", "a/(b c)", "x^⊙(3/2)", "(x^⊙3)/2", "(λ/2) ‖W‖²",
+    "(vᵀ G v)/(vᵀ v)", "-2 A x", "x vᵀ", "(A x)ᵀ", "1 - tanh²(x)", "σ(A x) ⊙ x", "‖A‖²/2",
+    "𝟙[A x > 0] ⊙ x", "sum(x)/c",
+])
+def test_bracketed_forms_have_one_reading(formula):
+    assert len(read(formula, _vocabulary())) == 1, formula
+
+
+def test_shared_conventions_of_every_reader():
+    v = _vocabulary()
+    A, x = (v.names[k][0].value for k in ("A", "x"))
+    (value,) = read("-2 x xᵀ", v)  # ᵀ binds to the atom before it, the minus to the product
+    assert np.allclose(value, -2 * x @ x.T)
+    (value,) = read("(A x) ⊙ x", v)
+    assert np.allclose(value, (A @ x) * x)
+    (value,) = read("tanh²(x)", v)  # the square of tanh, entry by entry
+    assert np.allclose(value, np.tanh(x) ** 2)
+    (value,) = read("1 - σ(x)", v)  # a number minus a matrix: entry by entry
+    assert np.allclose(value, 1 - 1 / (1 + np.exp(-x)))
+
+
+def test_unreadable_formulas_are_errors():
+    for formula in ["A +", "(A x", "A $ x", "W1 x"]:
+        with pytest.raises(ReadError):
+            read(formula, _vocabulary())
+
+
+def test_no_reading_of_a_mismatched_product():
+    with pytest.raises(ReadError):
+        read("x A", _vocabulary())  # a 3-vector times a 3 x 3 matrix is no product
+
+
+# --- the evaluator agrees with the generated code ------------------------------------
+
+BIND = {"phi": "tanh", "ell": "squared_error"}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_evaluator_agrees_with_the_generated_code(path):
+    model = sbp.load(path)
+    bind = {k: v for k, v in BIND.items() if k in model.functions}
+    d = sbp.derive(model.bind(bind) if bind else model)
+    m = d.model
+    dims = default_dims(m)
+    sizes = {m.dims[n]: s for n, s in dims.items()}
+    ev = derivation_values(d, sample_values(m, dims, 0), sizes, Binding(0))
+    wrt = [n for n in d.order if m.variables[n].role in ("param", "input")]
+    J, grads = compile_derivation(d, wrt)(**random_arrays(m, dims, 0))
+    assert np.isclose(float(ev.env[d.symbols[m.objective]]), J, rtol=1e-12, atol=0)
+    for name in wrt:
+        mine = ev.env[d.step(name).adjoint]
+        assert np.allclose(mine, np.reshape(grads[name], np.shape(mine)), rtol=1e-11, atol=1e-13)
+
+
+def test_bound_stand_ins_have_the_derivatives_they_claim():
+    b, h = Binding(1), 1e-5
+    x = np.linspace(-2, 2, 7)
+    for order in range(3):
+        numeric = (b.entrywise("phi", x + h, order) - b.entrywise("phi", x - h, order)) / (2 * h)
+        assert np.allclose(b.entrywise("phi", x, order + 1), numeric, rtol=1e-8, atol=1e-8)
+    args = [np.array([[0.3], [-0.2]]), np.array([[1.1], [0.4]])]
+    for slot in range(2):
+        for k in range(2):
+            up = [a.copy() for a in args]
+            down = [a.copy() for a in args]
+            up[slot][k] += h
+            down[slot][k] -= h
+            numeric = (b.scalar("ell", up) - b.scalar("ell", down)) / (2 * h)
+            assert np.isclose(b.partial("ell", slot, args)[k, 0], numeric, rtol=1e-8)
+    tangent = np.array([[0.7], [-1.3]])
+    for slot in range(2):
+        for along in range(2):
+            up = [a.copy() for a in args]
+            down = [a.copy() for a in args]
+            up[along] = up[along] + h * tangent
+            down[along] = down[along] - h * tangent
+            numeric = (b.partial("ell", slot, up) - b.partial("ell", slot, down)) / (2 * h)
+            assert np.allclose(b.second_partial("ell", slot, along, args, tangent), numeric,
+                               rtol=1e-7)
+
+
+# --- every example, every format, every notation --------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _derivation(path):
+    return sbp.derive(sbp.load(path))
+
+
+@pytest.mark.parametrize("notation", NOTATIONS, ids=list(NOTATIONS))
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_printed_formula_of_every_example_reads_back(path, notation):
+    report = prove_printed(_derivation(path), notation=NOTATIONS[notation])
+    assert report.ok, str(report)
+    assert set(report.counts) == {"text", "LaTeX", "Markdown"} and min(report.counts.values()) > 0
+
+
+def test_the_textbook_counts_every_formula():
+    report = prove_printed(_derivation(Path("examples/textbook_mlp.sbp")))
+    # 6 forward lines, 9 adjoints, 2 gradients of the params
+    assert report.counts == {"text": 17, "LaTeX": 17, "Markdown": 17}
+
+
+def test_equations_come_from_every_section():
+    d = _derivation(Path("examples/textbook_mlp.sbp"))
+    text = printed_equations(documents.text(d, substituted=True), latex=False)
+    assert [e.lhs for e in text][:3] == ["z", "h", "o"]
+    w1 = [e for e in text if e.lhs == "∂J/∂W1"][0]
+    assert w1.sides[1:] == ("(∂J/∂z) xᵀ + λ W1", "((W2ᵀ (∂L/∂o)) ⊙ φ'(z)) xᵀ + λ W1")
+    tex = printed_equations(documents.latex(d, standalone=True), latex=True)
+    assert len(tex) == len([e for e in text if e.lhs != "∂J/∂J"]) > 0
+
+
+# --- a wrong printed formula is caught -------------------------------------------------
+
+@pytest.mark.parametrize("wrong, right", [
+    ("(∂J/∂o) hᵀ + λ W2", "(∂J/∂o) hᵀ - λ W2"),   # a sign
+    ("(∂J/∂o) hᵀ + λ W2", "(∂J/∂o) hᵀ + 2 λ W2"),  # a factor
+    ("W2ᵀ (∂J/∂o)", "W2ᵀ (∂J/∂o) ⊙ φ'(z)"),        # a wrong term
+    ("∂J/∂h ⊙ φ'(z)", "∂J/∂h ⊙ φ''(z)"),            # a derivative's order
+    ("(∂J/∂z) xᵀ + λ W1", "(∂J/∂z) xᵀ"),            # a dropped term
+    ("(λ/2) (‖W1‖² + ‖W2‖²)", "λ/2 (‖W1‖² + ‖W2‖²)"),  # an ambiguous slash
+])
+def test_a_changed_printed_formula_fails(wrong, right):
+    d = _derivation(Path("examples/textbook_mlp.sbp"))
+    text = documents.text(d)
+    assert wrong in text
+    report = prove_printed(d, formats=("text",), documents={"text": (text.replace(wrong, right),
+                                                                      False)})
+    assert not report.ok
+    assert right in str(report)
+
+
+# --- the cases once printed wrongly ------------------------------------------------------
+
+CASES = {
+    "sigmoid layer": ("dim d\ninput x: vector(d)\nparam W: matrix(d, d)\n"
+                      "J = sum(sigmoid(W @ x))\nobjective J",
+                      ["∂J/∂x = Wᵀ ((1 - σ(W x)) ⊙ σ(W x))",
+                       "∂J/∂W = ((1 - σ(W x)) ⊙ σ(W x)) xᵀ"]),
+    "product of functions": ("dim d\ninput z: vector(d)\nparam V: matrix(d, d)\n"
+                             "o = V @ (sigmoid(z) * tanh(z))\np = (sigmoid(z) * tanh(z))^3\n"
+                             "J = sum(o) + sum(p)\nobjective J",
+                             ["o = V (σ(z) ⊙ tanh(z))", "p = (σ(z) ⊙ tanh(z))^⊙3"]),
+    "three calls of ell": ("dim d\ninput o: vector(d)\ninput y: vector(d)\nfunc phi\n"
+                           "func ell(a, b)\nJ = 3 * ell(o, y) + ell(phi(o), y) + ell(o, o)\n"
+                           "objective J",
+                           ["∂J/∂y = ∂₂ℓ(φ(o), y) + 3 ∂₂ℓ(o, y)"]),
+    "two calls of ell": ("dim d\ninput o: vector(d)\ninput y: vector(d)\ninput t: vector(d)\n"
+                         "func ell(a, b)\nJ = ell(o, y) + ell(o, t)\nobjective J",
+                         ["∂J/∂o = ∂₁ℓ(o, t) + ∂₁ℓ(o, y)", "∂J/∂y = ∂ℓ/∂y"]),
+    "Rayleigh quotient": ("dim n\ninput v: vector(n)\nparam G: matrix(n, n)\n"
+                          "J = (v.T @ G @ v) / (v.T @ v)\nobjective J",
+                          ["J = (vᵀ G v)/(vᵀ v)"]),
+    "power over two": ("dim n\nparam p: vector(n)\ninput t: scalar\n"
+                       "J = sum(p^3) / 2 + t^4 / 4\nobjective J",
+                       ["J = t⁴/4 + sum(p^⊙3)/2", "∂J/∂p = (3/2) p^⊙2"]),
+    "a fraction before a call": ("dim n\nparam x: vector(n)\nconst delta: scalar\n"
+                                 "J = delta^2 / 7 * sum(x * x)\nobjective J",
+                                 ["J = (δ²/7) sum(x ⊙ x)", "∂J/∂x = ((2/7) δ²) x"]),
+    "a square of a difference": ("dim n\nparam a: scalar\ninput b: scalar\ninput x: vector(n)\n"
+                                 "J = (a - b)^2 * sum(x)\nobjective J",
+                                 ["J = (a - b)² sum(x)", "∂J/∂x = (a - b)² 𝟏"]),
+    "an input named I": ("dim n\ninput I: matrix(n, n)\nparam W: matrix(n, n)\n"
+                         "J = trace(I @ W) + trace(W)\nobjective J",
+                         ["∂J/∂W = I_n + Iᵀ"]),
+    "a square root in a layer norm": ("dim m, n\nparam A: matrix(m, n)\ninput C: matrix(m, n)\n"
+                                      "J = sum(C * sqrt(square(A) + 1))\nobjective J",
+                                      ["sqrt(A^⊙2 + 𝟏 𝟏ᵀ)"]),
+    "a zero adjoint substituted": ("dim m, k\nparam p0: matrix(k, m)\nparam p1: vector(m)\n"
+                                   "input c1: scalar\nv1 = p0 @ p1\nv2 = norm(v1) - norm(v1)\n"
+                                   "J = c1 * v2 + sum(p0) + sum(p1)\nobjective J",
+                                   ["= 𝟏 𝟏ᵀ"]),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_cases_once_printed_wrongly(case):
+    text, printed = CASES[case]
+    d = sbp.derive(sbp.parse(text, filename=case))
+    shown = documents.text(d, substituted=True, prod=False)
+    for line in printed:
+        assert line in shown, shown
+    for notation in NOTATIONS.values():
+        report = prove_printed(d, notation=notation)
+        assert report.ok, str(report)
+
+
+def test_the_old_prints_were_wrong_or_ambiguous():
+    d = sbp.derive(sbp.parse(CASES["sigmoid layer"][0]))
+    text = documents.text(d)
+    old = text.replace("Wᵀ ((1 - σ(W x)) ⊙ σ(W x))", "Wᵀ (1 - σ(W x)) ⊙ σ(W x)")
+    assert old != text
+    report = prove_printed(d, formats=("text",), documents={"text": (old, False)})
+    assert not report.ok and "ambiguous" in str(report)
+    d = sbp.derive(sbp.parse(CASES["two calls of ell"][0]))
+    text = documents.text(d)
+    old = text.replace("∂₁ℓ(o, t) + ∂₁ℓ(o, y)", "∂ℓ/∂o + ∂ℓ/∂o")
+    assert old != text
+    report = prove_printed(d, formats=("text",), documents={"text": (old, False)})
+    assert not report.ok and "ambiguous" in str(report)
+
+
+# --- every operator row ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("notation", ["default", "substituted, no prod, nabla, T, mathbf"])
+def test_every_operator_row_reads_back(notation):
+    from test_operators import ROWS, derivation
+    failures = []
+    for row in ROWS:
+        report = prove_printed(derivation(row), notation=NOTATIONS[notation])
+        if not report.ok:
+            failures.append(f"{row}: {report}")
+    assert not failures, "\n".join(failures)
+
+
+def test_check_reports_the_printed_formulas(capsys):
+    from symbackprop.cli import main
+    status = main(["check", "examples/textbook_mlp.sbp", "--bind", "phi=tanh,ell=squared_error"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "printed formulas: text 17/17, LaTeX 17/17 read back equal" in out
