@@ -32,6 +32,8 @@ arithmetic needs no protection, and zero gradients are worth proving too.
 
 Properties: every text parses; the gradients pass the finite-difference check,
 the entry-by-entry SymPy proof and PyTorch autograd; deriving is deterministic.
+Each property replays its fixed set of examples, ``examples(n)`` of them; with
+``SYMBACKPROP_FUZZ=1`` it explores ten times as many new ones (tests/profiles.py).
 """
 
 import functools
@@ -40,11 +42,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import symbackprop as sbp
 from symbackprop.checks import random_arrays
+from profiles import examples
 from reference import relative_error, torch_value_and_grad
 
 # --- shapes: (kind, rows, cols), sizes are dim names or "1" ---------------------------
@@ -584,7 +587,7 @@ def differentiable(model):
 
 # --- properties -----------------------------------------------------------------------
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200))
 @given(text=models())
 def test_every_generated_text_parses(text):
     note(text)
@@ -592,7 +595,7 @@ def test_every_generated_text_parses(text):
     assert model.objective == "J"
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200))
 @given(data=st.data(), text=models())
 def test_gradients_agree_with_finite_differences(data, text):
     note(text)
@@ -602,7 +605,7 @@ def test_gradients_agree_with_finite_differences(data, text):
     assert report.ok, str(report)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100))
 @given(text=models(max_dims=2, max_declared=3, max_assignments=4, anchored=False))
 def test_gradients_are_proved_entry_by_entry(text):
     note(text)
@@ -611,7 +614,7 @@ def test_gradients_are_proved_entry_by_entry(text):
     assert report.ok, str(report)
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200))
 @given(data=st.data(), text=models())
 def test_lambdified_gradients_agree_with_pytorch(data, text):
     pytest.importorskip("torch", reason="PyTorch is not installed")
@@ -630,7 +633,7 @@ def test_lambdified_gradients_agree_with_pytorch(data, text):
         assert error <= 1e-9, f"{name}: relative error {error:.2e}"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100))
 @given(text=models(anchored=False))
 def test_deriving_is_deterministic(text):
     note(text)
