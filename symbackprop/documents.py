@@ -140,20 +140,28 @@ def text(derivation, memory=False, dims=None, dtype="float64", **options):
     return "\n".join(lines) + "\n"
 
 
+#: The tokens that nest: \left and \right with their delimiter (\left. \left\| \left\{
+#: included; not \leftarrow), other commands and escaped characters (\{ is no brace), braces.
+_TOKEN = re.compile(r"\\(left|right)(?![A-Za-z])\s*(\\[A-Za-z]+|\\.|.)|\\[A-Za-z]+|\\.|[{}]")
+
+
 def _summands(latex):
-    """A printed sum's top-level terms, each with its sign: [("", "a"), ("+", "b"), ("-", "c")]."""
+    """A printed sum's top-level terms, each with its sign: [("", "a"), ("+", "b"), ("-", "c")].
+
+    Top level: outside every brace group and every \\left ... \\right pair.
+    """
     depth, start, out, sign = 0, 0, [], ""
+    tokens = {m.start(): m for m in _TOKEN.finditer(latex)}
     i = 0
     while i < len(latex):
-        if latex.startswith("\\left", i):
-            depth, i = depth + 1, i + 5
+        token = tokens.get(i)
+        if token is not None:
+            if token.group(1) == "left" or token.group() == "{":
+                depth += 1
+            elif token.group(1) == "right" or token.group() == "}":
+                depth -= 1
+            i = token.end()
             continue
-        if latex.startswith("\\right", i):
-            depth, i = depth - 1, i + 6
-            continue
-        char = latex[i]
-        depth += char == "{"
-        depth -= char == "}"
         if depth == 0 and latex[i:i + 3] in (" + ", " - ") and i > start:
             out.append((sign, latex[start:i]))
             sign, start = latex[i + 1], i + 3
@@ -165,7 +173,6 @@ def _summands(latex):
 
 
 _COMMAND = re.compile(r"\\([A-Za-z]+)")
-_DELIMITER = re.compile(r"\\(left|right)(\(|\)|\\\{|\\\}|\[|\]|\.|\|)")
 _INVISIBLE = {"left", "right", "frac", "boldsymbol", "mathbf", "operatorname", "mathsf",
               "mathrm", "mathtt", "mathcal", "top", "quad", "qquad"}
 
@@ -204,47 +211,74 @@ def _broken_sum(latex, first, following):
     return out
 
 
+class _Pair:
+    """A \\left ... \\right pair of a row: where its two delimiters are, what encloses it."""
+
+    def __init__(self, opening, parent, braces):
+        self.opening, self.closing, self.parent = opening, None, parent
+        self.braces = braces  # how many brace groups enclose it: \\ is legal only outside all
+
+    @property
+    def inside(self):
+        return self.opening.end(), self.closing.start()
+
+    def text(self, row):
+        """What the brackets hold."""
+        return row[self.opening.end():self.closing.start()]
+
+
+def _pairs(row):
+    """The \\left ... \\right pairs of `row`, each knowing its enclosing pair and brace depth."""
+    pairs, stack, braces = [], [], 0
+    for token in _TOKEN.finditer(row):
+        if token.group(1) == "left":
+            stack.append(_Pair(token, stack[-1] if stack else None, braces))
+        elif token.group(1) == "right" and stack:
+            pair = stack.pop()
+            pair.closing = token
+            pairs.append(pair)
+        elif token.group() == "{":
+            braces += 1
+        elif token.group() == "}":
+            braces -= 1
+    return pairs
+
+
 def _broken_inside(row, following):
     """`row` broken inside its widest bracketed sum, or as it is if it has none.
 
-    The brackets around the break, that one and those enclosing it, become
-    \\Bigl( \\Bigr) (or \\Bigl\\{ \\Bigr\\}): \\left and \\right cannot span lines.
+    A line break is legal only at the top level of an aligned row: never in a brace
+    group (\\frac{}{}, \\sqrt{}, a superscript), so a sum there is not broken.  The
+    brackets around the break, that one and the \\left ... \\right pairs enclosing it,
+    become \\Bigl( \\Bigr) (or \\Bigl\\| \\Bigr\\|, ...): \\left and \\right cannot span lines.
     """
-    pairs, stack = [], []
-    for match in _DELIMITER.finditer(row):
-        if match.group(1) == "left":
-            stack.append((match, stack[-1][0] if stack else None))
-        elif stack:
-            opening, parent = stack.pop()
-            pairs.append((opening, match, parent))
-    by_opening = {id(opening): (opening, closing, parent) for opening, closing, parent in pairs}
-    candidates = [(opening, closing, parent) for opening, closing, parent in pairs
-                  if opening.group(2) == "(" and closing.group(2) == ")"
-                  and len(_summands(row[opening.end():closing.start()])) > 1]
+    candidates = [pair for pair in _pairs(row)
+                  if pair.braces == 0 and pair.opening.group(2) == "("
+                  and pair.closing.group(2) == ")" and len(_summands(pair.text(row))) > 1]
     if not candidates:
-        return [row]
-    chosen = max(candidates, key=lambda c: _width(row[c[0].end():c[1].start()]))
-    fixed, chain = [], chosen
-    while chain:
-        opening, closing, parent = chain
-        fixed += [(opening, "\\Bigl"), (closing, "\\Bigr")]
-        chain = by_opening.get(id(parent)) if parent else None
-    opening, closing, _ = chosen
+        return [row]  # too long, but a break inside a brace group would not compile
+    chosen = max(candidates, key=lambda pair: _width(pair.text(row)))
+    fixed, pair = [], chosen
+    while pair is not None:
+        fixed += [(pair.opening, "\\Bigl"), (pair.closing, "\\Bigr")]
+        pair = pair.parent
+    fixed.sort(key=lambda f: f[0].start())
     # a term a row: the sum may fit on its own, the row around it does not
-    terms = _summands(row[opening.end():closing.start()])
+    start, end = chosen.inside
+    terms = _summands(row[start:end])
     body = [terms[0][1]] + [f"{sign} {term}" for sign, term in terms[1:]]
 
-    def text(start, end):  # row[start:end] with the enclosing brackets made Big
-        out, position = "", start
-        for match, big in sorted(fixed, key=lambda f: f[0].start()):
-            if start <= match.start() and match.end() <= end:
+    def text(first, last):  # row[first:last] with the enclosing brackets made Big
+        out, position = "", first
+        for match, big in fixed:
+            if first <= match.start() and match.end() <= last:
                 out += row[position:match.start()] + big + match.group(2)
                 position = match.end()
-        return out + row[position:end]
+        return out + row[position:last]
 
-    rows = [text(0, opening.end()) + body[0]]
+    rows = [text(0, start) + body[0]]
     rows += [f"{following}\\qquad {part}" for part in body[1:]]
-    rows[-1] += text(closing.start(), len(row))
+    rows[-1] += text(end, len(row))
     return rows
 
 
@@ -445,7 +479,8 @@ def markdown(derivation, memory=False, dims=None, dtype="float64", **options):
         parts += ["**What backward keeps.** " + prose, "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         parts += ["| " + " | ".join(row) + " |" for row in rows]
-        parts += ["", "Peak memory, in elements:", "", _markdown_display(" \\\\\n".join(peaks)), ""]
+        parts += ["", "Peak memory, in elements:", "",
+                  _markdown_display(" \\\\\n".join(peaks)), ""]
     return "\n".join(parts)
 
 

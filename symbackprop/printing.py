@@ -517,6 +517,12 @@ class TextPrinter(_Common, StrPrinter):
         return f"{text}^({self._print(exponent)})"
 
 
+#: The accents of LaTeX and amsmath, as a display name may use them (\mathbf{\hat{X}} too).
+_ACCENTS = tuple(f"\\{a}" for a in ("hat", "widehat", "tilde", "widetilde", "bar", "vec", "dot",
+                                      "ddot", "dddot", "ddddot", "check", "breve", "acute",
+                                      "grave", "mathring"))
+
+
 class MatrixLatexPrinter(_Common, LatexPrinter):
     """LaTeX in the textbook's notation: bold matrices, ``^\\top``, ``\\odot``, ``\\phi'``."""
 
@@ -560,7 +566,10 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         inner = self._print(expr.arg)
         if is_tangent_name(inner):
             return inner + TRANSPOSE[self.notation.transpose]
-        if not isinstance(expr.arg, MatrixSymbol) or "\\frac" in inner:
+        if not isinstance(expr.arg, MatrixSymbol) or "\\frac" in inner or (
+                "^" in inner and any(a in inner for a in _ACCENTS)):
+            # TeX takes a braced group that is one accent as the accent itself, scripts
+            # included: {\hat{X}^{(1)}}^\top is a double superscript, brackets are not
             inner = f"\\left({inner}\\right)"
         elif "^" in inner or "_" in inner:
             inner = f"{{{inner}}}"

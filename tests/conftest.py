@@ -1,13 +1,3 @@
-"""Hypothesis explores new examples on every local run; in CI it replays a fixed set.
+"""The test session's Hypothesis profile: see :mod:`profiles` (fixed examples by default)."""
 
-CI (``.ci/run`` sets SYMBACKPROP_CI=1) must give the same verdict on the same commit,
-so there the examples are derived from each test's name, not drawn at random.
-"""
-
-import os
-
-from hypothesis import settings
-
-settings.register_profile("ci", derandomize=True, database=None)
-if os.environ.get("SYMBACKPROP_CI"):
-    settings.load_profile("ci")
+import profiles  # noqa: F401  (registers and loads the profile before any test is collected)

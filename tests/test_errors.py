@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import symbackprop as sbp
 from symbackprop import language
+from profiles import examples
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTBOOK = (ROOT / "examples" / "textbook_mlp.sbp").read_text(encoding="utf-8")
@@ -139,7 +140,8 @@ NAMES = [
          "exactly once", id="redefined-by-declaration"),
     case(HEAD + "z = W1 @ x\nz = phi(z)\n", 6, 1, "'z' is already defined at line 5",
          "exactly once", id="redefined-by-assignment"),
-    case(HEAD + "W1 = x\n", 5, 1, "'W1' is already defined at line 3", id="assignment-to-declared"),
+    case(HEAD + "W1 = x\n", 5, 1, "'W1' is already defined at line 3",
+         id="assignment-to-declared"),
     case("dim d, h\ndim h\n", 2, 5, "dimension 'h' is already declared at line 1",
          id="redeclared-dim"),
     case("dim d, d\n", 1, 8, "dimension 'd' is already declared at line 1",
@@ -445,7 +447,8 @@ def test_unbound_abstract_function_when_numbers_are_asked_for():
     with pytest.raises(sbp.ModelError) as info:
         derivation.lambdify()
     err = info.value
-    assert_error(err, *PHI_AT, "abstract functions 'phi' and 'ell' have no numbers", "phi=tanh,ell=squared_error")
+    assert_error(err, *PHI_AT, "abstract functions 'phi' and 'ell' have no numbers",
+                 "phi=tanh,ell=squared_error")
     assert err.filename == "mlp.sbp" and err.source_line == "func phi"
     with pytest.raises(sbp.ModelError) as info:
         derivation.lambdify({"phi": "tanh"})
@@ -531,7 +534,7 @@ def _parse_or_model_error(text):
         assert isinstance(str(err), str) and isinstance(err.render(), str)
 
 
-@settings(max_examples=200, deadline=5000, database=None)
+@settings(max_examples=examples(200), deadline=5000)
 @given(st.text())
 def test_random_text_raises_only_model_error(text):
     _parse_or_model_error(text)
@@ -555,7 +558,7 @@ def mutated_textbook(draw):
     return text
 
 
-@settings(max_examples=200, deadline=5000, database=None)
+@settings(max_examples=examples(200), deadline=5000)
 @given(mutated_textbook())
 def test_mutated_textbook_raises_only_model_error(text):
     _parse_or_model_error(text)

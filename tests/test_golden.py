@@ -22,6 +22,7 @@ from symbackprop.checks import default_dims
 from symbackprop import documents
 from symbackprop.figures import graph_figure
 from symbackprop.second_order import derive_hvp
+from typeset import pdflatex
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLES = sorted(Path("examples").glob("*.sbp"))
@@ -62,16 +63,6 @@ def test_no_sympy_artefacts(example):
     for output in (d.text(), d.latex(), d.markdown(), d.text(substituted=True),
                    d.latex(substituted=True, nabla=True)):
         assert not ARTEFACTS.search(output), ARTEFACTS.search(output)
-
-
-def pdflatex():
-    found = shutil.which("pdflatex")
-    if found is None:
-        if os.environ.get("SYMBACKPROP_REQUIRE_TEX"):
-            pytest.fail("pdflatex is required (SYMBACKPROP_REQUIRE_TEX is set)")
-        pytest.skip("pdflatex is not installed (Debian: texlive-latex-base "
-                    "texlive-latex-recommended texlive-pictures)")
-    return found
 
 
 def compiles(tmp_path, name, source):

@@ -12,13 +12,14 @@ import functools
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sbp
 from symbackprop.checks import default_dims, random_arrays
 from symbackprop.numeric import compile_derivation
 from symbackprop.operators import REGISTRY
+from profiles import examples
 from reference import relative_error, torch_value_and_grad
 
 DECLS = """\
@@ -94,8 +95,9 @@ ROWS = {
     "mean_rows": ("mean_rows(A * B)", "vector(m)"),
     "center_rows": ("center_rows(A)", "matrix(m, n)"),
     "scale_rows": ("scale_rows(A, u)", "matrix(m, n)"),
-    "layer norm, composed": ("scale_rows(center_rows(A), (mean_rows(square(center_rows(A))) + 1)^-0.5)",
-                             "matrix(m, n)"),
+    "layer norm, composed": (
+        "scale_rows(center_rows(A), (mean_rows(square(center_rows(A))) + 1)^-0.5)",
+        "matrix(m, n)"),
     "squared_error vectors": ("squared_error(A @ v, ym)", "scalar"),
     "squared_error scalars": ("squared_error(a, b)", "scalar"),
     "mse": ("mse(A, Y)", "scalar"),
@@ -144,7 +146,7 @@ sizes = st.fixed_dictionaries({"m": st.integers(1, 4), "n": st.integers(1, 4),
 
 
 @pytest.mark.parametrize("row", ROWS)
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(8))
 @given(dims=sizes, seed=st.integers(0, 2**16))
 def test_finite_differences(row, dims, seed):
     report = sbp.check(derivation(row), dims=dims, seed=seed)
@@ -160,7 +162,7 @@ def test_entrywise_sympy(row):
 
 
 @pytest.mark.parametrize("row", ROWS)
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=examples(4))
 @given(dims=sizes, seed=st.integers(0, 2**16))
 def test_pytorch_autograd(row, dims, seed):
     d = derivation(row)

@@ -31,21 +31,30 @@ The verify and determinism properties use models without anchors: exact
 arithmetic needs no protection, and zero gradients are worth proving too.
 
 Properties: every text parses; the gradients pass the finite-difference check,
-the entry-by-entry SymPy proof and PyTorch autograd; deriving is deterministic.
+the entry-by-entry SymPy proof and PyTorch autograd; deriving is deterministic;
+every aligned LaTeX row closes the groups it opens, the LaTeX documents compile and
+the Markdown renders in KaTeX, first and second order.
+Each property replays its fixed set of examples, ``examples(n)`` of them; with
+``SYMBACKPROP_FUZZ=1`` it explores ten times as many new ones (tests/profiles.py).
 """
 
 import functools
 import math
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import symbackprop as sbp
 from symbackprop.checks import random_arrays
+from symbackprop.second_order import derive_hvp
+from profiles import examples
 from reference import relative_error, torch_value_and_grad
+from typeset import (assert_katex_renders, compile_together, formulas, katex, pdflatex,
+                     unbalanced_rows)
 
 # --- shapes: (kind, rows, cols), sizes are dim names or "1" ---------------------------
 
@@ -584,7 +593,7 @@ def differentiable(model):
 
 # --- properties -----------------------------------------------------------------------
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200))
 @given(text=models())
 def test_every_generated_text_parses(text):
     note(text)
@@ -592,7 +601,7 @@ def test_every_generated_text_parses(text):
     assert model.objective == "J"
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200))
 @given(data=st.data(), text=models())
 def test_gradients_agree_with_finite_differences(data, text):
     note(text)
@@ -602,7 +611,7 @@ def test_gradients_agree_with_finite_differences(data, text):
     assert report.ok, str(report)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100))
 @given(text=models(max_dims=2, max_declared=3, max_assignments=4, anchored=False))
 def test_gradients_are_proved_entry_by_entry(text):
     note(text)
@@ -611,7 +620,7 @@ def test_gradients_are_proved_entry_by_entry(text):
     assert report.ok, str(report)
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200))
 @given(data=st.data(), text=models())
 def test_lambdified_gradients_agree_with_pytorch(data, text):
     pytest.importorskip("torch", reason="PyTorch is not installed")
@@ -630,7 +639,7 @@ def test_lambdified_gradients_agree_with_pytorch(data, text):
         assert error <= 1e-9, f"{name}: relative error {error:.2e}"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100))
 @given(text=models(anchored=False))
 def test_deriving_is_deterministic(text):
     note(text)
@@ -638,3 +647,45 @@ def test_deriving_is_deterministic(text):
     second = sbp.derive(sbp.parse(text))
     assert first.steps == second.steps
     assert first.text() == second.text()
+
+
+def documents(texts, kind):
+    """{title: document} of the random models, first and second order, in LaTeX or Markdown."""
+    out = {}
+    for i, text in enumerate(texts, start=1):
+        note(text)
+        d = derived(text)
+        hvp = derive_hvp(d)
+        first, second = (d.latex(), hvp.latex()) if kind == "tex" else (d.markdown(),
+                                                                          hvp.markdown())
+        out.update({f"model {i}": first, f"model {i}, H v": second})
+        for title, document in out.items():
+            assert unbalanced_rows(document) == [], title  # a line break inside a group
+    return out
+
+
+@settings(max_examples=examples(100))
+@given(text=models())
+def test_latex_rows_close_their_groups(text):
+    # without TeX, and on many more models than are compiled: about one random model in
+    # twenty has a long row whose only sums are inside \frac{}{}, \sqrt{} or \left\| \right\|
+    documents([text], "tex")
+
+
+# three models a document: pdflatex takes about 0.3 s a run, most of it starting up
+@settings(max_examples=examples(4))
+@given(texts=st.lists(models(), min_size=3, max_size=3))
+def test_latex_documents_compile(texts):
+    pdflatex()
+    with tempfile.TemporaryDirectory() as directory:
+        compile_together(directory, documents(texts, "tex"))
+
+
+@settings(max_examples=examples(4))
+@given(texts=st.lists(models(), min_size=3, max_size=3))
+def test_markdown_documents_render_in_katex(texts):
+    katex()
+    found = {}
+    for title, document in documents(texts, "md").items():
+        found.update(formulas(document, "md", title))
+    assert_katex_renders(found)
