@@ -579,5 +579,9 @@ def inner(a, b):
     if not is_matrix(a) or not is_matrix(b):
         return mul(a, b) if not (is_matrix(a) or is_matrix(b)) else sum_all(mul(a, b))
     if a.shape[1] == 1 and b.shape[1] == 1:
-        return AsScalar(mul(transpose(a), b))
-    return SumAll(hadamard(a, b))
+        coeff, mats = _split(mul(transpose(a), b))  # the scalars in front: c (aᵀ b)
+        if not mats:
+            return coeff
+        product = mul(*mats)
+        return coeff * (AsScalar(product) if is_matrix(product) else product)
+    return sum_all(hadamard(a, b))

@@ -12,6 +12,7 @@ dJ/dW or nabla_W J).  Whole documents are in :mod:`symbackprop.documents`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -287,6 +288,8 @@ class _Common:
         parts = []
         if coeff != 1:
             text = self._print(coeff)
+            if text.startswith("-") and not coeff.is_Add:  # -log(k): SymPy keeps its sign
+                sign, text = ("" if sign else "-"), text[1:].lstrip()
             # (∂J/∂o) x, as for a matrix adjoint: ∂J/∂o x would read as ∂J/∂(o x)
             named = any(self._is_adjoint(f) or isinstance(f, ex.Partial)
                         for f in sp.Mul.make_args(coeff)) and self.bracket_adjoints
@@ -561,6 +564,11 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         else:
             parts.insert(0, f"\\frac{{{coeff.p}}}{{{coeff.q}}}")
         return sign + " ".join(parts)
+
+    def _print_Add(self, expr, order=None):
+        # a term that prints with its own sign (vᵀ w of a negated product): a - b, not a + -b
+        return re.sub(r"(?<=\s)([+-]) -(?=\S)", lambda m: "- " if m.group(1) == "+" else "+ ",
+                      super()._print_Add(expr, order))
 
     def _print_Transpose(self, expr):
         inner = self._print(expr.arg)

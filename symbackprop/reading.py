@@ -134,7 +134,9 @@ _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # not \\d: 𝟏 and 𝟙 are Unico
 _LATEX_FIXED = [
     (r"\left\|", "‖"), (r"\right\|_F", "‖"), (r"\right\|", "‖"), (r"\left(", "("),
     (r"\right)", ")"), (r"\left[", "["), (r"\right]", "]"), (r"\Bigl(", "("), (r"\Bigr)", ")"),
-    (r"\bigl(", "("), (r"\bigr)", ")"), (r"\left|", "|"), (r"\right|", "|"),
+    (r"\bigl(", "("), (r"\bigr)", ")"), (r"\Bigl\|", "‖"), (r"\Bigr\|_F", "‖"),
+    (r"\Bigr\|", "‖"), (r"\Bigl[", "["), (r"\Bigr]", "]"), (r"\Bigl|", "|"),
+    (r"\Bigr|", "|"), (r"\left|", "|"), (r"\right|", "|"),
     (r"\odot", "⊙"), (r"^\top", "ᵀ"), (r"^{T}", "ᵀ"), (r"^{\mathsf{T}}", "ᵀ"),
     (r"\mathbf{1}", "𝟏"), (r"\mathbb{I}", "𝟙"), (r"\mathbf{I}", "I"), (r"\cdot", "·"),
     (r"\frac", "frac"), (r"\sqrt", "sqrt"), (r"\partial", "∂"), ("^{", "^{"), ("{", "{"),
