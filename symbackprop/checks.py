@@ -132,7 +132,21 @@ class CheckReport:
 
 
 def random_arrays(model, dims, seed=0):
-    """Random float64 values for the declared variables (consts in [0.5, 1.5])."""
+    """Random float64 values for the declared variables, from their declared domains.
+
+    Entries are standard normal, uniform in [0.5, 2] for a ``positive`` variable
+    and in [0.05, 0.95] for a ``unit`` one; consts are uniform in [0.5, 1.5]
+    (in [0.05, 0.95] if ``unit``).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> m = sbp.parse("dim n\\ninput x: vector(n) positive\\ninput u: scalar unit\\n"
+    ...               "J = sum(log(x)) + log(u) + log(1 - u)\\nobjective J")
+    >>> arrays = random_arrays(m, {"n": 3})
+    >>> bool(all(arrays["x"] > 0)), 0 < arrays["u"] < 1
+    (True, True)
+    """
     rng = np.random.default_rng(seed)
     sizes = {model.dims[n]: s for n, s in dims.items()}
     arrays = {}
@@ -146,8 +160,12 @@ def random_arrays(model, dims, seed=0):
             dims_ = (_size(shape.rows, sizes),)
         else:
             dims_ = (_size(shape.rows, sizes), _size(shape.cols, sizes))
-        if v.role == "const":
+        if _domain(v) == "unit":
+            value = rng.uniform(0.05, 0.95, size=dims_)
+        elif v.role == "const":
             value = rng.uniform(0.5, 1.5, size=dims_)
+        elif _domain(v) == "positive":
+            value = rng.uniform(0.5, 2.0, size=dims_)
         else:
             value = rng.standard_normal(size=dims_)
         arrays[v.name] = float(value) if dims_ == () else value
@@ -510,8 +528,18 @@ def _at_random_point(expr, rng, unknowns):
     expr = expr.replace(lambda e: isinstance(e, sp.core.function.AppliedUndef), unknown)
     point = {}
     for symbol in sorted(expr.free_symbols, key=str):
-        point.setdefault(symbol, unknowns.setdefault(symbol, draw()))
+        point.setdefault(symbol, unknowns.setdefault(symbol, _in_domain(symbol, draw())))
     return complex(expr.xreplace(point).evalf(40))
+
+
+def _in_domain(symbol, value):
+    """A drawn value (|value| in [0.25, 1.75]) moved into the symbol's domain.
+
+    A positive entry symbol is one declared ``positive`` or ``unit``: halved,
+    |value| lies in (0, 1), inside both, where SymPy's simplifications under
+    the assumption hold.
+    """
+    return abs(value) / 2 if symbol.is_positive else value
 
 
 def _equal(mine, truth, unknowns, rng):
@@ -576,14 +604,17 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def _entry_symbols(name, shape, sizes):
+def _entry_symbols(name, shape, sizes, domain=None):
+    """The entries of a variable as SymPy symbols: real, or positive for a variable
+    declared ``positive`` or ``unit`` ((0, 1) has no SymPy assumption)."""
+    known = {"positive": True} if domain in ("positive", "unit") else {"real": True}
     if shape.is_scalar:
-        return sp.Symbol(name, real=True)
+        return sp.Symbol(name, **known)
     rows, cols = _size(shape.rows, sizes), _size(shape.cols, sizes)
     if shape.kind == "vector":
-        return sp.ImmutableMatrix(rows, 1, [sp.Symbol(f"{name}[{i}]", real=True)
+        return sp.ImmutableMatrix(rows, 1, [sp.Symbol(f"{name}[{i}]", **known)
                                             for i in range(rows)])
-    return sp.ImmutableMatrix(rows, cols, [sp.Symbol(f"{name}[{i},{j}]", real=True)
+    return sp.ImmutableMatrix(rows, cols, [sp.Symbol(f"{name}[{i},{j}]", **known)
                                            for i in range(rows) for j in range(cols)])
 
 
@@ -605,7 +636,7 @@ def explicit_environment(derivation, sizes):
     env = {}
     for name, v in derivation.model.variables.items():
         if v.declared:
-            env[derivation.symbols[name]] = _entry_symbols(name, v.shape, sizes)
+            env[derivation.symbols[name]] = _entry_symbols(name, v.shape, sizes, v.domain)
     for name, expr in derivation.forward.items():
         env[derivation.symbols[name]] = explicit(expr, env, sizes)
     for step in derivation.steps:
