@@ -12,6 +12,7 @@ dropped term that is zero here) would prove nothing.
 error for each.
 """
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,11 @@ def cases():
                 yield name, node, label, d, change
 
 
+@functools.lru_cache(maxsize=None)
+def correct_gradients(name):
+    return gradients(large_objective() if name == "large objective" else example(name))
+
+
 CASES = list(cases())
 
 
@@ -130,7 +136,8 @@ def test_check_passes_the_correct_derivation(name):
                          ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
 def test_check_fails_a_mutated_derivation(name, node, label, d, change):
     wrong = mutated(d, node, change)
-    assert changes_numbers(gradients(d), gradients(wrong)), "the mutation changes nothing"
+    assert changes_numbers(correct_gradients(name), gradients(wrong)), \
+        "the mutation changes nothing"
     report = sbp.check(wrong)
     assert not report.ok, f"{name}: ∂J/∂{node} {label} passes\n{report}"
 
@@ -140,7 +147,7 @@ def table():
     lines = [f"{'model':<18} {'step':<5} {'mutation':<22} {'worst error':>12}  verdict"]
     for name, node, label, d, change in CASES:
         wrong = mutated(d, node, change)
-        if not changes_numbers(gradients(d), gradients(wrong)):
+        if not changes_numbers(correct_gradients(name), gradients(wrong)):
             lines.append(f"{name:<18} {node:<5} {label:<22} {'':>12}  (changes nothing)")
             continue
         report = sbp.check(wrong)
