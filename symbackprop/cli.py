@@ -331,13 +331,16 @@ def _parser():
 
     p = command("check", "compare the gradients with finite differences (float64)", _check,
                 "symbackprop check examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error",
-                f". Passes (exit 0) when every variable's relative error is at most {TOLERANCE:g}"
-                " and every formula printed by 'derive' (text and LaTeX) reads back equal to "
-                "its value under every plausible reading; exit 1 otherwise, quoting the "
-                "formula. Abstract functions must be bound for the numbers.")
+                ". Each gradient is compared along random unit directions. Passes (exit 0) "
+                f"when every relative error is at most {TOLERANCE:g} (or within what finite "
+                "differences resolve) and every formula printed by 'derive' (text and LaTeX) "
+                "reads back equal to its value under every plausible reading; exit 1 "
+                "otherwise, quoting the formula. Abstract functions must be bound for the "
+                "numbers.")
     add_dims(p)
     add_bind(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of the random values (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the random values and directions (default 0)")
 
     p = command("verify", "prove the gradients equal to SymPy's entrywise derivatives", _verify,
                 "symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2",

@@ -80,8 +80,20 @@ class Step:
 
 
 def variable_symbols(model):
-    """SymPy symbols for the model's variables: a Symbol per scalar, a MatrixSymbol otherwise."""
-    return {v.name: _symbol(v.name, v.shape) for v in model.variables.values()}
+    """SymPy symbols for the model's variables: a Symbol per scalar, a MatrixSymbol otherwise.
+
+    A scalar declared ``positive`` or ``unit`` is a positive Symbol, so that SymPy
+    may use it (``sqrt(c^2)`` is ``c``); a MatrixSymbol cannot carry assumptions.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> m = sbp.parse("input c: scalar positive\\nparam w: scalar\\nJ = c * w\\nobjective J")
+    >>> symbols = variable_symbols(m)
+    >>> symbols["c"].is_positive, symbols["w"].is_positive, symbols["w"].is_real
+    (True, None, True)
+    """
+    return {v.name: _symbol(v.name, v.shape, v.domain) for v in model.variables.values()}
 
 
 def adjoint_symbol(model, name):
@@ -89,8 +101,11 @@ def adjoint_symbol(model, name):
     return _symbol(f"∂{model.objective}/∂{name}", model.variables[name].shape)
 
 
-def _symbol(name, shape):
+def _symbol(name, shape, domain=None):
     if shape.is_scalar:
+        # (0, 1) has no SymPy assumption: a unit scalar is positive, the part SymPy can use
+        if domain in ("positive", "unit"):
+            return sp.Symbol(name, positive=True)
         return sp.Symbol(name, real=True)
     return sp.MatrixSymbol(name, shape.rows, shape.cols)
 

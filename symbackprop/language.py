@@ -5,10 +5,14 @@ A model file (``.sbp``) is a list of statements, one a line::
     dim d, h, q
     input x: vector(d)
     param W1: matrix(h, d) as "\\mathbf{W}_1"
+    input t: vector(d) positive
     func phi
     func ell(o, y)
     z = W1 @ x
     objective J
+
+A declaration's type may be followed by a domain word, ``positive`` (entries
+> 0) or ``unit`` (entries in (0, 1)), and then by ``as``.
 
 This module turns text into the dataclasses below with a hand-written
 tokenizer and a recursive-descent parser.  The text is only ever read: no part
@@ -23,6 +27,7 @@ Operator precedence, loosest first: ``+ -``; ``* / @``; unary ``-``; ``^``
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -44,6 +49,9 @@ MAX_NUMBER_EXPONENT = 308
 
 KEYWORDS = frozenset({"dim", "input", "param", "const", "func", "objective", "as"})
 ROLES = ("input", "param", "const")
+#: The words that may follow a declaration's type: the values it takes.  Not keywords:
+#: they mean a domain only there, so a variable may still be named ``unit``.
+DOMAINS = {"positive": "entries > 0", "unit": "entries in the open interval (0, 1)"}
 
 
 # --- syntax tree -------------------------------------------------------------
@@ -119,6 +127,7 @@ class Decl:
     latex: str | None
     line: int
     col: int         # the name's position
+    domain: str | None = None   # a key of DOMAINS, written after the type
 
 
 @dataclass(frozen=True)
@@ -338,7 +347,23 @@ class _Parser:
         name = self.name(f"the {role}'s name")
         self.expect("OP", ":", "':' and a type")
         type_ = self.type_spec()
-        return Decl(role, name.text, type_, self.latex(), name.line, name.col)
+        domain = self.domain()
+        latex = self.latex()
+        if self.at("NAME") and self.tok.text in DOMAINS:
+            raise self.error(f"the domain '{self.tok.text}' goes after the type, before 'as'")
+        return Decl(role, name.text, type_, latex, name.line, name.col, domain)
+
+    def domain(self):
+        """The optional domain word after a declaration's type."""
+        if not self.at("NAME") or self.tok.text == "as":
+            return None
+        tok = self.advance()
+        if tok.text not in DOMAINS:
+            close = difflib.get_close_matches(tok.text, list(DOMAINS), n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise self.error(f"unknown domain '{tok.text}': the type may be followed by "
+                             f"{' or '.join(DOMAINS)}, then 'as \"...\"'{hint}", tok)
+        return tok.text
 
     def type_spec(self):
         tok = self.expect("NAME", what="a type (scalar, vector(n) or matrix(m, n))")

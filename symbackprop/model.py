@@ -42,6 +42,11 @@ class Variable:
     latex : str or None
         The LaTeX name the model gave with ``as "..."``, if any.
     line, col : int
+    domain : {None, "positive", "unit"}
+        The values a declared variable takes, as its declaration states them:
+        any real number (None), entries > 0, or entries in the open interval
+        (0, 1).  :func:`symbackprop.check` draws data from it, and the symbols
+        of a scalar carry it as a SymPy assumption.
     """
 
     name: str
@@ -50,6 +55,7 @@ class Variable:
     latex: str | None
     line: int
     col: int
+    domain: str | None = None
 
     @property
     def declared(self):
@@ -367,7 +373,8 @@ class _Checker:
         self._new_name(s.name, s.line, s.col)
         shape = self._shape(s.type)
         self._scalar_name(s.name, shape, s.line, s.col)
-        self.variables[s.name] = Variable(s.name, s.role, shape, s.latex, s.line, s.col)
+        self.variables[s.name] = Variable(s.name, s.role, shape, s.latex, s.line, s.col,
+                                          s.domain)
 
     def _func(self, s):
         if s.name in FUNCTIONS:
@@ -555,4 +562,4 @@ class _Skip(Exception):
 
 
 def _replace_role(v, role):
-    return Variable(v.name, role, v.shape, v.latex, v.line, v.col)
+    return Variable(v.name, role, v.shape, v.latex, v.line, v.col, v.domain)

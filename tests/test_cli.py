@@ -159,7 +159,8 @@ def test_check_with_bindings_passes(capsys):
     assert status == 0 and err == ""
     assert "passed" in out
     for name in ("W1", "W2"):
-        assert re.search(rf"^\s*{name}\s+\S+\s+ok$", out, re.M), out
+        # name, relative error, finite-difference resolution, verdict
+        assert re.search(rf"^\s*{name}\s+\S+\s+\S+\s+ok$", out, re.M), out
 
 
 def test_check_with_dims_and_seed(capsys):

@@ -124,13 +124,28 @@ def test_check_resolves_a_small_gradient_beside_a_large_objective():
 
 
 def test_check_steps_over_a_kink():
-    # relu at a point within the regular step of 0: the kink is detected, not differenced
+    # relu with a kink within the larger steps: a step below it is taken, not the kink's slope
     model = sbp.parse("dim n\nparam w: vector(n)\nJ = sum(relu(w))\nobjective J\n")
-    d = sbp.derive(model)
-    from symbackprop.checks import _finite_differences
-    f = d.lambdify()
-    fd = _finite_differences(f.objective, {"w": np.array([-1.0, 2e-5, 1.0])}, "w", 1e-4)
-    np.testing.assert_allclose(fd, [0.0, 1.0, 1.0], atol=1e-6)
+    f = sbp.derive(model).lambdify()
+    from symbackprop.checks import _derivative_along
+    w, v = np.array([-1.0, 2e-5, 1.0]), np.array([0.6, 0.8, 0.0])
+    value, error = _derivative_along(lambda t: f.objective(w=w + t * v), 1.0)
+    assert abs(value - 0.8) <= error <= 1e-9
+
+
+def test_check_judges_a_small_gradient_at_its_own_scale():
+    # |J| ~ 1e6 beside |dJ/db| ~ 1e-7: a sign-flipped dJ/db is caught, the right one passes
+    text = ("dim n\ninput x: vector(n)\nparam b: vector(n)\n"
+            "J = 1000000 * sum(x * x) + 0.0000001 * sum(tanh(b))\nobjective J\n")
+    d = sbp.derive(sbp.parse(text))
+    report = sbp.check(d)
+    assert report.ok, str(report)
+    assert report.resolution["b"] < 0.05, str(report)  # finite differences resolve it
+    from symbackprop.derivation import Derivation, Step
+    flipped = tuple(Step(s.node, s.adjoint, s.terms, -s.result) if s.node == "b" else s
+                    for s in d.steps)
+    report = sbp.check(Derivation(d.model, d.symbols, flipped))
+    assert not report.ok and report.errors["b"] > 1e-7 >= report.errors["x"], str(report)
 
 
 def test_check_passes_an_exactly_zero_gradient():
