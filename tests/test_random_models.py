@@ -649,6 +649,17 @@ def test_deriving_is_deterministic(text):
     assert first.text() == second.text()
 
 
+@settings(max_examples=examples(150))
+@given(text=models())
+def test_printed_formulas_read_back(text):
+    # what a lecturer copies is proved, not only the tree behind it: every formula of the
+    # text, LaTeX and Markdown documents, substituted forms included, under every reading
+    note(text)
+    report = sbp.prove_printed(derived(text), notation=sbp.Notation(substituted=True))
+    assert report.ok, str(report)
+    assert report.total > 0
+
+
 def documents(texts, kind):
     """{title: document} of the random models, first and second order, in LaTeX or Markdown."""
     out = {}
