@@ -356,6 +356,10 @@ def _log_softmax_rule(s):
 
 def _logsumexp_forward(s):
     a_shape = s.shapes[0]
+    if isinstance(s.args[0], sp.ZeroMatrix):  # log(k) of k zeros, not logsumexp of a 0 of no size
+        length = s.args[0].shape[a_shape.last_axis]
+        return sp.log(length) if s.shape.is_scalar else ex.mul(sp.log(length),
+                                                               ex.ones(*s.args[0].shape[:1], 1))
     value = ex.LogSumExp(s.args[0], a_shape.last_axis)
     return ex.AsScalar(value) if s.shape.is_scalar else value
 

@@ -224,11 +224,33 @@ class _Common:
         return super()._print_Subs(expr)
 
     def _entrywise_power(self, expr):
-        """A power of a matrix inside an entrywise function, h^⊙2, as a Hadamard power."""
-        if (isinstance(expr.base, sp.Symbol) and expr.base.name.startswith("\0map")
-                and expr.exp != sp.Rational(1, 2)):
+        """A power of a matrix inside an entrywise function, h^⊙2, as a Hadamard power.
+
+        (1 - σ(a))^⊙2 too: a superscript on a matrix would read as a matrix power.  A
+        function's power keeps the lecturer's tanh²(z).
+        """
+        if _varies(expr.base) and expr.exp != sp.Rational(1, 2) \
+                and not (isinstance(expr.base, sp.Function) and expr.exp.is_positive):
             return self._print_HadamardPower(HadamardPower(expr.base, expr.exp))
         return None
+
+    def _entrywise_product(self, expr):
+        """A product inside an entrywise function of two factors that vary: f(a) ⊙ g(a)."""
+        varying = [f for f in expr.args if _varies(f)]
+        if len(varying) < 2:
+            return None
+        constant = sp.Mul(*(f for f in expr.args if not _varies(f)))
+        factors = []
+        for f in varying:
+            text = self._print(f)
+            factors.append(self._parens(text) if f.is_Add or f.could_extract_minus_sign()
+                           else text)
+        product = self._hadamard_join(factors)
+        if constant == 1:
+            return product
+        if constant == -1:
+            return f"-{product}"  # a minus negates the whole product after it
+        return f"{self._factor(constant)} {self._parens(product)}"
 
     def _print_AsScalar(self, expr):
         return self._print(expr.arg)
@@ -369,6 +391,9 @@ class TextPrinter(_Common, StrPrinter):
     def _print_Mul(self, expr):
         # As a lecturer writes: (λ/2) (‖W1‖² + ‖W2‖²), not λ*(‖W1‖² + ‖W2‖²)/2; an inline
         # slash followed by a factor is bracketed, a/b c reading as (a/b) c or a/(b c)
+        entrywise = self._entrywise_product(expr)
+        if entrywise is not None:
+            return entrywise
         coeff, factors = expr.as_coeff_mul()
         if not coeff.is_Rational:
             return super()._print_Mul(expr)
@@ -395,6 +420,9 @@ class TextPrinter(_Common, StrPrinter):
         elif coeff != 1:
             parts.insert(0, str(coeff))
         return sign + " ".join(parts)
+
+    def _hadamard_join(self, factors):
+        return " ⊙ ".join(factors)
 
     def _print_HadamardProduct(self, expr):
         return " ⊙ ".join(self._hadamard_factor(a) for a in expr.args)
@@ -552,6 +580,9 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
 
     def _print_Mul(self, expr):
         # As a lecturer writes: \frac{\lambda}{2} (...), not \frac{\lambda (...)}{2}.
+        entrywise = self._entrywise_product(expr)
+        if entrywise is not None:
+            return entrywise
         coeff, factors = expr.as_coeff_mul()
         if any(f.is_Pow and f.exp.is_negative for f in factors) or not coeff.is_Rational \
                 or coeff.q == 1 or not factors:
@@ -582,6 +613,9 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         elif "^" in inner or "_" in inner:
             inner = f"{{{inner}}}"
         return inner + TRANSPOSE[self.notation.transpose]
+
+    def _hadamard_join(self, factors):
+        return " \\odot ".join(factors)
 
     def _print_HadamardProduct(self, expr):
         return " \\odot ".join(self._hadamard_factor(a) for a in expr.args)
@@ -690,6 +724,12 @@ def _atomic(expr):
     if isinstance(expr, ex.AsScalar):
         return isinstance(expr.arg, MatrixSymbol)
     return isinstance(expr, (sp.Function, ex.SumAll, ex.Norm, ex.Apply, sp.Trace))
+
+
+def _varies(expr):
+    """Whether a scalar expression depends on the entry of an entrywise function being printed."""
+    return any(isinstance(s, sp.Symbol) and s.name.startswith("\0map")
+               for s in getattr(expr, "free_symbols", ()))
 
 
 def _hadamard_body(body):

@@ -26,8 +26,9 @@ import sympy as sp
 from . import expressions as ex
 from .derivation import adjoint_symbol
 from .evaluation import Binding, derivation_values, sample_values
-from .printing import MatrixLatexPrinter, Notation, TextPrinter, display_names
-from .reading import Entrywise, ReadError, Scalar, Value, Vocabulary, read
+from .printing import (MatrixLatexPrinter, Notation, TextPrinter, _tangent_name,
+                       display_names)
+from .reading import Entrywise, Linear, ReadError, Scalar, Value, Vocabulary, read
 
 __all__ = ["prove_printed", "ReadbackReport", "printed_equations", "READBACK_TOLERANCE"]
 
@@ -216,8 +217,12 @@ def _calls(derivation):
     return out
 
 
-def _vocabulary(derivation, latex, notation, evaluator, binding, sizes):
+def _vocabulary(subject, latex, notation, evaluator, binding, sizes):
+    derivation = getattr(subject, "derivation", subject)
     names = display_names(derivation, latex, notation)
+    if subject is not derivation:  # the directions V_W and tangents R{z} of H v
+        from .printing import second_order_names
+        names = second_order_names(subject, names, latex, notation)
     model = derivation.model
     printer = (MatrixLatexPrinter if latex else TextPrinter)(names, notation)
     words = {}
@@ -239,8 +244,13 @@ def _vocabulary(derivation, latex, notation, evaluator, binding, sizes):
             add(text, Value(evaluator.env[key]))
     for name, v in model.variables.items():  # ∂J/∂B = 0 where J does not depend on B
         symbol = adjoint_symbol(model, name)
+        zero = Value(np.zeros(np.shape(evaluator.env[derivation.symbols[name]])))
         if symbol not in evaluator.env and symbol in names:
-            add(names[symbol], Value(np.zeros(np.shape(evaluator.env[derivation.symbols[name]]))))
+            add(names[symbol], zero)
+        if subject is not derivation and symbol in names:  # and R{∂J/∂B} = 0 likewise
+            tangent = _tangent_name(names[symbol], latex)
+            if tangent not in words:
+                add(tangent, zero)
     for name, symbol in model.dims.items():  # a dim as a value, 1/n, unless a name prints alike
         text = printer.doprint(symbol)
         if text not in words:
@@ -251,13 +261,37 @@ def _vocabulary(derivation, latex, notation, evaluator, binding, sizes):
             else f"I_{printer.doprint(symbol)}", Value(eye))
     for of, call in _calls(derivation):
         shown = [names[("func", call.name)]] + ([names[("var", of)]] if of else [])
-        for slot, arg in enumerate(call.call_args):
-            if not isinstance(arg, (sp.Symbol, sp.MatrixSymbol)):
-                continue
-            value = evaluator.value(ex.Partial(call.name, of or call.name, slot, *call.call_args))
+        args = [evaluator.value(a) for a in call.call_args]
+        plain = [k for k, a in enumerate(call.call_args)
+                 if isinstance(a, (sp.Symbol, sp.MatrixSymbol))]
+        for slot in plain:
+            value = binding.partial(call.name, slot, args)
+            arg = printer.doprint(call.call_args[slot])
             for who in shown:
-                add(printer._partial(who, printer.doprint(arg)), Value(value))
+                add(printer._partial(who, arg), Value(value))
+                for along in plain:
+                    add(*_second_partial(printer, who, call, slot, along, args, binding))
     return Vocabulary(words, sizes=tuple(sorted(set(sizes.values()))), latex=latex)
+
+
+def _second_partial(printer, who, call, slot, along, args, binding):
+    """The printed ∂²L/∂o∂yᵀ of a call and its meaning: a Hessian matrix, or a linear map."""
+    a, b = call.call_args[slot], call.call_args[along]
+    columns = all(not ex.is_matrix(x) or x.shape[1] == 1 for x in (a, b))
+    text = printer._second_partial(who, printer.doprint(a), printer.doprint(b), slot == along,
+                                   columns)
+
+    def apply(tangent):
+        return binding.second_partial(call.name, slot, along, args, tangent)
+
+    if not columns:
+        return text, Linear(apply)
+    size = int(np.size(args[along]))
+    units = np.eye(size).reshape((size,) + (np.shape(args[along]) or (1, 1)))
+    columns_ = [np.reshape(apply(u.reshape(np.shape(args[along]))), (-1,)) for u in units]
+    hessian = np.stack(columns_, axis=1)
+    # the Hessian matrix times the tangent: (∂²L/∂o∂oᵀ) R{o}; 1 x 1 for scalars
+    return text, Value(hessian.reshape(()) if hessian.shape == (1, 1) else hessian)
 
 
 def _entrywise(binding, name):
@@ -277,9 +311,32 @@ def _equal(a, b):
     return diff <= READBACK_TOLERANCE * scale or diff <= 1e-12
 
 
-def _is_definition(side):
+def _is_definition(side, vocabulary):
     """A chain-rule line, prod(∂J/∂o, ∂o/∂W2), or a tangent's definition, R{W1 x}: not values."""
-    return side.startswith(("prod(", "\\operatorname{prod}", "R{", "\\mathcal{R}\\left\\{"))
+    if side.startswith(("prod(", "\\operatorname{prod}")):
+        return True
+    for head, opening, closing in (("R", "{", "}"),
+                                   ("\\mathcal{R}", "\\left\\{", "\\right\\}")):
+        if side.startswith(head + opening) and side not in vocabulary.names:
+            # R{W1 x} names the tangent of a formula when its bracket closes at the very end
+            return _closing(side, len(head), opening, closing) == len(side) - len(closing)
+    return False
+
+
+def _closing(text, start, opening, closing):
+    """Where the bracket `opening` at `start` closes (-1 if it does not)."""
+    depth, i = 0, start
+    while i < len(text):
+        if text.startswith(opening, i):
+            depth, i = depth + 1, i + len(opening)
+        elif text.startswith(closing, i):
+            depth -= 1
+            if depth == 0:
+                return i
+            i += len(closing)
+        else:
+            i += 2 if text[i] == "\\" else 1  # \{ in text is no bracket of R{...}
+    return -1
 
 
 def _judge(lhs, side, vocabulary):
@@ -310,8 +367,17 @@ def _judge(lhs, side, vocabulary):
     return f"not equal to {lhs}"
 
 
-def _documents(derivation, formats, notation):
+def _documents(subject, formats, notation):
     from . import documents
+    if hasattr(subject, "derivation"):  # H v: the second-order documents
+        options = dict(bold=notation.bold, transpose=notation.transpose, prod=notation.prod,
+                       shapes=notation.shapes, nabla=notation.nabla)
+        text_options = {k: v for k, v in options.items() if k not in ("bold", "transpose")}
+        writers = {"text": (lambda: documents.hvp_text(subject, **text_options), False),
+                   "LaTeX": (lambda: documents.hvp_latex(subject, **options), True),
+                   "Markdown": (lambda: documents.hvp_markdown(subject, **options), True)}
+        return {fmt: (writers[fmt][0](), writers[fmt][1]) for fmt in formats}
+    derivation = subject
     options = dict(bold=notation.bold, transpose=notation.transpose, prod=notation.prod,
                    shapes=notation.shapes, substituted=notation.substituted,
                    nabla=notation.nabla)
@@ -322,13 +388,31 @@ def _documents(derivation, formats, notation):
     return {fmt: (writers[fmt][0](), writers[fmt][1]) for fmt in formats}
 
 
+def _values(subject, values, sizes, binding, seed):
+    """Every value of a derivation; for H v also the directions (random) and the tangents."""
+    first = getattr(subject, "derivation", subject)
+    evaluator = derivation_values(first, values, sizes, binding)
+    if first is subject:
+        return evaluator
+    rng = np.random.default_rng(1000 + seed)
+    with np.errstate(all="ignore"):
+        for symbol in subject.directions.values():
+            shape = tuple(evaluator.size(n) for n in symbol.shape) if ex.is_matrix(symbol) \
+                else ()
+            evaluator.env[symbol] = np.asarray(rng.standard_normal(shape))
+        for step in (*subject.forward, *subject.backward):
+            evaluator.env[step.symbol] = evaluator.value(step.result)
+    return evaluator
+
+
 def prove_printed(derivation, formats=("text", "LaTeX", "Markdown"), notation=None,
                   bindings=(0, 1), points=(0,), documents=None):
     """Read back every formula printed for a derivation and check its value.
 
     Parameters
     ----------
-    derivation : Derivation
+    derivation : Derivation or HVPDerivation
+        A first-order derivation, or Hessian-vector products (their documents are read).
     formats : tuple of str
         Which documents: ``"text"``, ``"LaTeX"``, ``"Markdown"``.
     notation : Notation, optional
@@ -364,8 +448,7 @@ def prove_printed(derivation, formats=("text", "LaTeX", "Markdown"), notation=No
     def vocabulary(latex, b, p):
         if (latex, b, p) not in vocabularies:
             binding = Binding(b)
-            evaluator = derivation_values(derivation, sample_values(model, dims, p), sizes,
-                                          binding)
+            evaluator = _values(derivation, sample_values(model, dims, p), sizes, binding, p)
             vocabularies[latex, b, p] = _vocabulary(derivation, latex, notation, evaluator,
                                                     binding, sizes)
         return vocabularies[latex, b, p]
@@ -374,7 +457,7 @@ def prove_printed(derivation, formats=("text", "LaTeX", "Markdown"), notation=No
         report.counts[fmt] = 0
         for equation in printed_equations(document, latex):
             for side in equation.sides:
-                if _is_definition(side):
+                if _is_definition(side, vocabulary(latex, *settings[0])):
                     continue
                 report.counts[fmt] += 1
                 verdicts = [_judge(equation.lhs, side, vocabulary(latex, b, p))

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Vocabulary", "Value", "Entrywise", "Scalar", "ReadError", "read", "TOO_MANY"]
+__all__ = ["Vocabulary", "Value", "Entrywise", "Scalar", "Linear", "ReadError", "read", "TOO_MANY"]
 
 #: Readings kept per subformula; more distinct values than this make a formula unreadable.
 TOO_MANY = 64
@@ -62,6 +62,13 @@ class Value:
     """A printed name that stands for a value."""
 
     value: object
+
+
+@dataclass(frozen=True, eq=False)
+class Linear:
+    """A printed name that stands for a linear map applied in brackets: ``∂²L/∂O² [R{O}]``."""
+
+    apply: object
 
 
 @dataclass(frozen=True)
@@ -574,6 +581,9 @@ class _Parser:
         if values:
             out.append((_distinct(values), pos + 1))
         for m in tok.meanings:
+            if isinstance(m, Linear) and self._is(pos + 1, "["):
+                out.extend((_combine(m.apply, v), p + 1) for v, p in self.sum(pos + 2)
+                           if self._is(p, "]"))
             if isinstance(m, Entrywise):
                 out.extend(self._entrywise_call(m, pos + 1))
             elif isinstance(m, Scalar):

@@ -274,3 +274,35 @@ def test_check_reports_the_printed_formulas(capsys):
     out = capsys.readouterr().out
     assert status == 0
     assert "printed formulas: text 17/17, LaTeX 17/17 read back equal" in out
+
+
+# --- second order: every H v document -------------------------------------------------------
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_printed_formula_of_every_hvp_document_reads_back(path):
+    from symbackprop.second_order import derive_hvp
+    report = prove_printed(derive_hvp(_derivation(path)))
+    assert report.ok, str(report)
+    assert min(report.counts.values()) > len(_derivation(path).steps)  # tangents were read
+
+
+def test_a_changed_tangent_fails():
+    from symbackprop.second_order import derive_hvp
+    hvp = derive_hvp(_derivation(Path("examples/textbook_mlp.sbp")))
+    text = documents.hvp_text(hvp)
+    for right, wrong in [("∂J/∂h ⊙ φ''(z) ⊙ R{z}", "∂J/∂h ⊙ φ'(z) ⊙ R{z}"),
+                         ("(∂²L/∂o∂oᵀ) R{o}", "(∂²L/∂o∂yᵀ) R{o}"),
+                         ("R{∂J/∂z} xᵀ + λ V_W1", "R{∂J/∂z} xᵀ + λ V_W2ᵀ")]:
+        assert right in text
+        report = prove_printed(hvp, formats=("text",),
+                               documents={"text": (text.replace(right, wrong), False)})
+        assert not report.ok, wrong
+
+
+def test_a_product_inside_an_entrywise_function_is_hadamard():
+    # the H v of a gate: σ'' written with juxtaposed vectors read as a matrix product
+    from symbackprop.second_order import derive_hvp
+    hvp = derive_hvp(_derivation(Path("examples/gated_unit.sbp")))
+    text = documents.hvp_text(hvp)
+    assert "(1 - σ(a))^⊙2 ⊙ σ(a) - σ²(a) ⊙ (1 - σ(a))" in text
+    assert prove_printed(hvp).ok
