@@ -583,6 +583,15 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         entrywise = self._entrywise_product(expr)
         if entrywise is not None:
             return entrywise
+        sums = [f for f in expr.args if isinstance(f, ex.AsScalar)
+                and isinstance(f.arg, sp.MatAdd)]
+        if sums:  # -(aᵀ b + cᵀ d): SymPy's LaTeX takes the scalar for an atom and drops ( )
+            rule = {}
+            for f in sums:
+                stand_in = sp.Symbol(f"\0sum{len(self.names)}")
+                self.names[stand_in] = self._parens(self._print(f))
+                rule[f] = stand_in
+            return self._print(expr.xreplace(rule))
         coeff, factors = expr.as_coeff_mul()
         if any(f.is_Pow and f.exp.is_negative for f in factors) or not coeff.is_Rational \
                 or coeff.q == 1 or not factors:

@@ -306,3 +306,16 @@ def test_a_product_inside_an_entrywise_function_is_hadamard():
     text = documents.hvp_text(hvp)
     assert "(1 - σ(a))^⊙2 ⊙ σ(a) - σ²(a) ⊙ (1 - σ(a))" in text
     assert prove_printed(hvp).ok
+
+
+def test_a_negated_sum_of_scalar_products_keeps_its_brackets_in_latex():
+    # found by the read-back: -(aᵀ b + cᵀ d) printed as - aᵀ b + cᵀ d in LaTeX
+    from symbackprop.second_order import derive_hvp
+    d = sbp.derive(sbp.parse("dim m\nparam p0: vector(m)\nparam p1: vector(m)\ninput C1: vector(m)"
+                             "\nv1 = (0 + p0)^1\nv2 = cross_entropy(p0, v1)\n"
+                             "v6 = cross_entropy(p1, p1) - v1\nJ = C1.T @ v6 + v2 + sum(p1)\n"
+                             "objective J"))
+    hvp = derive_hvp(d)
+    report = prove_printed(hvp)
+    assert report.ok, str(report)
+    assert "= - \\Bigl(" in documents.hvp_latex(hvp) or "= -\\left(" in documents.hvp_latex(hvp)
