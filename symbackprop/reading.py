@@ -150,19 +150,52 @@ _LATEX_FIXED = [
     ("}", "}"), ("(", "("), (")", ")"), ("[", "["), ("]", "]"), (",", ","), ("+", "+"),
     ("-", "-"), ("/", "/"), (">", ">"), ("'", "'"), ("^", "^"), ("_", "_"),
 ]
-_LATEX_SPACE = re.compile(r"(\s|\\,|\\;|\\quad|\\qquad|\\!)+")  # not \\\\ or &: a break inside a group is an error
+# spaces only: a line break or an & left inside a group must fail to read
+_LATEX_SPACE = re.compile(r"(\s|\\,|\\;|\\quad|\\qquad|\\!)+")
 _LATEX_FUNCTIONS = {r"\sigma": "σ", r"\tanh": "tanh", r"\exp": "exp", r"\log": "log",
                     r"\sinh": "sinh", r"\cosh": "cosh"}
 _OPERATORNAME = re.compile(r"\\operatorname\{([A-Za-z_\\]+)\}")
 
 
-def _text_tokens(text, vocabulary):
+def _scan(text, rules, width):
+    """Tokens of `text`: at each position the first rule that matches, (token or None, end)."""
     out, i = [], 0
-    names = vocabulary.pattern()
     while i < len(text):
-        if text[i].isspace():
-            i += 1
-            continue
+        for rule in rules:
+            found = rule(text, i)
+            if found is not None:
+                token, i = found
+                if token is not None:
+                    out.append(token)
+                break
+        else:
+            raise ReadError(f"cannot read {text[i:i + width]!r} at column {i + 1}")
+    out.append(Token("end", ""))
+    return out
+
+
+def _number(text, i):
+    n = _NUMBER.match(text, i)
+    return (Token("num", n.group(), value=float(n.group())), n.end()) if n else None
+
+
+def _script(kind, digits):
+    def rule(text, i):
+        run = re.match(f"[{digits}]+", text[i:])
+        if not run:
+            return None
+        return Token(kind, run.group(), value=_script_number(run.group(), digits)), \
+            i + len(run.group())
+    return rule
+
+
+def _text_tokens(text, vocabulary):
+    names = vocabulary.pattern()
+
+    def space(text, i):
+        return (None, i + 1) if text[i].isspace() else None
+
+    def name_or_function(text, i):
         m = names.match(text, i)
         if m and re.match(r"[A-Za-z0-9_]", m.group()[-1:]) \
                 and re.match(r"[A-Za-z0-9_]", text[m.end():m.end() + 1]):
@@ -171,36 +204,17 @@ def _text_tokens(text, vocabulary):
         if m and (fn is None or len(m.group()) >= len(fn)):
             if fn is not None and len(m.group()) == len(fn) and text.startswith("(", m.end()):
                 raise ReadError(f"{fn!r} is both a function and a name at column {i + 1}")
-            meanings = tuple(vocabulary.names[m.group()])
-            out.append(Token("name", m.group(), meanings))
-            i = m.end()
-            continue
+            return Token("name", m.group(), tuple(vocabulary.names[m.group()])), m.end()
         if fn is not None and not re.match(r"[A-Za-z0-9_]", text[i + len(fn):i + len(fn) + 1]):
-            out.append(Token("func", fn))
-            i += len(fn)
-            continue
-        n = _NUMBER.match(text, i)
-        if n:
-            out.append(Token("num", n.group(), value=float(n.group())))
-            i = n.end()
-            continue
-        run = re.match(f"[{_SUPERSCRIPTS}]+", text[i:])
-        if run:
-            out.append(Token("sup", run.group(), value=_script_number(run.group(), _SUPERSCRIPTS)))
-            i += len(run.group())
-            continue
-        run = re.match(f"[{_SUBSCRIPTS}]+", text[i:])
-        if run:
-            out.append(Token("sub", run.group(), value=_script_number(run.group(), _SUBSCRIPTS)))
-            i += len(run.group())
-            continue
+            return Token("func", fn), i + len(fn)
+        return None
+
+    def operator(text, i):
         op = next((o for o in _TEXT_OPERATORS if text.startswith(o, i)), None)
-        if op is None:
-            raise ReadError(f"cannot read {text[i:i + 12]!r} at column {i + 1}")
-        out.append(Token("op", op))
-        i += len(op)
-    out.append(Token("end", ""))
-    return out
+        return (Token("op", op), i + len(op)) if op else None
+
+    return _scan(text, [space, name_or_function, _number, _script("sup", _SUPERSCRIPTS),
+                        _script("sub", _SUBSCRIPTS), operator], 12)
 
 
 def _script_number(run, digits):
@@ -208,42 +222,30 @@ def _script_number(run, digits):
 
 
 def _latex_tokens(text, vocabulary):
-    out, i = [], 0
     names = vocabulary.pattern()
-    while i < len(text):
-        space = _LATEX_SPACE.match(text, i)
-        if space:
-            i = space.end()
-            continue
+
+    def space(text, i):
+        m = _LATEX_SPACE.match(text, i)
+        return (None, m.end()) if m else None
+
+    def name(text, i):
         m = names.match(text, i)
-        if m:
-            out.append(Token("name", m.group(), tuple(vocabulary.names[m.group()])))
-            i = m.end()
-            continue
+        return (Token("name", m.group(), tuple(vocabulary.names[m.group()])), m.end()) if m \
+            else None
+
+    def function(text, i):
         fn = next((f for f in _LATEX_FUNCTIONS if text.startswith(f, i)
                    and not text[i + len(f):i + len(f) + 1].isalpha()), None)
         if fn:
-            out.append(Token("func", _LATEX_FUNCTIONS[fn]))
-            i += len(fn)
-            continue
-        opname = _OPERATORNAME.match(text, i)
-        if opname:
-            name = opname.group(1).replace("\\_", "_")
-            out.append(Token("func", name))
-            i = opname.end()
-            continue
-        n = _NUMBER.match(text, i)
-        if n:
-            out.append(Token("num", n.group(), value=float(n.group())))
-            i = n.end()
-            continue
-        fixed = next(((t, k) for t, k in _LATEX_FIXED if text.startswith(t, i)), None)
-        if fixed is None:
-            raise ReadError(f"cannot read {text[i:i + 16]!r} at column {i + 1}")
-        out.append(Token("op", fixed[1]))
-        i += len(fixed[0])
-    out.append(Token("end", ""))
-    return out
+            return Token("func", _LATEX_FUNCTIONS[fn]), i + len(fn)
+        m = _OPERATORNAME.match(text, i)
+        return (Token("func", m.group(1).replace("\\_", "_")), m.end()) if m else None
+
+    def fixed(text, i):
+        found = next(((t, k) for t, k in _LATEX_FIXED if text.startswith(t, i)), None)
+        return (Token("op", found[1]), i + len(found[0])) if found else None
+
+    return _scan(text, [space, name, function, _number, fixed], 16)
 
 
 # --- values and the operations of the notation ----------------------------------------
