@@ -505,7 +505,7 @@ def _judge(cells, deadline, points=POINTS, symbolic=True):
     First every entry is compared at `points` random points (a difference
     there fails it at once, so a wrong rule never waits on a proof), and
     small ones are expanded here.  Then the rest, in forked processes with a
-    hard time limit (:mod:`symbackprop.proving`): the cheap canonical forms,
+    hard time limit (:mod:`symbackprop.proving`): each cheap canonical form,
     at most a few seconds an entry; then :func:`sympy.simplify`, each entry
     given an equal share of the time left, so one hard entry cannot take the
     budget of all the others.  With `symbolic` false, only the comparison at
@@ -527,8 +527,10 @@ def _judge(cells, deadline, points=POINTS, symbolic=True):
             verdict.status, verdict.how = "proved", "expand"
         else:
             pending.append((verdict, difference))
-    stages = ((proving.CANONICAL_FORMS, lambda left, k: min(_QUICK, left)),
-              (proving.SIMPLIFY, lambda left, k: left / k))
+    # each canonical form in its own process and time, so that a slow one (an expansion
+    # that grows) does not keep a fast one from being tried
+    stages = [((form,), lambda left, k: min(_QUICK, left)) for form in proving.CANONICAL_FORMS]
+    stages.append((proving.SIMPLIFY, lambda left, k: left / k))
     for forms, share in stages if symbolic else ():
         pending = [(v, e) for v, e in pending if v.status == "numeric"]
         pending.sort(key=lambda item: sp.count_ops(item[1]))
@@ -662,6 +664,9 @@ def _report(verdicts, dims, what, timeout, accept_numeric, start):
         entries[v.name] = entries.get(v.name, 0) + 1
         if v.status == "proved":
             methods[v.how] = methods.get(v.how, 0) + 1
+    order = ["as built", "expand"] + [n for n, _ in proving.CANONICAL_FORMS + proving.SIMPLIFY]
+    methods = dict(sorted(methods.items(), key=lambda item: order.index(item[0])
+                          if item[0] in order else len(order)))
     mismatches = [(v.name, v.index, v.counterexample or v.how)
                   for v in verdicts if v.status == "failed"]
     unproved = [(v.name, v.index, v.how, v.points) for v in verdicts if v.status == "numeric"]

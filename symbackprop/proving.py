@@ -48,18 +48,31 @@ def almost_everywhere(expr):
     return expr.replace(lambda e: isinstance(e, sp.sign), lambda e: e.args[0] / sp.Abs(e.args[0]))
 
 
-def _exp_generators(expr):
-    """Every exponential as a power of exp(x) for each symbol x: exp(2a - b) = E_a^2 / E_b."""
-    expr = sp.expand(sp.powsimp(expr, combine="exp"), power_base=False, log=False)
-    return sp.expand_power_exp(expr)
+def exponentials_as_powers(expr):
+    """`expr` in the exponentials of its symbols: x = log(E_x), E_x > 0, for each x in an exp.
+
+    A softmax, a logsumexp or a tanh written with exponentials is then a
+    rational function of the E's (logarithms and roots of them aside), which
+    :func:`sympy.cancel` brings to a canonical form; x -> exp(x) being one to
+    one, the difference is 0 in the E's exactly when it is in the x's.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> exponentials_as_powers(sp.tanh(x))
+    (E_x - 1/E_x)/(E_x + 1/E_x)
+    """
+    expr = expr.rewrite(sp.exp)
+    symbols = {s for e in expr.atoms(sp.exp) for s in e.args[0].free_symbols}
+    powers = {s: sp.log(sp.Symbol(f"E_{s.name}", positive=True))
+              for s in sorted(symbols, key=str)}
+    return sp.expand_power_exp(sp.expand_log(expr.xreplace(powers)))
 
 
 #: The canonical forms a proof tries, cheapest first: (name, function of the difference).
 CANONICAL_FORMS = (
     ("expand", sp.expand),
-    ("cancel", lambda e: sp.cancel(sp.expand(e))),
-    ("exponentials", lambda e: sp.cancel(_exp_generators(sp.expand_log(e.rewrite(sp.exp),
-                                                                        force=True)))),
+    ("exponentials", lambda e: sp.cancel(exponentials_as_powers(e))),
 )
 
 #: The last resort, given whatever time is left.
