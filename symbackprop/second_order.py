@@ -988,7 +988,7 @@ def verify_hvp(model, dims=None, bind=None, wrt=None, prove=True, timeout=TIMEOU
             for k, (mine, expected) in enumerate(zip(derived[name], truth[name])):
                 index = () if shapes[name].is_scalar else (
                     (k,) if shapes[name].kind == "vector" else divmod(k, cols))
-                yield name, index, mine, expected
+                yield name, index, (lambda mine=mine, expected=expected: (mine, expected))
 
     deadline = start + (float("inf") if timeout is None else timeout)
     verdicts = _judge(cells(), deadline, symbolic=prove)
