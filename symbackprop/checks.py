@@ -49,7 +49,7 @@ AGREEMENT = 1e-30
 #: Differences whose expansion has at most this many terms (an upper bound) are expanded in
 #: this process; larger ones only in a child process with a time limit.
 _SMALL_EXPANSION = 2000
-#: Seconds the cheap canonical forms of one entry may take before simplify is tried.
+#: Seconds each cheap canonical form of one entry may take at least before simplify is tried.
 _QUICK = 2.0
 
 
@@ -567,8 +567,11 @@ def _judge(cells, deadline, points=POINTS, symbolic=True):
         else:
             pending.append((verdict, difference))
     # each canonical form in its own process and time, so that a slow one (an expansion
-    # that grows) does not keep a fast one from being tried
-    stages = [((form,), lambda left, k: min(_QUICK, left)) for form in proving.CANONICAL_FORMS]
+    # that grows) does not keep a fast one from being tried; each may take a few seconds,
+    # or its part of the entry's fair share of the time left if that is more
+    tries = len(proving.CANONICAL_FORMS) + 1
+    stages = [((form,), lambda left, k: min(max(_QUICK, left / (k * tries)), left))
+              for form in proving.CANONICAL_FORMS]
     stages.append((proving.SIMPLIFY, lambda left, k: left / k))
     for forms, share in stages if symbolic else ():
         pending = [(v, e) for v, e in pending if v.status == "numeric"]
