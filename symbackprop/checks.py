@@ -538,7 +538,7 @@ def _judge(cells, deadline, points=POINTS, symbolic=True):
     there fails it at once, so a wrong rule never waits on a proof), and
     small ones are expanded here.  Then the rest, in forked processes with a
     hard time limit (:mod:`symbackprop.proving`): each cheap canonical form,
-    at most a few seconds an entry; then :func:`sympy.simplify`, each entry
+    a few seconds an entry or more if time allows; then :func:`sympy.simplify`, each entry
     given an equal share of the time left, so one hard entry cannot take the
     budget of all the others.  With `symbolic` false, only the comparison at
     random points (and the small expansions) are done.
@@ -584,8 +584,8 @@ def _judge(cells, deadline, points=POINTS, symbolic=True):
             if how is not None:
                 verdict.status, verdict.how = "proved", how
             else:
-                verdict.how = "not proved in its share of the budget" if late else (
-                    "no canonical form or simplification reached 0")
+                verdict.how = (f"{forms[0][0]} did not finish in its share of the budget" if late
+                               else f"no canonical form, nor {forms[0][0]}, reached 0")
     for verdict in verdicts:
         if verdict.status == "numeric" and not symbolic:
             verdict.how = "not attempted"
@@ -594,20 +594,6 @@ def _judge(cells, deadline, points=POINTS, symbolic=True):
             verdict.status = "failed"  # neither proved nor evaluated: nothing supports it
             verdict.how = "not proved, and no random point was in the functions' real domain"
     return verdicts
-
-
-def _equal(mine, truth, unknowns, rng, timeout=TIMEOUT):
-    """Whether `mine` == `truth` is proved within `timeout` seconds (see :func:`_judge`).
-
-    Examples
-    --------
-    >>> import random
-    >>> x = sp.Symbol("x", real=True)
-    >>> _equal(sp.tanh(x), 1 - 2 / (sp.exp(2 * x) + 1), {}, random.Random(0))
-    True
-    """
-    (verdict,) = _judge([("", (), mine, truth)], time.monotonic() + timeout)
-    return verdict.status == "proved"
 
 
 @dataclass

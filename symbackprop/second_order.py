@@ -954,7 +954,8 @@ def verify_hvp(model, dims=None, bind=None, wrt=None, prove=True, timeout=TIMEOU
         :func:`sympy.simplify`, which can take minutes on the second
         derivatives of sigmoids and softmaxes.
     timeout : float or None
-        Seconds the proofs may take (None: no limit).
+        Seconds the proofs may take once the entries are built (None: no
+        limit).
     accept_numeric : bool
         Whether entries equal at random points but not proved pass
         (``prove=False`` accepts them).
@@ -990,7 +991,8 @@ def verify_hvp(model, dims=None, bind=None, wrt=None, prove=True, timeout=TIMEOU
                     (k,) if shapes[name].kind == "vector" else divmod(k, cols))
                 yield name, index, (lambda mine=mine, expected=expected: (mine, expected))
 
-    deadline = start + (float("inf") if timeout is None else timeout)
+    # the entries are built above, all at once: the budget is the proofs'
+    deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
     verdicts = _judge(cells(), deadline, symbolic=prove)
     return _report(verdicts, dims, "matrix-form Hessian-vector products", timeout if prove else 0,
                    accept_numeric or not prove, start)
