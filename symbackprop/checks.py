@@ -12,9 +12,14 @@ abstract: ``phi'`` and ``dL/do`` are compared as unknown functions.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 import random
+import time
 from dataclasses import dataclass, field
 
+import mpmath
 import networkx as nx
 import numpy as np
 import sympy as sp
@@ -22,6 +27,7 @@ from sympy.matrices.expressions import MatrixExpr
 
 from .derivation import Derivation, derive
 from .numeric import compile_derivation
+from . import proving
 
 __all__ = ["check", "verify", "CheckReport", "VerifyReport", "default_dims", "explicit"]
 
@@ -38,7 +44,19 @@ KINK_STEP = 1e-7
 #: The rounding of one objective value, in units of eps |J|: a few operations' worth.
 ROUNDING = 4.0
 _SIZES = (5, 4, 3, 6, 2, 7, 8, 9)
-_SMALL_SIZES = (3, 2, 4)
+#: Seconds :func:`verify` may spend on proofs by default: most examples are proved in a
+#: few seconds, and a proof SymPy has not found in half a minute it rarely finds at all.
+TIMEOUT = 30.0
+#: Random points at which :func:`verify` compares each entry, to DIGITS digits.
+POINTS = 3
+DIGITS = 50
+#: Relative difference below which two sides agree at a point: 50 digits less 20 for rounding.
+AGREEMENT = 1e-30
+#: Differences whose expansion has at most this many terms (an upper bound) are expanded in
+#: this process; larger ones only in a child process with a time limit.
+_SMALL_EXPANSION = 2000
+#: Seconds each cheap canonical form of one entry may take at least before simplify is tried.
+_QUICK = 2.0
 
 
 def _derivation(model, bind):
@@ -419,6 +437,10 @@ def explicit(expr, env, sizes):
             out = e.explicit(*[value(a) for a in e.operands])
         elif isinstance(e, MatrixExpr):
             raise TypeError(f"no explicit form for {type(e).__name__}")
+        elif e in sizes:
+            # a dim in a coefficient, the 1/m of center_rows: the size it stands for, or
+            # the explicit form is proved for every m instead of the m it was built at
+            out = sp.Integer(sizes[e])
         elif not e.args or isinstance(e, sp.Number):
             out = e
         else:
@@ -440,7 +462,8 @@ def _canonical(expr):
     ``Subs(Derivative(f(t, v), t, t), t, u)`` and ``Derivative(f__d0(u, v), u)``
     become ``f__d0__d0(u, v)``, mixed partials of a smooth function being one
     function whatever the order.  Unknown functions' arguments are expanded
-    (:func:`expanded_calls`).
+    (:func:`expanded_calls`), and ``sign(u)`` is written ``u/|u|``
+    (:func:`symbackprop.proving.almost_everywhere`).
     """
     def spelled(name, slots):
         base, *earlier = name.split("__d")
@@ -495,9 +518,10 @@ def _canonical(expr):
         expr = expr.replace(lambda e: isinstance(e, sp.Derivative), lambda e: as_partial(e) or e)
         if expr == before:
             break
-    return expanded_calls(expr.replace(lambda e: isinstance(e, sp.core.function.AppliedUndef)
+    expr = expanded_calls(expr.replace(lambda e: isinstance(e, sp.core.function.AppliedUndef)
                                        and "__d" in e.func.__name__,
                                        lambda e: spelled(e.func.__name__, [])(*e.args)))
+    return proving.almost_everywhere(expr)
 
 
 def expanded_calls(expr):
@@ -511,60 +535,187 @@ def expanded_calls(expr):
 
 
 def _at_random_point(expr, rng, unknowns):
-    """`expr` at a random point, to 40 digits: symbols and unknown-function values drawn at random.
+    """`expr` at a random point, to 50 digits: symbols and unknown-function values drawn at random.
 
     An unknown function's value (``phi(z0)``, ``ell__d0(o0, y0)``) is an
     independent unknown, so it gets its own random value, the same on both
-    sides of a comparison (`unknowns` remembers them).
+    sides of a comparison (`unknowns` remembers them).  A symbol assumed
+    positive or nonnegative gets a positive value.
     """
-    def draw():
-        return sp.Float(rng.uniform(0.25, 1.75) * rng.choice((-1, 1)), 40)
-
-    def unknown(e):
-        if e not in unknowns:
-            unknowns[e] = draw()
-        return unknowns[e]
-
-    expr = expr.replace(lambda e: isinstance(e, sp.core.function.AppliedUndef), unknown)
-    point = {}
-    for symbol in sorted(expr.free_symbols, key=str):
-        point.setdefault(symbol, unknowns.setdefault(symbol, _in_domain(symbol, draw())))
-    return complex(expr.xreplace(point).evalf(40))
+    return complex(_values_at_random_point([expr], rng, unknowns)[0])
 
 
-def _in_domain(symbol, value):
-    """A drawn value (|value| in [0.25, 1.75]) moved into the symbol's domain.
+def _values_at_random_point(exprs, rng, unknowns):
+    """`exprs` at one random point (see :func:`_at_random_point`), as mpmath numbers.
 
-    A positive entry symbol is one declared ``positive`` or ``unit``: halved,
-    |value| lies in (0, 1), inside both, where SymPy's simplifications under
-    the assumption hold.
+    The explicit forms share subexpressions heavily (a softmax's denominator
+    in every entry, a layer's output in every later one): each distinct one is
+    evaluated once, in mpmath with 10 guard digits beyond :data:`DIGITS`
+    (walked as a tree, ``evalf(subs=...)`` took 30 s an entry).
     """
-    return abs(value) / 2 if symbol.is_positive else value
+    def draw(symbol=None):
+        sign = 1 if symbol is not None and symbol.is_nonnegative else rng.choice((-1, 1))
+        return sp.Float(rng.uniform(0.25, 1.75) * sign, DIGITS + 10)
+
+    for symbol in sorted(set().union(*(e.free_symbols for e in exprs)), key=str):
+        unknowns.setdefault(symbol, draw(symbol))
+    cache = {}
+
+    def value(e):
+        if e in cache:
+            return cache[e]
+        if isinstance(e, sp.core.function.AppliedUndef):
+            out = _mpmath(unknowns.setdefault(e, draw()))
+        elif e.is_Symbol:
+            out = _mpmath(unknowns[e])
+        elif e.is_Number or e.is_NumberSymbol or e is sp.I:
+            out = _mpmath(e)
+        else:
+            args = [value(a) for a in e.args]
+            rule = _MPMATH.get(type(e).__name__)
+            out = rule(*args) if rule is not None else _mpmath(
+                e.func(*[_sympy_number(a) for a in args]).evalf(DIGITS + 10))
+        cache[e] = out
+        return out
+
+    with mpmath.workdps(DIGITS + 10):
+        return [value(e) for e in exprs]
 
 
-def _equal(mine, truth, unknowns, rng):
-    """Whether `mine` == `truth`: refuted by a counterexample, or proved by simplification.
+def _mpmath(number):
+    """A SymPy number as an mpmath one (a real or a complex)."""
+    re, im = number.as_real_imag()
+    if im == 0:
+        return mpmath.mpf(sp.Float(re, DIGITS + 10)._mpf_)
+    return mpmath.mpc(sp.Float(re, DIGITS + 10)._mpf_, sp.Float(im, DIGITS + 10)._mpf_)
 
-    A random point where the two differ (to 40 digits) disproves equality at
-    once, so a wrong rule never waits on :func:`sympy.simplify`.  Otherwise the
-    difference must simplify to exactly 0.
+
+def _sympy_number(z):
+    return sp.Float(z, DIGITS + 10) if isinstance(z, mpmath.mpf) else (
+        sp.Float(z.real, DIGITS + 10) + sp.I * sp.Float(z.imag, DIGITS + 10))
+
+
+def _heaviside(x, at_zero=mpmath.mpf(0.5)):
+    return mpmath.mpf(1) if x > 0 else mpmath.mpf(0) if x < 0 else at_zero
+
+
+#: mpmath for the functions of the explicit forms; others are evaluated by SymPy.
+_MPMATH = {
+    "Add": lambda *a: mpmath.fsum(a), "Mul": lambda *a: mpmath.fprod(a),
+    "Pow": lambda b, e: b ** e, "exp": mpmath.exp, "log": mpmath.log, "tanh": mpmath.tanh,
+    "Abs": abs, "sign": mpmath.sign, "Heaviside": _heaviside,
+    "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)), "softplus": lambda x: mpmath.log1p(
+        mpmath.exp(x)), "relu": lambda x: max(x, mpmath.mpf(0)),
+}
+
+
+def _compare_at_points(mine, truth, points, rng):
+    """How many of `points` (dicts of drawn values) `mine` and `truth` agree at, to 50 digits.
+
+    Returns
+    -------
+    agreed : int
+        Points where the two sides, evaluated to 50 digits (and 10 more),
+        differ by at most :data:`AGREEMENT` times their size.  Points outside
+        the functions' real domain (a root of a negative const, say) or
+        where a side is not finite do not count either way.
+    counterexample : proving.Counterexample or None
+        The first point where the two differ.
     """
-    difference = mine - truth
-    if difference == 0:
-        return True
-    try:
-        value = _at_random_point(difference, rng, unknowns)
-        scale = (abs(_at_random_point(mine, rng, unknowns))
-                 + abs(_at_random_point(truth, rng, unknowns)))
-    except (ValueError, TypeError, ZeroDivisionError):
-        # outside the functions' real domain at this point (a root of a negative
-        # const, say): no counterexample here, so the symbolic proof decides
-        value = scale = 0.0
-    if abs(value) > 1e-25 * max(scale, 1.0):
-        return False
-    if sp.expand(difference) == 0:
-        return True
-    return sp.simplify(difference) == 0 or sp.simplify(difference.rewrite(sp.exp)) == 0
+    agreed = 0
+    for unknowns in points:
+        try:
+            a, b = _values_at_random_point([mine, truth], rng, unknowns)
+        except (ValueError, TypeError, ZeroDivisionError):
+            continue
+        if not all(mpmath.isfinite(x) for x in (a, b)):
+            continue
+        value = a - b
+        a, b = complex(a), complex(b)
+        if abs(value) > AGREEMENT * max(abs(a) + abs(b), 1.0):
+            return agreed, proving.counterexample(mine, truth, unknowns, a, b)
+        agreed += 1
+    return agreed, None
+
+
+@dataclass
+class _Verdict:
+    """What became of one entry: proved (how), equal at random points only (why), or failed."""
+
+    name: str
+    index: tuple
+    status: str = "numeric"
+    how: str = ""
+    points: int = 0
+    counterexample: object = None
+
+
+def _judge(cells, deadline, points=POINTS, symbolic=True):
+    """A :class:`_Verdict` for each ``(name, index, sides)`` of `cells`, by `deadline`.
+
+    ``sides()`` builds the entry's two sides, derived and true; past the
+    deadline it is not called, and the entry is reported as not compared.
+
+    First every entry is compared at `points` random points (a difference
+    there fails it at once, so a wrong rule never waits on a proof), and
+    small ones are expanded here.  Then the rest, in forked processes with a
+    hard time limit (:mod:`symbackprop.proving`): each cheap canonical form,
+    a few seconds an entry or more if time allows; then :func:`sympy.simplify`, each entry
+    given an equal share of the time left, so one hard entry cannot take the
+    budget of all the others.  With `symbolic` false, only the comparison at
+    random points (and the small expansions) are done.
+    """
+    rng, drawn = random.Random(0), [{} for _ in range(points)]
+    verdicts, pending = [], []
+    for name, index, sides in cells:
+        verdict = _Verdict(name, index)
+        verdicts.append(verdict)
+        if time.monotonic() >= deadline and symbolic:
+            # building and comparing an entry can take seconds on a large model: past the
+            # deadline, the rest are counted, not built
+            verdict.how = "not compared: the time budget ran out before this entry"
+            continue
+        mine, truth = sides()
+        difference = mine - truth
+        if difference == 0:
+            verdict.status, verdict.how = "proved", "as built"
+            continue
+        verdict.points, verdict.counterexample = _compare_at_points(mine, truth, drawn, rng)
+        if verdict.counterexample is not None:
+            verdict.status = "failed"
+        elif proving.expansion_size(difference) <= _SMALL_EXPANSION and sp.expand(
+                difference) == 0:
+            verdict.status, verdict.how = "proved", "expand"
+        else:
+            pending.append((verdict, difference))
+    # each canonical form in its own process and time, so that a slow one (an expansion
+    # that grows) does not keep a fast one from being tried; each may take a few seconds,
+    # or its part of the entry's fair share of the time left if that is more
+    tries = len(proving.CANONICAL_FORMS) + 1
+    stages = [((form,), lambda left, k: min(max(_QUICK, left / (k * tries)), left))
+              for form in proving.CANONICAL_FORMS]
+    stages.append((proving.SIMPLIFY, lambda left, k: left / k))
+    for forms, share in stages if symbolic else ():
+        pending = [(v, e) for v, e in pending if v.status == "numeric"]
+        for k, (verdict, difference) in enumerate(pending):
+            left = deadline - time.monotonic()
+            if left <= 0.01:
+                verdict.how = "the time budget ran out"
+                continue
+            how, late = proving.bounded_proof(difference, share(left, len(pending) - k), forms)
+            if how is not None:
+                verdict.status, verdict.how = "proved", how
+            else:
+                verdict.how = (f"{forms[0][0]} did not finish in its share of the budget" if late
+                               else f"no canonical form, nor {forms[0][0]}, reached 0")
+    for verdict in verdicts:
+        if verdict.status == "numeric" and not symbolic:
+            verdict.how = "not attempted"
+        if verdict.status == "numeric" and not verdict.points and not verdict.how.startswith(
+                "not compared"):
+            verdict.status = "failed"  # neither proved nor evaluated: nothing supports it
+            verdict.how = "not proved, and no random point was in the functions' real domain"
+    return verdicts
 
 
 @dataclass
@@ -574,34 +725,117 @@ class VerifyReport:
     Attributes
     ----------
     entries : dict of str to int
-        How many entries of each gradient were proved equal.
+        How many entries each gradient has (all of them are compared).
     mismatches : list of tuple
-        ``(name, index, difference)`` for each entry not proved equal.
+        ``(name, index, counterexample)`` for each entry that differs at a
+        random point (or was neither proved nor evaluated).
     dims : dict of str to int
     what : str
         What was proved: the gradients, or the Hessian-vector products.
+    unproved : list of tuple
+        ``(name, index, why, points)`` for each entry equal at `points` random
+        points to 50 digits but not proved symbolically.
+    accept_numeric : bool
+        Whether such entries pass (:attr:`ok`).
+    methods : dict of str to int
+        How many entries each way proved: ``"as built"`` (identical), a
+        canonical form (``"expand"``, ...) or ``"simplify"``.
+    timeout : float or None
+        The time budget, in seconds.
+    seconds : float
+        The time taken.
     """
 
     entries: dict
     mismatches: list
     dims: dict
     what: str = "matrix-form gradients"
+    unproved: list = field(default_factory=list)
+    accept_numeric: bool = False
+    methods: dict = field(default_factory=dict)
+    timeout: float = TIMEOUT
+    seconds: float = 0.0
+
+    @property
+    def proved(self):
+        """How many entries of each gradient were proved equal symbolically."""
+        return {name: count - sum(1 for e in self.mismatches + self.unproved if e[0] == name)
+                for name, count in self.entries.items()}
 
     @property
     def ok(self):
-        return not self.mismatches
+        """No entry differs, and every entry is proved (or, with `accept_numeric`, equal at
+        random points)."""
+        if self.accept_numeric:
+            return not self.mismatches and all(points for *_, points in self.unproved)
+        return not self.mismatches and not self.unproved
 
     def __str__(self):
         dims = ", ".join(f"{k}={v}" for k, v in self.dims.items()) or "none"
-        lines = [f"verify: {self.what} against sympy.diff, entry by entry, dims {dims}"]
+        budget = ("no time limit" if self.timeout is None else f"budget {self.timeout:g} s"
+                  if self.timeout else "compared at random points only")
+        lines = [f"verify: {self.what} against sympy.diff, entry by entry, dims {dims}, {budget}"]
         for name, count in self.entries.items():
+            numeric = sum(1 for u in self.unproved if u[0] == name and u[3])
+            unseen = sum(1 for u in self.unproved if u[0] == name and not u[3])
             bad = sum(1 for m in self.mismatches if m[0] == name)
-            lines.append(f"  {name}: {count - bad}/{count} entries equal"
-                         + ("" if not bad else "  FAIL"))
-        for name, index, diff in self.mismatches[:5]:
-            lines.append(f"  {name}{list(index)}: difference {diff}")
-        lines.append("proved" if self.ok else "FAILED")
+            line = f"  {name}: {self.proved[name]}/{count} proved"
+            if numeric:
+                line += f", {numeric} equal at random points to {DIGITS} digits only"
+            if unseen:
+                line += f", {unseen} not compared (out of time)"
+            lines.append(line + (f", {bad} differ  FAIL" if bad else ""))
+        for name, index, counterexample in self.mismatches[:5]:
+            lines.append(f"  {name}{list(index)} differs: {counterexample}")
+        for name, index, why, points in self.unproved[:5]:
+            lines.append(f"  {name}{list(index)}: equal at {points} random points to {DIGITS} "
+                         f"digits; not proved symbolically ({why})" if points else
+                         f"  {name}{list(index)}: {why}")
+        hidden = max(len(self.mismatches) - 5, 0) + max(len(self.unproved) - 5, 0)
+        if hidden:
+            lines.append(f"  ... and {hidden} more entries like these")
+        lines.append(self._verdict())
         return "\n".join(lines)
+
+    def _verdict(self):
+        total = sum(self.entries.values())
+        how = ", ".join(f"{k} {v}" for k, v in self.methods.items())
+        proved = f"{total - len(self.mismatches) - len(self.unproved)} of {total} entries proved"
+        proved += f" ({how})" if how else ""
+        if self.mismatches:
+            return f"FAILED: {len(self.mismatches)} of {total} entries differ; {proved}"
+        if not self.unproved:
+            return f"proved: all {total} entries ({how})" if total else "proved: no entries"
+        compared = sum(1 for *_, points in self.unproved if points)
+        numeric = (f"{compared} equal at random points to {DIGITS} digits, "
+                   "not proved symbolically")
+        if compared < len(self.unproved):
+            numeric += f"; {len(self.unproved) - compared} not compared in the time budget"
+        if compared < len(self.unproved):
+            return f"NOT PROVED: {proved}; {numeric}"
+        if self.accept_numeric:
+            return f"passed, not all proved: {proved}; {numeric} (accepted)"
+        return (f"NOT PROVED: {proved}; {numeric} (accept_numeric=True, or --accept-numeric, "
+                "accepts them)")
+
+
+def _report(verdicts, dims, what, timeout, accept_numeric, start):
+    """The :class:`VerifyReport` of the verdicts of :func:`_judge`."""
+    entries, methods = {}, {}
+    for v in verdicts:
+        entries[v.name] = entries.get(v.name, 0) + 1
+        if v.status == "proved":
+            methods[v.how] = methods.get(v.how, 0) + 1
+    rank = {name: k for k, name in enumerate(entries)}  # the gradients took turns
+    verdicts = sorted(verdicts, key=lambda v: (rank[v.name], v.index))
+    order = ["as built", "expand"] + [n for n, _ in proving.CANONICAL_FORMS + proving.SIMPLIFY]
+    methods = dict(sorted(methods.items(), key=lambda item: order.index(item[0])
+                          if item[0] in order else len(order)))
+    mismatches = [(v.name, v.index, v.counterexample or v.how)
+                  for v in verdicts if v.status == "failed"]
+    unproved = [(v.name, v.index, v.how, v.points) for v in verdicts if v.status == "numeric"]
+    return VerifyReport(entries, mismatches, dims, what, unproved, accept_numeric, methods,
+                        timeout, time.monotonic() - start)
 
 
 def _entry_symbols(name, shape, sizes, domain=None):
@@ -644,16 +878,73 @@ def explicit_environment(derivation, sizes):
     return env
 
 
-def verify(model, dims=None, bind=None):
+def _small_dims(model, dims=None):
+    """Sizes for verify: those given, then 2, 3, 4, ... for the rest, never one given.
+
+    Distinct sizes, so that a transpose or a confused axis is a shape error and
+    not a coincidence of a square matrix; the smallest such (size 1 would let a
+    vector pass for a scalar), because explicit forms grow fast with the sizes.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> _small_dims(sbp.load("examples/textbook_mlp.sbp"), {"h": 2})
+    {'d': 3, 'h': 2, 'q': 4}
+    """
+    given = {name: size for name, size in default_dims(model, dims).items()
+             if name in (dims or {})}
+    free = (size for size in itertools.count(2) if size not in given.values())
+    return {name: given[name] if name in given else next(free) for name in model.dims}
+
+
+def _gradient_cells(derivation, env):
+    """(name, index, sides) for every entry of every gradient; ``sides()`` is
+    (derived entry, sympy.diff entry).
+
+    The gradients take turns, one entry each, so that when the budget runs out
+    every gradient has had entries compared.
+    """
+    m = derivation.model
+    objective = env[derivation.symbols[m.objective]]
+
+    def sides(symbol, derived):
+        return _canonical(derived), _canonical(sp.diff(objective, symbol))
+
+    columns = []
+    for name, v in m.variables.items():
+        if v.role not in ("param", "input"):
+            continue
+        symbols = env[derivation.symbols[name]]
+        derived = env[derivation.step(name).adjoint] if name in derivation.order else None
+        cells = [((), symbols)] if v.shape.is_scalar else [
+            ((i, j), symbols[i, j]) for i in range(symbols.rows) for j in range(symbols.cols)]
+        column = []
+        for index, symbol in cells:
+            mine = sp.Integer(0) if derived is None else (
+                derived if v.shape.is_scalar else derived[index])
+            shown = index[:1] if v.shape.kind == "vector" else index
+            column.append((name, shown, functools.partial(sides, symbol, mine)))
+        columns.append(column)
+    for row in itertools.zip_longest(*columns):
+        yield from (cell for cell in row if cell is not None)
+
+
+def verify(model, dims=None, bind=None, timeout=TIMEOUT, accept_numeric=False):
     """Prove the matrix-form gradients equal to SymPy's entrywise derivatives.
 
     Parameters
     ----------
     model : Model or Derivation
     dims : dict of str to int, optional
-        Small concrete sizes; 3, 2, 4, ... by default.
+        Small concrete sizes; distinct ones, 2, 3, 4, ..., by default.
     bind : dict of str to str, optional
         Abstract functions to bind; unbound ones stay abstract.
+    timeout : float or None
+        Seconds the proofs may take (None: no limit).  An entry whose proof
+        does not finish in its share is reported as equal at random points
+        to 50 digits but not proved, if it is.
+    accept_numeric : bool
+        Whether such entries pass (:attr:`VerifyReport.ok`).
 
     Returns
     -------
@@ -664,32 +955,13 @@ def verify(model, dims=None, bind=None):
     >>> import symbackprop as sbp
     >>> report = verify(sbp.load("examples/textbook_mlp.sbp"))
     >>> report.ok, report.entries
-    (True, {'x': 3, 'y': 4, 'W1': 6, 'W2': 8})
+    (True, {'x': 2, 'y': 4, 'W1': 6, 'W2': 12})
     """
+    start = time.monotonic()
     d = _derivation(model, bind)
     m = d.model
-    dims = default_dims(m, dims, _SMALL_SIZES)
-    sizes = {m.dims[n]: s for n, s in dims.items()}
-    env = explicit_environment(d, sizes)
-    objective = env[d.symbols[m.objective]]
-    entries, mismatches = {}, []
-    unknowns, rng = {}, random.Random(0)
-    for name, v in m.variables.items():
-        if v.role not in ("param", "input"):
-            continue
-        symbols = env[d.symbols[name]]
-        derived = env[d.step(name).adjoint] if name in d.order else None
-        cells = [((), symbols)] if v.shape.is_scalar else [
-            ((i, j), symbols[i, j]) for i in range(symbols.rows) for j in range(symbols.cols)]
-        for index, symbol in cells:
-            truth = _canonical(sp.diff(objective, symbol))
-            if derived is None:
-                mine = sp.Integer(0)
-            else:
-                mine = derived if v.shape.is_scalar else derived[index]
-            mine = _canonical(mine)
-            if not _equal(mine, truth, unknowns, rng):
-                shown = index[:1] if v.shape.kind == "vector" else index
-                mismatches.append((name, shown, mine - truth))
-        entries[name] = len(cells)
-    return VerifyReport(entries, mismatches, dims)
+    dims = _small_dims(m, dims)
+    env = explicit_environment(d, {m.dims[n]: s for n, s in dims.items()})
+    deadline = start + (math.inf if timeout is None else timeout)
+    verdicts = _judge(_gradient_cells(d, env), deadline)
+    return _report(verdicts, dims, "matrix-form gradients", timeout, accept_numeric, start)

@@ -19,7 +19,7 @@ from pathlib import Path
 import sympy as sp
 
 from . import __version__
-from .checks import TOLERANCE, check, default_dims, verify
+from .checks import TIMEOUT, TOLERANCE, check, default_dims, verify
 from .derivation import derive
 from .errors import ModelError
 from .figures import FORMATS, graph_figure
@@ -233,7 +233,11 @@ def _check(args):
 
 
 def _verify(args):
-    report = verify(load(args.model), dims=args.dims, bind=args.bind)
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+    report = verify(load(args.model), dims=args.dims, bind=args.bind,
+                    timeout=TIMEOUT if args.timeout is None else args.timeout,
+                    accept_numeric=args.accept_numeric)
     print(report)
     return 0 if report.ok else 1
 
@@ -345,9 +349,18 @@ def _parser():
     p = command("verify", "prove the gradients equal to SymPy's entrywise derivatives", _verify,
                 "symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2",
                 ". Abstract functions may stay abstract (the derivation as written is proved); "
-                "exit 1 when an entry differs. Small --dims keep it fast.")
-    add_dims(p)
+                "exit 1 when an entry differs, or when an entry is only equal at random points "
+                "to 50 digits because its proof did not finish (unless --accept-numeric). "
+                "Small --dims keep it fast.")
+    add_dims(p, "sizes of the dims, e.g. d=3,h=2,q=4 (distinct small sizes 2, 3, 4, ... by "
+             "default)")
     add_bind(p)
+    p.add_argument("--timeout", metavar="SECONDS", type=float, default=None,
+                   help=f"time budget of the proofs (default {TIMEOUT:g}); an entry not proved "
+                        "in time is compared at random points to 50 digits instead")
+    p.add_argument("--accept-numeric", action="store_true",
+                   help="pass (exit 0) when every entry is proved or equal at random points to "
+                        "50 digits, not proved symbolically")
 
     p = command("hvp", "derive the Hessian-vector products, node by node (forward-over-reverse)",
                 _hvp, "symbackprop hvp examples/textbook_mlp.sbp --format tex --standalone "

@@ -50,6 +50,7 @@ import sympy as sp
 from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatrixExpr
 
 from . import expressions as ex
+from .checks import TIMEOUT
 from .derivation import Term
 from .operators import _lines_sum, _spread
 from .program import needed_steps
@@ -876,7 +877,7 @@ def explicit_hvp(hvp, dims=None):
     ----------
     hvp : HVPDerivation
     dims : dict of str to int, optional
-        Small sizes; 3, 2, 4, ... by default.
+        Small sizes; distinct ones, 2, 3, 4, ..., by default.
 
     Returns
     -------
@@ -887,10 +888,10 @@ def explicit_hvp(hvp, dims=None):
         :func:`sympy.diff` of the explicit objective.  Unknown derivatives are
         spelled alike on both sides.
     """
-    from .checks import _SMALL_SIZES, _canonical, default_dims, explicit
+    from .checks import _canonical, _small_dims, explicit
     d = hvp.derivation
     m = d.model
-    dims = default_dims(m, dims, _SMALL_SIZES)
+    dims = _small_dims(m, dims)
     sizes = {m.dims[n]: s for n, s in dims.items()}
     env = _explicit_environment(hvp, sizes)
 
@@ -931,25 +932,33 @@ def _agree_at_points(mine, truth, rng, points=3):
     return evaluated > 0
 
 
-def verify_hvp(model, dims=None, bind=None, wrt=None, prove=True):
+def verify_hvp(model, dims=None, bind=None, wrt=None, prove=True, timeout=TIMEOUT,
+               accept_numeric=False):
     """Prove H v equal, entry by entry, to the Hessian of the explicit objective times v.
 
     Parameters
     ----------
     model : Model, Derivation or HVPDerivation
     dims : dict of str to int, optional
-        Small concrete sizes (3, 2, 4, ... by default).
+        Small concrete sizes (distinct ones, 2, 3, 4, ..., by default).
     bind : dict of str to str, optional
         Abstract functions to bind; unbound ones stay abstract (phi'' and the
         second partials of ell are compared as unknown functions).
     wrt : list of str, optional
         As in :func:`derive_hvp`.
     prove : bool
-        Prove each entry equal symbolically (a random point refutes at once;
-        otherwise the difference must simplify to 0).  With False, each entry
-        is compared at three random points to 40 digits instead: the same
-        ground truth, without :func:`sympy.simplify`, which can take minutes
-        on the second derivatives of sigmoids and softmaxes.
+        Prove each entry equal symbolically (random points refute at once;
+        otherwise the difference must reach 0 in a canonical form or by
+        :func:`sympy.simplify`).  With False, each entry is compared at
+        random points to 50 digits only: the same ground truth, without
+        :func:`sympy.simplify`, which can take minutes on the second
+        derivatives of sigmoids and softmaxes.
+    timeout : float or None
+        Seconds the proofs may take once the entries are built (None: no
+        limit).
+    accept_numeric : bool
+        Whether entries equal at random points but not proved pass
+        (``prove=False`` accepts them).
 
     Returns
     -------
@@ -962,30 +971,31 @@ def verify_hvp(model, dims=None, bind=None, wrt=None, prove=True):
     >>> report.ok, report.entries
     (True, {'W1': 4, 'W2': 4})
     """
-    import random
-    from .checks import VerifyReport, _derivation, _equal, default_dims, _SMALL_SIZES
+    import time
+    from .checks import _derivation, _judge, _report, _small_dims
+    start = time.monotonic()
     if isinstance(model, HVPDerivation):
         hvp = model if not bind else model.bound(bind)
     else:
         hvp = derive_hvp(_derivation(model, bind), wrt)
-    dims = default_dims(hvp.model, dims, _SMALL_SIZES)
+    dims = _small_dims(hvp.model, dims)
     derived, truth = explicit_hvp(hvp, dims)
-    entries, mismatches = {}, []
-    unknowns, rng = {}, random.Random(0)
     shapes = {n: hvp.model.variables[n].shape for n in hvp.wrt}
-    for name in hvp.wrt:
-        cols = 1 if shapes[name].is_scalar else len(derived[name]) // int(
-            shapes[name].rows.xreplace({hvp.model.dims[k]: v for k, v in dims.items()}))
-        for k, (mine, expected) in enumerate(zip(derived[name], truth[name])):
-            agree = (_equal(mine, expected, unknowns, rng) if prove
-                     else _agree_at_points(mine, expected, rng))
-            if not agree:
+
+    def cells():
+        for name in hvp.wrt:
+            cols = 1 if shapes[name].is_scalar else len(derived[name]) // int(
+                shapes[name].rows.xreplace({hvp.model.dims[k]: v for k, v in dims.items()}))
+            for k, (mine, expected) in enumerate(zip(derived[name], truth[name])):
                 index = () if shapes[name].is_scalar else (
                     (k,) if shapes[name].kind == "vector" else divmod(k, cols))
-                mismatches.append((name, index, mine - expected))
-        entries[name] = len(derived[name])
-    report = VerifyReport(entries, mismatches, dims, "matrix-form Hessian-vector products")
-    return report
+                yield name, index, (lambda mine=mine, expected=expected: (mine, expected))
+
+    # the entries are built above, all at once: the budget is the proofs'
+    deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+    verdicts = _judge(cells(), deadline, symbolic=prove)
+    return _report(verdicts, dims, "matrix-form Hessian-vector products", timeout if prove else 0,
+                   accept_numeric or not prove, start)
 
 
 # --- NumPy code ---------------------------------------------------------------------------
