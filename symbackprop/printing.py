@@ -453,6 +453,9 @@ class TextPrinter(_Common, StrPrinter):
     def _print_Heaviside(self, expr):
         return f"𝟙[{self._arg(expr.args[0])} > 0]"
 
+    def _print_Exp1(self, expr):
+        return "e"  # Euler's number, as in the LaTeX; SymPy's text writes E
+
     def _print_OneMatrix(self, expr):
         # 𝟏 is a vector of ones; a matrix of ones is written as the product 𝟏 𝟏ᵀ
         if expr.rows != 1 and expr.cols != 1:

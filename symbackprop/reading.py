@@ -213,8 +213,15 @@ def _text_tokens(text, vocabulary):
         op = next((o for o in _TEXT_OPERATORS if text.startswith(o, i)), None)
         return (Token("op", op), i + len(op)) if op else None
 
-    return _scan(text, [space, name_or_function, _number, _script("sup", _SUPERSCRIPTS),
+    return _scan(text, [space, name_or_function, _number, _euler, _script("sup", _SUPERSCRIPTS),
                         _script("sub", _SUBSCRIPTS), operator], 12)
+
+
+def _euler(text, i):
+    """Euler's number e, where no name of the model is printed e (names are matched first)."""
+    if text.startswith("e", i) and not re.match(r"[A-Za-z0-9_{]", text[i + 1:i + 2]):
+        return Token("num", "e", value=float(np.e)), i + 1
+    return None
 
 
 def _script_number(run, digits):
@@ -245,7 +252,7 @@ def _latex_tokens(text, vocabulary):
         found = next(((t, k) for t, k in _LATEX_FIXED if text.startswith(t, i)), None)
         return (Token("op", found[1]), i + len(found[0])) if found else None
 
-    return _scan(text, [space, name, function, _number, fixed], 16)
+    return _scan(text, [space, name, function, _number, _euler, fixed], 16)
 
 
 # --- values and the operations of the notation ----------------------------------------

@@ -660,6 +660,14 @@ def test_printed_formulas_read_back(text):
     assert report.total > 0
 
 
+@settings(max_examples=examples(60))
+@given(text=models())
+def test_printed_hessian_vector_products_read_back(text):
+    note(text)
+    report = sbp.prove_printed(derive_hvp(derived(text)))
+    assert report.ok, str(report)
+
+
 def documents(texts, kind):
     """{title: document} of the random models, first and second order, in LaTeX or Markdown."""
     out = {}
