@@ -146,7 +146,7 @@ sizes = st.fixed_dictionaries({"m": st.integers(1, 4), "n": st.integers(1, 4),
 
 
 @pytest.mark.parametrize("row", ROWS)
-@settings(max_examples=examples(8))
+@settings(max_examples=examples(4))
 @given(dims=sizes, seed=st.integers(0, 2**16))
 def test_finite_differences(row, dims, seed):
     report = sbp.check(derivation(row), dims=dims, seed=seed)

@@ -601,7 +601,7 @@ def test_every_generated_text_parses(text):
     assert model.objective == "J"
 
 
-@settings(max_examples=examples(200))
+@settings(max_examples=examples(120))
 @given(data=st.data(), text=models())
 def test_gradients_agree_with_finite_differences(data, text):
     note(text)
@@ -620,7 +620,7 @@ def test_gradients_are_proved_entry_by_entry(text):
     assert report.ok, str(report)
 
 
-@settings(max_examples=examples(200))
+@settings(max_examples=examples(120))
 @given(data=st.data(), text=models())
 def test_lambdified_gradients_agree_with_pytorch(data, text):
     pytest.importorskip("torch", reason="PyTorch is not installed")
@@ -649,7 +649,7 @@ def test_deriving_is_deterministic(text):
     assert first.text() == second.text()
 
 
-@settings(max_examples=examples(150))
+@settings(max_examples=examples(60))
 @given(text=models())
 def test_printed_formulas_read_back(text):
     # what a lecturer copies is proved, not only the tree behind it: every formula of the
@@ -660,7 +660,7 @@ def test_printed_formulas_read_back(text):
     assert report.total > 0
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(30))
 @given(text=models())
 def test_printed_hessian_vector_products_read_back(text):
     note(text)
