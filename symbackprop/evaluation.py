@@ -170,7 +170,8 @@ class Evaluator:
         self._cache = {}
 
     def size(self, expr):
-        return int(sp.sympify(expr).xreplace(self.sizes))
+        # a shape's size: an int or a SymPy expression in the dims, never text
+        return int(expr.xreplace(self.sizes)) if isinstance(expr, sp.Basic) else int(expr)
 
     def __call__(self, expr):
         return self.value(expr)
