@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import symbackprop as sbp  # noqa: E402
-from symbackprop.documents import STANDALONE_PREAMBLE  # noqa: E402
+from symbackprop.printing.documents import STANDALONE_PREAMBLE
 
 OUT = ROOT / "docs" / "_static" / "textbook-derivation.png"
 DPI = 130

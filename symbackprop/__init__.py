@@ -10,14 +10,16 @@ finite differences and SymPy's elementwise differentiation.
 ∂J/∂h ⊙ φ'(z)
 """
 
+from .api import Derivation, HVPDerivation, derive, derive_hvp
+from .derivation.reverse import Step, Term
 from .errors import ModelError
-from .model import Model, load, parse
-from .derivation import Derivation, Step, Term, derive
-from .checks import CheckReport, VerifyReport, check, verify
-from .figures import graph_figure
-from .printing import Notation
-from .readback import ReadbackReport, prove_printed
-from .second_order import HVPDerivation, derive_hvp, hessian_block, verify_hvp
+from .language.model import Model, load, parse
+from .printing.figures import graph_figure
+from .printing.names import Notation
+from .proofs.check import CheckReport, check
+from .proofs.hessian import hessian_block
+from .proofs.readback import ReadbackReport, prove_printed
+from .proofs.verify import VerifyReport, verify, verify_hvp
 
 __all__ = ["ModelError", "Model", "parse", "load", "derive", "Derivation", "Step", "Term",
            "check", "verify", "CheckReport", "VerifyReport", "graph_figure", "Notation",

@@ -19,17 +19,18 @@ from pathlib import Path
 import sympy as sp
 
 from . import __version__
-from .checks import TIMEOUT, TOLERANCE, check, default_dims, verify
-from .derivation import derive
+from .api import derive, derive_hvp
 from .errors import ModelError
-from .figures import FORMATS, graph_figure
-from .memory import DTYPES, memory_report
-from .model import load
-from .operators import FUNCTIONS, REGISTRY
-from .readback import prove_printed
-from .shapes import ShapeError, vector
-from .numeric import generate_source
-from . import documents
+from .language.model import load
+from .primitives.operators import FUNCTIONS, REGISTRY
+from .primitives.shapes import ShapeError, vector
+from .printing import documents
+from .printing.figures import FORMATS, graph_figure
+from .printing.memory import DTYPES, memory_report
+from .printing.numpy_code import generate_source
+from .proofs.check import TOLERANCE, check, default_dims
+from .proofs.readback import prove_printed
+from .proofs.verify import TIMEOUT, verify
 
 __all__ = ["main"]
 
@@ -112,7 +113,6 @@ def _graph(args):
         raise UsageError("--backward and --second-order draw different graphs: choose one")
     hvp = None
     if args.second_order:
-        from .second_order import derive_hvp
         hvp = derive_hvp(d)
     try:
         figure = graph_figure(d, args.format, standalone=args.standalone, backward=args.backward,
@@ -168,7 +168,7 @@ def _codegen(args):
 
 
 def _hvp(args):
-    from .second_order import derive_hvp, generate_hvp_source
+    from .printing.numpy_code import generate_hvp_source
     hvp = derive_hvp(derive(load(args.model, bind=args.bind)))
     if args.standalone and args.format != "tex":
         raise UsageError("--standalone goes with --format tex")
@@ -185,7 +185,7 @@ def _hvp(args):
 
 
 def _hessian(args):
-    from .second_order import elementwise_hessian, hessian_block
+    from .proofs.hessian import elementwise_hessian, hessian_block
     d = derive(load(args.model, bind=args.bind))
     lines = ["Hessian blocks in closed form (V -> M V or V -> V M)"]
     for a in d.params:

@@ -9,7 +9,7 @@ agreement is a third, independent proof of the gradients.
 import numpy as np
 import pytest
 
-from symbackprop.model import Literal, Node, Ref
+from symbackprop.language.model import Literal, Node, Ref
 
 
 def torch_or_skip():

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 import symbackprop as sbp
-from symbackprop.checks import default_dims, random_arrays
+from symbackprop.proofs.sizes import default_dims
+from symbackprop.proofs.check import random_arrays
 from symbackprop.cli import main
-from symbackprop.numeric import LINE_LENGTH, generate_source
+from symbackprop.printing.numpy_code import LINE_LENGTH, generate_source
 from test_zoo import BIND
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,8 +3,8 @@
 import sympy as sp
 
 import symbackprop as sbp
-from symbackprop.checks import random_arrays
-from symbackprop.derivation import adjoint_symbol
+from symbackprop.proofs.check import random_arrays
+from symbackprop.derivation.reverse import adjoint_symbol
 from reference import relative_error, torch_value_and_grad
 
 

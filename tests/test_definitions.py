@@ -1,8 +1,8 @@
 """The ground truth of ``verify`` checked against independent definitions.
 
 ``verify`` differentiates the explicit, entry-by-entry forms of the built-ins
-(the ``explicit`` methods of :mod:`symbackprop.expressions` and the forward
-forms of :mod:`symbackprop.operators`).  A wrong definition there would make
+(the ``explicit`` methods of :mod:`symbackprop.primitives.expressions` and the forward
+forms of :mod:`symbackprop.primitives.operators`).  A wrong definition there would make
 the derivation and its proof agree on the wrong function.  So each row of the
 operator table (``test_operators.ROWS``, one per operator use) is evaluated
 three ways at random points: the project's explicit form with its entry
@@ -15,9 +15,10 @@ import pytest
 import sympy as sp
 
 import symbackprop as sbp
-from symbackprop.checks import explicit_environment, random_arrays
-from symbackprop.model import Literal, Node, Ref
-from symbackprop.operators import REGISTRY
+from symbackprop.proofs.explicit import explicit_environment
+from symbackprop.proofs.check import random_arrays
+from symbackprop.language.model import Literal, Node, Ref
+from symbackprop.primitives.operators import REGISTRY
 from reference import _torch_ops, torch_or_skip
 from test_operators import DECLS, ROWS
 

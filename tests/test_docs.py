@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import symbackprop as sbp
-from symbackprop.operators import REGISTRY
+from symbackprop.primitives.operators import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -74,7 +74,8 @@ def test_the_tutorial_shows_the_textbook_derivation_and_graphs(html):
 
 def _latex(d, name):
     """The LaTeX of a step's left-hand side, as the page escapes it."""
-    from symbackprop.printing import MatrixLatexPrinter, display_names
+    from symbackprop.printing.printers import MatrixLatexPrinter
+    from symbackprop.printing.names import display_names
     text = MatrixLatexPrinter(display_names(d, latex=True)).doprint(d.step(name).adjoint)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import symbackprop as sbp
-from symbackprop.checks import _largest_step, random_arrays
+from symbackprop.proofs.check import _largest_step, random_arrays
 
 #: log and sqrt of a positive input, log(u) and log(1 - u) of a unit one, and both
 #: domains on scalars (a const and a param) and on a matrix.

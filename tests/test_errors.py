@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sbp
-from symbackprop import language
+from symbackprop.language import syntax as language
 from profiles import examples
 
 ROOT = Path(__file__).resolve().parents[1]

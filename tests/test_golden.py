@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 import symbackprop as sbp
-from symbackprop.checks import default_dims
-from symbackprop import documents
-from symbackprop.figures import graph_figure
-from symbackprop.second_order import derive_hvp
+from symbackprop.proofs.sizes import default_dims
+from symbackprop.printing import documents
+from symbackprop.printing.figures import graph_figure
+from symbackprop import derive_hvp
 from typeset import pdflatex
 
 GOLDEN = Path(__file__).parent / "golden"

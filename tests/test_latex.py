@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import symbackprop as sbp
-from symbackprop.checks import default_dims
-from symbackprop.documents import LINE_WIDTH, _broken_inside, _broken_sum, _width
-from symbackprop.second_order import derive_hvp
+from symbackprop.proofs.sizes import default_dims
+from symbackprop.printing.documents import LINE_WIDTH, _broken_inside, _broken_sum, _width
+from symbackprop import derive_hvp
 from typeset import assert_katex_renders, compile_together, formulas, unbalanced_rows
 
 EXAMPLES = sorted(Path("examples").glob("*.sbp"))

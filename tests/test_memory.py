@@ -14,8 +14,9 @@ import pytest
 import sympy as sp
 
 import symbackprop as sbp
-from symbackprop.checks import default_dims, random_arrays
-from symbackprop.memory import memory_report
+from symbackprop.proofs.sizes import default_dims
+from symbackprop.proofs.check import random_arrays
+from symbackprop.printing.memory import memory_report
 from test_zoo import BIND
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -20,9 +20,10 @@ import pytest
 import sympy as sp
 
 import symbackprop as sbp
-from symbackprop import expressions as ex
-from symbackprop.checks import default_dims, random_arrays
-from symbackprop.derivation import Derivation, Step
+from symbackprop.primitives import expressions as ex
+from symbackprop.proofs.sizes import default_dims
+from symbackprop.proofs.check import random_arrays
+from symbackprop import Derivation, Step
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

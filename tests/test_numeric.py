@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 
 import symbackprop as sbp
-from symbackprop import expressions as ex
+from symbackprop.primitives import expressions as ex
 
 MIXED = """\
 dim n, m
@@ -127,7 +127,7 @@ def test_check_steps_over_a_kink():
     # relu with a kink within the larger steps: a step below it is taken, not the kink's slope
     model = sbp.parse("dim n\nparam w: vector(n)\nJ = sum(relu(w))\nobjective J\n")
     f = sbp.derive(model).lambdify()
-    from symbackprop.checks import _derivative_along
+    from symbackprop.proofs.check import _derivative_along
     w, v = np.array([-1.0, 2e-5, 1.0]), np.array([0.6, 0.8, 0.0])
     value, error = _derivative_along(lambda t: f.objective(w=w + t * v), 1.0)
     assert abs(value - 0.8) <= error <= 1e-9
@@ -141,7 +141,7 @@ def test_check_judges_a_small_gradient_at_its_own_scale():
     report = sbp.check(d)
     assert report.ok, str(report)
     assert report.resolution["b"] < 0.05, str(report)  # finite differences resolve it
-    from symbackprop.derivation import Derivation, Step
+    from symbackprop import Derivation, Step
     flipped = tuple(Step(s.node, s.adjoint, s.terms, -s.result) if s.node == "b" else s
                     for s in d.steps)
     report = sbp.check(Derivation(d.model, d.symbols, flipped))
@@ -151,7 +151,7 @@ def test_check_judges_a_small_gradient_at_its_own_scale():
 def test_check_passes_an_exactly_zero_gradient():
     # d/dw (norm(w) + sum(w)) = sign(w) + 1 = 0 for a negative w of one entry
     model = sbp.parse("dim n\nparam w: vector(n)\nJ = norm(w) + sum(w)\nobjective J\n")
-    from symbackprop.checks import random_arrays
+    from symbackprop.proofs.check import random_arrays
     seed = next(s for s in range(100) if random_arrays(model, {"n": 1}, s)["w"][0] < 0)
     report = sbp.check(model, dims={"n": 1}, seed=seed)
     assert report.ok, str(report)

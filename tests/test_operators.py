@@ -16,9 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sbp
-from symbackprop.checks import default_dims, random_arrays
-from symbackprop.numeric import compile_derivation
-from symbackprop.operators import REGISTRY
+from symbackprop.proofs.sizes import default_dims
+from symbackprop.proofs.check import random_arrays
+from symbackprop.printing.numpy_function import compile_derivation
+from symbackprop.primitives.operators import REGISTRY
 from profiles import examples
 from reference import relative_error, torch_value_and_grad
 

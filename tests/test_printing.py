@@ -135,7 +135,7 @@ def test_a_named_partial_is_bracketed_as_a_factor():
 
 def test_an_abstract_function_of_a_compound_scalar_prints_with_primes():
     # not SymPy's Subs(φ'(ξ), ξ, tr(W)): the notes must compile and read as a lecturer writes
-    from symbackprop.second_order import derive_hvp
+    from symbackprop import derive_hvp
     d = sbp.derive(sbp.parse("dim n\nparam W: matrix(n, n)\nfunc phi\nJ = phi(trace(W))\n"
                              "objective J"))
     assert d.pretty(d.adjoint("W")) == "φ'(tr(W)) I"
@@ -145,6 +145,6 @@ def test_an_abstract_function_of_a_compound_scalar_prints_with_primes():
 
 
 def test_a_power_of_an_indicator_is_the_indicator():
-    from symbackprop.second_order import derive_hvp
+    from symbackprop import derive_hvp
     d = sbp.derive(sbp.parse("param a: scalar\nJ = relu(a)^2\nobjective J"))
     assert "R{∂J/∂a} = 2 v_a 𝟙[a > 0]" in derive_hvp(d).text()

@@ -49,8 +49,8 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import symbackprop as sbp
-from symbackprop.checks import random_arrays
-from symbackprop.second_order import derive_hvp
+from symbackprop.proofs.check import random_arrays
+from symbackprop import derive_hvp
 from profiles import examples
 from reference import relative_error, torch_value_and_grad
 from typeset import (assert_katex_renders, compile_together, formulas, katex, pdflatex,

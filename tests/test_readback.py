@@ -1,7 +1,7 @@
 """What the reader sees is what is proved: every printed formula read back and checked.
 
-The reader (symbackprop.reading) parses the printed text and LaTeX again, under
-every plausible reading, and symbackprop.readback compares the values with the
+The reader (symbackprop.proofs.reading) parses the printed text and LaTeX again, under
+every plausible reading, and symbackprop.proofs.readback compares the values with the
 derivation's at random points.  These tests prove the reader itself (it must
 see the ambiguities of ../reference, and reject wrong formulas), then run it on
 every example in every format and notation, on every operator row and on the
@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 
 import symbackprop as sbp
-from symbackprop import documents
-from symbackprop.evaluation import Binding, derivation_values, sample_values
-from symbackprop.checks import default_dims, random_arrays
-from symbackprop.numeric import compile_derivation
-from symbackprop.printing import Notation
-from symbackprop.readback import printed_equations, prove_printed
-from symbackprop.reading import ReadError, Value, Vocabulary, read
+from symbackprop.printing import documents
+from symbackprop.proofs.evaluation import Binding, derivation_values, sample_values
+from symbackprop.proofs.sizes import default_dims
+from symbackprop.proofs.check import random_arrays
+from symbackprop.printing.numpy_function import compile_derivation
+from symbackprop.printing.names import Notation
+from symbackprop.proofs.readback import printed_equations, prove_printed
+from symbackprop.proofs.reading import ReadError, Value, Vocabulary, read
 
 EXAMPLES = sorted(Path("examples").glob("*.sbp"))
 NOTATIONS = {
@@ -280,14 +281,14 @@ def test_check_reports_the_printed_formulas(capsys):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_every_printed_formula_of_every_hvp_document_reads_back(path):
-    from symbackprop.second_order import derive_hvp
+    from symbackprop import derive_hvp
     report = prove_printed(derive_hvp(_derivation(path)))
     assert report.ok, str(report)
     assert min(report.counts.values()) > len(_derivation(path).steps)  # tangents were read
 
 
 def test_a_changed_tangent_fails():
-    from symbackprop.second_order import derive_hvp
+    from symbackprop import derive_hvp
     hvp = derive_hvp(_derivation(Path("examples/textbook_mlp.sbp")))
     text = documents.hvp_text(hvp)
     for right, wrong in [("∂J/∂h ⊙ φ''(z) ⊙ R{z}", "∂J/∂h ⊙ φ'(z) ⊙ R{z}"),
@@ -301,7 +302,7 @@ def test_a_changed_tangent_fails():
 
 def test_a_product_inside_an_entrywise_function_is_hadamard():
     # the H v of a gate: σ'' written with juxtaposed vectors read as a matrix product
-    from symbackprop.second_order import derive_hvp
+    from symbackprop import derive_hvp
     hvp = derive_hvp(_derivation(Path("examples/gated_unit.sbp")))
     text = documents.hvp_text(hvp)
     assert "(1 - σ(a))^⊙2 ⊙ σ(a) - σ²(a) ⊙ (1 - σ(a))" in text
@@ -310,7 +311,7 @@ def test_a_product_inside_an_entrywise_function_is_hadamard():
 
 def test_a_negated_sum_of_scalar_products_keeps_its_brackets_in_latex():
     # found by the read-back: -(aᵀ b + cᵀ d) printed as - aᵀ b + cᵀ d in LaTeX
-    from symbackprop.second_order import derive_hvp
+    from symbackprop import derive_hvp
     d = sbp.derive(sbp.parse("dim m\nparam p0: vector(m)\nparam p1: vector(m)\ninput C1: vector(m)"
                              "\nv1 = (0 + p0)^1\nv2 = cross_entropy(p0, v1)\n"
                              "v6 = cross_entropy(p1, p1) - v1\nJ = C1.T @ v6 + v2 + sum(p1)\n"

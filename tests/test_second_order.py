@@ -26,11 +26,15 @@ import pytest
 import sympy as sp
 
 import symbackprop as sbp
-from symbackprop import expressions as ex
-from symbackprop.checks import default_dims, random_arrays
-from symbackprop.figures import graph_figure
-from symbackprop.second_order import (RULES, SecondPartial, derive_hvp, elementwise_hessian,
-                                      hessian_block, jvp, verify_hvp)
+from symbackprop.primitives import expressions as ex
+from symbackprop.proofs.sizes import default_dims
+from symbackprop.proofs.check import random_arrays
+from symbackprop.printing.figures import graph_figure
+from symbackprop import derive_hvp
+from symbackprop.derivation.tangent import RULES, jvp
+from symbackprop.primitives.expressions import SecondPartial
+from symbackprop.proofs.hessian import elementwise_hessian, hessian_block
+from symbackprop.proofs.verify import verify_hvp
 from reference import relative_error, torch_hvp
 from test_operators import ROWS, model_text
 from test_zoo import BIND, IDS, PATHS
@@ -270,7 +274,7 @@ def test_a_block_acting_on_the_right_agrees_with_the_elementwise_hessian():
     d = sbp.derive(sbp.load("examples/matrix_factorization.sbp"))
     side, M = hessian_block(d, "U", "U")
     assert side == "right"
-    from symbackprop.checks import _entry_symbols, explicit
+    from symbackprop.proofs.explicit import _entry_symbols, explicit
     dims = {"m": 2, "n": 2, "r": 2}
     sizes = {d.model.dims[k]: v for k, v in dims.items()}
     labels, H = elementwise_hessian(d, dims, wrt=["U"])
@@ -293,8 +297,8 @@ def test_a_block_without_a_product_form_says_so():
 
 def test_the_elementwise_hessian_is_symmetric_and_matches_sympy():
     import random
-    from symbackprop.checks import _entry_symbols, explicit
-    from symbackprop.second_order import _agree_at_points
+    from symbackprop.proofs.explicit import _entry_symbols, explicit
+    from symbackprop.proofs.hessian import _agree_at_points
     d = sbp.derive(sbp.load("examples/textbook_mlp.sbp", bind=BIND["textbook_mlp"]))
     dims = {"d": 1, "h": 2, "q": 1}
     labels, H = elementwise_hessian(d, dims)
@@ -376,7 +380,7 @@ def test_no_sympy_artefacts_in_second_order_documents(path):
 def test_the_second_order_graph_answers_what_happens_to_the_graph(tmp_path):
     # forward-over-reverse adds a tangent per forward value and per adjoint; each reads
     # tangents, directions, and the forward values and adjoints that must be kept
-    from symbackprop.figures import second_order_graph
+    from symbackprop.printing.figures import second_order_graph
     d = sbp.derive(sbp.load(next(p for p in PATHS if p.stem == "textbook_mlp")))
     hvp = derive_hvp(d)
     g = second_order_graph(hvp)

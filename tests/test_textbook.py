@@ -12,10 +12,10 @@ import sympy as sp
 from sympy.matrices.expressions import HadamardProduct
 
 import symbackprop as sbp
-from symbackprop import expressions as ex
-from symbackprop.checks import random_arrays
-from symbackprop.derivation import adjoint_symbol
-from symbackprop.operators import REGISTRY
+from symbackprop.primitives import expressions as ex
+from symbackprop.proofs.check import random_arrays
+from symbackprop.derivation.reverse import adjoint_symbol
+from symbackprop.primitives.operators import REGISTRY
 from reference import relative_error, torch_value_and_grad
 
 TEXTBOOK = "examples/textbook_mlp.sbp"

@@ -7,10 +7,11 @@ from pathlib import Path
 import sympy as sp
 
 import symbackprop as sbp
-from symbackprop import expressions as ex
-from symbackprop.checks import _small_dims, explicit_environment
+from symbackprop.primitives import expressions as ex
+from symbackprop.proofs.sizes import small_dims as _small_dims
+from symbackprop.proofs.explicit import explicit_environment
 from symbackprop.cli import main
-from symbackprop.operators import REGISTRY
+from symbackprop.primitives.operators import REGISTRY
 
 TEXTBOOK = Path(__file__).resolve().parent.parent / "examples" / "textbook_mlp.sbp"
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import symbackprop as sbp
-from symbackprop.checks import TOLERANCE, default_dims, random_arrays
+from symbackprop.proofs.check import TOLERANCE, random_arrays
+from symbackprop.proofs.sizes import default_dims
 from reference import relative_error, torch_value_and_grad
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from symbackprop.documents import STANDALONE_PREAMBLE
+from symbackprop.printing.documents import STANDALONE_PREAMBLE
 
 ROOT = Path(__file__).resolve().parent.parent
 KATEX_VERSION = "0.16.47"  # as .ci/run installs it

@@ -19,7 +19,7 @@ Directives (for MyST pages)
 
 Generated pages (at ``builder-inited``, into git-ignored folders)
     ``_generated/operators.md``
-        Every operator of :data:`symbackprop.operators.REGISTRY` with its
+        Every operator of :data:`symbackprop.primitives.operators.REGISTRY` with its
         local derivative rules, each derived by symbackprop from a one-line
         model and printed as LaTeX.
     ``_generated/cli.md``
@@ -53,17 +53,23 @@ from sphinx.util.docutils import SphinxDirective
 
 import symbackprop as sbp
 from symbackprop import cli
-from symbackprop.operators import FUNCTIONS, REGISTRY
-from symbackprop.printing import MatrixLatexPrinter, display_names, shape_latex
+from symbackprop.primitives.operators import FUNCTIONS, REGISTRY
+from symbackprop.printing.printers import MatrixLatexPrinter
+from symbackprop.printing.names import display_names, shape_latex
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = "_generated"
 GALLERY = "gallery"
 API = "api"
 #: The modules in the order of the API reference; any other module follows.
-MODULES = ["model", "errors", "derivation", "documents", "printing", "notation", "figures",
-           "graph", "checks", "numeric", "program", "memory", "operators", "expressions",
-           "shapes", "language", "cli"]
+#: The API pages in reading order: the façade, then the layers from the bottom up.
+MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions", "primitives.operators",
+           "language.syntax", "language.model", "language.names", "derivation.graph",
+           "derivation.reverse", "derivation.program", "derivation.tangent", "printing.names",
+           "printing.printers", "printing.documents", "printing.figures", "printing.numpy_code",
+           "printing.numpy_function", "printing.memory", "proofs.sizes", "proofs.explicit",
+           "proofs.check", "proofs.verify", "proofs.hessian", "proofs.bounded",
+           "proofs.evaluation", "proofs.reading", "proofs.readback", "cli"]
 HELP_COLUMNS = "88"
 
 
@@ -523,7 +529,8 @@ def gallery_pages():
 def api_pages():
     """Page name to Markdown: one page per module of the package."""
     package = Path(sbp.__file__).parent
-    found = sorted(p.stem for p in package.glob("*.py") if not p.stem.startswith("_"))
+    found = sorted(".".join(p.relative_to(package).with_suffix("").parts)
+                   for p in package.rglob("*.py") if not p.stem.startswith("_"))
     order = [m for m in MODULES if m in found] + [m for m in found if m not in MODULES]
     # autodoc writes reStructuredText: MyST hands it to the rst parser through eval-rst
     return {name: f"# symbackprop.{name}\n\n```{{eval-rst}}\n.. automodule:: symbackprop.{name}\n```\n"

@@ -2,7 +2,7 @@
 
 :func:`parse` and :func:`load` are the entry points.  They check every name,
 every definition and every shape, and give a :class:`Model` whose assignments
-are typed expression trees of registry operators (:mod:`symbackprop.operators`).
+are typed expression trees of registry operators (:mod:`symbackprop.primitives.operators`).
 All errors are :class:`~symbackprop.errors.ModelError` with a line and column.
 
 Names live in three namespaces: dimensions (``dim``), values (declarations and
@@ -18,11 +18,17 @@ from pathlib import Path
 
 import sympy as sp
 
-from . import language as ast
-from .errors import ModelError
-from .expressions import ENTRY
-from .operators import BINARY, FUNCTIONS, REGISTRY, abstract_operator, elementwise_operator
-from .shapes import SCALAR, Shape, ShapeError, matrix, vector
+from ..errors import ModelError
+from ..primitives.expressions import ENTRY
+from ..primitives.operators import (
+    BINARY,
+    FUNCTIONS,
+    REGISTRY,
+    abstract_operator,
+    elementwise_operator,
+)
+from ..primitives.shapes import SCALAR, Shape, ShapeError, matrix, vector
+from . import syntax as ast
 
 __all__ = ["Model", "Variable", "Function", "Assignment", "Node", "Ref", "Literal", "parse",
            "load"]

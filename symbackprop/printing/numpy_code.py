@@ -28,15 +28,21 @@ import keyword
 import re
 import textwrap
 
-import numpy as np
 import sympy as sp
 from sympy.printing.printer import Printer
 
-from . import expressions as ex
-from .derivation import adjoint_symbol
-from .printing import TextPrinter, display_names
-from .program import (Program, forward_program, is_temporary, temporary_name,
-                      training_program)
+from ..derivation.program import (
+    Program,
+    forward_program,
+    hvp_program,
+    is_temporary,
+    temporary_name,
+    training_program,
+)
+from ..derivation.reverse import adjoint_symbol
+from ..primitives import expressions as ex
+from .names import display_names, hvp_display_names
+from .printers import TextPrinter
 
 __all__ = ["NumPyPrinter", "generate_source", "compile_derivation", "code_names"]
 
@@ -571,16 +577,6 @@ def _dim_sources(model):
     return dict(sorted(sources.items(), key=lambda item: order.index(item[0])))
 
 
-def _passed(model, values):
-    """Of `values` (from :class:`_Arrays`: the declared arrays, then every dim's size), the
-    arguments the generated functions take: the arrays, and the sizes no array has."""
-    declared = sum(v.declared for v in model.variables.values())
-    sized = _dim_sources(model)
-    return values[:declared] + [value for symbol, value in zip(model.dims.values(),
-                                                                values[declared:])
-                                if symbol not in sized]
-
-
 def _signature(name, parameters):
     line = f"def {name}({', '.join(parameters)}):"
     if len(line) <= LINE_LENGTH:
@@ -611,110 +607,62 @@ def _returned(objective, groups):
     return lines
 
 
-class _Arrays:
-    """Convert keyword arrays to the column layout, resolving and checking dims."""
-
-    def __init__(self, model):
-        self.model = model
-        self.declared = [v for v in model.variables.values() if v.declared]
-
-    def __call__(self, arrays):
-        model = self.model
-        names = [v.name for v in self.declared]
-        missing = [n for n in names if n not in arrays]
-        extra = [n for n in arrays if n not in names]
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append("missing " + ", ".join(missing))
-            if extra:
-                parts.append("unknown " + ", ".join(extra))
-            raise TypeError(f"arrays: {'; '.join(parts)} (the model declares {', '.join(names)})")
-        sizes = {}
-        values = []
-        for v in self.declared:
-            value = np.asarray(arrays[v.name], dtype=np.float64)
-            shape = v.shape
-            if shape.is_scalar:
-                if value.size != 1:
-                    raise ValueError(f"{v.name} is a scalar; got an array of shape {value.shape}")
-                values.append(np.float64(value.reshape(())))  # a NaN, not a complex, from (-1)**0.5
-                continue
-            expected = 1 if shape.kind == "vector" else 2
-            if value.ndim != expected:
-                raise ValueError(f"{v.name} is a {shape}: expected a {expected}-D array, got "
-                                 f"shape {value.shape}")
-            if shape.kind == "vector":
-                value = value.reshape(-1, 1)
-            for size, actual in zip((shape.rows, shape.cols), value.shape):
-                known = int(size) if size.is_Integer else sizes.setdefault(size, actual)
-                if known != actual:
-                    raise ValueError(f"{v.name} is a {shape}: got shape {np.shape(arrays[v.name])}"
-                                     f", but {size} = {known} from the arrays before it")
-            values.append(value)
-        values.extend(sizes.get(symbol, 0) for symbol in model.dims.values())
-        return values
+def _hvp_code_names(hvp):
+    """Python identifiers: the first-order ones, plus v_<name> and r_<name> for the tangents."""
+    idents, dims, names = _code_names(hvp.derivation)
+    used = set(names.values()) | _RESERVED
+    directions = {name: _identifier("v_" + idents[name], used) for name in hvp.directions}
+    for name, ident in directions.items():
+        names[hvp.directions[name]] = ident
+    for step in hvp.forward:
+        names[step.symbol] = _identifier("r_" + idents[step.node], used)
+    for step in hvp.backward:
+        names[step.symbol] = _identifier("r_grad_" + idents[step.node], used)
+    return idents, dims, directions, names, used
 
 
-def _to_user(value, shape):
-    if shape.is_scalar:
-        return float(value)
-    return np.asarray(value).reshape(-1) if shape.kind == "vector" else np.asarray(value)
+def generate_hvp_source(hvp):
+    """The NumPy module computing J, its gradients and H v, for a derivation with every
+    abstract function bound.
 
-
-def compile_derivation(derivation, wrt=None):
-    """Compile a derivation into a NumPy function.
-
-    Parameters
-    ----------
-    derivation : Derivation
-        With every abstract function bound (see :meth:`Derivation.bound`).
-    wrt : list of str, optional
-        The variables to differentiate with respect to; the params by default.
-
-    Returns
-    -------
-    callable
-        ``f(**arrays) -> (J, grads)``: `arrays` holds every input, param and
-        const by name (a vector as a 1-D array, a matrix 2-D, a scalar a
-        float); `J` is a float and `grads` a dict of the gradients, each in its
-        variable's shape.  ``f.objective(**arrays)`` computes `J` alone and
-        ``f.source`` is the generated module.
+    ``hvp(*declared, *directions, *sizes)`` (only the sizes no array has) runs
+    :func:`hvp_program`, each step under a comment quoting its formula, and
+    returns ``J, (grads...), (hvps...)`` for the `wrt` variables.
 
     Examples
     --------
-    >>> import numpy as np, symbackprop as sbp
-    >>> d = sbp.derive(sbp.parse("dim n\\nparam w: vector(n)\\nJ = w.T @ w\\nobjective J"))
-    >>> f = compile_derivation(d)
-    >>> J, grads = f(w=np.array([1.0, 2.0]))
-    >>> J, grads["w"]
-    (5.0, array([2., 4.]))
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp")).bound(
+    ...     {"phi": "tanh", "ell": "squared_error"})
+    >>> print(generate_hvp_source(sbp.derive_hvp(d)).split("def hvp")[1])  # doctest: +ELLIPSIS
+    (x, y, W1, W2, lambda_, v_W1, v_W2):
+        ...
+        # R{z} = V_W1 x
+        r_z = v_W1 @ x
+        ...
+        return J, (grad_W1, grad_W2), (r_grad_W1, r_grad_W2)
     """
-    model = derivation.model
-    wrt = list(derivation.params if wrt is None else wrt)
-    source = generate_source(derivation, wrt)
-    namespace = {}
-    # Safe: `source` is generated text (see the module docstring), not user text.
-    exec(compile(source, f"<symbackprop {model.filename}>", "exec"), namespace)
-    convert = _Arrays(model)
-
-    def arguments(arrays):
-        return _passed(model, convert(arrays))
-
-    shapes = {n: model.variables[n].shape for n in wrt}
-
-    def value_and_grad(**arrays):
-        J, grads = namespace["value_and_grad"](*arguments(arrays))
-        return float(J), {n: _to_user(g, shapes[n]) for n, g in zip(wrt, grads)}
-
-    def objective(**arrays):
-        return float(namespace["objective"](*arguments(arrays)))
-
-    def trace(**arrays):
-        return namespace["trace"](*arguments(arrays))
-
-    value_and_grad.objective = objective
-    value_and_grad.trace = trace
-    value_and_grad.source = source
-    value_and_grad.wrt = tuple(wrt)
-    return value_and_grad
+    d = hvp.derivation
+    model = d.model
+    idents, dims, directions, names, used = _hvp_code_names(hvp)
+    for name in hvp.wrt:
+        if hvp.output(name) not in names:
+            names[hvp.output(name)] = _identifier(f"r_grad_{idents[name]}", used)
+    text = TextPrinter(hvp_display_names(hvp, latex=False))
+    program = hvp_program(hvp, lambda symbol, value: f"{text.doprint(symbol)} = {text.doprint(value)}")
+    _temporary_names([program], names, used)
+    printer = NumPyPrinter(names)
+    declared = [idents[n] for n, v in model.variables.items() if v.declared]
+    sizes, unsized = _sizes(model, idents, dims)
+    grads = [names[adjoint_symbol(model, n)] for n in hvp.wrt]
+    hvps = [names[hvp.output(n)] for n in hvp.wrt]
+    function = _function("hvp", declared + list(directions.values()) + unsized,
+                         f"{model.objective}, its gradients and the Hessian-vector products H v, "
+                         "v given per variable.", _body(program, names, printer),
+                         _returned(idents[model.objective], [grads, hvps]), sizes, names)
+    arguments = (_described_arguments(model, idents, printer) + ", then a direction for each "
+                 "of " + ", ".join(directions) + " (shaped like it)"
+                 + (", then the sizes " + ", ".join(unsized) if unsized else ""))
+    return _module("Objective, gradients and Hessian-vector products of a model, generated by "
+                   "symbackprop.", f"Arguments: {arguments}. A vector is a column, a scalar a "
+                   "float.", model, [function])

@@ -1,165 +1,33 @@
 """Printing derivations as a lecturer writes them: LaTeX and Unicode text.
 
 Both printers extend SymPy's by dispatch (``_print_<Class>``) for the classes
-of :mod:`symbackprop.expressions`, for adjoint symbols (dJ/dz) and for the
+of :mod:`symbackprop.primitives.expressions`, for adjoint symbols (dJ/dz) and for the
 model's names.  An entrywise function prints as the scalar function applied to
 the matrix, ``φ'(z)``, ``1 - tanh²(z)``, never as SymPy's
 ``ElementwiseApplyFunction`` or ``Lambda``.
 
-A :class:`Notation` holds the lecturer's choices (bold style, transpose mark,
-dJ/dW or nabla_W J).  Whole documents are in :mod:`symbackprop.documents`.
+Both take the names of :func:`symbackprop.printing.names.display_names` and a
+:class:`~symbackprop.printing.names.Notation`.  Whole documents are in
+:mod:`symbackprop.printing.documents`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import sympy as sp
 from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatrixSymbol
 from sympy.printing.latex import LatexPrinter
-from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from . import expressions as ex
-from .derivation import adjoint_symbol
-from .graph import variable_latex
-from .notation import default_latex, unicode_name
+from ..language.names import default_latex, unicode_name
+from ..primitives import expressions as ex
+from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
 
-__all__ = ["Notation", "TextPrinter", "MatrixLatexPrinter", "display_names", "shape_latex",
-           "shape_text", "second_order_names"]
+__all__ = ["TextPrinter", "MatrixLatexPrinter"]
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-
-
-@dataclass(frozen=True)
-class Notation:
-    """How a derivation is written.
-
-    Attributes
-    ----------
-    bold : {"boldsymbol", "mathbf"}
-        The LaTeX macro for vectors and matrices.
-    transpose : {"top", "T", "mathsf"}
-        ``^\\top``, ``^T`` or ``^\\mathsf{T}`` in LaTeX (text always writes ᵀ).
-    prod : bool
-        Show the generic chain-rule line, ``prod(dJ/dchild, dchild/dnode)``.
-    shapes : bool
-        Show each value's shape, ``∈ ℝ^{q×h}``.
-    substituted : bool
-        Add each adjoint's fully substituted form, in forward variables only.
-    nabla : bool
-        Write ∇_W J instead of ∂J/∂W.
-    """
-
-    bold: str = "boldsymbol"
-    transpose: str = "top"
-    prod: bool = True
-    shapes: bool = True
-    substituted: bool = False
-    nabla: bool = False
-
-    def __post_init__(self):
-        if self.bold not in BOLD:
-            raise ValueError(f"bold must be one of {', '.join(BOLD)}, not {self.bold!r}")
-        if self.transpose not in TRANSPOSE:
-            raise ValueError(f"transpose must be one of {', '.join(TRANSPOSE)}, "
-                             f"not {self.transpose!r}")
-
-
-BOLD = {"boldsymbol": "\\boldsymbol", "mathbf": "\\mathbf"}
-TRANSPOSE = {"top": "^\\top", "T": "^{T}", "mathsf": "^{\\mathsf{T}}"}
-
-
-def adjoint_name(of, wrt, latex, notation):
-    """dJ/dW (or nabla_W J) from the printed names of J and W."""
-    if latex:
-        if notation.nabla:
-            return f"\\nabla_{{{wrt}}} {of}"
-        return f"\\frac{{\\partial {of}}}{{\\partial {wrt}}}"
-    return f"∇_{wrt} {of}" if notation.nabla else f"∂{of}/∂{wrt}"
-
-
-def display_names(derivation, latex, notation=Notation()):
-    """How the symbols of a derivation print, keyed by SymPy object.
-
-    Keys are the variables' and adjoints' symbols (a dimension may share a
-    variable's name, so names alone are ambiguous), ``("var", name)`` for
-    the names that :class:`~symbackprop.expressions.Partial` refers to, and
-    ``("func", name)`` for abstract functions.
-    """
-    model = derivation.model
-    bold = BOLD[notation.bold]
-    out = {}
-    for name, v in model.variables.items():
-        shown = variable_latex(v, bold) if latex else unicode_name(name)
-        out[derivation.symbols[name]] = out[("var", name)] = shown
-    j = out[("var", model.objective)]
-    for name in model.variables:
-        out[adjoint_symbol(model, name)] = adjoint_name(j, out[("var", name)], latex, notation)
-    for name, f in model.functions.items():
-        out[("func", name)] = (f.latex or default_latex(name)) if latex else unicode_name(name)
-    out.update(_short_partials(derivation, out))
-    return out
-
-
-def _short_partials(derivation, names):
-    """How many (call, slot) pairs each short partial, ∂L/∂o or ∂ℓ/∂o, could name.
-
-    A reader takes ∂L/∂o for the partial of the call that defines L, and ∂ℓ/∂o for
-    the partial of any call of ℓ in its argument o; and ∂J/∂o is the adjoint when
-    J is the objective.  The short form is printed only where it names one.
-    """
-    meanings = {}
-    objective = names[("var", derivation.model.objective)]
-    for name, expr in derivation.forward.items():
-        for node in sp.preorder_traversal(expr):
-            if not isinstance(node, ex.Apply):
-                continue
-            shown = {names[("func", node.name)]} | ({names[("var", name)]} if node == expr
-                                                    else set())
-            for slot, arg in enumerate(node.call_args):
-                if isinstance(arg, (sp.Symbol, MatrixSymbol)):
-                    for who in shown:
-                        meanings.setdefault(("partial", who, arg), set()).add((node, slot))
-    return {key: len(pairs) + (key[1] == objective) for key, pairs in meanings.items()}
-
-
-def second_order_names(hvp, names, latex, notation=Notation()):
-    """`names` (from :func:`display_names`) plus the directions and tangents of an HVP derivation.
-
-    A direction is V_W1 (v_w for a vector or a scalar); a tangent is R{z} or R{∂J/∂z}.
-    """
-    out = dict(names)
-    model = hvp.model
-    for name, symbol in hvp.directions.items():
-        shape = model.variables[name].shape
-        letter = "V" if shape.kind == "matrix" else "v"
-        wrt = names[("var", name)]
-        if latex:
-            base = letter if shape.is_scalar else f"{BOLD[notation.bold]}{{{letter}}}"
-            out[symbol] = f"{base}_{{{wrt}}}"
-        else:
-            out[symbol] = f"{letter}_{wrt}"
-    adjoints = {s.node: s.adjoint for s in hvp.derivation.steps}
-    for step in hvp.forward:
-        out[step.symbol] = _tangent_name(names[("var", step.node)], latex)
-    for step in hvp.backward:
-        out[step.symbol] = _tangent_name(names[adjoints[step.node]], latex)
-    return out
-
-
-def _tangent_name(inner, latex):
-    if latex:
-        return f"\\mathcal{{R}}\\left\\{{{inner}\\right\\}}"
-    return f"R{{{inner}}}"
-
-
-def is_tangent_name(text):
-    """Whether printed `text` is one tangent, R{...}: its braces delimit it like brackets."""
-    return text.startswith(("R{", "\\mathcal{R}\\left\\{")) and text.endswith("}") \
-        and text.count("R{") + text.count("\\mathcal{R}") == 1
 
 
 class _Common:
@@ -754,24 +622,3 @@ def _primes(n, latex):
     if n <= 3:
         return "'" * n
     return f"^{{({n})}}" if latex else f"⁽{str(n).translate(_SUPERSCRIPT)}⁾"
-
-
-def shape_latex(shape):
-    """A shape as a LaTeX set, ``\\mathbb{R}^{q \\times h}``."""
-    if shape.is_scalar:
-        return "\\mathbb{R}"
-    rows, cols = sp.latex(shape.rows), sp.latex(shape.cols)
-    if shape.kind == "vector":
-        return f"\\mathbb{{R}}^{{{rows}}}"
-    if shape.kind == "row":
-        return f"\\mathbb{{R}}^{{1 \\times {cols}}}"
-    return f"\\mathbb{{R}}^{{{rows} \\times {cols}}}"
-
-
-def shape_text(shape):
-    """A shape as Unicode, ℝ^(q×h)."""
-    if shape.is_scalar:
-        return "ℝ"
-    if shape.kind == "vector":
-        return f"ℝ^{shape.rows}"
-    return f"ℝ^({shape.rows}×{shape.cols})"

@@ -21,7 +21,7 @@ division by a matrix) are not plausible and are dropped.
 
 The reader knows the notation, not the derivation: the names it can meet come
 in a :class:`Vocabulary` (what each printed name may stand for), which
-:mod:`symbackprop.readback` builds from the model.  Nothing read is ever
+:mod:`symbackprop.proofs.readback` builds from the model.  Nothing read is ever
 evaluated as code: the text is tokenised and parsed here.
 
 Examples

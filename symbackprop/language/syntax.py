@@ -19,7 +19,7 @@ tokenizer and a recursive-descent parser.  The text is only ever read: no part
 of it reaches ``eval``, ``exec`` or SymPy's string parsers.  Limits on size and
 nesting turn pathological input into a :class:`~symbackprop.errors.ModelError`
 instead of a crash.  Meaning (names, shapes) is checked in
-:mod:`symbackprop.model`.
+:mod:`symbackprop.language.model`.
 
 Operator precedence, loosest first: ``+ -``; ``* / @``; unary ``-``; ``^``
 (right-associative, a constant exponent); postfix ``.T``.
@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .errors import ModelError
+from ..errors import ModelError
 
 __all__ = [
     "parse_statements", "Num", "Name", "Call", "Binary", "Unary", "Transpose",

@@ -27,8 +27,8 @@ import subprocess
 
 import networkx as nx
 
-from .notation import unicode_name
-from .printing import Notation, adjoint_name, display_names
+from ..language.names import unicode_name
+from .names import Notation, adjoint_name, display_names
 
 __all__ = ["graph_figure", "backward_graph", "Figure", "FORMATS"]
 
@@ -100,7 +100,7 @@ def second_order_graph(hvp):
     Parameters
     ----------
     hvp : HVPDerivation
-        From :func:`symbackprop.second_order.derive_hvp`.
+        From :func:`symbackprop.derivation.tangent.derive_hvp`.
 
     Returns
     -------
@@ -110,7 +110,7 @@ def second_order_graph(hvp):
         from what each tangent step reads (``kind="chain"`` between tangents
         and from directions, ``kind="reads"`` from values and adjoints).
     """
-    from .printing import second_order_names
+    from .names import second_order_names
     derivation = hvp.derivation
     g = backward_graph(derivation)
     forward = derivation.graph

@@ -1,6 +1,6 @@
 """Numbers for formulas: a derivation's expressions evaluated with NumPy at a point.
 
-The proof of printed output (:mod:`symbackprop.readback`) compares what a
+The proof of printed output (:mod:`symbackprop.proofs.readback`) compares what a
 printed formula means with what the derivation computes, at random points.
 This module computes the second: every forward value and every adjoint of a
 derivation, evaluated node by node with NumPy (not with the generated code, and
@@ -29,7 +29,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.matrices.expressions import HadamardPower, HadamardProduct
 
-from . import expressions as ex
+from ..primitives import expressions as ex
 
 __all__ = ["Binding", "Evaluator", "sample_values", "column", "derivation_values"]
 
@@ -114,7 +114,7 @@ class Binding:
 
 def sample_values(model, dims, seed):
     """Random values of a model's declared variables (in the evaluator's layout)."""
-    from .checks import random_arrays  # the data `check` draws, domains included
+    from .check import random_arrays  # the data `check` draws, domains included
     return {name: column(v) for name, v in random_arrays(model, dims, seed).items()}
 
 

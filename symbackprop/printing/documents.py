@@ -4,8 +4,8 @@ Each document has the textbook's form: the forward equations with their
 shapes; then, in reverse topological order, one block per node with the
 generic chain-rule line (one ``prod(dJ/dchild, dchild/dnode)`` term per
 consumer) and the result in matrix form; then a summary of the params'
-gradients.  A :class:`~symbackprop.printing.Notation` sets the lecturer's
-choices.  Only the printers of :mod:`symbackprop.printing` print expressions.
+gradients.  A :class:`~symbackprop.printing.names.Notation` sets the lecturer's
+choices.  Only the printers of :mod:`symbackprop.printing.printers` print expressions.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ import re
 
 import sympy as sp
 
-from .derivation import adjoint_symbol
-
-from .printing import (MatrixLatexPrinter, Notation, TextPrinter, adjoint_name, display_names,
-                       shape_latex, shape_text)
+from ..derivation.reverse import adjoint_symbol
+from .names import Notation, adjoint_name, display_names, shape_latex, shape_text
+from .printers import MatrixLatexPrinter, TextPrinter
 
 __all__ = ["text", "latex", "markdown", "hvp_text", "hvp_latex", "hvp_markdown",
            "STANDALONE_PREAMBLE"]
@@ -99,13 +98,13 @@ def text(derivation, memory=False, dims=None, dtype="float64", **options):
     ----------
     derivation : Derivation
     memory : bool
-        Add the section "What backward keeps" (:func:`symbackprop.memory.memory_report`).
+        Add the section "What backward keeps" (:func:`symbackprop.printing.memory.memory_report`).
     dims : dict of str to int, optional
         With `memory`: sizes at which to price the values in bytes.
     dtype : str
         With `memory` and `dims`: ``"float64"`` (the default), ``"float32"``, ...
     **options
-        Fields of :class:`~symbackprop.printing.Notation` (``prod``,
+        Fields of :class:`~symbackprop.printing.names.Notation` (``prod``,
         ``shapes``, ``substituted``, ``nabla``).
 
     Examples
@@ -408,7 +407,7 @@ def latex(derivation, standalone=False, memory=False, dims=None, dtype="float64"
     memory, dims, dtype
         As in :func:`text`: the section "What backward keeps".
     **options
-        Fields of :class:`~symbackprop.printing.Notation`.
+        Fields of :class:`~symbackprop.printing.names.Notation`.
 
     Examples
     --------
@@ -526,7 +525,7 @@ class _TangentWriter(_Writer):
         return out
 
     def has_second_partial(self):
-        from .second_order import SecondPartial
+        from ..derivation.tangent import SecondPartial
         return any(s.result.has(SecondPartial) for s in self.hvp.backward)
 
 
@@ -566,14 +565,14 @@ def hvp_text(hvp, **options):
     ----------
     hvp : HVPDerivation
     **options
-        Fields of :class:`~symbackprop.printing.Notation`; ``prod`` shows what
+        Fields of :class:`~symbackprop.printing.names.Notation`; ``prod`` shows what
         each tangent differentiates, ``R{...}``.
 
     Examples
     --------
     >>> import symbackprop as sbp
-    >>> from symbackprop.second_order import derive_hvp
-    >>> hvp = derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+    >>> from symbackprop import derive_hvp
+    >>> hvp = sbp.derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
     >>> print(hvp_text(hvp, shapes=False).split("Backward tangents")[1])  # doctest: +ELLIPSIS
      (reverse topological order)
       R{∂J/∂o} = R{∂L/∂o} = (∂²L/∂o∂oᵀ) R{o}
@@ -635,7 +634,7 @@ def hvp_latex(hvp, standalone=False, **options):
     Examples
     --------
     >>> import symbackprop as sbp
-    >>> from symbackprop.second_order import derive_hvp
+    >>> from symbackprop import derive_hvp
     >>> tex = hvp_latex(derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp"))))
     >>> "\\\\phi''\\\\left(\\\\boldsymbol{z}\\\\right)" in tex
     True

@@ -8,7 +8,7 @@ backward steps read it and after which statement each program frees it; and
 the peak of what training and inference hold, as a formula in the dims and as
 a number of bytes for given sizes.
 
-The analysis reads the very :class:`~symbackprop.program.Program` that the
+The analysis reads the very :class:`~symbackprop.derivation.program.Program` that the
 generated NumPy code runs (common subexpressions shared, each value released
 after its last use), so the formula is the code's own: a test runs the code
 and counts the bytes it holds.
@@ -26,10 +26,11 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .derivation import adjoint_symbol
-from .printing import MatrixLatexPrinter, Notation, TextPrinter, display_names
-from .numeric import code_names
-from .program import forward_program, is_temporary, training_program
+from ..derivation.program import forward_program, is_temporary, training_program
+from ..derivation.reverse import adjoint_symbol
+from .names import Notation, display_names
+from .numpy_code import code_names
+from .printers import MatrixLatexPrinter, TextPrinter
 
 __all__ = ["memory_report", "MemoryReport", "Value", "DTYPES"]
 

@@ -1,6 +1,6 @@
 """The computational graph: variables (boxes) and operators (circles).
 
-:func:`build_graph` turns a :class:`~symbackprop.model.Model` into a
+:func:`build_graph` turns a :class:`~symbackprop.language.model.Model` into a
 :class:`networkx.DiGraph` with edges operand -> operator -> result, as in the
 textbook's figure.  An operator nested inside another feeds it directly; a
 numeric literal is an attribute of its operator, not a node.
@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import networkx as nx
 
-from .model import Literal, Node, Ref, _walk
-from .notation import default_latex
+from ..language.model import Literal, Node, Ref, _walk
+from ..language.names import default_latex
 
 __all__ = ["build_graph", "variable_latex", "OPERATOR_LATEX"]
 

@@ -2,7 +2,7 @@
 
 SymPy has products, sums, transposes and Hadamard products of matrix
 expressions; this module adds what backpropagation through a network needs and
-SymPy lacks or gets wrong (see the module notes in :mod:`symbackprop.derivation`):
+SymPy lacks or gets wrong (see the module notes in :mod:`symbackprop.derivation.reverse`):
 
 * :class:`Map`: a scalar function applied entrywise, ``phi(z)``, ``1 - tanh(z)^2``;
 * :class:`AsScalar`: the one entry of a 1 x 1 product, ``v.T @ w``;
@@ -27,7 +27,12 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy.core.symbol import Str
-from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatrixExpr, OneMatrix
+from sympy.matrices.expressions import (
+    HadamardPower,
+    HadamardProduct,
+    MatrixExpr,
+    OneMatrix,
+)
 
 __all__ = [
     "Map", "AsScalar", "SumAll", "Norm", "Softmax", "LogSoftmax", "LogSumExp", "Apply",
@@ -585,3 +590,74 @@ def inner(a, b):
         product = mul(*mats)
         return coeff * (AsScalar(product) if is_matrix(product) else product)
     return sum_all(hadamard(a, b))
+
+
+class SecondPartial(MatrixExpr):
+    """The tangent of a named partial of an abstract function, ``d2L/do2 [t]``.
+
+    ``SecondPartial(name, of, slot, along, tangent, *args)`` is the directional
+    derivative of ``Partial(name, of, slot, *args)`` (dL/d(argument `slot`))
+    when argument `along` moves along `tangent`: entry k is
+    ``sum_m d2 ell / d(arg_slot)_k d(arg_along)_m  tangent_m``.  For a vector
+    argument it is the Hessian matrix of ``ell`` times a vector; for a matrix
+    argument, the Hessian applied to a matrix.  It has the shape of argument
+    `slot`.
+
+    Examples
+    --------
+    >>> o, t = sp.MatrixSymbol("o", 2, 1), sp.MatrixSymbol("t", 2, 1)
+    >>> e = SecondPartial("ell", "L", 0, 0, t, o)
+    >>> e.shape
+    (2, 1)
+    >>> o0, o1, t0, t1 = sp.symbols("o0 o1 t0 t1")
+    >>> e.explicit(sp.ImmutableMatrix([t0, t1]), sp.ImmutableMatrix([o0, o1]))[0]
+    t0*ell__d0__d0(o0, o1) + t1*ell__d0__d1(o0, o1)
+    """
+
+    def __new__(cls, name, of, slot, along, tangent, *args):
+        return super().__new__(cls, _str(name), _str(of), sp.Integer(slot),
+                               sp.Integer(along), tangent, *args)
+
+    name = property(lambda self: self.args[0].name)
+    of = property(lambda self: self.args[1].name)
+    slot = property(lambda self: int(self.args[2]))
+    along = property(lambda self: int(self.args[3]))
+    tangent = property(lambda self: self.args[4])
+    call_args = property(lambda self: self.args[5:])
+    operands = property(lambda self: self.args[4:])
+
+    @property
+    def shape(self):
+        operand = self.call_args[self.slot]
+        return operand.shape if is_matrix(operand) else (sp.Integer(1), sp.Integer(1))
+
+    def explicit(self, tangent, *args):
+        flat = _flatten(args)
+        offsets = [sum(len(_flatten([a])) for a in args[:k]) for k in range(len(args))]
+        rows, cols = _explicit_shape(args[self.slot])
+        steps = _flatten([tangent])
+        entries = []
+        for k in range(rows * cols):
+            entries.append(sp.Add(*[
+                second_partial_function(self.name, offsets[self.slot] + k,
+                                        offsets[self.along] + m)(*flat) * t
+                for m, t in enumerate(steps)]))
+        return sp.ImmutableMatrix(rows, cols, entries)
+
+    def _symbackprop_numpy(self, printer):
+        raise TypeError(f"the abstract function {self.name} has no NumPy form; bind it")
+
+
+def second_partial_function(name, first, second):
+    """The undefined function standing for the second partial of `name` in two flat slots.
+
+    Mixed partials of a smooth function are equal, so the slots are sorted:
+    both spellings of the same derivative are one function.
+
+    Examples
+    --------
+    >>> second_partial_function("ell", 3, 1)
+    ell__d1__d3
+    """
+    low, high = sorted((first, second))
+    return sp.Function(f"{name}__d{low}__d{high}")

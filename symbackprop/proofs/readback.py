@@ -5,8 +5,8 @@ copies the printed text.  :func:`prove_printed` closes the gap: it writes the
 derivation's documents (text, LaTeX, Markdown, with the notation asked for),
 takes every printed equation out of them (each forward line, each adjoint's
 result and substituted form, each param's gradient), reads each side back
-with :mod:`symbackprop.reading` under every plausible reading, and compares the
-values with the derivation's own (:mod:`symbackprop.evaluation`) at random
+with :mod:`symbackprop.proofs.reading` under every plausible reading, and compares the
+values with the derivation's own (:mod:`symbackprop.proofs.evaluation`) at random
 points, with the abstract functions bound to several random smooth functions.
 A formula passes only if every reading of it gives the value of its left-hand
 side; one that cannot be read fails too.
@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from . import expressions as ex
-from .derivation import adjoint_symbol
+from ..derivation.reverse import adjoint_symbol
+from ..primitives import expressions as ex
+from ..printing.names import Notation, _tangent_name, display_names
+from ..printing.printers import MatrixLatexPrinter, TextPrinter
 from .evaluation import Binding, derivation_values, sample_values
-from .printing import (MatrixLatexPrinter, Notation, TextPrinter, _tangent_name,
-                       display_names)
 from .reading import Entrywise, Linear, ReadError, Scalar, Value, Vocabulary, read
+from .sizes import default_dims
 
 __all__ = ["prove_printed", "ReadbackReport", "printed_equations", "READBACK_TOLERANCE"]
 
@@ -221,7 +222,7 @@ def _vocabulary(subject, latex, notation, evaluator, binding, sizes):
     derivation = getattr(subject, "derivation", subject)
     names = display_names(derivation, latex, notation)
     if subject is not derivation:  # the directions V_W and tangents R{z} of H v
-        from .printing import second_order_names
+        from ..printing.names import second_order_names
         names = second_order_names(subject, names, latex, notation)
     model = derivation.model
     printer = (MatrixLatexPrinter if latex else TextPrinter)(names, notation)
@@ -368,7 +369,7 @@ def _judge(lhs, side, vocabulary):
 
 
 def _documents(subject, formats, notation):
-    from . import documents
+    from ..printing import documents
     if hasattr(subject, "derivation"):  # H v: the second-order documents
         options = dict(bold=notation.bold, transpose=notation.transpose, prod=notation.prod,
                        shapes=notation.shapes, nabla=notation.nabla)
@@ -437,7 +438,6 @@ def prove_printed(derivation, formats=("text", "LaTeX", "Markdown"), notation=No
     """
     notation = notation or Notation()
     model = derivation.model
-    from .checks import default_dims
     dims = default_dims(model, sizes=_SIZES)
     sizes = {model.dims[n]: s for n, s in dims.items()}
     documents = documents or _documents(derivation, formats, notation)

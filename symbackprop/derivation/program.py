@@ -6,9 +6,9 @@ with every repeated subexpression computed once into a temporary just before
 its first use.  It also knows, for each statement, which values are read for
 the last time there and can be released.
 
-Both the code generator (:mod:`symbackprop.numeric`), which prints the program
+Both the code generator (:mod:`symbackprop.printing.numpy_code`), which prints the program
 and a ``del`` after each last use, and the memory analysis
-(:mod:`symbackprop.memory`), which adds up what is held between statements,
+(:mod:`symbackprop.printing.memory`), which adds up what is held between statements,
 read this one object: the memory report describes exactly the code that runs.
 
 Nothing here prints, and nothing recurses on the depth of a model.
@@ -23,11 +23,11 @@ from functools import cached_property
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
 
-from . import expressions as ex
-from .derivation import adjoint_symbol
+from ..primitives import expressions as ex
+from .reverse import adjoint_symbol
 
 __all__ = ["Statement", "Program", "forward_program", "training_program", "is_temporary",
-           "needed_steps", "temporary_name"]
+           "needed_steps", "temporary_name", "hvp_program"]
 
 _TEMPORARY = "\0temp"
 
@@ -295,3 +295,45 @@ def training_program(derivation, wrt=None, comment=str):
                   if s.target in gradients and ex.is_matrix(s.value) and _is_view(s.value) else s
                   for s in statements]
     return Program(statements, [derivation.symbols[model.objective]] + gradients)
+
+
+def _zero(shape):
+    return sp.Integer(0) if shape.is_scalar else sp.ZeroMatrix(shape.rows, shape.cols)
+
+
+def hvp_program(hvp, comment=None):
+    """The straight-line program computing J, its gradients and H v (see
+    :class:`Program`): the forward pass, the backward steps, then
+    the forward and backward tangents, repeated subexpressions computed once.
+    ``comment(symbol, value)`` gives the text quoted above a step.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> p = hvp_program(sbp.derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp"))))
+    >>> [str(s.target) for s in p][-6:]
+    ['R{o}', 'R{∂J/∂o}', 'R{∂J/∂W2}', 'R{∂J/∂h}', 'R{∂J/∂z}', 'R{∂J/∂W1}']
+    """
+    d = hvp.derivation
+    model = d.model
+
+    def formula(symbol, value):
+        return comment(symbol, value) if comment else ""
+
+    statements = [Statement(d.symbols[n], e) for n, e in d.forward.items()]
+    first_order = [n for n in hvp.wrt if n in d.order]
+    for step in needed_steps(d, first_order):
+        if step.node in hvp.wrt or not step.result.is_number:
+            statements.append(Statement(step.adjoint, step.result,
+                                        formula(step.adjoint, step.result)))
+    for step in hvp.forward + hvp.backward:
+        statements.append(Statement(step.symbol, step.result, formula(step.symbol, step.result)))
+    for name in hvp.wrt:
+        zero = _zero(model.variables[name].shape)
+        if name not in d.order:  # J does not depend on it
+            statements.append(Statement(adjoint_symbol(model, name), zero))
+        if name not in hvp._backward:  # its gradient does not move along V
+            statements.append(Statement(hvp.output(name), zero))
+    outputs = ([d.symbols[model.objective]] + [adjoint_symbol(model, n) for n in hvp.wrt]
+               + [hvp.output(n) for n in hvp.wrt])
+    return Program(share_subexpressions(statements), outputs)

@@ -31,11 +31,11 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
-from . import expressions as ex
-from .errors import ModelError
+from ..errors import ModelError
+from ..language.model import Literal, Ref, _walk
+from ..primitives import expressions as ex
+from ..primitives.operators import Site
 from .graph import build_graph
-from .model import Literal, Ref, _walk
-from .operators import Site
 
 __all__ = ["derive", "Derivation", "Step", "Term", "variable_symbols", "adjoint_symbol"]
 
@@ -241,10 +241,7 @@ def derive(model):
     >>> print(d.pretty(d.adjoint("W")))
     (∂J/∂z) xᵀ
     """
-    symbols = variable_symbols(model)
-    for a in model.assignments:
-        _check_finite(model, a, _forward(a.tree, symbols)[id(a.tree)])
-    return Derivation(model, symbols, _sweep(model, symbols))
+    return Derivation.of(model)
 
 
 def _check_finite(model, assignment, value):
@@ -279,13 +276,21 @@ class Derivation:
         self.steps = steps
         self._by_node = {s.node: s for s in steps}
 
+    @classmethod
+    def of(cls, model):
+        """The derivation of `model`, as this class (:func:`derive` for the base class)."""
+        symbols = variable_symbols(model)
+        for a in model.assignments:
+            _check_finite(model, a, _forward(a.tree, symbols)[id(a.tree)])
+        return cls(model, symbols, _sweep(model, symbols))
+
     def __repr__(self):
         return f"<Derivation of {self.model.objective} from {self.model.filename}: " \
                f"{len(self.steps)} steps>"
 
     @cached_property
     def graph(self):
-        """The computational graph (:func:`symbackprop.graph.build_graph`)."""
+        """The computational graph (:func:`symbackprop.derivation.graph.build_graph`)."""
         return build_graph(self.model)
 
     @cached_property
@@ -359,64 +364,9 @@ class Derivation:
                                "param, or does not reach the objective")
             raise KeyError(f"'{name}' is not a variable of the model")
 
-    def pretty(self, expr):
-        """An expression of this derivation as Unicode text, in the model's names."""
-        from .printing import TextPrinter, display_names
-        return TextPrinter(display_names(self, latex=False)).doprint(expr)
-
-    def text(self, **options):
-        """The whole derivation as Unicode text; options as in :func:`symbackprop.documents.text`."""
-        from .documents import text
-        return text(self, **options)
-
-    def latex(self, standalone=False, **options):
-        """The whole derivation as LaTeX; options as in :func:`symbackprop.documents.latex`."""
-        from .documents import latex
-        return latex(self, standalone=standalone, **options)
-
-    def markdown(self, **options):
-        """The whole derivation as Markdown; options as in :func:`symbackprop.documents.markdown`."""
-        from .documents import markdown
-        return markdown(self, **options)
-
-    def figure(self, backward=False):
-        """The computational (or backward) graph as a :class:`~symbackprop.figures.Figure`,
-        which a notebook shows as SVG."""
-        from .figures import Figure
-        return Figure(self, backward)
-
-    def _repr_markdown_(self):
-        # Jupyter renders the $$ blocks with MathJax
-        return self.markdown()
-
-    def lambdify(self, bind=None, wrt=None):
-        """A NumPy function computing the objective and the params' gradients.
-
-        Parameters
-        ----------
-        bind : dict of str to str, optional
-            Abstract functions to bind to built-ins, e.g.
-            ``{"phi": "tanh", "ell": "squared_error"}``.
-        wrt : list of str, optional
-            The variables whose gradients are returned: the params by default;
-            inputs may be added (``wrt=["W1", "x"]``).
-
-        Returns
-        -------
-        callable
-            ``f(**arrays) -> (J, grads)``; see :func:`symbackprop.numeric.compile_derivation`.
-
-        Raises
-        ------
-        ModelError
-            If an abstract function is left unbound.
-        """
-        from .numeric import compile_derivation
-        return compile_derivation(self.bound(bind), wrt)
-
     def bound(self, bind=None):
         """This derivation with abstract functions bound to built-ins; all must be bound."""
-        derivation = self if not bind else derive(self.model.bind(bind))
+        derivation = self if not bind else type(self).of(self.model.bind(bind))
         unbound = derivation.model.unbound
         if unbound:
             functions = [derivation.model.functions[name] for name in unbound]

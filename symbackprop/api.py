@@ -1,0 +1,210 @@
+"""Derivations as users hold them: the data of the derivation layer, with its printed forms.
+
+:class:`Derivation` and :class:`HVPDerivation` are the classes of
+:mod:`symbackprop.derivation.reverse` and :mod:`symbackprop.derivation.tangent`
+with the conveniences a notebook wants: ``pretty``, ``text``, ``latex``,
+``markdown``, ``figure``, ``lambdify`` and the Markdown a notebook displays.
+They sit on top of the printers and code generators, which import nothing from
+here: the layers below hand data up, and only this façade (and the command
+line) reaches down into all of them.
+
+>>> import symbackprop as sbp
+>>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+>>> print(d.pretty(d.adjoint("W2")))
+(∂J/∂o) hᵀ + λ W2
+>>> hvp = sbp.derive_hvp(d)
+>>> print(hvp.pretty(hvp.hvp("W1")))
+R{∂J/∂z} xᵀ + λ V_W1
+"""
+
+from __future__ import annotations
+
+from .derivation import reverse, tangent
+from .printing import documents
+from .printing.figures import Figure
+from .printing.names import Notation, display_names, hvp_display_names
+from .printing.numpy_function import compile_derivation, compile_hvp
+from .printing.printers import TextPrinter
+
+__all__ = ["Derivation", "HVPDerivation", "derive", "derive_hvp"]
+
+
+class Derivation(reverse.Derivation):
+    """The backward derivation of a model (see :class:`symbackprop.derivation.reverse.Derivation`),
+    printable and compilable."""
+
+    def pretty(self, expr):
+        """An expression of this derivation as Unicode text, in the model's names."""
+        return TextPrinter(display_names(self, latex=False)).doprint(expr)
+
+    def text(self, **options):
+        """The whole derivation as Unicode text; options as in
+        :func:`symbackprop.printing.documents.text`."""
+        return documents.text(self, **options)
+
+    def latex(self, standalone=False, **options):
+        """The whole derivation as LaTeX; options as in
+        :func:`symbackprop.printing.documents.latex`."""
+        return documents.latex(self, standalone=standalone, **options)
+
+    def markdown(self, **options):
+        """The whole derivation as Markdown; options as in
+        :func:`symbackprop.printing.documents.markdown`."""
+        return documents.markdown(self, **options)
+
+    def figure(self, backward=False):
+        """The computational (or backward) graph as a
+        :class:`~symbackprop.printing.figures.Figure`, which a notebook shows as SVG."""
+        return Figure(self, backward)
+
+    def _repr_markdown_(self):
+        # Jupyter renders the $$ blocks with MathJax
+        return self.markdown()
+
+    def lambdify(self, bind=None, wrt=None):
+        """A NumPy function computing the objective and the params' gradients.
+
+        Parameters
+        ----------
+        bind : dict of str to str, optional
+            Abstract functions to bind to built-ins, e.g.
+            ``{"phi": "tanh", "ell": "squared_error"}``.
+        wrt : list of str, optional
+            The variables whose gradients are returned: the params by default;
+            inputs may be added (``wrt=["W1", "x"]``).
+
+        Returns
+        -------
+        callable
+            ``f(**arrays) -> (J, grads)``; see
+            :func:`symbackprop.printing.numpy_function.compile_derivation`.
+
+        Raises
+        ------
+        ModelError
+            If an abstract function is left unbound.
+        """
+        return compile_derivation(self.bound(bind), wrt)
+
+
+class HVPDerivation(tangent.HVPDerivation):
+    """The Hessian-vector products of a model (see
+    :class:`symbackprop.derivation.tangent.HVPDerivation`), printable and compilable."""
+
+    def pretty(self, expr):
+        """An expression of this derivation as Unicode text."""
+        return TextPrinter(self.display_names(latex=False)).doprint(expr)
+
+    def display_names(self, latex, notation=None):
+        """How the symbols print: the first-order names, plus directions and tangents."""
+        return hvp_display_names(self, latex, notation or Notation())
+
+    def figure(self):
+        """The graph of the tangent sweep on the backward graph, as a
+        :class:`~symbackprop.printing.figures.Figure` (SVG in a notebook).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> hvp = sbp.derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+        >>> hvp.figure()
+        <second-order graph of J: 28 nodes>
+        """
+        return Figure(self.derivation, second_order=self)
+
+    def text(self, **options):
+        """The derivation as Unicode text; options as in
+        :func:`symbackprop.printing.documents.hvp_text`."""
+        return documents.hvp_text(self, **options)
+
+    def latex(self, standalone=False, **options):
+        """The derivation as LaTeX; options as in :func:`symbackprop.printing.documents.hvp_latex`."""
+        return documents.hvp_latex(self, standalone=standalone, **options)
+
+    def markdown(self, **options):
+        """The derivation as Markdown."""
+        return documents.hvp_markdown(self, **options)
+
+    def _repr_markdown_(self):
+        return self.markdown()
+
+    def lambdify(self, bind=None):
+        """A NumPy function computing J, its gradients and H v for the `wrt` variables.
+
+        Returns
+        -------
+        callable
+            ``f(v, **arrays) -> (J, grads, hvps)``: `v` holds a direction
+            for each of `wrt` by name, in the variable's shape (``v=`` works
+            too when no variable is named v); `grads` and `hvps` are dicts
+            in the variables' shapes.
+
+        Examples
+        --------
+        >>> import numpy as np, symbackprop as sbp
+        >>> d = sbp.derive(sbp.parse("dim n\\nparam w: vector(n)\\nJ = norm(w)^2\\nobjective J"))
+        >>> f = sbp.derive_hvp(d).lambdify()
+        >>> J, grads, hvps = f(w=np.array([1.0, 2.0]), v={"w": np.array([1.0, 0.0])})
+        >>> hvps["w"]
+        array([2., 0.])
+        """
+        return compile_hvp(self.bound(bind))
+
+
+def derive(model):
+    """Derive the backward pass of a model (:func:`symbackprop.derivation.reverse.derive`).
+
+    Parameters
+    ----------
+    model : Model
+        From :func:`symbackprop.parse` or :func:`symbackprop.load`.
+
+    Returns
+    -------
+    Derivation
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.parse('''
+    ... dim n, m
+    ... input x: vector(n)
+    ... param W: matrix(m, n)
+    ... z = W @ x
+    ... J = sum(tanh(z))
+    ... objective J
+    ... '''))
+    >>> d.order
+    ('J', 'z', 'W', 'x')
+    >>> print(d.pretty(d.adjoint("W")))
+    (∂J/∂z) xᵀ
+    """
+    return Derivation.of(model)
+
+
+def derive_hvp(derivation, wrt=None, along=None):
+    """Derive the Hessian-vector products of a derivation, node by node
+    (:func:`symbackprop.derivation.tangent.derive_hvp`).
+
+    Parameters
+    ----------
+    derivation : Derivation
+    wrt : list of str, optional
+        The variables whose H v is derived: the params by default; inputs may
+        be added.
+    along : list of str, optional
+        The variables that move along a direction: `wrt` by default.  With one
+        variable B, H v for A is the block d2J/dA dB applied to V_B.
+
+    Returns
+    -------
+    HVPDerivation
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> hvp = sbp.derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+    >>> print(hvp.pretty(hvp.tangent("o")))
+    V_W2 h + W2 R{h}
+    """
+    return HVPDerivation.of(derivation, wrt, along)

@@ -1,0 +1,599 @@
+"""Second derivatives on the graph: Hessian-vector products by forward-over-reverse.
+
+The backward derivation is itself a graph of operators, so it can be
+differentiated again.  Pearlmutter's R-operator differentiates every value
+along a direction ``V`` in parameter space (one direction per param, ``V_W1``,
+``V_W2``, shaped like the param): ``R{f} = d/dt f(theta + t V)`` at ``t = 0``.
+Applied to the forward pass it gives the forward tangents,
+
+    R{z} = V_W1 x,   R{h} = R{z} * phi'(z),   R{o} = V_W2 h + W2 R{h},
+
+and applied to each backward step, in the backward order, the tangents of the
+adjoints,
+
+    R{dJ/dz} = R{dJ/dh} * phi'(z) + dJ/dh * phi''(z) * R{z},
+
+until ``R{dJ/dW1} = H v`` restricted to ``W1``: the Hessian of the objective
+times the direction, for every param, node by node, in matrix form.  As in the
+first-order derivation each step names the tangents it reads (``R{z}``,
+``R{dJ/dh}``), so a step stays a handful of operations however deep the model.
+
+:func:`jvp` is the directional derivative of one expression: one small rule
+per expression class (:data:`RULES`), applied to the expressions a step
+holds.  It recurses within one step's expression only, never along the model.
+Rules build their results with the constructors of
+:mod:`symbackprop.primitives.expressions`, so they read as a lecturer writes them.
+
+Conventions, and why:
+
+* An abstract loss ``ell`` keeps its second derivative named:
+  :class:`SecondPartial` is ``d2L/do2 [t]``, the Hessian of ``ell`` in ``o``
+  applied to the tangent ``t`` (for a vector ``o`` the matrix product).
+* The derivative of relu's step function is a Dirac delta at 0: it is taken
+  as 0, the value it has everywhere except on a set of measure zero, which is
+  also what PyTorch and JAX compute.
+* Inputs and consts have direction 0 unless asked for (``wrt``).
+
+Assumptions: the derivation came from :func:`symbackprop.derive`, so its
+expressions use only the classes :data:`RULES` knows; any other class is an
+error naming it, never a silent zero.  SymPy's ``MatrixExpr.diff`` is never
+used (see :mod:`symbackprop.derivation.reverse`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import sympy as sp
+from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatrixExpr
+
+from ..primitives import expressions as ex
+from ..primitives.expressions import SecondPartial
+from ..primitives.operators import _lines_sum, _spread
+from ..primitives.shapes import matrix
+from .program import needed_steps
+from .reverse import Term, adjoint_symbol
+
+__all__ = ["derive_hvp", "HVPDerivation", "TangentStep", "jvp", "RULES", "direction_symbol",
+           "tangent_symbol"]
+
+
+# --- the directional derivative of one expression ---------------------------------------
+
+def _is_zero(expr):
+    return expr is None or expr == 0 or isinstance(expr, sp.ZeroMatrix)
+
+
+def _nonzero(*terms):
+    return [t for t in terms if not _is_zero(t)]
+
+
+def _drop_dirac(expr):
+    """The derivative of relu's step (a Dirac delta at 0) is 0 almost everywhere."""
+    return expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.Integer(0))
+
+
+def _has_matrix(expr):
+    """Whether `expr` needs the rules: a matrix inside, or an abstract call (whose derivative
+    SymPy cannot take: ``ell(o, y)`` of scalars is still differentiated by its own rule)."""
+    return isinstance(expr, MatrixExpr) or expr.has(MatrixExpr, ex.Apply, ex.Partial,
+                                                   SecondPartial)
+
+
+def _sum(*terms):
+    terms = _nonzero(*terms)
+    if not terms:
+        return None
+    total = ex.add(*terms)
+    return None if _is_zero(total) else total
+
+
+class _Sweep:
+    """The tangents of the subexpressions of one expression (memoized)."""
+
+    def __init__(self, tangents, out, known):
+        self.tangents = tangents
+        self.known = known  # expression -> the symbol that names its value
+        self.out = out
+        self.memo = {}
+
+    def value(self, expr):
+        """How a rule refers to the value of `expr`: by its variable's symbol if it has one."""
+        return self.known.get(expr, expr)
+
+    def __call__(self, expr):
+        if expr in self.memo:
+            return self.memo[expr]
+        if expr in self.tangents:
+            result = self.tangents[expr]
+        elif isinstance(expr, (sp.Symbol, sp.MatrixSymbol, sp.Number, sp.NumberSymbol,
+                               sp.OneMatrix, sp.ZeroMatrix, sp.Identity)):
+            result = None
+        elif not _has_matrix(expr):
+            result = _scalar(self, expr)
+        else:
+            rule = next((RULES[c] for c in type(expr).__mro__ if c in RULES), None)
+            if rule is None:
+                raise TypeError(f"no tangent rule for {type(expr).__name__}: {expr}")
+            result = rule(self, expr)
+        result = None if _is_zero(result) else result
+        self.memo[expr] = result
+        return result
+
+
+def _scalar(sweep, expr):
+    """A scalar free of matrices: SymPy's own derivative in each scalar that moves."""
+    terms = []
+    for symbol in sorted(expr.free_symbols, key=str):
+        t = sweep(symbol)
+        if t is not None:
+            terms.append(_drop_dirac(sp.diff(expr, symbol)) * t)
+    return sp.Add(*terms) if terms else None
+
+
+def _product(sweep, factors, join):
+    """The product rule: one term per factor that moves, the others kept in place."""
+    terms = []
+    for i, factor in enumerate(factors):
+        t = sweep(factor)
+        if t is not None:
+            terms.append(join(*factors[:i], t, *factors[i + 1:]))
+    return _sum(*terms)
+
+
+def _mat_mul(sweep, expr):
+    coeff, mats = ex._split(expr)
+    return _product(sweep, [coeff, *mats], ex.mul)
+
+
+def _scalar_mul(sweep, expr):
+    return _product(sweep, list(expr.args), ex.mul)
+
+
+def _hadamard_product(sweep, expr):
+    def join(*factors):
+        out = factors[0]
+        for f in factors[1:]:
+            out = ex.hadamard(out, f)
+        return out
+    return _product(sweep, list(expr.args), join)
+
+
+def _add(sweep, expr):
+    return _sum(*(sweep(a) for a in expr.args))
+
+
+def _pow(sweep, expr):
+    base, exponent = expr.args
+    if sweep(exponent) is not None:
+        raise TypeError(f"no tangent rule for a power with a moving exponent: {expr}")
+    t = sweep(base)
+    return None if t is None else ex.mul(exponent, base ** (exponent - 1), t)
+
+
+def _hadamard_power(sweep, expr):
+    base, exponent = expr.args
+    if sweep(exponent) is not None:
+        raise TypeError(f"no tangent rule for a power with a moving exponent: {expr}")
+    t = sweep(base)
+    return None if t is None else ex.hadamard(ex.mul(exponent, ex.hpow(base, exponent - 1)), t)
+
+
+def _function(sweep, expr):
+    """f(u, ...) of scalars that contain matrices: f's partials times the arguments' tangents."""
+    dummies = [sp.Dummy(real=True) for _ in expr.args]
+    at = expr.func(*dummies)
+    terms = []
+    for dummy, arg in zip(dummies, expr.args):
+        t = sweep(arg)
+        if t is not None:
+            local = _drop_dirac(sp.diff(at, dummy)).subs(dict(zip(dummies, expr.args)))
+            terms.append(ex.mul(local, t))
+    return _sum(*terms)
+
+
+def _subs(sweep, expr):
+    """Subs(f'(t), t, u): the next derivative of f, at u, times the tangent of u."""
+    body, variables, points = expr.args
+    terms = []
+    for variable, point in zip(variables, points):
+        t = sweep(point)
+        if t is not None:
+            terms.append(ex.mul(sp.Subs(_drop_dirac(sp.diff(body, variable)), variables, points),
+                                t))
+    return _sum(*terms)
+
+
+def _transpose(sweep, expr):
+    t = sweep(expr.arg)
+    return None if t is None else ex.transpose(t)
+
+
+def _derivative_of_output(body, derivative):
+    """`derivative` as a function of the output `body` alone, if it is one (1 - h^2 for tanh)."""
+    if derivative.has(sp.Derivative, sp.Subs):
+        return None
+    output = sp.Dummy()
+    candidate = derivative.subs(body, output)
+    return None if candidate.has(ex.ENTRY) else candidate.subs(output, ex.ENTRY)
+
+
+def _map(sweep, expr):
+    t = sweep(expr.arg)
+    if t is None:
+        return None
+    body = expr.function.expr
+    derivative = _drop_dirac(sp.diff(body, ex.ENTRY))
+    if derivative == 0:
+        return None
+    if not derivative.has(ex.ENTRY):
+        return ex.mul(derivative, t)
+    out = sweep.value(expr)
+    if out is expr:  # inside a product: dJ/dh * phi''(z) * R{z}
+        return ex.hadamard(ex.entrywise(derivative, expr.arg), t)
+    # a forward definition h = phi(z): R{z} * phi'(z), written with the output where
+    # the first-order rules write it so (1 - h^2 for tanh)
+    of_output = _derivative_of_output(body, derivative)
+    if of_output is not None:
+        return ex.hadamard(t, ex.entrywise(of_output, out))
+    return ex.hadamard(t, ex.entrywise(derivative, expr.arg))
+
+
+def _axis_shape(expr):
+    return matrix(*expr.arg.shape)
+
+
+def _per_line(p, t, axis, shape):
+    """pᵀt along a vector, (p ⊙ t) summed along each row of a matrix."""
+    if axis == 0:
+        return ex.mul(ex.transpose(p), t)
+    return _lines_sum(ex.hadamard(p, t), axis, shape)
+
+
+def _softmax(sweep, expr):
+    t = sweep(expr.arg)
+    if t is None:
+        return None
+    p, shape = sweep.value(expr), _axis_shape(expr)
+    return ex.hadamard(p, ex.add(t, ex.neg(_spread(_per_line(p, t, expr.axis, shape),
+                                                      expr.axis, shape))))
+
+
+def _log_softmax(sweep, expr):
+    t = sweep(expr.arg)
+    if t is None:
+        return None
+    shape = _axis_shape(expr)
+    p = ex.Softmax(expr.arg, expr.axis)
+    return ex.add(t, ex.neg(_spread(_per_line(p, t, expr.axis, shape), expr.axis, shape)))
+
+
+def _log_sum_exp(sweep, expr):
+    t = sweep(expr.arg)
+    if t is None:
+        return None
+    return _per_line(ex.Softmax(expr.arg, expr.axis), t, expr.axis, _axis_shape(expr))
+
+
+def _sum_all(sweep, expr):
+    t = sweep(expr.arg)
+    return None if t is None else ex.sum_all(t)
+
+
+def _as_scalar(sweep, expr):
+    t = sweep(expr.arg)
+    return None if t is None else ex.AsScalar(t)
+
+
+def _norm(sweep, expr):
+    t = sweep(expr.arg)
+    return None if t is None else ex.mul(sweep.value(expr) ** -1, ex.inner(expr.arg, t))
+
+
+def _trace(sweep, expr):
+    t = sweep(expr.arg)
+    return None if t is None else sp.Trace(t)
+
+
+def _apply(sweep, expr):
+    """ell(o, y): its named partials, as inner products with the arguments' tangents."""
+    of = sweep.out.name if sweep.value(expr) is sweep.out and sweep.out is not None else expr.name
+    terms = []
+    for slot, arg in enumerate(expr.call_args):
+        t = sweep(arg)
+        if t is None:
+            continue
+        partial = ex.Partial(expr.name, of, slot, *expr.call_args)
+        terms.append(ex.inner(partial, t) if ex.is_matrix(arg) else ex.mul(ex.AsScalar(partial), t))
+    return _sum(*terms)
+
+
+def _partial(sweep, expr):
+    terms = []
+    for along, arg in enumerate(expr.call_args):
+        t = sweep(arg)
+        if t is not None:
+            terms.append(SecondPartial(expr.name, expr.of, expr.slot, along, t, *expr.call_args))
+    return _sum(*terms)
+
+
+#: One tangent rule per expression class: ``(sweep, expr) -> tangent or None`` (None is 0).
+RULES = {
+    sp.MatAdd: _add,
+    sp.Add: _add,
+    sp.MatMul: _mat_mul,
+    sp.Mul: _scalar_mul,
+    sp.Pow: _pow,
+    HadamardProduct: _hadamard_product,
+    HadamardPower: _hadamard_power,
+    sp.Transpose: _transpose,
+    sp.Trace: _trace,
+    ex.Map: _map,
+    ex.Softmax: _softmax,
+    ex.LogSoftmax: _log_softmax,
+    ex.LogSumExp: _log_sum_exp,
+    ex.SumAll: _sum_all,
+    ex.AsScalar: _as_scalar,
+    ex.Norm: _norm,
+    ex.Apply: _apply,
+    ex.Partial: _partial,
+    sp.Subs: _subs,
+    sp.Function: _function,
+}
+
+
+def jvp(expr, tangents, out=None):
+    """The directional derivative R{expr}: each symbol moves along its tangent.
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+        A forward definition or a backward step's result.
+    tangents : dict
+        Symbols (variables, adjoints) to their tangents; a symbol not in it
+        does not move.
+    out : sympy.Symbol or sympy.MatrixSymbol, optional
+        The variable `expr` defines; rules that read the output write it by
+        name (``R{p}`` of ``p = softmax(o)`` uses ``p``).
+
+    Returns
+    -------
+    sympy.Expr or None
+        None when the tangent is 0.
+
+    Examples
+    --------
+    >>> W, x = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1)
+    >>> V = sp.MatrixSymbol("V", 2, 3)
+    >>> jvp(ex.mul(W, x), {W: V})
+    V*x
+    >>> h = sp.MatrixSymbol("h", 2, 1)
+    >>> jvp(ex.entrywise(sp.tanh(ex.ENTRY), ex.mul(W, x)), {W: V}, out=h).args[1].function.expr
+    1 - ξ**2
+    """
+    known = {} if out is None else {expr: out}
+    return _Sweep(tangents, out, known)(expr)
+
+
+# --- the derivation of H v ------------------------------------------------------------
+
+def direction_symbol(model, name):
+    """The direction of `name`, ``V{name}``, shaped like the variable."""
+    return _symbol(f"V{{{name}}}", model.variables[name].shape)
+
+
+def tangent_symbol(name, shape):
+    """The tangent R{name} of a value (a variable or an adjoint) of this shape."""
+    return _symbol(f"R{{{name}}}", shape)
+
+
+def _symbol(name, shape):
+    if shape.is_scalar:
+        return sp.Symbol(name, real=True)
+    return sp.MatrixSymbol(name, shape.rows, shape.cols)
+
+
+def _zero(shape):
+    return sp.Integer(0) if shape.is_scalar else sp.ZeroMatrix(shape.rows, shape.cols)
+
+
+@dataclass(frozen=True)
+class TangentStep:
+    """One step of the tangent sweep: R{value} = the directional derivative of its definition.
+
+    Attributes
+    ----------
+    node : str
+        The variable: its value (forward) or its adjoint (backward) is differentiated.
+    symbol : sympy.Expr
+        ``R{z}`` or ``R{dJ/dz}``, the name later steps read.
+    of : sympy.Expr
+        What is differentiated: the forward definition (``W1 x``) or the
+        backward step's result (``dJ/dh * phi'(z)``).
+    terms : tuple of Term
+        Backward steps: the tangent of each consumer's share, in the order of
+        the first-order step's terms.  Empty for forward steps.
+    result : sympy.Expr
+        The tangent (0 when nothing it reads moves).
+    """
+
+    node: str
+    symbol: object
+    of: object
+    terms: tuple
+    result: object
+
+
+def derive_hvp(derivation, wrt=None, along=None):
+    """Derive the Hessian-vector products of a derivation, node by node.
+
+    Parameters
+    ----------
+    derivation : Derivation
+    wrt : list of str, optional
+        The variables whose H v is derived: the params by default; inputs may
+        be added.
+    along : list of str, optional
+        The variables that move along a direction: `wrt` by default.  With one
+        variable B, H v for A is the block d2J/dA dB applied to V_B.
+
+    Returns
+    -------
+    HVPDerivation
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> hvp = sbp.derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+    >>> print(hvp.pretty(hvp.tangent("o")))
+    V_W2 h + W2 R{h}
+    >>> print(hvp.pretty(hvp.hvp("W1")))
+    R{∂J/∂z} xᵀ + λ V_W1
+    """
+    return HVPDerivation.of(derivation, wrt, along)
+
+
+def _tangent_sweep(derivation, wrt, along):
+    model = derivation.model
+    wrt = list(derivation.params if wrt is None else wrt)
+    along = list(wrt if along is None else along)
+    for name in wrt + along:
+        v = model.variables.get(name)
+        if v is None or v.role not in ("param", "input"):
+            raise ValueError(f"'{name}' is not a param or input of the model: only they move "
+                             "along a direction")
+    symbols = derivation.symbols
+    directions = {name: direction_symbol(model, name) for name in along}
+    tangents = {symbols[name]: directions[name] for name in along}
+    forward = []
+    for name, expr in derivation.forward.items():
+        t = jvp(expr, tangents, out=symbols[name])
+        if t is not None:
+            step = TangentStep(name, tangent_symbol(name, model.variables[name].shape), expr,
+                               (), t)
+            forward.append(step)
+            tangents[symbols[name]] = step.symbol
+    backward = []
+    for step in needed_steps(derivation, [n for n in wrt if n in derivation.order]):
+        if step.result.is_number:
+            continue  # a constant adjoint (dJ/dL = 1): its tangent is 0 and is written in
+        shape = model.variables[step.node].shape
+        terms = tuple(Term(t.consumer, _or_zero(jvp(t.value, tangents), shape))
+                      for t in step.terms)
+        result = jvp(step.result, tangents)
+        symbol = tangent_symbol(step.adjoint.name, shape)
+        backward.append(TangentStep(step.node, symbol, step.result, terms, _or_zero(result, shape)))
+        if result is not None:
+            tangents[step.adjoint] = symbol
+    return wrt, directions, _read(forward, backward), tuple(backward)
+
+
+def _or_zero(value, shape):
+    return _zero(shape) if value is None else value
+
+
+def _read(forward, backward):
+    """The forward tangents that the backward tangents read, directly or through others."""
+    read = set()
+    for step in backward:
+        read |= step.result.free_symbols
+    kept = []
+    for step in reversed(forward):
+        if step.symbol in read:
+            kept.append(step)
+            read |= step.result.free_symbols
+    return tuple(reversed(kept))
+
+
+class HVPDerivation:
+    """The Hessian-vector products of a model, as data for printers and code generators.
+
+    Attributes
+    ----------
+    derivation : Derivation
+        The first-order derivation that is differentiated.
+    wrt : list of str
+        The variables that move; one direction each.
+    directions : dict of str to sympy.Expr
+        Each one's direction, ``V_W1``, shaped like it.
+    forward : tuple of TangentStep
+        The forward tangents R{z}, in forward order (those the backward ones read).
+    backward : tuple of TangentStep
+        The tangents of the adjoints R{dJ/dz}, in backward order.
+    """
+
+    def __init__(self, derivation, wrt, directions, forward, backward):
+        self.derivation = derivation
+        self.model = derivation.model
+        self.wrt = list(wrt)
+        self.directions = directions
+        self.forward = forward
+        self.backward = backward
+        self._forward = {s.node: s for s in forward}
+        self._backward = {s.node: s for s in backward}
+
+    @classmethod
+    def of(cls, derivation, wrt=None, along=None):
+        """The H v derivation of `derivation`, as this class (:func:`derive_hvp`)."""
+        return cls(derivation, *_tangent_sweep(derivation, wrt, along))
+
+    def __repr__(self):
+        return (f"<HVPDerivation of {self.model.objective} from {self.model.filename}: "
+                f"{len(self.forward)} forward and {len(self.backward)} backward tangents>")
+
+    def tangent(self, name):
+        """R{name}, the forward tangent of a variable (0 if nothing it reads moves)."""
+        if name in self._forward:
+            return self._forward[name].result
+        if name in self.directions:
+            return self.directions[name]
+        if name not in self.model.variables:
+            raise KeyError(f"'{name}' is not a variable of the model")
+        return _zero(self.model.variables[name].shape)
+
+    def hvp(self, name):
+        """(H v) restricted to `name`: R{dJ/d(name)}, later tangents as named symbols.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> hvp = sbp.derive_hvp(sbp.derive(sbp.load("examples/ridge_regression.sbp")))
+        >>> print(hvp.pretty(hvp.hvp("w")))
+        Xᵀ R{∂J/∂r} + λ v_w
+        """
+        if name not in self.wrt:
+            raise KeyError(f"'{name}' has no direction: H v is derived for "
+                           f"{', '.join(self.wrt) or 'nothing'}")
+        if name in self._backward:
+            return self._backward[name].result
+        return _zero(self.model.variables[name].shape)
+
+    def substituted(self, name):
+        """H v for `name` in forward values and directions only, every tangent written in."""
+        value = self.hvp(name)
+        try:
+            return value.xreplace(self._full)
+        except RecursionError:
+            raise ValueError(f"the fully substituted H v of '{name}' is too deep to build; "
+                             "the named form (hvp) has every step") from None
+
+    @cached_property
+    def _full(self):
+        """Every named tangent and adjoint in forward values and directions only."""
+        rule = {s.adjoint: self.derivation.gradient(s.node) for s in self.derivation.steps}
+        for step in self.forward:
+            rule[step.symbol] = step.result.xreplace(rule)
+        for step in self.backward:
+            rule[step.symbol] = step.result.xreplace(rule)
+        return rule
+
+    def output(self, name):
+        """The symbol R{dJ/d(name)} standing for H v restricted to `name`."""
+        return tangent_symbol(adjoint_symbol(self.model, name).name,
+                              self.model.variables[name].shape)
+
+    def bound(self, bind=None):
+        """This derivation with abstract functions bound to built-ins; all must be bound."""
+        d = self.derivation.bound(bind)
+        return self if d is self.derivation else type(self).of(d, self.wrt, list(self.directions))

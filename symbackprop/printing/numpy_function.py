@@ -1,0 +1,193 @@
+"""Generated NumPy code compiled into callables taking keyword arrays named as in the model.
+
+:func:`compile_derivation` and :func:`compile_hvp` compile the modules of
+:mod:`symbackprop.printing.numpy_code` and wrap them: arrays are checked
+against the declared shapes (dims resolved from them), vectors go in and come
+out as 1-D arrays, scalars as floats.
+
+Why compiling is safe: the source is generated from the derivation's expressions,
+never from the model's text (see :mod:`symbackprop.printing.numpy_code`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .numpy_code import _dim_sources, generate_hvp_source, generate_source
+
+__all__ = ["compile_derivation", "compile_hvp"]
+
+
+def _passed(model, values):
+    """Of `values` (from :class:`_Arrays`: the declared arrays, then every dim's size), the
+    arguments the generated functions take: the arrays, and the sizes no array has."""
+    declared = sum(v.declared for v in model.variables.values())
+    sized = _dim_sources(model)
+    return values[:declared] + [value for symbol, value in zip(model.dims.values(),
+                                                                values[declared:])
+                                if symbol not in sized]
+
+
+class _Arrays:
+    """Convert keyword arrays to the column layout, resolving and checking dims."""
+
+    def __init__(self, model):
+        self.model = model
+        self.declared = [v for v in model.variables.values() if v.declared]
+
+    def __call__(self, arrays):
+        model = self.model
+        names = [v.name for v in self.declared]
+        missing = [n for n in names if n not in arrays]
+        extra = [n for n in arrays if n not in names]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append("missing " + ", ".join(missing))
+            if extra:
+                parts.append("unknown " + ", ".join(extra))
+            raise TypeError(f"arrays: {'; '.join(parts)} (the model declares {', '.join(names)})")
+        sizes = {}
+        values = []
+        for v in self.declared:
+            value = np.asarray(arrays[v.name], dtype=np.float64)
+            shape = v.shape
+            if shape.is_scalar:
+                if value.size != 1:
+                    raise ValueError(f"{v.name} is a scalar; got an array of shape {value.shape}")
+                values.append(np.float64(value.reshape(())))  # a NaN, not a complex, from (-1)**0.5
+                continue
+            expected = 1 if shape.kind == "vector" else 2
+            if value.ndim != expected:
+                raise ValueError(f"{v.name} is a {shape}: expected a {expected}-D array, got "
+                                 f"shape {value.shape}")
+            if shape.kind == "vector":
+                value = value.reshape(-1, 1)
+            for size, actual in zip((shape.rows, shape.cols), value.shape):
+                known = int(size) if size.is_Integer else sizes.setdefault(size, actual)
+                if known != actual:
+                    raise ValueError(f"{v.name} is a {shape}: got shape {np.shape(arrays[v.name])}"
+                                     f", but {size} = {known} from the arrays before it")
+            values.append(value)
+        values.extend(sizes.get(symbol, 0) for symbol in model.dims.values())
+        return values
+
+
+def _to_user(value, shape):
+    if shape.is_scalar:
+        return float(value)
+    return np.asarray(value).reshape(-1) if shape.kind == "vector" else np.asarray(value)
+
+
+def compile_derivation(derivation, wrt=None):
+    """Compile a derivation into a NumPy function.
+
+    Parameters
+    ----------
+    derivation : Derivation
+        With every abstract function bound (see :meth:`Derivation.bound`).
+    wrt : list of str, optional
+        The variables to differentiate with respect to; the params by default.
+
+    Returns
+    -------
+    callable
+        ``f(**arrays) -> (J, grads)``: `arrays` holds every input, param and
+        const by name (a vector as a 1-D array, a matrix 2-D, a scalar a
+        float); `J` is a float and `grads` a dict of the gradients, each in its
+        variable's shape.  ``f.objective(**arrays)`` computes `J` alone and
+        ``f.source`` is the generated module.
+
+    Examples
+    --------
+    >>> import numpy as np, symbackprop as sbp
+    >>> d = sbp.derive(sbp.parse("dim n\\nparam w: vector(n)\\nJ = w.T @ w\\nobjective J"))
+    >>> f = compile_derivation(d)
+    >>> J, grads = f(w=np.array([1.0, 2.0]))
+    >>> J, grads["w"]
+    (5.0, array([2., 4.]))
+    """
+    model = derivation.model
+    wrt = list(derivation.params if wrt is None else wrt)
+    source = generate_source(derivation, wrt)
+    namespace = {}
+    # Safe: `source` is generated text (see the module docstring), not user text.
+    exec(compile(source, f"<symbackprop {model.filename}>", "exec"), namespace)
+    convert = _Arrays(model)
+
+    def arguments(arrays):
+        return _passed(model, convert(arrays))
+
+    shapes = {n: model.variables[n].shape for n in wrt}
+
+    def value_and_grad(**arrays):
+        J, grads = namespace["value_and_grad"](*arguments(arrays))
+        return float(J), {n: _to_user(g, shapes[n]) for n, g in zip(wrt, grads)}
+
+    def objective(**arrays):
+        return float(namespace["objective"](*arguments(arrays)))
+
+    def trace(**arrays):
+        return namespace["trace"](*arguments(arrays))
+
+    value_and_grad.objective = objective
+    value_and_grad.trace = trace
+    value_and_grad.source = source
+    value_and_grad.wrt = tuple(wrt)
+    return value_and_grad
+
+
+def compile_hvp(hvp):
+    """Compile an HVP derivation (every abstract function bound) into a NumPy function.
+
+    Returns
+    -------
+    callable
+        ``f(v, **arrays) -> (J, grads, hvps)``, as :meth:`HVPDerivation.lambdify`
+        describes; ``f.source`` is the generated module.
+    """
+    model = hvp.model
+    source = generate_hvp_source(hvp)
+    namespace = {}
+    # Safe: `source` is generated from the derivation's expressions, not from user text
+    # (see symbackprop.printing.numpy_code).
+    exec(compile(source, f"<symbackprop hvp {model.filename}>", "exec"), namespace)
+    convert = _Arrays(model)
+    shapes = {n: model.variables[n].shape for n in list(hvp.wrt) + list(hvp.directions)}
+    wrt, along = list(hvp.wrt), list(hvp.directions)
+
+    def hvp_function(*directions, **arrays):
+        if len(directions) == 1:
+            (v,) = directions
+        elif not directions and "v" in arrays and "v" not in model.variables:
+            v = arrays.pop("v")
+        else:
+            raise TypeError("give the directions first, f(v, **arrays), or as v=... when the "
+                            "model has no variable named v")
+        v = dict(v)
+        missing = [n for n in along if n not in v]
+        extra = [n for n in v if n not in along]
+        if missing or extra:
+            raise TypeError(f"v needs a direction for each of {', '.join(along)}"
+                            + (f"; missing {', '.join(missing)}" if missing else "")
+                            + (f"; unknown {', '.join(extra)}" if extra else ""))
+        values = convert(arrays)
+        count = len(convert.declared)
+        moving = []
+        for name in along:
+            value = np.asarray(v[name], dtype=np.float64)
+            if value.shape != np.shape(arrays[name]):
+                raise ValueError(f"the direction of {name} has shape {value.shape}, not "
+                                 f"{np.shape(arrays[name])} (the shape of {name})")
+            shape = shapes[name]
+            moving.append(float(value) if shape.is_scalar else
+                          value.reshape(-1, 1) if shape.kind == "vector" else value)
+        arrays_and_sizes = _passed(model, values)
+        J, grads, hvps = namespace["hvp"](*arrays_and_sizes[:count], *moving,
+                                          *arrays_and_sizes[count:])
+        return (float(J), {n: _to_user(g, shapes[n]) for n, g in zip(wrt, grads)},
+                {n: _to_user(h, shapes[n]) for n, h in zip(wrt, hvps)})
+
+    hvp_function.source = source
+    hvp_function.wrt = tuple(wrt)
+    return hvp_function

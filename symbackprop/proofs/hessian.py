@@ -1,0 +1,218 @@
+"""The Hessian itself: closed-form blocks, and entry by entry at small sizes.
+
+:func:`hessian_block` reads a block d2J/da db off the H v derivation where it
+is a matrix acting by a product (``A + Aᵀ`` for ``xᵀ A x``);
+:func:`elementwise_hessian` and :func:`explicit_hvp` evaluate the tangent
+steps entry by entry (:func:`symbackprop.proofs.explicit.explicit`), the
+latter beside the truth by :func:`sympy.diff`, for :func:`verify_hvp`.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..derivation.tangent import _is_zero, derive_hvp
+from ..primitives import expressions as ex
+from .explicit import (
+    _at_random_point,
+    _canonical,
+    _entry_symbols,
+    explicit,
+    explicit_environment,
+)
+from .sizes import default_dims, small_dims
+
+__all__ = ["hessian_block", "elementwise_hessian", "explicit_hvp"]
+
+
+def _terms(expr):
+    """`expr` as a list of products: sums distributed, transposes pushed onto factors."""
+    if isinstance(expr, (sp.MatAdd, sp.Add)):
+        return [t for a in expr.args for t in _terms(a)]
+    if isinstance(expr, sp.Transpose):
+        return [ex.transpose(t) for t in _terms(expr.arg)]
+    if isinstance(expr, sp.MatMul):
+        coeff, mats = ex._split(expr)
+        products = [[coeff]]
+        for factor in mats:
+            products = [p + [t] for p in products for t in _terms(factor)]
+        return [ex.mul(*p) for p in products]
+    return [expr]
+
+
+def hessian_block(derivation, a, b):
+    """The Hessian block d2J / da db in closed form, where it is a matrix M acting by a product.
+
+    The block is the linear map V_b -> (H v restricted to a) with only `b`
+    moving.  When every term of that map, written in forward variables, is
+    ``L V_b`` (or every term is ``V_b R``), the block is the matrix
+    ``M = sum of L`` (``sum of R``): ``A + Aᵀ`` for ``xᵀ A x``, ``XᵀX`` for
+    ``1/2 ‖X w - y‖²``.
+
+    Parameters
+    ----------
+    derivation : Derivation
+    a, b : str
+        Params or inputs.
+
+    Returns
+    -------
+    (side, M) or None
+        `side` is ``"left"`` for ``V_b -> M V_b`` and ``"right"`` for
+        ``V_b -> V_b M``; None when the block has no such form (it then acts on
+        V_b in another way, ``V ⊙ ...`` or ``Vᵀ``: see :func:`elementwise_hessian`).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.parse("dim n\\nparam x: vector(n)\\nparam A: matrix(n, n)\\n"
+    ...                          "J = x.T @ A @ x\\nobjective J"))
+    >>> side, M = hessian_block(d, "x", "x")
+    >>> side, M
+    ('left', A + A.T)
+    """
+    hvp = derive_hvp(derivation, [a], [b])
+    direction = hvp.directions[b]
+    value = hvp.substituted(a)
+    if _is_zero(value):
+        return "left", _zero_block(derivation.model, a, b)
+    if not ex.is_matrix(direction):
+        # H v is linear in the direction, so with a scalar one the block is H v at v_b = 1
+        return "left", value.xreplace({direction: sp.Integer(1)})
+    sides = []
+    for term in _terms(value):
+        coeff, mats = ex._split(term)
+        if sum(m.has(direction) for m in mats) != 1 or coeff.has(direction):
+            return None
+        if mats == [direction]:  # c V is c I V and V c I
+            sides.append((None, coeff))
+        elif mats[-1] == direction:
+            sides.append(("left", ex.mul(coeff, *mats[:-1])))
+        elif mats[0] == direction:
+            sides.append(("right", ex.mul(coeff, *mats[1:])))
+        else:
+            return None
+    found = {side for side, _ in sides} - {None}
+    if len(found) > 1:
+        return None
+    side = found.pop() if found else "left"
+    identity = sp.Identity(direction.rows if side == "left" else direction.cols)
+    return side, ex.add(*[factor if ex.is_matrix(factor) else ex.mul(factor, identity)
+                          for _, factor in sides])
+
+
+def _zero_block(model, a, b):
+    va, vb = model.variables[a].shape, model.variables[b].shape
+    return sp.ZeroMatrix(va.rows, vb.rows)
+
+
+def _explicit_environment(hvp, sizes):
+    """:func:`symbackprop.proofs.explicit.explicit_environment`, plus the directions and the tangents."""
+    d = hvp.derivation
+    env = explicit_environment(d, sizes)
+    for name, direction in hvp.directions.items():
+        env[direction] = _entry_symbols(f"V_{name}", d.model.variables[name].shape, sizes)
+    for step in hvp.forward + hvp.backward:
+        env[step.symbol] = explicit(step.result, env, sizes)
+    return env
+
+
+def elementwise_hessian(derivation, dims, wrt=None):
+    """The Hessian of the objective entry by entry at small sizes, read off the tangent steps.
+
+    Entry (i, j) is the coefficient of the j-th direction entry in the i-th
+    entry of H v, from the derivation's tangent steps evaluated explicitly
+    (:func:`symbackprop.proofs.explicit.explicit`), entries of each variable row by row.
+
+    Returns
+    -------
+    labels : list of str
+        ``W1[0,1]`` for each row and column.
+    hessian : sympy.ImmutableMatrix
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.load("examples/ridge_regression.sbp"))
+    >>> labels, H = elementwise_hessian(d, {"n": 1, "d": 2})
+    >>> labels
+    ['w[0]', 'w[1]']
+    >>> H[0, 1]
+    X[0,0]*X[0,1]
+    """
+    hvp = derive_hvp(derivation, wrt)
+    m = hvp.model
+    dims = default_dims(m, dims)
+    sizes = {m.dims[n]: v for n, v in dims.items()}
+    env = _explicit_environment(hvp, sizes)
+
+    def entries(value):
+        return list(value) if ex.is_matrix(value) else [value]
+
+    labels = [str(t) for n in hvp.wrt for t in entries(env[derivation.symbols[n]])]
+    directions = [v for n in hvp.wrt for v in entries(env[hvp.directions[n]])]
+    rows = [sp.expand(e) for n in hvp.wrt for e in entries(explicit(hvp.hvp(n), env, sizes))]
+    # at these sizes, a dim in a coefficient (mean's 1/n) is its number too
+    return labels, sp.ImmutableMatrix([[sp.diff(r, v).xreplace(sizes) for v in directions]
+                                       for r in rows])
+
+
+
+def explicit_hvp(hvp, dims=None):
+    """H v at small concrete sizes, explicitly: from the derivation, and from SymPy.
+
+    Parameters
+    ----------
+    hvp : HVPDerivation
+    dims : dict of str to int, optional
+        Small sizes; distinct ones, 2, 3, 4, ..., by default.
+
+    Returns
+    -------
+    derived, truth : dict of str to list of sympy.Expr
+        For each of `wrt`, the entries (row by row) of H v: `derived` from the
+        tangent steps, evaluated entry by entry (:func:`symbackprop.proofs.explicit.explicit`),
+        and `truth` = sum over b of d2J / d(theta_a) d(theta_b) v_b, by
+        :func:`sympy.diff` of the explicit objective.  Unknown derivatives are
+        spelled alike on both sides.
+    """
+    d = hvp.derivation
+    m = d.model
+    dims = small_dims(m, dims)
+    sizes = {m.dims[n]: s for n, s in dims.items()}
+    env = _explicit_environment(hvp, sizes)
+
+    def entries(value):
+        return list(value) if ex.is_matrix(value) else [value]
+
+    thetas = [(t, v) for name, direction in hvp.directions.items()
+              for t, v in zip(entries(env[d.symbols[name]]), entries(env[direction]))]
+    objective = env[d.symbols[m.objective]]
+    derived, truth = {}, {}
+    for name in hvp.wrt:
+        value = explicit(hvp.hvp(name), env, sizes)
+        derived[name] = [_canonical(e) for e in entries(value)]
+        truth[name] = []
+        for theta in entries(env[d.symbols[name]]):
+            gradient = sp.diff(objective, theta)
+            truth[name].append(_canonical(sp.Add(*[sp.diff(gradient, t) * v for t, v in thetas])))
+    return derived, truth
+
+
+def _agree_at_points(mine, truth, rng, points=3):
+    """Whether `mine` and `truth` agree to 40 digits at `points` random points (unknown
+    functions' values drawn at random, the same on both sides)."""
+    if mine - truth == 0:
+        return True
+    evaluated = 0
+    for _ in range(points):
+        unknowns = {}
+        try:
+            a = _at_random_point(mine, rng, unknowns)
+            b = _at_random_point(truth, rng, unknowns)
+        except (ValueError, TypeError, ZeroDivisionError):
+            continue  # outside the real domain here: another point decides
+        evaluated += 1
+        if abs(a - b) > 1e-25 * max(abs(a) + abs(b), 1.0):
+            return False
+    return evaluated > 0
