@@ -26,8 +26,8 @@ from sympy.matrices.expressions import MatrixExpr
 from ..primitives import expressions as ex
 from .reverse import adjoint_symbol
 
-__all__ = ["Statement", "Program", "forward_program", "training_program", "is_temporary",
-           "needed_steps", "temporary_name", "hvp_program"]
+__all__ = ["Statement", "Program", "forward_program", "training_program", "gradient_statements",
+           "finished", "is_temporary", "needed_steps", "temporary_name", "zero"]
 
 _TEMPORARY = "\0temp"
 
@@ -47,12 +47,17 @@ class Statement:
     copy : bool
         Whether the value is copied into a new array: a returned gradient
         must not share memory with an argument or another result.
+    forward : bool
+        Whether it defines a forward value (a variable of the model), which
+        rules that read their output may name (``R{p}`` of ``p = softmax(o)``
+        uses ``p``).
     """
 
     target: object
     value: object
     comment: str = ""
     copy: bool = False
+    forward: bool = False
 
     @cached_property
     def reads(self):
@@ -219,7 +224,8 @@ def share_subexpressions(statements):
     for statement in statements:
         value = statement.value.xreplace(temps)
         define(value)
-        out.append(Statement(statement.target, value, statement.comment))
+        out.append(Statement(statement.target, value, statement.comment,
+                             forward=statement.forward))
     return out
 
 
@@ -233,7 +239,8 @@ def needed_steps(derivation, wrt):
 
 
 def _forward_statements(derivation):
-    return [Statement(derivation.symbols[n], e) for n, e in derivation.forward.items()]
+    return [Statement(derivation.symbols[n], e, forward=True)
+            for n, e in derivation.forward.items()]
 
 
 def forward_program(derivation):
@@ -250,7 +257,62 @@ def forward_program(derivation):
     return Program(share_subexpressions(_forward_statements(derivation)), [objective])
 
 
-def training_program(derivation, wrt=None, comment=str):
+def checked_wrt(derivation, wrt=None):
+    """The variables to differentiate with respect to: `wrt`, or the params; never a const."""
+    model = derivation.model
+    wrt = list(derivation.params if wrt is None else wrt)
+    for name in wrt:
+        variable = model.variables.get(name)
+        if variable is None:
+            raise ValueError(f"'{name}' is not a variable of the model")
+        if variable.role == "const":
+            raise ValueError(f"'{name}' is a const, which the derivation holds fixed: declare "
+                             "it a param (or an input) to differentiate with respect to it")
+    return wrt
+
+
+def gradient_statements(derivation, wrt, comment=None):
+    """The straight-line program of a derivation: the forward definitions, then the backward
+    steps that the gradients of `wrt` read, then a 0 for each of `wrt` the objective does not
+    depend on.  Nothing is shared yet (:func:`finished` does that).
+
+    ``comment(target, value)`` gives the text quoted above a backward step.  Adjoints that are
+    plain numbers (dJ/dL = 1) are written into the steps that read them, so they need
+    no statement of their own unless they are asked for.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+    >>> [str(s.target) for s in gradient_statements(d, ["W2"])]
+    ['z', 'h', 'o', 'L', 's', 'J', '∂J/∂o', '∂J/∂W2']
+    """
+    model = derivation.model
+    steps = [s for s in needed_steps(derivation, wrt) if s.node in wrt or not s.result.is_number]
+    backward = [Statement(s.adjoint, s.result, comment(s.adjoint, s.result) if comment else "")
+                for s in steps]
+    backward += [Statement(adjoint_symbol(model, name), zero(model.variables[name].shape))
+                 for name in wrt if name not in derivation.order]  # J does not depend on it
+    return _forward_statements(derivation) + backward
+
+
+def finished(statements, outputs):
+    """The :class:`Program` of `statements` computing `outputs`: repeated subexpressions
+    computed once, and every output but the first (the objective) a new array.
+
+    A returned gradient that is another array's name or view (dJ/da = b for
+    J = sum(a * b)) is copied: an optimizer updating params in place must not
+    change inputs or other results.
+    """
+    statements = share_subexpressions(statements)
+    copied = set(outputs[1:])
+    statements = [Statement(s.target, s.value, s.comment, copy=True, forward=s.forward)
+                  if s.target in copied and ex.is_matrix(s.value) and _is_view(s.value) else s
+                  for s in statements]
+    return Program(statements, outputs)
+
+
+def training_program(derivation, wrt=None, comment=None):
     """The program computing the objective and the gradients of `wrt` (the params by default).
 
     Parameters
@@ -258,7 +320,7 @@ def training_program(derivation, wrt=None, comment=str):
     derivation : Derivation
     wrt : list of str, optional
     comment : callable, optional
-        ``comment(step)`` gives the text quoted above a backward step.
+        ``comment(target, value)`` gives the text quoted above a backward step.
 
     Examples
     --------
@@ -269,71 +331,12 @@ def training_program(derivation, wrt=None, comment=str):
     >>> [str(v) for v in p.releases[8]]   # ∂J/∂h computed: W2ᵀ(∂J/∂o) was o's adjoint's last use
     ['∂J/∂o']
     """
-    model = derivation.model
-    wrt = list(derivation.params if wrt is None else wrt)
-    for name in wrt:
-        variable = model.variables.get(name)
-        if variable is None:
-            raise ValueError(f"'{name}' is not a variable of the model")
-        if variable.role == "const":
-            raise ValueError(f"'{name}' is a const, which the derivation holds fixed: declare "
-                             "it a param (or an input) to differentiate with respect to it")
-    # Adjoints that are plain numbers (dJ/dL = 1) are written into the steps
-    # that read them, so they need no statement of their own.
-    steps = [s for s in needed_steps(derivation, wrt) if s.node in wrt or not s.result.is_number]
-    backward = [Statement(s.adjoint, s.result, comment(s)) for s in steps]
-    for name in wrt:
-        if name not in derivation.order:  # J does not depend on it
-            shape = model.variables[name].shape
-            zero = sp.Integer(0) if shape.is_scalar else sp.ZeroMatrix(shape.rows, shape.cols)
-            backward.append(Statement(adjoint_symbol(model, name), zero))
-    gradients = [adjoint_symbol(model, n) for n in wrt]
-    statements = share_subexpressions(_forward_statements(derivation) + backward)
-    # A gradient that is another array's name or view (dJ/da = b for J = sum(a * b)) is
-    # copied: an optimizer updating params in place must not change inputs or results.
-    statements = [Statement(s.target, s.value, s.comment, copy=True)
-                  if s.target in gradients and ex.is_matrix(s.value) and _is_view(s.value) else s
-                  for s in statements]
-    return Program(statements, [derivation.symbols[model.objective]] + gradients)
+    wrt = checked_wrt(derivation, wrt)
+    gradients = [adjoint_symbol(derivation.model, n) for n in wrt]
+    objective = derivation.symbols[derivation.model.objective]
+    return finished(gradient_statements(derivation, wrt, comment), [objective] + gradients)
 
 
-def _zero(shape):
+def zero(shape):
+    """The 0 of a shape: a number for a scalar, a zero matrix otherwise."""
     return sp.Integer(0) if shape.is_scalar else sp.ZeroMatrix(shape.rows, shape.cols)
-
-
-def hvp_program(hvp, comment=None):
-    """The straight-line program computing J, its gradients and H v (see
-    :class:`Program`): the forward pass, the backward steps, then
-    the forward and backward tangents, repeated subexpressions computed once.
-    ``comment(symbol, value)`` gives the text quoted above a step.
-
-    Examples
-    --------
-    >>> import symbackprop as sbp
-    >>> p = hvp_program(sbp.derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp"))))
-    >>> [str(s.target) for s in p][-6:]
-    ['R{o}', 'R{∂J/∂o}', 'R{∂J/∂W2}', 'R{∂J/∂h}', 'R{∂J/∂z}', 'R{∂J/∂W1}']
-    """
-    d = hvp.derivation
-    model = d.model
-
-    def formula(symbol, value):
-        return comment(symbol, value) if comment else ""
-
-    statements = [Statement(d.symbols[n], e) for n, e in d.forward.items()]
-    first_order = [n for n in hvp.wrt if n in d.order]
-    for step in needed_steps(d, first_order):
-        if step.node in hvp.wrt or not step.result.is_number:
-            statements.append(Statement(step.adjoint, step.result,
-                                        formula(step.adjoint, step.result)))
-    for step in hvp.forward + hvp.backward:
-        statements.append(Statement(step.symbol, step.result, formula(step.symbol, step.result)))
-    for name in hvp.wrt:
-        zero = _zero(model.variables[name].shape)
-        if name not in d.order:  # J does not depend on it
-            statements.append(Statement(adjoint_symbol(model, name), zero))
-        if name not in hvp._backward:  # its gradient does not move along V
-            statements.append(Statement(hvp.output(name), zero))
-    outputs = ([d.symbols[model.objective]] + [adjoint_symbol(model, n) for n in hvp.wrt]
-               + [hvp.output(n) for n in hvp.wrt])
-    return Program(share_subexpressions(statements), outputs)

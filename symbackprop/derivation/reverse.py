@@ -37,7 +37,8 @@ from ..primitives import expressions as ex
 from ..primitives.operators import Site
 from .graph import build_graph
 
-__all__ = ["derive", "Derivation", "Step", "Term", "variable_symbols", "adjoint_symbol"]
+__all__ = ["derive", "Derivation", "Step", "Term", "variable_symbols", "adjoint_symbol",
+           "shaped_symbol"]
 
 
 @dataclass(frozen=True)
@@ -93,15 +94,17 @@ def variable_symbols(model):
     >>> symbols["c"].is_positive, symbols["w"].is_positive, symbols["w"].is_real
     (True, None, True)
     """
-    return {v.name: _symbol(v.name, v.shape, v.domain) for v in model.variables.values()}
+    return {v.name: shaped_symbol(v.name, v.shape, v.domain) for v in model.variables.values()}
 
 
 def adjoint_symbol(model, name):
     """The symbol dJ/d(name), shaped like the variable."""
-    return _symbol(f"∂{model.objective}/∂{name}", model.variables[name].shape)
+    return shaped_symbol(f"∂{model.objective}/∂{name}", model.variables[name].shape)
 
 
-def _symbol(name, shape, domain=None):
+def shaped_symbol(name, shape, domain=None):
+    """A symbol called `name` of this shape: a Symbol for a scalar (positive for a positive
+    or unit `domain`), a MatrixSymbol otherwise."""
     if shape.is_scalar:
         # (0, 1) has no SymPy assumption: a unit scalar is positive, the part SymPy can use
         if domain in ("positive", "unit"):

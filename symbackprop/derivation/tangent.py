@@ -52,8 +52,8 @@ from ..primitives import expressions as ex
 from ..primitives.expressions import SecondPartial
 from ..primitives.operators import _lines_sum, _spread
 from ..primitives.shapes import matrix
-from .program import needed_steps
-from .reverse import Term, adjoint_symbol
+from .program import Statement, finished, gradient_statements, zero
+from .reverse import Term, adjoint_symbol, shaped_symbol
 
 __all__ = ["derive_hvp", "HVPDerivation", "TangentStep", "jvp", "RULES", "direction_symbol",
            "tangent_symbol"]
@@ -380,22 +380,19 @@ def jvp(expr, tangents, out=None):
 
 def direction_symbol(model, name):
     """The direction of `name`, ``V{name}``, shaped like the variable."""
-    return _symbol(f"V{{{name}}}", model.variables[name].shape)
+    return shaped_symbol(f"V{{{name}}}", model.variables[name].shape)
 
 
 def tangent_symbol(name, shape):
     """The tangent R{name} of a value (a variable or an adjoint) of this shape."""
-    return _symbol(f"R{{{name}}}", shape)
+    return shaped_symbol(f"R{{{name}}}", shape)
 
 
-def _symbol(name, shape):
-    if shape.is_scalar:
-        return sp.Symbol(name, real=True)
-    return sp.MatrixSymbol(name, shape.rows, shape.cols)
-
-
-def _zero(shape):
-    return sp.Integer(0) if shape.is_scalar else sp.ZeroMatrix(shape.rows, shape.cols)
+def shaped_like(name, symbol):
+    """A symbol called `name` of the shape of `symbol` (a Symbol for a scalar)."""
+    if isinstance(symbol, sp.MatrixSymbol):
+        return sp.MatrixSymbol(name, symbol.rows, symbol.cols)
+    return sp.Symbol(name, real=True)
 
 
 @dataclass(frozen=True)
@@ -454,7 +451,50 @@ def derive_hvp(derivation, wrt=None, along=None):
     return HVPDerivation.of(derivation, wrt, along)
 
 
+def tangent(statements, tangents):
+    """Forward mode over a straight-line program: the tangent of every statement, in order.
+
+    This is the whole of second order: applied to the statements of the
+    first-order program (:func:`symbackprop.derivation.program.gradient_statements`),
+    with the directions as the tangents of the variables that move, it gives
+    the forward tangents R{z} and then the tangents of the adjoints R{dJ/dz},
+    ending in H v (jvp of vjp, forward-over-reverse).
+
+    Parameters
+    ----------
+    statements : list of Statement
+        In execution order; each value reads only arguments and earlier targets.
+    tangents : dict
+        The symbols that move (variables), to their directions.
+
+    Returns
+    -------
+    list of (Statement, sympy.Expr or None, sympy.Expr)
+        Each statement with its tangent (None when nothing it reads moves) and
+        the symbol R{target} that later tangents read it by.
+
+    Examples
+    --------
+    >>> from symbackprop.derivation.program import Statement
+    >>> W, x, V = (sp.MatrixSymbol(n, *s) for n, s in (("W", (2, 3)), ("x", (3, 1)), ("V", (2, 3))))
+    >>> z = sp.MatrixSymbol("z", 2, 1)
+    >>> [(str(s.target), t, str(r)) for s, t, r in tangent([Statement(z, W * x)], {W: V})]
+    [('z', V*x, 'R{z}')]
+    """
+    tangents = dict(tangents)
+    out = []
+    for statement in statements:
+        target = statement.target
+        value = jvp(statement.value, tangents, out=target if statement.forward else None)
+        symbol = shaped_like(f"R{{{target.name}}}", target)
+        if value is not None:
+            tangents[target] = symbol
+        out.append((statement, value, symbol))
+    return out
+
+
 def _tangent_sweep(derivation, wrt, along):
+    """The H v derivation's parts: the tangent of the first-order program, as steps."""
     model = derivation.model
     wrt = list(derivation.params if wrt is None else wrt)
     along = list(wrt if along is None else along)
@@ -463,34 +503,33 @@ def _tangent_sweep(derivation, wrt, along):
         if v is None or v.role not in ("param", "input"):
             raise ValueError(f"'{name}' is not a param or input of the model: only they move "
                              "along a direction")
-    symbols = derivation.symbols
     directions = {name: direction_symbol(model, name) for name in along}
-    tangents = {symbols[name]: directions[name] for name in along}
-    forward = []
-    for name, expr in derivation.forward.items():
-        t = jvp(expr, tangents, out=symbols[name])
-        if t is not None:
-            step = TangentStep(name, tangent_symbol(name, model.variables[name].shape), expr,
-                               (), t)
-            forward.append(step)
-            tangents[symbols[name]] = step.symbol
-    backward = []
-    for step in needed_steps(derivation, [n for n in wrt if n in derivation.order]):
-        if step.result.is_number:
+    moving = {derivation.symbols[name]: directions[name] for name in along}
+    statements = gradient_statements(derivation, [n for n in wrt if n in derivation.order])
+    swept = tangent(statements, moving)
+    known = dict(moving)  # what each backward term's tangent may read
+    forward, backward = [], []
+    by_adjoint = {s.adjoint: s for s in derivation.steps}
+    for statement, value, symbol in swept:
+        if statement.forward:
+            if value is not None:
+                node = next(n for n, s in derivation.symbols.items() if s == statement.target)
+                forward.append(TangentStep(node, symbol, statement.value, (), value))
+                known[statement.target] = symbol
+            continue
+        step = by_adjoint.get(statement.target)
+        if step is None or step.result.is_number:
             continue  # a constant adjoint (dJ/dL = 1): its tangent is 0 and is written in
         shape = model.variables[step.node].shape
-        terms = tuple(Term(t.consumer, _or_zero(jvp(t.value, tangents), shape))
-                      for t in step.terms)
-        result = jvp(step.result, tangents)
-        symbol = tangent_symbol(step.adjoint.name, shape)
-        backward.append(TangentStep(step.node, symbol, step.result, terms, _or_zero(result, shape)))
-        if result is not None:
-            tangents[step.adjoint] = symbol
+        terms = tuple(Term(t.consumer, _orzero(jvp(t.value, known), shape)) for t in step.terms)
+        backward.append(TangentStep(step.node, symbol, step.result, terms, _orzero(value, shape)))
+        if value is not None:
+            known[statement.target] = symbol
     return wrt, directions, _read(forward, backward), tuple(backward)
 
 
-def _or_zero(value, shape):
-    return _zero(shape) if value is None else value
+def _orzero(value, shape):
+    return zero(shape) if value is None else value
 
 
 def _read(forward, backward):
@@ -550,7 +589,7 @@ class HVPDerivation:
             return self.directions[name]
         if name not in self.model.variables:
             raise KeyError(f"'{name}' is not a variable of the model")
-        return _zero(self.model.variables[name].shape)
+        return zero(self.model.variables[name].shape)
 
     def hvp(self, name):
         """(H v) restricted to `name`: R{dJ/d(name)}, later tangents as named symbols.
@@ -567,7 +606,7 @@ class HVPDerivation:
                            f"{', '.join(self.wrt) or 'nothing'}")
         if name in self._backward:
             return self._backward[name].result
-        return _zero(self.model.variables[name].shape)
+        return zero(self.model.variables[name].shape)
 
     def substituted(self, name):
         """H v for `name` in forward values and directions only, every tangent written in."""
@@ -592,6 +631,31 @@ class HVPDerivation:
         """The symbol R{dJ/d(name)} standing for H v restricted to `name`."""
         return tangent_symbol(adjoint_symbol(self.model, name).name,
                               self.model.variables[name].shape)
+
+    def program(self, comment=None):
+        """The straight-line program computing J, its gradients and H v: the first-order
+        program (:func:`~symbackprop.derivation.program.gradient_statements`), then its
+        tangent (:func:`tangent`), repeated subexpressions computed once.
+
+        ``comment(target, value)`` gives the text quoted above a step.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> hvp = sbp.derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+        >>> [str(s.target) for s in hvp.program()][-6:]
+        ['R{o}', 'R{∂J/∂o}', 'R{∂J/∂W2}', 'R{∂J/∂h}', 'R{∂J/∂z}', 'R{∂J/∂W1}']
+        """
+        d, model = self.derivation, self.model
+        statements = gradient_statements(d, self.wrt, comment)
+        for step in self.forward + self.backward:
+            text = comment(step.symbol, step.result) if comment else ""
+            statements.append(Statement(step.symbol, step.result, text))
+        statements += [Statement(self.output(n), zero(model.variables[n].shape))
+                       for n in self.wrt if n not in self._backward]  # no move along V
+        gradients = [adjoint_symbol(model, n) for n in self.wrt]
+        return finished(statements, [d.symbols[model.objective], *gradients,
+                                     *(self.output(n) for n in self.wrt)])
 
     def bound(self, bind=None):
         """This derivation with abstract functions bound to built-ins; all must be bound."""

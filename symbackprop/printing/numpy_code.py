@@ -1,4 +1,4 @@
-"""NumPy code for a derivation: written out as Python source, then compiled.
+"""NumPy code for a derivation, written out as Python source.
 
 :func:`generate_source` writes a self-contained module (it imports NumPy only)
 with straight-line functions: ``objective``, the forward pass;
@@ -7,8 +7,10 @@ derivation, each under a comment quoting its formula; and ``trace``, which
 returns every value and adjoint by name.  Forward values are
 computed once and read by the backward steps, as in hand-written backprop.
 
-:func:`compile_derivation` compiles that source and wraps it in a function
-taking keyword arrays named as in the model.
+:func:`generate_hvp_source` writes the same for the Hessian-vector products, from
+the H v program (the first-order program and its tangent).  Both print a
+:class:`~symbackprop.derivation.program.Program` through one :class:`_Source`;
+:mod:`symbackprop.printing.numpy_function` compiles them.
 
 Why compiling is safe: the source is generated from the derivation's
 expressions by :class:`NumPyPrinter`, never from the model's text.  Model
@@ -34,7 +36,6 @@ from sympy.printing.printer import Printer
 from ..derivation.program import (
     Program,
     forward_program,
-    hvp_program,
     is_temporary,
     temporary_name,
     training_program,
@@ -44,7 +45,7 @@ from ..primitives import expressions as ex
 from .names import display_names, hvp_display_names
 from .printers import TextPrinter
 
-__all__ = ["NumPyPrinter", "generate_source", "compile_derivation", "code_names"]
+__all__ = ["NumPyPrinter", "generate_source", "generate_hvp_source", "code_names"]
 
 HELPERS = [
     """\
@@ -308,7 +309,7 @@ def _identifier(name, used):
     return candidate
 
 
-def _code_names(derivation):
+def _identifiers(derivation):
     """Python identifiers for the variables, adjoints and dims of a derivation."""
     model = derivation.model
     used = set(_RESERVED)
@@ -427,7 +428,7 @@ def code_names(derivation, programs):
     a model's own name (or another program's temporary of another shape) has
     the name already.
     """
-    _, _, names = _code_names(derivation)
+    _, _, names = _identifiers(derivation)
     _temporary_names(programs, names, set(names.values()) | _RESERVED)
     return names
 
@@ -437,6 +438,38 @@ def _temporary_names(programs, names, used):
         for statement in program:
             if is_temporary(statement.target) and statement.target not in names:
                 names[statement.target] = _identifier(temporary_name(statement.target), used)
+
+
+def _formula(display):
+    """``comment(target, value)`` for a program: the step as text, ``∂J/∂W1 = (∂J/∂z) xᵀ``."""
+    text = TextPrinter(display)
+    return lambda target, value: f"{text.doprint(target)} = {text.doprint(value)}"
+
+
+class _Source:
+    """What the functions of one generated module share: an identifier for every symbol of
+    its programs, the printer, and how each function learns the sizes (:func:`_sizes`)."""
+
+    def __init__(self, model, idents, dims, names, programs):
+        self.model, self.idents, self.names = model, idents, names
+        _temporary_names(programs, names, set(names.values()) | _RESERVED)
+        self.printer = NumPyPrinter(names)
+        self.sizes, self.unsized = _sizes(model, idents, dims)
+        self.declared = [idents[n] for n, v in model.variables.items() if v.declared]
+
+    def function(self, name, program, docstring, returned, after_declared=(), **options):
+        """A function running `program`: the declared arrays, `after_declared`, the sizes no
+        array has; `options` as in :func:`_body`."""
+        body = _body(program, self.names, self.printer, **options)
+        return _function(name, self.declared + list(after_declared) + self.unsized, docstring,
+                         body, returned, self.sizes, self.names)
+
+    def module(self, title, functions, after_declared=""):
+        """The module of `functions`, its docstring describing their arguments."""
+        arguments = (_described_arguments(self.model, self.idents, self.printer) + after_declared
+                     + (", then the sizes " + ", ".join(self.unsized) if self.unsized else ""))
+        return _module(title, f"Arguments: {arguments}. A vector is a column, a scalar a float.",
+                       self.model, functions)
 
 
 def generate_source(derivation, wrt=None):
@@ -475,42 +508,29 @@ def generate_source(derivation, wrt=None):
     """
     model = derivation.model
     wrt = list(derivation.params if wrt is None else wrt)
-    idents, dims, _ = _code_names(derivation)
-    text = TextPrinter(display_names(derivation, latex=False))
-
-    def formula(step):
-        return f"{text.doprint(step.adjoint)} = {text.doprint(step.result)}"
-
+    idents, dims, names = _identifiers(derivation)
     inference = forward_program(derivation)
-    training = training_program(derivation, wrt, formula)
+    training = training_program(derivation, wrt, _formula(display_names(derivation, latex=False)))
     everything = Program(training.statements, [s.target for s in training])
-    names = code_names(derivation, [inference, training])
-    printer = NumPyPrinter(names)
-    declared = [idents[n] for n, v in model.variables.items() if v.declared]
-    sizes, unsized = _sizes(model, idents, dims)
-    parameters = declared + unsized
+    source = _Source(model, idents, dims, names, [inference, training])
     objective = idents[model.objective]
     grads = [names[adjoint_symbol(model, n)] for n in wrt]
     traced = [f"        {str(s.target)!r}: {names[s.target]},"
               for s in training if not is_temporary(s.target)]
     wrt_text = ", ".join(wrt) if wrt else "nothing"
     functions = [
-        _function("objective", parameters, f"The objective {model.objective}: the forward pass "
-                  "alone, each value freed after its last use.",
-                  _body(inference, names, printer), [f"    return {objective}"], sizes, names),
-        _function("value_and_grad", parameters, f"{model.objective} and its gradients with "
-                  f"respect to {wrt_text}: the forward pass, then the backward.",
-                  _body(training, names, printer), _returned(objective, [grads]), sizes, names),
-        _function("trace", parameters, "Every forward value and adjoint, by name, to find where "
-                  "a NaN first appears.", _body(everything, names, printer, comments=False,
-                                                release=False),
-                  ["    return {", *traced, "    }"], sizes, names),
+        source.function("objective", inference, f"The objective {model.objective}: the forward "
+                        "pass alone, each value freed after its last use.",
+                        [f"    return {objective}"]),
+        source.function("value_and_grad", training, f"{model.objective} and its gradients with "
+                        f"respect to {wrt_text}: the forward pass, then the backward.",
+                        _returned(objective, [grads])),
+        source.function("trace", everything, "Every forward value and adjoint, by name, to find "
+                        "where a NaN first appears.", ["    return {", *traced, "    }"],
+                        comments=False, release=False),
     ]
-    arguments = _described_arguments(model, idents, printer) + (
-        ", then the sizes " + ", ".join(unsized) if unsized else "")
-    return _module("Objective and gradients of a model, generated by symbackprop.",
-                   f"Arguments: {arguments}. A vector is a column, a scalar a float.",
-                   model, functions)
+    return source.module("Objective and gradients of a model, generated by symbackprop.",
+                         functions)
 
 
 def _sizes(model, idents, dims):
@@ -607,9 +627,10 @@ def _returned(objective, groups):
     return lines
 
 
-def _hvp_code_names(hvp):
-    """Python identifiers: the first-order ones, plus v_<name> and r_<name> for the tangents."""
-    idents, dims, names = _code_names(hvp.derivation)
+def _hvp_identifiers(hvp):
+    """The first-order identifiers, plus v_<name> for the directions and r_<name> for the
+    tangents (r_grad_<name> for those of the gradients)."""
+    idents, dims, names = _identifiers(hvp.derivation)
     used = set(names.values()) | _RESERVED
     directions = {name: _identifier("v_" + idents[name], used) for name in hvp.directions}
     for name, ident in directions.items():
@@ -618,7 +639,10 @@ def _hvp_code_names(hvp):
         names[step.symbol] = _identifier("r_" + idents[step.node], used)
     for step in hvp.backward:
         names[step.symbol] = _identifier("r_grad_" + idents[step.node], used)
-    return idents, dims, directions, names, used
+    for name in hvp.wrt:
+        if hvp.output(name) not in names:
+            names[hvp.output(name)] = _identifier(f"r_grad_{idents[name]}", used)
+    return idents, dims, directions, names
 
 
 def generate_hvp_source(hvp):
@@ -626,7 +650,7 @@ def generate_hvp_source(hvp):
     abstract function bound.
 
     ``hvp(*declared, *directions, *sizes)`` (only the sizes no array has) runs
-    :func:`hvp_program`, each step under a comment quoting its formula, and
+    :meth:`~symbackprop.derivation.tangent.HVPDerivation.program`, each step under a comment quoting its formula, and
     returns ``J, (grads...), (hvps...)`` for the `wrt` variables.
 
     Examples
@@ -642,27 +666,16 @@ def generate_hvp_source(hvp):
         ...
         return J, (grad_W1, grad_W2), (r_grad_W1, r_grad_W2)
     """
-    d = hvp.derivation
-    model = d.model
-    idents, dims, directions, names, used = _hvp_code_names(hvp)
-    for name in hvp.wrt:
-        if hvp.output(name) not in names:
-            names[hvp.output(name)] = _identifier(f"r_grad_{idents[name]}", used)
-    text = TextPrinter(hvp_display_names(hvp, latex=False))
-    program = hvp_program(hvp, lambda symbol, value: f"{text.doprint(symbol)} = {text.doprint(value)}")
-    _temporary_names([program], names, used)
-    printer = NumPyPrinter(names)
-    declared = [idents[n] for n, v in model.variables.items() if v.declared]
-    sizes, unsized = _sizes(model, idents, dims)
+    model = hvp.model
+    idents, dims, directions, names = _hvp_identifiers(hvp)
+    program = hvp.program(_formula(hvp_display_names(hvp, latex=False)))
+    source = _Source(model, idents, dims, names, [program])
     grads = [names[adjoint_symbol(model, n)] for n in hvp.wrt]
     hvps = [names[hvp.output(n)] for n in hvp.wrt]
-    function = _function("hvp", declared + list(directions.values()) + unsized,
-                         f"{model.objective}, its gradients and the Hessian-vector products H v, "
-                         "v given per variable.", _body(program, names, printer),
-                         _returned(idents[model.objective], [grads, hvps]), sizes, names)
-    arguments = (_described_arguments(model, idents, printer) + ", then a direction for each "
-                 "of " + ", ".join(directions) + " (shaped like it)"
-                 + (", then the sizes " + ", ".join(unsized) if unsized else ""))
-    return _module("Objective, gradients and Hessian-vector products of a model, generated by "
-                   "symbackprop.", f"Arguments: {arguments}. A vector is a column, a scalar a "
-                   "float.", model, [function])
+    function = source.function("hvp", program, f"{model.objective}, its gradients and the "
+                               "Hessian-vector products H v, v given per variable.",
+                               _returned(idents[model.objective], [grads, hvps]),
+                               directions.values())
+    return source.module("Objective, gradients and Hessian-vector products of a model, generated "
+                         "by symbackprop.", [function], ", then a direction for each of "
+                         + ", ".join(directions) + " (shaped like it)")

@@ -79,6 +79,28 @@ def _to_user(value, shape):
     return np.asarray(value).reshape(-1) if shape.kind == "vector" else np.asarray(value)
 
 
+class _Compiled:
+    """A generated module, compiled, with its functions called on keyword arrays."""
+
+    def __init__(self, source, model):
+        self.source, self.model = source, model
+        self.namespace = {}
+        # Safe: `source` is generated from the derivation's expressions, not from user text
+        # (see symbackprop.printing.numpy_code).
+        exec(compile(source, f"<symbackprop {model.filename}>", "exec"), self.namespace)
+        self.convert = _Arrays(model)
+
+    def __call__(self, function, arrays, after_declared=()):
+        """Run the generated `function`: the declared arrays, `after_declared`, the sizes."""
+        passed = _passed(self.model, self.convert(arrays))
+        count = len(self.convert.declared)
+        return self.namespace[function](*passed[:count], *after_declared, *passed[count:])
+
+    def as_user(self, names, values):
+        """Results by name, each in its variable's shape (a vector 1-D, a scalar a float)."""
+        return {n: _to_user(value, self.model.variables[n].shape) for n, value in zip(names, values)}
+
+
 def compile_derivation(derivation, wrt=None):
     """Compile a derivation into a NumPy function.
 
@@ -107,32 +129,16 @@ def compile_derivation(derivation, wrt=None):
     >>> J, grads["w"]
     (5.0, array([2., 4.]))
     """
-    model = derivation.model
     wrt = list(derivation.params if wrt is None else wrt)
-    source = generate_source(derivation, wrt)
-    namespace = {}
-    # Safe: `source` is generated text (see the module docstring), not user text.
-    exec(compile(source, f"<symbackprop {model.filename}>", "exec"), namespace)
-    convert = _Arrays(model)
-
-    def arguments(arrays):
-        return _passed(model, convert(arrays))
-
-    shapes = {n: model.variables[n].shape for n in wrt}
+    module = _Compiled(generate_source(derivation, wrt), derivation.model)
 
     def value_and_grad(**arrays):
-        J, grads = namespace["value_and_grad"](*arguments(arrays))
-        return float(J), {n: _to_user(g, shapes[n]) for n, g in zip(wrt, grads)}
+        J, grads = module("value_and_grad", arrays)
+        return float(J), module.as_user(wrt, grads)
 
-    def objective(**arrays):
-        return float(namespace["objective"](*arguments(arrays)))
-
-    def trace(**arrays):
-        return namespace["trace"](*arguments(arrays))
-
-    value_and_grad.objective = objective
-    value_and_grad.trace = trace
-    value_and_grad.source = source
+    value_and_grad.objective = lambda **arrays: float(module("objective", arrays))
+    value_and_grad.trace = lambda **arrays: module("trace", arrays)
+    value_and_grad.source = module.source
     value_and_grad.wrt = tuple(wrt)
     return value_and_grad
 
@@ -147,47 +153,45 @@ def compile_hvp(hvp):
         describes; ``f.source`` is the generated module.
     """
     model = hvp.model
-    source = generate_hvp_source(hvp)
-    namespace = {}
-    # Safe: `source` is generated from the derivation's expressions, not from user text
-    # (see symbackprop.printing.numpy_code).
-    exec(compile(source, f"<symbackprop hvp {model.filename}>", "exec"), namespace)
-    convert = _Arrays(model)
-    shapes = {n: model.variables[n].shape for n in list(hvp.wrt) + list(hvp.directions)}
+    module = _Compiled(generate_hvp_source(hvp), model)
     wrt, along = list(hvp.wrt), list(hvp.directions)
 
     def hvp_function(*directions, **arrays):
-        if len(directions) == 1:
-            (v,) = directions
-        elif not directions and "v" in arrays and "v" not in model.variables:
-            v = arrays.pop("v")
-        else:
-            raise TypeError("give the directions first, f(v, **arrays), or as v=... when the "
-                            "model has no variable named v")
-        v = dict(v)
-        missing = [n for n in along if n not in v]
-        extra = [n for n in v if n not in along]
-        if missing or extra:
-            raise TypeError(f"v needs a direction for each of {', '.join(along)}"
-                            + (f"; missing {', '.join(missing)}" if missing else "")
-                            + (f"; unknown {', '.join(extra)}" if extra else ""))
-        values = convert(arrays)
-        count = len(convert.declared)
-        moving = []
-        for name in along:
-            value = np.asarray(v[name], dtype=np.float64)
-            if value.shape != np.shape(arrays[name]):
-                raise ValueError(f"the direction of {name} has shape {value.shape}, not "
-                                 f"{np.shape(arrays[name])} (the shape of {name})")
-            shape = shapes[name]
-            moving.append(float(value) if shape.is_scalar else
-                          value.reshape(-1, 1) if shape.kind == "vector" else value)
-        arrays_and_sizes = _passed(model, values)
-        J, grads, hvps = namespace["hvp"](*arrays_and_sizes[:count], *moving,
-                                          *arrays_and_sizes[count:])
-        return (float(J), {n: _to_user(g, shapes[n]) for n, g in zip(wrt, grads)},
-                {n: _to_user(h, shapes[n]) for n, h in zip(wrt, hvps)})
+        v = _directions(directions, arrays, model, along)
+        J, grads, hvps = module("hvp", arrays, [_direction(v[n], arrays[n], n, model)
+                                               for n in along])
+        return float(J), module.as_user(wrt, grads), module.as_user(wrt, hvps)
 
-    hvp_function.source = source
+    hvp_function.source = module.source
     hvp_function.wrt = tuple(wrt)
     return hvp_function
+
+
+def _directions(given, arrays, model, along):
+    """The directions by name, from ``f(v, **arrays)`` or ``f(v=..., **arrays)``."""
+    if len(given) == 1:
+        (v,) = given
+    elif not given and "v" in arrays and "v" not in model.variables:
+        v = arrays.pop("v")
+    else:
+        raise TypeError("give the directions first, f(v, **arrays), or as v=... when the "
+                        "model has no variable named v")
+    v = dict(v)
+    missing = [n for n in along if n not in v]
+    extra = [n for n in v if n not in along]
+    if missing or extra:
+        raise TypeError(f"v needs a direction for each of {', '.join(along)}"
+                        + (f"; missing {', '.join(missing)}" if missing else "")
+                        + (f"; unknown {', '.join(extra)}" if extra else ""))
+    return v
+
+
+def _direction(value, array, name, model):
+    """A direction in the generated code's layout, checked against its variable's array."""
+    value = np.asarray(value, dtype=np.float64)
+    if value.shape != np.shape(array):
+        raise ValueError(f"the direction of {name} has shape {value.shape}, not "
+                         f"{np.shape(array)} (the shape of {name})")
+    shape = model.variables[name].shape
+    return float(value) if shape.is_scalar else (
+        value.reshape(-1, 1) if shape.kind == "vector" else value)
