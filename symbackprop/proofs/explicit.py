@@ -296,7 +296,7 @@ def _entry_symbols(name, shape, sizes, domain=None):
                                            for i in range(rows) for j in range(cols)])
 
 
-def explicit_environment(derivation, sizes):
+def explicit_environment(derivation, sizes, hvp=None):
     """Every declared variable as a matrix of entry symbols, every value and adjoint explicitly.
 
     Parameters
@@ -304,19 +304,27 @@ def explicit_environment(derivation, sizes):
     derivation : Derivation
     sizes : dict of sympy.Symbol to int
         A size for each dim symbol.
+    hvp : HVPDerivation, optional
+        Of `derivation`: its directions as matrices of entry symbols ``V_W[i,j]``,
+        and its tangents explicitly, too.
 
     Returns
     -------
     dict
-        Each variable's and adjoint's symbol to its explicit value, for
-        :func:`explicit` to evaluate further expressions of the derivation in.
+        Each variable's and adjoint's (and tangent's) symbol to its explicit value,
+        for :func:`explicit` to evaluate further expressions of the derivation in.
     """
     env = {}
     for name, v in derivation.model.variables.items():
         if v.declared:
             env[derivation.symbols[name]] = _entry_symbols(name, v.shape, sizes, v.domain)
-    for name, expr in derivation.forward.items():
-        env[derivation.symbols[name]] = explicit(expr, env, sizes)
-    for step in derivation.steps:
-        env[step.adjoint] = explicit(step.result, env, sizes)
+    definitions = [(derivation.symbols[n], e) for n, e in derivation.forward.items()]
+    definitions += [(s.adjoint, s.result) for s in derivation.steps]
+    if hvp is not None:
+        for name, direction in hvp.directions.items():
+            env[direction] = _entry_symbols(f"V_{name}", derivation.model.variables[name].shape,
+                                            sizes)
+        definitions += [(s.symbol, s.result) for s in hvp.forward + hvp.backward]
+    for symbol, value in definitions:
+        env[symbol] = explicit(value, env, sizes)
     return env

@@ -2,9 +2,8 @@
 
 :func:`hessian_block` reads a block d2J/da db off the H v derivation where it
 is a matrix acting by a product (``A + Aᵀ`` for ``xᵀ A x``);
-:func:`elementwise_hessian` and :func:`explicit_hvp` evaluate the tangent
-steps entry by entry (:func:`symbackprop.proofs.explicit.explicit`), the
-latter beside the truth by :func:`sympy.diff`, for :func:`verify_hvp`.
+:func:`elementwise_hessian` evaluates the tangent steps entry by entry
+(:func:`symbackprop.proofs.explicit.explicit`) and reads the Hessian off them.
 """
 
 from __future__ import annotations
@@ -15,14 +14,12 @@ from ..derivation.tangent import _is_zero, derive_hvp
 from ..primitives import expressions as ex
 from .explicit import (
     _at_random_point,
-    _canonical,
-    _entry_symbols,
     explicit,
     explicit_environment,
 )
-from .sizes import default_dims, small_dims
+from .sizes import default_dims
 
-__all__ = ["hessian_block", "elementwise_hessian", "explicit_hvp"]
+__all__ = ["hessian_block", "elementwise_hessian"]
 
 
 def _terms(expr):
@@ -106,17 +103,6 @@ def _zero_block(model, a, b):
     return sp.ZeroMatrix(va.rows, vb.rows)
 
 
-def _explicit_environment(hvp, sizes):
-    """:func:`symbackprop.proofs.explicit.explicit_environment`, plus the directions and the tangents."""
-    d = hvp.derivation
-    env = explicit_environment(d, sizes)
-    for name, direction in hvp.directions.items():
-        env[direction] = _entry_symbols(f"V_{name}", d.model.variables[name].shape, sizes)
-    for step in hvp.forward + hvp.backward:
-        env[step.symbol] = explicit(step.result, env, sizes)
-    return env
-
-
 def elementwise_hessian(derivation, dims, wrt=None):
     """The Hessian of the objective entry by entry at small sizes, read off the tangent steps.
 
@@ -144,7 +130,7 @@ def elementwise_hessian(derivation, dims, wrt=None):
     m = hvp.model
     dims = default_dims(m, dims)
     sizes = {m.dims[n]: v for n, v in dims.items()}
-    env = _explicit_environment(hvp, sizes)
+    env = explicit_environment(derivation, sizes, hvp)
 
     def entries(value):
         return list(value) if ex.is_matrix(value) else [value]
@@ -156,47 +142,6 @@ def elementwise_hessian(derivation, dims, wrt=None):
     return labels, sp.ImmutableMatrix([[sp.diff(r, v).xreplace(sizes) for v in directions]
                                        for r in rows])
 
-
-
-def explicit_hvp(hvp, dims=None):
-    """H v at small concrete sizes, explicitly: from the derivation, and from SymPy.
-
-    Parameters
-    ----------
-    hvp : HVPDerivation
-    dims : dict of str to int, optional
-        Small sizes; distinct ones, 2, 3, 4, ..., by default.
-
-    Returns
-    -------
-    derived, truth : dict of str to list of sympy.Expr
-        For each of `wrt`, the entries (row by row) of H v: `derived` from the
-        tangent steps, evaluated entry by entry (:func:`symbackprop.proofs.explicit.explicit`),
-        and `truth` = sum over b of d2J / d(theta_a) d(theta_b) v_b, by
-        :func:`sympy.diff` of the explicit objective.  Unknown derivatives are
-        spelled alike on both sides.
-    """
-    d = hvp.derivation
-    m = d.model
-    dims = small_dims(m, dims)
-    sizes = {m.dims[n]: s for n, s in dims.items()}
-    env = _explicit_environment(hvp, sizes)
-
-    def entries(value):
-        return list(value) if ex.is_matrix(value) else [value]
-
-    thetas = [(t, v) for name, direction in hvp.directions.items()
-              for t, v in zip(entries(env[d.symbols[name]]), entries(env[direction]))]
-    objective = env[d.symbols[m.objective]]
-    derived, truth = {}, {}
-    for name in hvp.wrt:
-        value = explicit(hvp.hvp(name), env, sizes)
-        derived[name] = [_canonical(e) for e in entries(value)]
-        truth[name] = []
-        for theta in entries(env[d.symbols[name]]):
-            gradient = sp.diff(objective, theta)
-            truth[name].append(_canonical(sp.Add(*[sp.diff(gradient, t) * v for t, v in thetas])))
-    return derived, truth
 
 
 def _agree_at_points(mine, truth, rng, points=3):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..derivation.tangent import HVPDerivation, derive_hvp
+from ..primitives import expressions as ex
 from . import bounded
 from .check import _derivation
 from .explicit import (
@@ -27,9 +28,9 @@ from .explicit import (
     POINTS,
     _canonical,
     _compare_at_points,
+    explicit,
     explicit_environment,
 )
-from .hessian import explicit_hvp
 from .sizes import small_dims
 
 __all__ = ['verify', 'verify_hvp', 'VerifyReport', 'TIMEOUT']
@@ -249,36 +250,33 @@ def _report(verdicts, dims, what, timeout, accept_numeric, start):
                         timeout, time.monotonic() - start)
 
 
-def _gradient_cells(derivation, env):
-    """(name, index, sides) for every entry of every gradient; ``sides()`` is
-    (derived entry, sympy.diff entry).
+def _cells(outputs):
+    """(name, index, sides) for every entry of every output; ``sides()`` is
+    (derived entry, true entry), each in :func:`_canonical` form.
 
-    The gradients take turns, one entry each, so that when the budget runs out
-    every gradient has had entries compared.
+    `outputs` holds ``(name, shape, derived, entries, truth)``: the explicit
+    matrix-form value (None for 0), the variable's entry symbols, and
+    ``truth(symbol)``, the entry with respect to that entry symbol by
+    :func:`sympy.diff`.  The outputs take turns, one entry each, so that when
+    the budget runs out every output has had entries compared.
     """
-    m = derivation.model
-    objective = env[derivation.symbols[m.objective]]
-
-    def sides(symbol, derived):
-        return _canonical(derived), _canonical(sp.diff(objective, symbol))
-
     columns = []
-    for name, v in m.variables.items():
-        if v.role not in ("param", "input"):
-            continue
-        symbols = env[derivation.symbols[name]]
-        derived = env[derivation.step(name).adjoint] if name in derivation.order else None
-        cells = [((), symbols)] if v.shape.is_scalar else [
-            ((i, j), symbols[i, j]) for i in range(symbols.rows) for j in range(symbols.cols)]
+    for name, shape, derived, entries, truth in outputs:
+        cells = [((), entries)] if shape.is_scalar else [
+            ((i, j), entries[i, j]) for i in range(entries.rows) for j in range(entries.cols)]
         column = []
         for index, symbol in cells:
             mine = sp.Integer(0) if derived is None else (
-                derived if v.shape.is_scalar else derived[index])
-            shown = index[:1] if v.shape.kind == "vector" else index
-            column.append((name, shown, functools.partial(sides, symbol, mine)))
+                derived if shape.is_scalar else derived[index])
+            shown = index[:1] if shape.kind == "vector" else index
+            column.append((name, shown, functools.partial(_sides, mine, truth, symbol)))
         columns.append(column)
     for row in itertools.zip_longest(*columns):
         yield from (cell for cell in row if cell is not None)
+
+
+def _sides(mine, truth, symbol):
+    return _canonical(mine), _canonical(truth(symbol))
 
 
 def verify(model, dims=None, bind=None, timeout=TIMEOUT, accept_numeric=False):
@@ -314,8 +312,12 @@ def verify(model, dims=None, bind=None, timeout=TIMEOUT, accept_numeric=False):
     m = d.model
     dims = small_dims(m, dims)
     env = explicit_environment(d, {m.dims[n]: s for n, s in dims.items()})
+    gradient = functools.partial(sp.diff, env[d.symbols[m.objective]])
+    outputs = [(name, v.shape, env[d.step(name).adjoint] if name in d.order else None,
+                env[d.symbols[name]], gradient)
+               for name, v in m.variables.items() if v.role in ("param", "input")]
     deadline = start + (math.inf if timeout is None else timeout)
-    verdicts = _judge(_gradient_cells(d, env), deadline)
+    verdicts = _judge(_cells(outputs), deadline)
     return _report(verdicts, dims, "matrix-form gradients", timeout, accept_numeric, start)
 
 
@@ -363,21 +365,28 @@ def verify_hvp(model, dims=None, bind=None, wrt=None, prove=True, timeout=TIMEOU
         hvp = model if not bind else model.bound(bind)
     else:
         hvp = derive_hvp(_derivation(model, bind), wrt)
-    dims = small_dims(hvp.model, dims)
-    derived, truth = explicit_hvp(hvp, dims)
-    shapes = {n: hvp.model.variables[n].shape for n in hvp.wrt}
+    d, m = hvp.derivation, hvp.model
+    dims = small_dims(m, dims)
+    sizes = {m.dims[n]: s for n, s in dims.items()}
+    env = explicit_environment(d, sizes, hvp)
+    objective = env[d.symbols[m.objective]]
+    moving = [(t, v) for name, direction in hvp.directions.items()
+              for t, v in zip(_entries(env[d.symbols[name]]), _entries(env[direction]))]
 
-    def cells():
-        for name in hvp.wrt:
-            cols = 1 if shapes[name].is_scalar else len(derived[name]) // int(
-                shapes[name].rows.xreplace({hvp.model.dims[k]: v for k, v in dims.items()}))
-            for k, (mine, expected) in enumerate(zip(derived[name], truth[name])):
-                index = () if shapes[name].is_scalar else (
-                    (k,) if shapes[name].kind == "vector" else divmod(k, cols))
-                yield name, index, (lambda mine=mine, expected=expected: (mine, expected))
+    def hessian_times_v(theta):  # sum over b of d2J / d(theta) d(theta_b) v_b
+        gradient = sp.diff(objective, theta)
+        return sp.Add(*[sp.diff(gradient, t) * v for t, v in moving])
 
+    outputs = [(n, m.variables[n].shape, explicit(hvp.hvp(n), env, sizes), env[d.symbols[n]],
+                hessian_times_v) for n in hvp.wrt]
+    built = [(n, i, sides()) for n, i, sides in _cells(outputs)]
+    cells = [(n, i, lambda sides=sides: sides) for n, i, sides in built]
     # the entries are built above, all at once: the budget is the proofs'
     deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
-    verdicts = _judge(cells(), deadline, symbolic=prove)
+    verdicts = _judge(cells, deadline, symbolic=prove)
     return _report(verdicts, dims, "matrix-form Hessian-vector products", timeout if prove else 0,
                    accept_numeric or not prove, start)
+
+
+def _entries(value):
+    return list(value) if ex.is_matrix(value) else [value]
