@@ -29,37 +29,55 @@ from .printing.printers import TextPrinter
 __all__ = ["Derivation", "HVPDerivation", "derive", "derive_hvp"]
 
 
-class Derivation(reverse.Derivation):
-    """The backward derivation of a model (see :class:`symbackprop.derivation.reverse.Derivation`),
-    printable and compilable."""
+class _Printed:
+    """What both derivations offer a reader: their expressions and documents as text,
+    LaTeX and Markdown (which a notebook displays)."""
+
+    #: The document writers of :mod:`symbackprop.printing.documents`: text, LaTeX, Markdown.
+    _writers = ()
+
+    def display_names(self, latex, notation=None):
+        """How each symbol prints (:func:`symbackprop.printing.names.display_names`)."""
+        raise NotImplementedError
 
     def pretty(self, expr):
         """An expression of this derivation as Unicode text, in the model's names."""
-        return TextPrinter(display_names(self, latex=False)).doprint(expr)
+        return TextPrinter(self.display_names(latex=False)).doprint(expr)
 
     def text(self, **options):
         """The whole derivation as Unicode text; options as in
         :func:`symbackprop.printing.documents.text`."""
-        return documents.text(self, **options)
+        return self._writers[0](self, **options)
 
     def latex(self, standalone=False, **options):
-        """The whole derivation as LaTeX; options as in
-        :func:`symbackprop.printing.documents.latex`."""
-        return documents.latex(self, standalone=standalone, **options)
+        """The whole derivation as LaTeX (a fragment, or a document that compiles); options
+        as in :func:`symbackprop.printing.documents.latex`."""
+        return self._writers[1](self, standalone=standalone, **options)
 
     def markdown(self, **options):
-        """The whole derivation as Markdown; options as in
+        """The whole derivation as Markdown with ``$$`` blocks; options as in
         :func:`symbackprop.printing.documents.markdown`."""
-        return documents.markdown(self, **options)
+        return self._writers[2](self, **options)
+
+    def _repr_markdown_(self):
+        # Jupyter renders the $$ blocks with MathJax
+        return self.markdown()
+
+
+class Derivation(_Printed, reverse.Derivation):
+    """The backward derivation of a model (see :class:`symbackprop.derivation.reverse.Derivation`),
+    printable and compilable."""
+
+    _writers = (documents.text, documents.latex, documents.markdown)
+
+    def display_names(self, latex, notation=None):
+        """How each symbol prints: variables, adjoints, abstract functions and their partials."""
+        return display_names(self, latex, notation or Notation())
 
     def figure(self, backward=False):
         """The computational (or backward) graph as a
         :class:`~symbackprop.printing.figures.Figure`, which a notebook shows as SVG."""
         return Figure(self, backward)
-
-    def _repr_markdown_(self):
-        # Jupyter renders the $$ blocks with MathJax
-        return self.markdown()
 
     def lambdify(self, bind=None, wrt=None):
         """A NumPy function computing the objective and the params' gradients.
@@ -87,16 +105,14 @@ class Derivation(reverse.Derivation):
         return compile_derivation(self.bound(bind), wrt)
 
 
-class HVPDerivation(tangent.HVPDerivation):
+class HVPDerivation(_Printed, tangent.HVPDerivation):
     """The Hessian-vector products of a model (see
     :class:`symbackprop.derivation.tangent.HVPDerivation`), printable and compilable."""
 
-    def pretty(self, expr):
-        """An expression of this derivation as Unicode text."""
-        return TextPrinter(self.display_names(latex=False)).doprint(expr)
+    _writers = (documents.hvp_text, documents.hvp_latex, documents.hvp_markdown)
 
     def display_names(self, latex, notation=None):
-        """How the symbols print: the first-order names, plus directions and tangents."""
+        """How each symbol prints: the first-order names, plus directions and tangents."""
         return hvp_display_names(self, latex, notation or Notation())
 
     def figure(self):
@@ -111,22 +127,6 @@ class HVPDerivation(tangent.HVPDerivation):
         <second-order graph of J: 28 nodes>
         """
         return Figure(self.derivation, second_order=self)
-
-    def text(self, **options):
-        """The derivation as Unicode text; options as in
-        :func:`symbackprop.printing.documents.hvp_text`."""
-        return documents.hvp_text(self, **options)
-
-    def latex(self, standalone=False, **options):
-        """The derivation as LaTeX; options as in :func:`symbackprop.printing.documents.hvp_latex`."""
-        return documents.hvp_latex(self, standalone=standalone, **options)
-
-    def markdown(self, **options):
-        """The derivation as Markdown."""
-        return documents.hvp_markdown(self, **options)
-
-    def _repr_markdown_(self):
-        return self.markdown()
 
     def lambdify(self, bind=None):
         """A NumPy function computing J, its gradients and H v for the `wrt` variables.
