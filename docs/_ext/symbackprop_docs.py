@@ -51,6 +51,7 @@ from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuatio
 from sphinx.directives.code import container_wrapper
 from sphinx.util.docutils import SphinxDirective
 
+import package_layers
 import symbackprop as sbp
 from symbackprop import cli
 from symbackprop.primitives.operators import FUNCTIONS, REGISTRY
@@ -563,6 +564,7 @@ def generate(app):
     api = api_pages()
     _write_folder(src / API, api)
     _write(src / GENERATED / "api_toctree.md", api_toctree(api))
+    _write(src / GENERATED / "architecture.svg", package_layers.svg(package_layers.import_graph()))
 
 
 def setup(app):
