@@ -615,6 +615,8 @@ def register_function(row):
     >>> REGISTRY["tanh"].body, REGISTRY["sigmoid"].label_text
     (tanh(ξ), 'σ')
     """
+    if row.name in REGISTRY:
+        raise ValueError(f"the operator {row.name} is already registered")
     functions.add(row)
     return register(_entrywise(row))
 
