@@ -66,7 +66,8 @@ class ScalarFunction:
         One line for the language reference.
     latex : str
         Its name in LaTeX formulas and figures: SymPy's own (``\\tanh``,
-        ``\\log``) where SymPy has one, else ``\\operatorname{name}``.
+        ``\\log``) where SymPy has one, else ``\\operatorname{name}``.  (A function
+        SymPy writes otherwise, sqrt as a power, is drawn with it in figures.)
     text : str
         Its name in text formulas and figures: `name`.
     numpy : str
