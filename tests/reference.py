@@ -10,12 +10,28 @@ import numpy as np
 import pytest
 
 from symbackprop.language.model import Literal, Node, Ref
+from symbackprop.primitives.operators import REGISTRY
 
 
 def torch_or_skip():
     """PyTorch, or a skip that prints why."""
     return pytest.importorskip("torch", reason="PyTorch is not installed: `pip install "
                                                "torch==2.13.0` runs the autograd cross-checks")
+
+
+class _Ops(dict):
+    """The PyTorch form of each operator; an entrywise function not listed is torch.<name>."""
+
+    def __init__(self, torch, ops):
+        super().__init__(ops)
+        self.torch = torch
+
+    def __missing__(self, name):
+        op = REGISTRY.get(name)
+        if op is None or not op.elementwise or not hasattr(self.torch, name):
+            raise KeyError(f"no PyTorch form for the operator {name}: add it to reference.py")
+        function = getattr(self.torch, name)
+        return lambda s, a: function(a)
 
 
 def _torch_ops(torch):
@@ -38,7 +54,7 @@ def _torch_ops(torch):
         value = torch.logsumexp(a, dim=s.args[0].shape.last_axis, keepdim=True)
         return scalar(value) if s.shape.is_scalar else value
 
-    return {
+    return _Ops(torch, {
         "add": lambda s, a, b: broadcast(a, s.args[0].shape, s.shape)
         + broadcast(b, s.args[1].shape, s.shape),
         "sub": lambda s, a, b: broadcast(a, s.args[0].shape, s.shape)
@@ -72,7 +88,7 @@ def _torch_ops(torch):
         "log": lambda s, a: torch.log(a),
         "softplus": lambda s, a: F.softplus(a),
         "sqrt": lambda s, a: torch.sqrt(a),
-    }
+    })
 
 
 def torch_value_and_grad(model, arrays, wrt):

@@ -5,7 +5,9 @@ output with a random input ``C`` (so every entry of the adjoint matters).
 Each row is checked against central finite differences at random sizes and
 seeds (Hypothesis), proved entry by entry against ``sympy.diff`` by
 ``verify``, and compared with PyTorch autograd in float64.  A registry entry
-that no row uses fails :func:`test_every_registry_entry_has_a_row`.
+that no row uses fails :func:`test_every_registry_entry_has_a_row`; a scalar
+function of :mod:`symbackprop.primitives.functions` without a row here gets one
+from its domain.
 """
 
 import functools
@@ -19,6 +21,7 @@ import symbackprop as sbp
 from symbackprop.proofs.sizes import default_dims
 from symbackprop.proofs.check import random_arrays
 from symbackprop.printing.numpy_function import compile_derivation
+from symbackprop.primitives.functions import called
 from symbackprop.primitives.operators import REGISTRY
 from profiles import examples
 from reference import relative_error, torch_value_and_grad
@@ -115,6 +118,10 @@ ROWS = {
     "softplus": ("softplus(A)", "matrix(m, n)"),
     "sqrt": ("sqrt(square(A) + 1)", "matrix(m, n)"),
 }
+# a new scalar function is tested where it is defined: on A, or on square(A) + 1 if positive
+for _row in called():
+    ROWS.setdefault(_row.name, (f"{_row.name}(square(A) + 1)" if _row.domain == "positive"
+                                else f"{_row.name}(A)", "matrix(m, n)"))
 
 
 def model_text(expression, shape):

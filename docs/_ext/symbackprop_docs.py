@@ -337,9 +337,11 @@ _WRITTEN = {"add": "{0} + {1}", "sub": "{0} - {1}", "neg": "-{0}", "mul": "{0} *
             "div": "{0} / {1}", "matmul": "{0} @ {1}", "pow": "{0} ^ 3", "transpose": "{0}.T",
             "copy": "{0}"}
 
+#: The sections of the operator reference; "Entrywise functions" is every elementwise
+#: entry of the registry (a scalar function's row included), and "Other" the rest.
 GROUPS = [
     ("Arithmetic", ["add", "sub", "neg", "mul", "div", "matmul", "pow", "transpose", "copy"]),
-    ("Entrywise functions", [n for n, op in REGISTRY.items() if op.elementwise]),
+    ("Entrywise functions", None),
     ("Reductions", ["sum", "mean", "norm", "trace"]),
     ("Along each row", ["softmax", "log_softmax", "logsumexp", "sum_rows", "mean_rows",
                         "center_rows", "scale_rows"]),
@@ -384,8 +386,10 @@ def anchor(name):
 
 def operators_page():
     """The operator reference, in Markdown: one section per registry entry."""
-    grouped = {name for _, names in GROUPS for name in names}
-    groups = GROUPS + [("Other", [n for n in REGISTRY if n not in grouped])]
+    entrywise = [n for n, op in REGISTRY.items() if op.elementwise]  # read now: rows added late
+    groups = [(title, entrywise if names is None else names) for title, names in GROUPS]
+    grouped = {name for _, names in groups for name in names}
+    groups += [("Other", [n for n in REGISTRY if n not in grouped])]
     out = []
     for title, names in groups:
         if not names:

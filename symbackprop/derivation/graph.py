@@ -42,15 +42,7 @@ import networkx as nx
 from ..language.model import Literal, Node, Ref, _walk
 from ..language.names import default_latex
 
-__all__ = ["build_graph", "variable_latex", "OPERATOR_LATEX"]
-
-#: How operators are drawn in figures.
-OPERATOR_LATEX = {
-    "add": "+", "sub": "-", "neg": "-", "mul": "\\times", "div": "\\div",
-    "matmul": "\\times", "pow": "(\\cdot)^k", "square": "(\\cdot)^2", "transpose": "\\top",
-    "copy": "=", "sum": "\\Sigma", "mean": "\\mathrm{mean}", "norm": "\\|\\cdot\\|",
-    "trace": "\\mathrm{tr}",
-}
+__all__ = ["build_graph", "variable_latex"]
 
 
 def variable_latex(variable, bold_macro="\\boldsymbol"):
@@ -61,13 +53,13 @@ def variable_latex(variable, bold_macro="\\boldsymbol"):
 
 
 def _operator_latex(node, model):
-    name = node.op.name
-    if name in OPERATOR_LATEX:
-        return OPERATOR_LATEX[name]
-    func = model.functions.get(name)
+    # a registry entry carries its label; an abstract function has the model's name
+    if node.op.label_latex is not None:
+        return node.op.label_latex
+    func = model.functions.get(node.op.name)
     if func is not None and func.latex is not None:
         return func.latex
-    return default_latex(name) if name in model.functions else f"\\mathrm{{{name}}}"
+    return default_latex(node.op.name)
 
 
 def build_graph(model):

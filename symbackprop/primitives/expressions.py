@@ -13,6 +13,10 @@ SymPy lacks or gets wrong (see the module notes in :mod:`symbackprop.derivation.
 * :class:`Apply`: an abstract scalar function of matrices, ``ell(o, y)``;
 * :class:`Partial`: its named partial derivative, ``dL/do``.
 
+A class printed as a call of a named function (``softmax(x)``) is a
+:class:`NamedCall`: it carries its own spellings, which one method of each
+printer reads.
+
 Each class defines its meaning entry by entry in ``explicit``, which receives
 the explicit values (:class:`sympy.ImmutableMatrix` or scalars) of its
 ``operands``.  That meaning is the ground truth that
@@ -35,7 +39,7 @@ from sympy.matrices.expressions import (
 )
 
 __all__ = [
-    "Map", "AsScalar", "SumAll", "Norm", "Softmax", "LogSoftmax", "LogSumExp", "Apply",
+    "NamedCall", "Map", "AsScalar", "SumAll", "Norm", "Softmax", "LogSoftmax", "LogSumExp", "Apply",
     "Partial", "relu", "sigmoid", "softplus", "ENTRY", "entrywise", "add", "neg", "mul",
     "hadamard",
     "hpow", "transpose", "inner", "sum_all", "ones", "is_matrix", "partial_function",
@@ -116,6 +120,20 @@ class softplus(sp.Function):
         return sp.log(1 + sp.exp(x))
 
 
+class NamedCall:
+    """A class printed as a call of a named function of its one operand, ``softmax(x)``.
+
+    Its spellings are class attributes, read by one generic ``_print_NamedCall``
+    of each printer: ``call_text`` and ``call_latex`` name it in formulas,
+    ``call_numpy`` is the function generated code calls, with the operand and
+    then ``numpy_options`` (a softmax's axis).  Listed first among the bases, so
+    that printers find it before SymPy's own classes.
+    """
+
+    call_text = call_latex = call_numpy = None
+    numpy_options = ()
+
+
 # --- matrix-valued classes --------------------------------------------------------
 
 class Map(MatrixExpr):
@@ -150,7 +168,7 @@ class Map(MatrixExpr):
         return arg.applyfunc(self.body_at)
 
 
-class _AlongAxis(MatrixExpr):
+class _AlongAxis(NamedCall, MatrixExpr):
     """A row-wise (axis 1) or vector-wise (axis 0) operation on a column layout."""
 
     def __new__(cls, arg, axis):
@@ -159,6 +177,7 @@ class _AlongAxis(MatrixExpr):
     arg = property(lambda self: self.args[0])
     axis = property(lambda self: int(self.args[1]))
     operands = property(lambda self: (self.args[0],))
+    numpy_options = property(lambda self: (self.axis,))
 
     @staticmethod
     def lines(m, axis):
@@ -173,6 +192,8 @@ class _AlongAxis(MatrixExpr):
 
 class Softmax(_AlongAxis):
     """exp(x) / sum(exp(x)) along a vector, or along each row of a matrix."""
+
+    call_text, call_latex, call_numpy = "softmax", "\\operatorname{softmax}", "_softmax"
 
     def __new__(cls, arg, axis):
         if isinstance(arg, sp.ZeroMatrix):  # every entry 1/(line length)
@@ -191,6 +212,9 @@ class Softmax(_AlongAxis):
 class LogSoftmax(_AlongAxis):
     """x - logsumexp(x) along a vector, or along each row of a matrix."""
 
+    call_text, call_numpy = "log_softmax", "_log_softmax"
+    call_latex = "\\log\\operatorname{softmax}"
+
     def __new__(cls, arg, axis):
         if isinstance(arg, sp.ZeroMatrix):  # every entry -log(line length)
             return mul(-sp.log(arg.shape[axis]), OneMatrix(*arg.shape))
@@ -207,6 +231,8 @@ class LogSoftmax(_AlongAxis):
 
 class LogSumExp(_AlongAxis):
     """log(sum(exp(x))) of a vector (1 x 1), or of each row of a matrix (a column)."""
+
+    call_text, call_latex, call_numpy = "logsumexp", "\\operatorname{logsumexp}", "_logsumexp"
 
     @property
     def shape(self):
@@ -302,8 +328,10 @@ class AsScalar(_ScalarOfMatrix):
         return arg[0, 0]
 
 
-class SumAll(_ScalarOfMatrix):
+class SumAll(NamedCall, _ScalarOfMatrix):
     """The sum of all entries of a matrix."""
+
+    call_text, call_latex, call_numpy = "sum", "\\operatorname{sum}", "np.sum"
 
     def explicit(self, arg):
         return sp.Add(*arg)

@@ -10,7 +10,9 @@ share of the adjoint, e.g. for ``z = W @ x``::
 
 Elementwise functions take their scalar derivative from :func:`sympy.diff` of
 their scalar body (``tanh`` gives ``1 - tanh^2``, an abstract ``phi`` gives
-``phi'``), so the rule is written once for all of them.
+``phi'``), so the rule is written once for all of them.  The built-in ones are
+the rows of :mod:`symbackprop.primitives.functions`, each registered here by
+:func:`register_function`.
 
 Assumptions: operands already passed their shape rule (the model checker calls
 it first), so builders and rules trust the shapes they are given.
@@ -24,10 +26,12 @@ from typing import Callable
 import sympy as sp
 
 from . import expressions as ex
+from . import functions
+from .functions import operator_latex
 from .shapes import SCALAR, Shape, ShapeError, matrix, vector
 
-__all__ = ["Operator", "Site", "REGISTRY", "BINARY", "elementwise_operator",
-           "abstract_operator"]
+__all__ = ["Operator", "Site", "REGISTRY", "BINARY", "FUNCTIONS", "elementwise_operator",
+           "abstract_operator", "register", "register_function"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,12 @@ class Operator:
         Whether it applies a scalar function entry by entry.
     doc : str
         One line for the language reference.
+    body : sympy.Expr or None
+        An elementwise operator's scalar body, in :data:`~.expressions.ENTRY`.
+    label_text, label_latex : str or None
+        How figures label its circle, in text and in LaTeX (a word such as
+        ``cross_entropy`` is ``\\operatorname{cross\\_entropy}``).  None for an
+        abstract function: figures label it with the model's name for it.
     """
 
     name: str
@@ -90,6 +100,8 @@ class Operator:
     elementwise: bool = False
     doc: str = ""
     body: object = field(default=None, compare=False)
+    label_text: str = None
+    label_latex: str = None
 
 
 def _lines_sum(m, axis, shape):
@@ -417,7 +429,7 @@ def _cross_entropy_rule_targets(s):
 _OUTPUT = sp.Symbol("output of the entrywise function")
 
 
-def elementwise_operator(name, body, doc=""):
+def elementwise_operator(name, body, doc="", label_text=None, label_latex=None):
     """An operator applying the scalar function ``body`` (in :data:`ENTRY`) entrywise.
 
     Its local rule multiplies entry by entry by the derivative that
@@ -455,7 +467,7 @@ def elementwise_operator(name, body, doc=""):
         return ex.hadamard(s.adj, ex.entrywise(local, at))
 
     return Operator(name, f"{name}(x)", 1, _keep, forward, (rule,), elementwise=True,
-                    doc=doc, body=body)
+                    doc=doc, body=body, label_text=label_text, label_latex=label_latex)
 
 
 def abstract_operator(name, arity):
@@ -479,59 +491,59 @@ def abstract_operator(name, arity):
                     doc="an abstract scalar function of its arguments")
 
 
-def _op(name, written, arity, shape_rule, forward, *rules, doc=""):
-    return Operator(name, written, arity, shape_rule, forward, tuple(rules), doc=doc)
-
-
-_ELEMENTWISE = {
-    "relu": (ex.relu(ex.ENTRY), "max(0, x) entrywise; derivative 0 at 0"),
-    "sigmoid": (ex.sigmoid(ex.ENTRY), "1 / (1 + exp(-x)) entrywise"),
-    "tanh": (sp.tanh(ex.ENTRY), "tanh entrywise"),
-    "exp": (sp.exp(ex.ENTRY), "exp entrywise"),
-    "log": (sp.log(ex.ENTRY), "natural logarithm entrywise"),
-    "softplus": (ex.softplus(ex.ENTRY), "log(1 + exp(x)) entrywise"),
-    "sqrt": (sp.sqrt(ex.ENTRY), "square root entrywise"),
-}
+def _op(name, written, arity, shape_rule, forward, *rules, doc="", label=None,
+        elementwise=False):
+    """An entry; its figure label, (text, LaTeX), is its name as a word unless given."""
+    text, latex = label or (name, operator_latex(name))
+    return Operator(name, written, arity, shape_rule, forward, tuple(rules), elementwise,
+                    doc=doc, label_text=text, label_latex=latex)
 
 _OPERATORS = [
     _op("add", "a + b", 2, _same_or_broadcast("+"), _add_forward(+1),
         _add_rule(0, +1), _add_rule(1, +1),
-        doc="sum; a scalar is added to every entry, a vector(k) to every row of a matrix(n, k)"),
+        doc="sum; a scalar is added to every entry, a vector(k) to every row of a matrix(n, k)",
+        label=("+", "+")),
     _op("sub", "a - b", 2, _same_or_broadcast("-"), _add_forward(-1),
-        _add_rule(0, +1), _add_rule(1, -1), doc="difference, broadcast as for +"),
+        _add_rule(0, +1), _add_rule(1, -1), doc="difference, broadcast as for +",
+        label=("−", "-")),
     _op("neg", "-a", 1, _keep, lambda s: ex.neg(s.args[0]), lambda s: ex.neg(s.adj),
-        doc="negation"),
+        doc="negation", label=("−", "-")),
     _op("mul", "a * b", 2, _mul_shape, _mul_forward, _mul_rule(0), _mul_rule(1),
-        doc="a scalar times anything, or the entrywise (Hadamard) product of equal shapes"),
+        doc="a scalar times anything, or the entrywise (Hadamard) product of equal shapes",
+        label=("×", "\\times")),  # figures draw · or ⊙, as its operands say
     _op("div", "a / b", 2, _div_shape, _div_forward, _div_rule_numerator, _div_rule_denominator,
-        doc="division by a scalar, or entry by entry"),
+        doc="division by a scalar, or entry by entry", label=("÷", "\\div")),
     _op("matmul", "A @ B", 2, _matmul_shape, _matmul_forward,
         lambda s: ex.mul(s.adj, ex.transpose(s.args[1])),
         lambda s: ex.mul(ex.transpose(s.args[0]), s.adj),
-        doc="matrix product; v.T @ w is a scalar, matrix(n, d) @ vector(d) a vector(n)"),
+        doc="matrix product; v.T @ w is a scalar, matrix(n, d) @ vector(d) a vector(n)",
+        label=("×", "\\times")),
     _op("pow", "a ^ k", 1, _keep, lambda s: ex.hpow(s.args[0], s.param), _pow_rule,
-        doc="power by a constant k, entry by entry"),
-    Operator("square", "square(x)", 1, _keep, lambda s: ex.hpow(s.args[0], 2),
-             (lambda s: _pow_rule(Site(s.args, s.shapes, s.shape, 2, s.out, s.adj)),),
-             elementwise=True, doc="x ^ 2 entrywise"),
+        doc="power by a constant k, entry by entry", label=("(·)^k", "(\\cdot)^k")),
+    _op("square", "square(x)", 1, _keep, lambda s: ex.hpow(s.args[0], 2),
+        lambda s: _pow_rule(Site(s.args, s.shapes, s.shape, 2, s.out, s.adj)),
+        elementwise=True, doc="x ^ 2 entrywise", label=("(·)²", "(\\cdot)^2")),
     _op("transpose", "A.T", 1, _transposed, lambda s: ex.transpose(s.args[0]),
-        lambda s: ex.transpose(s.adj), doc="transpose; a vector's is a row vector"),
+        lambda s: ex.transpose(s.adj), doc="transpose; a vector's is a row vector",
+        label=("ᵀ", "\\top")),
     _op("copy", "a", 1, _keep, lambda s: s.args[0], lambda s: s.adj,
-        doc="another name for the same value"),
+        doc="another name for the same value", label=("=", "=")),
     _op("sum", "sum(x)", 1, _to_scalar, lambda s: ex.sum_all(s.args[0]), _sum_rule,
-        doc="sum of all entries"),
+        doc="sum of all entries", label=("Σ", "\\Sigma")),
     _op("mean", "mean(x)", 1, _to_scalar, _mean_forward, _mean_rule,
-        doc="mean of all entries"),
+        doc="mean of all entries", label=("mean", "\\mathrm{mean}")),
     _op("norm", "norm(x)", 1, _norm_shape, lambda s: ex.Norm(s.args[0]), _norm_rule,
-        doc="Euclidean norm of a vector, Frobenius norm of a matrix"),
+        doc="Euclidean norm of a vector, Frobenius norm of a matrix",
+        label=("‖·‖", "\\|\\cdot\\|")),
     _op("trace", "trace(A)", 1, _trace_shape, lambda s: sp.Trace(s.args[0]), _trace_rule,
-        doc="trace of a square matrix"),
+        doc="trace of a square matrix", label=("tr", "\\mathrm{tr}")),
     _op("softmax", "softmax(x)", 1, _nonscalar("softmax"),
         lambda s: ex.Softmax(s.args[0], s.shapes[0].last_axis), _softmax_rule,
         doc="softmax along a vector, or along each row of a matrix"),
     _op("log_softmax", "log_softmax(x)", 1, _nonscalar("log_softmax"),
         lambda s: ex.LogSoftmax(s.args[0], s.shapes[0].last_axis), _log_softmax_rule,
-        doc="log of softmax, computed stably"),
+        doc="log of softmax, computed stably",
+        label=("log softmax", "\\log\\operatorname{softmax}")),
     _op("logsumexp", "logsumexp(x)", 1, _logsumexp_shape, _logsumexp_forward, _logsumexp_rule,
         doc="log(sum(exp(x))) of a vector (a scalar) or of each row of a matrix (a vector)"),
     _op("sum_rows", "sum_rows(X)", 1, _rows_of("sum_rows", "vector"), _row_sums,
@@ -561,13 +573,60 @@ _OPERATORS = [
     _op("cross_entropy", "cross_entropy(o, y)", 2, _pair("cross_entropy", allow_scalar=False),
         _cross_entropy_forward, _cross_entropy_rule_logits, _cross_entropy_rule_targets,
         doc="-sum(y * log_softmax(o)), averaged over the rows of a matrix"),
-] + [elementwise_operator(name, body, doc) for name, (body, doc) in _ELEMENTWISE.items()]
+]
 
 #: Every built-in operator, by name.
-REGISTRY = {op.name: op for op in _OPERATORS}
+REGISTRY = {}
+
+#: Operators a model calls by name, like functions.
+FUNCTIONS = []
 
 #: The binary operators of the language, by symbol.
 BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "^": "pow"}
 
-#: Operators a model calls by name, like functions.
-FUNCTIONS = tuple(name for name, op in REGISTRY.items() if op.written.startswith(name + "("))
+
+def register(op):
+    """Add `op` to :data:`REGISTRY` (and to :data:`FUNCTIONS` if it is written as a call)."""
+    if op.name in REGISTRY:
+        raise ValueError(f"the operator {op.name} is already registered")
+    REGISTRY[op.name] = op
+    if op.written.startswith(op.name + "("):
+        FUNCTIONS.append(op.name)
+    return op
+
+
+def register_function(row):
+    """Add a scalar function: its row to the table, and its entrywise operator here.
+
+    This is how every built-in scalar function becomes an operator (each row of
+    :mod:`symbackprop.primitives.functions`, when this module is imported); a row
+    registered later is a built-in like the others.
+
+    Parameters
+    ----------
+    row : symbackprop.primitives.functions.ScalarFunction
+
+    Returns
+    -------
+    Operator
+
+    Examples
+    --------
+    >>> REGISTRY["tanh"].body, REGISTRY["sigmoid"].label_text
+    (tanh(ξ), 'σ')
+    """
+    if row.name in REGISTRY:
+        raise ValueError(f"the operator {row.name} is already registered")
+    functions.add(row)
+    return register(_entrywise(row))
+
+
+def _entrywise(row):
+    return elementwise_operator(row.name, row.body, row.doc, label_text=row.text,
+                                label_latex=row.latex)
+
+
+for _op_entry in _OPERATORS:
+    register(_op_entry)
+for _row in functions.called():  # already in the table: only their operators are new
+    register(_entrywise(_row))

@@ -28,6 +28,7 @@ import subprocess
 import networkx as nx
 
 from ..language.names import unicode_name
+from ..primitives.operators import REGISTRY
 from .names import Notation, adjoint_name, display_names
 
 __all__ = ["graph_figure", "backward_graph", "Figure", "FORMATS"]
@@ -35,12 +36,6 @@ __all__ = ["graph_figure", "backward_graph", "Figure", "FORMATS"]
 FORMATS = ("tikz", "dot", "svg", "png")
 _COLUMNS_PER_ROW = 16
 _DX, _DY, _RISE, _ROW_GAP = 1.4, 1.1, 0.25, 1.6
-
-_OPERATOR_TEXT = {
-    "add": "+", "sub": "−", "neg": "−", "div": "÷", "matmul": "×", "square": "(·)²",
-    "transpose": "ᵀ", "copy": "=", "sum": "Σ", "mean": "mean", "norm": "‖·‖",
-    "trace": "tr", "sigmoid": "σ", "log_softmax": "log softmax",
-}
 
 
 def _operator_label(g, node, latex):
@@ -56,7 +51,9 @@ def _operator_label(g, node, latex):
         return f"(\\cdot)^{{{k}}}" if latex else f"(·)^{k}"
     if latex:
         return data["latex"]
-    return _OPERATOR_TEXT.get(op, unicode_name(op))
+    # a registry entry carries its label; an abstract function is named as in the model
+    entry = REGISTRY.get(op)
+    return unicode_name(op) if entry is None or entry.label_text is None else entry.label_text
 
 
 def backward_graph(derivation):

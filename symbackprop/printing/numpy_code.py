@@ -42,6 +42,7 @@ from ..derivation.program import (
 )
 from ..derivation.reverse import adjoint_symbol
 from ..primitives import expressions as ex
+from ..primitives.functions import TABLE
 from .names import display_names, hvp_display_names
 from .printers import TextPrinter
 
@@ -72,10 +73,6 @@ def _sigmoid(x):
 
 _RESERVED = {"np", "_softmax", "_log_softmax", "_logsumexp", "_sigmoid", "objective",
              "value_and_grad"}
-
-# SymPy may also produce Abs and sign on its own: sqrt(x**2) is |x|, its derivative sign(x).
-_FUNCTIONS = {"tanh": "np.tanh", "exp": "np.exp", "log": "np.log", "sigmoid": "_sigmoid",
-              "Abs": "np.abs", "sign": "np.sign", "cosh": "np.cosh", "sinh": "np.sinh"}
 
 
 # Python's binding strengths, weakest first: a term of a sum, a factor of a
@@ -204,19 +201,14 @@ class NumPyPrinter(Printer):
         if isinstance(arg, ex.sigmoid):
             # log(sigmoid(u)) = -softplus(-u): finite for any u
             return (f"-np.logaddexp(0.0, {self.doprint(-arg.args[0])})", _NEGATION)
-        return f"np.log({self.doprint(arg)})"
+        return self._print_Function(expr)
 
     def _print_Function(self, expr):
+        # the call each scalar function's row of the table spells, tanh(x) as np.tanh(x)
         name = type(expr).__name__
-        if name not in _FUNCTIONS:
+        if name not in TABLE or len(expr.args) != 1:
             raise TypeError(f"no NumPy form for the function {name}")
-        return f"{_FUNCTIONS[name]}({self.doprint(expr.args[0])})"
-
-    def _print_relu(self, expr):
-        return f"np.maximum({self.doprint(expr.args[0])}, 0.0)"
-
-    def _print_softplus(self, expr):
-        return f"np.logaddexp(0.0, {self.doprint(expr.args[0])})"
+        return TABLE[name].numpy.format(x=self.doprint(expr.args[0]))
 
     def _print_Heaviside(self, expr):
         return f"np.heaviside({self.doprint(expr.args[0])}, {self.doprint(expr.args[1])})"
@@ -256,20 +248,12 @@ class NumPyPrinter(Printer):
     def _print_AsScalar(self, expr):
         return f"{self._operand(expr.arg, _ATOM)}[0, 0]"
 
-    def _print_SumAll(self, expr):
-        return f"np.sum({self.doprint(expr.arg)})"
+    def _print_NamedCall(self, expr):
+        options = "".join(f", {option}" for option in expr.numpy_options)
+        return f"{expr.call_numpy}({self.doprint(expr.arg)}{options})"
 
     def _print_Norm(self, expr):
         return f"np.linalg.norm({self.doprint(expr.arg)})"
-
-    def _print_Softmax(self, expr):
-        return f"_softmax({self.doprint(expr.arg)}, {expr.axis})"
-
-    def _print_LogSoftmax(self, expr):
-        return f"_log_softmax({self.doprint(expr.arg)}, {expr.axis})"
-
-    def _print_LogSumExp(self, expr):
-        return f"_logsumexp({self.doprint(expr.arg)}, {expr.axis})"
 
     def _print_Map(self, expr):
         stand_in = sp.Symbol(f"\0entry{len(self.names)}", real=True)

@@ -22,6 +22,7 @@ from sympy.printing.str import StrPrinter
 
 from ..language.names import default_latex, unicode_name
 from ..primitives import expressions as ex
+from ..primitives.functions import TABLE, operator_latex
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
 
 __all__ = ["TextPrinter", "MatrixLatexPrinter"]
@@ -47,7 +48,6 @@ class _Common:
         if shown is not None:
             return shown
         return self._builtin_function(name)
-
 
     def _arg(self, arg):
         """A function's argument: a stand-in prints without the brackets a call already has."""
@@ -249,7 +249,8 @@ class TextPrinter(_Common, StrPrinter):
         return f"({text})"
 
     def _builtin_function(self, name):
-        return {"sigmoid": "σ"}.get(name, name)
+        row = TABLE.get(name)
+        return name if row is None else row.text
 
     def _print_Symbol(self, expr):
         return self._name(expr) or unicode_name(expr.name)
@@ -334,23 +335,14 @@ class TextPrinter(_Common, StrPrinter):
         # a name printed I would read as the identity: the identity then gets its size
         return f"I_{self._print(expr.rows)}" if "I" in self.names.values() else "I"
 
-    def _print_SumAll(self, expr):
-        return f"sum({self._print(expr.arg)})"
+    def _print_NamedCall(self, expr):
+        return f"{expr.call_text}({self._print(expr.arg)})"
 
     def _print_Norm(self, expr):
         return f"‖{self._print(expr.arg)}‖"
 
     def _print_Trace(self, expr):
         return f"tr({self._print(expr.arg)})"
-
-    def _print_Softmax(self, expr):
-        return f"softmax({self._print(expr.arg)})"
-
-    def _print_LogSoftmax(self, expr):
-        return f"log_softmax({self._print(expr.arg)})"
-
-    def _print_LogSumExp(self, expr):
-        return f"logsumexp({self._print(expr.arg)})"
 
     def _print_Apply(self, expr):
         args = ", ".join(self._print(a) for a in expr.call_args)
@@ -439,8 +431,8 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         return self.notation.nabla
 
     def _builtin_function(self, name):
-        return {"sigmoid": "\\sigma", "tanh": "\\tanh", "exp": "\\exp", "log": "\\log"}.get(
-            name, f"\\operatorname{{{name}}}")
+        row = TABLE.get(name)
+        return operator_latex(name) if row is None else row.latex
 
     def _print_Symbol(self, expr, style="plain"):
         return self._name(expr) or default_latex(expr.name)
@@ -546,8 +538,8 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
             return f"\\mathbf{{I}}_{{{self._print(expr.rows)}}}"
         return "\\mathbf{I}"
 
-    def _print_SumAll(self, expr):
-        return f"\\operatorname{{sum}}\\left({self._print(expr.arg)}\\right)"
+    def _print_NamedCall(self, expr):
+        return f"{expr.call_latex}\\left({self._print(expr.arg)}\\right)"
 
     def _print_Norm(self, expr):
         sub = "_F" if all(s != 1 for s in expr.arg.shape) else ""
@@ -555,15 +547,6 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
 
     def _print_Trace(self, expr):
         return f"\\operatorname{{tr}}\\left({self._print(expr.arg)}\\right)"
-
-    def _print_Softmax(self, expr):
-        return f"\\operatorname{{softmax}}\\left({self._print(expr.arg)}\\right)"
-
-    def _print_LogSoftmax(self, expr):
-        return f"\\log\\operatorname{{softmax}}\\left({self._print(expr.arg)}\\right)"
-
-    def _print_LogSumExp(self, expr):
-        return f"\\operatorname{{logsumexp}}\\left({self._print(expr.arg)}\\right)"
 
     def _print_Apply(self, expr):
         args = ", ".join(self._print(a) for a in expr.call_args)

@@ -30,6 +30,7 @@ from sympy.core.function import AppliedUndef
 from sympy.matrices.expressions import HadamardPower, HadamardProduct
 
 from ..primitives import expressions as ex
+from ..primitives.functions import TABLE
 
 __all__ = ["Binding", "Evaluator", "sample_values", "column", "derivation_values"]
 
@@ -118,18 +119,10 @@ def sample_values(model, dims, seed):
     return {name: column(v) for name, v in random_arrays(model, dims, seed).items()}
 
 
-_ENTRYWISE = {
-    "tanh": np.tanh, "exp": np.exp, "log": np.log, "Abs": np.abs, "sign": np.sign,
-    "cosh": np.cosh, "sinh": np.sinh, "sin": np.sin, "cos": np.cos,
-    "sigmoid": lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),
-    "softplus": lambda x: np.logaddexp(0.0, x),
-    "relu": lambda x: np.maximum(x, 0.0),
-}
-
-
 def entrywise_function(name):
-    """The NumPy form of a built-in scalar function, or None."""
-    return _ENTRYWISE.get(name)
+    """The NumPy form of a built-in scalar function (its row's ``evaluate``), or None."""
+    row = TABLE.get(name)
+    return None if row is None else row.evaluate
 
 
 def _logsumexp(x, axis):

@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..primitives.functions import latex_macros, spelled, text_names
+
 __all__ = ["Vocabulary", "Value", "Entrywise", "Scalar", "Linear", "ReadError", "read", "TOO_MANY"]
 
 #: Readings kept per subformula; more distinct values than this make a formula unreadable.
@@ -134,8 +136,7 @@ class Token:
 
 _TEXT_OPERATORS = ["^⊙", "(", ")", "[", "]", ",", "+", "-", "⊙", "/", "ᵀ", "^", "‖", "𝟏",
                    "𝟙", ">", "'", "∂²", "∂", "·", "⁽", "⁾", "I"]
-_TEXT_FUNCTIONS = ["log_softmax", "logsumexp", "softmax", "softplus", "sigmoid", "relu", "tanh",
-                   "sqrt", "exp", "log", "sum", "tr", "σ", "sign", "Abs", "cosh", "sinh"]
+_TEXT_FUNCTIONS = ["log_softmax", "logsumexp", "softmax", "sum", "tr"]  # with the table's
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # not \\d: 𝟏 and 𝟙 are Unicode digits
 
 _LATEX_FIXED = [
@@ -152,8 +153,6 @@ _LATEX_FIXED = [
 ]
 # spaces only: a line break or an & left inside a group must fail to read
 _LATEX_SPACE = re.compile(r"(\s|\\,|\\;|\\quad|\\qquad|\\!)+")
-_LATEX_FUNCTIONS = {r"\sigma": "σ", r"\tanh": "tanh", r"\exp": "exp", r"\log": "log",
-                    r"\sinh": "sinh", r"\cosh": "cosh"}
 _OPERATORNAME = re.compile(r"\\operatorname\{([A-Za-z_\\]+)\}")
 
 
@@ -191,6 +190,8 @@ def _script(kind, digits):
 
 def _text_tokens(text, vocabulary):
     names = vocabulary.pattern()
+    # longest first: log_softmax is not log, then _softmax
+    functions = sorted({*_TEXT_FUNCTIONS, *text_names()}, key=lambda n: (-len(n), n))
 
     def space(text, i):
         return (None, i + 1) if text[i].isspace() else None
@@ -200,7 +201,7 @@ def _text_tokens(text, vocabulary):
         if m and re.match(r"[A-Za-z0-9_]", m.group()[-1:]) \
                 and re.match(r"[A-Za-z0-9_]", text[m.end():m.end() + 1]):
             m = None  # W in W1: a name ends where its word does
-        fn = next((f for f in _TEXT_FUNCTIONS if text.startswith(f, i)), None)
+        fn = next((f for f in functions if text.startswith(f, i)), None)
         if m and (fn is None or len(m.group()) >= len(fn)):
             if fn is not None and len(m.group()) == len(fn) and text.startswith("(", m.end()):
                 raise ReadError(f"{fn!r} is both a function and a name at column {i + 1}")
@@ -230,6 +231,7 @@ def _script_number(run, digits):
 
 def _latex_tokens(text, vocabulary):
     names = vocabulary.pattern()
+    macros = latex_macros()
 
     def space(text, i):
         m = _LATEX_SPACE.match(text, i)
@@ -241,10 +243,10 @@ def _latex_tokens(text, vocabulary):
             else None
 
     def function(text, i):
-        fn = next((f for f in _LATEX_FUNCTIONS if text.startswith(f, i)
+        fn = next((f for f in macros if text.startswith(f, i)
                    and not text[i + len(f):i + len(f) + 1].isalpha()), None)
         if fn:
-            return Token("func", _LATEX_FUNCTIONS[fn]), i + len(fn)
+            return Token("func", macros[fn]), i + len(fn)
         m = _OPERATORNAME.match(text, i)
         return (Token("func", m.group(1).replace("\\_", "_")), m.end()) if m else None
 
@@ -365,20 +367,19 @@ def _trace(x):
     return np.trace(x)
 
 
-#: The built-in functions, defined here independently of the printers and of the code.
+#: The functions of matrices, defined here independently of the printers and of the code.
 BUILTINS = {
-    "σ": _unary(lambda x: 1.0 / (1.0 + np.exp(-x))),
-    "sigmoid": _unary(lambda x: 1.0 / (1.0 + np.exp(-x))),
-    "tanh": _unary(np.tanh), "exp": _unary(np.exp), "log": _unary(np.log),
-    "sqrt": _unary(np.sqrt), "softplus": _unary(lambda x: np.log1p(np.exp(-np.abs(x)))
-                                                + np.maximum(x, 0.0)),
-    "relu": _unary(lambda x: np.maximum(x, 0.0)), "sign": _unary(np.sign),
-    "Abs": _unary(np.abs), "cosh": _unary(np.cosh), "sinh": _unary(np.sinh),
     "sum": _unary(np.sum), "tr": _trace,
     "softmax": _nonscalar(_softmax),
     "log_softmax": _nonscalar(lambda x: np.log(_softmax(x))),
     "logsumexp": _nonscalar(_logsumexp),
 }
+
+
+def _builtin(name):
+    """What a printed function name computes: a scalar function of the table, or BUILTINS."""
+    row = spelled(name)
+    return BUILTINS.get(name) if row is None else _unary(row.evaluate)
 
 
 # --- the parser --------------------------------------------------------------------------
@@ -533,7 +534,7 @@ class _Parser:
         if tok.kind == "name":
             return self._name(pos)
         if tok.kind == "func":
-            return self._call(BUILTINS.get(tok.text), tok.text, pos + 1)
+            return self._call(_builtin(tok.text), tok.text, pos + 1)
         if tok.kind != "op":
             return []
         if tok.text == "(":
@@ -555,7 +556,7 @@ class _Parser:
         if tok.text == "frac":
             return self._fraction(pos + 1)
         if tok.text == "sqrt":
-            return [(_combine(BUILTINS["sqrt"], v), p) for v, p in self._group(pos + 1)]
+            return [(_combine(_builtin("sqrt"), v), p) for v, p in self._group(pos + 1)]
         return []
 
     def _group(self, pos):
