@@ -57,7 +57,7 @@ class UsageError(Exception):
     """Bad command-line usage: printed as ``symbackprop: error: ...``, exit status 2."""
 
 
-def _pairs(text, what, convert=str):
+def _option_pairs(text, what, convert=str):
     out = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         key, sep, value = item.partition("=")
@@ -148,7 +148,7 @@ def _derive(args):
     return 0
 
 
-def _names(text):
+def _wrt_names(text):
     """A --wrt list: names separated by commas; None (the params) when empty."""
     return [n.strip() for n in text.split(",") if n.strip()] or None
 
@@ -157,14 +157,14 @@ def _memory(args):
     if args.dtype != "float64" and not args.dims:
         raise UsageError("--dtype goes with --dims (sizes to count bytes at)")
     d = derive(load(args.model, bind=args.bind))
-    report = memory_report(d, _names(args.wrt))
+    report = memory_report(d, _wrt_names(args.wrt))
     _emit(report.text(args.dims or None, args.dtype), args.output)
     return 0
 
 
 def _codegen(args):
     d = derive(load(args.model, bind=args.bind)).bound()
-    _emit(generate_source(d, _names(args.wrt)), args.output)
+    _emit(generate_source(d, _wrt_names(args.wrt)), args.output)
     return 0
 
 
@@ -442,9 +442,9 @@ def main(argv=None):
         return 2
     args = parser.parse_args(argv)
     try:
-        args.bind = _pairs(args.bind, "bind")
+        args.bind = _option_pairs(args.bind, "bind")
         if hasattr(args, "dims"):
-            args.dims = _pairs(args.dims, "dims", int)
+            args.dims = _option_pairs(args.dims, "dims", int)
         return args.func(args)
     except ModelError as err:
         print(err.render(), file=sys.stderr)

@@ -424,7 +424,7 @@ def memory_report(derivation, wrt=None, latex=False, notation=None, name=None):
     declared = [v for v in model.variables.values() if v.declared]
     held_by_caller = {derivation.symbols[v.name]: v.shape.size for v in declared}
     forward = _needed_by_objective(derivation, training)
-    values = _values(derivation, declared, inference, training, forward, wrt, name)
+    values = _report_values(derivation, declared, inference, training, forward, wrt, name)
     done = _gradients_done(model, training, forward, wrt)
     abstract = [names[("func", f)] for f in model.unbound]
     return MemoryReport(derivation, values, sp.Add(*held_by_caller.values()),
@@ -462,7 +462,7 @@ def _needed_by_objective(derivation, training):
     return forward
 
 
-def _values(derivation, declared, inference, training, forward, wrt, name):
+def _report_values(derivation, declared, inference, training, forward, wrt, name):
     """The report's rows: the caller's values, then each value `training` computes."""
     readers, freed = {}, {}
     for statement, released in zip(training, training.releases):

@@ -172,7 +172,7 @@ def _scan(text, rules, width):
     return out
 
 
-def _number(text, i):
+def _number_token(text, i):
     n = _NUMBER.match(text, i)
     return (Token("num", n.group(), value=float(n.group())), n.end()) if n else None
 
@@ -211,8 +211,8 @@ def _text_tokens(text, vocabulary):
         op = next((o for o in _TEXT_OPERATORS if text.startswith(o, i)), None)
         return (Token("op", op), i + len(op)) if op else None
 
-    return _scan(text, [space, name_or_function, _number, _euler, _script("sup", _SUPERSCRIPTS),
-                        _script("sub", _SUBSCRIPTS), operator], 12)
+    return _scan(text, [space, name_or_function, _number_token, _euler,
+                        _script("sup", _SUPERSCRIPTS), _script("sub", _SUBSCRIPTS), operator], 12)
 
 
 def _euler(text, i):
@@ -250,7 +250,7 @@ def _latex_tokens(text, vocabulary):
         found = next(((t, k) for t, k in _LATEX_FIXED if text.startswith(t, i)), None)
         return (Token("op", found[1]), i + len(found[0])) if found else None
 
-    return _scan(text, [space, name, function, _number, _euler, fixed], 16)
+    return _scan(text, [space, name, function, _number_token, _euler, fixed], 16)
 
 
 # --- the parser --------------------------------------------------------------------------
