@@ -6,13 +6,6 @@ of mismatched sizes or a division by a matrix is not a plausible reading and
 drops out (:func:`combine`), equal values count once (:func:`distinct`), and
 a chain of factors joined by juxtaposition, ⊙ and / is bracketed under every
 convention a reader may hold (:func:`readings`).
-
-Examples
---------
->>> import numpy as np
->>> A, x = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0], [2.0]])
->>> [v.ravel().tolist() for v in readings([[A], [x], [x]], ["juxt", "⊙"])]
-[[5.0, 22.0], [9.0, 19.0]]
 """
 
 from __future__ import annotations
@@ -232,6 +225,15 @@ def readings(operands, ops):
     ops : list of str
         The operators between them: ``"juxt"`` (a product written by juxtaposition),
         ``"⊙"`` or ``"/"``.
+
+    Examples
+    --------
+    ``A x ⊙ x`` read as ``(A x) ⊙ x`` and as ``A (x ⊙ x)``:
+
+    >>> import numpy as np
+    >>> A, x = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0], [2.0]])
+    >>> [v.ravel().tolist() for v in readings([[A], [x], [x]], ["juxt", "⊙"])]
+    [[5.0, 22.0], [9.0, 19.0]]
     """
     if not ops:
         return operands[0]
