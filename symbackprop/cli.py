@@ -11,6 +11,7 @@ model or bad usage.  Errors in a model print as compilers print them,
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -56,7 +57,7 @@ class UsageError(Exception):
     """Bad command-line usage: printed as ``symbackprop: error: ...``, exit status 2."""
 
 
-def _pairs(text, what, convert=str):
+def _option_pairs(text, what, convert=str):
     out = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         key, sep, value = item.partition("=")
@@ -147,7 +148,7 @@ def _derive(args):
     return 0
 
 
-def _names(text):
+def _wrt_names(text):
     """A --wrt list: names separated by commas; None (the params) when empty."""
     return [n.strip() for n in text.split(",") if n.strip()] or None
 
@@ -156,14 +157,14 @@ def _memory(args):
     if args.dtype != "float64" and not args.dims:
         raise UsageError("--dtype goes with --dims (sizes to count bytes at)")
     d = derive(load(args.model, bind=args.bind))
-    report = memory_report(d, _names(args.wrt))
+    report = memory_report(d, _wrt_names(args.wrt))
     _emit(report.text(args.dims or None, args.dtype), args.output)
     return 0
 
 
 def _codegen(args):
     d = derive(load(args.model, bind=args.bind)).bound()
-    _emit(generate_source(d, _names(args.wrt)), args.output)
+    _emit(generate_source(d, _wrt_names(args.wrt)), args.output)
     return 0
 
 
@@ -253,6 +254,7 @@ def _scalar_of_two_vectors(op):
 
 
 def _parser():
+    """The argument parser of every command, in the order ``--help`` lists them."""
     parser = argparse.ArgumentParser(
         prog="symbackprop",
         description="Derive backpropagation by symbols: a model written as equations becomes "
@@ -260,47 +262,68 @@ def _parser():
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in (_derive_command, _graph_command, _check_command, _verify_command,
+                        _hvp_command, _hessian_command, _memory_command, _codegen_command):
+        add_command(sub)
+    return parser
 
-    def command(name, help_, func, example, more=""):
-        p = sub.add_parser(name, help=help_, description=help_ + more,
-                           epilog=f"example:\n  {example}",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("model", metavar="MODEL", help="the model file (.sbp)")
-        p.set_defaults(func=func)
-        return p
 
+def _command(sub, name, help_, func, example, more=""):
+    """A subcommand's parser, taking the model file; `more` continues the description."""
+    p = sub.add_parser(name, help=help_, description=help_ + more,
+                       epilog=f"example:\n  {example}",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL", help="the model file (.sbp)")
+    p.set_defaults(func=func)
+    return p
+
+
+@functools.cache
+def _bind_help():
+    """The help of --bind, naming the built-ins (the registry is fixed: worked out once)."""
     elementwise = ", ".join(sorted(n for n, op in REGISTRY.items() if op.elementwise))
     losses = ", ".join(sorted(n for n in FUNCTIONS if _scalar_of_two_vectors(REGISTRY[n])))
+    return ("bind abstract functions to built-ins, e.g. phi=tanh,ell=squared_error; an "
+            f"elementwise func to one of {elementwise}; a func of two arguments to one of "
+            f"{losses}")
 
-    def add_bind(p):
-        p.add_argument("--bind", metavar="F=BUILTIN,...", default="",
-                       help="bind abstract functions to built-ins, e.g. phi=tanh,ell=squared_error;"
-                            f" an elementwise func to one of {elementwise}; a func of two "
-                            f"arguments to one of {losses}")
 
-    def add_dims(p, help_="sizes of the dims, e.g. d=5,h=4,q=3 (small distinct sizes by default)"):
-        p.add_argument("--dims", metavar="NAME=SIZE,...", default="", help=help_)
+def _add_bind(p):
+    p.add_argument("--bind", metavar="F=BUILTIN,...", default="", help=_bind_help())
 
-    def add_document(p, formats, help_):
-        p.add_argument("--format", choices=formats, default="text", help=help_)
-        p.add_argument("--standalone", action="store_true",
-                       help="with --format tex: a whole document that compiles with pdflatex")
-        p.add_argument("-o", "--output", metavar="OUT",
-                       help="write to OUT instead of the terminal")
-        add_bind(p)
 
-    def add_wrt(p):
-        p.add_argument("--wrt", metavar="NAME,...", default="",
-                       help="the variables to differentiate with respect to (default: the params)")
+def _add_dims(p, help_="sizes of the dims, e.g. d=5,h=4,q=3 (small distinct sizes by default)"):
+    p.add_argument("--dims", metavar="NAME=SIZE,...", default="", help=help_)
 
-    def add_dtype(p):
-        p.add_argument("--dtype", choices=tuple(DTYPES), default="float64",
-                       help="the element type bytes are counted in (default float64)")
 
-    p = command("derive", "print the backward derivation, step by step", _derive,
-                "symbackprop derive examples/textbook_mlp.sbp --format tex -o mlp.tex")
-    add_document(p, ("text", "tex", "md"), "text (Unicode, the default), tex (a LaTeX fragment "
-                 "for \\input) or md (Markdown with $$ blocks)")
+def _add_output(p):
+    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
+
+
+def _add_document(p, formats, help_):
+    """The options of a command printing a document: format, standalone, output, bind."""
+    p.add_argument("--format", choices=formats, default="text", help=help_)
+    p.add_argument("--standalone", action="store_true",
+                   help="with --format tex: a whole document that compiles with pdflatex")
+    _add_output(p)
+    _add_bind(p)
+
+
+def _add_wrt(p):
+    p.add_argument("--wrt", metavar="NAME,...", default="",
+                   help="the variables to differentiate with respect to (default: the params)")
+
+
+def _add_dtype(p):
+    p.add_argument("--dtype", choices=tuple(DTYPES), default="float64",
+                   help="the element type bytes are counted in (default float64)")
+
+
+def _derive_command(sub):
+    p = _command(sub, "derive", "print the backward derivation, step by step", _derive,
+                 "symbackprop derive examples/textbook_mlp.sbp --format tex -o mlp.tex")
+    _add_document(p, ("text", "tex", "md"), "text (Unicode, the default), tex (a LaTeX fragment "
+                  "for \\input) or md (Markdown with $$ blocks)")
     notation = p.add_argument_group("notation")
     notation.add_argument("--bold", choices=("boldsymbol", "mathbf"), default="boldsymbol",
                           help="LaTeX macro for vectors and matrices (default boldsymbol)")
@@ -316,11 +339,14 @@ def _parser():
     memory = p.add_argument_group("memory")
     memory.add_argument("--memory", action="store_true",
                         help="add the section 'What backward keeps' (see the memory command)")
-    add_dims(memory, "with --memory: sizes to price the table in bytes, e.g. d=784,h=256,q=10")
-    add_dtype(memory)
+    _add_dims(memory, "with --memory: sizes to price the table in bytes, e.g. d=784,h=256,q=10")
+    _add_dtype(memory)
 
-    p = command("graph", "draw the computational graph (boxes: variables, circles: operators)",
-                _graph, "symbackprop graph examples/textbook_mlp.sbp --format png -o mlp.png")
+
+def _graph_command(sub):
+    p = _command(sub, "graph",
+                 "draw the computational graph (boxes: variables, circles: operators)", _graph,
+                 "symbackprop graph examples/textbook_mlp.sbp --format png -o mlp.png")
     p.add_argument("--format", choices=FORMATS, default="tikz",
                    help="tikz (the default), dot, svg or png (svg and png need Graphviz)")
     p.add_argument("--standalone", action="store_true",
@@ -330,31 +356,35 @@ def _parser():
     p.add_argument("--second-order", action="store_true",
                    help="draw the graph of the Hessian-vector products: the backward graph and "
                         "the tangents R{·} of forward-over-reverse, with what each reads")
-    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
-    add_bind(p)
+    _add_output(p)
+    _add_bind(p)
 
-    p = command("check", "compare the gradients with finite differences (float64)", _check,
-                "symbackprop check examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error",
-                ". Each gradient is compared along random unit directions. Passes (exit 0) "
-                f"when every relative error is at most {TOLERANCE:g} (or within what finite "
-                "differences resolve) and every formula printed by 'derive' (text and LaTeX) "
-                "reads back equal to its value under every plausible reading; exit 1 "
-                "otherwise, quoting the formula. Abstract functions must be bound for the "
-                "numbers.")
-    add_dims(p)
-    add_bind(p)
+
+def _check_command(sub):
+    p = _command(sub, "check", "compare the gradients with finite differences (float64)", _check,
+                 "symbackprop check examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error",
+                 ". Each gradient is compared along random unit directions. Passes (exit 0) "
+                 f"when every relative error is at most {TOLERANCE:g} (or within what finite "
+                 "differences resolve) and every formula printed by 'derive' (text and LaTeX) "
+                 "reads back equal to its value under every plausible reading; exit 1 "
+                 "otherwise, quoting the formula. Abstract functions must be bound for the "
+                 "numbers.")
+    _add_dims(p)
+    _add_bind(p)
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the random values and directions (default 0)")
 
-    p = command("verify", "prove the gradients equal to SymPy's entrywise derivatives", _verify,
-                "symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2",
-                ". Abstract functions may stay abstract (the derivation as written is proved); "
-                "exit 1 when an entry differs, or when an entry is only equal at random points "
-                "to 50 digits because its proof did not finish (unless --accept-numeric). "
-                "Small --dims keep it fast.")
-    add_dims(p, "sizes of the dims, e.g. d=3,h=2,q=4 (distinct small sizes 2, 3, 4, ... by "
-             "default)")
-    add_bind(p)
+
+def _verify_command(sub):
+    p = _command(sub, "verify", "prove the gradients equal to SymPy's entrywise derivatives",
+                 _verify, "symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2",
+                 ". Abstract functions may stay abstract (the derivation as written is proved); "
+                 "exit 1 when an entry differs, or when an entry is only equal at random points "
+                 "to 50 digits because its proof did not finish (unless --accept-numeric). "
+                 "Small --dims keep it fast.")
+    _add_dims(p, "sizes of the dims, e.g. d=3,h=2,q=4 (distinct small sizes 2, 3, 4, ... by "
+              "default)")
+    _add_bind(p)
     p.add_argument("--timeout", metavar="SECONDS", type=float, default=None,
                    help=f"time budget of the proofs (default {TIMEOUT:g}); an entry not proved "
                         "in time is compared at random points to 50 digits instead")
@@ -362,37 +392,46 @@ def _parser():
                    help="pass (exit 0) when every entry is proved or equal at random points to "
                         "50 digits, not proved symbolically")
 
-    p = command("hvp", "derive the Hessian-vector products, node by node (forward-over-reverse)",
-                _hvp, "symbackprop hvp examples/textbook_mlp.sbp --format tex --standalone "
-                "-o hvp.tex")
-    add_document(p, ("text", "tex", "md", "py"), "text (the default), tex, md, or py (the "
-                 "NumPy module computing J, its gradients and H v; abstract functions must be "
-                 "bound)")
 
-    p = command("hessian", "the Hessian: blocks in closed form, and entry by entry at small sizes",
-                _hessian, "symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2")
-    add_dims(p, "small sizes for the entries, e.g. n=3,d=2 (2 each by default)")
-    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
-    add_bind(p)
-    p = command("memory", "what backward keeps: each value's lifetime, and peak memory of "
-                "training and inference", _memory,
-                "symbackprop memory examples/textbook_mlp.sbp --dims d=784,h=256,q=10 "
-                "--dtype float32")
-    add_dims(p, "sizes to price the values in bytes, e.g. d=784,h=256,q=10 (formulas only "
-             "without)")
-    add_dtype(p)
-    add_wrt(p)
-    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
-    add_bind(p)
+def _hvp_command(sub):
+    p = _command(sub, "hvp",
+                 "derive the Hessian-vector products, node by node (forward-over-reverse)", _hvp,
+                 "symbackprop hvp examples/textbook_mlp.sbp --format tex --standalone -o hvp.tex")
+    _add_document(p, ("text", "tex", "md", "py"), "text (the default), tex, md, or py (the "
+                  "NumPy module computing J, its gradients and H v; abstract functions must be "
+                  "bound)")
 
-    p = command("codegen", "write the NumPy module computing the objective and its gradients",
-                _codegen, "symbackprop codegen examples/textbook_mlp.sbp "
-                "--bind phi=tanh,ell=squared_error -o grads.py")
-    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
-    add_wrt(p)
-    add_bind(p)
 
-    return parser
+def _hessian_command(sub):
+    p = _command(sub, "hessian",
+                 "the Hessian: blocks in closed form, and entry by entry at small sizes",
+                 _hessian, "symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2")
+    _add_dims(p, "small sizes for the entries, e.g. n=3,d=2 (2 each by default)")
+    _add_output(p)
+    _add_bind(p)
+
+
+def _memory_command(sub):
+    p = _command(sub, "memory", "what backward keeps: each value's lifetime, and peak memory of "
+                 "training and inference", _memory,
+                 "symbackprop memory examples/textbook_mlp.sbp --dims d=784,h=256,q=10 "
+                 "--dtype float32")
+    _add_dims(p, "sizes to price the values in bytes, e.g. d=784,h=256,q=10 (formulas only "
+              "without)")
+    _add_dtype(p)
+    _add_wrt(p)
+    _add_output(p)
+    _add_bind(p)
+
+
+def _codegen_command(sub):
+    p = _command(sub, "codegen",
+                 "write the NumPy module computing the objective and its gradients", _codegen,
+                 "symbackprop codegen examples/textbook_mlp.sbp "
+                 "--bind phi=tanh,ell=squared_error -o grads.py")
+    _add_output(p)
+    _add_wrt(p)
+    _add_bind(p)
 
 
 def main(argv=None):
@@ -403,9 +442,9 @@ def main(argv=None):
         return 2
     args = parser.parse_args(argv)
     try:
-        args.bind = _pairs(args.bind, "bind")
+        args.bind = _option_pairs(args.bind, "bind")
         if hasattr(args, "dims"):
-            args.dims = _pairs(args.dims, "dims", int)
+            args.dims = _option_pairs(args.dims, "dims", int)
         return args.func(args)
     except ModelError as err:
         print(err.render(), file=sys.stderr)

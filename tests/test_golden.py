@@ -4,6 +4,10 @@ The golden files in tests/golden/ are the textbook model in every format.  When
 a change to the output is intended, regenerate them and review the diff:
 
     SYMBACKPROP_REGENERATE=1 python -m pytest tests/test_golden.py
+    git diff tests/golden
+
+Regenerating writes the files and skips their tests (a file just written
+proves nothing); the next run without the variable compares again.
 
 The LaTeX tests run ``pdflatex``; without it they skip, unless
 ``SYMBACKPROP_REQUIRE_TEX=1`` (as in CI) makes a missing TeX a failure.
@@ -47,14 +51,44 @@ ARTEFACTS = re.compile(r"Lambda|ElementwiseApplyFunction|HadamardProduct|Map\(|P
                        r"AsScalar|SumAll|Derivative|Subs|ξ|__d\d|d/dd|\\operatorname{Max}")
 
 
-@pytest.mark.parametrize("name", OUTPUTS)
-def test_golden(name):
-    path = GOLDEN / name
-    output = OUTPUTS[name]()
+def check_golden(path, output):
+    """Compare `output` with the golden file `path`; when regenerating, write it and skip.
+
+    A file just written says nothing about the output, so regenerating never
+    passes: it skips, and the change is for a person to review.
+    """
     if os.environ.get("SYMBACKPROP_REGENERATE"):
         path.write_text(output, encoding="utf-8")
+        pytest.skip(f"regenerated {path.name}: review the change with git diff -- {path}")
     assert path.exists(), f"no golden file {path}: run with SYMBACKPROP_REGENERATE=1"
     assert output == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", OUTPUTS)
+def test_golden(name):
+    check_golden(GOLDEN / name, OUTPUTS[name]())
+
+
+def test_a_changed_output_fails_the_golden_comparison(tmp_path, monkeypatch):
+    monkeypatch.delenv("SYMBACKPROP_REGENERATE", raising=False)
+    path = tmp_path / "textbook_mlp.txt"
+    path.write_text(documents.text(TEXTBOOK), encoding="utf-8")
+    check_golden(path, documents.text(TEXTBOOK))
+    changed = documents.text(TEXTBOOK).replace("W2ᵀ", "W2", 1)
+    assert changed != documents.text(TEXTBOOK)
+    with pytest.raises(AssertionError):
+        check_golden(path, changed)
+    with pytest.raises(AssertionError, match="no golden file"):
+        check_golden(tmp_path / "missing.txt", changed)
+
+
+def test_regenerating_writes_the_file_and_skips(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMBACKPROP_REGENERATE", "1")
+    path = tmp_path / "textbook_mlp.txt"
+    path.write_text("the old output\n", encoding="utf-8")
+    with pytest.raises(pytest.skip.Exception, match="review the change with git diff"):
+        check_golden(path, "the new output\n")
+    assert path.read_text(encoding="utf-8") == "the new output\n"
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)

@@ -51,7 +51,7 @@ def test_the_textbook_formulas():
     caller = d * h + h * q + d + q + 1  # x, y, W1, W2, lambda
     assert sp.expand(report.held_by_caller - caller) == 0
     # inference: z and h together while h = phi(z) runs, then h and o, or the three scalars
-    assert report._own["inference"] == [2 * h, h + q, sp.Integer(3)]
+    assert report.own_peaks("inference") == [2 * h, h + q, sp.Integer(3)]
     assert report.inference_peak == caller + sp.Max(2 * h, h + q, 3)
     sizes = {"d": 784, "h": 256, "q": 10}
     assert report.elements("inference", sizes) == 784 * 256 + 256 * 10 + 784 + 10 + 1 + 512

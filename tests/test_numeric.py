@@ -1,4 +1,5 @@
-"""The NumPy function: layout at the boundary, bindings, conventions, and the scalar rules."""
+"""The NumPy function (layout at the boundary, bindings, conventions, the scalar rules),
+and the finite-difference check of its gradients."""
 
 import numpy as np
 import pytest
@@ -100,6 +101,28 @@ objective J
     np.testing.assert_allclose(grads["v"], [0.0, 1.0])
 
 
+@pytest.mark.parametrize("body", ["mse(S, S)", "sum(w - w) + sum(S)", "sum(0 * w) + sum(S)"])
+def test_zero_adjoints_keep_their_shape(body):
+    text = f"dim n\nparam S: matrix(n, n)\nparam w: vector(n)\nJ = {body}\nobjective J\n"
+    d = sbp.derive(sbp.parse(text))
+    _, grads = d.lambdify()(S=np.ones((3, 3)), w=np.ones(3))
+    assert grads["S"].shape == (3, 3) and grads["w"].shape == (3,)
+    assert sbp.check(d).ok and sbp.verify(d, dims={"n": 2}).ok
+
+
+def test_named_constants_compile():
+    d = sbp.derive(sbp.parse("param a: scalar\nJ = a * exp(1)\nobjective J\n"))
+    J, grads = d.lambdify()(a=2.0)
+    assert J == pytest.approx(2 * np.e) and grads["a"] == pytest.approx(np.e)
+
+
+def test_a_fractional_power_of_a_negative_scalar_is_nan_not_complex():
+    d = sbp.derive(sbp.parse("param a: scalar\nJ = a^1.5\nobjective J\n"))
+    with np.errstate(invalid="ignore"):
+        J, _ = d.lambdify()(a=-1.0)
+    assert np.isnan(J)
+
+
 def test_check_names_where_a_nan_first_appears():
     model = sbp.parse("dim n\nparam w: vector(n)\nz = log(w)\nJ = sum(z * z)\nobjective J\n")
     report = sbp.check(model)
@@ -155,6 +178,11 @@ def test_check_passes_an_exactly_zero_gradient():
     seed = next(s for s in range(100) if random_arrays(model, {"n": 1}, s)["w"][0] < 0)
     report = sbp.check(model, dims={"n": 1}, seed=seed)
     assert report.ok, str(report)
+
+
+def test_a_dead_value_does_not_fail_check():
+    model = sbp.parse("dim n\nparam x: vector(n)\nu = log(x)\nJ = sum(x * x)\nobjective J\n")
+    assert sbp.check(model).ok
 
 
 def test_verify_proves_where_a_random_point_leaves_the_real_domain():

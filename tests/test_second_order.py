@@ -274,12 +274,11 @@ def test_a_block_acting_on_the_right_agrees_with_the_elementwise_hessian():
     d = sbp.derive(sbp.load("examples/matrix_factorization.sbp"))
     side, M = hessian_block(d, "U", "U")
     assert side == "right"
-    from symbackprop.proofs.explicit import _entry_symbols, explicit
+    from symbackprop.proofs.explicit import explicit, explicit_environment
     dims = {"m": 2, "n": 2, "r": 2}
     sizes = {d.model.dims[k]: v for k, v in dims.items()}
     labels, H = elementwise_hessian(d, dims, wrt=["U"])
-    env = {d.symbols[n]: _entry_symbols(n, v.shape, sizes)
-           for n, v in d.model.variables.items() if v.declared}
+    env = explicit_environment(d, sizes)
     M = explicit(M, env, sizes)
     # vec(V M) row by row: entry (i, j) of V M is sum_k V[i, k] M[k, j]
     expected = sp.zeros(4, 4)
@@ -297,17 +296,14 @@ def test_a_block_without_a_product_form_says_so():
 
 def test_the_elementwise_hessian_is_symmetric_and_matches_sympy():
     import random
-    from symbackprop.proofs.explicit import _entry_symbols, explicit
+    from symbackprop.proofs.explicit import explicit_environment
     from symbackprop.proofs.hessian import _agree_at_points
     d = sbp.derive(sbp.load("examples/textbook_mlp.sbp", bind=BIND["textbook_mlp"]))
     dims = {"d": 1, "h": 2, "q": 1}
     labels, H = elementwise_hessian(d, dims)
     assert len(labels) == H.rows == H.cols == 4
     sizes = {d.model.dims[k]: v for k, v in dims.items()}
-    env = {d.symbols[n]: _entry_symbols(n, v.shape, sizes)
-           for n, v in d.model.variables.items() if v.declared}
-    for name, expr in d.forward.items():
-        env[d.symbols[name]] = explicit(expr, env, sizes)
+    env = explicit_environment(d, sizes)
     thetas = [t for n in d.params for t in env[d.symbols[n]]]
     truth = sp.hessian(env[d.symbols["J"]], thetas)
     rng = random.Random(0)

@@ -33,8 +33,6 @@ from . import syntax as ast
 __all__ = ["Model", "Variable", "Function", "Assignment", "Node", "Ref", "Literal", "parse",
            "load"]
 
-ROLES = ("input", "param", "const", "intermediate", "objective")
-
 
 @dataclass(frozen=True)
 class Variable:
@@ -66,7 +64,7 @@ class Variable:
     @property
     def declared(self):
         """Whether the value is given (input, param, const) rather than computed."""
-        return self.role in ("input", "param", "const")
+        return self.role in ast.DECLARED_ROLES
 
 
 @dataclass(frozen=True)
@@ -169,7 +167,7 @@ class Model:
         'tanh'
         """
         merged = {**self.bindings, **dict(bindings or {})}
-        return _check(self.source, self.filename, merged)
+        return _checked_model(self.source, self.filename, merged)
 
     @property
     def unbound(self):
@@ -232,7 +230,7 @@ def parse(text, filename="<string>", bind=None):
     ...
     symbackprop.errors.ModelError: <string>:3:9: error: unknown name 'y'
     """
-    return _check(text, filename, dict(bind or {}))
+    return _checked_model(text, filename, dict(bind or {}))
 
 
 def load(path, bind=None):
@@ -261,7 +259,7 @@ def load(path, bind=None):
     return parse(text, str(path), bind)
 
 
-def _check(text, filename, bindings):
+def _checked_model(text, filename, bindings):
     try:
         return _Checker(text, filename, bindings).model()
     except ModelError as err:

@@ -48,7 +48,8 @@ MAX_NUMBER_DIGITS = 100
 MAX_NUMBER_EXPONENT = 308
 
 KEYWORDS = frozenset({"dim", "input", "param", "const", "func", "objective", "as"})
-ROLES = ("input", "param", "const")
+#: The declarations' keywords: the roles of the values a model is given, not computes.
+DECLARED_ROLES = ("input", "param", "const")
 #: The words that may follow a declaration's type: the values it takes.  Not keywords:
 #: they mean a domain only there, so a variable may still be named ``unit``.
 DOMAINS = {"positive": "entries > 0", "unit": "entries in the open interval (0, 1)"}
@@ -213,7 +214,7 @@ def _tokens(source):
     yield Token("END", "", line, pos - line_start + 1)
 
 
-def _number(tok):
+def _literal_value(tok):
     """The exact value of a numeric literal, within limits that keep it cheap."""
     mantissa, _, exponent = tok.text.lower().partition("e")
     if len(mantissa) > MAX_NUMBER_DIGITS or abs(int(exponent or 0)) > MAX_NUMBER_EXPONENT:
@@ -318,7 +319,7 @@ class _Parser:
             raise self.error(f"'{tok.text}' is a keyword and cannot be a variable name")
         if tok.text == "dim":
             return self.dim()
-        if tok.text in ROLES:
+        if tok.text in DECLARED_ROLES:
             return self.decl()
         if tok.text == "func":
             return self.func()
@@ -369,8 +370,8 @@ class _Parser:
         tok = self.expect("NAME", what="a type (scalar, vector(n) or matrix(m, n))")
         arity = {"scalar": 0, "vector": 1, "matrix": 2}.get(tok.text)
         if arity is None:
-            raise self.error(f"unknown type '{tok.text}': expected scalar, vector(n) or matrix(m, n)",
-                             tok)
+            raise self.error(f"unknown type '{tok.text}': expected scalar, vector(n) or "
+                             "matrix(m, n)", tok)
         sizes = []
         if arity:
             opening = self.expect("OP", "(", f"'(' after {tok.text}")
@@ -427,7 +428,8 @@ class _Parser:
     def nested(self, tok):
         self.depth += 1
         if self.depth > MAX_NESTING:
-            raise self.error(f"expression nested too deeply (the limit is {MAX_NESTING} levels)", tok)
+            raise self.error(f"expression nested too deeply (the limit is {MAX_NESTING} levels)",
+                             tok)
 
     def expr(self):
         self.nested(self.tok)
@@ -480,7 +482,7 @@ class _Parser:
         tok = self.tok
         if tok.kind == "NUMBER":
             self.advance()
-            return Num(_number(tok), tok.text, tok.line, tok.col)
+            return Num(_literal_value(tok), tok.text, tok.line, tok.col)
         if tok.kind == "NAME":
             if tok.text in KEYWORDS:
                 raise self.error(f"'{tok.text}' is a keyword, not a value")
@@ -530,7 +532,8 @@ def parse_statements(source):
     >>> parse_statements("y = (x")
     Traceback (most recent call last):
     ...
-    symbackprop.errors.ModelError: <string>:1:5: error: '(' opened here is never closed: expected ')' before end of line
+    symbackprop.errors.ModelError: <string>:1:5: error: '(' opened here is never closed:
+    expected ')' before end of line
     """
     if not isinstance(source, str):
         raise ModelError("a model must be text (str)")

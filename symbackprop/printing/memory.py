@@ -159,7 +159,7 @@ class MemoryReport:
         dims : dict of str to int
             A size for every dim of the model.
         """
-        sizes = _sizes(self.derivation.model, dims)
+        sizes = _dim_substitution(self.derivation.model, dims)
         return int(self.held_by_caller.subs(sizes)) + max(int(p.subs(sizes))
                                                           for p in self._own[which])
 
@@ -169,13 +169,13 @@ class MemoryReport:
 
     def bytes_of(self, dims, dtype="float64"):
         """Each value's size in bytes for `dims`, as text (``"3.1 KiB"``), by name."""
-        sizes = _sizes(self.derivation.model, dims)
+        sizes = _dim_substitution(self.derivation.model, dims)
         return {v.name: _human(int(v.elements.subs(sizes)) * _itemsize(dtype))
                 for v in self.values}
 
     def rows(self, dims=None, dtype="float64"):
         """The table as rows of strings: a header, then one row per value."""
-        sizes = _sizes(self.derivation.model, dims) if dims else None
+        sizes = _dim_substitution(self.derivation.model, dims) if dims else None
         header = ["value", "role", "elements"] + (["bytes"] if sizes else []) + [
             "read by backward", "inference frees it after", "training frees it after"]
         rows = [header]
@@ -250,7 +250,8 @@ def _itemsize(dtype):
         raise ValueError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}") from None
 
 
-def _sizes(model, dims):
+def _dim_substitution(model, dims):
+    """``{dim symbol: size}`` for `dims` (sizes by dim name), checked against the model's dims."""
     missing = [n for n in model.dims if n not in dims]
     unknown = [n for n in dims if n not in model.dims]
     if missing or unknown:
@@ -418,10 +419,23 @@ def memory_report(derivation, wrt=None, latex=False, notation=None, name=None):
     training = training_program(derivation, wrt)
     notation = notation or Notation()
     names = display_names(derivation, latex, notation)
-    printer = MatrixLatexPrinter(names, notation) if latex else TextPrinter(names)
-    code = code_names(derivation, [inference, training])
+    name = _value_namer(derivation, names, [inference, training], latex, notation, name)
+    dims = list(model.dims.values())
+    declared = [v for v in model.variables.values() if v.declared]
+    held_by_caller = {derivation.symbols[v.name]: v.shape.size for v in declared}
+    forward = _needed_by_objective(derivation, training)
+    values = _report_values(derivation, declared, inference, training, forward, wrt, name)
+    done = _gradients_done(model, training, forward, wrt)
+    abstract = [names[("func", f)] for f in model.unbound]
+    return MemoryReport(derivation, values, sp.Add(*held_by_caller.values()),
+                        _peaks(inference, held_by_caller, dims),
+                        _peaks(training, held_by_caller, dims), done, latex, abstract)
 
-    chosen = name
+
+def _value_namer(derivation, names, programs, latex, notation, chosen):
+    """``name(symbol)``: `chosen`'s name if it gives one, else as the code or the printer says."""
+    printer = MatrixLatexPrinter(names, notation) if latex else TextPrinter(names)
+    code = code_names(derivation, programs)
 
     def name(symbol):
         given = chosen(symbol) if chosen else None
@@ -430,18 +444,26 @@ def memory_report(derivation, wrt=None, latex=False, notation=None, name=None):
         if is_temporary(symbol):  # named as in the generated code
             return f"\\mathtt{{{code[symbol]}}}".replace("_", "\\_") if latex else code[symbol]
         return printer.doprint(symbol)
-    dims = list(model.dims.values())
-    declared = [v for v in model.variables.values() if v.declared]
-    held_by_caller = {derivation.symbols[v.name]: v.shape.size for v in declared}
-    gradients = {adjoint_symbol(model, n) for n in wrt}
-    # forward: what the objective needs; backward: the rest (adjoints, and what they share)
+    return name
+
+
+def _needed_by_objective(derivation, training):
+    """The symbols of `training` the objective reads, itself included: the forward part.
+
+    The rest is backward: the adjoints, and the subexpressions only they share.
+    """
     defined = {s.target: s for s in training}
-    forward, pending = set(), [derivation.symbols[model.objective]]
+    forward, pending = set(), [derivation.symbols[derivation.model.objective]]
     while pending:
         symbol = pending.pop()
         if symbol not in forward:
             forward.add(symbol)
             pending.extend(defined[symbol].reads if symbol in defined else ())
+    return forward
+
+
+def _report_values(derivation, declared, inference, training, forward, wrt, name):
+    """The report's rows: the caller's values, then each value `training` computes."""
     readers, freed = {}, {}
     for statement, released in zip(training, training.releases):
         if statement.target not in forward:
@@ -458,6 +480,7 @@ def memory_report(derivation, wrt=None, latex=False, notation=None, name=None):
         symbol = derivation.symbols[v.name]
         values.append(Value(name(symbol), v.role, v.shape.size, tuple(readers.get(symbol, ())),
                             None, None, True))
+    gradients = {adjoint_symbol(derivation.model, n) for n in wrt}
     for statement in training:
         symbol = statement.target
         if symbol in gradients:
@@ -471,10 +494,11 @@ def memory_report(derivation, wrt=None, latex=False, notation=None, name=None):
                             None if is_temporary(symbol) else inference_freed.get(
                                 symbol, "(returned)" if symbol in inference.outputs else None),
                             freed.get(symbol, "(returned)"), symbol in forward))
+    return values
+
+
+def _gradients_done(model, training, forward, wrt):
+    """For each of `wrt`: (the backward statement completing its gradient, how many there are)."""
     backward = [s for s in training if s.target not in forward and not is_temporary(s.target)]
     order = {s.target: k for k, s in enumerate(backward, start=1)}
-    done = {n: (order.get(adjoint_symbol(model, n), 0), len(backward)) for n in wrt}
-    abstract = [names[("func", f)] for f in model.unbound]
-    return MemoryReport(derivation, values, sp.Add(*held_by_caller.values()),
-                        _peaks(inference, held_by_caller, dims),
-                        _peaks(training, held_by_caller, dims), done, latex, abstract)
+    return {n: (order.get(adjoint_symbol(model, n), 0), len(backward)) for n in wrt}

@@ -22,7 +22,9 @@ division by a matrix) are not plausible and are dropped.
 The reader knows the notation, not the derivation: the names it can meet come
 in a :class:`Vocabulary` (what each printed name may stand for), which
 :mod:`symbackprop.proofs.readback` builds from the model.  Nothing read is ever
-evaluated as code: the text is tokenised and parsed here.
+evaluated as code: the text is tokenised and parsed here, and what the
+notation's operations compute, reading by reading, is
+:mod:`symbackprop.proofs.notation_values`.
 
 Examples
 --------
@@ -38,25 +40,32 @@ Examples
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..primitives.functions import latex_macros, spelled, text_names
+from ..primitives.functions import latex_macros, text_names
+from .notation_values import (  # part of what this module offers
+    TOO_MANY,
+    ReadError,
+    add,
+    builtin,
+    combine,
+    distinct,
+    divide,
+    entrywise_power,
+    is_scalar,
+    norm,
+    readings,
+    scalar_power,
+    superscript_power,
+)
 
 __all__ = ["Vocabulary", "Value", "Entrywise", "Scalar", "Linear", "ReadError", "read", "TOO_MANY"]
 
-#: Readings kept per subformula; more distinct values than this make a formula unreadable.
-TOO_MANY = 64
-
 _SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹⁻"
 _SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉"
-
-
-class ReadError(ValueError):
-    """A printed formula that cannot be read: unknown notation or no consistent reading."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,7 +182,7 @@ def _scan(text, rules, width):
     return out
 
 
-def _number(text, i):
+def _number_token(text, i):
     n = _NUMBER.match(text, i)
     return (Token("num", n.group(), value=float(n.group())), n.end()) if n else None
 
@@ -214,8 +223,8 @@ def _text_tokens(text, vocabulary):
         op = next((o for o in _TEXT_OPERATORS if text.startswith(o, i)), None)
         return (Token("op", op), i + len(op)) if op else None
 
-    return _scan(text, [space, name_or_function, _number, _euler, _script("sup", _SUPERSCRIPTS),
-                        _script("sub", _SUBSCRIPTS), operator], 12)
+    return _scan(text, [space, name_or_function, _number_token, _euler,
+                        _script("sup", _SUPERSCRIPTS), _script("sub", _SUBSCRIPTS), operator], 12)
 
 
 def _euler(text, i):
@@ -254,132 +263,7 @@ def _latex_tokens(text, vocabulary):
         found = next(((t, k) for t, k in _LATEX_FIXED if text.startswith(t, i)), None)
         return (Token("op", found[1]), i + len(found[0])) if found else None
 
-    return _scan(text, [space, name, function, _number, _euler, fixed], 16)
-
-
-# --- values and the operations of the notation ----------------------------------------
-
-class _Mismatch(Exception):
-    """A reading that does not type-check."""
-
-
-def _is_scalar(a):
-    return np.ndim(a) == 0
-
-
-def _collapse(a):
-    """A 1 x 1 product is a scalar, as xᵀ y is."""
-    a = np.asarray(a, dtype=np.float64)
-    return a.reshape(()) if a.shape == (1, 1) else a
-
-
-def _juxtapose(a, b):
-    if _is_scalar(a) or _is_scalar(b):
-        return a * b
-    if a.shape[1] != b.shape[0]:
-        raise _Mismatch
-    return _collapse(a @ b)
-
-
-def _hadamard(a, b):
-    if np.shape(a) != np.shape(b):
-        raise _Mismatch
-    return a * b
-
-
-def _divide(a, b):
-    if _is_scalar(b):
-        return a / b
-    if _is_scalar(a):  # 1/x of a matrix: read entry by entry, as 1/(1 + exp(-x))
-        return a / b
-    raise _Mismatch
-
-
-def _add(a, b, sign=1.0):
-    if np.shape(a) != np.shape(b) and not (_is_scalar(a) or _is_scalar(b)):
-        raise _Mismatch
-    return a + sign * b
-
-
-_BINARY = {"juxt": _juxtapose, "⊙": _hadamard, "/": _divide}
-
-
-def _distinct(values):
-    """`values` without repeats (equal to 1e-12, relative), bounded by :data:`TOO_MANY`."""
-    out = []
-    for v in values:
-        v = np.asarray(v, dtype=np.float64)
-        if not any(np.shape(v) == np.shape(u) and _close(v, u) for u in out):
-            out.append(v)
-            if len(out) > TOO_MANY:
-                raise ReadError(f"more than {TOO_MANY} distinct readings")
-    return out
-
-
-def _close(a, b):
-    with np.errstate(all="ignore"):
-        scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
-        diff = float(np.max(np.abs(a - b), initial=0.0))
-    if not np.isfinite(diff):
-        return bool(np.array_equal(a, b, equal_nan=True))
-    return diff <= 1e-12 * scale or diff <= 1e-300
-
-
-def _combine(op, *sets):
-    """Every value of `op` over the cartesian product of its operands' readings."""
-    out = []
-    for args in itertools.product(*sets):
-        try:
-            with np.errstate(all="ignore"):
-                out.append(op(*args))
-        except (_Mismatch, ValueError):
-            continue
-    return _distinct(out)
-
-
-def _unary(f):
-    return lambda a: np.asarray(f(a), dtype=np.float64)
-
-
-def _softmax(x):
-    axis = 0 if x.shape[1] == 1 else 1
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-def _logsumexp(x):
-    axis = 0 if x.shape[1] == 1 else 1
-    top = np.max(x, axis=axis, keepdims=True)
-    return _collapse(top + np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)))
-
-
-def _nonscalar(f):
-    def g(x):
-        if _is_scalar(x):
-            raise _Mismatch
-        return f(x)
-    return g
-
-
-def _trace(x):
-    if _is_scalar(x) or x.shape[0] != x.shape[1]:
-        raise _Mismatch
-    return np.trace(x)
-
-
-#: The functions of matrices, defined here independently of the printers and of the code.
-BUILTINS = {
-    "sum": _unary(np.sum), "tr": _trace,
-    "softmax": _nonscalar(_softmax),
-    "log_softmax": _nonscalar(lambda x: np.log(_softmax(x))),
-    "logsumexp": _nonscalar(_logsumexp),
-}
-
-
-def _builtin(name):
-    """What a printed function name computes: a scalar function of the table, or BUILTINS."""
-    row = spelled(name)
-    return BUILTINS.get(name) if row is None else _unary(row.evaluate)
+    return _scan(text, [space, name, function, _number_token, _euler, fixed], 16)
 
 
 # --- the parser --------------------------------------------------------------------------
@@ -418,7 +302,7 @@ class _Parser:
             end = max((p for _, p in self.sum(0)), default=0)
             raise ReadError(f"no reading of the whole formula (stopped at "
                             f"{self.t[end].text or 'the end'!r})")
-        return _distinct(out)
+        return distinct(out)
 
     def _is(self, pos, *texts):
         tok = self.t[pos]
@@ -430,7 +314,7 @@ class _Parser:
         if self._is(pos, "-", "+"):
             sign = -1.0 if self.t[pos].text == "-" else 1.0
             pos += 1
-        alternatives = [(_combine(lambda a: sign * a, values), p) for values, p in self.term(pos)]
+        alternatives = [(combine(lambda a: sign * a, values), p) for values, p in self.term(pos)]
         done = []
         while alternatives:
             grown = []
@@ -438,7 +322,7 @@ class _Parser:
                 if self._is(p, "+", "-"):
                     s = 1.0 if self.t[p].text == "+" else -1.0
                     for right, q in self.term(p + 1):
-                        grown.append((_combine(lambda a, b: _add(a, b, s), values, right), q))
+                        grown.append((combine(lambda a, b: add(a, b, s), values, right), q))
                 done.append((values, p))
             alternatives = [(v, p) for v, p in grown if v]
         return _merged(done)
@@ -462,7 +346,7 @@ class _Parser:
                 grown.extend(longer)
                 done.append((operands, ops, p))  # ‖‖z‖ W‖: the inner chain stops before ‖
             chains = grown
-        return _merged([(_readings(operands, ops), p) for operands, ops, p in done])
+        return _merged([(readings(operands, ops), p) for operands, ops, p in done])
 
     def _starts_factor(self, pos):
         tok = self.t[pos]
@@ -474,7 +358,7 @@ class _Parser:
     @_memoised
     def factor(self, pos, signed=False):
         if signed and self._is(pos, "-"):
-            return [(_combine(lambda a: -a, v), p) for v, p in self.factor(pos + 1)]
+            return [(combine(lambda a: -a, v), p) for v, p in self.factor(pos + 1)]
         out = []
         for values, p in self.primary(pos):
             out.extend(self.postfix(values, p))
@@ -483,17 +367,17 @@ class _Parser:
     def postfix(self, values, pos):
         """ᵀ, superscript powers and ^⊙k after an atom."""
         if self._is(pos, "ᵀ"):
-            return self.postfix(_combine(lambda a: a.T if not _is_scalar(a) else a, values),
+            return self.postfix(combine(lambda a: a.T if not is_scalar(a) else a, values),
                                 pos + 1)
         tok = self.t[pos]
         if tok.kind == "sup":
-            return self.postfix(_combine(_superscript_power(tok.value), values), pos + 1)
+            return self.postfix(combine(superscript_power(tok.value), values), pos + 1)
         if self._is(pos, "^⊙", "^{", "^"):
             out = []
             for exponents, p in self.exponent(pos):
                 entrywise = self.t[pos].text == "^⊙" or self._hadamard_exponent(pos)
-                power = _entrywise_power if entrywise else _power
-                out.extend(self.postfix(_combine(power, values, exponents), p))
+                power = entrywise_power if entrywise else scalar_power
+                out.extend(self.postfix(combine(power, values, exponents), p))
             return out
         return [(values, pos)]
 
@@ -525,7 +409,7 @@ class _Parser:
         return out
 
     def primary_name(self, pos):
-        return _distinct([m.value for m in self.t[pos].meanings if isinstance(m, Value)])
+        return distinct([m.value for m in self.t[pos].meanings if isinstance(m, Value)])
 
     def primary(self, pos):  # noqa: C901 - one case per kind of atom
         tok = self.t[pos]
@@ -534,7 +418,7 @@ class _Parser:
         if tok.kind == "name":
             return self._name(pos)
         if tok.kind == "func":
-            return self._call(_builtin(tok.text), tok.text, pos + 1)
+            return self._call(builtin(tok.text), tok.text, pos + 1)
         if tok.kind != "op":
             return []
         if tok.text == "(":
@@ -542,9 +426,9 @@ class _Parser:
         if tok.text == "{":  # TeX grouping is invisible: it may hold one factor only
             return [(v, p + 1) for v, p in self.factor(pos + 1) if self._is(p, "}")]
         if tok.text == "‖":
-            return [(_combine(_norm, v), p + 1) for v, p in self.sum(pos + 1) if self._is(p, "‖")]
+            return [(combine(norm, v), p + 1) for v, p in self.sum(pos + 1) if self._is(p, "‖")]
         if tok.text == "|":
-            return [(_combine(np.abs, v), p + 1) for v, p in self.sum(pos + 1) if self._is(p, "|")]
+            return [(combine(np.abs, v), p + 1) for v, p in self.sum(pos + 1) if self._is(p, "|")]
         if tok.text == "𝟏":
             return [(self._ones(), pos + 1)]
         if tok.text == "I":
@@ -556,7 +440,7 @@ class _Parser:
         if tok.text == "frac":
             return self._fraction(pos + 1)
         if tok.text == "sqrt":
-            return [(_combine(_builtin("sqrt"), v), p) for v, p in self._group(pos + 1)]
+            return [(combine(builtin("sqrt"), v), p) for v, p in self._group(pos + 1)]
         return []
 
     def _group(self, pos):
@@ -568,7 +452,7 @@ class _Parser:
         out = []
         for top, p in self._group(pos):
             for bottom, q in self._group(p):
-                out.append((_combine(_divide, top, bottom), q))
+                out.append((combine(divide, top, bottom), q))
         return out
 
     def _ones(self):
@@ -581,7 +465,7 @@ class _Parser:
         for v, p in self.sum(pos + 1):
             if self._is(p, ">") and self.t[p + 1].kind == "num" and self.t[p + 1].value == 0 \
                     and self._is(p + 2, "]"):
-                out.append((_combine(lambda a: (a > 0).astype(np.float64), v), p + 3))
+                out.append((combine(lambda a: (a > 0).astype(np.float64), v), p + 3))
         return out
 
     def _name(self, pos):
@@ -589,10 +473,10 @@ class _Parser:
         out = []
         values = [m.value for m in tok.meanings if isinstance(m, Value)]
         if values:
-            out.append((_distinct(values), pos + 1))
+            out.append((distinct(values), pos + 1))
         for m in tok.meanings:
             if isinstance(m, Linear) and self._is(pos + 1, "["):
-                out.extend((_combine(m.apply, v), p + 1) for v, p in self.sum(pos + 2)
+                out.extend((combine(m.apply, v), p + 1) for v, p in self.sum(pos + 2)
                            if self._is(p, "]"))
             if isinstance(m, Entrywise):
                 out.extend(self._entrywise_call(m, pos + 1))
@@ -629,11 +513,11 @@ class _Parser:
         out = []
         if self._is(pos, "("):
             for args, p in self._arguments(pos + 1, many):
-                out.append((_combine(f, *args), p))
+                out.append((combine(f, *args), p))
         elif self.vocabulary.latex and not many:
-            out = [(_combine(f, v), p) for v, p in self.factor(pos)]
+            out = [(combine(f, v), p) for v, p in self.factor(pos)]
         if power is not None:
-            out = [(_combine(lambda a: a ** power, v), p) for v, p in out]
+            out = [(combine(lambda a: a ** power, v), p) for v, p in out]
         return out
 
     def _arguments(self, pos, many):
@@ -671,14 +555,14 @@ class _Parser:
                 continue
             for args, p in self._arguments(pos + 2, True):
                 if len(slots) == 1:
-                    out.append((_combine(lambda *a, m=m: m.binding.partial(
+                    out.append((combine(lambda *a, m=m: m.binding.partial(
                         m.name, slots[0], list(a)), *args), p))
                     continue
                 if not self._is(p, "["):
                     continue
                 for tangent, q in self.sum(p + 1):
                     if self._is(q, "]"):
-                        out.append((_combine(lambda t, *a, m=m: m.binding.second_partial(
+                        out.append((combine(lambda t, *a, m=m: m.binding.second_partial(
                             m.name, slots[0], slots[1], list(a), t), tangent, *args), q + 1))
         return out
 
@@ -689,77 +573,7 @@ def _merged(alternatives):
     for values, pos in alternatives:
         if values:
             by_end.setdefault(pos, []).extend(values)
-    return [(_distinct(v), p) for p, v in sorted(by_end.items())]
-
-
-def _norm(a):
-    return np.sqrt(np.sum(np.asarray(a) ** 2))
-
-
-def _power(a, k):
-    if not _is_scalar(k):
-        raise _Mismatch
-    if _is_scalar(a):
-        return a ** k
-    raise _Mismatch  # a matrix's power is written entrywise, ^⊙k, or as a product
-
-
-def _entrywise_power(a, k):
-    if not _is_scalar(k):
-        raise _Mismatch
-    return a ** k
-
-
-def _superscript_power(k):
-    def power(a):
-        if _is_scalar(a):
-            return a ** k
-        raise _Mismatch
-    return power
-
-
-# Binding strengths for each convention a reader may hold: (juxtaposition, ⊙, /).
-_CONVENTIONS = [
-    {"juxt": 2, "⊙": 1, "/": 3}, {"juxt": 2, "⊙": 1, "/": 2}, {"juxt": 2, "⊙": 1, "/": 0},
-    {"juxt": 1, "⊙": 2, "/": 3}, {"juxt": 1, "⊙": 2, "/": 1}, {"juxt": 1, "⊙": 2, "/": 0},
-]
-
-
-def _bracketing(ops, strength):
-    """The tree of a chain under one convention: nested (op, left, right) of operand indices."""
-    operands = list(range(len(ops) + 1))
-    operators = list(ops)
-    for level in sorted(set(strength[o] for o in ops), reverse=True):
-        i = 0
-        while i < len(operators):
-            if strength[operators[i]] == level:  # left to right within a level
-                operands[i:i + 2] = [(operators[i], operands[i], operands[i + 1])]
-                del operators[i]
-            else:
-                i += 1
-    return operands[0]
-
-
-def _readings(operands, ops):
-    """The values of a chain of factors under every convention, each bracketing once."""
-    if not ops:
-        return operands[0]
-    trees = []
-    for strength in _CONVENTIONS:
-        tree = _bracketing(ops, strength)
-        if tree not in trees:
-            trees.append(tree)
-    out = []
-    for tree in trees:
-        out.extend(_evaluate(tree, operands))
-    return _distinct(out)
-
-
-def _evaluate(tree, operands):
-    if isinstance(tree, int):
-        return operands[tree]
-    op, left, right = tree
-    return _combine(_BINARY[op], _evaluate(left, operands), _evaluate(right, operands))
+    return [(distinct(v), p) for p, v in sorted(by_end.items())]
 
 
 def read(formula, vocabulary):
