@@ -19,6 +19,8 @@ sums that mix traces or norms with other terms (the textbook objective is one),
 and it mishandles entrywise functions.  Local rules avoid it entirely; SymPy
 does the algebra, the printing and the scalar derivatives of entrywise bodies.
 
+Each assignment's tree is walked once and its forward expressions built once:
+the finiteness check, the sweep and :attr:`Derivation.forward` share them.
 Nothing here prints, and nothing recurses on the depth of a model.
 """
 
@@ -113,10 +115,37 @@ def shaped_symbol(name, shape, domain=None):
     return sp.MatrixSymbol(name, shape.rows, shape.cols)
 
 
-def _forward(tree, symbols):
-    """The forward expression of every node of a tree, by id, operands first."""
+@dataclass(frozen=True)
+class _Walked:
+    """One assignment's tree, walked once: what the sweep, the checks and `forward` read.
+
+    Attributes
+    ----------
+    assignment : Assignment
+    nodes : list
+        The tree's nodes, operands before operators.
+    values : dict
+        Each node's forward expression, by ``id`` of the node.
+    reads : tuple of str
+        The variables the tree reads, each once, in the order the walk meets them.
+    """
+
+    assignment: object
+    nodes: list
+    values: dict
+    reads: tuple
+
+    @property
+    def value(self):
+        """The assignment's forward expression."""
+        return self.values[id(self.assignment.tree)]
+
+
+def _walked(assignment, symbols):
+    """Walk `assignment`'s tree: every node's forward expression, operands first."""
+    nodes = _walk(assignment.tree)
     values = {}
-    for node in _walk(tree):
+    for node in nodes:
         if isinstance(node, Ref):
             values[id(node)] = symbols[node.name]
         elif isinstance(node, Literal):
@@ -125,13 +154,13 @@ def _forward(tree, symbols):
             site = Site(tuple(values[id(a)] for a in node.args),
                         tuple(a.shape for a in node.args), node.shape, node.param)
             values[id(node)] = node.op.forward(site)
-    return values
+    reads = tuple(dict.fromkeys(n.name for n in nodes if isinstance(n, Ref)))
+    return _Walked(assignment, nodes, values, reads)
 
 
-def _shares(assignment, symbols, adjoint, wanted):
+def _shares(walked, symbols, adjoint, wanted):
     """Backward sweep through one assignment: each wanted operand's share of `adjoint`."""
-    nodes = _walk(assignment.tree)
-    values = _forward(assignment.tree, symbols)
+    assignment, nodes, values = walked.assignment, walked.nodes, walked.values
     needs = {}
     for node in nodes:
         if isinstance(node, Ref):
@@ -159,28 +188,39 @@ def _shares(assignment, symbols, adjoint, wanted):
     return {name: ex.add(*parts) for name, parts in shares.items()}
 
 
-def _active(model, consumers, reads):
-    """Variables whose adjoint is derived: they reach the objective and vary with data or params."""
+def _consumers(model, walked):
+    """For each variable, the assignments that read it, in source order.
+
+    These are the variables the computational graph
+    (:func:`~symbackprop.derivation.graph.build_graph`) reaches from it
+    through one operator chain, without building the graph's labels.
+    """
+    consumers = {name: [] for name in model.variables}
+    for target, w in walked.items():
+        for name in w.reads:
+            consumers[name].append(target)
+    return consumers
+
+
+def _active(model, consumers, walked):
+    """The variables whose adjoint is derived: they reach the objective and vary with data or
+    params."""
     influences = {model.objective}
     for name in reversed(list(model.variables)):
         if any(c in influences for c in consumers[name]):
             influences.add(name)
     varies = set()
     for name, v in model.variables.items():
-        if v.role in ("input", "param") or any(r in varies for r in reads.get(name, ())):
+        if v.role in ("input", "param") or (
+                name in walked and any(r in varies for r in walked[name].reads)):
             varies.add(name)
     return {n for n in model.variables if n in influences and n in varies}
 
 
-def _sweep(model, symbols):
-    reads = {a.target: list(dict.fromkeys(n.name for n in _walk(a.tree) if isinstance(n, Ref)))
-             for a in model.assignments}
-    consumers = {name: [] for name in model.variables}
-    for a in model.assignments:
-        for name in reads[a.target]:
-            consumers[name].append(a.target)
-    active = _active(model, consumers, reads)
-    by_target = {a.target: a for a in model.assignments}
+def _sweep(model, symbols, walked):
+    """The backward steps, objective first; `walked` holds each assignment's tree walked once."""
+    consumers = _consumers(model, walked)
+    active = _active(model, consumers, walked)
     remaining = {n: sum(c in active for c in consumers[n]) for n in active}
     # Kahn's algorithm on the reversed graph: a node is ready once every reader
     # is done.  Ties go first-ready-first (the textbook's order); data inputs,
@@ -203,11 +243,11 @@ def _sweep(model, symbols):
             result = ex.add(*(t.value for t in terms))
         steps.append(Step(name, symbol, terms, result))
         values[name] = result if result.is_number else symbol
-        if name not in by_target:
+        if name not in walked:
             continue
-        wanted = {r for r in reads[name] if r in active}
-        shares = _shares(by_target[name], symbols, values[name], wanted)
-        for operand in (r for r in reads[name] if r in wanted):
+        wanted = {r for r in walked[name].reads if r in active}
+        shares = _shares(walked[name], symbols, values[name], wanted)
+        for operand in (r for r in walked[name].reads if r in wanted):
             received[operand][name] = shares[operand]
             remaining[operand] -= 1
             if remaining[operand] == 0:
@@ -264,6 +304,15 @@ def _check_finite(model, assignment, value):
 class Derivation:
     """The backward derivation of a model, as data for printers and code generators.
 
+    Parameters
+    ----------
+    model, symbols, steps
+        As the attributes below.
+    forward : dict of str to sympy.Expr, optional
+        Each assigned variable's defining expression (:attr:`forward`), when
+        already built with the steps as :meth:`of` builds them; else built from
+        the model when first read.
+
     Attributes
     ----------
     model : Model
@@ -273,19 +322,23 @@ class Derivation:
         In backward order, the objective first.
     """
 
-    def __init__(self, model, symbols, steps):
+    def __init__(self, model, symbols, steps, forward=None):
         self.model = model
         self.symbols = symbols
         self.steps = steps
         self._by_node = {s.node: s for s in steps}
+        if forward is not None:  # built with the steps: each expression is built once
+            self.forward = forward
 
     @classmethod
     def of(cls, model):
         """The derivation of `model`, as this class (:func:`derive` for the base class)."""
         symbols = variable_symbols(model)
-        for a in model.assignments:
-            _check_finite(model, a, _forward(a.tree, symbols)[id(a.tree)])
-        return cls(model, symbols, _sweep(model, symbols))
+        walked = {a.target: _walked(a, symbols) for a in model.assignments}
+        for w in walked.values():
+            _check_finite(model, w.assignment, w.value)
+        forward = {target: w.value for target, w in walked.items()}
+        return cls(model, symbols, _sweep(model, symbols, walked), forward)
 
     def __repr__(self):
         return f"<Derivation of {self.model.objective} from {self.model.filename}: " \
@@ -304,8 +357,7 @@ class Derivation:
     @cached_property
     def forward(self):
         """Each assigned variable's defining expression, in forward order."""
-        return {a.target: _forward(a.tree, self.symbols)[id(a.tree)]
-                for a in self.model.assignments}
+        return {a.target: _walked(a, self.symbols).value for a in self.model.assignments}
 
     @property
     def params(self):
@@ -378,8 +430,9 @@ class Derivation:
             listed = " and ".join(f"'{f.name}'" for f in functions)
             what = "function" if len(functions) == 1 else "functions"
             first = functions[0]
-            raise ModelError(f"the abstract {what} {listed} {'has' if len(functions) == 1 else 'have'}"
-                             f" no numbers: bind to built-ins (for instance {examples})",
+            verb = "has" if len(functions) == 1 else "have"
+            raise ModelError(f"the abstract {what} {listed} {verb} no numbers: bind to "
+                             f"built-ins (for instance {examples})",
                              first.line, first.col).located(self.model.filename,
                                                             self.model.source)
         return derivation
