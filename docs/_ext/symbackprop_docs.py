@@ -65,7 +65,7 @@ API = "api"
 #: The modules in the order of the API reference; any other module follows.
 #: The API pages in reading order: the façade, then the layers from the bottom up.
 MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions", "primitives.operators",
-           "language.syntax", "language.model", "language.names", "derivation.graph",
+           "language.syntax", "language.model", "language.spelling", "derivation.graph",
            "derivation.reverse", "derivation.program", "derivation.tangent", "printing.names",
            "printing.printers", "printing.documents", "printing.figures", "printing.numpy_code",
            "printing.numpy_function", "printing.memory", "proofs.sizes", "proofs.explicit",

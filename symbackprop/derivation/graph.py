@@ -40,7 +40,7 @@ from __future__ import annotations
 import networkx as nx
 
 from ..language.model import Literal, Node, Ref, _walk
-from ..language.names import default_latex
+from ..language.spelling import default_latex
 
 __all__ = ["build_graph", "variable_latex"]
 

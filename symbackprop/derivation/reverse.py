@@ -257,32 +257,16 @@ def _sweep(model, symbols, walked):
 
 
 def derive(model):
-    """Derive the backward pass of a model.
+    """The backward derivation of a model, as data (:class:`Derivation`).
 
-    Parameters
-    ----------
-    model : Model
-        From :func:`symbackprop.parse` or :func:`symbackprop.load`.
-
-    Returns
-    -------
-    Derivation
+    Users call :func:`symbackprop.derive`, whose derivation also prints and
+    compiles itself; this one is what the layers below it need.
 
     Examples
     --------
     >>> import symbackprop as sbp
-    >>> d = sbp.derive(sbp.parse('''
-    ... dim n, m
-    ... input x: vector(n)
-    ... param W: matrix(m, n)
-    ... z = W @ x
-    ... J = sum(tanh(z))
-    ... objective J
-    ... '''))
-    >>> d.order
-    ('J', 'z', 'W', 'x')
-    >>> print(d.pretty(d.adjoint("W")))
-    (∂J/∂z) xᵀ
+    >>> derive(sbp.load("examples/textbook_mlp.sbp")).order
+    ('J', 'L', 's', 'o', 'W2', 'h', 'z', 'W1', 'y', 'x')
     """
     return Derivation.of(model)
 

@@ -423,30 +423,16 @@ class TangentStep:
 
 
 def derive_hvp(derivation, wrt=None, along=None):
-    """Derive the Hessian-vector products of a derivation, node by node.
+    """The Hessian-vector products of a derivation, as data (:class:`HVPDerivation`).
 
-    Parameters
-    ----------
-    derivation : Derivation
-    wrt : list of str, optional
-        The variables whose H v is derived: the params by default; inputs may
-        be added.
-    along : list of str, optional
-        The variables that move along a direction: `wrt` by default.  With one
-        variable B, H v for A is the block d2J/dA dB applied to V_B.
-
-    Returns
-    -------
-    HVPDerivation
+    Users call :func:`symbackprop.derive_hvp` (the same parameters), whose
+    derivation also prints and compiles itself.
 
     Examples
     --------
     >>> import symbackprop as sbp
-    >>> hvp = sbp.derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
-    >>> print(hvp.pretty(hvp.tangent("o")))
-    V_W2 h + W2 R{h}
-    >>> print(hvp.pretty(hvp.hvp("W1")))
-    R{∂J/∂z} xᵀ + λ V_W1
+    >>> derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp"))).wrt
+    ['W1', 'W2']
     """
     return HVPDerivation.of(derivation, wrt, along)
 

@@ -27,7 +27,7 @@ import subprocess
 
 import networkx as nx
 
-from ..language.names import unicode_name
+from ..language.spelling import unicode_name
 from ..primitives.operators import REGISTRY
 from .names import Notation, adjoint_name, display_names
 

@@ -15,7 +15,7 @@ from sympy.matrices.expressions import MatrixSymbol
 
 from ..derivation.graph import variable_latex
 from ..derivation.reverse import adjoint_symbol
-from ..language.names import default_latex, unicode_name
+from ..language.spelling import default_latex, unicode_name
 from ..primitives import expressions as ex
 
 __all__ = ["Notation", "display_names", "hvp_display_names", "adjoint_name", "shape_latex",

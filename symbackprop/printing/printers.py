@@ -20,7 +20,7 @@ from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatrixSym
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from ..language.names import default_latex, unicode_name
+from ..language.spelling import default_latex, unicode_name
 from ..primitives import expressions as ex
 from ..primitives.functions import TABLE, operator_latex
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
