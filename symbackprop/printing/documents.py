@@ -1,21 +1,27 @@
 """Whole derivations as documents: Unicode text, LaTeX, Markdown.
 
-Each document has the textbook's form: the forward equations with their
-shapes; then, in reverse topological order, one block per node with the
-generic chain-rule line (one ``prod(dJ/dchild, dchild/dnode)`` term per
-consumer) and the result in matrix form; then a summary of the params'
-gradients.  A :class:`~symbackprop.printing.names.Notation` sets the lecturer's
-choices.  Only the printers of :mod:`symbackprop.printing.printers` print expressions.
+A document is data, a :class:`Document` of :class:`Section` s (a heading, then
+:class:`Equation` s or prose), built once per kind of derivation: backpropagation
+(the forward equations, one block per node in reverse topological order with its
+generic chain-rule line, ``prod(dJ/dchild, dchild/dnode)`` a consumer, and its
+result, then the params' gradients) or second order (with the directions, the
+tangents ``R{...}`` and H v).  One renderer per format prints either: how LaTeX
+sets a section is a field of the section.  A :class:`~symbackprop.printing.names.Notation`
+sets the lecturer's choices; only :mod:`symbackprop.printing.printers` prints expressions.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import sympy as sp
 
 from ..derivation.reverse import adjoint_symbol
-from .names import Notation, adjoint_name, display_names, shape_latex, shape_text
+from ..primitives.expressions import SecondPartial
+from .memory import memory_report
+from .names import (Notation, adjoint_name, display_names, hvp_display_names, shape_latex,
+                    shape_text)
 from .printers import MatrixLatexPrinter, TextPrinter
 
 __all__ = ["text", "latex", "markdown", "hvp_text", "hvp_latex", "hvp_markdown",
@@ -25,118 +31,209 @@ __all__ = ["text", "latex", "markdown", "hvp_text", "hvp_latex", "hvp_markdown",
 STANDALONE_PREAMBLE = "\\usepackage{amsmath}\n\\usepackage{amssymb}\n"
 
 
-class _Writer:
-    """The parts of a derivation document, printed once for every format."""
+@dataclass(frozen=True)
+class Equation:
+    """``lhs = chain = result = substituted  ∈ shape``, printed; an empty part is not shown."""
 
-    def __init__(self, derivation, latex, notation):
-        self.d = derivation
-        self.model = derivation.model
-        self.notation = notation
-        names = display_names(derivation, latex, notation)
-        printer = (MatrixLatexPrinter if latex else TextPrinter)(names, notation)
-        self.print = printer.doprint
+    lhs: str
+    result: str
+    chain: tuple = ()  # the generic form's summands: prod(∂J/∂o, ∂o/∂h) a consumer, or R{...}
+    substituted: str | None = None  # the result with the adjoints it reads substituted
+    shape: str = ""  # "  ∈ ℝ^h", " \\in \\mathbb{R}^{h}" or ""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading, then equations or prose notes; the flags say how LaTeX sets the equations."""
+
+    heading: str
+    equations: tuple = ()
+    notes: tuple = ()  # prose: a line each in text, one paragraph in LaTeX
+    wrap: bool = True  # a long result breaks over rows (not a forward row: the model's line)
+    own_displays: bool = False  # a display an equation, so a page may break between them
+    chain_if_fits: bool = False  # a chain form too long for the line is left out
+    boxed: bool = False  # a summary: each equation in a box
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a derivation's document says, before any format."""
+
+    subject: str  # the first line of a LaTeX fragment says it
+    title: str  # a standalone document's title, before the model's file name
+    filename: str
+    sections: tuple
+    display_breaks: bool = False  # standalone LaTeX: a page may break inside a display
+
+
+class _Writer:
+    """Prints the parts of one derivation (and of its H v derivation, if given) for a format."""
+
+    def __init__(self, derivation, latex, notation, hvp=None):
+        self.d, self.hvp, self.model = derivation, hvp, derivation.model
+        self.notation, self.latex = notation, latex
+        names = (display_names(derivation, latex, notation) if hvp is None else
+                 hvp_display_names(hvp, latex, notation))
+        self.print = (MatrixLatexPrinter if latex else TextPrinter)(names, notation).doprint
         self.name = {n: names[("var", n)] for n in self.model.variables}
-        self.shape = shape_latex if latex else shape_text
-        self.latex = latex
+
+    def heading(self, text, latex):
+        """The heading of this format: a terminal's is short, an article's a sentence."""
+        return latex if self.latex else text
 
     def in_shape(self, name):
         if not self.notation.shapes:
             return ""
-        shape = self.shape(self.model.variables[name].shape)
-        return f" \\in {shape}" if self.latex else f"  ∈ {shape}"
+        shape = self.model.variables[name].shape
+        return f" \\in {shape_latex(shape)}" if self.latex else f"  ∈ {shape_text(shape)}"
 
-    def forward(self):
-        """(name, expression, shape) per assignment."""
-        return [(self.name[n], self.print(e), self.in_shape(n)) for n, e in self.d.forward.items()]
+    def adjoint(self, wrt):
+        """dJ/dwrt, from the printed names."""
+        return adjoint_name(self.name[self.model.objective], self.name[wrt], self.latex,
+                            self.notation)
 
     def prod(self, term, node):
-        j = self.name[self.model.objective]
-        child, wrt = self.name[term.consumer], self.name[node]
-        first = adjoint_name(j, child, self.latex, self.notation)
-        local = adjoint_name(child, wrt, self.latex, Notation())  # a local partial: always ∂
-        if self.latex:
-            return f"\\operatorname{{prod}}\\left({first}, {local}\\right)"
-        return f"prod({first}, {local})"
+        first, child = self.adjoint(term.consumer), self.name[term.consumer]
+        local = adjoint_name(child, self.name[node], self.latex, Notation())  # always ∂
+        return (f"\\operatorname{{prod}}\\left({first}, {local}\\right)" if self.latex else
+                f"prod({first}, {local})")
 
-    def steps(self):
-        """(lhs, [prod terms], result, substituted or None, shape) per backward step."""
-        out = []
-        too_deep = False
-        for step in self.d.steps:
-            if not step.terms:
-                continue  # the seed dJ/dJ = 1 is said in the heading
-            terms = [self.prod(t, step.node) for t in step.terms] if self.notation.prod else []
-            substituted = None
-            if self.notation.substituted and not too_deep:
-                try:
-                    full = self.d.gradient(step.node)
-                except ValueError:  # too deep to substitute: the named forms stand
-                    full, too_deep = step.result, True
-                if full != step.result:
-                    substituted = self.print(full)
-            out.append((self.print(step.adjoint), terms, self.print(step.result), substituted,
-                        self.in_shape(step.node)))
-        return out
-
-    def summary(self):
-        """(lhs, result) per param; 0 where the objective does not depend on it."""
-        j = self.name[self.model.objective]
-        return [(self.print(self.d.step(n).adjoint), self.print(self.d.step(n).result))
-                if n in self.d.order else
-                (adjoint_name(j, self.name[n], self.latex, self.notation), "0")
-                for n in self.d.params]
-
-    def seed(self):
-        j = self.name[self.model.objective]
-        return adjoint_name(j, j, self.latex, self.notation)
+    def tangent(self, text):
+        """R{text}: the derivative of printed `text` along the directions."""
+        return f"\\mathcal{{R}}\\left\\{{{text}\\right\\}}" if self.latex else f"R{{{text}}}"
 
 
-def text(derivation, memory=False, dims=None, dtype="float64", **options):
-    """The derivation as Unicode text for a terminal.
+# --- what each kind of document holds ------------------------------------------------------
 
-    Parameters
-    ----------
-    derivation : Derivation
-    memory : bool
-        Add the section "What backward keeps" (:func:`symbackprop.printing.memory.memory_report`).
-    dims : dict of str to int, optional
-        With `memory`: sizes at which to price the values in bytes.
-    dtype : str
-        With `memory` and `dims`: ``"float64"`` (the default), ``"float32"``, ...
-    **options
-        Fields of :class:`~symbackprop.printing.names.Notation` (``prod``,
-        ``shapes``, ``substituted``, ``nabla``).
+def _forward(w):
+    """The forward pass: the model's assignments with their shapes."""
+    rows = tuple(Equation(w.name[n], w.print(e), shape=w.in_shape(n))
+                 for n, e in w.d.forward.items())
+    return Section(w.heading("Forward", "Forward pass."), rows, wrap=False)
 
-    Examples
-    --------
-    >>> import symbackprop as sbp
-    >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
-    >>> print(text(d, prod=False, shapes=False).split("Backward")[1])  # doctest: +ELLIPSIS
-     (reverse topological order, from ∂J/∂J = 1)
-      ∂J/∂L = 1
-      ∂J/∂s = 1
-      ∂J/∂o = ∂L/∂o
-      ∂J/∂W2 = (∂J/∂o) hᵀ + λ W2
-    ...
-    """
-    w = _Writer(derivation, False, Notation(**options))
-    lines = ["Forward"]
-    lines += [f"  {name} = {expr}{shape}" for name, expr, shape in w.forward()]
-    lines += ["", f"Backward (reverse topological order, from {w.seed()} = 1)"]
-    for lhs, terms, result, substituted, shape in w.steps():
-        chain = "".join(f"{' + '.join(terms)} = " if terms else "")
-        lines.append(f"  {lhs} = {chain}{result}{shape}")
-        if substituted:
-            lines.append(f"  {' ' * len(lhs)} = {substituted}")
-    summary = w.summary()
-    if summary:
-        lines += ["", "Gradients of the params"]
-        lines += [f"  {lhs} = {result}" for lhs, result in summary]
-    if memory:
-        from .memory import memory_report
-        report = memory_report(derivation).text(dims, dtype)
-        lines += ["", *report.rstrip("\n").splitlines()]
-    return "\n".join(lines) + "\n"
+
+def _backward_steps(w, chain, substituted):
+    """One equation per backward step, the chain-rule form and the substituted one if asked."""
+    out, too_deep = [], False
+    for step in w.d.steps:
+        if not step.terms:
+            continue  # the seed dJ/dJ = 1 is said in the heading
+        terms = tuple(w.prod(t, step.node) for t in step.terms) if chain else ()
+        shown = None
+        if substituted and not too_deep:
+            try:
+                full = w.d.gradient(step.node)
+            except ValueError:  # too deep to substitute: the named forms stand
+                full, too_deep = step.result, True
+            if full != step.result:
+                shown = w.print(full)
+        out.append(Equation(w.print(step.adjoint), w.print(step.result), terms, shown,
+                            w.in_shape(step.node)))
+    return tuple(out)
+
+
+def _backprop_document(w):
+    """Forward, Backward, Gradients of the params (if there are params)."""
+    seed = w.adjoint(w.model.objective)
+    backward = Section(
+        w.heading(f"Backward (reverse topological order, from {seed} = 1)",
+                  f"Backward pass, in reverse topological order, from ${seed} = 1$."),
+        _backward_steps(w, w.notation.prod, w.notation.substituted), own_displays=True)
+    # 0 where the objective does not depend on a param
+    gradients = tuple(Equation(w.print(w.d.step(n).adjoint), w.print(w.d.step(n).result))
+                      if n in w.d.order else Equation(w.adjoint(n), "0") for n in w.d.params)
+    sections = [_forward(w), backward]
+    if gradients:
+        sections.append(Section(w.heading("Gradients of the params", "Gradients of the params."),
+                                gradients, boxed=True))
+    return Document(f"Backpropagation through {w.model.objective}", "Backpropagation",
+                    w.model.filename, tuple(sections), display_breaks=True)
+
+
+def _hvp_notes(w):
+    """What the notation means, said once, in the document's own symbols."""
+    if w.latex:
+        r, moving = "$\\mathcal{R}\\{\\cdot\\}$", "$\\boldsymbol{W}$"
+        moved = "$\\boldsymbol{W} + t\\boldsymbol{V}_{\\boldsymbol{W}}$"
+        at, product = "$t$ $= 0$", "$\\boldsymbol{H} \\boldsymbol{v}$"
+    else:
+        r, moving, moved, at, product = "R{·}", "W", "W + t V_W", "t = 0", "H v"
+    notes = [(f"{r} is the derivative along the directions: the rate of change of a value when "
+              f"every moving variable {moving} becomes {moved}, at {at} (Pearlmutter's "
+              "R-operator, forward-over-reverse).")]
+    fixed = [f"${w.name[n]}$" if w.latex else w.name[n] for n, v in w.model.variables.items()
+             if v.declared and n not in w.hvp.directions]
+    if fixed:
+        notes.append(f"Fixed (their tangents are 0): {', '.join(fixed)}.")
+    if any(s.result.has(SecondPartial) for s in w.hvp.backward):
+        notes.append("The second derivative of an abstract loss is its Hessian in the argument, "
+                     "a matrix for a vector argument (multiplying the tangent), a linear map "
+                     "for a matrix argument (applied to the tangent in brackets).")
+    notes.append("At the end, the tangent of each gradient is the Hessian of the objective "
+                 f"times the directions, restricted to that variable: {product}.")
+    return tuple(notes)
+
+
+def _directions(w):
+    """The directions, one per moving variable, and the notes on the notation."""
+    shown = [(w.print(w.hvp.directions[n]), w.name[n], w.in_shape(n)) for n in w.hvp.directions]
+    if w.latex:  # in the heading: a display for two short symbols would waste the page
+        listed = ", ".join(f"${v}$ for ${name}$" for v, name, _ in shown)
+        return Section(f"Directions: {listed}.", notes=_hvp_notes(w))
+    return Section("Directions", notes=tuple(f"{v} for {name}{shape}" for v, name, shape in shown)
+                   + _hvp_notes(w))
+
+
+def _tangents(w, which, order, steps):
+    """One equation per tangent step, with what it differentiates, R{...}, if asked."""
+    rows = tuple(Equation(w.print(s.symbol), w.print(s.result),
+                          (w.tangent(w.print(s.of)),) if w.notation.prod else (),
+                          shape=w.in_shape(s.node)) for s in steps)
+    return Section(w.heading(f"{which} tangents ({order})", f"{which} tangents, in {order}."),
+                   rows, own_displays=True, chain_if_fits=True)
+
+
+def _products(w):
+    """H v restricted to each moving variable, named in text (which has no box)."""
+    hvp, rows = w.hvp, []
+    for n in hvp.wrt:
+        step = hvp._backward.get(n)
+        lhs = w.print(step.symbol) if step is not None else w.tangent(w.adjoint(n))
+        rows.append(Equation(w.heading(f"H v for {w.name[n]}: {lhs}", lhs), w.print(hvp.hvp(n))))
+    heading = w.heading("Hessian-vector products",
+                        "Hessian-vector products of the objective, per variable.")
+    return Section(heading, tuple(rows), boxed=True)
+
+
+def _hvp_document(w):
+    """Forward, Backward, Directions, Forward and Backward tangents, Hessian-vector products."""
+    hvp, model, seed = w.hvp, w.model, w.adjoint(w.model.objective)
+    backward = Section(w.heading(f"Backward (reverse topological order, from {seed} = 1)",
+                                 f"Backward pass, from ${seed} = 1$."),
+                       _backward_steps(w, chain=False, substituted=False))
+    sections = (_forward(w), backward, _directions(w),
+                _tangents(w, "Forward", "forward order", hvp.forward),
+                _tangents(w, "Backward", "reverse topological order", hvp.backward),
+                _products(w))
+    # no display breaks: each tangent is a short display, better kept on one page
+    return Document(f"Hessian-vector products of {model.objective}", "Second derivatives",
+                    model.filename, sections)
+
+
+# --- one renderer a format, for either kind ------------------------------------------------
+
+def _text(document, appendix=()):
+    """`document` as text: a heading a section, an indented line an equation or a note."""
+    lines = []
+    for section in document.sections:
+        lines += ["", section.heading] if lines else [section.heading]
+        for e in section.equations:
+            chain = f"{' + '.join(e.chain)} = " if e.chain else ""
+            lines.append(f"  {e.lhs} = {chain}{e.result}{e.shape}")
+            if e.substituted:
+                lines.append(f"  {' ' * len(e.lhs)} = {e.substituted}")
+        lines += [f"  {note}" for note in section.notes]
+    return "\n".join([*lines, *appendix]) + "\n"
 
 
 #: The tokens that nest: \left and \right with their delimiter (\left. \left\| \left\{
@@ -281,50 +378,81 @@ def _broken_inside(row, following):
     return rows
 
 
-def _boxed_equation(lhs, result):
-    """``lhs = result`` for a box: broken over aligned lines when the result is long."""
-    broken = _broken_sum(result, f"{lhs} &= ", "&\\quad ")
-    if len(broken) == 1:
-        return f"{lhs} = {result}"
-    return " \\\\ ".join(broken).join(["\\begin{aligned}", "\\end{aligned}"])
+def _latex_rows(equation, section):
+    """The aligned rows of one equation, as `section` sets them."""
+    lhs, chain, shape = equation.lhs, equation.chain, equation.shape
+    if section.boxed:  # a long result breaks over aligned lines inside its box
+        broken = _broken_sum(equation.result, f"{lhs} &= ", "&\\quad ")
+        boxed = (" \\\\ ".join(broken).join(["\\begin{aligned}", "\\end{aligned}"])
+                 if len(broken) > 1 else f"{lhs} = {equation.result}")
+        return [f"  &\\boxed{{{boxed}}}"]
+    if not section.wrap:
+        return [f"  {lhs} &= {equation.result}{shape}"]
+    if section.chain_if_fits and _width(lhs + " + ".join(chain)) > LINE_WIDTH + 6:
+        chain = ()
+    rows = []
+    if chain:
+        # one consumer per line when there are several, so long steps fit the page
+        rows.append(f"  {lhs} &= " + (" \\\\\n  &\\quad + ".join(chain) if len(chain) > 2
+                                      else " + ".join(chain)))
+    rows += _broken_sum(equation.result, "  &= " if rows else f"  {lhs} &= ", "  &\\quad ")
+    if equation.substituted:
+        rows.append(f"  &= {equation.substituted}{shape}")
+    else:
+        rows[-1] += shape
+    return rows
 
 
-def _latex_body(w, display):
-    """The derivation in LaTeX; `display` wraps an aligned block (align* or $$aligned$$)."""
-    blocks = []
-    rows = [f"  {name} &= {expr}{shape}" for name, expr, shape in w.forward()]
-    blocks.append(("Forward pass.", display(" \\\\\n".join(rows))))
-    backward = []
-    for lhs, terms, result, substituted, shape in w.steps():
-        rows = []
-        if terms:
-            # one consumer per line when there are several, so long steps fit the page
-            joined = (" \\\\\n  &\\quad + ".join(terms) if len(terms) > 2 else " + ".join(terms))
-            rows.append(f"  {lhs} &= {joined}")
-            rows += _broken_sum(result, "  &= ", "  &\\quad ")
-        else:
-            rows += _broken_sum(result, f"  {lhs} &= ", "  &\\quad ")
-        if not substituted:
-            rows[-1] += shape
-        if substituted:
-            rows.append(f"  &= {substituted}{shape}")
-        backward.append(display(" \\\\\n".join(rows)))
-    seed = w.seed()
-    blocks.append((f"Backward pass, in reverse topological order, from ${seed} = 1$.",
-                   "\n\n".join(backward)))
-    summary = w.summary()
-    if summary:
-        rows = [f"  &\\boxed{{{_boxed_equation(lhs, result)}}}" for lhs, result in summary]
-        blocks.append(("Gradients of the params.", display(" \\\\\n".join(rows))))
-    return blocks
+def _latex_section(section, display):
+    """A section's body: its notes as a paragraph, or its equations in displays."""
+    if section.notes:
+        return " ".join(section.notes) + "\n\\medskip"
+    rows = [_latex_rows(equation, section) for equation in section.equations]
+    if section.own_displays:
+        return "\n\n".join(display(" \\\\\n".join(own)) for own in rows)
+    return display(" \\\\\n".join(row for own in rows for row in own))
 
 
-_MARKERS = {"(caller)": "caller", "(returned)": "returned", "-": "--"}
+def _align(body):
+    return "\\begin{align*}\n" + body + "\n\\end{align*}"
 
+
+def _latex(document, standalone, appendix=()):
+    """`document` as a LaTeX fragment, or as a whole document; `appendix` ends the fragment."""
+    # a line break in the file name would end the comment and start LaTeX code
+    filename = re.sub(r"[\r\n]+", " ", document.filename)
+    parts = [f"% {document.subject}, derived by symbackprop from {filename}"]
+    for section in document.sections:
+        parts += [f"\\par\\noindent\\textbf{{{section.heading}}}",
+                  _latex_section(section, _align)]
+    fragment = "\n".join([*parts, *appendix]) + "\n"
+    if not standalone:
+        return fragment
+    title = document.filename.replace("\\", "/").split("/")[-1]
+    title = "".join("\\" + c if c in "#$%&_{}" else c for c in title)
+    return ("\\documentclass{article}\n" + STANDALONE_PREAMBLE +
+            ("\\allowdisplaybreaks\n" if document.display_breaks else "") +
+            "\\begin{document}\n"
+            f"\\section*{{{document.title}: \\texttt{{{title}}}}}\n" + fragment +
+            "\\end{document}\n")
+
+
+def _markdown_display(body):
+    return "$$\n\\begin{aligned}\n" + body + "\n\\end{aligned}\n$$"
+
+
+def _markdown(document, appendix=()):
+    """`document` as Markdown: a bold heading a section, its body in ``$$`` blocks."""
+    parts = []
+    for section in document.sections:
+        parts += [f"**{section.heading}**", "", _latex_section(section, _markdown_display), ""]
+    return "\n".join([*parts, *appendix])
+
+
+# --- what backward keeps (first order) --------------------------------------------------------
 
 def _memory_parts(w, dims, dtype, quotes):
     """The memory section's prose, table rows (cells in LaTeX) and peak formulas."""
-    from .memory import memory_report
     names = display_names(w.d, True, w.notation)
     j = names[("var", w.model.objective)]
     adjoints = {adjoint_symbol(w.model, n): names[w.d.symbols[n]] for n in w.model.variables}
@@ -334,9 +462,8 @@ def _memory_parts(w, dims, dtype, quotes):
         inner = adjoints.get(symbol)
         if inner is None:
             return None
-        if w.notation.nabla:
-            return f"\\nabla_{{{inner}}} {j}"
-        return f"\\partial {j} / \\partial {inner}"
+        return (f"\\nabla_{{{inner}}} {j}" if w.notation.nabla else
+                f"\\partial {j} / \\partial {inner}")
 
     report = memory_report(w.d, latex=True, notation=w.notation, name=inline_adjoint)
     head = ["Value", "Elements"] + (["Bytes"] if dims else []) + [
@@ -350,7 +477,7 @@ def _memory_parts(w, dims, dtype, quotes):
         # one $...$ per reader: the line may break between them
         cells.append(", ".join(f"${r}$" for r in v.read_by_backward) or "--")
         for freed in (v.inference_freed_after, v.training_freed_after):
-            cells.append(_MARKERS["(caller)"] if v.role in ("input", "param", "const")
+            cells.append("caller" if v.role in ("input", "param", "const")
                          else "returned" if freed == "(returned)" else
                          f"${freed}$" if freed else "--")
         body.append(cells)
@@ -394,6 +521,62 @@ def _memory_parts(w, dims, dtype, quotes):
     return prose, head, body, peaks
 
 
+def _latex_memory(w, dims, dtype):
+    prose, header, rows, peaks = _memory_parts(w, dims, dtype, ("``", "''"))
+    # the readers' column wraps: a const read by every layer's step is a long list
+    columns = "l" * (len(header) - 3) + "p{0.3\\textwidth}ll"
+    # the two "frees after" columns under one heading: the table fits the page
+    first = " & ".join(header[:-2]) + " & \\multicolumn{2}{l}{Freed after}"
+    second = " & " * (len(header) - 2) + "inference & training"
+    table = [f"\\begin{{tabular}}{{{columns}}}", first + " \\\\", second + " \\\\ \\hline"]
+    table += [" & ".join(row) + " \\\\" for row in rows]
+    return ["\\par\\noindent\\textbf{What backward keeps.} " + prose,
+            "\\begin{center}\\footnotesize\\setlength{\\tabcolsep}{4pt}", *table,
+            "\\end{tabular}", "\\end{center}",
+            "\\noindent Peak memory, in elements:", _align(" \\\\\n".join(peaks))]
+
+
+def _markdown_memory(w, dims, dtype):
+    prose, header, rows, peaks = _memory_parts(w, dims, dtype, ('"', '"'))
+    return ["**What backward keeps.** " + prose, "",
+            "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(row) + " |" for row in rows),
+            "", "Peak memory, in elements:", "", _markdown_display(" \\\\\n".join(peaks)), ""]
+
+
+def text(derivation, memory=False, dims=None, dtype="float64", **options):
+    """The derivation as Unicode text for a terminal.
+
+    Parameters
+    ----------
+    derivation : Derivation
+    memory : bool
+        Add the section "What backward keeps" (:func:`symbackprop.printing.memory.memory_report`).
+    dims : dict of str to int, optional
+        With `memory`: sizes at which to price the values in bytes.
+    dtype : str
+        With `memory` and `dims`: ``"float64"`` (the default), ``"float32"``, ...
+    **options
+        Fields of :class:`~symbackprop.printing.names.Notation` (``prod``,
+        ``shapes``, ``substituted``, ``nabla``).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+    >>> print(text(d, prod=False, shapes=False).split("Backward")[1])  # doctest: +ELLIPSIS
+     (reverse topological order, from ∂J/∂J = 1)
+      ∂J/∂L = 1
+      ∂J/∂s = 1
+      ∂J/∂o = ∂L/∂o
+      ∂J/∂W2 = (∂J/∂o) hᵀ + λ W2
+    ...
+    """
+    w = _Writer(derivation, False, Notation(**options))
+    report = memory_report(derivation).text(dims, dtype) if memory else ""
+    return _text(_backprop_document(w), ["", *report.rstrip("\n").splitlines()] if memory else ())
+
+
 def latex(derivation, standalone=False, memory=False, dims=None, dtype="float64", **options):
     """The derivation as LaTeX: a fragment to ``\\input``, or a whole document.
 
@@ -418,45 +601,8 @@ def latex(derivation, standalone=False, memory=False, dims=None, dtype="float64"
     True
     """
     w = _Writer(derivation, True, Notation(**options))
-
-    def display(body):
-        return "\\begin{align*}\n" + body + "\n\\end{align*}"
-
-    parts = [f"% Backpropagation through {derivation.model.objective}, derived by symbackprop "
-             f"from {derivation.model.filename}"]
-    for heading, body in _latex_body(w, display):
-        parts += [f"\\par\\noindent\\textbf{{{heading}}}", body]
-    if memory:
-        prose, header, rows, peaks = _memory_parts(w, dims, dtype, ("``", "''"))
-        # the readers' column wraps: a const read by every layer's step is a long list
-        columns = "l" * (len(header) - 3) + "p{0.3\\textwidth}ll"
-        # the two "frees after" columns under one heading: the table fits the page
-        first = " & ".join(header[:-2]) + " & \\multicolumn{2}{l}{Freed after}"
-        second = " & " * (len(header) - 2) + "inference & training"
-        table = [f"\\begin{{tabular}}{{{columns}}}", first + " \\\\", second + " \\\\ \\hline"]
-        table += [" & ".join(row) + " \\\\" for row in rows]
-        parts += ["\\par\\noindent\\textbf{What backward keeps.} " + prose,
-                  "\\begin{center}\\footnotesize\\setlength{\\tabcolsep}{4pt}", *table,
-                  "\\end{tabular}", "\\end{center}",
-                  "\\noindent Peak memory, in elements:", display(" \\\\\n".join(peaks))]
-    fragment = "\n".join(parts) + "\n"
-    if not standalone:
-        return fragment
-    title = derivation.model.filename.replace("\\", "/").split("/")[-1]
-    title = "".join("\\" + c if c in "#$%&_{}" else c for c in title)
-    return ("\\documentclass{article}\n" + STANDALONE_PREAMBLE + "\\allowdisplaybreaks\n"
-            "\\begin{document}\n"
-            f"\\section*{{Backpropagation: \\texttt{{{title}}}}}\n" + fragment +
-            "\\end{document}\n")
-
-
-def _markdown_display(body):
-    return "$$\n\\begin{aligned}\n" + body + "\n\\end{aligned}\n$$"
-
-
-def _markdown_blocks(blocks):
-    """(heading, body) blocks as Markdown lines: a bold heading, then the body."""
-    return [line for heading, body in blocks for line in (f"**{heading}**", "", body, "")]
+    appendix = _latex_memory(w, dims, dtype) if memory else ()
+    return _latex(_backprop_document(w), standalone, appendix)
 
 
 def markdown(derivation, memory=False, dims=None, dtype="float64", **options):
@@ -472,90 +618,8 @@ def markdown(derivation, memory=False, dims=None, dtype="float64", **options):
     ('**Forward pass.**', True)
     """
     w = _Writer(derivation, True, Notation(**options))
-    parts = _markdown_blocks(_latex_body(w, _markdown_display))
-    if memory:
-        prose, header, rows, peaks = _memory_parts(w, dims, dtype, ('"', '"'))
-        parts += ["**What backward keeps.** " + prose, "",
-                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        parts += ["| " + " | ".join(row) + " |" for row in rows]
-        parts += ["", "Peak memory, in elements:", "",
-                  _markdown_display(" \\\\\n".join(peaks)), ""]
-    return "\n".join(parts)
-
-
-# --- second derivatives: the tangent sweep of an HVP derivation ---------------------------
-
-class _TangentWriter(_Writer):
-    """The parts of a second-order document (:func:`hvp_text`, :func:`hvp_latex`)."""
-
-    def __init__(self, hvp, latex, notation):
-        super().__init__(hvp.derivation, latex, notation)
-        self.hvp = hvp
-        names = hvp.display_names(latex, notation)
-        printer = (MatrixLatexPrinter if latex else TextPrinter)(names, notation)
-        self.print = printer.doprint
-        self.tangent = ((lambda text: f"\\mathcal{{R}}\\left\\{{{text}\\right\\}}") if latex
-                        else (lambda text: f"R{{{text}}}"))
-
-    def first_order(self):
-        """(lhs, result, shape) per backward step of the first-order derivation."""
-        return [(self.print(s.adjoint), self.print(s.result), self.in_shape(s.node))
-                for s in self.d.steps if s.terms]
-
-    def directions(self):
-        """(direction, variable, shape) per moving variable."""
-        return [(self.print(self.hvp.directions[n]), self.name[n], self.in_shape(n))
-                for n in self.hvp.directions]
-
-    def tangents(self, steps):
-        """(lhs, R{what is differentiated} or None, result, shape) per tangent step."""
-        return [(self.print(s.symbol),
-                 self.tangent(self.print(s.of)) if self.notation.prod else None,
-                 self.print(s.result), self.in_shape(s.node)) for s in steps]
-
-    def summary(self):
-        """(lhs, result) per moving variable: H v restricted to it."""
-        out = []
-        for n in self.hvp.wrt:
-            step = self.hvp._backward.get(n)
-            lhs = (self.print(step.symbol) if step is not None else
-                   self.tangent(adjoint_name(self.name[self.model.objective], self.name[n],
-                                             self.latex, self.notation)))
-            out.append((lhs, self.print(self.hvp.hvp(n))))
-        return out
-
-    def has_second_partial(self):
-        from ..derivation.tangent import SecondPartial
-        return any(s.result.has(SecondPartial) for s in self.hvp.backward)
-
-
-def _hvp_notes(w):
-    """What the notation means, said once, in the document's own symbols."""
-    if w.latex:
-        r = "$\\mathcal{R}\\{\\cdot\\}$"
-        t = "$t$"
-    else:
-        r, t = "R{·}", "t"
-    notes = [f"{r} is the derivative along the directions: the rate of change of a value when "
-             f"every moving variable W becomes W + {t} V_W, at {t} = 0 (Pearlmutter's "
-             "R-operator, forward-over-reverse)."
-             if not w.latex else
-             f"{r} is the derivative along the directions: the rate of change of a value when "
-             f"every moving variable $\\boldsymbol{{W}}$ becomes $\\boldsymbol{{W}} + {t[1:-1]}"
-             f"\\boldsymbol{{V}}_{{\\boldsymbol{{W}}}}$, at {t} $= 0$ (Pearlmutter's R-operator, "
-             "forward-over-reverse)."]
-    moving = set(w.hvp.directions)
-    fixed = [w.name[n] for n, v in w.model.variables.items() if v.declared and n not in moving]
-    if fixed:
-        shown = ", ".join(f"${f}$" if w.latex else f for f in fixed)
-        notes.append(f"Fixed (their tangents are 0): {shown}.")
-    if w.has_second_partial():
-        notes.append("The second derivative of an abstract loss is its Hessian in the argument, "
-                     "a matrix for a vector argument (multiplying the tangent), a linear map "
-                     "for a matrix argument (applied to the tangent in brackets).")
-    notes.append("At the end, the tangent of each gradient is the Hessian of the objective "
-                 "times the directions, restricted to that variable: H v.")
-    return notes
+    appendix = _markdown_memory(w, dims, dtype) if memory else ()
+    return _markdown(_backprop_document(w), appendix)
 
 
 def hvp_text(hvp, **options):
@@ -571,7 +635,6 @@ def hvp_text(hvp, **options):
     Examples
     --------
     >>> import symbackprop as sbp
-    >>> from symbackprop import derive_hvp
     >>> hvp = sbp.derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
     >>> print(hvp_text(hvp, shapes=False).split("Backward tangents")[1])  # doctest: +ELLIPSIS
      (reverse topological order)
@@ -580,52 +643,7 @@ def hvp_text(hvp, **options):
       R{∂J/∂z} = R{∂J/∂h ⊙ φ'(z)} = R{∂J/∂h} ⊙ φ'(z) + ∂J/∂h ⊙ φ''(z) ⊙ R{z}
     ...
     """
-    w = _TangentWriter(hvp, False, Notation(**options))
-    lines = ["Forward"]
-    lines += [f"  {name} = {expr}{shape}" for name, expr, shape in w.forward()]
-    lines += ["", f"Backward (reverse topological order, from {w.seed()} = 1)"]
-    lines += [f"  {lhs} = {result}{shape}" for lhs, result, shape in w.first_order()]
-    lines += ["", "Directions"]
-    lines += [f"  {v} for {name}{shape}" for v, name, shape in w.directions()]
-    lines += [f"  {note}" for note in _hvp_notes(w)]
-    for heading, steps in (("Forward tangents (forward order)", hvp.forward),
-                           ("Backward tangents (reverse topological order)", hvp.backward)):
-        lines += ["", heading]
-        for lhs, of, result, shape in w.tangents(steps):
-            lines.append(f"  {lhs} = {of + ' = ' if of else ''}{result}{shape}")
-    lines += ["", "Hessian-vector products"]
-    lines += [f"  H v for {w.name[n]}: {lhs} = {result}"
-              for n, (lhs, result) in zip(hvp.wrt, w.summary())]
-    return "\n".join(lines) + "\n"
-
-
-def _hvp_latex_body(w, display):
-    rows = [f"  {name} &= {expr}{shape}" for name, expr, shape in w.forward()]
-    blocks = [("Forward pass.", display(" \\\\\n".join(rows)))]
-    rows = []
-    for lhs, result, shape in w.first_order():
-        broken = _broken_sum(result, f"  {lhs} &= ", "  &\\quad ")
-        broken[-1] += shape
-        rows += broken
-    blocks.append((f"Backward pass, from ${w.seed()} = 1$.", display(" \\\\\n".join(rows))))
-    directions = ", ".join(f"${v}$ for ${name}$" for v, name, _ in w.directions())
-    notes = " ".join(_hvp_notes(w)).replace(": H v.", ": $\\boldsymbol{H} \\boldsymbol{v}$.")
-    blocks.append((f"Directions: {directions}.", notes + "\n\\medskip"))
-    for heading, steps in (("Forward tangents, in forward order.", w.hvp.forward),
-                           ("Backward tangents, in reverse topological order.",
-                            w.hvp.backward)):
-        rendered = []
-        for lhs, of, result, shape in w.tangents(steps):
-            # R{what it differentiates}, when that fits a line: a long one is the step above
-            rows = [f"  {lhs} &= {of}"] if of and _width(lhs + of) <= LINE_WIDTH + 6 else []
-            rows += _broken_sum(result, "  &= " if rows else f"  {lhs} &= ", "  &\\quad ")
-            rows[-1] += shape
-            rendered.append(display(" \\\\\n".join(rows)))
-        blocks.append((heading, "\n\n".join(rendered)))
-    rows = [f"  &\\boxed{{{_boxed_equation(lhs, result)}}}" for lhs, result in w.summary()]
-    blocks.append(("Hessian-vector products of the objective, per variable.",
-                   display(" \\\\\n".join(rows))))
-    return blocks
+    return _text(_hvp_document(_Writer(hvp.derivation, False, Notation(**options), hvp)))
 
 
 def hvp_latex(hvp, standalone=False, **options):
@@ -634,34 +652,14 @@ def hvp_latex(hvp, standalone=False, **options):
     Examples
     --------
     >>> import symbackprop as sbp
-    >>> from symbackprop import derive_hvp
-    >>> tex = hvp_latex(derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp"))))
+    >>> tex = hvp_latex(sbp.derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp"))))
     >>> "\\\\phi''\\\\left(\\\\boldsymbol{z}\\\\right)" in tex
     True
     """
-    w = _TangentWriter(hvp, True, Notation(**options))
-
-    def display(body):
-        return "\\begin{align*}\n" + body + "\n\\end{align*}"
-
-    model = hvp.model
-    parts = [f"% Hessian-vector products of {model.objective}, derived by symbackprop "
-             f"from {model.filename}"]
-    for heading, body in _hvp_latex_body(w, display):
-        parts += [f"\\par\\noindent\\textbf{{{heading}}}", body]
-    fragment = "\n".join(parts) + "\n"
-    if not standalone:
-        return fragment
-    title = model.filename.replace("\\", "/").split("/")[-1]
-    title = "".join("\\" + c if c in "#$%&_{}" else c for c in title)
-    # no \\allowdisplaybreaks: each tangent is a short block, better kept on one page
-    return ("\\documentclass{article}\n" + STANDALONE_PREAMBLE +
-            "\\begin{document}\n"
-            f"\\section*{{Second derivatives: \\texttt{{{title}}}}}\n" + fragment +
-            "\\end{document}\n")
+    w = _Writer(hvp.derivation, True, Notation(**options), hvp)
+    return _latex(_hvp_document(w), standalone)
 
 
 def hvp_markdown(hvp, **options):
     """The Hessian-vector products of an HVP derivation as Markdown with ``$$`` blocks."""
-    w = _TangentWriter(hvp, True, Notation(**options))
-    return "\n".join(_markdown_blocks(_hvp_latex_body(w, _markdown_display)))
+    return _markdown(_hvp_document(_Writer(hvp.derivation, True, Notation(**options), hvp)))

@@ -29,7 +29,7 @@ import networkx as nx
 
 from ..language.spelling import unicode_name
 from ..primitives.operators import REGISTRY
-from .names import Notation, adjoint_name, display_names
+from .names import Notation, adjoint_name, display_names, second_order_names
 
 __all__ = ["graph_figure", "backward_graph", "Figure", "FORMATS"]
 
@@ -56,6 +56,24 @@ def _operator_label(g, node, latex):
     return unicode_name(op) if entry is None or entry.label_text is None else entry.label_text
 
 
+def _reading_graph(g, forward, steps, source, order):
+    """`g` with a node per step and an arrow into it from each thing it reads.
+
+    `steps` are ``(key, attributes, fed_by, expression)``, each after the steps it
+    reads (a sweep's order): arrows come from the ``(key, kind)`` pairs `fed_by`, then
+    from each symbol of `expression` that `source` maps to a ``(key, kind)``, in
+    `order`.  A key not in `g` yet is a value of the `forward` graph, with its attributes.
+    """
+    for key, attributes, fed_by, expression in steps:
+        g.add_node(key, **attributes)
+        read = sorted((s for s in expression.free_symbols if s in source), key=order)
+        for origin, kind in [*fed_by, *(source[s] for s in read)]:
+            if origin not in g:
+                g.add_node(origin, **forward.nodes[origin])
+            g.add_edge(origin, key, kind=kind)
+    return g
+
+
 def backward_graph(derivation):
     """The backward graph: adjoints, and the forward values each backward step reads.
 
@@ -69,20 +87,13 @@ def backward_graph(derivation):
         adjoint that reads it (``kind="reads"``).
     """
     forward = derivation.graph
-    by_symbol = {symbol: name for name, symbol in derivation.symbols.items()}
-    g = nx.DiGraph()
-    for step in derivation.steps:
-        key = step.adjoint.name
-        g.add_node(key, kind="adjoint", of=step.node, shape=forward.nodes[step.node]["shape"])
-        for term in step.terms:
-            g.add_edge(derivation.step(term.consumer).adjoint.name, key, kind="chain")
-        read = sorted({by_symbol[s] for s in step.result.free_symbols if s in by_symbol},
-                      key=list(derivation.model.variables).index)
-        for name in read:
-            if name not in g:
-                g.add_node(name, **forward.nodes[name])
-            g.add_edge(name, key, kind="reads")
-    return g
+    values = {symbol: (name, "reads") for name, symbol in derivation.symbols.items()}
+    order = list(derivation.model.variables).index
+    steps = [(s.adjoint.name, {"kind": "adjoint", "of": s.node,
+                               "shape": forward.nodes[s.node]["shape"]},
+              [(derivation.step(t.consumer).adjoint.name, "chain") for t in s.terms], s.result)
+             for s in derivation.steps]
+    return _reading_graph(nx.DiGraph(), forward, steps, values, lambda s: order(values[s][0]))
 
 
 def second_order_graph(hvp):
@@ -107,43 +118,32 @@ def second_order_graph(hvp):
         from what each tangent step reads (``kind="chain"`` between tangents
         and from directions, ``kind="reads"`` from values and adjoints).
     """
-    from .names import second_order_names
     derivation = hvp.derivation
-    g = backward_graph(derivation)
-    forward = derivation.graph
+    forward, g = derivation.graph, backward_graph(derivation)
     names = {latex: second_order_names(hvp, display_names(derivation, latex, Notation()), latex)
              for latex in (False, True)}
-    by_symbol = {symbol: name for name, symbol in derivation.symbols.items()}
-    adjoints = {s.adjoint: s.adjoint.name for s in derivation.steps}
-    tangents = {s.symbol: s.symbol.name for s in (*hvp.forward, *hvp.backward)}
     j = names[True][("var", derivation.model.objective)]
-    for step in derivation.steps:  # dJ/dz inline: a graph of fractions is too tall to read
-        inner = names[True][derivation.symbols[step.node]]
+
+    def adjoint(node):  # dJ/dz inline: a graph of fractions is too tall to read
+        return f"\\partial {j}/\\partial {names[True][derivation.symbols[node]]}"
+
+    for step in derivation.steps:
         g.nodes[step.adjoint.name].update(label_text=names[False][step.adjoint],
-                                          label_latex=f"\\partial {j}/\\partial {inner}")
+                                          label_latex=adjoint(step.node))
+    # what a tangent step reads: its node and the arrow's kind (a tangent's own symbol first)
+    source = {symbol: (name, "reads") for name, symbol in derivation.symbols.items()}
+    source.update({s.adjoint: (s.adjoint.name, "reads") for s in derivation.steps})
+    source.update({symbol: (symbol.name, "chain") for symbol in hvp.directions.values()})
+    source.update({s.symbol: (s.symbol.name, "chain") for s in (*hvp.forward, *hvp.backward)})
     for name, symbol in hvp.directions.items():
         g.add_node(symbol.name, kind="direction", of=name, shape=forward.nodes[name]["shape"],
                    label_text=names[False][symbol], label_latex=names[True][symbol])
     inside = [names[True][derivation.symbols[s.node]] for s in hvp.forward]
-    inside += [g.nodes[derivation.step(s.node).adjoint.name]["label_latex"]
-               for s in hvp.backward]
-    for step, inner in zip((*hvp.forward, *hvp.backward), inside):
-        key = step.symbol.name
-        g.add_node(key, kind="tangent", of=step.node, label_text=names[False][step.symbol],
-                   label_latex=f"\\mathcal{{R}}\\{{{inner}\\}}")
-        for symbol in sorted(step.result.free_symbols, key=str):
-            if symbol in tangents:
-                g.add_edge(tangents[symbol], key, kind="chain")
-            elif symbol.name in g and g.nodes[symbol.name]["kind"] == "direction":
-                g.add_edge(symbol.name, key, kind="chain")
-            elif symbol in adjoints:
-                g.add_edge(adjoints[symbol], key, kind="reads")
-            elif symbol in by_symbol:
-                name = by_symbol[symbol]
-                if name not in g:
-                    g.add_node(name, **forward.nodes[name])
-                g.add_edge(name, key, kind="reads")
-    return g
+    inside += [adjoint(s.node) for s in hvp.backward]
+    steps = [(s.symbol.name, dict(kind="tangent", of=s.node, label_text=names[False][s.symbol],
+                                  label_latex=f"\\mathcal{{R}}\\{{{inner}\\}}"), [], s.result)
+             for s, inner in zip((*hvp.forward, *hvp.backward), inside)]
+    return _reading_graph(g, forward, steps, source, str)
 
 
 def _layout(g, dx=_DX):
