@@ -13,15 +13,6 @@ Adding a function is adding a row.
 Some rows have no body: functions SymPy writes by itself in a derivative or a
 simplification (the ``sinh`` of ``cosh'``, the ``Abs`` of ``sqrt(x^2)``).  A
 model cannot call them, but every output must still spell them.
-
-Examples
---------
->>> TABLE["sigmoid"].text, TABLE["sigmoid"].latex, TABLE["sigmoid"].numpy
-('σ', '\\\\sigma', '_sigmoid({x})')
->>> TABLE["tanh"].latex, TABLE["relu"].latex, TABLE["tanh"].numpy
-('\\\\tanh', '\\\\operatorname{relu}', 'np.tanh({x})')
->>> float(TABLE["softplus"].evaluate(0.0)) == float(np.log(2.0))
-True
 """
 
 from __future__ import annotations
@@ -77,6 +68,15 @@ class ScalarFunction:
         Its NumPy function, for the numeric proofs: ``numpy.<name>``.
     domain : {"real", "positive"}
         Where its argument may lie.
+
+    Examples
+    --------
+    >>> TABLE["sigmoid"].text, TABLE["sigmoid"].latex, TABLE["sigmoid"].numpy
+    ('σ', '\\\\sigma', '_sigmoid({x})')
+    >>> TABLE["tanh"].latex, TABLE["relu"].latex, TABLE["tanh"].numpy
+    ('\\\\tanh', '\\\\operatorname{relu}', 'np.tanh({x})')
+    >>> float(TABLE["softplus"].evaluate(0.0)) == float(np.log(2.0))
+    True
     """
 
     name: str

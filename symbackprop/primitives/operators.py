@@ -498,6 +498,7 @@ def _op(name, written, arity, shape_rule, forward, *rules, doc="", label=None,
     return Operator(name, written, arity, shape_rule, forward, tuple(rules), elementwise,
                     doc=doc, label_text=text, label_latex=latex)
 
+
 _OPERATORS = [
     _op("add", "a + b", 2, _same_or_broadcast("+"), _add_forward(+1),
         _add_rule(0, +1), _add_rule(1, +1),
