@@ -64,13 +64,15 @@ GALLERY = "gallery"
 API = "api"
 #: The modules in the order of the API reference; any other module follows.
 #: The API pages in reading order: the façade, then the layers from the bottom up.
-MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions", "primitives.operators",
+MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions", "primitives.functions",
+           "primitives.operators",
            "language.syntax", "language.model", "language.spelling", "derivation.graph",
            "derivation.reverse", "derivation.program", "derivation.tangent", "printing.names",
            "printing.printers", "printing.documents", "printing.figures", "printing.numpy_code",
            "printing.numpy_function", "printing.memory", "proofs.sizes", "proofs.explicit",
            "proofs.check", "proofs.verify", "proofs.hessian", "proofs.bounded",
-           "proofs.evaluation", "proofs.reading", "proofs.readback", "cli"]
+           "proofs.evaluation", "proofs.notation_values", "proofs.reading", "proofs.readback",
+           "cli"]
 HELP_COLUMNS = "88"
 
 
@@ -538,7 +540,8 @@ def api_pages():
                    for p in package.rglob("*.py") if not p.stem.startswith("_"))
     order = [m for m in MODULES if m in found] + [m for m in found if m not in MODULES]
     # autodoc writes reStructuredText: MyST hands it to the rst parser through eval-rst
-    return {name: f"# symbackprop.{name}\n\n```{{eval-rst}}\n.. automodule:: symbackprop.{name}\n```\n"
+    return {name: f"# symbackprop.{name}\n\n```{{eval-rst}}\n"
+                  f".. automodule:: symbackprop.{name}\n```\n"
             for name in order}
 
 

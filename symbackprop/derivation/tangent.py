@@ -305,7 +305,8 @@ def _apply(sweep, expr):
         if t is None:
             continue
         partial = ex.Partial(expr.name, of, slot, *expr.call_args)
-        terms.append(ex.inner(partial, t) if ex.is_matrix(arg) else ex.mul(ex.AsScalar(partial), t))
+        terms.append(ex.inner(partial, t) if ex.is_matrix(arg)
+                     else ex.mul(ex.AsScalar(partial), t))
     return _sum(*terms)
 
 
@@ -462,8 +463,8 @@ def tangent(statements, tangents):
     Examples
     --------
     >>> from symbackprop.derivation.program import Statement
-    >>> W, x, V = (sp.MatrixSymbol(n, *s) for n, s in (("W", (2, 3)), ("x", (3, 1)), ("V", (2, 3))))
-    >>> z = sp.MatrixSymbol("z", 2, 1)
+    >>> W, V = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("V", 2, 3)
+    >>> x, z = sp.MatrixSymbol("x", 3, 1), sp.MatrixSymbol("z", 2, 1)
     >>> [(str(s.target), t, str(r)) for s, t, r in tangent([Statement(z, W * x)], {W: V})]
     [('z', V*x, 'R{z}')]
     """

@@ -168,7 +168,11 @@ def _layout(g, dx=_DX):
     """
     has_adjoints = any(kind == "adjoint" for _, kind in g.nodes(data="kind"))
     kept = [n for n, kind in g.nodes(data="kind") if has_adjoints and kind == "variable"]
-    chain = g.subgraph(n for n in g if n not in kept)
+    # a graph of its own, not a subgraph view: a view iterates a set of names when it
+    # keeps few nodes, and the layout must not depend on string hashing
+    chain = nx.DiGraph()
+    chain.add_nodes_from(n for n in g if n not in kept)
+    chain.add_edges_from((u, v) for u, v in g.edges if u in chain and v in chain)
     column = {}
     for node in nx.topological_sort(chain):
         column[node] = max((column[p] + 1 for p in chain.predecessors(node)), default=0)

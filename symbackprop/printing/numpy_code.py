@@ -634,7 +634,8 @@ def generate_hvp_source(hvp):
     abstract function bound.
 
     ``hvp(*declared, *directions, *sizes)`` (only the sizes no array has) runs
-    :meth:`~symbackprop.derivation.tangent.HVPDerivation.program`, each step under a comment quoting its formula, and
+    :meth:`~symbackprop.derivation.tangent.HVPDerivation.program`, each step under a
+    comment quoting its formula, and
     returns ``J, (grads...), (hvps...)`` for the `wrt` variables.
 
     Examples

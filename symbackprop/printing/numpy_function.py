@@ -55,7 +55,8 @@ class _Arrays:
             if shape.is_scalar:
                 if value.size != 1:
                     raise ValueError(f"{v.name} is a scalar; got an array of shape {value.shape}")
-                values.append(np.float64(value.reshape(())))  # a NaN, not a complex, from (-1)**0.5
+                # a NaN, not a complex, from (-1)**0.5
+                values.append(np.float64(value.reshape(())))
                 continue
             expected = 1 if shape.kind == "vector" else 2
             if value.ndim != expected:
@@ -98,7 +99,8 @@ class _Compiled:
 
     def as_user(self, names, values):
         """Results by name, each in its variable's shape (a vector 1-D, a scalar a float)."""
-        return {n: _to_user(value, self.model.variables[n].shape) for n, value in zip(names, values)}
+        shapes = self.model.variables
+        return {n: _to_user(value, shapes[n].shape) for n, value in zip(names, values)}
 
 
 def compile_derivation(derivation, wrt=None):
