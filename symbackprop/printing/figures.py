@@ -146,6 +146,18 @@ def second_order_graph(hvp):
     return _reading_graph(g, forward, steps, source, str)
 
 
+def _in_order(g, nodes):
+    """The subgraph of `nodes` as a graph of its own, in `g`'s order.
+
+    Not a subgraph view: a view that keeps few nodes iterates a set of their
+    names, and a layout must not depend on string hashing.
+    """
+    kept = nx.DiGraph()
+    kept.add_nodes_from(nodes)
+    kept.add_edges_from((u, v) for u, v in g.edges if u in kept and v in kept)
+    return kept
+
+
 def _layout(g, dx=_DX):
     """Positions for a layered drawing, as the textbook draws its graph.
 
@@ -168,11 +180,7 @@ def _layout(g, dx=_DX):
     """
     has_adjoints = any(kind == "adjoint" for _, kind in g.nodes(data="kind"))
     kept = [n for n, kind in g.nodes(data="kind") if has_adjoints and kind == "variable"]
-    # a graph of its own, not a subgraph view: a view iterates a set of names when it
-    # keeps few nodes, and the layout must not depend on string hashing
-    chain = nx.DiGraph()
-    chain.add_nodes_from(n for n in g if n not in kept)
-    chain.add_edges_from((u, v) for u, v in g.edges if u in chain and v in chain)
+    chain = _in_order(g, [n for n in g if n not in kept])
     column = {}
     for node in nx.topological_sort(chain):
         column[node] = max((column[p] + 1 for p in chain.predecessors(node)), default=0)
