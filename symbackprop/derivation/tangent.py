@@ -494,28 +494,28 @@ def _tangent_sweep(derivation, wrt, along):
     moving = {derivation.symbols[name]: directions[name] for name in along}
     statements = gradient_statements(derivation, [n for n in wrt if n in derivation.order])
     swept = tangent(statements, moving)
-    known = dict(moving)  # what each backward term's tangent may read
-    forward, backward = [], []
+    # what the tangent of each backward term reads: a term reads only values and
+    # adjoints computed before its step, so the sweep's final tangents serve them all
+    known = {**moving, **{s.target: symbol for s, value, symbol in swept if value is not None}}
+    node_of = {symbol: name for name, symbol in derivation.symbols.items()}
     by_adjoint = {s.adjoint: s for s in derivation.steps}
+    forward, backward = [], []
     for statement, value, symbol in swept:
         if statement.forward:
             if value is not None:
-                node = next(n for n, s in derivation.symbols.items() if s == statement.target)
-                forward.append(TangentStep(node, symbol, statement.value, (), value))
-                known[statement.target] = symbol
+                forward.append(TangentStep(node_of[statement.target], symbol, statement.value,
+                                           (), value))
             continue
         step = by_adjoint.get(statement.target)
         if step is None or step.result.is_number:
             continue  # a constant adjoint (dJ/dL = 1): its tangent is 0 and is written in
         shape = model.variables[step.node].shape
-        terms = tuple(Term(t.consumer, _orzero(jvp(t.value, known), shape)) for t in step.terms)
-        backward.append(TangentStep(step.node, symbol, step.result, terms, _orzero(value, shape)))
-        if value is not None:
-            known[statement.target] = symbol
+        terms = tuple(Term(t.consumer, _or_zero(jvp(t.value, known), shape)) for t in step.terms)
+        backward.append(TangentStep(step.node, symbol, step.result, terms, _or_zero(value, shape)))
     return wrt, directions, _read(forward, backward), tuple(backward)
 
 
-def _orzero(value, shape):
+def _or_zero(value, shape):
     return zero(shape) if value is None else value
 
 
