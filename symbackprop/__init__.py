@@ -13,7 +13,9 @@ finite differences and SymPy's elementwise differentiation.
 from .api import Derivation, HVPDerivation, derive, derive_hvp
 from .derivation.reverse import Step, Term
 from .errors import ModelError
-from .language.model import Model, load, parse
+from .language.loading import load, parse
+from .language.looped import LoopModel
+from .language.model import Model
 from .printing.figures import graph_figure
 from .printing.names import Notation
 from .proofs.check import CheckReport, check
@@ -21,7 +23,7 @@ from .proofs.hessian import hessian_block
 from .proofs.readback import ReadbackReport, prove_printed
 from .proofs.verify import VerifyReport, verify, verify_hvp
 
-__all__ = ["ModelError", "Model", "parse", "load", "derive", "Derivation", "Step", "Term",
+__all__ = ["ModelError", "Model", "LoopModel", "parse", "load", "derive", "Derivation", "Step", "Term",
            "check", "verify", "CheckReport", "VerifyReport", "graph_figure", "Notation",
            "derive_hvp", "HVPDerivation", "hessian_block", "verify_hvp", "prove_printed",
            "ReadbackReport"]

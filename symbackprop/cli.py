@@ -22,7 +22,7 @@ import sympy as sp
 from . import __version__
 from .api import derive, derive_hvp
 from .errors import ModelError
-from .language.model import load
+from .language.loading import load
 from .primitives.operators import FUNCTIONS, REGISTRY
 from .primitives.shapes import ShapeError, vector
 from .printing import documents

@@ -141,13 +141,16 @@ class _Walked:
         return self.values[id(self.assignment.tree)]
 
 
-def _walked(assignment, symbols):
-    """Walk `assignment`'s tree: every node's forward expression, operands first."""
+def _walked(assignment, symbols, symbol_of=None):
+    """Walk `assignment`'s tree: every node's forward expression, operands first.
+
+    A variable's value is its symbol in `symbols`, or ``symbol_of(ref)`` when given (a
+    family's member, whose symbol carries its index)."""
     nodes = _walk(assignment.tree)
     values = {}
     for node in nodes:
         if isinstance(node, Ref):
-            values[id(node)] = symbols[node.name]
+            values[id(node)] = symbols[node.name] if symbol_of is None else symbol_of(node)
         elif isinstance(node, Literal):
             values[id(node)] = node.value
         else:
@@ -158,13 +161,18 @@ def _walked(assignment, symbols):
     return _Walked(assignment, nodes, values, reads)
 
 
-def _shares(walked, symbols, adjoint, wanted):
-    """Backward sweep through one assignment: each wanted operand's share of `adjoint`."""
+def _shares(walked, symbols, adjoint, wanted, target=None, key=None):
+    """Backward sweep through one assignment: each wanted operand's share of `adjoint`.
+
+    Shares are keyed by variable name, or by ``key(ref)`` when given (a family's member,
+    told apart by its index); `target` is the assignment's own symbol when it is not in
+    `symbols`."""
     assignment, nodes, values = walked.assignment, walked.nodes, walked.values
+    key = key or _name
     needs = {}
     for node in nodes:
         if isinstance(node, Ref):
-            needs[id(node)] = node.name in wanted
+            needs[id(node)] = key(node) in wanted
         elif isinstance(node, Literal):
             needs[id(node)] = False
         else:
@@ -177,15 +185,22 @@ def _shares(walked, symbols, adjoint, wanted):
             continue
         adj = ex.add(*pending.pop(id(node)))
         if isinstance(node, Ref):
-            shares.setdefault(node.name, []).append(adj)
+            shares.setdefault(key(node), []).append(adj)
             continue
-        out = symbols[assignment.target] if node is root else values[id(node)]
+        if node is root:
+            out = symbols[assignment.target] if target is None else target
+        else:
+            out = values[id(node)]
         site = Site(tuple(values[id(a)] for a in node.args), tuple(a.shape for a in node.args),
                     node.shape, node.param, out, adj)
         for i, arg in enumerate(node.args):
             if needs[id(arg)]:
                 pending.setdefault(id(arg), []).append(node.op.rules[i](site))
     return {name: ex.add(*parts) for name, parts in shares.items()}
+
+
+def _name(ref):
+    return ref.name
 
 
 def _consumers(model, walked):

@@ -1,6 +1,7 @@
 """Models: parsed statements checked for meaning, with a shape for every value.
 
-:func:`parse` and :func:`load` are the entry points.  They check every name,
+:func:`symbackprop.parse` and :func:`symbackprop.load` are the entry points
+(:mod:`symbackprop.language.loading`).  They check every name,
 every definition and every shape, and give a :class:`Model` whose assignments
 are typed expression trees of registry operators (:mod:`symbackprop.primitives.operators`).
 All errors are :class:`~symbackprop.errors.ModelError` with a line and column.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import sympy as sp
 
@@ -30,8 +30,7 @@ from ..primitives.operators import (
 from ..primitives.shapes import SCALAR, Shape, ShapeError, matrix, vector
 from . import syntax as ast
 
-__all__ = ["Model", "Variable", "Function", "Assignment", "Node", "Ref", "Literal", "parse",
-           "load"]
+__all__ = ["Model", "Variable", "Function", "Assignment", "Node", "Ref", "Literal"]
 
 
 @dataclass(frozen=True)
@@ -84,12 +83,13 @@ class Function:
 
 @dataclass(frozen=True)
 class Ref:
-    """A use of a variable inside an expression."""
+    """A use of a variable inside an expression; of a family's member, with its index."""
 
     name: str
     shape: Shape
     line: int
     col: int
+    index: tuple = ()     # of sympy.Expr: ``h[t-1]`` has (t - 1,)
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,7 @@ class Model:
 
         Examples
         --------
+        >>> from symbackprop import parse
         >>> m = parse("dim n\\nparam w: vector(n)\\nfunc phi\\nJ = sum(phi(w))\\nobjective J")
         >>> m.bind({"phi": "tanh"}).assignments[0].tree.args[0].op.name
         'tanh'
@@ -193,75 +194,9 @@ def _walk(tree):
     return out
 
 
-def parse(text, filename="<string>", bind=None):
-    """Parse and check a model given as text.
-
-    Parameters
-    ----------
-    text : str
-        The model, in the ``.sbp`` language.
-    filename : str, optional
-        Named in error messages.
-    bind : dict, optional
-        Abstract functions to replace by built-ins, as in :meth:`Model.bind`.
-
-    Returns
-    -------
-    Model
-
-    Raises
-    ------
-    ModelError
-        With the file, line and column of the first problem found.
-
-    Examples
-    --------
-    >>> m = parse('''
-    ... dim n
-    ... input x: vector(n)
-    ... param w: vector(n)
-    ... J = (w.T @ x)^2
-    ... objective J
-    ... ''')
-    >>> m.objective, str(m.variables["J"].shape), m.variables["w"].role
-    ('J', 'scalar', 'param')
-    >>> parse("dim n\\ninput x: vector(n)\\nJ = sum(y)\\nobjective J")
-    Traceback (most recent call last):
-    ...
-    symbackprop.errors.ModelError: <string>:3:9: error: unknown name 'y'
-    """
-    return _checked_model(text, filename, dict(bind or {}))
-
-
-def load(path, bind=None):
-    """Read, parse and check a model file.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    bind : dict, optional
-
-    Returns
-    -------
-    Model
-    """
-    path = Path(path)
+def _checked_model(text, filename, bindings, statements=None):
     try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise ModelError(f"cannot read the model: {err.strerror}", 0, 0, str(path)) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[:err.start].count(b"\n") + 1
-        col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
-        raise ModelError("the model is not UTF-8 text", line, col, str(path)) from None
-    return parse(text, str(path), bind)
-
-
-def _checked_model(text, filename, bindings):
-    try:
-        return _Checker(text, filename, bindings).model()
+        return _Checker(text, filename, bindings, statements).model()
     except ModelError as err:
         raise err.located(filename, text if isinstance(text, str) else "") from None
 
@@ -273,8 +208,9 @@ def _suggest(name, candidates):
 
 
 class _Checker:
-    def __init__(self, text, filename, bindings):
+    def __init__(self, text, filename, bindings, statements=None):
         self.text = text
+        self.statements = statements
         self.filename = filename
         self.bindings = bindings
         self.dims = {}
@@ -288,7 +224,9 @@ class _Checker:
         self.poisoned = set()
 
     def model(self):
-        statements = ast.parse_statements(self.text)
+        statements = self.statements
+        if statements is None:
+            statements = ast.parse_statements(self.text)
         self.assigned_later = {}
         for s in statements:
             if isinstance(s, ast.Assign):

@@ -14,6 +14,18 @@ A model file (``.sbp``) is a list of statements, one a line::
 A declaration's type may be followed by a domain word, ``positive`` (entries
 > 0) or ``unit`` (entries in (0, 1)), and then by ``as``.
 
+Families of values are indexed by integers, and loops define them::
+
+    dim T
+    input x[t]: vector(d) for t in 1..T
+    h[0] = h0
+    for t in 1..T:
+        h[t] = W @ h[t-1] + U @ x[t]
+    L = sum(ell(h[t]) for t in 1..T) / T
+
+A loop's body is the indented block after ``for VAR in A..B:``; ``sum`` and
+``mean`` of ``EXPR for VAR in A..B`` add the members over an index.
+
 This module turns text into the dataclasses below with a hand-written
 tokenizer and a recursive-descent parser.  The text is only ever read: no part
 of it reaches ``eval``, ``exec`` or SymPy's string parsers.  Limits on size and
@@ -33,21 +45,27 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ..errors import ModelError
+from .tokens import MAX_NUMBER_DIGITS
+from .tokens import describe as _describe
+from .tokens import literal_value as _literal_value
+from .tokens import tokens as _tokens
 
 __all__ = [
     "parse_statements", "Num", "Name", "Call", "Binary", "Unary", "Transpose",
-    "TypeSpec", "Dim", "Decl", "Func", "Assign", "Objective", "KEYWORDS",
+    "TypeSpec", "Dim", "Decl", "Func", "Assign", "Objective", "KEYWORDS", "Member", "Range",
+    "For", "Reduce", "REDUCTIONS",
 ]
 
 MAX_SOURCE_CHARS = 1_000_000
 MAX_LINE_CHARS = 10_000
 MAX_STATEMENTS = 20_000
 MAX_NESTING = 50
+MAX_LOOPS = 8
 MAX_ERRORS = 20
-MAX_NUMBER_DIGITS = 100
-MAX_NUMBER_EXPONENT = 308
 
-KEYWORDS = frozenset({"dim", "input", "param", "const", "func", "objective", "as"})
+KEYWORDS = frozenset({"dim", "input", "param", "const", "func", "objective", "as", "for", "in"})
+#: The calls that may add members over an index: ``sum(EXPR for VAR in A..B)``.
+REDUCTIONS = ("sum", "mean")
 #: The declarations' keywords: the roles of the values a model is given, not computes.
 DECLARED_ROLES = ("input", "param", "const")
 #: The words that may follow a declaration's type: the values it takes.  Not keywords:
@@ -106,9 +124,48 @@ class Transpose:
 
 
 @dataclass(frozen=True)
+class Member:
+    """``NAME[i]`` (or ``NAME[i, j]``): a member of a family, its indices expressions."""
+    name: str
+    indices: tuple
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Range:
+    """``A..B``: the integers from A to B, both included; the bounds are expressions."""
+    lo: object
+    hi: object
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Reduce:
+    """``sum(EXPR for VAR in A..B)`` (or ``mean``)."""
+    func: str
+    body: object
+    var: str
+    range: Range
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class For:
+    """``for VAR in A..B:`` and its indented body of statements."""
+    var: str
+    range: Range
+    body: tuple
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
 class TypeSpec:
     kind: str        # scalar | vector | matrix
-    sizes: tuple     # of (str | int, line, col)
+    sizes: tuple     # of (str | int | Member, line, col)
     line: int
     col: int
 
@@ -118,6 +175,7 @@ class Dim:
     names: tuple     # of (name, line, col)
     line: int
     col: int
+    index: tuple | None = None   # (VAR, Range) of ``dim n[l] for l in 0..L``: one name
 
 
 @dataclass(frozen=True)
@@ -129,6 +187,7 @@ class Decl:
     line: int
     col: int         # the name's position
     domain: str | None = None   # a key of DOMAINS, written after the type
+    index: tuple | None = None    # (VAR, Range) of a family: ``x[t]: ... for t in 1..T``
 
 
 @dataclass(frozen=True)
@@ -147,6 +206,7 @@ class Assign:
     latex: str | None
     line: int
     col: int
+    indices: tuple = ()    # of a member's assignment, ``h[t] = ...``
 
 
 @dataclass(frozen=True)
@@ -154,81 +214,6 @@ class Objective:
     name: str
     line: int
     col: int
-
-
-# --- tokens ------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Token:
-    kind: str   # NAME NUMBER STRING OP NEWLINE END
-    text: str
-    line: int
-    col: int
-
-
-_TOKEN = re.compile(r"""
-    (?P<space>[ \t\f]+)
-  | (?P<comment>\#[^\n]*)
-  | (?P<newline>\r?\n)
-  | (?P<NUMBER>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<NAME>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<STRING>"[^"\n]*")
-  | (?P<OP>[-+*/@^(),:=.])
-""", re.VERBOSE)
-
-
-def _tokens(source):
-    """Yield tokens; newlines inside parentheses join lines."""
-    depth = 0
-    line, line_start, pos = 1, 0, 0
-    while pos < len(source):
-        m = _TOKEN.match(source, pos)
-        col = pos - line_start + 1
-        if m is None:
-            # An ERROR token: the parser reports it when it reaches it, then
-            # resumes at the next line, so later errors are found too.
-            ch = source[pos]
-            if ch == '"':
-                yield Token("ERROR", "unterminated string: a LaTeX name ends with '\"' on the "
-                            "same line", line, col)
-                end = source.find("\n", pos)
-                pos = len(source) if end < 0 else end
-            else:
-                yield Token("ERROR", f"unexpected character {ch!r}", line, col)
-                pos += 1
-            continue
-        kind = m.lastgroup
-        text = m.group()
-        if kind == "newline":
-            if depth == 0:
-                yield Token("NEWLINE", "\n", line, col)
-            line, line_start = line + 1, m.end()
-        elif kind in ("NUMBER", "NAME", "STRING", "OP"):
-            if text == "(":
-                depth += 1
-            elif text == ")":
-                depth = max(depth - 1, 0)
-            yield Token(kind, text, line, col)
-        pos = m.end()
-    yield Token("NEWLINE", "\n", line, pos - line_start + 1)
-    yield Token("END", "", line, pos - line_start + 1)
-
-
-def _literal_value(tok):
-    """The exact value of a numeric literal, within limits that keep it cheap."""
-    mantissa, _, exponent = tok.text.lower().partition("e")
-    if len(mantissa) > MAX_NUMBER_DIGITS or abs(int(exponent or 0)) > MAX_NUMBER_EXPONENT:
-        raise ModelError(f"number out of range: at most {MAX_NUMBER_DIGITS} digits and an "
-                         f"exponent within ±{MAX_NUMBER_EXPONENT}", tok.line, tok.col)
-    return Fraction(tok.text)
-
-
-def _describe(tok):
-    if tok.kind == "NEWLINE":
-        return "end of line"
-    if tok.kind == "END":
-        return "end of file"
-    return repr(tok.text)
 
 
 # --- parser ------------------------------------------------------------------
@@ -285,30 +270,68 @@ class _Parser:
     # statements
 
     def statements(self):
-        out, errors = [], []
-        while self.toks[self.i].kind != "END":
-            if self.toks[self.i].kind == "NEWLINE":
+        self.errors, self.count, self.loops, self.failed = [], 0, 0, False
+        out = self.block()
+        if self.errors:
+            raise ModelError.collect(self.errors)
+        return out
+
+    def block(self, nested=False):
+        """Statements up to the end of the file or, in a loop's body, of the indented block."""
+        out = []
+        while True:
+            tok = self.toks[self.i]
+            if tok.kind == "END":
+                return out
+            if tok.kind == "DEDENT":
+                self.i += 1
+                if nested:
+                    return out
+                continue
+            if tok.kind == "NEWLINE":
                 self.i += 1
                 continue
-            if len(out) >= MAX_STATEMENTS:
-                errors.append(self.error(f"too many statements (the limit is {MAX_STATEMENTS})",
-                                         self.toks[self.i]))
-                break
-            try:
-                statement = self.statement()
-                if not self.at("NEWLINE"):
-                    raise self.error(f"expected end of line, found {_describe(self.tok)}")
-                out.append(statement)
-            except ModelError as err:
-                errors.append(err)
-                if len(errors) >= MAX_ERRORS:
-                    break
-                self.depth = 0
-                while self.toks[self.i].kind not in ("NEWLINE", "END"):
-                    self.i += 1  # resume at the next line
-        if errors:
-            raise ModelError.collect(errors)
-        return out
+            if tok.kind == "INDENT":
+                if not self.failed:  # the body of a loop whose line failed: reported there
+                    self.errors.append(self.error(
+                        "unexpected indentation: only a loop's body, after 'for VAR in A..B:', "
+                        "is indented", tok))
+                self.skip_block()
+                continue
+            if self.count >= MAX_STATEMENTS:
+                self.errors.append(self.error(
+                    f"too many statements (the limit is {MAX_STATEMENTS})", tok))
+                self.i = len(self.toks) - 1
+                return out
+            self.one_statement(out)
+            if len(self.errors) >= MAX_ERRORS:
+                self.i = len(self.toks) - 1
+                return out
+
+    def one_statement(self, out):
+        try:
+            statement = self.statement()
+            if not isinstance(statement, For) and not self.at("NEWLINE"):
+                raise self.error(f"expected end of line, found {_describe(self.tok)}")
+            out.append(statement)
+            self.count += 1
+            self.failed = False
+        except ModelError as err:
+            self.errors.append(err)
+            self.failed = True
+            self.depth = 0
+            while self.toks[self.i].kind not in ("NEWLINE", "END"):
+                self.i += 1  # resume at the next line
+
+    def skip_block(self):
+        """Pass over an indented block, and the blocks inside it, without parsing it."""
+        depth = 0
+        while self.toks[self.i].kind != "END":
+            kind = self.toks[self.i].kind
+            self.i += 1
+            depth += (kind == "INDENT") - (kind == "DEDENT")
+            if depth == 0:
+                return
 
     def statement(self):
         tok = self.tok
@@ -327,17 +350,72 @@ class _Parser:
             self.advance()
             name = self.name("the objective's name")
             return Objective(name.text, name.line, name.col)
-        if nxt.kind == "OP" and nxt.text == "=":
+        if tok.text == "for":
+            return self.for_loop()
+        if nxt.kind == "OP" and nxt.text in ("=", "["):
             return self.assign()
         if tok.text == "as":
             raise self.error("'as' names a statement's LaTeX and goes at the end of one")
         raise self.error(
-            f"expected a statement (dim, input, param, const, func, objective, or "
+            f"expected a statement (dim, input, param, const, func, objective, for, or "
             f"NAME = expression), found {_describe(tok)}")
+
+    def for_loop(self):
+        kw = self.advance()
+        if self.loops >= MAX_LOOPS:
+            raise self.error(f"loops nested too deeply (the limit is {MAX_LOOPS})", kw)
+        var, range_ = self.loop_range("the loop's index")
+        self.expect("OP", ":", "':' at the end of the loop's line")
+        self.expect("NEWLINE", what="the end of the line after ':'")
+        if self.toks[self.i].kind != "INDENT":
+            raise self.error("a loop needs a body: indent the lines after "
+                             f"'for {var.text} in ...:'", kw)
+        self.i += 1
+        self.loops += 1
+        body = self.block(nested=True)
+        self.loops -= 1
+        return For(var.text, range_, tuple(body), kw.line, kw.col)
+
+    def loop_range(self, what):
+        """``VAR in A..B``: the index token and its Range."""
+        var = self.name(what)
+        if not self.at("NAME", "in"):
+            raise self.error(f"expected 'in' and a range after '{var.text}' (for {var.text} in "
+                             f"1..T), found {_describe(self.tok)}")
+        self.advance()
+        first = self.tok
+        lo = self.expr()
+        self.expect("OP", "..", "'..' between the range's bounds (1..T)")
+        return var, Range(lo, self.expr(), first.line, first.col)
+
+    def family(self):
+        """An optional ``for VAR in A..B`` after a family's declaration."""
+        if not self.at("NAME", "for"):
+            return None
+        self.advance()
+        var, range_ = self.loop_range("the family's index")
+        return (var.text, range_)
+
+    def index_names(self):
+        """The ``[t]`` after a declared family's name: its index variable."""
+        opening = self.advance()
+        var = self.name("the family's index")
+        if not self.at("OP", "]"):
+            raise self.error(f"expected ']' after the index '{var.text}' (a declared family "
+                             f"has one index), found {_describe(self.tok)}")
+        self.advance()
+        return var, opening
 
     def dim(self):
         kw = self.advance()
         names = [self.name("a dimension name")]
+        if self.at("OP", "["):
+            var, _ = self.index_names()
+            index = self.family()
+            if index is None or index[0] != var.text:
+                raise self.error(f"a family of dimensions names its range: dim {names[0].text}"
+                                 f"[{var.text}] for {var.text} in 0..L")
+            return Dim(((names[0].text, names[0].line, names[0].col),), kw.line, kw.col, index)
         while self.at("OP", ","):
             self.advance()
             names.append(self.name("a dimension name"))
@@ -346,17 +424,27 @@ class _Parser:
     def decl(self):
         role = self.advance().text
         name = self.name(f"the {role}'s name")
+        var = None
+        if self.at("OP", "["):
+            var, _ = self.index_names()
         self.expect("OP", ":", "':' and a type")
         type_ = self.type_spec()
         domain = self.domain()
+        index = self.family()
+        if var is not None and (index is None or index[0] != var.text):
+            raise self.error(f"a family names its range after its type: {role} {name.text}"
+                             f"[{var.text}]: ... for {var.text} in 1..T")
+        if var is None and index is not None:
+            raise self.error(f"'for {index[0]} in ...' declares a family: write the index "
+                             f"after the name, {name.text}[{index[0]}]", name)
         latex = self.latex()
         if self.at("NAME") and self.tok.text in DOMAINS:
             raise self.error(f"the domain '{self.tok.text}' goes after the type, before 'as'")
-        return Decl(role, name.text, type_, latex, name.line, name.col, domain)
+        return Decl(role, name.text, type_, latex, name.line, name.col, domain, index)
 
     def domain(self):
         """The optional domain word after a declaration's type."""
-        if not self.at("NAME") or self.tok.text == "as":
+        if not self.at("NAME") or self.tok.text in ("as", "for"):
             return None
         tok = self.advance()
         if tok.text not in DOMAINS:
@@ -391,6 +479,8 @@ class _Parser:
                 raise self.error(f"a size must be a positive whole number, not {tok.text}", tok)
             return (int(tok.text), tok.line, tok.col)
         name = self.name("a size (a dimension name or a positive whole number)")
+        if self.at("OP", "["):
+            return (self.member(name), name.line, name.col)
         return (name.text, name.line, name.col)
 
     def func(self):
@@ -409,9 +499,24 @@ class _Parser:
 
     def assign(self):
         target = self.name("a variable name")
+        indices = self.member(target).indices if self.at("OP", "[") else ()
         self.expect("OP", "=")
         expr = self.expr()
-        return Assign(target.text, expr, self.latex(), target.line, target.col)
+        return Assign(target.text, expr, self.latex(), target.line, target.col, indices)
+
+    def member(self, name):
+        """``NAME[i, ...]``, from the '['; `name` is the name's token."""
+        opening = self.advance()
+        indices = [self.expr()]
+        while self.at("OP", ","):
+            self.advance()
+            indices.append(self.expr())
+        if not self.at("OP", "]"):
+            raise self.error(f"expected ']' to close the index opened here, found "
+                             f"{_describe(self.tok)}", opening if self.tok.line != opening.line
+                             else None)
+        self.advance()
+        return Member(name.text, tuple(indices), name.line, name.col)
 
     def latex(self):
         if not self.at("NAME", "as"):
@@ -488,15 +593,9 @@ class _Parser:
                 raise self.error(f"'{tok.text}' is a keyword, not a value")
             self.advance()
             if self.at("OP", "("):
-                opening = self.advance()
-                args = []
-                if not self.at("OP", ")"):
-                    args.append(self.expr())
-                    while self.at("OP", ","):
-                        self.advance()
-                        args.append(self.expr())
-                self.close(opening, "the call")
-                return Call(tok.text, tuple(args), tok.line, tok.col)
+                return self.call(tok)
+            if self.at("OP", "["):
+                return self.member(tok)
             return Name(tok.text, tok.line, tok.col)
         if tok.kind == "OP" and tok.text == "(":
             self.advance()
@@ -504,6 +603,26 @@ class _Parser:
             self.close(tok, "'('")
             return inner
         raise self.error(f"expected a value, found {_describe(tok)}")
+
+    def call(self, tok):
+        """``f(a, b)``, or ``sum(EXPR for VAR in A..B)``, from the '('."""
+        opening = self.advance()
+        args = []
+        if not self.at("OP", ")"):
+            args.append(self.expr())
+            if self.at("NAME", "for"):
+                if tok.text not in REDUCTIONS:
+                    raise self.error(f"'for' inside a call adds members over an index, in "
+                                     f"{' or '.join(REDUCTIONS)} only, not in {tok.text}")
+                self.advance()
+                var, range_ = self.loop_range("the index of the sum")
+                self.close(opening, "the call")
+                return Reduce(tok.text, args[0], var.text, range_, tok.line, tok.col)
+            while self.at("OP", ","):
+                self.advance()
+                args.append(self.expr())
+        self.close(opening, "the call")
+        return Call(tok.text, tuple(args), tok.line, tok.col)
 
 
 def parse_statements(source):

@@ -27,11 +27,12 @@ import sympy as sp
 
 from . import expressions as ex
 from . import functions
+from . import members
 from .functions import operator_latex
 from .shapes import SCALAR, Shape, ShapeError, matrix, vector
 
 __all__ = ["Operator", "Site", "REGISTRY", "BINARY", "FUNCTIONS", "elementwise_operator",
-           "abstract_operator", "register", "register_function"]
+           "abstract_operator", "index_sum_operator", "register", "register_function"]
 
 
 @dataclass(frozen=True)
@@ -489,6 +490,19 @@ def abstract_operator(name, arity):
     return Operator(name, f"{name}({', '.join('x' * arity)})", arity, _to_scalar, forward,
                     tuple(rule_for(i) for i in range(arity)),
                     doc="an abstract scalar function of its arguments")
+
+
+def index_sum_operator(var, lo, hi, mean=False):
+    """``sum(x for var in lo..hi)`` (or ``mean``): the operator adding a body's values over an
+    index.  Its one operand is the body at a general `var`; each term's adjoint is the sum's
+    (divided by the count for a mean)."""
+    count = hi - lo + 1
+    scale = 1 / count if mean else sp.Integer(1)
+    name = "mean" if mean else "sum"
+    return Operator(f"index_{name}", f"{name}(x for {var} in {lo}..{hi})", 1, _keep,
+                    lambda s: ex.mul(scale, members.index_sum(s.args[0], var, lo, hi)),
+                    (lambda s: ex.mul(scale, s.adj),), doc=f"the {name} over an index",
+                    label_text="Σ", label_latex="\\Sigma")
 
 
 def _op(name, written, arity, shape_rule, forward, *rules, doc="", label=None,

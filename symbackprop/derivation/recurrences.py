@@ -1,0 +1,521 @@
+"""The reverse sweep of a model with loops, once for a general index: its recurrences.
+
+A model with loops (:class:`~symbackprop.language.looped.LoopModel`) is not
+unrolled to be derived.  Each assignment is swept backwards once, at a general
+index, with the local rules of every model (:func:`~.reverse._shares`); what is
+new is where each share goes:
+
+* to a member read at an offset: the share of ``h[t-1]`` from ``h[t] = ... W h[t-1]``
+  is re-indexed to the member it reaches, ``dJ/dh[t] += W^T dJ/dh[t+1]``, and
+  holds where ``t + 1`` is in the loop's range, ``t <= T - 1``;
+* to a value every iteration reads (a param shared across time, ``W_hh``): the
+  sum over the loop, ``dJ/dW_hh = sum_t (dJ/dh_t) h_{t-1}^T``;
+* to a member read inside a sum over an index: re-indexed in the same way.
+
+A family's adjoint is then a recurrence: its index range split where the set
+of consumers changes, one :class:`RecurrenceStep` per piece (for the RNN,
+``dL/dh_T`` at the boundary, ``dL/dh_t`` for ``t = T-1, ..., 1``, ``dL/dh_0``).
+The pieces are found with the lengths taken large; :attr:`LoopDerivation.valid_from`
+says from which length on the order of the pieces' bounds, and so the
+derivation, holds.  Nothing here depends on the lengths: the derivation is built once.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+import sympy as sp
+
+from ..language.looped import CHECK_LENGTH, IndexRange
+from ..language.model import Node, Ref, _walk
+from ..primitives import expressions as ex
+from ..language.unrolling import member_name
+from ..primitives.members import IndexSum, Member, ScalarMember, index_sum, member
+from .reverse import _shares, _walked, adjoint_symbol, shaped_symbol
+
+__all__ = ["derive_loops", "LoopDerivation", "RecurrenceStep", "Share"]
+
+#: The value every length takes when the pieces of a range are put in order.
+LARGE = 10**6
+
+
+@dataclass(frozen=True)
+class Share:
+    """One consumer's share of a recurrence step.
+
+    Attributes
+    ----------
+    consumer : str
+        The variable or family whose assignment reads the node.
+    index : sympy.Expr or None
+        The consumer member's index, in the step's index (``t + 1`` for ``h[t+1]``).
+    value : sympy.Expr
+        The share in matrix form, summed over the iterations it adds up
+        (:class:`~symbackprop.primitives.members.IndexSum`).
+    over : tuple of IndexRange
+        The indices `value` sums over, outermost first.
+    lo, hi : sympy.Expr or None
+        The node's indices at which the consumer reads it.
+    """
+
+    consumer: str
+    index: object
+    value: object
+    over: tuple
+    lo: object = None
+    hi: object = None
+
+
+@dataclass(frozen=True)
+class RecurrenceStep:
+    """dJ/d(node[index]) for ``index`` from `lo` to `hi` (or of a single value).
+
+    Attributes
+    ----------
+    node : str
+    index : sympy.Symbol or None
+        None for a value that is not a family.
+    lo, hi : sympy.Expr or None
+        The piece of the family's range the step holds on.
+    adjoint : sympy.Expr
+        The symbol of dJ/d(node[index]).
+    terms : tuple of Share
+    result : sympy.Expr
+    """
+
+    node: str
+    index: object
+    lo: object
+    hi: object
+    adjoint: object
+    terms: tuple
+    result: object
+
+
+def derive_loops(model):
+    """The backward derivation of a model with loops, for a general index.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = derive_loops(sbp.load("examples/bptt.sbp"))
+    >>> [(s.node, str(s.lo), str(s.hi)) for s in d.steps if s.node == "h"]
+    [('h', 'T', 'T'), ('h', '1', 'T - 1'), ('h', '0', '0')]
+    """
+    return LoopDerivation.of(model)
+
+
+class LoopDerivation:
+    """The backward derivation of a :class:`~symbackprop.language.looped.LoopModel`.
+
+    Attributes
+    ----------
+    model : LoopModel
+    steps : tuple of RecurrenceStep
+        In backward order, the objective first; a family's pieces from its highest index.
+    forward : tuple of (sympy.Expr, sympy.Expr, tuple)
+        Each assignment's target, defining expression and loops.
+    index_of : dict of str to sympy.Symbol
+        The index each family's steps are written in.
+    valid_from : int
+        The least length (every length at least this) at which the pieces hold.
+    """
+
+    def __init__(self, model, steps, forward, index_of, valid_from):
+        self.model, self.steps, self.forward = model, steps, forward
+        self.index_of, self.valid_from = index_of, valid_from
+
+    @classmethod
+    def of(cls, model):
+        sweep = _Sweep(model)
+        return cls(model, sweep.steps(), sweep.forward, sweep.index_of, sweep.valid_from)
+
+    def __repr__(self):
+        return (f"<LoopDerivation of {self.model.objective} from {self.model.filename}: "
+                f"{len(self.steps)} steps>")
+
+    @cached_property
+    def order(self):
+        """The nodes in backward order, each once."""
+        return tuple(dict.fromkeys(s.node for s in self.steps))
+
+    def symbol(self, name, index=None):
+        """The symbol of a value, or of a family's member at `index`."""
+        return _Symbols(self.model, self.index_of).value(name, index)
+
+    def adjoint_symbol(self, name, index=None):
+        """The symbol of dJ/d(name), or of dJ/d(name[index])."""
+        return _Symbols(self.model, self.index_of).adjoint(name, index)
+
+
+class _Symbols:
+    """Symbols of values, members and adjoints of a model with loops."""
+
+    def __init__(self, model, index_of):
+        self.model, self.index_of = model, index_of
+
+    def shape(self, name, index):
+        if name in self.model.families:
+            return self.model.families[name].shape_at(index)
+        return self.model.variables[name].shape
+
+    def value(self, name, index=None):
+        if name in self.model.families:
+            shape = self.shape(name, index)
+            return member(name, index, shape.rows, shape.cols, shape.is_scalar)
+        v = self.model.variables[name]
+        return shaped_symbol(name, v.shape, v.domain)
+
+    def adjoint(self, name, index=None):
+        label = f"∂{self.model.objective}/∂{name}"
+        if name in self.model.families:
+            shape = self.shape(name, index)
+            return member(label, index, shape.rows, shape.cols, shape.is_scalar)
+        return shaped_symbol(label, self.model.variables[name].shape)
+
+
+def _large(expr, model):
+    return sp.sympify(expr).xreplace({model.dims[n]: LARGE for n in model.lengths})
+
+
+class _Sweep:
+    def __init__(self, model):
+        self.model = model
+        self.index_of = _indices(model)
+        self.symbols = _Symbols(model, self.index_of)
+        self.plain = {n: self.symbols.value(n) for n in model.variables}
+        self.walked = [_walked(a, self.plain, self._value_of) for a in model.assignments]
+        self.forward = tuple((self._target(a), w.value, a.loops)
+                             for a, w in zip(model.assignments, self.walked))
+        self.reads = [self._reads(w) for w in self.walked]
+        self.valid_from = 1
+
+    def _value_of(self, ref):
+        return self.symbols.value(ref.name, ref.index[0] if ref.index else None)
+
+    def _target(self, a):
+        return self.symbols.value(a.target, a.index[0] if a.index else None)
+
+    def _reads(self, walked):
+        """Each Ref of an assignment's tree with the sums over an index around it."""
+        around = {}
+        for node in reversed(walked.nodes):
+            inside = around.get(id(node), ())
+            if isinstance(node, Node):
+                here = inside + ((node.param,) if node.op.name.startswith("index_") else ())
+                for arg in node.args:
+                    around[id(arg)] = here
+        return {id(n): around.get(id(n), ()) for n in walked.nodes if isinstance(n, Ref)}
+
+    # which nodes are derived, in which order
+
+    def _graph(self):
+        g = nx.DiGraph()
+        g.add_nodes_from(self.model.roles)
+        for a, w in zip(self.model.assignments, self.walked):
+            for n in w.nodes:
+                if isinstance(n, Ref):
+                    g.add_edge(n.name, a.target)
+        return g
+
+    def _active(self, g):
+        """The nodes whose adjoint is derived: they reach the objective and vary with data or
+        params."""
+        roles = self.model.roles
+        influences = nx.ancestors(g, self.model.objective) | {self.model.objective}
+        varies = {n for n, r in roles.items() if r in ("input", "param")}
+        for source in list(varies):
+            varies |= nx.descendants(g, source)
+        self.varies = {n: n in varies for n in roles}
+        return {n for n in roles if n in influences and n in varies}
+
+    def _order(self, g, active):
+        """Groups of nodes (strongly connected: a recurrence) in backward order."""
+        sub = g.subgraph(active)
+        condensed = nx.condensation(sub)
+        members = condensed.graph["mapping"]
+        groups = {}
+        for name, c in members.items():
+            groups.setdefault(c, []).append(name)
+        remaining = {c: condensed.out_degree(c) for c in condensed}
+        roles = self.model.roles
+        first = list(self.model.roles)
+        ready, counter, out = [], 0, []
+        start = members[self.model.objective]
+        heapq.heappush(ready, (False, 0, start))
+        while ready:
+            _, _, c = heapq.heappop(ready)
+            out.append(sorted(groups[c], key=first.index))
+            for p in sorted(condensed.predecessors(c), key=lambda k: min(
+                    first.index(n) for n in groups[k])):
+                remaining[p] -= 1
+                if remaining[p] == 0:
+                    counter += 1
+                    is_input = all(roles[n] == "input" for n in groups[p])
+                    heapq.heappush(ready, (is_input, counter, p))
+        return out
+
+    # the shares
+
+    def _send(self, targets, active, received, numbers):
+        """The shares of the assignments of `targets`, to the nodes they read.
+
+        An adjoint that is a plain number (dJ/dL = 1) is written into the shares; any
+        other is its symbol."""
+        for k, (a, w) in enumerate(zip(self.model.assignments, self.walked)):
+            if a.target not in targets:
+                continue
+            index = a.index[0] if a.index else None
+            adjoint = numbers.get(a.target, self.symbols.adjoint(a.target, index))
+            around = self.reads[k]
+
+            def key(ref, around=around):
+                return (ref.name, ref.index, around[id(ref)])
+            wanted = {key(n) for n in w.nodes if isinstance(n, Ref) and n.name in active}
+            shares = _shares(w, self.plain, adjoint, wanted, target=self._target(a), key=key)
+            for (name, ref_index, around_ref), value in shares.items():
+                received[name].append(self._placed(a, name, ref_index, around_ref, value))
+
+    def _placed(self, a, name, ref_index, around, value):
+        """A share moved to the member it reaches, summed over the other iterations."""
+        loops = tuple(a.loops) + tuple(_range(p) for p in around)
+        consumer_index = a.index[0] if a.index else None
+        lo = hi = None
+        if ref_index:
+            (g,) = ref_index
+            u = self.index_of[name]
+            moved = [r for r in loops if r.var in g.free_symbols]
+            if moved:
+                r = moved[0]
+                shift = {r.var: u - (g - r.var)}
+                value = value.xreplace(shift)
+                consumer_index = None if consumer_index is None else \
+                    sp.sympify(consumer_index).xreplace(shift)
+                lo, hi = r.lo + (g - r.var), r.hi + (g - r.var)
+                loops = tuple(x for x in loops if x is not r)
+            else:
+                lo = hi = g
+        for r in reversed(loops):
+            value = index_sum(value, r.var, r.lo, r.hi)
+        return Share(a.target, consumer_index, value, loops, lo, hi)
+
+    # the steps
+
+    def steps(self):
+        g = self._graph()
+        active = self._active(g)
+        received = {n: [] for n in active}
+        numbers = {}
+        out = []
+        for group in self._order(g, active):
+            recurrent = len(group) > 1 or g.has_edge(group[0], group[0])
+            if recurrent:  # the group's shares to itself come first: a recurrence
+                self._send(set(group), active, received, numbers)
+            pieces = []
+            for name in group:
+                pieces.extend(self._pieces(name, received[name]))
+            if not recurrent:
+                if pieces[0].index is None and pieces[0].result.is_number:
+                    numbers[group[0]] = pieces[0].result
+                self._send(set(group), active, received, numbers)
+            out.extend(sorted(pieces, key=self._piece_order))
+        return tuple(out)
+
+    def _piece_order(self, step):
+        defined = [i for i, a in enumerate(self.model.assignments) if a.target == step.node]
+        hi = -_large(step.hi, self.model) if step.hi is not None else 0
+        return (hi, -(defined[-1] if defined else -1))
+
+    def _pieces(self, name, shares):
+        if name == self.model.objective:
+            return [RecurrenceStep(name, None, None, None, self.symbols.adjoint(name), (),
+                                   sp.Integer(1))]
+        if name not in self.model.families:
+            return [RecurrenceStep(name, None, None, None, self.symbols.adjoint(name),
+                                   tuple(shares), ex.add(*(s.value for s in shares)))]
+        u = self.index_of[name]
+        family = self.model.families[name]
+        pieces = []
+        for lo, hi in self._segments(self._varying_ranges(family), shares):
+            terms = tuple(s for s in shares if self._covers(s, lo, hi))
+            if pieces and pieces[-1].terms == terms and \
+                    sp.simplify(pieces[-1].hi + 1 - lo) == 0:
+                last = pieces.pop()
+                lo = last.lo
+            value = ex.add(*(s.value for s in terms)) if terms else \
+                _zero(family.shape_at(u))
+            pieces.append(RecurrenceStep(name, u, lo, hi, self.symbols.adjoint(name, u),
+                                         terms, value))
+        return pieces
+
+    def _varying_ranges(self, family):
+        """The ranges of a family's members that vary with data or params: a member defined
+        from consts alone (``h[0] = h0``) has no adjoint, as a const has none."""
+        if family.declared:
+            return family.ranges
+        ranges = []
+        for a, (lo, hi) in zip((a for a in self.model.assignments if a.target == family.name),
+                               family.ranges):
+            if any(self.varies.get(n.name, False) for n in _walk(a.tree) if isinstance(n, Ref)):
+                ranges.append((lo, hi))
+        return tuple(ranges)
+
+    def _covers(self, share, lo, hi):
+        m = self.model
+        return _large(share.lo, m) <= _large(lo, m) and _large(hi, m) <= _large(share.hi, m)
+
+    def _segments(self, ranges, shares):
+        """The pieces of a family's range between which its consumers change, lowest first."""
+        m = self.model
+        points = {}
+        for lo, hi in list(ranges) + [(s.lo, s.hi) for s in shares]:
+            for p in (sp.sympify(lo), sp.sympify(hi) + 1):
+                points.setdefault(_large(p, m), p)
+        ordered = [points[k] for k in sorted(points)]
+        self.valid_from = max(self.valid_from, _least_length(ordered, m))
+        pieces = []
+        for p, q in zip(ordered, ordered[1:]):
+            inside = any(_large(lo, m) <= _large(p, m) and _large(q - 1, m) <= _large(hi, m)
+                         for lo, hi in ranges)
+            if inside:
+                pieces.append((p, q - 1))
+        return pieces
+
+
+def _least_length(points, model):
+    """The least length at which `points`, ordered for large lengths, are still in order."""
+    for k in range(1, 101):
+        values = [sp.sympify(p).xreplace({model.dims[n]: k for n in model.lengths})
+                  for p in points]
+        if all(a <= b for a, b in zip(values, values[1:])):
+            return k
+    return 101
+
+
+def _range(param):
+    var, lo, hi = param
+    return IndexRange(var, lo, hi)
+
+
+def _indices(model):
+    """The index each family's steps are written in: its declared index, or the variable of
+    the first loop that defines it."""
+    out = {}
+    for name, family in model.families.items():
+        if family.declared:
+            out[name] = family.index
+    for a in model.assignments:
+        free = sp.sympify(a.index[0]).free_symbols if a.index else ()
+        if free and a.target not in out:
+            out[a.target] = next(iter(free))
+    for name, family in model.families.items():
+        out.setdefault(name, family.index)
+    return out
+
+
+def _zero(shape):
+    return sp.Integer(0) if shape.is_scalar else sp.ZeroMatrix(shape.rows, shape.cols)
+
+
+
+def instantiate(derivation, lengths=None):
+    """The general derivation at concrete lengths, in the written-out model's symbols.
+
+    Parameters
+    ----------
+    derivation : LoopDerivation
+    lengths : dict of str to int, optional
+        As for :meth:`~symbackprop.language.looped.LoopModel.unrolled`.
+
+    Returns
+    -------
+    flat : Model
+        The model written out at these lengths.
+    adjoints : dict
+        Each adjoint symbol of `flat` that a step of the general derivation gives, to the
+        step's formula with its index and lengths put in and its sums written out.
+    forward : dict
+        Each assigned variable's symbol of `flat` to its general definition, put in likewise.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = derive_loops(sbp.load("examples/bptt.sbp"))
+    >>> flat, adjoints, _ = instantiate(d, {"T": 2})
+    >>> print({str(k): str(v) for k, v in adjoints.items()}["∂L/∂W_hh"])
+    ∂L/∂h_1*h_0.T + ∂L/∂h_2*h_1.T
+    """
+    model = derivation.model
+    flat = model.unrolled(lengths)
+    given = dict(lengths or {})
+    values = {model.dims[n]: sp.Integer(given.get(n, CHECK_LENGTH)) for n in model.lengths}
+    widths = {}
+    for name, base in model.dim_families.items():
+        for dim_name, symbol in flat.dims.items():
+            prefix, _, k = dim_name.rpartition("_")
+            if prefix == name and k.isdigit():
+                widths[base[int(k)]] = symbol
+    rename = _Renamer(flat, values, widths)
+    adjoints = {}
+    for step in derivation.steps:
+        if step.index is None:
+            adjoints[rename.adjoint(step.node, None)] = rename(step.result)
+            continue
+        lo, hi = (int(sp.sympify(b).xreplace(values)) for b in (step.lo, step.hi))
+        for k in range(lo, hi + 1):
+            at = step.result.xreplace({step.index: sp.Integer(k)})
+            adjoints[rename.adjoint(step.node, k)] = rename(at)
+    forward = {}
+    for target, value, loops in derivation.forward:
+        for env in _iterations(loops, values):
+            forward[rename(target.xreplace(env))] = rename(value.xreplace(env))
+    return flat, adjoints, forward
+
+
+def _iterations(loops, values):
+    """Every assignment of integers to the loops' variables, outermost first."""
+    envs = [{}]
+    for r in loops:
+        lo, hi = (int(sp.sympify(b).xreplace(values)) for b in (r.lo, r.hi))
+        envs = [{**env, r.var: sp.Integer(k)} for env in envs for k in range(lo, hi + 1)]
+    return envs
+
+
+class _Renamer:
+    """A general formula at concrete indices, into the written-out model's symbols."""
+
+    def __init__(self, flat, values, widths):
+        self.flat, self.values, self.widths = flat, values, widths
+
+    def adjoint(self, name, index):
+        return adjoint_symbol(self.flat, name if index is None else member_name(name, (index,)))
+
+    def __call__(self, expr):
+        expr = sp.sympify(expr).xreplace(self.values)
+        expr = _written_out(expr)
+        expr = expr.replace(lambda e: isinstance(e, (Member, ScalarMember)), self._member)
+        return expr.xreplace(self.widths)
+
+    def _member(self, e):
+        index = int(e.index)
+        family = e.family
+        prefix = f"∂{self.flat.objective}/∂"
+        if family.startswith(prefix):
+            return self.adjoint(family[len(prefix):], index)
+        v = self.flat.variables[member_name(family, (index,))]
+        return shaped_symbol(v.name, v.shape, v.domain)
+
+
+def _written_out(expr):
+    """Sums over an index with integer bounds, written out term by term (innermost first)."""
+    def expand(e):
+        var, lo, hi = e.limits[0] if isinstance(e, sp.Sum) else e.limits
+        terms = [_written_out(e.args[0].xreplace({var: sp.Integer(k)}))
+                 for k in range(int(lo), int(hi) + 1)]
+        if isinstance(e, sp.Sum):
+            return sp.Add(*terms)
+        return ex.add(*terms) if terms else sp.ZeroMatrix(*e.shape)
+    return expr.replace(lambda e: isinstance(e, (IndexSum, sp.Sum)), expand)

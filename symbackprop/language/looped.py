@@ -1,0 +1,366 @@
+"""Models with loops: families of values for a general index, checked.
+
+A model with families (``x[t]``, ``W[l]``) and loops (``for t in 1..T:``) is
+checked twice.  Written out at a small length by
+:func:`~symbackprop.language.unrolling.unroll`, it goes through the checker of
+every model, so each error has its line and column.  Then it is typed once for
+a general index, which gives the :class:`LoopModel` the general derivation
+reads: each family with its shape as a function of its index (``W[l]`` is
+``n[l] x n[l-1]``), and each assignment inside loops as one typed tree whose
+members carry their index (``h[t-1]``).  The shapes of the general form are
+compared with those of the written-out model at every member, so the two
+readings agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..errors import ModelError
+from ..primitives.operators import REGISTRY, index_sum_operator
+from ..primitives.shapes import Shape
+from . import syntax as ast
+from .model import Literal, Node, Ref, Variable, _Checker, _checked_model, _walk
+from .unrolling import index_expression, index_symbol, lengths_of, member_name, unroll
+
+__all__ = ["LoopModel", "Family", "IndexRange", "LoopAssignment", "check_looped",
+           "CHECK_LENGTH"]
+
+#: The length every range bound is given when a model with loops is checked written out.
+CHECK_LENGTH = 3
+
+
+@dataclass(frozen=True)
+class IndexRange:
+    """``var`` running over ``lo, ..., hi`` (SymPy expressions in the dimensions)."""
+
+    var: sp.Symbol
+    lo: sp.Expr
+    hi: sp.Expr
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family of values ``name[index]``: a box per member in the computational graph.
+
+    Attributes
+    ----------
+    name, role, latex, line, col, domain
+        As for a :class:`~symbackprop.language.model.Variable`.
+    index : sympy.Symbol
+        The family's own index, in which `shape` is written.
+    shape : Shape
+        A member's shape, as a function of `index`.
+    ranges : tuple of (sympy.Expr, sympy.Expr)
+        The indices of its members: the declared range, or one pair per definition
+        (``h[0] = ...`` is (0, 0); a loop's, its range).
+    """
+
+    name: str
+    role: str
+    index: sp.Symbol
+    shape: Shape
+    ranges: tuple
+    latex: str | None
+    line: int
+    col: int
+    domain: str | None = None
+
+    @property
+    def declared(self):
+        return self.role in ast.DECLARED_ROLES
+
+    def shape_at(self, index):
+        """The shape of the member at `index`."""
+        return _shape_xreplace(self.shape, {self.index: index})
+
+
+def _shape_xreplace(shape, rule):
+    return Shape(shape.kind, sp.sympify(shape.rows).xreplace(rule),
+                 sp.sympify(shape.cols).xreplace(rule))
+
+
+@dataclass(frozen=True)
+class LoopAssignment:
+    """``target[index] = tree`` inside `loops` (outermost first); index () for a single value."""
+
+    target: str
+    index: tuple
+    tree: object
+    loops: tuple
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class LoopModel:
+    """A checked model with families and loops, for a general index.
+
+    Attributes
+    ----------
+    source, filename, functions, objective, bindings
+        As for a :class:`~symbackprop.language.model.Model`.
+    dims : dict of str to sympy.Symbol
+        The dimensions, lengths (range bounds) included.
+    dim_families : dict of str to sympy.IndexedBase
+        Families of dimensions, ``n[l]``.
+    lengths : tuple of str
+        The dimensions that bound a range: what :meth:`unrolled` needs values for.
+    variables : dict of str to Variable
+        The values that are not families.
+    families : dict of str to Family
+    assignments : tuple of LoopAssignment
+        In source order, loops' bodies in place.
+    statements : list
+        The parsed statements, which :meth:`unrolled` writes out.
+    """
+
+    source: str
+    filename: str
+    dims: dict
+    dim_families: dict
+    lengths: tuple
+    variables: dict
+    families: dict
+    functions: dict
+    assignments: tuple
+    objective: str
+    statements: list = field(repr=False)
+    bindings: dict = field(default_factory=dict)
+
+    def unrolled(self, lengths=None):
+        """This model written out at concrete lengths: a model without loops.
+
+        Parameters
+        ----------
+        lengths : dict of str to int, optional
+            A value for each of :attr:`lengths`; :data:`CHECK_LENGTH` for any not given.
+
+        Returns
+        -------
+        Model
+            The member ``h[2]`` is the variable ``h_2``, the width ``n[1]`` the dimension
+            ``n_1``.
+        """
+        given = dict(lengths or {})
+        unknown = sorted(set(given) - set(self.lengths))
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} is not a length of this model; its lengths "
+                             f"are {', '.join(self.lengths) or 'none'}")
+        for name, value in given.items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"the length {name} must be a positive whole number, "
+                                 f"not {value!r}")
+        values = {name: given.get(name, CHECK_LENGTH) for name in self.lengths}
+        flat = unroll(self.statements, values)
+        return _checked_model(self.source, self.filename, dict(self.bindings), flat)
+
+    def bind(self, bindings):
+        """This model with abstract functions replaced by built-ins (see ``Model.bind``)."""
+        merged = {**self.bindings, **dict(bindings or {})}
+        return check_looped(self.source, self.filename, merged, self.statements)
+
+    @property
+    def unbound(self):
+        """Abstract functions that are called and not bound, in declaration order."""
+        called = {node.op.name for a in self.assignments for node in _walk(a.tree)
+                  if isinstance(node, Node)}
+        return [name for name in self.functions if name in called]
+
+    @property
+    def roles(self):
+        """Every value's and family's role, by name."""
+        return {**{n: v.role for n, v in self.variables.items()},
+                **{n: f.role for n, f in self.families.items()}}
+
+
+def check_looped(text, filename, bindings, statements):
+    """The :class:`LoopModel` of parsed `statements`, checked written out and in general.
+
+    Raises
+    ------
+    ModelError
+        Every problem, with file, line and column.
+    """
+    lengths = lengths_of(statements)
+    try:
+        flat_statements = unroll(statements, {n: CHECK_LENGTH for n in lengths})
+    except ModelError as err:
+        raise err.located(filename, text) from None
+    flat = _checked_model(text, filename, bindings, flat_statements)
+    try:
+        model = _General(text, filename, bindings, statements, lengths).model()
+        _agree(model, flat)
+    except ModelError as err:
+        raise err.located(filename, text) from None
+    return model
+
+
+class _General(_Checker):
+    """The checker of every model, reading families and loops for a general index."""
+
+    def __init__(self, text, filename, bindings, statements, lengths):
+        super().__init__(text, filename, bindings, statements)
+        self.lengths = tuple(lengths)
+        self.dim_families = {}
+        self.families = {}
+        self.scope = {}              # loop variables (and a sum's) in scope
+        self.loops = []
+        self.loop_assignments = []
+
+    def model(self):
+        self.assigned_later = {}
+        for s in self.statements:
+            self._general(s)
+        name = self.objective
+        variables = dict(self.variables)
+        v = variables[name]
+        variables[name] = Variable(v.name, "objective", v.shape, v.latex, v.line, v.col)
+        return LoopModel(self.text, self.filename, dict(self.dims), dict(self.dim_families),
+                         self.lengths, variables, dict(self.families), dict(self.functions),
+                         tuple(self.loop_assignments), name, self.statements,
+                         dict(self.bindings))
+
+    def _general(self, s):
+        if isinstance(s, ast.For):
+            var = index_symbol(s.var)
+            lo, hi = (index_expression(b, {}, self.dims) for b in (s.range.lo, s.range.hi))
+            self.scope[s.var] = var
+            self.loops.append(IndexRange(var, lo, hi))
+            for inner in s.body:
+                self._general(inner)
+            self.loops.pop()
+            del self.scope[s.var]
+            return
+        getattr(self, "_" + type(s).__name__.lower())(s)
+
+    # statements
+
+    def _dim(self, s):
+        if s.index is None:
+            return super()._dim(s)
+        name = s.names[0][0]
+        self.dim_families[name] = sp.IndexedBase(name, integer=True, positive=True)
+
+    def _decl(self, s):
+        if s.index is None:
+            return super()._decl(s)
+        var, r = s.index
+        index = index_symbol(var)
+        self.scope[var] = index
+        shape = self._shape(s.type)
+        del self.scope[var]
+        lo, hi = (index_expression(b, {}, self.dims) for b in (r.lo, r.hi))
+        self.families[s.name] = Family(s.name, s.role, index, shape, ((lo, hi),), s.latex,
+                                       s.line, s.col, s.domain)
+
+    def _size(self, size):
+        value, line, col = size
+        if isinstance(value, ast.Member):
+            (i,) = value.indices
+            return self.dim_families[value.name][index_expression(i, self.scope, self.dims)]
+        return super()._size(size)
+
+    def _assign(self, s):
+        if not s.indices and not self.loops:
+            super()._assign(s)
+            a = self.assignments[-1]
+            self.loop_assignments.append(LoopAssignment(a.target, (), a.tree, (), a.line, a.col))
+            return
+        tree = self._expr(s.expr)
+        if not isinstance(tree, Node):
+            tree = Node(REGISTRY["copy"], (tree,), tree.shape, tree.line, tree.col)
+        index = tuple(index_expression(i, self.scope, self.dims) for i in s.indices)
+        self.loop_assignments.append(LoopAssignment(s.target, index, tree, tuple(self.loops),
+                                                    s.line, s.col))
+        if not s.indices:  # a single value computed in a loop: written once per iteration
+            raise ModelError(f"'{s.target}' is assigned inside a loop, once per iteration: "
+                             f"make it a family, {s.target}[...]", s.line, s.col)
+        self._define_members(s, index[0], tree.shape)
+
+    def _define_members(self, s, index, shape):
+        """Record the members ``s`` defines, and the family's shape as a function of its
+        index, from the first definition inside a loop."""
+        loop = next((lp for lp in self.loops if lp.var in index.free_symbols), None)
+        rng = (index, index) if loop is None else (index.xreplace({loop.var: loop.lo}),
+                                                  index.xreplace({loop.var: loop.hi}))
+        family = self.families.get(s.target)
+        if family is None:
+            u = index_symbol(f"{s.target}_index")
+            general = _shape_xreplace(shape, {loop.var: loop.var + (u - index)}) \
+                if loop is not None else _generalized(shape, index, u)
+            self.families[s.target] = Family(s.target, "intermediate", u, general, (rng,),
+                                             s.latex, s.line, s.col)
+            return
+        shape_rule = family.shape
+        if loop is not None and family.ranges and all(lo == hi for lo, hi in family.ranges):
+            # the first definition in a loop fixes the shape as a function of the index
+            shape_rule = _shape_xreplace(shape, {loop.var: loop.var + (family.index - index)})
+        self.families[s.target] = Family(family.name, family.role, family.index, shape_rule,
+                                         family.ranges + (rng,), family.latex, family.line,
+                                         family.col)
+
+    # expressions
+
+    def _operands(self, e):
+        if isinstance(e, ast.Reduce):
+            self.scope[e.var] = index_symbol(e.var)
+            return [e.body]
+        if isinstance(e, ast.Member):
+            return []
+        return super()._operands(e)
+
+    def _type(self, e, args):
+        if isinstance(e, ast.Reduce):
+            var = self.scope.pop(e.var)
+            lo, hi = (index_expression(b, {}, self.dims) for b in (e.range.lo, e.range.hi))
+            op = index_sum_operator(var, lo, hi, mean=e.func == "mean")
+            return Node(op, tuple(args), args[0].shape, e.line, e.col, (var, lo, hi))
+        if isinstance(e, ast.Member):
+            return self._member(e)
+        return super()._type(e, args)
+
+    def _name(self, e):
+        if e.id in self.dims and e.id not in self.variables:  # a length as a value: / T
+            return Literal(self.dims[e.id], e.line, e.col)
+        return super()._name(e)
+
+    def _member(self, e):
+        index = tuple(index_expression(i, self.scope, self.dims) for i in e.indices)
+        family = self.families[e.name]
+        return Ref(e.name, family.shape_at(index[0]), e.line, e.col, index)
+
+
+def _generalized(shape, index, u):
+    """The shape of a member at `index` as a function of the family's index `u`: a width
+    ``n[index + k]`` becomes ``n[u + k]`` (``h[0] = x`` of ``vector(n[0])`` gives n[u])."""
+    def general(size):
+        size = sp.sympify(size)
+        return size.replace(lambda e: isinstance(e, sp.Indexed),
+                            lambda e: e.base[e.indices[0] - index + u])
+    return Shape(shape.kind, general(shape.rows), general(shape.cols))
+
+
+def _agree(model, flat):
+    """The general shapes, at every member of the written-out model, are its shapes."""
+    values = {model.dims[n]: CHECK_LENGTH for n in model.lengths}
+    widths = {}
+    for name, base in model.dim_families.items():
+        for dim_name, symbol in flat.dims.items():
+            prefix, _, k = dim_name.rpartition("_")
+            if prefix == name and k.isdigit():
+                widths[base[int(k)]] = symbol
+    for family in model.families.values():
+        for lo, hi in family.ranges:
+            lo, hi = (int(sp.sympify(b).xreplace(values)) for b in (lo, hi))
+            for k in range(lo, hi + 1):
+                general = _shape_xreplace(family.shape_at(k), values)
+                general = _shape_xreplace(general, widths)
+                written = flat.variables[member_name(family.name, (k,))].shape
+                if general != written:
+                    raise ModelError(f"the shape of {family.name}[{k}] is {written}, and the "
+                                     f"general form gives {general}: the shape depends on the "
+                                     "index in a way the definitions do not say",
+                                     family.line, family.col)
