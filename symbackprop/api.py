@@ -19,14 +19,16 @@ R{∂J/∂z} xᵀ + λ V_W1
 
 from __future__ import annotations
 
-from .derivation import reverse, tangent
-from .printing import documents
+from .derivation import recurrences, reverse, tangent
+from .language.looped import LoopModel
+from .printing import documents, loops
 from .printing.figures import Figure
 from .printing.names import Notation, display_names, hvp_display_names
 from .printing.numpy_function import compile_derivation, compile_hvp
 from .printing.printers import TextPrinter
+from .proofs.instances import prove_instances
 
-__all__ = ["Derivation", "HVPDerivation", "derive", "derive_hvp"]
+__all__ = ["Derivation", "HVPDerivation", "LoopDerivation", "derive", "derive_hvp"]
 
 
 class _Printed:
@@ -151,17 +153,56 @@ class HVPDerivation(_Printed, tangent.HVPDerivation):
         return compile_hvp(self.bound(bind))
 
 
+class LoopDerivation(_Printed, recurrences.LoopDerivation):
+    """The backward derivation of a model with loops, for a general index (see
+    :class:`symbackprop.derivation.recurrences.LoopDerivation`), printable, and
+    comparable with the model written out at a length.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> d = sbp.derive(sbp.load("examples/loops/bptt.sbp"))
+    >>> [str(s.adjoint) for s in d.steps if s.node == "h"][:1]
+    ['Member(∂L/∂h, t, h, 1)']
+    >>> print(d.prove({"T": 2}))
+    general derivation at T = 2: 18 formulas agree
+    """
+
+    _writers = (loops.loop_text, loops.loop_latex, loops.loop_markdown)
+
+    def display_names(self, latex, notation=None):
+        """How the model's names print: single values, families, functions."""
+        return loops.loop_names(self, latex, notation or Notation())
+
+    def pretty(self, expr):
+        """An expression of this derivation as Unicode text, members with their indices."""
+        return loops.LoopTextPrinter(self.display_names(latex=False), Notation(),
+                                     self.model.objective).doprint(expr)
+
+    def unrolled(self, lengths=None):
+        """The derivation of the model written out at `lengths` (``{"T": 3}``): the
+        :class:`Derivation` of a model without loops, which prints, compiles and is proved
+        like any other."""
+        return Derivation.of(self.model.unrolled(lengths))
+
+    def prove(self, lengths, dims=None):
+        """This derivation at `lengths` against the written-out model's, formula by formula
+        (:func:`symbackprop.proofs.instances.prove_instances`)."""
+        return prove_instances(self, lengths, dims)
+
+
 def derive(model):
-    """Derive the backward pass of a model (:func:`symbackprop.derivation.reverse.derive`).
+    """Derive the backward pass of a model (:func:`symbackprop.derivation.reverse.derive`;
+    for a model with loops, :func:`symbackprop.derivation.recurrences.derive_loops`).
 
     Parameters
     ----------
-    model : Model
+    model : Model or LoopModel
         From :func:`symbackprop.parse` or :func:`symbackprop.load`.
 
     Returns
     -------
-    Derivation
+    Derivation or LoopDerivation
 
     Examples
     --------
@@ -179,6 +220,8 @@ def derive(model):
     >>> print(d.pretty(d.adjoint("W")))
     (∂J/∂z) xᵀ
     """
+    if isinstance(model, LoopModel):
+        return LoopDerivation.of(model)
     return Derivation.of(model)
 
 

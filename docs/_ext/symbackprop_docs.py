@@ -64,15 +64,17 @@ GALLERY = "gallery"
 API = "api"
 #: The modules in the order of the API reference; any other module follows.
 #: The API pages in reading order: the façade, then the layers from the bottom up.
-MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions", "primitives.functions",
-           "primitives.operators",
-           "language.syntax", "language.model", "language.spelling", "derivation.graph",
-           "derivation.reverse", "derivation.program", "derivation.tangent", "printing.names",
-           "printing.printers", "printing.documents", "printing.figures", "printing.numpy_code",
+MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions", "primitives.members",
+           "primitives.functions", "primitives.operators",
+           "language.loading", "language.tokens", "language.syntax", "language.model",
+           "language.unrolling", "language.looped", "language.spelling", "derivation.graph",
+           "derivation.reverse", "derivation.recurrences", "derivation.program",
+           "derivation.tangent", "printing.names", "printing.printers", "printing.documents",
+           "printing.loops", "printing.figures", "printing.numpy_code",
            "printing.numpy_function", "printing.memory", "proofs.sizes", "proofs.explicit",
-           "proofs.check", "proofs.verify", "proofs.hessian", "proofs.bounded",
-           "proofs.evaluation", "proofs.notation_values", "proofs.reading", "proofs.readback",
-           "cli"]
+           "proofs.check", "proofs.verify", "proofs.instances", "proofs.hessian",
+           "proofs.bounded", "proofs.evaluation", "proofs.notation_values", "proofs.reading",
+           "proofs.readback", "cli"]
 HELP_COLUMNS = "88"
 
 

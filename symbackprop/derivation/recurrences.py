@@ -101,7 +101,7 @@ def derive_loops(model):
     Examples
     --------
     >>> import symbackprop as sbp
-    >>> d = derive_loops(sbp.load("examples/bptt.sbp"))
+    >>> d = derive_loops(sbp.load("examples/loops/bptt.sbp"))
     >>> [(s.node, str(s.lo), str(s.hi)) for s in d.steps if s.node == "h"]
     [('h', 'T', 'T'), ('h', '1', 'T - 1'), ('h', '0', '0')]
     """
@@ -321,13 +321,35 @@ class _Sweep:
                 if pieces[0].index is None and pieces[0].result.is_number:
                     numbers[group[0]] = pieces[0].result
                 self._send(set(group), active, received, numbers)
-            out.extend(sorted(pieces, key=self._piece_order))
+                out.extend(pieces)
+            else:
+                out.extend(self._one_loop(pieces))
         return tuple(out)
 
+    def _one_loop(self, pieces):
+        """A recurrence's pieces in order: the boundaries, highest index first, and the pieces
+        whose ranges are shifts of one loop's written as that loop's body (dJ/dh[l-1] for
+        l = L, ..., 1 beside dJ/dz[l]), each after the pieces of the iteration it reads."""
+        m = self.model
+        ranged = [p for p in pieces if p.index is not None and _large(p.hi - p.lo, m) > 0]
+        main = max(ranged, key=lambda p: (_large(p.hi, m), _large(p.lo, m)), default=None)
+        aligned = []
+        for p in pieces:
+            shift = None if main is None or p not in ranged else sp.simplify(p.lo - main.lo)
+            if shift is not None and shift.is_Integer and sp.simplify(p.hi - main.hi - shift) == 0:
+                p = _reindexed(p, main.index, shift)
+            aligned.append(p)
+        loop = [p for p in aligned if main is not None and p.lo == main.lo and p.hi == main.hi
+                and p.index == main.index]
+        rest = sorted((p for p in aligned if p not in loop), key=self._piece_order)
+        before = [p for p in rest if p.hi is None or _large(p.hi, m) >= _large(main.hi, m)] \
+            if main is not None else rest
+        after = [p for p in rest if p not in before]
+        return before + _by_dependency(loop) + after
+
     def _piece_order(self, step):
-        defined = [i for i, a in enumerate(self.model.assignments) if a.target == step.node]
         hi = -_large(step.hi, self.model) if step.hi is not None else 0
-        return (hi, -(defined[-1] if defined else -1))
+        return (hi, -_large(step.lo, self.model) if step.lo is not None else 0)
 
     def _pieces(self, name, shares):
         if name == self.model.objective:
@@ -383,6 +405,32 @@ class _Sweep:
             if inside:
                 pieces.append((p, q - 1))
         return pieces
+
+
+def _reindexed(step, index, shift):
+    """`step` written for ``index - shift`` as ``index``: dJ/dh[u] for u = 0..L-1 as
+    dJ/dh[l-1] for l = 1..L."""
+    rule = {step.index: index + shift}
+    terms = tuple(Share(t.consumer, None if t.index is None else sp.sympify(t.index).xreplace(rule),
+                        t.value.xreplace(rule), t.over, t.lo, t.hi) for t in step.terms)
+    return RecurrenceStep(step.node, index, step.lo - shift, step.hi - shift,
+                          step.adjoint.xreplace(rule), terms, step.result.xreplace(rule))
+
+
+def _by_dependency(loop):
+    """One iteration's steps, each after those whose adjoints it reads."""
+    done, out, pending = set(), [], list(loop)
+    while pending:
+        for p in pending:
+            reads = {q.adjoint for q in pending if q is not p and p.result.has(q.adjoint)}
+            if not reads:
+                break
+        else:  # a cycle within one iteration cannot come from a model: keep the order
+            p = pending[0]
+        pending.remove(p)
+        done.add(p.adjoint)
+        out.append(p)
+    return out
 
 
 def _least_length(points, model):
@@ -443,7 +491,7 @@ def instantiate(derivation, lengths=None):
     Examples
     --------
     >>> import symbackprop as sbp
-    >>> d = derive_loops(sbp.load("examples/bptt.sbp"))
+    >>> d = derive_loops(sbp.load("examples/loops/bptt.sbp"))
     >>> flat, adjoints, _ = instantiate(d, {"T": 2})
     >>> print({str(k): str(v) for k, v in adjoints.items()}["∂L/∂W_hh"])
     ∂L/∂h_1*h_0.T + ∂L/∂h_2*h_1.T
@@ -466,8 +514,8 @@ def instantiate(derivation, lengths=None):
             continue
         lo, hi = (int(sp.sympify(b).xreplace(values)) for b in (step.lo, step.hi))
         for k in range(lo, hi + 1):
-            at = step.result.xreplace({step.index: sp.Integer(k)})
-            adjoints[rename.adjoint(step.node, k)] = rename(at)
+            at = {step.index: sp.Integer(k)}
+            adjoints[rename(step.adjoint.xreplace(at))] = rename(step.result.xreplace(at))
     forward = {}
     for target, value, loops in derivation.forward:
         for env in _iterations(loops, values):

@@ -11,16 +11,6 @@ is SymPy's ``xreplace``.  A member's shape may depend on its index
 :class:`IndexSum` is the sum over an index of a matrix expression,
 ``sum_{t=1}^{T} (dL/dh_t) h_{t-1}^T``; a scalar sum is SymPy's own
 :class:`sympy.Sum`.  :func:`index_sum` builds the one that fits.
-
-Examples
---------
->>> t = sp.Symbol("t", integer=True)
->>> h = sp.Symbol("h", integer=True, positive=True)
->>> m = member("h", t - 1, h, 1)
->>> m.family, m.index, m.shape
-('h', t - 1, (h, 1))
->>> m.xreplace({t: 3}) == member("h", 2, h, 1)
-True
 """
 
 from __future__ import annotations
@@ -77,7 +67,18 @@ class ScalarMember(sp.Expr):
 
 
 def member(family, index, rows, cols, scalar=False):
-    """The member `index` of `family`: a :class:`ScalarMember` or a :class:`Member`."""
+    """The member `index` of `family`: a :class:`ScalarMember` or a :class:`Member`.
+
+    Examples
+    --------
+    >>> t = sp.Symbol("t", integer=True)
+    >>> h = sp.Symbol("h", integer=True, positive=True)
+    >>> m = member("h", t - 1, h, 1)
+    >>> m.family, m.index, m.shape
+    ('h', t - 1, (h, 1))
+    >>> m.xreplace({t: 3}) == member("h", 2, h, 1)
+    True
+    """
     if scalar:
         return ScalarMember(family, index)
     return Member(family, index, rows, cols)

@@ -53,6 +53,7 @@ class Section:
     own_displays: bool = False  # a display an equation, so a page may break between them
     chain_if_fits: bool = False  # a chain form too long for the line is left out
     boxed: bool = False  # a summary: each equation in a box
+    subheading: bool = False  # part of the section before: a loop's heading, or none
 
 
 @dataclass(frozen=True)
@@ -226,13 +227,19 @@ def _text(document, appendix=()):
     """`document` as text: a heading a section, an indented line an equation or a note."""
     lines = []
     for section in document.sections:
-        lines += ["", section.heading] if lines else [section.heading]
+        indent = "  "
+        if section.subheading:
+            if section.heading:
+                lines.append(f"  {section.heading}")
+                indent = "    "
+        else:
+            lines += ["", section.heading] if lines else [section.heading]
         for e in section.equations:
             chain = f"{' + '.join(e.chain)} = " if e.chain else ""
-            lines.append(f"  {e.lhs} = {chain}{e.result}{e.shape}")
+            lines.append(f"{indent}{e.lhs} = {chain}{e.result}{e.shape}")
             if e.substituted:
-                lines.append(f"  {' ' * len(e.lhs)} = {e.substituted}")
-        lines += [f"  {note}" for note in section.notes]
+                lines.append(f"{indent}{' ' * len(e.lhs)} = {e.substituted}")
+        lines += [f"{indent}{note}" for note in section.notes]
     return "\n".join([*lines, *appendix]) + "\n"
 
 
@@ -423,8 +430,12 @@ def _latex(document, standalone, appendix=()):
     filename = re.sub(r"[\r\n]+", " ", document.filename)
     parts = [f"% {document.subject}, derived by symbackprop from {filename}"]
     for section in document.sections:
-        parts += [f"\\par\\noindent\\textbf{{{section.heading}}}",
-                  _latex_section(section, _align)]
+        if not section.subheading:
+            parts.append(f"\\par\\noindent\\textbf{{{section.heading}}}")
+        elif section.heading:
+            parts.append(f"\\par\\noindent {section.heading}")
+        if section.equations or section.notes:
+            parts.append(_latex_section(section, _align))
     fragment = "\n".join([*parts, *appendix]) + "\n"
     if not standalone:
         return fragment
@@ -445,8 +456,17 @@ def _markdown(document, appendix=()):
     """`document` as Markdown: a bold heading a section, its body in ``$$`` blocks."""
     parts = []
     for section in document.sections:
-        parts += [f"**{section.heading}**", "", _latex_section(section, _markdown_display), ""]
+        if not section.subheading:
+            parts += [f"**{section.heading}**", ""]
+        elif section.heading:
+            parts += [section.heading, ""]
+        if section.equations or section.notes:
+            parts += [_latex_section(section, _markdown_display), ""]
     return "\n".join([*parts, *appendix])
+
+
+# the renderers, for the documents of other modules (derivations with loops)
+render_text, render_latex, render_markdown = _text, _latex, _markdown
 
 
 # --- what backward keeps (first order) --------------------------------------------------------

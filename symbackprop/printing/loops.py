@@ -1,0 +1,402 @@
+"""Derivations with loops in print: recurrences as lecture notes write them.
+
+A family's member prints with its index: a subscript for time, ``h_t``,
+``h_{t-1}``; a superscript in parentheses for a layer, ``W^{(l)}``, ``z^{(l+1)}``
+(a family indexed by ``l``).  A width of a family of dimensions is a subscript,
+``n_l``.  A sum over an index is ``Σ_{t=1}^{T}``.  The backward derivation
+prints each family's pieces as the book does: a boundary at one index
+(``∂L/∂h_T``), then the recurrence under its heading, ``for t = T−1, …, 1:``.
+
+The document is built from the data of :mod:`symbackprop.derivation.recurrences`
+into the :class:`~symbackprop.printing.documents.Document` every derivation
+prints through, so text, LaTeX and Markdown come from one description.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.matrices.expressions import MatrixSymbol
+
+from ..derivation.graph import variable_latex
+from ..language.model import Variable
+from ..language.spelling import default_latex, unicode_name
+from ..primitives.members import IndexSum, Member, ScalarMember
+from .documents import (Document, Equation, Section, render_latex, render_markdown,
+                        render_text)
+from .names import BOLD, TRANSPOSE, Notation, adjoint_name
+from .printers import MatrixLatexPrinter, TextPrinter
+
+__all__ = ["loop_text", "loop_latex", "loop_markdown", "loop_names", "LoopTextPrinter",
+           "LoopLatexPrinter"]
+
+_SUPERSCRIPTS = dict(zip("0123456789+-=()lLtT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ˡᴸᵗᵀ"))
+
+#: Index variables that number layers: their families print the index as a superscript.
+LAYER_INDICES = ("l",)
+
+
+def _index(expr):
+    """An index as it is written: ``t+1``, ``T-1``, ``0``."""
+    return str(sp.sympify(expr)).replace(" ", "")
+
+
+class _LoopPrinting:
+    """What both printers add for loops: members, sums over an index, widths of layers."""
+
+    def _member_parts(self, expr):
+        return self.names[("family", expr.family)], _index(expr.index), \
+            self.names[("layered", expr.family)]
+
+    def _adjoint_family(self, expr):
+        prefix = f"∂{self.objective}/∂"
+        return expr.family[len(prefix):] if expr.family.startswith(prefix) else None
+
+    def _print_Member(self, expr):
+        wrt = self._adjoint_family(expr)
+        if wrt is not None:
+            inner = self._print(type(expr)(wrt, *expr.args[1:]))
+            return adjoint_name(self.names[("var", self.objective)], inner, self.latex_names,
+                                self.notation)
+        base, index, layered = self._member_parts(expr)
+        return self._indexed(base, index, layered)
+
+    _print_ScalarMember = _print_Member
+
+    def _is_adjoint(self, arg):
+        if isinstance(arg, (Member, ScalarMember)):
+            return self._adjoint_family(arg) is not None
+        return super()._is_adjoint(arg)
+
+    def _compound(self, arg):
+        return isinstance(arg, (IndexSum, sp.Sum)) or super()._compound(arg)
+
+    def _print_Indexed(self, expr):  # a width n[l]
+        index = _index(expr.indices[0])
+        return f"{self._plain_name(str(expr.base))}_{self._group(index)}"
+
+    def _print_IndexSum(self, expr):
+        var, lo, hi = expr.limits
+        body = expr.body
+        text = self._print(body)
+        if isinstance(body, (sp.MatAdd, sp.Add)):
+            text = self._parens(text)
+        return f"{self._sigma(self._print(var), self._print(lo), self._print(hi))} {text}"
+
+    def _print_Sum(self, expr):
+        (var, lo, hi), = expr.limits
+        text = self._print(expr.function)
+        if expr.function.is_Add:
+            text = self._parens(text)
+        return f"{self._sigma(self._print(var), self._print(lo), self._print(hi))} {text}"
+
+    def _print_Transpose(self, expr):
+        if isinstance(expr.arg, Member) and self._adjoint_family(expr.arg) is None:
+            return self._transposed_member(self._print(expr.arg))
+        return super()._print_Transpose(expr)
+
+    def _print_Mul(self, expr):
+        sums = [f for f in expr.args if isinstance(f, sp.Sum)]
+        if len(sums) == 1:  # (1/T) Σ ..., the sum last: it reaches to the end
+            rest = sp.Mul(*(f for f in expr.args if f is not sums[0]))
+            return f"{self._coefficient(rest)} {self._print(sums[0])}"
+        return super()._print_Mul(expr)
+
+    def _print_MatAdd(self, expr):
+        # a sum over an index reaches to the end of the line: before another term it is
+        # bracketed, Σ_t a_t + b is not Σ_t (a_t + b)
+        parts = []
+        for i, term in enumerate(expr.args):
+            text = self._print(term)
+            if isinstance(term, IndexSum) and i < len(expr.args) - 1:
+                text = self._parens(text)
+            if i and text.startswith("-"):
+                parts.append(" - " + text[1:])
+            else:
+                parts.append((" + " if i else "") + text)
+        return "".join(parts)
+
+    def _print_Partial(self, expr):
+        operand = expr.call_args[expr.slot]
+        if isinstance(operand, (Member, ScalarMember)) and expr.call_args.count(operand) == 1:
+            of = self._function_name(expr.name)
+            return self._partial(of, self._print(operand))
+        return super()._print_Partial(expr)
+
+
+class LoopTextPrinter(_LoopPrinting, TextPrinter):
+    """Unicode text with members: ``W_hhᵀ (∂L/∂h_{t+1})``, ``z⁽ˡ⁾``."""
+
+    latex_names = False
+
+    def __init__(self, names, notation, objective):
+        super().__init__(names, notation)
+        self.objective = objective
+
+    def _group(self, index):
+        return index if len(index) == 1 else f"{{{index}}}"
+
+    def _plain_name(self, name):
+        return unicode_name(name)
+
+    def _indexed(self, base, index, layered):
+        if layered:
+            text = f"({index})"
+            if all(c in _SUPERSCRIPTS for c in text):
+                return base + "".join(_SUPERSCRIPTS[c] for c in text)
+            return f"{base}^{text}"
+        return f"{base}_{self._group(index)}"
+
+    def _transposed_member(self, text):
+        return text + "ᵀ"
+
+    def _sigma(self, var, lo, hi):
+        return f"Σ_{{{var}={lo}}}^{{{hi}}}"
+
+    def _coefficient(self, rest):
+        text = self._print(rest)
+        return text if _atom_like(rest) else f"({text})"
+
+
+class LoopLatexPrinter(_LoopPrinting, MatrixLatexPrinter):
+    """LaTeX with members: ``\\boldsymbol{h}_{t-1}``, ``\\boldsymbol{W}^{(l)}``."""
+
+    latex_names = True
+
+    def __init__(self, names, notation, objective):
+        super().__init__(names, notation)
+        self.objective = objective
+
+    def _group(self, index):
+        return f"{{{index}}}"
+
+    def _plain_name(self, name):
+        return default_latex(name)
+
+    def _indexed(self, base, index, layered):
+        if layered:
+            return f"{base}^{{({index})}}"
+        if base.endswith("}") and "_{" in base and base.count("{") == base.count("}"):
+            head, _, sub = base.rpartition("_{")
+            return f"{head}_{{{sub[:-1]},{index}}}"  # W_{hh} at t: W_{hh,t}
+        return f"{base}_{{{index}}}"
+
+    def _transposed_member(self, text):
+        return f"{{{text}}}{TRANSPOSE[self.notation.transpose]}"
+
+    def _sigma(self, var, lo, hi):
+        return f"\\sum_{{{var}={lo}}}^{{{hi}}}"
+
+    def _coefficient(self, rest):
+        return self._print(rest)
+
+
+def _atom_like(expr):
+    return isinstance(expr, (sp.Symbol, sp.Integer, MatrixSymbol))
+
+
+def loop_names(derivation, latex, notation=Notation()):
+    """How the model's names print: its single values, families, functions."""
+    model = derivation.model
+    bold = BOLD[notation.bold]
+    out = {}
+    for name, v in model.variables.items():
+        shown = variable_latex(v, bold) if latex else unicode_name(name)
+        out[derivation.symbol(name)] = out[("var", name)] = shown
+    for name, f in model.families.items():
+        pseudo = Variable(name, f.role, f.shape, f.latex, f.line, f.col)
+        shown = variable_latex(pseudo, bold) if latex else unicode_name(name)
+        out[("family", name)] = out[("var", name)] = shown
+        out[("layered", name)] = str(derivation.index_of[name]) in LAYER_INDICES
+    objective = out[("var", model.objective)]
+    for name in model.variables:
+        out[derivation.adjoint_symbol(name)] = adjoint_name(objective, out[("var", name)],
+                                                           latex, notation)
+    for name, f in model.functions.items():
+        out[("func", name)] = (f.latex or default_latex(name)) if latex else unicode_name(name)
+    return out
+
+
+class _LoopWriter:
+    """Prints the parts of one derivation with loops, for one format."""
+
+    def __init__(self, derivation, latex, notation):
+        self.d, self.model, self.latex, self.notation = derivation, derivation.model, latex, \
+            notation
+        names = loop_names(derivation, latex, notation)
+        printer = LoopLatexPrinter if latex else LoopTextPrinter
+        self.printer = printer(names, notation, self.model.objective)
+        self.print = self.printer.doprint
+
+    def heading(self, text, latex):
+        return latex if self.latex else text
+
+    def shape(self, name, index=None):
+        if not self.notation.shapes:
+            return ""
+        if name in self.model.families:
+            shape = self.model.families[name].shape_at(index)
+        else:
+            shape = self.model.variables[name].shape
+        p = self._size
+        if self.latex:
+            space = "\\mathbb{R}" + ("" if shape.is_scalar else
+                                     f"^{{{p(shape.rows)}}}" if shape.kind == "vector" else
+                                     f"^{{{p(shape.rows)} \\times {p(shape.cols)}}}")
+            return f" \\in {space}"
+        if shape.is_scalar:
+            return "  ∈ ℝ"
+        if shape.kind == "vector":
+            return f"  ∈ ℝ^{p(shape.rows)}"
+        return f"  ∈ ℝ^({p(shape.rows)}×{p(shape.cols)})"
+
+    def _size(self, size):
+        # a width n[l]: SymPy's Indexed prints itself as n[l] before any printer method
+        if isinstance(size, sp.Indexed):
+            return self.printer._print_Indexed(size)
+        return self.print(size)
+
+    def loop_heading(self, var, first, last):
+        """``for t = T−1, …, 1:`` from the first and last values in the order they run."""
+        var, first, last = (self.print(sp.sympify(x)) for x in (var, first, last))
+        if self.latex:
+            return f"For ${var} = {first}, \\dots, {last}$:"
+        return f"for {var} = {first}, …, {last}:"
+
+    def prod(self, share, node, index):
+        child = self.d.symbol(share.consumer, share.index)
+        first = self.print(self.d.adjoint_symbol(share.consumer, share.index))
+        local = adjoint_name(self.print(child), self.print(self.d.symbol(node, index)),
+                             self.latex, Notation())
+        text = (f"\\operatorname{{prod}}\\left({first}, {local}\\right)" if self.latex else
+                f"prod({first}, {local})")
+        for r in reversed(share.over):
+            sigma = self.printer._sigma(self.print(r.var), self.print(r.lo), self.print(r.hi))
+            text = f"{sigma} {text}"
+        return text
+
+
+def _forward(w):
+    """The forward pass, a section per run of statements in the same loops."""
+    sections, run, loops = [], [], None
+    for target, value, these in w.d.forward:
+        if run and these != loops:
+            sections.append(_forward_section(w, run, loops, not sections))
+            run = []
+        loops = these
+        name = getattr(target, "family", None) or str(target)
+        index = getattr(target, "index", None)
+        run.append(Equation(w.print(target), w.print(value), shape=w.shape(name, index)))
+    sections.append(_forward_section(w, run, loops, not sections))
+    return sections
+
+
+def _forward_section(w, equations, loops, first):
+    heading = w.heading("Forward", "Forward pass.") if first else ""
+    if loops:
+        heading = " ".join(w.loop_heading(r.var, r.lo, r.hi) for r in loops)
+    return Section(heading, tuple(equations), wrap=False, subheading=not first)
+
+
+def _backward(w):
+    """The backward steps: a boundary at one index in the run of steps, a recurrence under
+    its own heading."""
+    seed = w.print(w.d.adjoint_symbol(w.model.objective))
+    sections = [Section(w.heading(f"Backward (reverse topological order, from {seed} = 1)",
+                                  f"Backward pass, in reverse topological order, from "
+                                  f"${seed} = 1$."), ())]
+    run = []
+    for step in w.d.steps:
+        if not step.terms:
+            continue
+        ranged = step.index is not None and sp.simplify(step.hi - step.lo) != 0
+        at = {} if step.index is None or ranged else {step.index: step.lo}
+        equation = _step_equation(w, step, at)
+        if ranged:
+            if run:
+                sections.append(Section("", tuple(run), subheading=True))
+                run = []
+            heading = w.loop_heading(step.index, step.hi, step.lo)
+            if sections[-1].heading == heading and sections[-1].subheading:  # the same loop
+                sections[-1] = Section(heading, sections[-1].equations + (equation,),
+                                       subheading=True)
+            else:
+                sections.append(Section(heading, (equation,), subheading=True))
+        else:
+            run.append(equation)
+    if run:
+        sections.append(Section("", tuple(run), subheading=True))
+    if not sections[0].equations and len(sections) > 1 and not sections[1].heading:
+        sections[0:2] = [Section(sections[0].heading, sections[1].equations)]
+    return sections
+
+
+def _step_equation(w, step, at):
+    adjoint = step.adjoint.xreplace(at) if at else step.adjoint
+    index = getattr(adjoint, "index", None)
+    chain = ()
+    if w.notation.prod:
+        chain = tuple(w.prod(_shifted(s, at), step.node, index) for s in step.terms)
+    result = step.result.xreplace(at) if at else step.result
+    return Equation(w.print(step.adjoint.xreplace(at) if at else step.adjoint), w.print(result),
+                    chain, shape=w.shape(step.node, index))
+
+
+def _shifted(share, at):
+    if not at or share.index is None:
+        return share
+    from dataclasses import replace
+    return replace(share, index=sp.sympify(share.index).xreplace(at))
+
+
+def _gradients(w):
+    rows = []
+    params = [n for n, role in w.model.roles.items() if role == "param"]
+    for name in params:
+        steps = [s for s in w.d.steps if s.node == name]
+        for step in steps:
+            result = w.print(step.result)
+            if step.index is not None:
+                result += (f", \\quad {w.print(step.index)} = {w.print(step.lo)}, \\dots, "
+                           f"{w.print(step.hi)}" if w.latex else
+                           f",  {w.print(step.index)} = {w.print(step.lo)}, …, "
+                           f"{w.print(step.hi)}")
+            rows.append(Equation(w.print(step.adjoint), result))
+    if not rows:
+        return []
+    return [Section(w.heading("Gradients of the params", "Gradients of the params."),
+                    tuple(rows), boxed=True)]
+
+
+def _document(w):
+    sections = _forward(w) + _backward(w) + _gradients(w)
+    if w.d.valid_from > 1:
+        lengths = ", ".join(w.model.lengths)
+        note = f"These steps hold for {lengths} ≥ {w.d.valid_from}."
+        sections.append(Section("", notes=(note,), subheading=True))
+    return Document(f"Backpropagation through {w.model.objective}", "Backpropagation",
+                    w.model.filename, tuple(sections), display_breaks=True)
+
+
+def loop_text(derivation, **options):
+    """A derivation with loops as Unicode text.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> from symbackprop.derivation.recurrences import derive_loops
+    >>> d = derive_loops(sbp.load("examples/loops/bptt.sbp"))
+    >>> print(loop_text(d, prod=False, shapes=False).split("for t = T - 1")[1].splitlines()[1])
+      ∂L/∂h_t = W_hhᵀ (∂L/∂h_{t+1}) + W_qhᵀ (∂L/∂o_t)
+    """
+    return render_text(_document(_LoopWriter(derivation, False, Notation(**options))))
+
+
+def loop_latex(derivation, standalone=False, **options):
+    """A derivation with loops as LaTeX: a fragment, or a whole document."""
+    return render_latex(_document(_LoopWriter(derivation, True, Notation(**options))),
+                        standalone)
+
+
+def loop_markdown(derivation, **options):
+    """A derivation with loops as Markdown with ``$$`` blocks."""
+    return render_markdown(_document(_LoopWriter(derivation, True, Notation(**options))))
