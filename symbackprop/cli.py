@@ -20,9 +20,10 @@ from pathlib import Path
 import sympy as sp
 
 from . import __version__
-from .api import derive, derive_hvp
+from .api import LoopDerivation, derive, derive_hvp
 from .errors import ModelError
 from .language.loading import load
+from .language.looped import LoopModel
 from .primitives.operators import FUNCTIONS, REGISTRY
 from .primitives.shapes import ShapeError, vector
 from .printing import documents
@@ -105,7 +106,7 @@ def _emit(text, out):
 
 
 def _graph(args):
-    d = derive(load(args.model, bind=args.bind))
+    d = derive(_load(args))
     if args.standalone and args.format != "tikz":
         raise UsageError("--standalone goes with --format tikz")
     if args.format == "png" and args.output is None and sys.stdout.isatty():
@@ -125,7 +126,9 @@ def _graph(args):
 
 
 def _derive(args):
-    d = derive(load(args.model, bind=args.bind))
+    d = derive(_load(args, loops=True))
+    if isinstance(d, LoopDerivation):
+        return _derive_loops(d, args)
     if (args.dims or args.dtype != "float64") and not args.memory:
         raise UsageError("--dims and --dtype go with --memory (sizes and element type to price "
                          "the memory table in bytes)")
@@ -148,6 +151,28 @@ def _derive(args):
     return 0
 
 
+def _derive_loops(d, args):
+    """A model with loops, derived for a general index."""
+    unsupported = [flag for flag, used in (("--memory", args.memory),
+                                           ("--substituted", args.substituted),
+                                           ("--nabla", args.nabla)) if used]
+    if unsupported:
+        raise UsageError(f"{', '.join(unsupported)}: not yet for a model with loops derived in "
+                         "general; write it out with --unroll T=3")
+    notation = dict(prod=args.prod, shapes=args.shapes)
+    if args.standalone and args.format != "tex":
+        raise UsageError("--standalone goes with --format tex")
+    if args.format == "text":
+        text = d.text(**notation)
+    elif args.format == "tex":
+        text = d.latex(standalone=args.standalone, bold=args.bold, transpose=args.transpose,
+                       **notation)
+    else:
+        text = d.markdown(bold=args.bold, transpose=args.transpose, **notation)
+    _emit(text, args.output)
+    return 0
+
+
 def _wrt_names(text):
     """A --wrt list: names separated by commas; None (the params) when empty."""
     return [n.strip() for n in text.split(",") if n.strip()] or None
@@ -156,21 +181,21 @@ def _wrt_names(text):
 def _memory(args):
     if args.dtype != "float64" and not args.dims:
         raise UsageError("--dtype goes with --dims (sizes to count bytes at)")
-    d = derive(load(args.model, bind=args.bind))
+    d = derive(_load(args))
     report = memory_report(d, _wrt_names(args.wrt))
     _emit(report.text(args.dims or None, args.dtype), args.output)
     return 0
 
 
 def _codegen(args):
-    d = derive(load(args.model, bind=args.bind)).bound()
+    d = derive(_load(args)).bound()
     _emit(generate_source(d, _wrt_names(args.wrt)), args.output)
     return 0
 
 
 def _hvp(args):
     from .printing.numpy_code import generate_hvp_source
-    hvp = derive_hvp(derive(load(args.model, bind=args.bind)))
+    hvp = derive_hvp(derive(_load(args)))
     if args.standalone and args.format != "tex":
         raise UsageError("--standalone goes with --format tex")
     if args.format == "text":
@@ -187,7 +212,7 @@ def _hvp(args):
 
 def _hessian(args):
     from .proofs.hessian import elementwise_hessian, hessian_block
-    d = derive(load(args.model, bind=args.bind))
+    d = derive(_load(args))
     lines = ["Hessian blocks in closed form (V -> M V or V -> V M)"]
     for a in d.params:
         for b in d.params:
@@ -224,7 +249,7 @@ def _hessian(args):
 
 
 def _check(args):
-    model = load(args.model)
+    model = _load(args, bind=False)
     report = check(model, dims=args.dims, bind=args.bind, seed=args.seed)
     print(report)
     # the numbers prove the expression trees; the notes are the printed text: read it back
@@ -236,7 +261,7 @@ def _check(args):
 def _verify(args):
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
-    report = verify(load(args.model), dims=args.dims, bind=args.bind,
+    report = verify(_load(args, bind=False), dims=args.dims, bind=args.bind,
                     timeout=TIMEOUT if args.timeout is None else args.timeout,
                     accept_numeric=args.accept_numeric)
     print(report)
@@ -274,8 +299,27 @@ def _command(sub, name, help_, func, example, more=""):
                        epilog=f"example:\n  {example}",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL", help="the model file (.sbp)")
+    p.add_argument("--unroll", metavar="LENGTH=N,...", default="",
+                   help="for a model with loops: write it out at these lengths first, e.g. T=3 "
+                        "(the derivation of the model without loops, as a check of the general "
+                        "one)")
     p.set_defaults(func=func)
     return p
+
+
+def _load(args, bind=True, loops=False):
+    """The command's model, written out with --unroll; a model with loops is read by the
+    commands that derive it in general (`loops`), and written out for the others."""
+    model = load(args.model, bind=args.bind if bind else None)
+    if args.unroll:
+        if not isinstance(model, LoopModel):
+            raise UsageError(f"--unroll: {args.model} has no loops to write out")
+        return model.unrolled(args.unroll)
+    if isinstance(model, LoopModel) and not loops:
+        lengths = ",".join(f"{n}=3" for n in model.lengths)
+        raise UsageError(f"{args.model} has loops: this command reads it written out at "
+                         f"lengths, --unroll {lengths}")
+    return model
 
 
 @functools.cache
@@ -445,6 +489,7 @@ def main(argv=None):
         args.bind = _option_pairs(args.bind, "bind")
         if hasattr(args, "dims"):
             args.dims = _option_pairs(args.dims, "dims", int)
+        args.unroll = _option_pairs(args.unroll, "unroll", int)
         return args.func(args)
     except ModelError as err:
         print(err.render(), file=sys.stderr)

@@ -23,7 +23,8 @@ from ..primitives.operators import REGISTRY, index_sum_operator
 from ..primitives.shapes import Shape
 from . import syntax as ast
 from .model import Literal, Node, Ref, Variable, _Checker, _checked_model, _walk
-from .unrolling import index_expression, index_symbol, lengths_of, member_name, unroll
+from .unrolling import (index_expression, index_symbol, lengths_of, member_name, unique_errors,
+                        unroll)
 
 __all__ = ["LoopModel", "Family", "IndexRange", "LoopAssignment", "check_looped",
            "CHECK_LENGTH"]
@@ -189,7 +190,10 @@ def check_looped(text, filename, bindings, statements):
         flat_statements = unroll(statements, {n: CHECK_LENGTH for n in lengths})
     except ModelError as err:
         raise err.located(filename, text) from None
-    flat = _checked_model(text, filename, bindings, flat_statements)
+    try:
+        flat = _checked_model(text, filename, bindings, flat_statements)
+    except ModelError as err:  # a body's error, once per iteration: once
+        raise ModelError.collect(unique_errors([err])) from None
     try:
         model = _General(text, filename, bindings, statements, lengths).model()
         _agree(model, flat)

@@ -151,6 +151,9 @@ class Model:
     assignments: tuple
     objective: str
     bindings: dict = field(default_factory=dict)
+    #: The statements checked, when they are not the source's own (a model with loops
+    #: written out): what :meth:`bind` checks again.
+    statements: tuple = field(default=None, repr=False, compare=False)
 
     def bind(self, bindings):
         """This model with abstract functions replaced by built-ins.
@@ -168,7 +171,7 @@ class Model:
         'tanh'
         """
         merged = {**self.bindings, **dict(bindings or {})}
-        return _checked_model(self.source, self.filename, merged)
+        return _checked_model(self.source, self.filename, merged, self.statements)
 
     @property
     def unbound(self):
@@ -255,7 +258,8 @@ class _Checker:
         name = self.objective
         variables[name] = _replace_role(variables[name], "objective")
         return Model(self.text, self.filename, dict(self.dims), variables, dict(self.functions),
-                     tuple(self.assignments), name, dict(self.bindings))
+                     tuple(self.assignments), name, dict(self.bindings),
+                     None if self.statements is None else tuple(self.statements))
 
     # statements
 

@@ -21,6 +21,7 @@ by walking the syntax tree; no text reaches a parser of SymPy's.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import replace
 
 import sympy as sp
@@ -28,7 +29,7 @@ import sympy as sp
 from ..errors import ModelError
 from . import syntax as ast
 
-__all__ = ["unroll", "is_looped", "index_expression", "range_bounds", "lengths_of",
+__all__ = ["unroll", "is_looped", "unique_errors", "index_expression", "range_bounds", "lengths_of",
            "member_name", "index_symbol"]
 
 #: The most members one family may have when unrolled: a bound on the work of a check.
@@ -240,6 +241,7 @@ class _Unroller:
         self.plain = {}      # name -> line, of values without an index
         self.defined = {}    # (name, values) -> line, of assigned members
         self.errors = []
+        self.poisoned = set()  # names whose definition failed
 
     def run(self):
         self._survey()
@@ -247,7 +249,7 @@ class _Unroller:
         for s in self.statements:
             self._statement(s, {}, out)
         if self.errors:
-            raise ModelError.collect(_unique(self.errors))
+            raise ModelError.collect(unique_errors(self.errors))
         return out
 
     def _survey(self):
@@ -278,7 +280,9 @@ class _Unroller:
             if isinstance(s, ast.For):
                 self._loop(s, env, out)
             elif isinstance(s, ast.Dim):
-                out.append(self._dim(s, env))
+                dim = self._dim(s, env)
+                if dim is not None:
+                    out.append(dim)
             elif isinstance(s, ast.Decl):
                 out.extend(self._decl(s, env))
             elif isinstance(s, ast.Assign):
@@ -287,6 +291,11 @@ class _Unroller:
                 out.append(s)
         except ModelError as err:
             self.errors.append(err)
+            if isinstance(s, ast.Assign):
+                self.poisoned.add(s.target) if not s.indices else None
+        except _Poisoned:
+            if isinstance(s, ast.Assign):
+                self.poisoned.add(s.target)
 
     def _values(self, r, env, what):
         lo, hi = (self._integer(b, env) for b in (r.lo, r.hi))
@@ -296,8 +305,14 @@ class _Unroller:
         return range(lo, hi + 1)
 
     def _loop(self, s, env, out):
-        self._fresh_variable(s.var, env, s)
-        for value in self._values(s.range, env, "the loop"):
+        try:
+            self._fresh_variable(s.var, env, s)
+            values = self._values(s.range, env, "the loop")
+        except ModelError:  # what the body defines is unknown: reads of it say nothing more
+            self.poisoned.update(inner.target for inner in _statements_in(s.body)
+                                 if isinstance(inner, ast.Assign))
+            raise
+        for value in values:
             for inner in s.body:
                 self._statement(inner, {**env, s.var: value}, out)
 
@@ -307,8 +322,9 @@ class _Unroller:
                              "value: choose another letter", s.line, s.col)
 
     def _dim(self, s, env):
-        if s.index is None:
-            return s
+        if s.index is None:  # a length is a number once written out
+            names = tuple(n for n in s.names if n[0] not in self.lengths)
+            return replace(s, names=names) if names else None
         (name, line, col), (var, r) = s.names[0], s.index
         names = tuple((member_name(name, (k,)), line, col)
                       for k in self._values(r, env, f"the family of dimensions '{name}'"))
@@ -352,8 +368,10 @@ class _Unroller:
         if key in self.defined:
             raise ModelError(f"{_member(s.target, values)} is already defined at line "
                              f"{self.defined[key]}; every member is defined once", s.line, s.col)
-        expr = self._expr(s.expr, env)  # reads before the member is defined
-        self.defined[key] = s.line
+        try:
+            expr = self._expr(s.expr, env)
+        finally:  # defined even if its expression fails: one mistake, one error
+            self.defined[key] = s.line
         return replace(s, target=self._mangled(s.target, values, s), expr=expr, indices=())
 
     def _mangled(self, name, values, where):
@@ -424,7 +442,13 @@ class _Unroller:
         return total
 
     def _read(self, m, env):
+        if m.name in self.poisoned:
+            raise _Poisoned
         kind = self.families.get(m.name)
+        if kind is None and m.name not in self.plain:
+            close = difflib.get_close_matches(m.name, list(self.families), n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ModelError(f"unknown family '{m.name}'{hint}", m.line, m.col)
         if kind is None or kind == "dim":
             what = "a dimension" if kind else "not a family"
             raise ModelError(f"'{m.name}' is {what}: only a family's members have an index",
@@ -444,6 +468,10 @@ class _Unroller:
         return ast.Name(self._mangled(m.name, values, m), m.line, m.col)
 
 
+class _Poisoned(Exception):
+    """A statement reads a value whose definition already failed: nothing new to report."""
+
+
 def _member(name, values):
     return f"{name}[{', '.join(map(str, values))}]"
 
@@ -452,12 +480,12 @@ def _defined_later(statements, name):
     return any(isinstance(s, ast.Assign) and s.target == name for s in _statements_in(statements))
 
 
-def _unique(errors):
-    """One error per place and message: a loop's body is checked once per iteration."""
+def unique_errors(errors):
+    """One error per place, the first: a loop's body is checked once per iteration."""
     seen, out = set(), []
     for err in errors:
         for one in err.errors:
-            key = (one.line, one.col, one.message)
+            key = (one.line, one.col)
             if key not in seen:
                 seen.add(key)
                 out.append(one)

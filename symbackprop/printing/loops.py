@@ -102,12 +102,22 @@ class _LoopPrinting:
         return super()._print_Mul(expr)
 
     def _print_MatAdd(self, expr):
-        # a sum over an index reaches to the end of the line: before another term it is
-        # bracketed, Σ_t a_t + b is not Σ_t (a_t + b)
+        return self._summed_last(list(expr.args))
+
+    def _print_Add(self, expr, order=None):
+        terms = self._as_ordered_terms(expr, order=order)
+        if not any(_has_sum(t) for t in terms):
+            return super()._print_Add(expr, order)
+        return self._summed_last(terms)
+
+    def _summed_last(self, terms):
+        # a sum over an index reaches to the end of the line, Σ_t a_t + b might be read as
+        # Σ_t (a_t + b): such terms go last, and one before another is bracketed
+        terms = [t for t in terms if not _has_sum(t)] + [t for t in terms if _has_sum(t)]
         parts = []
-        for i, term in enumerate(expr.args):
+        for i, term in enumerate(terms):
             text = self._print(term)
-            if isinstance(term, IndexSum) and i < len(expr.args) - 1:
+            if _has_sum(term) and i < len(terms) - 1:
                 text = self._parens(text)
             if i and text.startswith("-"):
                 parts.append(" - " + text[1:])
@@ -188,6 +198,14 @@ class LoopLatexPrinter(_LoopPrinting, MatrixLatexPrinter):
 
     def _coefficient(self, rest):
         return self._print(rest)
+
+
+def _has_sum(term):
+    """Whether a term prints as a sum over an index, alone or as the last factor."""
+    if isinstance(term, (IndexSum, sp.Sum)):
+        return True
+    return isinstance(term, (sp.Mul, sp.MatMul)) and any(
+        isinstance(f, (IndexSum, sp.Sum)) for f in term.args)
 
 
 def _atom_like(expr):

@@ -1,0 +1,289 @@
+"""Loops over layers and time: the language, the general derivation, and its proofs.
+
+The two models of the reference (../shared/reference/textbook-loops.md) parse as
+written; their backward derivations print the book's recurrences; and the
+general derivation, put at concrete lengths, equals the derivation of the model
+written out at those lengths, which is proved like every model: finite
+differences, SymPy's entry-by-entry derivatives and PyTorch autograd.
+"""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symbackprop as sbp
+from symbackprop.cli import main
+from symbackprop.proofs.check import random_arrays
+from symbackprop.proofs.sizes import default_dims
+from reference import relative_error, torch_value_and_grad
+from typeset import compile_together
+
+LOOPS = Path(__file__).resolve().parent.parent / "examples" / "loops"
+
+#: As the issue writes them, character for character.
+BPTT = """\
+# Vanilla RNN, backpropagation through time
+dim d, h, q, T
+input x[t]: vector(d) for t in 1..T
+input y[t]: vector(q) for t in 1..T
+const h0: vector(h)
+param W_hx: matrix(h, d)
+param W_hh: matrix(h, h)
+param W_qh: matrix(q, h)
+func ell(o, y)
+h[0] = h0
+for t in 1..T:
+    h[t] = W_hx @ x[t] + W_hh @ h[t-1]
+    o[t] = W_qh @ h[t]
+L = sum(ell(o[t], y[t]) for t in 1..T) / T
+objective L
+"""
+
+LAYERS = """\
+dim L
+dim n[l] for l in 0..L
+input x: vector(n[0])
+input y: vector(n[L])
+param W[l]: matrix(n[l], n[l-1]) for l in 1..L
+const lambda: scalar
+func phi
+func ell(o, y)
+h[0] = x
+for l in 1..L:
+    z[l] = W[l] @ h[l-1]
+    h[l] = phi(z[l])
+J = ell(h[L], y) + lambda / 2 * sum(norm(W[l])^2 for l in 1..L)
+objective J
+"""
+
+BIND = {"bptt": {"ell": "squared_error"}, "layers": {"phi": "tanh", "ell": "squared_error"}}
+
+
+def _model(which, bind=False):
+    return sbp.parse(BPTT if which == "bptt" else LAYERS, bind=BIND[which] if bind else None)
+
+
+def _backward_lines(d):
+    text = d.text(prod=False, shapes=False)
+    return text.split("Backward")[1].split("Gradients")[0].splitlines()
+
+
+# --- the language ---------------------------------------------------------------------------
+
+def test_the_examples_are_the_models_of_the_reference():
+    assert (LOOPS / "bptt.sbp").read_text() == BPTT
+    assert (LOOPS / "mlp_layers.sbp").read_text().split("\n", 1)[1] == LAYERS
+
+
+def test_the_rnn_parses_into_families_and_loops():
+    m = _model("bptt")
+    assert isinstance(m, sbp.LoopModel) and m.lengths == ("T",)
+    shapes = {name: str(f.shape) for name, f in m.families.items()}
+    assert shapes == {"x": "vector(d)", "y": "vector(q)", "h": "vector(h)", "o": "vector(q)"}
+    assert [(str(lo), str(hi)) for lo, hi in m.families["h"].ranges] == [("0", "0"), ("1", "T")]
+    assert [(a.target, [str(i) for i in a.index]) for a in m.assignments] == [
+        ("h", ["0"]), ("h", ["t"]), ("o", ["t"]), ("L", [])]
+    assert [str(r.hi) for r in m.assignments[1].loops] == ["T"]
+
+
+def test_the_layers_have_a_width_each():
+    m = _model("layers")
+    assert m.lengths == ("L",) and list(m.dim_families) == ["n"]
+    w, h = m.families["W"], m.families["h"]
+    assert str(w.shape) == "matrix(n[l], n[l - 1])"
+    assert str(h.shape_at(sp.Symbol("l", integer=True) - 1)) == "vector(n[l - 1])"
+    assert str(m.variables["y"].shape) == "vector(n[L])"
+
+
+def test_written_out_it_is_a_model_without_loops():
+    flat = _model("layers").unrolled({"L": 2})
+    assert isinstance(flat, sbp.Model) and list(flat.dims) == ["n_0", "n_1", "n_2"]
+    assert str(flat.variables["W_2"].shape) == "matrix(n_2, n_1)"
+    assert [a.target for a in flat.assignments] == ["h_0", "z_1", "h_1", "z_2", "h_2", "J"]
+    with pytest.raises(ValueError, match="T is not a length"):
+        _model("layers").unrolled({"T": 2})
+    with pytest.raises(ValueError, match="positive whole number"):
+        _model("layers").unrolled({"L": 0})
+
+
+@pytest.mark.parametrize("edit, line, col, message", [
+    (("h[t-1]", "h[t+1]"), 12, 33, "h[2] is read before it is defined (at t = 1)"),
+    (("x[t] +", "x[t-1] +"), 12, 19, "x[0] is outside the family 'x', which runs over 1..3"),
+    (("h[t-1]", "h[2*t]"), 12, 36, "an index is a loop variable plus or minus an integer"),
+    (("x[t] +", "xx[t] +"), 12, 19, "unknown family 'xx'; did you mean 'x'?"),
+    (("W_hx @ x[t]", "W_hx @ x"), 12, 19, "'x' is a family: name one member, x[...]"),
+    (("    o[t] =", "  o[t] ="), 13, 3, "indentation matches no enclosing block"),
+    (("h[0] = h0\n", "h[0] = h0\nh[0] = h0\n"), 11, 1, "h[0] is already defined at line 10"),
+    (("for t in 1..T:", "for t in 1..T"), 11, 14, "expected ':' at the end of the loop's line"),
+    (("for t in 1..T:", "for d in 1..T:"), 11, 1, "the index 'd' already names"),
+    (("h[0] = h0\n", "    h[0] = h0\n"), 10, 5, "unexpected indentation"),
+])
+def test_mistakes_in_loops_are_located(edit, line, col, message):
+    text = BPTT.replace(*edit)
+    assert text != BPTT
+    with pytest.raises(sbp.ModelError) as caught:
+        sbp.parse(text, "rnn.sbp")
+    first = caught.value
+    assert (first.line, first.col) == (line, col), str(first)
+    assert message in first.message
+    assert first.filename == "rnn.sbp"
+    assert len(first.errors) == 1, [str(e) for e in first.errors]  # one mistake, one error
+
+
+def test_a_shape_error_in_a_loop_body_points_into_the_body():
+    with pytest.raises(sbp.ModelError) as caught:
+        sbp.parse(BPTT.replace("W_qh @ h[t]", "W_qh @ x[t]"))
+    assert (caught.value.line, caught.value.col) == (13, 17)
+    assert len(caught.value.errors) == 1
+
+
+# --- the derivation, for a general index ----------------------------------------------------
+
+def test_backpropagation_through_time_as_the_book_writes_it():
+    d = sbp.derive(_model("bptt"))
+    assert isinstance(d, sbp.LoopDerivation)
+    lines = [line.strip() for line in _backward_lines(d)]
+    assert lines[1:] == [
+        "for t = T, …, 1:",
+        "∂L/∂o_t = (1/T) (∂ℓ/∂o_t)",
+        "∂L/∂W_qh = Σ_{t=1}^{T} (∂L/∂o_t) h_tᵀ",
+        "∂L/∂h_T = W_qhᵀ (∂L/∂o_T)",
+        "for t = T - 1, …, 1:",
+        "∂L/∂h_t = W_qhᵀ (∂L/∂o_t) + W_hhᵀ (∂L/∂h_{t+1})",
+        "∂L/∂W_hx = Σ_{t=1}^{T} (∂L/∂h_t) x_tᵀ",
+        "∂L/∂W_hh = Σ_{t=1}^{T} (∂L/∂h_t) h_{t-1}ᵀ",
+        "for t = T, …, 1:",
+        "∂L/∂y_t = (1/T) (∂ℓ/∂y_t)",
+        "∂L/∂x_t = W_hxᵀ (∂L/∂h_t)",
+        "",
+    ]
+    assert d.valid_from == 1
+
+
+def test_the_four_equations_of_an_l_layer_network():
+    d = sbp.derive(_model("layers"))
+    lines = [line.strip() for line in _backward_lines(d)]
+    assert lines[1:] == [
+        "∂J/∂h⁽ᴸ⁾ = ∂ℓ/∂h⁽ᴸ⁾",
+        "for l = L, …, 1:",
+        "∂J/∂z⁽ˡ⁾ = ∂J/∂h⁽ˡ⁾ ⊙ φ'(z⁽ˡ⁾)",
+        "∂J/∂h⁽ˡ⁻¹⁾ = W⁽ˡ⁾ᵀ (∂J/∂z⁽ˡ⁾)",
+        "∂J/∂W⁽ˡ⁾ = λ W⁽ˡ⁾ + (∂J/∂z⁽ˡ⁾) h⁽ˡ⁻¹⁾ᵀ",
+        "∂J/∂y = ∂ℓ/∂y",
+        "∂J/∂x = ∂J/∂h⁽⁰⁾",
+        "",
+    ]
+
+
+def test_the_chain_rule_lines_name_the_consumer_member():
+    text = sbp.derive(_model("bptt")).text()
+    assert ("∂L/∂h_t = prod(∂L/∂o_t, ∂o_t/∂h_t) + prod(∂L/∂h_{t+1}, ∂h_{t+1}/∂h_t)"
+            in text)
+    assert "∂L/∂W_hh = Σ_{t=1}^{T} prod(∂L/∂h_t, ∂h_t/∂W_hh)" in text
+    assert "= W_qhᵀ (∂L/∂o_t) + W_hhᵀ (∂L/∂h_{t+1})  ∈ ℝ^h" in text
+    layers = sbp.derive(_model("layers")).text()
+    assert "∂J/∂h⁽ˡ⁻¹⁾ = prod(∂J/∂z⁽ˡ⁾, ∂z⁽ˡ⁾/∂h⁽ˡ⁻¹⁾) = W⁽ˡ⁾ᵀ (∂J/∂z⁽ˡ⁾)  ∈ ℝ^n_{l-1}" in layers
+    assert "∈ ℝ^(n_l×n_{l-1})" in layers
+
+
+def test_the_derivation_does_not_grow_with_the_length():
+    d = sbp.derive(_model("bptt"))
+    assert len(d.steps) == 9  # the seed, o, W_qh, h (a boundary and a recurrence), W_hx,
+    # W_hh, y and x: once each, whatever T
+    assert {s.node for s in d.steps} == {"L", "o", "W_qh", "h", "W_hx", "W_hh", "y", "x"}
+
+
+# --- proved at concrete lengths -------------------------------------------------------------
+
+@pytest.mark.parametrize("which, lengths", [("bptt", {"T": k}) for k in (1, 2, 3, 5)]
+                         + [("layers", {"L": k}) for k in (1, 2, 3)])
+def test_the_general_derivation_at_a_length_is_the_written_out_one(which, lengths):
+    d = sbp.derive(_model(which))
+    report = d.prove(lengths)
+    assert report.ok, str(report)
+    written = d.unrolled(lengths)
+    assert {str(s.adjoint) for s in written.steps} <= set(report.compared)
+
+
+def test_a_wrong_recurrence_is_caught():
+    d = sbp.derive(_model("bptt"))
+    steps = list(d.steps)
+    k = next(i for i, s in enumerate(steps) if s.node == "h" and str(s.lo) == "1")
+    untransposed = steps[k].result.replace(
+        lambda e: isinstance(e, sp.Transpose) and str(e.arg) == "W_hh", lambda e: e.arg)
+    steps[k] = dataclasses.replace(steps[k], result=untransposed)
+    d.steps = tuple(steps)
+    report = d.prove({"T": 3})
+    assert not report.ok and set(report.differing) == {"∂L/∂h_1", "∂L/∂h_2"}
+
+
+def test_a_missing_boundary_is_caught():
+    d = sbp.derive(_model("bptt"))
+    d.steps = tuple(s for s in d.steps if not (s.node == "h" and str(s.lo) == "T"))
+    report = d.prove({"T": 3})
+    assert not report.ok and report.missing == ("∂L/∂h_3",)
+
+
+@pytest.mark.parametrize("which, lengths", [("bptt", {"T": k}) for k in (1, 2, 5)]
+                         + [("layers", {"L": k}) for k in (1, 3)])
+def test_numbers_agree_with_finite_differences_and_pytorch(which, lengths):
+    flat = _model(which, bind=True).unrolled(lengths)
+    report = sbp.check(flat)
+    assert report.ok, str(report)
+    d = sbp.derive(flat)
+    arrays = random_arrays(flat, default_dims(flat), seed=3)
+    wrt = [n for n, v in flat.variables.items() if v.role in ("param", "input")]
+    J, grads = d.lambdify(wrt=wrt)(**arrays)
+    J_torch, grads_torch = torch_value_and_grad(flat, arrays, wrt)
+    assert relative_error(J, J_torch) <= 1e-12
+    for name in wrt:
+        assert relative_error(grads[name], grads_torch[name]) <= 1e-9, name
+    assert np.isfinite(J)
+
+
+@pytest.mark.parametrize("which, lengths", [("bptt", {"T": 2}), ("layers", {"L": 2})])
+def test_written_out_it_is_proved_entry_by_entry(which, lengths):
+    flat = _model(which).unrolled(lengths)
+    report = sbp.verify(flat, dims={name: 2 for name in flat.dims})
+    assert report.ok, str(report)
+
+
+# --- in print -------------------------------------------------------------------------------
+
+def test_the_latex_compiles(tmp_path):
+    fragments = {f"{which} {notation}": sbp.derive(_model(which)).latex(**options)
+                 for which in ("bptt", "layers")
+                 for notation, options in (("default", {}), ("mathbf", {"bold": "mathbf",
+                                                                         "transpose": "T"}))}
+    compile_together(tmp_path, fragments)
+    tex = fragments["layers default"]
+    assert "{\\boldsymbol{W}^{(l)}}^\\top \\frac{\\partial J}{\\partial \\boldsymbol{z}^{(l)}}" \
+        in tex
+    assert "\\sum_{t=1}^{T}" in fragments["bptt default"]
+    assert "For $t = T - 1, \\dots, 1$:" in fragments["bptt default"]
+
+
+def test_the_markdown_has_the_loop_headings():
+    md = sbp.derive(_model("bptt")).markdown()
+    assert "For $t = T - 1, \\dots, 1$:" in md and md.startswith("**Forward pass.**")
+
+
+# --- the command line -----------------------------------------------------------------------
+
+def test_the_command_line_derives_in_general_and_written_out(capsys):
+    path = str(LOOPS / "bptt.sbp")
+    assert main(["derive", path, "--no-prod"]) == 0
+    assert "∂L/∂h_t = W_qhᵀ (∂L/∂o_t) + W_hhᵀ (∂L/∂h_{t+1})" in capsys.readouterr().out
+    assert main(["derive", path, "--no-prod", "--unroll", "T=2"]) == 0
+    assert "∂L/∂h_1 = W_qhᵀ (∂L/∂o_1) + W_hhᵀ (∂L/∂h_2)" in capsys.readouterr().out
+    assert main(["check", path, "--unroll", "T=2", "--bind", "ell=squared_error"]) == 0
+    capsys.readouterr()
+    assert main(["check", path]) == 2
+    assert "--unroll T=3" in capsys.readouterr().err
+    assert main(["derive", str(LOOPS.parent / "textbook_mlp.sbp"), "--unroll", "T=2"]) == 2
+    assert "has no loops" in capsys.readouterr().err
+    assert main(["derive", path, "--memory"]) == 2
+    assert "not yet for a model with loops" in capsys.readouterr().err
