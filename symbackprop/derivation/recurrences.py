@@ -34,6 +34,7 @@ from ..language.model import Node, Ref, _walk
 from ..primitives import expressions as ex
 from ..language.unrolling import member_name
 from ..primitives.members import IndexSum, Member, ScalarMember, index_sum, member
+from .closed_forms import closed_forms
 from .reverse import _shares, _walked, adjoint_symbol, shaped_symbol
 
 __all__ = ["derive_loops", "LoopDerivation", "RecurrenceStep", "Share"]
@@ -136,6 +137,11 @@ class LoopDerivation:
     def __repr__(self):
         return (f"<LoopDerivation of {self.model.objective} from {self.model.filename}: "
                 f"{len(self.steps)} steps>")
+
+    @cached_property
+    def closed_forms(self):
+        """The closed forms of its linear recurrences (:func:`.closed_forms.closed_forms`)."""
+        return closed_forms(self)
 
     @cached_property
     def order(self):
@@ -487,12 +493,14 @@ def instantiate(derivation, lengths=None):
         step's formula with its index and lengths put in and its sums written out.
     forward : dict
         Each assigned variable's symbol of `flat` to its general definition, put in likewise.
+    closed : dict
+        Each adjoint a closed form gives (:attr:`LoopDerivation.closed_forms`), likewise.
 
     Examples
     --------
     >>> import symbackprop as sbp
     >>> d = derive_loops(sbp.load("examples/loops/bptt.sbp"))
-    >>> flat, adjoints, _ = instantiate(d, {"T": 2})
+    >>> flat, adjoints, _, _ = instantiate(d, {"T": 2})
     >>> print({str(k): str(v) for k, v in adjoints.items()}["∂L/∂W_hh"])
     ∂L/∂h_1*h_0.T + ∂L/∂h_2*h_1.T
     """
@@ -520,7 +528,15 @@ def instantiate(derivation, lengths=None):
     for target, value, loops in derivation.forward:
         for env in _iterations(loops, values):
             forward[rename(target.xreplace(env))] = rename(value.xreplace(env))
-    return flat, adjoints, forward
+    closed = {}
+    for form in derivation.closed_forms:
+        lo, hi = (int(sp.sympify(b).xreplace(values)) for b in (form.lo, form.hi))
+        for k in range(lo, hi + 1):
+            at = {form.index: sp.Integer(k)}
+            closed[rename(form.adjoint.xreplace(at))] = rename(form.result.xreplace(at))
+        for name, value in form.gradients.items():
+            closed[rename.adjoint(name, None)] = rename(value)
+    return flat, adjoints, forward, closed
 
 
 def _iterations(loops, values):
@@ -558,12 +574,28 @@ class _Renamer:
 
 
 def _written_out(expr):
-    """Sums over an index with integer bounds, written out term by term (innermost first)."""
-    def expand(e):
-        var, lo, hi = e.limits[0] if isinstance(e, sp.Sum) else e.limits
-        terms = [_written_out(e.args[0].xreplace({var: sp.Integer(k)}))
+    """Sums over an index with integer bounds, written out term by term (innermost first),
+    and powers of a matrix to a whole number as products."""
+    expr = _sums_written_out(expr)
+    return expr.replace(lambda e: isinstance(e, sp.MatPow) and e.exp.is_Integer, _product)
+
+
+def _product(power):
+    k = int(power.exp)
+    if k == 0:
+        return sp.Identity(power.base.shape[0])
+    return ex.mul(*[power.base] * k) if k > 1 else power.base
+
+
+def _sums_written_out(expr):
+    """Outermost first: an inner sum's bounds may be the outer sum's index."""
+    if isinstance(expr, (IndexSum, sp.Sum)):
+        var, lo, hi = expr.limits[0] if isinstance(expr, sp.Sum) else expr.limits
+        terms = [_sums_written_out(expr.args[0].xreplace({var: sp.Integer(k)}))
                  for k in range(int(lo), int(hi) + 1)]
-        if isinstance(e, sp.Sum):
+        if isinstance(expr, sp.Sum):
             return sp.Add(*terms)
-        return ex.add(*terms) if terms else sp.ZeroMatrix(*e.shape)
-    return expr.replace(lambda e: isinstance(e, (IndexSum, sp.Sum)), expand)
+        return ex.add(*terms) if terms else sp.ZeroMatrix(*expr.shape)
+    if not expr.has(IndexSum, sp.Sum):
+        return expr
+    return expr.func(*(_sums_written_out(a) for a in expr.args))

@@ -12,7 +12,9 @@ Each step is compared entry by entry at small sizes, as SymPy expressions in
 the entries of the inputs and params, with the later adjoints it reads taken
 from the written-out derivation: a step that agrees given the same later
 adjoints, for every step, is a derivation that agrees.  The forward definitions
-are compared the same way.  Both sides must give the same set of adjoints.
+are compared the same way, and so is every closed form of a linear recurrence
+(:mod:`symbackprop.derivation.closed_forms`) at every index.  Both sides must
+give the same set of adjoints.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def prove_instances(derivation, lengths, dims=None):
     >>> print(prove_instances(derive_loops(sbp.load("examples/loops/bptt.sbp")), {"T": 2}))
     general derivation at T = 2: 20 formulas agree
     """
-    flat, adjoints, forward = instantiate(derivation, lengths)
+    flat, adjoints, forward, closed = instantiate(derivation, lengths)
     written = Derivation.of(flat)
     sizes = {flat.dims[n]: k for n, k in small_dims(flat, dims).items()}
     env = explicit_environment(written, sizes)
@@ -91,6 +93,7 @@ def prove_instances(derivation, lengths, dims=None):
              for name, s in written.symbols.items() if s in forward and name in written.forward]
     theirs = {s.adjoint: s.result for s in written.steps}
     pairs += [(str(a), adjoints[a], theirs[a]) for a in theirs if a in adjoints]
+    pairs += [(f"closed form of {a}", value, theirs[a]) for a, value in closed.items()]
     missing = [str(a) for a in theirs if a not in adjoints]
     missing += [str(a) for a in adjoints if a not in theirs]
     differing = [name for name, mine, truth in pairs
