@@ -64,8 +64,8 @@ GALLERY = "gallery"
 API = "api"
 #: The modules in the order of the API reference; any other module follows.
 #: The API pages in reading order: the façade, then the layers from the bottom up.
-MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions", "primitives.functions",
-           "primitives.operators",
+MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
+           "primitives.matrix_functions", "primitives.functions", "primitives.operators",
            "language.syntax", "language.model", "language.spelling", "derivation.graph",
            "derivation.reverse", "derivation.program", "derivation.tangent", "printing.names",
            "printing.printers", "printing.documents", "printing.figures", "printing.numpy_code",

@@ -77,7 +77,7 @@ def explicit(expr, env, sizes):
             out = value(e.base).applyfunc(lambda x: x**exponent)
         elif isinstance(e, sp.Trace):
             out = value(e.arg).trace()
-        elif hasattr(e, "explicit"):  # the classes of symbackprop.primitives.expressions
+        elif hasattr(e, "explicit"):  # the classes of symbackprop.primitives
             out = e.explicit(*[value(a) for a in e.operands])
         elif isinstance(e, MatrixExpr):
             raise TypeError(f"no explicit form for {type(e).__name__}")

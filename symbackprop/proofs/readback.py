@@ -25,6 +25,7 @@ import sympy as sp
 
 from ..derivation.reverse import adjoint_symbol
 from ..primitives import expressions as ex
+from ..primitives import matrix_functions as mf
 from ..printing.names import Notation, _tangent_name, display_names
 from ..printing.printers import MatrixLatexPrinter, TextPrinter
 from .evaluation import Binding, derivation_values, sample_values
@@ -213,7 +214,7 @@ def _calls(derivation):
     out = []
     for name, expr in derivation.forward.items():
         for node in sp.preorder_traversal(expr):
-            if isinstance(node, ex.Apply):
+            if isinstance(node, mf.Apply):
                 out.append((name if node == expr else None, node))
     return out
 
