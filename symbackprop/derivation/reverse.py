@@ -34,7 +34,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ModelError
-from ..language.model import Literal, Ref, _walk
+from ..language.model import Literal, Ref, walk
 from ..primitives import expressions as ex
 from ..primitives.operators import Site
 from .graph import build_graph
@@ -143,7 +143,7 @@ class _Walked:
 
 def _walked(assignment, symbols):
     """Walk `assignment`'s tree: every node's forward expression, operands first."""
-    nodes = _walk(assignment.tree)
+    nodes = walk(assignment.tree)
     values = {}
     for node in nodes:
         if isinstance(node, Ref):
