@@ -168,7 +168,7 @@ def _hadamard_power(sweep, expr):
     return None if t is None else ex.hadamard(ex.mul(exponent, ex.hpow(base, exponent - 1)), t)
 
 
-def _function(sweep, expr):
+def _function_rule(sweep, expr):
     """f(u, ...) of scalars that contain matrices: f's partials times the arguments' tangents."""
     dummies = [sp.Dummy(real=True) for _ in expr.args]
     at = expr.func(*dummies)
@@ -216,7 +216,7 @@ RULES = {
     sp.Transpose: _transpose,
     sp.Trace: _trace,
     sp.Subs: _subs,
-    sp.Function: _function,
+    sp.Function: _function_rule,
 }
 
 
