@@ -166,6 +166,19 @@ def test_a_view_is_not_a_copy():
     assert report.elements("inference", dims) < 2 * 100 * 100
 
 
+def test_a_transposed_view_shares_its_array():
+    # Wt = W.T holds W's array: released, it frees nothing; the code holds W throughout
+    model = sbp.parse("dim n\nparam W: matrix(n, n)\ninput x: vector(n)\nWt = W.T\n"
+                      "J = sum(Wt @ x)\nobjective J")
+    d = sbp.derive(model)
+    dims = {"n": 20}
+    arrays = random_arrays(model, dims, seed=0)
+    report, f = memory_report(d), d.lambdify()
+    assert HeldBytes("value_and_grad", ["n_n"]).run(f, arrays) == report.bytes("training", dims)
+    assert HeldBytes("objective", ["n_n"]).run(f.objective, arrays) == \
+        report.bytes("inference", dims)
+
+
 def test_temporaries_are_named_as_in_the_code():
     model = sbp.load(EXAMPLES / "rnn_bptt.sbp")
     d = sbp.derive(model)

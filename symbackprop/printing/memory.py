@@ -312,8 +312,10 @@ def _peaks(program, held_by_caller, dims):
     kept.add(tuple(held.items()))
     for statement, released in zip(program.statements, program.releases):
         target = statement.target
-        if statement.is_alias:
-            buffer = buffer_of.get(statement.value, statement.value)
+        if statement.is_alias:  # a name or a transpose of one: the same array
+            source = statement.value
+            source = source.arg if isinstance(source, sp.Transpose) else source
+            buffer = buffer_of.get(source, source)
         else:
             buffer = target
             _accumulate(held, elements(target), 1)
