@@ -46,7 +46,8 @@ from ..primitives.functions import TABLE
 from .names import display_names, hvp_display_names
 from .printers import TextPrinter
 
-__all__ = ["NumPyPrinter", "generate_source", "generate_hvp_source", "code_names"]
+__all__ = ["NumPyPrinter", "generate_source", "generate_hvp_source", "code_names",
+           "hvp_code_names"]
 
 HELPERS = [
     """\
@@ -413,6 +414,14 @@ def code_names(derivation, programs):
     the name already.
     """
     _, _, names = _identifiers(derivation)
+    _temporary_names(programs, names, set(names.values()) | _RESERVED)
+    return names
+
+
+def hvp_code_names(hvp, programs):
+    """As :func:`code_names`, for programs of an H v derivation: the directions and tangents
+    named as in :func:`generate_hvp_source` (``v_W1``, ``r_z``, ``r_grad_W1``) too."""
+    *_, names = _hvp_identifiers(hvp)
     _temporary_names(programs, names, set(names.values()) | _RESERVED)
     return names
 
