@@ -23,6 +23,7 @@ from .derivation import recurrences, reverse, tangent
 from .language.looped import LoopModel
 from .printing import documents, loops
 from .printing.figures import Figure
+from .printing.memory import hvp_memory_report, memory_report
 from .printing.names import Notation, display_names, hvp_display_names
 from .printing.numpy_function import compile_derivation, compile_hvp
 from .printing.printers import TextPrinter
@@ -106,6 +107,19 @@ class Derivation(_Printed, reverse.Derivation):
         """
         return compile_derivation(self.bound(bind), wrt)
 
+    def memory(self, wrt=None):
+        """What backward keeps: each value's lifetime, and the peak memory of training and
+        inference (:func:`symbackprop.printing.memory.memory_report`).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+        >>> d.memory().kept
+        ('x', 'y', 'W1', 'W2', 'λ', 'z', 'h', 'o')
+        """
+        return memory_report(self, wrt)
+
 
 class HVPDerivation(_Printed, tangent.HVPDerivation):
     """The Hessian-vector products of a model (see
@@ -151,6 +165,23 @@ class HVPDerivation(_Printed, tangent.HVPDerivation):
         array([2., 0.])
         """
         return compile_hvp(self.bound(bind))
+
+    def memory(self):
+        """What the H v program keeps: each value's lifetime, tangents included, and its peak
+        memory beside training's and inference's
+        (:func:`symbackprop.printing.memory.hvp_memory_report`).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> hvp = sbp.derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp")))
+        >>> report = hvp.memory()
+        >>> report.formula_parts("hvp")[0]  # the caller holds the directions too
+        '2*d*h + d + 2*h*q + q + 1'
+        >>> report.elements("hvp", {"d": 784, "h": 256, "q": 10})
+        814108
+        """
+        return hvp_memory_report(self)
 
 
 class LoopDerivation(_Printed, recurrences.LoopDerivation):

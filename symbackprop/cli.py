@@ -28,7 +28,7 @@ from .primitives.operators import FUNCTIONS, REGISTRY
 from .primitives.shapes import ShapeError, vector
 from .printing import documents
 from .printing.figures import FORMATS, graph_figure
-from .printing.memory import DTYPES, memory_report
+from .printing.memory import DTYPES
 from .printing.numpy_code import generate_source
 from .proofs.check import TOLERANCE, check, default_dims
 from .proofs.readback import prove_printed
@@ -182,7 +182,10 @@ def _memory(args):
     if args.dtype != "float64" and not args.dims:
         raise UsageError("--dtype goes with --dims (sizes to count bytes at)")
     d = derive(_load(args))
-    report = memory_report(d, _wrt_names(args.wrt))
+    if args.hvp:
+        report = derive_hvp(d, _wrt_names(args.wrt)).memory()
+    else:
+        report = d.memory(_wrt_names(args.wrt))
     _emit(report.text(args.dims or None, args.dtype), args.output)
     return 0
 
@@ -464,6 +467,10 @@ def _memory_command(sub):
               "without)")
     _add_dtype(p)
     _add_wrt(p)
+    p.add_argument("--hvp", action="store_true",
+                   help="describe the program of the Hessian-vector products (the hvp "
+                        "command's code), the tangents' lifetimes and its peak beside "
+                        "training's and inference's")
     _add_output(p)
     _add_bind(p)
 

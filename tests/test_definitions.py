@@ -1,7 +1,7 @@
 """The ground truth of ``verify`` checked against independent definitions.
 
 ``verify`` differentiates the explicit, entry-by-entry forms of the built-ins
-(the ``explicit`` methods of :mod:`symbackprop.primitives.expressions` and the forward
+(the ``explicit`` methods of the classes of :mod:`symbackprop.primitives` and the forward
 forms of :mod:`symbackprop.primitives.operators`).  A wrong definition there would make
 the derivation and its proof agree on the wrong function.  So each row of the
 operator table (``test_operators.ROWS``, one per operator use) is evaluated

@@ -68,7 +68,7 @@ def _model(which, bind=False):
 
 def _backward_lines(d):
     text = d.text(prod=False, shapes=False)
-    return text.split("Backward")[1].split("Gradients")[0].splitlines()
+    return text.split("Backward")[1].split("Closed form")[0].split("Gradients")[0].splitlines()
 
 
 # --- the language ---------------------------------------------------------------------------
@@ -217,7 +217,10 @@ def test_a_wrong_recurrence_is_caught():
     steps[k] = dataclasses.replace(steps[k], result=untransposed)
     d.steps = tuple(steps)
     report = d.prove({"T": 3})
-    assert not report.ok and set(report.differing) == {"∂L/∂h_1", "∂L/∂h_2"}
+    # the closed form, found from the wrong recurrence, is wrong with it
+    assert not report.ok and set(report.differing) == {
+        "∂L/∂h_1", "∂L/∂h_2", "closed form of ∂L/∂h_1", "closed form of ∂L/∂h_2",
+        "closed form of ∂L/∂W_hx", "closed form of ∂L/∂W_hh"}
 
 
 def test_a_missing_boundary_is_caught():
@@ -287,3 +290,35 @@ def test_the_command_line_derives_in_general_and_written_out(capsys):
     assert "has no loops" in capsys.readouterr().err
     assert main(["derive", path, "--memory"]) == 2
     assert "not yet for a model with loops" in capsys.readouterr().err
+
+
+# --- the closed form of a linear recurrence -------------------------------------------------
+
+def test_the_linear_recurrence_unrolls_as_the_book_writes_it():
+    text = sbp.derive(_model("bptt")).text(prod=False, shapes=False)
+    closed = text.split("Closed form")[1].split("Gradients")[0]
+    assert "∂L/∂h_t = Σ_{i=t}^{T} (W_hhᵀ)^(T - i) W_qhᵀ (∂L/∂o_{T+t-i}),  t = 1, …, T" in closed
+    assert ("∂L/∂W_hh = Σ_{t=1}^{T} (Σ_{i=t}^{T} (W_hhᵀ)^(T - i) W_qhᵀ (∂L/∂o_{T+t-i})) "
+            "h_{t-1}ᵀ") in closed
+    tex = sbp.derive(_model("bptt")).latex()
+    assert "\\left({\\boldsymbol{W}_{\\mathrm{hh}}}^\\top\\right)^{T - i}" in tex
+
+
+def test_no_closed_form_through_an_activation():
+    tanh = BPTT.replace("h[t] = W_hx @ x[t] + W_hh @ h[t-1]",
+                        "h[t] = tanh(W_hx @ x[t] + W_hh @ h[t-1])")
+    d = sbp.derive(sbp.parse(tanh))
+    assert d.closed_forms == () and "Closed form" not in d.text()
+    assert sbp.derive(_model("layers")).closed_forms == ()
+    assert d.prove({"T": 3}).ok
+
+
+def test_a_wrong_closed_form_is_caught():
+    d = sbp.derive(_model("bptt"))
+    (form,) = d.closed_forms
+    wrong = form.result.replace(lambda e: isinstance(e, sp.MatPow),
+                                lambda e: sp.MatPow(e.base, e.exp + 1))
+    d.__dict__["closed_forms"] = (dataclasses.replace(form, result=wrong, gradients={}),)
+    report = d.prove({"T": 3})
+    assert set(report.differing) == {"closed form of ∂L/∂h_1", "closed form of ∂L/∂h_2",
+                                     "closed form of ∂L/∂h_3"}

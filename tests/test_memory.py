@@ -16,6 +16,7 @@ import sympy as sp
 import symbackprop as sbp
 from symbackprop.proofs.sizes import default_dims
 from symbackprop.proofs.check import random_arrays
+from symbackprop.derivation.program import forward_program, training_program
 from symbackprop.printing.memory import memory_report
 from test_zoo import BIND
 
@@ -166,6 +167,19 @@ def test_a_view_is_not_a_copy():
     assert report.elements("inference", dims) < 2 * 100 * 100
 
 
+def test_a_transposed_view_shares_its_array():
+    # Wt = W.T holds W's array: released, it frees nothing; the code holds W throughout
+    model = sbp.parse("dim n\nparam W: matrix(n, n)\ninput x: vector(n)\nWt = W.T\n"
+                      "J = sum(Wt @ x)\nobjective J")
+    d = sbp.derive(model)
+    dims = {"n": 20}
+    arrays = random_arrays(model, dims, seed=0)
+    report, f = memory_report(d), d.lambdify()
+    assert HeldBytes("value_and_grad", ["n_n"]).run(f, arrays) == report.bytes("training", dims)
+    assert HeldBytes("objective", ["n_n"]).run(f.objective, arrays) == \
+        report.bytes("inference", dims)
+
+
 def test_temporaries_are_named_as_in_the_code():
     model = sbp.load(EXAMPLES / "rnn_bptt.sbp")
     d = sbp.derive(model)
@@ -180,3 +194,135 @@ def test_an_abstract_derivation_says_so():
     assert "for abstract φ, ℓ" in text
     bound = sbp.derive(sbp.load(EXAMPLES / "textbook_mlp.sbp", bind=BIND["textbook_mlp"]))
     assert "abstract" not in memory_report(bound).text()
+
+
+# --- the program of H v ---------------------------------------------------------------------
+
+def _elements(symbol, sizes):
+    """The entries of a value, at `sizes` ({dim symbol: size})."""
+    if isinstance(symbol, sp.Symbol):
+        return 1
+    return int((symbol.shape[0] * symbol.shape[1]).subs(sizes))
+
+
+def _walked(program, sizes):
+    """The most elements `program` allocates and holds at once, walked as its code runs.
+
+    After each statement (before its ``del``), each live name holds an array:
+    its own, or, for a name or a transpose of one (``g = t0``, ``x.T``), the
+    array of what it names.  The arguments' arrays are the caller's.
+    """
+    array_of, most = {}, 0
+    for statement, released in zip(program.statements, program.releases):
+        value = statement.value
+        if statement.is_alias:
+            source = value.arg if isinstance(value, sp.Transpose) else value
+            array_of[statement.target] = array_of.get(source, source)
+        else:
+            array_of[statement.target] = statement.target
+        live = set(array_of.values()) - set(program.arguments)
+        most = max(most, sum(_elements(a, sizes) for a in live))
+        for symbol in released:
+            del array_of[symbol]
+    return most
+
+
+def _kept(hvp, program):
+    """The caller's values and forward values that a statement after the forward pass reads."""
+    defined = {s.target: s for s in program}
+    forward, pending = set(), [hvp.derivation.symbols[hvp.model.objective]]
+    while pending:
+        symbol = pending.pop()
+        if symbol not in forward:
+            forward.add(symbol)
+            pending.extend(defined[symbol].reads if symbol in defined else ())
+    read_later = {r for s in program if s.target not in forward for r in s.reads}
+    sizes = set(hvp.model.dims.values())
+    return {s for s in read_later - sizes if s in forward or s not in defined}
+
+
+def textbook_hvp():
+    return sbp.derive_hvp(textbook())
+
+
+@pytest.mark.parametrize("sizes", [{"d": 1, "h": 1, "q": 1}, {"d": 784, "h": 256, "q": 10},
+                                   {"d": 3, "h": 50, "q": 7}])
+def test_the_hvp_peak_is_the_walk_of_its_program(sizes):
+    hvp = textbook_hvp()
+    report = hvp.memory()
+    program = hvp.program()
+    dims = {hvp.model.dims[n]: k for n, k in sizes.items()}
+    model = hvp.model
+    caller = sum(_elements(hvp.derivation.symbols[n], dims)
+                 for n, v in model.variables.items() if v.declared)
+    caller += sum(_elements(v, dims) for v in hvp.directions.values())
+    assert report.elements("hvp", sizes) == caller + _walked(program, dims)
+    assert int(report.held_by_caller.subs(dims)) == caller
+    # inference and training, as the first-order report has them, and walked the same way
+    first = memory_report(hvp.derivation)
+    for which, walked in (("inference", forward_program(hvp.derivation)),
+                          ("training", training_program(hvp.derivation))):
+        assert report.peak(which) == getattr(first, f"{which}_peak")
+        assert report.elements(which, sizes) == first.elements(which, sizes) == \
+            int(first.held_by_caller.subs(dims)) + _walked(walked, dims)
+
+
+def test_the_hvp_report_keeps_what_its_program_reads_after_the_forward_pass():
+    hvp = textbook_hvp()
+    report = hvp.memory()
+    kept = _kept(hvp, hvp.program())
+    assert set(report.kept) == {hvp.pretty(s) for s in kept}
+    assert report.kept == ("x", "y", "W1", "W2", "λ", "V_W1", "V_W2", "z", "h", "o")
+    by_name = {v.name: v for v in report.values}
+    # z is read by phi''(z) in R{dJ/dz}: the H v program keeps it past training's last use
+    assert by_name["z"].training_freed_after == "∂J/∂z"
+    assert by_name["z"].hvp_freed_after == "R{∂J/∂z}"
+    assert by_name["h"].hvp_freed_after == "R{∂J/∂W2}"
+    assert by_name["V_W1"].role == "direction" and by_name["V_W1"].freed_after("hvp") is None
+    assert by_name["R{z}"].role == "tangent" and by_name["R{z}"].training_freed_after is None
+    assert by_name["R{∂J/∂W1}"].role == "H v" and by_name["R{∂J/∂W1}"].hvp_freed_after == \
+        "(returned)"
+    # the statements after the forward pass: five of first order, then eight tangents
+    assert report.gradients == {"W1": (5, 13), "W2": (2, 13)}
+    assert report.hvps == {"W1": (13, 13), "W2": (10, 13)}
+
+
+def test_the_first_order_report_is_unchanged_by_the_hvp_one():
+    first, second = memory_report(textbook()), textbook_hvp().memory()
+    assert first.programs == ("inference", "training")
+    assert second.programs == ("inference", "training", "hvp")
+    assert first.title == "What backward keeps"
+    assert "H v" not in first.text() and "direction" not in first.text()
+    assert all(v.hvp_freed_after is None for v in first.values)
+    # each first-order value has the same lifetimes in both, inference and training
+    shared = {v.name: v for v in second.values}
+    for v in first.values:
+        assert (v.inference_freed_after, v.training_freed_after) == (
+            shared[v.name].inference_freed_after, shared[v.name].training_freed_after), v.name
+    text = second.text({"d": 784, "h": 256, "q": 10})
+    assert "peak, H v: " in text and "H v holds" in text and "H v frees it after" in text
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_the_hvp_code_holds_what_the_report_says(path):
+    model = sbp.load(path, bind=BIND.get(path.stem))
+    hvp = sbp.derive_hvp(sbp.derive(model))
+    dims = default_dims(model)
+    arrays = random_arrays(model, dims, seed=0)
+    rng = np.random.default_rng(1)
+    v = {n: rng.standard_normal(np.shape(arrays[n])) for n in hvp.directions}
+    f = hvp.lambdify()
+    held = HeldBytes("hvp", [f"n_{n}" for n in model.dims]).run(lambda **a: f(v, **a), arrays)
+    report = hvp.memory()
+    assert held == report.bytes("hvp", dims), report.text(dims)
+
+
+def test_the_memory_command_describes_the_hvp_program(capsys):
+    from symbackprop.cli import main
+    assert main(["memory", str(EXAMPLES / "textbook_mlp.sbp"), "--hvp",
+                 "--dims", "d=784,h=256,q=10"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("What backward and the tangents keep: ")
+    assert "peak, H v: " in out and "R{∂J/∂W1}" in out
+    assert main(["memory", str(EXAMPLES / "textbook_mlp.sbp")]) == 0
+    assert "H v" not in capsys.readouterr().out

@@ -27,12 +27,13 @@ import sympy as sp
 
 import symbackprop as sbp
 from symbackprop.primitives import expressions as ex
+from symbackprop.primitives import matrix_functions as mf
 from symbackprop.proofs.sizes import default_dims
 from symbackprop.proofs.check import random_arrays
 from symbackprop.printing.figures import graph_figure
 from symbackprop import derive_hvp
-from symbackprop.derivation.tangent import RULES, jvp
-from symbackprop.primitives.expressions import SecondPartial
+from symbackprop.derivation.tangent import RULES, jvp, rule_of
+from symbackprop.primitives.matrix_functions import SecondPartial
 from symbackprop.proofs.hessian import elementwise_hessian, hessian_block
 from symbackprop.proofs.verify import verify_hvp
 from reference import relative_error, torch_hvp
@@ -182,13 +183,13 @@ def test_every_expression_class_in_the_table_has_a_rule_and_is_reached():
         values = list(d.forward.values()) + [s.result for s in d.steps]
         for value in values:
             for e in sp.preorder_traversal(value):
-                if ex.is_matrix(e) or isinstance(e, (ex.SumAll, ex.AsScalar, ex.Norm, sp.Trace)):
+                if ex.is_matrix(e) or isinstance(e, (mf.SumAll, mf.AsScalar, mf.Norm, sp.Trace)):
                     reached.add(type(e))
-    ruled = {c for c in reached if any(k in RULES for k in c.__mro__)}
+    ruled = {c for c in reached if rule_of(c) is not None}
     constants = {sp.MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Identity}
     assert reached - ruled - constants == set()
-    for cls in (ex.Map, ex.Softmax, ex.LogSoftmax, ex.LogSumExp, ex.SumAll, ex.AsScalar,
-                ex.Norm, sp.Trace, sp.HadamardProduct, sp.HadamardPower, sp.Transpose):
+    for cls in (ex.Map, mf.Softmax, mf.LogSoftmax, mf.LogSumExp, mf.SumAll, mf.AsScalar,
+                mf.Norm, sp.Trace, sp.HadamardProduct, sp.HadamardPower, sp.Transpose):
         assert cls in reached, cls
 
 
@@ -196,6 +197,30 @@ def test_a_class_without_a_rule_is_an_error_not_a_zero():
     A = sp.MatrixSymbol("A", 2, 2)
     with pytest.raises(TypeError, match="no tangent rule for Inverse"):
         jvp(sp.Inverse(A), {A: sp.MatrixSymbol("V", 2, 2)})
+
+
+def test_the_package_classes_carry_their_rules_and_the_table_has_sympys():
+    own = (ex.Map, mf.Softmax, mf.LogSoftmax, mf.LogSumExp, mf.SumAll, mf.AsScalar, mf.Norm,
+           mf.Apply, mf.Partial)
+    for cls in own:
+        assert "_tangent" in vars(cls) and cls not in RULES, cls
+    assert all(c.__module__.startswith("sympy") for c in RULES)
+    # a class of the package without a rule (SecondPartial, itself a tangent) is an error
+    assert rule_of(mf.SecondPartial) is None
+    o, t = sp.MatrixSymbol("o", 2, 1), sp.MatrixSymbol("t", 2, 1)
+    with pytest.raises(TypeError, match="no tangent rule for SecondPartial"):
+        jvp(mf.SecondPartial("ell", "L", 0, 0, t, o), {o: t})
+
+
+def test_a_class_rule_reads_the_sweep_it_is_handed():
+    # softmax's rule names its output p (sweep.value) where the forward definition gives one
+    o, p = sp.MatrixSymbol("o", 3, 1), sp.MatrixSymbol("p", 3, 1)
+    V = sp.MatrixSymbol("V", 3, 1)
+    named = jvp(mf.Softmax(o, 0), {o: V}, out=p)
+    assert p in named.free_symbols and named.has(V)
+    inside = jvp(mf.Softmax(o, 0), {o: V})
+    assert p not in inside.free_symbols and inside.has(mf.Softmax)
+    assert jvp(mf.Softmax(o, 0), {}) is None
 
 
 # --- the textbook's derivation, in the lecturer's form --------------------------------------

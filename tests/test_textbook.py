@@ -13,6 +13,7 @@ from sympy.matrices.expressions import HadamardProduct
 
 import symbackprop as sbp
 from symbackprop.primitives import expressions as ex
+from symbackprop.primitives import matrix_functions as mf
 from symbackprop.proofs.check import random_arrays
 from symbackprop.derivation.reverse import adjoint_symbol
 from symbackprop.primitives.operators import REGISTRY
@@ -38,7 +39,7 @@ def test_the_seven_steps_structurally(d):
     assert d.adjoint("J") == 1
     assert d.adjoint("L") == 1 and d.adjoint("s") == 1
     # dJ/do = prod(dJ/dL, dL/do) = dL/do: a named partial of the abstract loss
-    assert d.adjoint("o") == ex.Partial("ell", "L", 0, sym["o"], sym["y"])
+    assert d.adjoint("o") == mf.Partial("ell", "L", 0, sym["o"], sym["y"])
     # dJ/dW2 = (dJ/do) h^T + lambda W2, in that order
     assert d.adjoint("W2") == sp.MatAdd(sp.MatMul(adj["o"], sym["h"].T), sp.MatMul(lam, sym["W2"]))
     assert d.adjoint("W2").args[0] == sp.MatMul(adj["o"], sym["h"].T)

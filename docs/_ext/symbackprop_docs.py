@@ -64,13 +64,14 @@ GALLERY = "gallery"
 API = "api"
 #: The modules in the order of the API reference; any other module follows.
 #: The API pages in reading order: the façade, then the layers from the bottom up.
-MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions", "primitives.members",
-           "primitives.functions", "primitives.operators",
+MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
+           "primitives.matrix_functions", "primitives.members", "primitives.functions",
+           "primitives.operators",
            "language.loading", "language.tokens", "language.syntax", "language.model",
            "language.unrolling", "language.looped", "language.spelling", "derivation.graph",
-           "derivation.reverse", "derivation.recurrences", "derivation.program",
-           "derivation.tangent", "printing.names", "printing.printers", "printing.documents",
-           "printing.loops", "printing.figures", "printing.numpy_code",
+           "derivation.reverse", "derivation.recurrences", "derivation.closed_forms",
+           "derivation.program", "derivation.tangent", "printing.names", "printing.printers",
+           "printing.documents", "printing.loops", "printing.figures", "printing.numpy_code",
            "printing.numpy_function", "printing.memory", "proofs.sizes", "proofs.explicit",
            "proofs.check", "proofs.verify", "proofs.instances", "proofs.hessian",
            "proofs.bounded", "proofs.evaluation", "proofs.notation_values", "proofs.reading",

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from ..language.model import Literal, Node, Ref, _walk
+from ..language.model import Literal, Node, Ref, walk
 from ..language.spelling import default_latex
 
 __all__ = ["build_graph", "variable_latex"]
@@ -89,7 +89,7 @@ def build_graph(model):
             _add_variable(g, v)
     for a in model.assignments:
         keys = {}
-        for k, node in enumerate((n for n in _walk(a.tree) if isinstance(n, Node)), start=1):
+        for k, node in enumerate((n for n in walk(a.tree) if isinstance(n, Node)), start=1):
             key = f"{a.target}#{k}"
             keys[id(node)] = key
             g.add_node(key, kind="operator", op=node.op.name, shape=node.shape,

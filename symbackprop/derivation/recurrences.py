@@ -30,7 +30,7 @@ import networkx as nx
 import sympy as sp
 
 from ..language.looped import CHECK_LENGTH, IndexRange
-from ..language.model import Node, Ref, _walk
+from ..language.model import Node, Ref, walk
 from ..primitives import expressions as ex
 from ..language.unrolling import member_name
 from ..primitives.members import IndexSum, Member, ScalarMember, index_sum, member
@@ -387,7 +387,7 @@ class _Sweep:
         ranges = []
         for a, (lo, hi) in zip((a for a in self.model.assignments if a.target == family.name),
                                family.ranges):
-            if any(self.varies.get(n.name, False) for n in _walk(a.tree) if isinstance(n, Ref)):
+            if any(self.varies.get(n.name, False) for n in walk(a.tree) if isinstance(n, Ref)):
                 ranges.append((lo, hi))
         return tuple(ranges)
 

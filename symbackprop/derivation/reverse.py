@@ -34,7 +34,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import ModelError
-from ..language.model import Literal, Ref, _walk
+from ..language.model import Literal, Ref, walk
 from ..primitives import expressions as ex
 from ..primitives.operators import Site
 from .graph import build_graph
@@ -146,7 +146,7 @@ def _walked(assignment, symbols, symbol_of=None):
 
     A variable's value is its symbol in `symbols`, or ``symbol_of(ref)`` when given (a
     family's member, whose symbol carries its index)."""
-    nodes = _walk(assignment.tree)
+    nodes = walk(assignment.tree)
     values = {}
     for node in nodes:
         if isinstance(node, Ref):

@@ -19,24 +19,30 @@ first-order derivation each step names the tangents it reads (``R{z}``,
 ``R{dJ/dh}``), so a step stays a handful of operations however deep the model.
 
 :func:`jvp` is the directional derivative of one expression: one small rule
-per expression class (:data:`RULES`), applied to the expressions a step
-holds.  It recurses within one step's expression only, never along the model.
-Rules build their results with the constructors of
+per expression class, applied to the expressions a step holds.  It recurses
+within one step's expression only, never along the model.  The package's own
+classes (entrywise maps, softmax, norms, abstract functions and their
+partials) carry their rules as a method, ``_tangent(sweep)``, beside their
+explicit forms in :mod:`symbackprop.primitives`; SymPy's classes (sums,
+products, powers, transposes, traces, scalar functions) have theirs in
+:data:`RULES`.  :func:`rule_of` finds a class's rule, the method first.  Rules
+build their results with the constructors of
 :mod:`symbackprop.primitives.expressions`, so they read as a lecturer writes them.
 
 Conventions, and why:
 
 * An abstract loss ``ell`` keeps its second derivative named:
-  :class:`SecondPartial` is ``d2L/do2 [t]``, the Hessian of ``ell`` in ``o``
-  applied to the tangent ``t`` (for a vector ``o`` the matrix product).
+  :class:`~symbackprop.primitives.matrix_functions.SecondPartial` is
+  ``d2L/do2 [t]``, the Hessian of ``ell`` in ``o`` applied to the tangent
+  ``t`` (for a vector ``o`` the matrix product).
 * The derivative of relu's step function is a Dirac delta at 0: it is taken
   as 0, the value it has everywhere except on a set of measure zero, which is
   also what PyTorch and JAX compute.
 * Inputs and consts have direction 0 unless asked for (``wrt``).
 
 Assumptions: the derivation came from :func:`symbackprop.derive`, so its
-expressions use only the classes :data:`RULES` knows; any other class is an
-error naming it, never a silent zero.  SymPy's ``MatrixExpr.diff`` is never
+expressions use only classes that have a rule; any other class is an error
+naming it, never a silent zero.  SymPy's ``MatrixExpr.diff`` is never
 used (see :mod:`symbackprop.derivation.reverse`).
 """
 
@@ -49,48 +55,30 @@ import sympy as sp
 from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatrixExpr
 
 from ..primitives import expressions as ex
-from ..primitives.expressions import SecondPartial
-from ..primitives.operators import _lines_sum, _spread
-from ..primitives.shapes import matrix
+from ..primitives import matrix_functions as mf
+from ..primitives.expressions import is_zero, tangent_sum, without_dirac
 from .program import Statement, finished, gradient_statements, zero
 from .reverse import Term, adjoint_symbol, shaped_symbol
 
-__all__ = ["derive_hvp", "HVPDerivation", "TangentStep", "jvp", "RULES", "direction_symbol",
-           "tangent_symbol"]
+__all__ = ["derive_hvp", "HVPDerivation", "TangentStep", "jvp", "RULES", "rule_of",
+           "direction_symbol", "tangent_symbol"]
 
 
 # --- the directional derivative of one expression ---------------------------------------
 
-def _is_zero(expr):
-    return expr is None or expr == 0 or isinstance(expr, sp.ZeroMatrix)
-
-
-def _nonzero(*terms):
-    return [t for t in terms if not _is_zero(t)]
-
-
-def _drop_dirac(expr):
-    """The derivative of relu's step (a Dirac delta at 0) is 0 almost everywhere."""
-    return expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.Integer(0))
-
-
 def _has_matrix(expr):
     """Whether `expr` needs the rules: a matrix inside, or an abstract call (whose derivative
     SymPy cannot take: ``ell(o, y)`` of scalars is still differentiated by its own rule)."""
-    return isinstance(expr, MatrixExpr) or expr.has(MatrixExpr, ex.Apply, ex.Partial,
-                                                   SecondPartial)
-
-
-def _sum(*terms):
-    terms = _nonzero(*terms)
-    if not terms:
-        return None
-    total = ex.add(*terms)
-    return None if _is_zero(total) else total
+    return isinstance(expr, MatrixExpr) or expr.has(MatrixExpr, mf.Apply, mf.Partial,
+                                                   mf.SecondPartial)
 
 
 class _Sweep:
-    """The tangents of the subexpressions of one expression (memoized)."""
+    """The tangents of the subexpressions of one expression (memoized).
+
+    What a rule may use of it (``sweep(e)``, ``sweep.value(e)``, ``sweep.out``)
+    is described in :mod:`symbackprop.primitives.expressions`.
+    """
 
     def __init__(self, tangents, out, known):
         self.tangents = tangents
@@ -113,11 +101,11 @@ class _Sweep:
         elif not _has_matrix(expr):
             result = _scalar(self, expr)
         else:
-            rule = next((RULES[c] for c in type(expr).__mro__ if c in RULES), None)
+            rule = rule_of(type(expr))
             if rule is None:
                 raise TypeError(f"no tangent rule for {type(expr).__name__}: {expr}")
             result = rule(self, expr)
-        result = None if _is_zero(result) else result
+        result = None if is_zero(result) else result
         self.memo[expr] = result
         return result
 
@@ -128,7 +116,7 @@ def _scalar(sweep, expr):
     for symbol in sorted(expr.free_symbols, key=str):
         t = sweep(symbol)
         if t is not None:
-            terms.append(_drop_dirac(sp.diff(expr, symbol)) * t)
+            terms.append(without_dirac(sp.diff(expr, symbol)) * t)
     return sp.Add(*terms) if terms else None
 
 
@@ -139,7 +127,7 @@ def _product(sweep, factors, join):
         t = sweep(factor)
         if t is not None:
             terms.append(join(*factors[:i], t, *factors[i + 1:]))
-    return _sum(*terms)
+    return tangent_sum(*terms)
 
 
 def _mat_mul(sweep, expr):
@@ -161,7 +149,7 @@ def _hadamard_product(sweep, expr):
 
 
 def _add(sweep, expr):
-    return _sum(*(sweep(a) for a in expr.args))
+    return tangent_sum(*(sweep(a) for a in expr.args))
 
 
 def _pow(sweep, expr):
@@ -180,7 +168,7 @@ def _hadamard_power(sweep, expr):
     return None if t is None else ex.hadamard(ex.mul(exponent, ex.hpow(base, exponent - 1)), t)
 
 
-def _function(sweep, expr):
+def _function_rule(sweep, expr):
     """f(u, ...) of scalars that contain matrices: f's partials times the arguments' tangents."""
     dummies = [sp.Dummy(real=True) for _ in expr.args]
     at = expr.func(*dummies)
@@ -188,9 +176,9 @@ def _function(sweep, expr):
     for dummy, arg in zip(dummies, expr.args):
         t = sweep(arg)
         if t is not None:
-            local = _drop_dirac(sp.diff(at, dummy)).subs(dict(zip(dummies, expr.args)))
+            local = without_dirac(sp.diff(at, dummy)).subs(dict(zip(dummies, expr.args)))
             terms.append(ex.mul(local, t))
-    return _sum(*terms)
+    return tangent_sum(*terms)
 
 
 def _subs(sweep, expr):
@@ -200,9 +188,9 @@ def _subs(sweep, expr):
     for variable, point in zip(variables, points):
         t = sweep(point)
         if t is not None:
-            terms.append(ex.mul(sp.Subs(_drop_dirac(sp.diff(body, variable)), variables, points),
-                                t))
-    return _sum(*terms)
+            terms.append(ex.mul(sp.Subs(without_dirac(sp.diff(body, variable)), variables,
+                                        points), t))
+    return tangent_sum(*terms)
 
 
 def _transpose(sweep, expr):
@@ -210,116 +198,13 @@ def _transpose(sweep, expr):
     return None if t is None else ex.transpose(t)
 
 
-def _derivative_of_output(body, derivative):
-    """`derivative` as a function of the output `body` alone, if it is one (1 - h^2 for tanh)."""
-    if derivative.has(sp.Derivative, sp.Subs):
-        return None
-    output = sp.Dummy()
-    candidate = derivative.subs(body, output)
-    return None if candidate.has(ex.ENTRY) else candidate.subs(output, ex.ENTRY)
-
-
-def _map(sweep, expr):
-    t = sweep(expr.arg)
-    if t is None:
-        return None
-    body = expr.function.expr
-    derivative = _drop_dirac(sp.diff(body, ex.ENTRY))
-    if derivative == 0:
-        return None
-    if not derivative.has(ex.ENTRY):
-        return ex.mul(derivative, t)
-    out = sweep.value(expr)
-    if out is expr:  # inside a product: dJ/dh * phi''(z) * R{z}
-        return ex.hadamard(ex.entrywise(derivative, expr.arg), t)
-    # a forward definition h = phi(z): R{z} * phi'(z), written with the output where
-    # the first-order rules write it so (1 - h^2 for tanh)
-    of_output = _derivative_of_output(body, derivative)
-    if of_output is not None:
-        return ex.hadamard(t, ex.entrywise(of_output, out))
-    return ex.hadamard(t, ex.entrywise(derivative, expr.arg))
-
-
-def _axis_shape(expr):
-    return matrix(*expr.arg.shape)
-
-
-def _per_line(p, t, axis, shape):
-    """pᵀt along a vector, (p ⊙ t) summed along each row of a matrix."""
-    if axis == 0:
-        return ex.mul(ex.transpose(p), t)
-    return _lines_sum(ex.hadamard(p, t), axis, shape)
-
-
-def _softmax(sweep, expr):
-    t = sweep(expr.arg)
-    if t is None:
-        return None
-    p, shape = sweep.value(expr), _axis_shape(expr)
-    return ex.hadamard(p, ex.add(t, ex.neg(_spread(_per_line(p, t, expr.axis, shape),
-                                                      expr.axis, shape))))
-
-
-def _log_softmax(sweep, expr):
-    t = sweep(expr.arg)
-    if t is None:
-        return None
-    shape = _axis_shape(expr)
-    p = ex.Softmax(expr.arg, expr.axis)
-    return ex.add(t, ex.neg(_spread(_per_line(p, t, expr.axis, shape), expr.axis, shape)))
-
-
-def _log_sum_exp(sweep, expr):
-    t = sweep(expr.arg)
-    if t is None:
-        return None
-    return _per_line(ex.Softmax(expr.arg, expr.axis), t, expr.axis, _axis_shape(expr))
-
-
-def _sum_all(sweep, expr):
-    t = sweep(expr.arg)
-    return None if t is None else ex.sum_all(t)
-
-
-def _as_scalar(sweep, expr):
-    t = sweep(expr.arg)
-    return None if t is None else ex.AsScalar(t)
-
-
-def _norm(sweep, expr):
-    t = sweep(expr.arg)
-    return None if t is None else ex.mul(sweep.value(expr) ** -1, ex.inner(expr.arg, t))
-
-
 def _trace(sweep, expr):
     t = sweep(expr.arg)
     return None if t is None else sp.Trace(t)
 
 
-def _apply(sweep, expr):
-    """ell(o, y): its named partials, as inner products with the arguments' tangents."""
-    of = sweep.out.name if sweep.value(expr) is sweep.out and sweep.out is not None else expr.name
-    terms = []
-    for slot, arg in enumerate(expr.call_args):
-        t = sweep(arg)
-        if t is None:
-            continue
-        partial = ex.Partial(expr.name, of, slot, *expr.call_args)
-        terms.append(ex.inner(partial, t) if ex.is_matrix(arg)
-                     else ex.mul(ex.AsScalar(partial), t))
-    return _sum(*terms)
-
-
-def _partial(sweep, expr):
-    terms = []
-    for along, arg in enumerate(expr.call_args):
-        t = sweep(arg)
-        if t is not None:
-            terms.append(SecondPartial(expr.name, expr.of, expr.slot, along, t, *expr.call_args))
-    return _sum(*terms)
-
-
-#: One tangent rule per expression class: ``(sweep, expr) -> tangent or None`` (None is 0).
+#: The tangent rules of SymPy's own classes: ``(sweep, expr) -> tangent or None`` (None is
+#: 0).  The package's classes carry theirs (``_tangent``, see :func:`rule_of`).
 RULES = {
     sp.MatAdd: _add,
     sp.Add: _add,
@@ -330,18 +215,38 @@ RULES = {
     HadamardPower: _hadamard_power,
     sp.Transpose: _transpose,
     sp.Trace: _trace,
-    ex.Map: _map,
-    ex.Softmax: _softmax,
-    ex.LogSoftmax: _log_softmax,
-    ex.LogSumExp: _log_sum_exp,
-    ex.SumAll: _sum_all,
-    ex.AsScalar: _as_scalar,
-    ex.Norm: _norm,
-    ex.Apply: _apply,
-    ex.Partial: _partial,
     sp.Subs: _subs,
-    sp.Function: _function,
+    sp.Function: _function_rule,
 }
+
+
+def rule_of(cls):
+    """The tangent rule of an expression class, ``(sweep, expr) -> tangent or None``.
+
+    A class of :mod:`symbackprop.primitives` carries its own, ``_tangent``
+    (the protocol is in :mod:`symbackprop.primitives.expressions`); a class of
+    SymPy's has the row of :data:`RULES` of the nearest class it derives from.
+
+    Returns
+    -------
+    callable or None
+        None when the class has no rule: differentiating it is an error.
+
+    Examples
+    --------
+    >>> from symbackprop.primitives import matrix_functions as mf
+    >>> rule_of(sp.MatMul) is RULES[sp.MatMul], rule_of(mf.Softmax) is not None
+    (True, True)
+    >>> rule_of(sp.Inverse) is None
+    True
+    """
+    if hasattr(cls, "_tangent"):
+        return _own_rule
+    return next((RULES[c] for c in cls.__mro__ if c in RULES), None)
+
+
+def _own_rule(sweep, expr):
+    return expr._tangent(sweep)
 
 
 def jvp(expr, tangents, out=None):

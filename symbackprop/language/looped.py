@@ -22,7 +22,7 @@ from ..errors import ModelError
 from ..primitives.operators import REGISTRY, index_sum_operator
 from ..primitives.shapes import Shape
 from . import syntax as ast
-from .model import Literal, Node, Ref, Variable, _Checker, _checked_model, _walk
+from .model import Literal, Node, Ref, Variable, _Checker, _checked_model, walk
 from .unrolling import (index_expression, index_symbol, lengths_of, member_name, unique_errors,
                         unroll)
 
@@ -166,7 +166,7 @@ class LoopModel:
     @property
     def unbound(self):
         """Abstract functions that are called and not bound, in declaration order."""
-        called = {node.op.name for a in self.assignments for node in _walk(a.tree)
+        called = {node.op.name for a in self.assignments for node in walk(a.tree)
                   if isinstance(node, Node)}
         return [name for name in self.functions if name in called]
 

@@ -30,7 +30,7 @@ from ..primitives.operators import (
 from ..primitives.shapes import SCALAR, Shape, ShapeError, matrix, vector
 from . import syntax as ast
 
-__all__ = ["Model", "Variable", "Function", "Assignment", "Node", "Ref", "Literal"]
+__all__ = ["Model", "Variable", "Function", "Assignment", "Node", "Ref", "Literal", "walk"]
 
 
 @dataclass(frozen=True)
@@ -178,14 +178,39 @@ class Model:
         """Abstract functions that are called and not bound, in declaration order."""
         called = set()
         for a in self.assignments:
-            for node in _walk(a.tree):
+            for node in walk(a.tree):
                 if isinstance(node, Node) and node.op.name in self.functions:
                     called.add(node.op.name)
         return [name for name in self.functions if name in called]
 
 
-def _walk(tree):
-    """All nodes of an expression tree, operands before operators (iteratively)."""
+def walk(tree):
+    """All nodes of an expression tree, operands before the operator applied to them.
+
+    The order is the one in which the tree is computed: a post-order, each
+    operand's subtree in full before the next operand, the operator last.  It
+    is built with an explicit stack, so a deep tree does not reach Python's
+    recursion limit.
+
+    Parameters
+    ----------
+    tree : Node, Ref or Literal
+        An assignment's tree (:attr:`Assignment.tree`).
+
+    Returns
+    -------
+    list of Node, Ref and Literal
+        Every node once per occurrence, the root last.
+
+    Examples
+    --------
+    >>> m = parse("dim n\\nparam w: vector(n)\\nJ = sum(tanh(w)) + 2\\nobjective J")
+    >>> tree = m.assignments[0].tree  # sum(tanh(w)) + 2
+    >>> [type(n).__name__ for n in walk(tree)]
+    ['Ref', 'Node', 'Node', 'Literal', 'Node']
+    >>> [n.op.name for n in walk(tree) if isinstance(n, Node)]
+    ['tanh', 'sum', 'add']
+    """
     out, stack = [], [(tree, False)]
     while stack:
         node, expanded = stack.pop()

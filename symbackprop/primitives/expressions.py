@@ -1,36 +1,45 @@
-"""The matrix-calculus vocabulary: SymPy classes and constructors for it.
+"""The matrix-calculus vocabulary: entrywise functions, and the algebra a lecturer writes.
 
 SymPy has products, sums, transposes and Hadamard products of matrix
 expressions; this module adds what backpropagation through a network needs and
 SymPy lacks or gets wrong (see the module notes in :mod:`symbackprop.derivation.reverse`):
 
-* :class:`Map`: a scalar function applied entrywise, ``phi(z)``, ``1 - tanh(z)^2``;
-* :class:`AsScalar`: the one entry of a 1 x 1 product, ``v.T @ w``;
-* :class:`SumAll`: the sum of all entries;
-* :class:`Norm`: the Euclidean / Frobenius norm;
-* :class:`Softmax`, :class:`LogSoftmax`, :class:`LogSumExp`: along a vector, or
-  along each row of a matrix;
-* :class:`Apply`: an abstract scalar function of matrices, ``ell(o, y)``;
-* :class:`Partial`: its named partial derivative, ``dL/do``.
+* :class:`Map`: a scalar function applied entrywise, ``phi(z)``, ``1 - tanh(z)^2``,
+  and the scalar functions of the built-ins that SymPy lacks (:class:`relu`,
+  :class:`sigmoid`, :class:`softplus`);
+* constructors (:func:`add`, :func:`mul`, :func:`hadamard`, :func:`transpose`, ...)
+  that keep expressions in the form a lecturer writes: scalars in front, no
+  products by one, terms in the order they were given.
 
-A class printed as a call of a named function (``softmax(x)``) is a
-:class:`NamedCall`: it carries its own spellings, which one method of each
-printer reads.
+What reads a whole matrix or a whole line of it (softmax, the sum of all
+entries, the norm, abstract functions ``ell(o, y)`` and their partials) is in
+:mod:`symbackprop.primitives.matrix_functions`.
 
 Each class defines its meaning entry by entry in ``explicit``, which receives
 the explicit values (:class:`sympy.ImmutableMatrix` or scalars) of its
 ``operands``.  That meaning is the ground truth that
 :func:`symbackprop.verify` differentiates.
 
-The constructors (:func:`add`, :func:`mul`, :func:`hadamard`, ...) keep
-expressions in the form a lecturer writes: scalars in front, no products by
-one, terms in the order they were given.
+Each class also carries its own tangent rule, the directional derivative that
+second order takes (:func:`symbackprop.derivation.tangent.jvp`):
+``expr._tangent(sweep)`` returns the tangent ``R{expr}``, or None when it is 0.
+`sweep` is the sweep over the expression being differentiated, handed in by
+:mod:`symbackprop.derivation.tangent`; a rule uses three things of it:
+
+* ``sweep(e)``: the tangent of a subexpression `e` (None when `e` does not move);
+* ``sweep.value(e)``: how the rule refers to the value of `e`, the symbol of
+  the variable `e` defines if it has one (``p`` for ``p = softmax(o)``), else
+  `e` itself;
+* ``sweep.out``: the variable the whole expression defines, or None.
+
+Rules build their results with the constructors below, and add up their terms
+with :func:`tangent_sum`.  SymPy's own classes (sums, products, powers,
+transposes) have their rules in :data:`symbackprop.derivation.tangent.RULES`.
 """
 
 from __future__ import annotations
 
 import sympy as sp
-from sympy.core.symbol import Str
 from sympy.matrices.expressions import (
     HadamardPower,
     HadamardProduct,
@@ -39,10 +48,8 @@ from sympy.matrices.expressions import (
 )
 
 __all__ = [
-    "NamedCall", "Map", "AsScalar", "SumAll", "Norm", "Softmax", "LogSoftmax", "LogSumExp", "Apply",
-    "Partial", "relu", "sigmoid", "softplus", "ENTRY", "entrywise", "add", "neg", "mul",
-    "hadamard",
-    "hpow", "transpose", "inner", "sum_all", "ones", "is_matrix", "partial_function",
+    "Map", "relu", "sigmoid", "softplus", "ENTRY", "entrywise", "add", "neg", "mul", "hadamard",
+    "hpow", "transpose", "ones", "is_matrix", "is_zero", "tangent_sum", "without_dirac",
 ]
 
 #: The bound variable of every entrywise function body.
@@ -52,10 +59,6 @@ ENTRY = sp.Symbol("ξ", real=True)
 def is_matrix(expr):
     """Whether `expr` is a matrix expression (as opposed to a scalar)."""
     return isinstance(expr, (MatrixExpr, sp.MatrixBase))
-
-
-def _explicit_shape(m):
-    return m.shape if is_matrix(m) else (1, 1)
 
 
 # --- scalar functions with their derivatives beside them -----------------------
@@ -120,21 +123,7 @@ class softplus(sp.Function):
         return sp.log(1 + sp.exp(x))
 
 
-class NamedCall:
-    """A class printed as a call of a named function of its one operand, ``softmax(x)``.
-
-    Its spellings are class attributes, read by one generic ``_print_NamedCall``
-    of each printer: ``call_text`` and ``call_latex`` name it in formulas,
-    ``call_numpy`` is the function generated code calls, with the operand and
-    then ``numpy_options`` (a softmax's axis).  Listed first among the bases, so
-    that printers find it before SymPy's own classes.
-    """
-
-    call_text = call_latex = call_numpy = None
-    numpy_options = ()
-
-
-# --- matrix-valued classes --------------------------------------------------------
+# --- the entrywise map -----------------------------------------------------------
 
 class Map(MatrixExpr):
     """A scalar function applied to every entry of a matrix.
@@ -167,195 +156,35 @@ class Map(MatrixExpr):
     def explicit(self, arg):
         return arg.applyfunc(self.body_at)
 
-
-class _AlongAxis(NamedCall, MatrixExpr):
-    """A row-wise (axis 1) or vector-wise (axis 0) operation on a column layout."""
-
-    def __new__(cls, arg, axis):
-        return super().__new__(cls, arg, sp.Integer(axis))
-
-    arg = property(lambda self: self.args[0])
-    axis = property(lambda self: int(self.args[1]))
-    operands = property(lambda self: (self.args[0],))
-    numpy_options = property(lambda self: (self.axis,))
-
-    @staticmethod
-    def lines(m, axis):
-        """The explicit lines (columns for axis 0, rows for axis 1) of `m`."""
-        return [m[:, j] for j in range(m.cols)] if axis == 0 else [m[i, :] for i in range(m.rows)]
-
-    @staticmethod
-    def join(lines, axis):
-        return sp.ImmutableMatrix(sp.Matrix.hstack(*lines) if axis == 0
-                                  else sp.Matrix.vstack(*lines))
-
-
-class Softmax(_AlongAxis):
-    """exp(x) / sum(exp(x)) along a vector, or along each row of a matrix."""
-
-    call_text, call_latex, call_numpy = "softmax", "\\operatorname{softmax}", "_softmax"
-
-    def __new__(cls, arg, axis):
-        if isinstance(arg, sp.ZeroMatrix):  # every entry 1/(line length)
-            return mul(1 / arg.shape[axis], OneMatrix(*arg.shape))
-        return super().__new__(cls, arg, axis)
-
-    shape = property(lambda self: self.arg.shape)
-
-    def explicit(self, arg):
-        def one(line):
-            total = sum(sp.exp(e) for e in line)
-            return line.applyfunc(lambda e: sp.exp(e) / total)
-        return self.join([one(v) for v in self.lines(arg, self.axis)], self.axis)
+    def _tangent(self, sweep):
+        """R{z} ⊙ phi'(z) for h = phi(z); inside a product, phi''(z) ⊙ R{z}."""
+        t = sweep(self.arg)
+        if t is None:
+            return None
+        body = self.function.expr
+        derivative = without_dirac(sp.diff(body, ENTRY))
+        if derivative == 0:
+            return None
+        if not derivative.has(ENTRY):
+            return mul(derivative, t)
+        out = sweep.value(self)
+        if out is self:  # inside a product: dJ/dh * phi''(z) * R{z}
+            return hadamard(entrywise(derivative, self.arg), t)
+        # a forward definition h = phi(z): R{z} * phi'(z), written with the output where
+        # the first-order rules write it so (1 - h^2 for tanh)
+        of_output = _derivative_of_output(body, derivative)
+        if of_output is not None:
+            return hadamard(t, entrywise(of_output, out))
+        return hadamard(t, entrywise(derivative, self.arg))
 
 
-class LogSoftmax(_AlongAxis):
-    """x - logsumexp(x) along a vector, or along each row of a matrix."""
-
-    call_text, call_numpy = "log_softmax", "_log_softmax"
-    call_latex = "\\log\\operatorname{softmax}"
-
-    def __new__(cls, arg, axis):
-        if isinstance(arg, sp.ZeroMatrix):  # every entry -log(line length)
-            return mul(-sp.log(arg.shape[axis]), OneMatrix(*arg.shape))
-        return super().__new__(cls, arg, axis)
-
-    shape = property(lambda self: self.arg.shape)
-
-    def explicit(self, arg):
-        def one(line):
-            lse = sp.log(sum(sp.exp(e) for e in line))
-            return line.applyfunc(lambda e: e - lse)
-        return self.join([one(v) for v in self.lines(arg, self.axis)], self.axis)
-
-
-class LogSumExp(_AlongAxis):
-    """log(sum(exp(x))) of a vector (1 x 1), or of each row of a matrix (a column)."""
-
-    call_text, call_latex, call_numpy = "logsumexp", "\\operatorname{logsumexp}", "_logsumexp"
-
-    @property
-    def shape(self):
-        rows, cols = self.arg.shape
-        return (sp.Integer(1), cols) if self.axis == 0 else (rows, sp.Integer(1))
-
-    def explicit(self, arg):
-        values = [sp.log(sum(sp.exp(e) for e in v)) for v in self.lines(arg, self.axis)]
-        return sp.ImmutableMatrix([values] if self.axis == 0 else [[v] for v in values])
-
-
-class Partial(MatrixExpr):
-    """The named partial derivative of an abstract function with respect to one argument.
-
-    ``Partial(name, of, slot, *args)`` is dL/do for ``L = ell(o, y)`` when
-    ``of`` is ``L`` and ``slot`` is 0.  It has the shape of argument `slot`.
-    """
-
-    def __new__(cls, name, of, slot, *args):
-        return super().__new__(cls, _str(name), _str(of), sp.Integer(slot), *args)
-
-    name = property(lambda self: self.args[0].name)
-    of = property(lambda self: self.args[1].name)
-    slot = property(lambda self: int(self.args[2]))
-    call_args = property(lambda self: self.args[3:])
-    operands = call_args
-
-    @property
-    def shape(self):
-        operand = self.call_args[self.slot]
-        return operand.shape if is_matrix(operand) else (sp.Integer(1), sp.Integer(1))
-
-    def explicit(self, *args):
-        flat = _flatten(args)
-        offset = sum(len(_flatten([a])) for a in args[:self.slot])
-        rows, cols = _explicit_shape(args[self.slot])
-        return sp.ImmutableMatrix(rows, cols, [
-            partial_function(self.name, offset + k)(*flat) for k in range(rows * cols)])
-
-
-def _str(name):
-    """A name as a SymPy argument; SymPy rebuilds objects from their args, so accept both."""
-    return name if isinstance(name, Str) else Str(name)
-
-
-def partial_function(name, slot):
-    """The undefined function standing for the derivative of `name` in flat argument `slot`.
-
-    :func:`symbackprop.verify` rewrites SymPy's ``Subs(Derivative(...))`` into
-    these, so that both sides of a comparison spell unknown derivatives alike.
-    """
-    return sp.Function(f"{name}__d{slot}")
-
-
-def _flatten(values):
-    out = []
-    for v in values:
-        out.extend(v) if is_matrix(v) else out.append(v)
-    return out
-
-
-# --- scalar-valued classes -------------------------------------------------------------
-
-class _ScalarOfMatrix(sp.Expr):
-    is_commutative = True
-    is_real = True
-
-    def __new__(cls, *args):
-        return super().__new__(cls, *args)
-
-    arg = property(lambda self: self.args[0])
-    operands = property(lambda self: (self.args[0],))
-
-    def _eval_derivative(self, s):
-        # Matrix-level differentiation is never used (it is unreliable in SymPy);
-        # only the explicit forms are differentiated.
-        raise TypeError(f"{type(self).__name__} is differentiated by its local rule")
-
-
-class AsScalar(_ScalarOfMatrix):
-    """The one entry of a 1 x 1 matrix expression, such as ``v.T @ w``."""
-
-    @property
-    def precedence(self):
-        # v^T w prints as a product: SymPy's printers bracket it as a factor or a
-        # base, 4 (x^T x) x and (x^T x)^2, not 4 x^T x x and x^T x^2
-        from sympy.printing.precedence import PRECEDENCE
-        if isinstance(self.arg, sp.MatAdd):  # v^T w + w^T v: a sum
-            return PRECEDENCE["Add"]
-        return PRECEDENCE["Mul"] - 1 if isinstance(self.arg, sp.MatMul) else PRECEDENCE["Atom"]
-
-    def explicit(self, arg):
-        return arg[0, 0]
-
-
-class SumAll(NamedCall, _ScalarOfMatrix):
-    """The sum of all entries of a matrix."""
-
-    call_text, call_latex, call_numpy = "sum", "\\operatorname{sum}", "np.sum"
-
-    def explicit(self, arg):
-        return sp.Add(*arg)
-
-
-class Norm(_ScalarOfMatrix):
-    """The Euclidean norm of a vector, the Frobenius norm of a matrix."""
-
-    def explicit(self, arg):
-        return sp.sqrt(sp.Add(*[e**2 for e in arg]))
-
-
-class Apply(_ScalarOfMatrix):
-    """An abstract scalar function of matrices and scalars, ``ell(o, y)``."""
-
-    def __new__(cls, name, *args):
-        return super().__new__(cls, _str(name), *args)
-
-    name = property(lambda self: self.args[0].name)
-    call_args = property(lambda self: self.args[1:])
-    operands = call_args
-
-    def explicit(self, *args):
-        return sp.Function(self.name)(*_flatten(args))
+def _derivative_of_output(body, derivative):
+    """`derivative` as a function of the output `body` alone, if it is one (1 - h^2 for tanh)."""
+    if derivative.has(sp.Derivative, sp.Subs):
+        return None
+    output = sp.Dummy()
+    candidate = derivative.subs(body, output)
+    return None if candidate.has(ENTRY) else candidate.subs(output, ENTRY)
 
 
 # --- constructors that keep the lecturer's form -----------------------------------------
@@ -578,114 +407,47 @@ def transpose(expr):
     return sp.Transpose(expr)
 
 
-def sum_all(expr):
-    """The sum of all entries; a scalar is its own sum.
+# --- the arithmetic of tangents ---------------------------------------------------------
 
-    A ones factor that widens a product, v 𝟏ᵀ, is summed out, k sum(v): the sum
-    of ``v 𝟏ᵀ`` printed as such would not say how long 𝟏 is.
-
-    Examples
-    --------
-    >>> v = sp.MatrixSymbol("v", 3, 1)
-    >>> sum_all(mul(v, ones(1, 4)))
-    4*SumAll(v)
-    """
-    if not is_matrix(expr):
-        return expr
-    coeff, mats = _split(expr)
-    if isinstance(expr, OneMatrix):
-        return expr.rows * expr.cols
-    if len(mats) > 1 and isinstance(mats[-1], OneMatrix) and mats[-1].cols != 1:
-        ones_ = [OneMatrix(mats[-1].rows, 1)] if mats[-1].rows != 1 else []
-        coeff, mats = coeff * mats[-1].cols, mats[:-1] + ones_
-    if len(mats) > 1 and isinstance(mats[0], OneMatrix) and mats[0].rows != 1:
-        ones_ = [OneMatrix(1, mats[0].cols)] if mats[0].cols != 1 else []
-        coeff, mats = coeff * mats[0].rows, ones_ + mats[1:]
-    inner = mul(*mats)
-    if isinstance(inner, OneMatrix):
-        return coeff * inner.rows * inner.cols
-    return coeff * SumAll(inner)
-
-
-def inner(a, b):
-    """The Frobenius inner product sum(a * b), written aᵀb for column vectors."""
-    if not is_matrix(a) or not is_matrix(b):
-        return mul(a, b) if not (is_matrix(a) or is_matrix(b)) else sum_all(mul(a, b))
-    if a.shape[1] == 1 and b.shape[1] == 1:
-        coeff, mats = _split(mul(transpose(a), b))  # the scalars in front: c (aᵀ b)
-        if not mats:
-            return coeff
-        product = mul(*mats)
-        return coeff * (AsScalar(product) if is_matrix(product) else product)
-    return sum_all(hadamard(a, b))
-
-
-class SecondPartial(MatrixExpr):
-    """The tangent of a named partial of an abstract function, ``d2L/do2 [t]``.
-
-    ``SecondPartial(name, of, slot, along, tangent, *args)`` is the directional
-    derivative of ``Partial(name, of, slot, *args)`` (dL/d(argument `slot`))
-    when argument `along` moves along `tangent`: entry k is
-    ``sum_m d2 ell / d(arg_slot)_k d(arg_along)_m  tangent_m``.  For a vector
-    argument it is the Hessian matrix of ``ell`` times a vector; for a matrix
-    argument, the Hessian applied to a matrix.  It has the shape of argument
-    `slot`.
+def is_zero(expr):
+    """Whether `expr` is a zero: None (a tangent that is 0), the number 0, a zero matrix.
 
     Examples
     --------
-    >>> o, t = sp.MatrixSymbol("o", 2, 1), sp.MatrixSymbol("t", 2, 1)
-    >>> e = SecondPartial("ell", "L", 0, 0, t, o)
-    >>> e.shape
-    (2, 1)
-    >>> o0, o1, t0, t1 = sp.symbols("o0 o1 t0 t1")
-    >>> e.explicit(sp.ImmutableMatrix([t0, t1]), sp.ImmutableMatrix([o0, o1]))[0]
-    t0*ell__d0__d0(o0, o1) + t1*ell__d0__d1(o0, o1)
+    >>> is_zero(None), is_zero(sp.ZeroMatrix(2, 1)), is_zero(sp.Symbol("x"))
+    (True, True, False)
     """
-
-    def __new__(cls, name, of, slot, along, tangent, *args):
-        return super().__new__(cls, _str(name), _str(of), sp.Integer(slot),
-                               sp.Integer(along), tangent, *args)
-
-    name = property(lambda self: self.args[0].name)
-    of = property(lambda self: self.args[1].name)
-    slot = property(lambda self: int(self.args[2]))
-    along = property(lambda self: int(self.args[3]))
-    tangent = property(lambda self: self.args[4])
-    call_args = property(lambda self: self.args[5:])
-    operands = property(lambda self: self.args[4:])
-
-    @property
-    def shape(self):
-        operand = self.call_args[self.slot]
-        return operand.shape if is_matrix(operand) else (sp.Integer(1), sp.Integer(1))
-
-    def explicit(self, tangent, *args):
-        flat = _flatten(args)
-        offsets = [sum(len(_flatten([a])) for a in args[:k]) for k in range(len(args))]
-        rows, cols = _explicit_shape(args[self.slot])
-        steps = _flatten([tangent])
-        entries = []
-        for k in range(rows * cols):
-            entries.append(sp.Add(*[
-                second_partial_function(self.name, offsets[self.slot] + k,
-                                        offsets[self.along] + m)(*flat) * t
-                for m, t in enumerate(steps)]))
-        return sp.ImmutableMatrix(rows, cols, entries)
-
-    def _symbackprop_numpy(self, printer):
-        raise TypeError(f"the abstract function {self.name} has no NumPy form; bind it")
+    return expr is None or expr == 0 or isinstance(expr, sp.ZeroMatrix)
 
 
-def second_partial_function(name, first, second):
-    """The undefined function standing for the second partial of `name` in two flat slots.
-
-    Mixed partials of a smooth function are equal, so the slots are sorted:
-    both spellings of the same derivative are one function.
+def tangent_sum(*terms):
+    """The sum of tangents, those that are 0 (None) left out; None when the sum is 0.
 
     Examples
     --------
-    >>> second_partial_function("ell", 3, 1)
-    ell__d1__d3
+    >>> x = sp.MatrixSymbol("x", 2, 1)
+    >>> tangent_sum(None, x, sp.ZeroMatrix(2, 1))
+    x
+    >>> tangent_sum(None, None) is None
+    True
     """
-    low, high = sorted((first, second))
-    return sp.Function(f"{name}__d{low}__d{high}")
+    terms = [t for t in terms if not is_zero(t)]
+    if not terms:
+        return None
+    total = add(*terms)
+    return None if is_zero(total) else total
+
+
+def without_dirac(expr):
+    """`expr` with every Dirac delta taken as 0.
+
+    The derivative of relu's step is a Dirac delta at 0: 0 everywhere but on a
+    set of measure zero, which is also what PyTorch and JAX compute.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x", real=True)
+    >>> without_dirac(sp.diff(relu(x), x, 2))
+    0
+    """
+    return expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.Integer(0))

@@ -27,6 +27,7 @@ import sympy as sp
 
 from . import expressions as ex
 from . import functions
+from . import matrix_functions as mf
 from . import members
 from .functions import operator_latex
 from .shapes import SCALAR, Shape, ShapeError, matrix, vector
@@ -103,20 +104,6 @@ class Operator:
     body: object = field(default=None, compare=False)
     label_text: str = None
     label_latex: str = None
-
-
-def _lines_sum(m, axis, shape):
-    """Sum along the last axis: the column 1^T M (axis 0) or M 1 (axis 1)."""
-    if axis == 0:
-        return ex.mul(ex.ones(1, shape.rows), m)
-    return ex.mul(m, ex.ones(shape.cols, 1))
-
-
-def _spread(v, axis, shape):
-    """Copy a per-line value back along the last axis: 1 v (axis 0) or v 1^T (axis 1)."""
-    if axis == 0:
-        return ex.mul(ex.ones(shape.rows, 1), v)
-    return ex.mul(v, ex.ones(1, shape.cols))
 
 
 # --- shape rules -------------------------------------------------------------------
@@ -220,17 +207,17 @@ def _rows_of(what, result):
 
 
 def _row_sums(s):
-    return _lines_sum(s.args[0], 1, s.shapes[0])
+    return mf.lines_sum(s.args[0], 1, s.shapes[0])
 
 
 def _center_rows(m, shape):
     """M - (1/k) (M 1) 1^T: each row minus its mean."""
-    return ex.add(m, ex.mul(-1 / shape.cols, _spread(_lines_sum(m, 1, shape), 1, shape)))
+    return ex.add(m, ex.mul(-1 / shape.cols, mf.spread(mf.lines_sum(m, 1, shape), 1, shape)))
 
 
 def _scale_rows(x, v, shape):
     """(v 1^T) * X: row i times v_i (diag(v) X)."""
-    return ex.hadamard(_spread(v, 1, shape), x)
+    return ex.hadamard(mf.spread(v, 1, shape), x)
 
 
 def _pair(what, allow_scalar=True):
@@ -267,7 +254,7 @@ def _unbroadcast(adj, shape, to):
     if shape == to:
         return adj
     if shape.is_scalar:
-        return ex.sum_all(adj)
+        return mf.sum_all(adj)
     return ex.mul(ex.transpose(adj), ex.ones(to.rows, 1))
 
 
@@ -286,7 +273,7 @@ def _mul_rule(i):
     def rule(s):
         mine, other = s.shapes[i], s.args[1 - i]
         if mine.is_scalar and not s.shape.is_scalar:
-            return ex.inner(s.adj, other)
+            return mf.inner(s.adj, other)
         return ex.hadamard(s.adj, other)
     return rule
 
@@ -304,7 +291,7 @@ def _div_rule_numerator(s):
     if b_shape.is_scalar:
         return ex.mul(s.adj, b**-1)
     if a_shape.is_scalar:
-        return ex.inner(s.adj, ex.hpow(b, -1))
+        return mf.inner(s.adj, ex.hpow(b, -1))
     return ex.hadamard(s.adj, ex.hpow(b, -1))
 
 
@@ -312,14 +299,14 @@ def _div_rule_denominator(s):
     a_shape, b_shape = s.shapes
     a, b = s.args
     if b_shape.is_scalar:
-        share = ex.inner(s.adj, a) if not a_shape.is_scalar else ex.mul(s.adj, a)
+        share = mf.inner(s.adj, a) if not a_shape.is_scalar else ex.mul(s.adj, a)
         return ex.mul(-1, share, b**-2)
     return ex.neg(ex.hadamard(ex.hadamard(s.adj, a), ex.hpow(b, -2)))
 
 
 def _matmul_forward(s):
     product = ex.mul(*s.args)
-    return ex.AsScalar(product) if s.shape.is_scalar else product
+    return mf.AsScalar(product) if s.shape.is_scalar else product
 
 
 def _pow_rule(s):
@@ -333,7 +320,7 @@ def _sum_rule(s):
 
 
 def _mean_forward(s):
-    return ex.mul(ex.sum_all(s.args[0]), 1 / s.shapes[0].size)
+    return ex.mul(mf.sum_all(s.args[0]), 1 / s.shapes[0].size)
 
 
 def _mean_rule(s):
@@ -355,16 +342,16 @@ def _softmax_rule(s):
     if a_shape.kind == "vector":
         per_line = ex.mul(ex.transpose(p), d)
     else:
-        per_line = _lines_sum(ex.hadamard(p, d), axis, a_shape)
-    return ex.hadamard(p, ex.add(d, ex.neg(_spread(per_line, axis, a_shape))))
+        per_line = mf.lines_sum(ex.hadamard(p, d), axis, a_shape)
+    return ex.hadamard(p, ex.add(d, ex.neg(mf.spread(per_line, axis, a_shape))))
 
 
 def _log_softmax_rule(s):
     a_shape = s.shapes[0]
     axis = a_shape.last_axis
-    per_line = _lines_sum(s.adj, axis, a_shape)
-    return ex.add(s.adj, ex.neg(ex.hadamard(ex.Softmax(s.args[0], axis),
-                                            _spread(per_line, axis, a_shape))))
+    per_line = mf.lines_sum(s.adj, axis, a_shape)
+    return ex.add(s.adj, ex.neg(ex.hadamard(mf.Softmax(s.args[0], axis),
+                                            mf.spread(per_line, axis, a_shape))))
 
 
 def _logsumexp_forward(s):
@@ -373,16 +360,16 @@ def _logsumexp_forward(s):
         length = s.args[0].shape[a_shape.last_axis]
         return sp.log(length) if s.shape.is_scalar else ex.mul(sp.log(length),
                                                                ex.ones(*s.args[0].shape[:1], 1))
-    value = ex.LogSumExp(s.args[0], a_shape.last_axis)
-    return ex.AsScalar(value) if s.shape.is_scalar else value
+    value = mf.LogSumExp(s.args[0], a_shape.last_axis)
+    return mf.AsScalar(value) if s.shape.is_scalar else value
 
 
 def _logsumexp_rule(s):
     a_shape = s.shapes[0]
-    probabilities = ex.Softmax(s.args[0], a_shape.last_axis)
+    probabilities = mf.Softmax(s.args[0], a_shape.last_axis)
     if s.shape.is_scalar:
         return ex.mul(s.adj, probabilities)
-    return ex.hadamard(_spread(s.adj, 1, a_shape), probabilities)
+    return ex.hadamard(mf.spread(s.adj, 1, a_shape), probabilities)
 
 
 def _difference(s):
@@ -392,11 +379,11 @@ def _difference(s):
 def _squared_error_forward(s):
     if s.shapes[0].is_scalar:
         return _difference(s) ** 2 / 2
-    return ex.mul(sp.Rational(1, 2), ex.Norm(_difference(s)) ** 2)
+    return ex.mul(sp.Rational(1, 2), mf.Norm(_difference(s)) ** 2)
 
 
 def _mse_forward(s):
-    return ex.mul(1 / s.shapes[0].size, ex.sum_all(ex.hpow(_difference(s), 2)))
+    return ex.mul(1 / s.shapes[0].size, mf.sum_all(ex.hpow(_difference(s), 2)))
 
 
 def _rows_averaged(shape):
@@ -407,7 +394,7 @@ def _rows_averaged(shape):
 def _cross_entropy_forward(s):
     o, y = s.args
     shape = s.shapes[0]
-    return ex.mul(-_rows_averaged(shape), ex.inner(y, ex.LogSoftmax(o, shape.last_axis)))
+    return ex.mul(-_rows_averaged(shape), mf.inner(y, mf.LogSoftmax(o, shape.last_axis)))
 
 
 def _cross_entropy_rule_logits(s):
@@ -415,16 +402,16 @@ def _cross_entropy_rule_logits(s):
     shape = s.shapes[0]
     axis = shape.last_axis
     # Exact for any y: the familiar softmax(o) - y holds when each line of y sums to 1.
-    mass = ex.sum_all(y) if shape.kind != "matrix" else _spread(_lines_sum(y, axis, shape),
+    mass = mf.sum_all(y) if shape.kind != "matrix" else mf.spread(mf.lines_sum(y, axis, shape),
                                                                  axis, shape)
-    weighted = ex.hadamard(ex.Softmax(o, axis), mass)
+    weighted = ex.hadamard(mf.Softmax(o, axis), mass)
     return ex.mul(s.adj, _rows_averaged(shape), ex.add(weighted, ex.neg(y)))
 
 
 def _cross_entropy_rule_targets(s):
     o, _ = s.args
     shape = s.shapes[0]
-    return ex.mul(-1, s.adj, _rows_averaged(shape), ex.LogSoftmax(o, shape.last_axis))
+    return ex.mul(-1, s.adj, _rows_averaged(shape), mf.LogSoftmax(o, shape.last_axis))
 
 
 _OUTPUT = sp.Symbol("output of the entrywise function")
@@ -478,13 +465,13 @@ def abstract_operator(name, arity):
     share of ``o`` is ``(dJ/dL) dL/do``.
     """
     def forward(s):
-        return ex.Apply(name, *s.args)
+        return mf.Apply(name, *s.args)
 
     def rule_for(i):
         def rule(s):
             of = s.out.name if isinstance(s.out, (sp.Symbol, sp.MatrixSymbol)) else name
-            partial = ex.Partial(name, of, i, *s.args)
-            return ex.mul(s.adj, ex.AsScalar(partial) if s.shapes[i].is_scalar else partial)
+            partial = mf.Partial(name, of, i, *s.args)
+            return ex.mul(s.adj, mf.AsScalar(partial) if s.shapes[i].is_scalar else partial)
         return rule
 
     return Operator(name, f"{name}({', '.join('x' * arity)})", arity, _to_scalar, forward,
@@ -543,30 +530,30 @@ _OPERATORS = [
         label=("ᵀ", "\\top")),
     _op("copy", "a", 1, _keep, lambda s: s.args[0], lambda s: s.adj,
         doc="another name for the same value", label=("=", "=")),
-    _op("sum", "sum(x)", 1, _to_scalar, lambda s: ex.sum_all(s.args[0]), _sum_rule,
+    _op("sum", "sum(x)", 1, _to_scalar, lambda s: mf.sum_all(s.args[0]), _sum_rule,
         doc="sum of all entries", label=("Σ", "\\Sigma")),
     _op("mean", "mean(x)", 1, _to_scalar, _mean_forward, _mean_rule,
         doc="mean of all entries", label=("mean", "\\mathrm{mean}")),
-    _op("norm", "norm(x)", 1, _norm_shape, lambda s: ex.Norm(s.args[0]), _norm_rule,
+    _op("norm", "norm(x)", 1, _norm_shape, lambda s: mf.Norm(s.args[0]), _norm_rule,
         doc="Euclidean norm of a vector, Frobenius norm of a matrix",
         label=("‖·‖", "\\|\\cdot\\|")),
     _op("trace", "trace(A)", 1, _trace_shape, lambda s: sp.Trace(s.args[0]), _trace_rule,
         doc="trace of a square matrix", label=("tr", "\\mathrm{tr}")),
     _op("softmax", "softmax(x)", 1, _nonscalar("softmax"),
-        lambda s: ex.Softmax(s.args[0], s.shapes[0].last_axis), _softmax_rule,
+        lambda s: mf.Softmax(s.args[0], s.shapes[0].last_axis), _softmax_rule,
         doc="softmax along a vector, or along each row of a matrix"),
     _op("log_softmax", "log_softmax(x)", 1, _nonscalar("log_softmax"),
-        lambda s: ex.LogSoftmax(s.args[0], s.shapes[0].last_axis), _log_softmax_rule,
+        lambda s: mf.LogSoftmax(s.args[0], s.shapes[0].last_axis), _log_softmax_rule,
         doc="log of softmax, computed stably",
         label=("log softmax", "\\log\\operatorname{softmax}")),
     _op("logsumexp", "logsumexp(x)", 1, _logsumexp_shape, _logsumexp_forward, _logsumexp_rule,
         doc="log(sum(exp(x))) of a vector (a scalar) or of each row of a matrix (a vector)"),
     _op("sum_rows", "sum_rows(X)", 1, _rows_of("sum_rows", "vector"), _row_sums,
-        lambda s: _spread(s.adj, 1, s.shapes[0]),
+        lambda s: mf.spread(s.adj, 1, s.shapes[0]),
         doc="the sum of each row of a matrix(n, k): a vector(n), X 1"),
     _op("mean_rows", "mean_rows(X)", 1, _rows_of("mean_rows", "vector"),
         lambda s: ex.mul(1 / s.shapes[0].cols, _row_sums(s)),
-        lambda s: ex.mul(1 / s.shapes[0].cols, _spread(s.adj, 1, s.shapes[0])),
+        lambda s: ex.mul(1 / s.shapes[0].cols, mf.spread(s.adj, 1, s.shapes[0])),
         doc="the mean of each row of a matrix(n, k): a vector(n)"),
     _op("center_rows", "center_rows(X)", 1, _rows_of("center_rows", "matrix"),
         lambda s: _center_rows(s.args[0], s.shapes[0]),
@@ -575,7 +562,7 @@ _OPERATORS = [
     _op("scale_rows", "scale_rows(X, v)", 2, _rows_of("scale_rows", "matrix"),
         lambda s: _scale_rows(*s.args, s.shapes[0]),
         lambda s: _scale_rows(s.adj, s.args[1], s.shapes[0]),
-        lambda s: _lines_sum(ex.hadamard(s.adj, s.args[0]), 1, s.shapes[0]),
+        lambda s: mf.lines_sum(ex.hadamard(s.adj, s.args[0]), 1, s.shapes[0]),
         doc="row i of X times v_i, diag(v) X (as in layer normalization)"),
     _op("squared_error", "squared_error(o, y)", 2, _pair("squared_error"),
         _squared_error_forward,

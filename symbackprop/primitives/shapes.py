@@ -86,7 +86,7 @@ SCALAR = Shape("scalar", sp.Integer(1), sp.Integer(1))
 
 def vector(n):
     """A column vector of `n` entries."""
-    return Shape("vector", _size(n), sp.Integer(1))
+    return Shape("vector", _as_size(n), sp.Integer(1))
 
 
 def row(n):
@@ -96,8 +96,9 @@ def row(n):
 
 def matrix(m, n):
     """An `m` x `n` matrix."""
-    return Shape("matrix", _size(m), _size(n))
+    return Shape("matrix", _as_size(m), _as_size(n))
 
 
-def _size(k):
+def _as_size(k):
+    """A size as a SymPy expression: an int as an Integer, a dim's symbol as it is."""
     return sp.Integer(k) if isinstance(k, int) else k

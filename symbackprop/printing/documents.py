@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..derivation.reverse import adjoint_symbol
-from ..primitives.expressions import SecondPartial
+from ..primitives.matrix_functions import SecondPartial
 from .memory import memory_report
 from .names import (Notation, adjoint_name, display_names, hvp_display_names, shape_latex,
                     shape_text)

@@ -36,8 +36,19 @@ LAYER_INDICES = ("l",)
 
 
 def _index(expr):
-    """An index as it is written: ``t+1``, ``T-1``, ``0``."""
-    return str(sp.sympify(expr)).replace(" ", "")
+    """An index as it is written: ``t+1``, ``T-1``, ``T+t-i``: the terms added first, then the
+    subtracted ones, then the number."""
+    expr = sp.expand(sp.sympify(expr))
+    if not expr.is_Add:
+        return str(expr).replace(" ", "")
+    number = sum((t for t in expr.args if t.is_Number), sp.Integer(0))
+    terms = sorted((t for t in expr.args if not t.is_Number), key=str)
+    added = [t for t in terms if not t.could_extract_minus_sign()]
+    taken = [-t for t in terms if t.could_extract_minus_sign()]
+    text = "+".join(str(t) for t in added) + "".join(f"-{t}" for t in taken)
+    if number:
+        text += f"{'+' if number > 0 else '-'}{abs(number)}"
+    return text.replace(" ", "")
 
 
 class _LoopPrinting:
@@ -125,6 +136,13 @@ class _LoopPrinting:
                 parts.append((" + " if i else "") + text)
         return "".join(parts)
 
+    def _print_MatPow(self, expr):
+        base = self._print(expr.base)
+        if not isinstance(expr.base, (Member, MatrixSymbol)) or "^" in base or "ᵀ" in base \
+                or "\\top" in base:
+            base = self._parens(base)
+        return self._power(base, self._print(expr.exp))
+
     def _print_Partial(self, expr):
         operand = expr.call_args[expr.slot]
         if isinstance(operand, (Member, ScalarMember)) and expr.call_args.count(operand) == 1:
@@ -159,6 +177,9 @@ class LoopTextPrinter(_LoopPrinting, TextPrinter):
     def _transposed_member(self, text):
         return text + "ᵀ"
 
+    def _power(self, base, exponent):
+        return f"{base}^({exponent})" if not exponent.isalnum() else f"{base}^{exponent}"
+
     def _sigma(self, var, lo, hi):
         return f"Σ_{{{var}={lo}}}^{{{hi}}}"
 
@@ -192,6 +213,9 @@ class LoopLatexPrinter(_LoopPrinting, MatrixLatexPrinter):
 
     def _transposed_member(self, text):
         return f"{{{text}}}{TRANSPOSE[self.notation.transpose]}"
+
+    def _power(self, base, exponent):
+        return f"{base}^{{{exponent}}}"
 
     def _sigma(self, var, lo, hi):
         return f"\\sum_{{{var}={lo}}}^{{{hi}}}"
@@ -385,8 +409,27 @@ def _gradients(w):
                     tuple(rows), boxed=True)]
 
 
+def _closed_forms(w):
+    """Each linear recurrence without the recurrence, and the gradients that read it."""
+    rows = []
+    for form in w.d.closed_forms:
+        index, lo, hi = (w.print(sp.sympify(x)) for x in (form.index, form.lo, form.hi))
+        at = (f", \\quad {index} = {lo}, \\dots, {hi}" if w.latex else
+              f",  {index} = {lo}, …, {hi}")
+        rows.append(Equation(w.print(form.adjoint), w.print(form.result) + at))
+        rows += [Equation(w.print(w.d.adjoint_symbol(name)), w.print(value))
+                 for name, value in form.gradients.items()]
+    if not rows:
+        return []
+    note = ("The recurrence is linear and its coefficient is the same at every step, so it "
+            "unrolls into powers of the coefficient: gradients through many steps shrink or grow "
+            "with them.")
+    return [Section(w.heading("Closed form", "Closed form."), tuple(rows), notes=()),
+            Section("", notes=(note,), subheading=True)]
+
+
 def _document(w):
-    sections = _forward(w) + _backward(w) + _gradients(w)
+    sections = _forward(w) + _backward(w) + _closed_forms(w) + _gradients(w)
     if w.d.valid_from > 1:
         lengths = ", ".join(w.model.lengths)
         note = f"These steps hold for {lengths} ≥ {w.d.valid_from}."

@@ -16,7 +16,7 @@ from sympy.matrices.expressions import MatrixSymbol
 from ..derivation.graph import variable_latex
 from ..derivation.reverse import adjoint_symbol
 from ..language.spelling import default_latex, unicode_name
-from ..primitives import expressions as ex
+from ..primitives import matrix_functions as mf
 
 __all__ = ["Notation", "display_names", "hvp_display_names", "adjoint_name", "shape_latex",
            "shape_text"]
@@ -77,7 +77,7 @@ def display_names(derivation, latex, notation=Notation()):
 
     Keys are the variables' and adjoints' symbols (a dimension may share a
     variable's name, so names alone are ambiguous), ``("var", name)`` for
-    the names that :class:`~symbackprop.primitives.expressions.Partial` refers to, and
+    the names that :class:`~symbackprop.primitives.matrix_functions.Partial` refers to, and
     ``("func", name)`` for abstract functions.
     """
     model = derivation.model
@@ -106,7 +106,7 @@ def _short_partials(derivation, names):
     objective = names[("var", derivation.model.objective)]
     for name, expr in derivation.forward.items():
         for node in sp.preorder_traversal(expr):
-            if not isinstance(node, ex.Apply):
+            if not isinstance(node, mf.Apply):
                 continue
             shown = {names[("func", node.name)]} | ({names[("var", name)]} if node == expr
                                                     else set())

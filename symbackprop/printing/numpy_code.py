@@ -46,7 +46,8 @@ from ..primitives.functions import TABLE
 from .names import display_names, hvp_display_names
 from .printers import TextPrinter
 
-__all__ = ["NumPyPrinter", "generate_source", "generate_hvp_source", "code_names"]
+__all__ = ["NumPyPrinter", "generate_source", "generate_hvp_source", "code_names",
+           "hvp_code_names"]
 
 HELPERS = [
     """\
@@ -368,13 +369,13 @@ def _opened(head, text, indent):
     suffix = ending.group(0) if ending else ""
     text = text[:len(text) - len(suffix)]
     opening = text.find("(")
-    if not text.endswith(")") or opening < 0 or _closing(text, opening) != len(text) - 1:
+    if not text.endswith(")") or opening < 0 or _matching_bracket(text, opening) != len(text) - 1:
         return None
     return [head + text[:opening + 1], *_lines(text[opening + 1:-1], indent + "    "),
             f"{indent}){suffix}"]
 
 
-def _closing(text, opening):
+def _matching_bracket(text, opening):
     """The index of the bracket closing the one at `opening`."""
     depth = 0
     for i in range(opening, len(text)):
@@ -417,6 +418,14 @@ def code_names(derivation, programs):
     return names
 
 
+def hvp_code_names(hvp, programs):
+    """As :func:`code_names`, for programs of an H v derivation: the directions and tangents
+    named as in :func:`generate_hvp_source` (``v_W1``, ``r_z``, ``r_grad_W1``) too."""
+    *_, names = _hvp_identifiers(hvp)
+    _temporary_names(programs, names, set(names.values()) | _RESERVED)
+    return names
+
+
 def _temporary_names(programs, names, used):
     for program in programs:
         for statement in program:
@@ -445,8 +454,9 @@ class _Source:
         """A function running `program`: the declared arrays, `after_declared`, the sizes no
         array has; `options` as in :func:`_body`."""
         body = _body(program, self.names, self.printer, **options)
-        return _function(name, self.declared + list(after_declared) + self.unsized, docstring,
-                         body, returned, self.sizes, self.names)
+        parameters = self.declared + list(after_declared) + self.unsized
+        return _generated_function(name, parameters, docstring, body, returned, self.sizes,
+                                   self.names)
 
     def module(self, title, functions, after_declared=""):
         """The module of `functions`, its docstring describing their arguments."""
@@ -535,7 +545,7 @@ def _sizes(model, idents, dims):
     return sizes, [dims[n] for n, symbol in model.dims.items() if symbol not in sources]
 
 
-def _function(name, parameters, docstring, body, returned, sizes, names):
+def _generated_function(name, parameters, docstring, body, returned, sizes, names):
     """The lines of a generated function: signature, docstring, the sizes it reads, body."""
     used = [f"    {names[symbol]} = {source}" for symbol, source in sizes.items()
             if re.search(rf"\b{names[symbol]}\b", "\n".join(body))]

@@ -1,8 +1,9 @@
 """Printing derivations as a lecturer writes them: LaTeX and Unicode text.
 
 Both printers extend SymPy's by dispatch (``_print_<Class>``) for the classes
-of :mod:`symbackprop.primitives.expressions`, for adjoint symbols (dJ/dz) and for the
-model's names.  An entrywise function prints as the scalar function applied to
+of :mod:`symbackprop.primitives.expressions` and
+:mod:`symbackprop.primitives.matrix_functions`, for adjoint symbols (dJ/dz) and for
+the model's names.  An entrywise function prints as the scalar function applied to
 the matrix, ``φ'(z)``, ``1 - tanh²(z)``, never as SymPy's
 ``ElementwiseApplyFunction`` or ``Lambda``.
 
@@ -22,6 +23,7 @@ from sympy.printing.str import StrPrinter
 
 from ..language.spelling import default_latex, unicode_name
 from ..primitives import expressions as ex
+from ..primitives import matrix_functions as mf
 from ..primitives.functions import TABLE, operator_latex
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
 
@@ -132,7 +134,7 @@ class _Common:
             return True
         if isinstance(arg, sp.OneMatrix) and arg.rows != 1 and arg.cols != 1:
             return True  # 𝟏 𝟏ᵀ, a product
-        if isinstance(arg, ex.AsScalar) and isinstance(arg.arg, (sp.MatMul, sp.MatAdd)):
+        if isinstance(arg, mf.AsScalar) and isinstance(arg.arg, (sp.MatMul, sp.MatAdd)):
             return True  # 4 (xᵀ x) x, not 4 xᵀ x x
         if isinstance(arg, ex.Map):  # 1 - tanh^2(z), -phi(z): a sum or a sign inside
             body = arg.function.expr
@@ -152,7 +154,7 @@ class _Common:
         """`arg` as a factor of a product, bracketed where juxtaposition would misread."""
         text = self._print(arg)
         # ∂J/∂o, and a named partial ∂L/∂o (not ∂₁ℓ(o, y), whose call closes it)
-        fraction = self._is_adjoint(arg) or (isinstance(arg, ex.Partial)
+        fraction = self._is_adjoint(arg) or (isinstance(arg, mf.Partial)
                                              and not text.endswith(")"))
         adjoint = fraction and self.bracket_adjoints
         return self._parens(text) if self._compound(arg) or adjoint else text
@@ -181,7 +183,7 @@ class _Common:
             if text.startswith("-") and not coeff.is_Add:  # -log(k): SymPy keeps its sign
                 sign, text = ("" if sign else "-"), text[1:].lstrip()
             # (∂J/∂o) x, as for a matrix adjoint: ∂J/∂o x would read as ∂J/∂(o x)
-            named = any(self._is_adjoint(f) or isinstance(f, ex.Partial)
+            named = any(self._is_adjoint(f) or isinstance(f, mf.Partial)
                         for f in sp.Mul.make_args(coeff)) and self.bracket_adjoints
             # a/b x reads as a/(b x) in text: the slash fraction is bracketed there too
             fraction = self.slash_fractions and "/" in text and not named
@@ -271,7 +273,7 @@ class TextPrinter(_Common, StrPrinter):
             top, bottom = self._print(numerator), self._print(denominator)
             # a product of scalars over b reads alike either way, a b/c = (a b)/c; a bare
             # product of matrices does not: vᵀ G v/c might be vᵀ G (v/c)
-            matrices = isinstance(numerator, ex.AsScalar) and isinstance(numerator.arg,
+            matrices = isinstance(numerator, mf.AsScalar) and isinstance(numerator.arg,
                                                                            sp.MatMul)
             top = self._parens(top) if numerator.is_Add or self._is_adjoint(numerator) \
                 or matrices else top
@@ -376,11 +378,11 @@ class TextPrinter(_Common, StrPrinter):
             return self._print(expr.base)  # an indicator's power is itself: 𝟙[a > 0]
         if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, sp.Symbol):
             return self._print(expr.base) + str(expr.exp).translate(_SUPERSCRIPT)
-        if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, (ex._ScalarOfMatrix,
+        if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, (mf._ScalarOfMatrix,
                                                                             sp.Trace)):
             # ‖W‖², sum(x)², (xᵀ y)²: a superscript, as elsewhere in the text
             base = self._print(expr.base)
-            if isinstance(expr.base, ex.AsScalar) and not isinstance(expr.base.arg,
+            if isinstance(expr.base, mf.AsScalar) and not isinstance(expr.base.arg,
                                                                      sp.MatrixSymbol):
                 base = f"({base})"
             return base + str(expr.exp).translate(_SUPERSCRIPT)
@@ -446,7 +448,7 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         entrywise = self._entrywise_product(expr)
         if entrywise is not None:
             return entrywise
-        sums = [f for f in expr.args if isinstance(f, ex.AsScalar)
+        sums = [f for f in expr.args if isinstance(f, mf.AsScalar)
                 and isinstance(f.arg, sp.MatAdd)]
         if sums:  # -(aᵀ b + cᵀ d): SymPy's LaTeX takes the scalar for an atom and drops ( )
             rule = {}
@@ -584,9 +586,9 @@ def _atomic(expr):
         return expr.is_Integer and expr >= 0
     if isinstance(expr, sp.Pow):  # t⁴, (a - b)²: the base is bracketed where needed
         return bool(expr.exp.is_Integer and expr.exp > 1)
-    if isinstance(expr, ex.AsScalar):
+    if isinstance(expr, mf.AsScalar):
         return isinstance(expr.arg, MatrixSymbol)
-    return isinstance(expr, (sp.Function, ex.SumAll, ex.Norm, ex.Apply, sp.Trace))
+    return isinstance(expr, (sp.Function, mf.SumAll, mf.Norm, mf.Apply, sp.Trace))
 
 
 def _varies(expr):

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..derivation.reverse import Derivation, derive
 from ..printing.numpy_function import compile_derivation
-from .sizes import _size, default_dims
+from .sizes import _size_at, default_dims
 
 __all__ = ["check", "CheckReport", "default_dims", "random_arrays"]
 
@@ -124,9 +124,9 @@ def random_arrays(model, dims, seed=0):
         if shape.is_scalar:
             dims_ = ()
         elif shape.kind == "vector":
-            dims_ = (_size(shape.rows, sizes),)
+            dims_ = (_size_at(shape.rows, sizes),)
         else:
-            dims_ = (_size(shape.rows, sizes), _size(shape.cols, sizes))
+            dims_ = (_size_at(shape.rows, sizes), _size_at(shape.cols, sizes))
         if _domain(v) == "unit":
             value = rng.uniform(0.05, 0.95, size=dims_)
         elif v.role == "const":

@@ -30,6 +30,7 @@ from sympy.core.function import AppliedUndef
 from sympy.matrices.expressions import HadamardPower, HadamardProduct
 
 from ..primitives import expressions as ex
+from ..primitives import matrix_functions as mf
 from ..primitives.functions import TABLE
 
 __all__ = ["Binding", "Evaluator", "sample_values", "column", "derivation_values"]
@@ -221,21 +222,21 @@ class Evaluator:
             return v(e.base) ** v(e.exp)
         if isinstance(e, ex.Map):
             return self._map(e)
-        if isinstance(e, ex.AsScalar):
+        if isinstance(e, mf.AsScalar):
             return v(e.arg)[0, 0]
-        if isinstance(e, ex.SumAll):
+        if isinstance(e, mf.SumAll):
             return np.sum(v(e.arg))
-        if isinstance(e, ex.Norm):
+        if isinstance(e, mf.Norm):
             return np.sqrt(np.sum(v(e.arg) ** 2))
-        if isinstance(e, ex.Softmax):
+        if isinstance(e, mf.Softmax):
             return softmax(v(e.arg), e.axis)
-        if isinstance(e, ex.LogSoftmax):
+        if isinstance(e, mf.LogSoftmax):
             return log_softmax(v(e.arg), e.axis)
-        if isinstance(e, ex.LogSumExp):
+        if isinstance(e, mf.LogSumExp):
             return logsumexp(v(e.arg), e.axis)
-        if isinstance(e, ex.Apply):
+        if isinstance(e, mf.Apply):
             return self.binding.scalar(e.name, [v(a) for a in e.call_args])
-        if isinstance(e, ex.Partial):
+        if isinstance(e, mf.Partial):
             return self.binding.partial(e.name, e.slot, [v(a) for a in e.call_args])
         if type(e).__name__ == "SecondPartial":
             return self.binding.second_partial(e.name, e.slot, e.along,

@@ -14,7 +14,7 @@ import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
 
 from . import bounded
-from .sizes import _size
+from .sizes import _size_at
 
 __all__ = ['explicit', 'explicit_environment', 'expanded_calls']
 
@@ -55,11 +55,11 @@ def explicit(expr, env, sizes):
         elif isinstance(e, sp.MatrixSymbol):
             raise KeyError(f"no value for {e}")
         elif isinstance(e, sp.OneMatrix):
-            out = sp.ImmutableMatrix(sp.ones(_size(e.rows, sizes), _size(e.cols, sizes)))
+            out = sp.ImmutableMatrix(sp.ones(_size_at(e.rows, sizes), _size_at(e.cols, sizes)))
         elif isinstance(e, sp.ZeroMatrix):
-            out = sp.ImmutableMatrix(sp.zeros(_size(e.rows, sizes), _size(e.cols, sizes)))
+            out = sp.ImmutableMatrix(sp.zeros(_size_at(e.rows, sizes), _size_at(e.cols, sizes)))
         elif isinstance(e, sp.Identity):
-            out = sp.ImmutableMatrix(sp.eye(_size(e.rows, sizes)))
+            out = sp.ImmutableMatrix(sp.eye(_size_at(e.rows, sizes)))
         elif isinstance(e, (sp.MatMul, sp.Mul)):
             out = sp.Integer(1)
             for a in e.args:
@@ -77,7 +77,7 @@ def explicit(expr, env, sizes):
             out = value(e.base).applyfunc(lambda x: x**exponent)
         elif isinstance(e, sp.Trace):
             out = value(e.arg).trace()
-        elif hasattr(e, "explicit"):  # the classes of symbackprop.primitives.expressions
+        elif hasattr(e, "explicit"):  # the classes of symbackprop.primitives
             out = e.explicit(*[value(a) for a in e.operands])
         elif isinstance(e, MatrixExpr):
             raise TypeError(f"no explicit form for {type(e).__name__}")
@@ -288,7 +288,7 @@ def _entry_symbols(name, shape, sizes, domain=None):
     known = {"positive": True} if domain in ("positive", "unit") else {"real": True}
     if shape.is_scalar:
         return sp.Symbol(name, **known)
-    rows, cols = _size(shape.rows, sizes), _size(shape.cols, sizes)
+    rows, cols = _size_at(shape.rows, sizes), _size_at(shape.cols, sizes)
     if shape.kind == "vector":
         return sp.ImmutableMatrix(rows, 1, [sp.Symbol(f"{name}[{i}]", **known)
                                             for i in range(rows)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..derivation.tangent import _is_zero, derive_hvp
+from ..derivation.tangent import derive_hvp
 from ..primitives import expressions as ex
 from .explicit import (
     _at_random_point,
@@ -71,7 +71,7 @@ def hessian_block(derivation, a, b):
     hvp = derive_hvp(derivation, [a], [b])
     direction = hvp.directions[b]
     value = hvp.substituted(a)
-    if _is_zero(value):
+    if ex.is_zero(value):
         return "left", _zero_block(derivation.model, a, b)
     if not ex.is_matrix(direction):
         # H v is linear in the direction, so with a scalar one the block is H v at v_b = 1

@@ -25,6 +25,7 @@ import sympy as sp
 
 from ..derivation.reverse import adjoint_symbol
 from ..primitives import expressions as ex
+from ..primitives import matrix_functions as mf
 from ..printing.names import Notation, _tangent_name, display_names
 from ..printing.printers import MatrixLatexPrinter, TextPrinter
 from .evaluation import Binding, derivation_values, sample_values
@@ -213,7 +214,7 @@ def _calls(derivation):
     out = []
     for name, expr in derivation.forward.items():
         for node in sp.preorder_traversal(expr):
-            if isinstance(node, ex.Apply):
+            if isinstance(node, mf.Apply):
                 out.append((name if node == expr else None, node))
     return out
 
@@ -320,11 +321,12 @@ def _is_definition(side, vocabulary):
                                    ("\\mathcal{R}", "\\left\\{", "\\right\\}")):
         if side.startswith(head + opening) and side not in vocabulary.names:
             # R{W1 x} names the tangent of a formula when its bracket closes at the very end
-            return _closing(side, len(head), opening, closing) == len(side) - len(closing)
+            end = _closing_delimiter(side, len(head), opening, closing)
+            return end == len(side) - len(closing)
     return False
 
 
-def _closing(text, start, opening, closing):
+def _closing_delimiter(text, start, opening, closing):
     """Where the bracket `opening` at `start` closes (-1 if it does not)."""
     depth, i = 0, start
     while i < len(text):
@@ -340,7 +342,7 @@ def _closing(text, start, opening, closing):
     return -1
 
 
-def _judge(lhs, side, vocabulary):
+def _why_wrong(lhs, side, vocabulary):
     """Why `lhs = side` is wrong under `vocabulary`'s values, "" if undefined here, else None."""
     try:
         truths = read(lhs, vocabulary)
@@ -460,7 +462,7 @@ def prove_printed(derivation, formats=("text", "LaTeX", "Markdown"), notation=No
                 if _is_definition(side, vocabulary(latex, *settings[0])):
                     continue
                 report.counts[fmt] += 1
-                verdicts = [_judge(equation.lhs, side, vocabulary(latex, b, p))
+                verdicts = [_why_wrong(equation.lhs, side, vocabulary(latex, b, p))
                             for b, p in settings]
                 failed = [v for v in verdicts if v]
                 if not failed and all(v == "" for v in verdicts):

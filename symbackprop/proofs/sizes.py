@@ -33,7 +33,8 @@ def default_dims(model, dims=None, sizes=_SIZES):
             for i, name in enumerate(model.dims)}
 
 
-def _size(expr, dims):
+def _size_at(expr, dims):
+    """The whole number a size (an expression in the dims' symbols) is at `dims`."""
     return int(expr.xreplace(dims))
 
 

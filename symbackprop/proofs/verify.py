@@ -62,7 +62,7 @@ class _Verdict:
     counterexample: object = None
 
 
-def _judge(cells, deadline, points=POINTS, symbolic=True):
+def _judge_entries(cells, deadline, points=POINTS, symbolic=True):
     """A :class:`_Verdict` for each ``(name, index, sides)`` of `cells`, by `deadline`.
 
     ``sides()`` builds the entry's two sides, derived and true; past the
@@ -232,7 +232,7 @@ class VerifyReport:
 
 
 def _report(verdicts, dims, what, timeout, accept_numeric, start):
-    """The :class:`VerifyReport` of the verdicts of :func:`_judge`."""
+    """The :class:`VerifyReport` of the verdicts of :func:`_judge_entries`."""
     entries, methods = {}, {}
     for v in verdicts:
         entries[v.name] = entries.get(v.name, 0) + 1
@@ -317,7 +317,7 @@ def verify(model, dims=None, bind=None, timeout=TIMEOUT, accept_numeric=False):
                 env[d.symbols[name]], gradient)
                for name, v in m.variables.items() if v.role in ("param", "input")]
     deadline = start + (math.inf if timeout is None else timeout)
-    verdicts = _judge(_cells(outputs), deadline)
+    verdicts = _judge_entries(_cells(outputs), deadline)
     return _report(verdicts, dims, "matrix-form gradients", timeout, accept_numeric, start)
 
 
@@ -383,7 +383,7 @@ def verify_hvp(model, dims=None, bind=None, wrt=None, prove=True, timeout=TIMEOU
     cells = [(n, i, lambda sides=sides: sides) for n, i, sides in built]
     # the entries are built above, all at once: the budget is the proofs'
     deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
-    verdicts = _judge(cells, deadline, symbolic=prove)
+    verdicts = _judge_entries(cells, deadline, symbolic=prove)
     return _report(verdicts, dims, "matrix-form Hessian-vector products", timeout if prove else 0,
                    accept_numeric or not prove, start)
 
