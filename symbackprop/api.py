@@ -24,6 +24,7 @@ from .language.looped import LoopModel
 from .printing import documents, loops
 from .printing.figures import Figure
 from .printing.memory import hvp_memory_report, memory_report
+from .printing.loop_memory import loop_memory_report
 from .printing.names import Notation, display_names, hvp_display_names
 from .printing.numpy_function import compile_derivation, compile_hvp
 from .printing.printers import TextPrinter
@@ -209,6 +210,11 @@ class LoopDerivation(_Printed, recurrences.LoopDerivation):
         """An expression of this derivation as Unicode text, members with their indices."""
         return loops.LoopTextPrinter(self.display_names(latex=False), Notation(),
                                      self.model.objective).doprint(expr)
+
+    def memory(self):
+        """What backward keeps, in the lengths and widths
+        (:func:`symbackprop.printing.loop_memory.loop_memory_report`)."""
+        return loop_memory_report(self)
 
     def unrolled(self, lengths=None):
         """The derivation of the model written out at `lengths` (``{"T": 3}``): the

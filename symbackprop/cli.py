@@ -153,7 +153,8 @@ def _derive(args):
 
 def _derive_loops(d, args):
     """A model with loops, derived for a general index."""
-    unsupported = [flag for flag, used in (("--memory", args.memory),
+    unsupported = [flag for flag, used in (("--memory", args.memory and args.format != "text"),
+                                           ("--dims", bool(args.dims)),
                                            ("--substituted", args.substituted),
                                            ("--nabla", args.nabla)) if used]
     if unsupported:
@@ -163,7 +164,7 @@ def _derive_loops(d, args):
     if args.standalone and args.format != "tex":
         raise UsageError("--standalone goes with --format tex")
     if args.format == "text":
-        text = d.text(**notation)
+        text = d.text(**notation) + ("\n" + d.memory().text() if args.memory else "")
     elif args.format == "tex":
         text = d.latex(standalone=args.standalone, bold=args.bold, transpose=args.transpose,
                        **notation)
@@ -181,7 +182,13 @@ def _wrt_names(text):
 def _memory(args):
     if args.dtype != "float64" and not args.dims:
         raise UsageError("--dtype goes with --dims (sizes to count bytes at)")
-    d = derive(_load(args))
+    d = derive(_load(args, loops=True))
+    if isinstance(d, LoopDerivation):
+        if args.hvp or args.dims or args.wrt:
+            raise UsageError("--hvp, --dims and --wrt: not yet for a model with loops counted "
+                             "in general; write it out with --unroll T=3")
+        _emit(d.memory().text(), args.output)
+        return 0
     if args.hvp:
         report = derive_hvp(d, _wrt_names(args.wrt)).memory()
     else:

@@ -288,8 +288,12 @@ def test_the_command_line_derives_in_general_and_written_out(capsys):
     assert "--unroll T=3" in capsys.readouterr().err
     assert main(["derive", str(LOOPS.parent / "textbook_mlp.sbp"), "--unroll", "T=2"]) == 2
     assert "has no loops" in capsys.readouterr().err
-    assert main(["derive", path, "--memory"]) == 2
+    assert main(["derive", path, "--memory"]) == 0
+    assert "What backward keeps" in capsys.readouterr().out
+    assert main(["derive", path, "--substituted"]) == 2
     assert "not yet for a model with loops" in capsys.readouterr().err
+    assert main(["memory", path]) == 0
+    assert "in all: T h + T q + h entries" in capsys.readouterr().out
 
 
 # --- the closed form of a linear recurrence -------------------------------------------------
@@ -322,3 +326,36 @@ def test_a_wrong_closed_form_is_caught():
     report = d.prove({"T": 3})
     assert set(report.differing) == {"closed form of ∂L/∂h_1", "closed form of ∂L/∂h_2",
                                      "closed form of ∂L/∂h_3"}
+
+
+# --- what backward keeps --------------------------------------------------------------------
+
+@pytest.mark.parametrize("which, length", [("bptt", "T"), ("layers", "L")])
+def test_what_backward_keeps_is_what_the_written_out_program_keeps(which, length):
+    from symbackprop.printing.memory import memory_report
+    model = _model(which)
+    report = sbp.derive(model).memory()
+    for k in (1, 2, 3, 4):
+        flat = sbp.derive(model.unrolled({length: k}))
+        kept = sum((v.elements for v in memory_report(flat).values
+                    if v.kept_for_backward and v.role == "forward"), sp.Integer(0))
+        widths = {base[j]: flat.model.dims[f"{name}_{j}"]
+                  for name, base in model.dim_families.items() for j in range(k + 1)}
+        assert sp.expand(report.at({length: k}, widths) - kept) == 0, k
+
+
+def test_the_memory_argument_is_printed_from_the_model():
+    rnn = sbp.derive(_model("bptt")).memory().text()
+    assert "h_t for t = 0, …, T: h entries each" in rnn
+    assert "in all: T h + T q + h entries" in rnn and "grows linearly with T" in rnn
+    layers = sbp.derive(_model("layers")).memory().text()
+    assert "z⁽ˡ⁾ for l = 1, …, L: n_l entries each" in layers
+    assert "grows linearly with L" in layers
+    batch = BPTT.replace("vector(d)", "matrix(n, d)").replace("vector(q)", "matrix(n, q)") \
+        .replace("vector(h)", "matrix(n, h)").replace("dim d,", "dim n, d,") \
+        .replace("W_hx @ x[t] + W_hh @ h[t-1]", "x[t] @ W_hx.T + h[t-1] @ W_hh.T") \
+        .replace("W_qh @ h[t]", "h[t] @ W_qh.T")
+    total = sbp.derive(sbp.parse(batch)).memory().total
+    n, T = sp.Symbol("n", integer=True, positive=True), sp.Symbol("T", integer=True,
+                                                                   positive=True)
+    assert sp.degree(total, n) == 1 and sp.degree(total, T) == 1  # linear in batch and length

@@ -54,6 +54,12 @@ def _index(expr):
 class _LoopPrinting:
     """What both printers add for loops: members, sums over an index, widths of layers."""
 
+    def _print(self, expr, **kwargs):
+        # a width n[l]: SymPy's Indexed prints itself as n[l] before any _print_ method
+        if isinstance(expr, sp.Indexed):
+            return self._print_Indexed(expr)
+        return super()._print(expr, **kwargs)
+
     def _member_parts(self, expr):
         return self.names[("family", expr.family)], _index(expr.index), \
             self.names[("layered", expr.family)]
@@ -279,7 +285,7 @@ class _LoopWriter:
             shape = self.model.families[name].shape_at(index)
         else:
             shape = self.model.variables[name].shape
-        p = self._size
+        p = self.print
         if self.latex:
             space = "\\mathbb{R}" + ("" if shape.is_scalar else
                                      f"^{{{p(shape.rows)}}}" if shape.kind == "vector" else
@@ -290,12 +296,6 @@ class _LoopWriter:
         if shape.kind == "vector":
             return f"  ∈ ℝ^{p(shape.rows)}"
         return f"  ∈ ℝ^({p(shape.rows)}×{p(shape.cols)})"
-
-    def _size(self, size):
-        # a width n[l]: SymPy's Indexed prints itself as n[l] before any printer method
-        if isinstance(size, sp.Indexed):
-            return self.printer._print_Indexed(size)
-        return self.print(size)
 
     def loop_heading(self, var, first, last):
         """``for t = T−1, …, 1:`` from the first and last values in the order they run."""
