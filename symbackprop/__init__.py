@@ -10,7 +10,8 @@ finite differences and SymPy's elementwise differentiation.
 ∂J/∂h ⊙ φ'(z)
 """
 
-from .api import Derivation, HVPDerivation, LoopDerivation, derive, derive_hvp
+from .api import (Derivation, HVPDerivation, LoopDerivation, LoopHVPDerivation, derive,
+                  derive_hvp)
 from .derivation.reverse import Step, Term
 from .errors import ModelError
 from .language.loading import load, parse
@@ -25,6 +26,6 @@ from .proofs.verify import VerifyReport, verify, verify_hvp
 
 __all__ = ["ModelError", "Model", "LoopModel", "parse", "load", "derive", "Derivation", "Step", "Term",
            "check", "verify", "CheckReport", "VerifyReport", "graph_figure", "Notation",
-           "derive_hvp", "HVPDerivation", "LoopDerivation", "hessian_block", "verify_hvp", "prove_printed",
+           "derive_hvp", "HVPDerivation", "LoopDerivation", "LoopHVPDerivation", "hessian_block", "verify_hvp", "prove_printed",
            "ReadbackReport"]
 __version__ = "0.1.0"

@@ -19,7 +19,7 @@ R{∂J/∂z} xᵀ + λ V_W1
 
 from __future__ import annotations
 
-from .derivation import recurrences, reverse, tangent
+from .derivation import loop_tangent, recurrences, reverse, tangent
 from .language.looped import LoopModel
 from .printing import documents, loops
 from .printing.figures import Figure
@@ -28,9 +28,10 @@ from .printing.loop_memory import loop_memory_report
 from .printing.names import Notation, display_names, hvp_display_names
 from .printing.numpy_function import compile_derivation, compile_hvp
 from .printing.printers import TextPrinter
-from .proofs.instances import prove_instances
+from .proofs.instances import prove_hvp_instances, prove_instances
 
-__all__ = ["Derivation", "HVPDerivation", "LoopDerivation", "derive", "derive_hvp"]
+__all__ = ["Derivation", "HVPDerivation", "LoopDerivation", "LoopHVPDerivation", "derive",
+           "derive_hvp"]
 
 
 class _Printed:
@@ -197,7 +198,7 @@ class LoopDerivation(_Printed, recurrences.LoopDerivation):
     >>> [str(s.adjoint) for s in d.steps if s.node == "h"][:1]
     ['Member(∂L/∂h, t, h, 1)']
     >>> print(d.prove({"T": 2}))
-    general derivation at T = 2: 18 formulas agree
+    general derivation at T = 2: 22 formulas agree
     """
 
     _writers = (loops.loop_text, loops.loop_latex, loops.loop_markdown)
@@ -226,6 +227,36 @@ class LoopDerivation(_Printed, recurrences.LoopDerivation):
         """This derivation at `lengths` against the written-out model's, formula by formula
         (:func:`symbackprop.proofs.instances.prove_instances`)."""
         return prove_instances(self, lengths, dims)
+
+
+class LoopHVPDerivation(_Printed, loop_tangent.LoopHVP):
+    """The Hessian-vector products of a model with loops, for a general index (see
+    :class:`symbackprop.derivation.loop_tangent.LoopHVP`), printable and comparable with the
+    model written out at a length.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> hvp = sbp.derive_hvp(sbp.derive(sbp.load("examples/loops/bptt.sbp")))
+    >>> print(hvp.prove({"T": 2}))
+    general derivation at T = 2: 11 formulas agree
+    """
+
+    _writers = (loops.loop_hvp_text, loops.loop_hvp_latex, loops.loop_hvp_markdown)
+
+    def display_names(self, latex, notation=None):
+        """How the names print, directions and tangents included."""
+        return loops.loop_hvp_names(self, latex, notation or Notation())
+
+    def pretty(self, expr):
+        """An expression of this derivation as Unicode text."""
+        return loops.LoopTextPrinter(self.display_names(latex=False), Notation(),
+                                     self.derivation.model.objective).doprint(expr)
+
+    def prove(self, lengths, dims=None):
+        """These tangents at `lengths` against the written-out model's H v derivation
+        (:func:`symbackprop.proofs.instances.prove_hvp_instances`)."""
+        return prove_hvp_instances(self, lengths, dims)
 
 
 def derive(model):
@@ -287,4 +318,9 @@ def derive_hvp(derivation, wrt=None, along=None):
     >>> print(hvp.pretty(hvp.tangent("o")))
     V_W2 h + W2 R{h}
     """
+    if isinstance(derivation, LoopDerivation):
+        if along is not None:
+            raise ValueError("along: not yet for a model with loops; write it out with "
+                             "derivation.unrolled(...)")
+        return LoopHVPDerivation.of(derivation, wrt)
     return HVPDerivation.of(derivation, wrt, along)

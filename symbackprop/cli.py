@@ -20,7 +20,7 @@ from pathlib import Path
 import sympy as sp
 
 from . import __version__
-from .api import LoopDerivation, derive, derive_hvp
+from .api import LoopDerivation, LoopHVPDerivation, derive, derive_hvp
 from .errors import ModelError
 from .language.loading import load
 from .language.looped import LoopModel
@@ -205,9 +205,12 @@ def _codegen(args):
 
 def _hvp(args):
     from .printing.numpy_code import generate_hvp_source
-    hvp = derive_hvp(derive(_load(args)))
+    hvp = derive_hvp(derive(_load(args, loops=True)))
     if args.standalone and args.format != "tex":
         raise UsageError("--standalone goes with --format tex")
+    if args.format == "py" and isinstance(hvp, LoopHVPDerivation):
+        raise UsageError("--format py: not yet for a model with loops; write it out with "
+                         "--unroll T=3")
     if args.format == "text":
         text = hvp.text()
     elif args.format == "tex":

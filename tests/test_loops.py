@@ -359,3 +359,42 @@ def test_the_memory_argument_is_printed_from_the_model():
     n, T = sp.Symbol("n", integer=True, positive=True), sp.Symbol("T", integer=True,
                                                                    positive=True)
     assert sp.degree(total, n) == 1 and sp.degree(total, T) == 1  # linear in batch and length
+
+
+# --- second order ---------------------------------------------------------------------------
+
+def test_the_tangents_are_recurrences_with_the_same_pieces():
+    hvp = sbp.derive_hvp(sbp.derive(_model("bptt")))
+    assert isinstance(hvp, sbp.LoopHVPDerivation)
+    text = hvp.text()
+    assert "R{h_t} = V_W_hx x_t + V_W_hh h_{t-1} + W_hh R{h_{t-1}}" in text
+    assert "R{h_0} = 0" in text
+    assert ("R{∂L/∂h_t} = V_W_qhᵀ (∂L/∂o_t) + W_qhᵀ R{∂L/∂o_t} + V_W_hhᵀ (∂L/∂h_{t+1}) + "
+            "W_hhᵀ R{∂L/∂h_{t+1}}") in text
+    assert "R{∂L/∂W_hh} = Σ_{t=1}^{T} (R{∂L/∂h_t} h_{t-1}ᵀ + (∂L/∂h_t) R{h_{t-1}}ᵀ)" in text
+    layers = sbp.derive_hvp(sbp.derive(_model("layers"))).text()
+    assert "R{∂J/∂W⁽ˡ⁾} = λ V_{W⁽ˡ⁾} + R{∂J/∂z⁽ˡ⁾} h⁽ˡ⁻¹⁾ᵀ + (∂J/∂z⁽ˡ⁾) R{h⁽ˡ⁻¹⁾}ᵀ" in layers
+
+
+@pytest.mark.parametrize("which, lengths", [("bptt", {"T": k}) for k in (1, 2, 3)]
+                         + [("layers", {"L": k}) for k in (1, 2, 3)])
+def test_the_general_tangents_at_a_length_are_the_written_out_ones(which, lengths):
+    report = sbp.derive_hvp(sbp.derive(_model(which))).prove(lengths)
+    assert report.ok, str(report)
+    assert len(report.compared) >= 6
+
+
+def test_a_wrong_tangent_is_caught():
+    hvp = sbp.derive_hvp(sbp.derive(_model("bptt")))
+    forward = list(hvp.forward)
+    k = next(i for i, s in enumerate(forward) if s.loops and s.node == "h")
+    dropped = forward[k].result.args[:-1]  # R{h_t} without W_hh R{h_{t-1}}
+    forward[k] = dataclasses.replace(forward[k], result=sp.MatAdd(*dropped))
+    wrong = dataclasses.replace(hvp, forward=tuple(forward))
+    report = wrong.prove({"T": 2})
+    assert not report.ok and "R{h_2}" in report.differing
+
+
+def test_the_tangents_latex_compiles(tmp_path):
+    compile_together(tmp_path, {which: sbp.derive_hvp(sbp.derive(_model(which))).latex()
+                                for which in ("bptt", "layers")})

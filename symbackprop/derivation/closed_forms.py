@@ -64,7 +64,7 @@ def closed_forms(derivation):
     >>> import symbackprop as sbp
     >>> (c,) = closed_forms(sbp.derive(sbp.load("examples/loops/bptt.sbp")))
     >>> c.node, c.lo, c.hi, list(c.gradients)
-    ('h', 1, T, ['W_hh'])
+    ('h', 1, T, ['W_hx', 'W_hh'])
     """
     out = []
     for node in dict.fromkeys(s.node for s in derivation.steps):

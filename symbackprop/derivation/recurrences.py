@@ -37,7 +37,8 @@ from ..primitives.members import IndexSum, Member, ScalarMember, index_sum, memb
 from .closed_forms import closed_forms
 from .reverse import _shares, _walked, adjoint_symbol, shaped_symbol
 
-__all__ = ["derive_loops", "LoopDerivation", "RecurrenceStep", "Share"]
+__all__ = ["derive_loops", "LoopDerivation", "RecurrenceStep", "Share", "instantiate",
+           "Renamer"]
 
 #: The value every length takes when the pieces of a range are put in order.
 LARGE = 10**6
@@ -104,7 +105,7 @@ def derive_loops(model):
     >>> import symbackprop as sbp
     >>> d = derive_loops(sbp.load("examples/loops/bptt.sbp"))
     >>> [(s.node, str(s.lo), str(s.hi)) for s in d.steps if s.node == "h"]
-    [('h', 'T', 'T'), ('h', '1', 'T - 1'), ('h', '0', '0')]
+    [('h', 'T', 'T'), ('h', '1', 'T - 1')]
     """
     return LoopDerivation.of(model)
 
@@ -504,17 +505,8 @@ def instantiate(derivation, lengths=None):
     >>> print({str(k): str(v) for k, v in adjoints.items()}["∂L/∂W_hh"])
     ∂L/∂h_1*h_0.T + ∂L/∂h_2*h_1.T
     """
-    model = derivation.model
-    flat = model.unrolled(lengths)
-    given = dict(lengths or {})
-    values = {model.dims[n]: sp.Integer(given.get(n, CHECK_LENGTH)) for n in model.lengths}
-    widths = {}
-    for name, base in model.dim_families.items():
-        for dim_name, symbol in flat.dims.items():
-            prefix, _, k = dim_name.rpartition("_")
-            if prefix == name and k.isdigit():
-                widths[base[int(k)]] = symbol
-    rename = _Renamer(flat, values, widths)
+    rename = Renamer.at(derivation, lengths)
+    flat, values = rename.flat, rename.values
     adjoints = {}
     for step in derivation.steps:
         if step.index is None:
@@ -548,11 +540,43 @@ def _iterations(loops, values):
     return envs
 
 
-class _Renamer:
-    """A general formula at concrete indices, into the written-out model's symbols."""
+class Renamer:
+    """A general formula at concrete indices, into the written-out model's symbols.
+
+    Attributes
+    ----------
+    flat : Model
+        The model written out.
+    values : dict
+        Each length's symbol to its integer.
+    """
 
     def __init__(self, flat, values, widths):
         self.flat, self.values, self.widths = flat, values, widths
+
+    @classmethod
+    def at(cls, derivation, lengths=None):
+        """The renamer into `derivation`'s model written out at `lengths`."""
+        model = derivation.model
+        flat = model.unrolled(lengths)
+        given = dict(lengths or {})
+        values = {model.dims[n]: sp.Integer(given.get(n, CHECK_LENGTH)) for n in model.lengths}
+        widths = {}
+        for name, base in model.dim_families.items():
+            for dim_name, symbol in flat.dims.items():
+                prefix, _, k = dim_name.rpartition("_")
+                if prefix == name and k.isdigit():
+                    widths[base[int(k)]] = symbol
+        return cls(flat, values, widths)
+
+    def indices(self, lo, hi):
+        """The integers from `lo` to `hi` at these lengths."""
+        lo, hi = (int(sp.sympify(b).xreplace(self.values)) for b in (lo, hi))
+        return range(lo, hi + 1)
+
+    def iterations(self, loops):
+        """Every assignment of integers to the loops' variables, outermost first."""
+        return _iterations(loops, self.values)
 
     def adjoint(self, name, index):
         return adjoint_symbol(self.flat, name if index is None else member_name(name, (index,)))
@@ -566,6 +590,11 @@ class _Renamer:
     def _member(self, e):
         index = int(e.index)
         family = e.family
+        if family[:2] in ("R{", "V{") and family.endswith("}"):  # a tangent, a direction
+            inner = self._member(type(e)(family[2:-1], *e.args[1:]))
+            name = f"{family[0]}{{{inner.name}}}"
+            return sp.MatrixSymbol(name, *inner.shape) if isinstance(inner, sp.MatrixSymbol) \
+                else sp.Symbol(name, real=True)
         prefix = f"∂{self.flat.objective}/∂"
         if family.startswith(prefix):
             return self.adjoint(family[len(prefix):], index)

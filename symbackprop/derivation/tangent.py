@@ -205,6 +205,11 @@ def _trace(sweep, expr):
 
 #: The tangent rules of SymPy's own classes: ``(sweep, expr) -> tangent or None`` (None is
 #: 0).  The package's classes carry theirs (``_tangent``, see :func:`rule_of`).
+def _sum_over_index(sweep, expr):
+    inner = sweep(expr.function)
+    return None if inner is None else sp.Sum(inner, *expr.limits)
+
+
 RULES = {
     sp.MatAdd: _add,
     sp.Add: _add,
@@ -216,6 +221,7 @@ RULES = {
     sp.Transpose: _transpose,
     sp.Trace: _trace,
     sp.Subs: _subs,
+    sp.Sum: _sum_over_index,
     sp.Function: _function_rule,
 }
 

@@ -204,6 +204,7 @@ def walk(tree):
 
     Examples
     --------
+    >>> from symbackprop import parse
     >>> m = parse("dim n\\nparam w: vector(n)\\nJ = sum(tanh(w)) + 2\\nobjective J")
     >>> tree = m.assignments[0].tree  # sum(tanh(w)) + 2
     >>> [type(n).__name__ for n in walk(tree)]

@@ -94,6 +94,11 @@ class IndexSum(MatrixExpr):
     limits = property(lambda self: tuple(self.args[1]))
     shape = property(lambda self: self.args[0].shape)
 
+    def _tangent(self, sweep):
+        # the directional derivative of a sum is the sum of the terms' (see expressions)
+        inner = sweep(self.body)
+        return None if inner is None else IndexSum(inner, self.limits)
+
     def doit(self, **hints):
         """The sum written out, when both bounds are integers."""
         var, lo, hi = self.limits

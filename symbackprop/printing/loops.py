@@ -27,7 +27,8 @@ from .names import BOLD, TRANSPOSE, Notation, adjoint_name
 from .printers import MatrixLatexPrinter, TextPrinter
 
 __all__ = ["loop_text", "loop_latex", "loop_markdown", "loop_names", "LoopTextPrinter",
-           "LoopLatexPrinter"]
+           "LoopLatexPrinter", "loop_hvp_text", "loop_hvp_latex", "loop_hvp_markdown",
+           "loop_hvp_names"]
 
 _SUPERSCRIPTS = dict(zip("0123456789+-=()lLtT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ˡᴸᵗᵀ"))
 
@@ -69,6 +70,10 @@ class _LoopPrinting:
         return expr.family[len(prefix):] if expr.family.startswith(prefix) else None
 
     def _print_Member(self, expr):
+        family = expr.family
+        if family[:2] in ("R{", "V{") and family.endswith("}"):  # a tangent, a direction
+            inner = self._print(type(expr)(family[2:-1], *expr.args[1:]))
+            return self._tangent(inner) if family[0] == "R" else self._direction(inner)
         wrt = self._adjoint_family(expr)
         if wrt is not None:
             inner = self._print(type(expr)(wrt, *expr.args[1:]))
@@ -186,6 +191,12 @@ class LoopTextPrinter(_LoopPrinting, TextPrinter):
     def _power(self, base, exponent):
         return f"{base}^({exponent})" if not exponent.isalnum() else f"{base}^{exponent}"
 
+    def _tangent(self, inner):
+        return f"R{{{inner}}}"
+
+    def _direction(self, inner):
+        return f"V_{inner}" if inner.isidentifier() else f"V_{{{inner}}}"
+
     def _sigma(self, var, lo, hi):
         return f"Σ_{{{var}={lo}}}^{{{hi}}}"
 
@@ -222,6 +233,12 @@ class LoopLatexPrinter(_LoopPrinting, MatrixLatexPrinter):
 
     def _power(self, base, exponent):
         return f"{base}^{{{exponent}}}"
+
+    def _tangent(self, inner):
+        return f"\\mathcal{{R}}\\left\\{{{inner}\\right\\}}"
+
+    def _direction(self, inner):
+        return f"{BOLD[self.notation.bold]}{{V}}_{{{inner}}}"
 
     def _sigma(self, var, lo, hi):
         return f"\\sum_{{{var}={lo}}}^{{{hi}}}"
@@ -317,59 +334,60 @@ class _LoopWriter:
         return text
 
 
-def _forward(w):
-    """The forward pass, a section per run of statements in the same loops."""
-    sections, run, loops = [], [], None
-    for target, value, these in w.d.forward:
-        if run and these != loops:
-            sections.append(_forward_section(w, run, loops, not sections))
-            run = []
-        loops = these
+def _forward(w, rows=None, heading=None):
+    """The forward pass (or its tangents), each loop's statements under its heading."""
+    items = []
+    for target, value, loops in (w.d.forward if rows is None else rows):
         name = getattr(target, "family", None) or str(target)
-        index = getattr(target, "index", None)
-        run.append(Equation(w.print(target), w.print(value), shape=w.shape(name, index)))
-    sections.append(_forward_section(w, run, loops, not sections))
+        shape = w.shape(name, getattr(target, "index", None)) if rows is None else ""
+        loop = " ".join(w.loop_heading(r.var, r.lo, r.hi) for r in loops) or None
+        items.append((Equation(w.print(target), w.print(value), shape=shape), loop))
+    sections = _grouped(heading or w.heading("Forward", "Forward pass."), items)
+    return [Section(x.heading, x.equations, x.notes, wrap=False, subheading=x.subheading)
+            for x in sections]
+
+
+def _grouped(heading, items):
+    """Sections: under `heading` the equations at single indices, each recurrence under its
+    loop's heading; (equation, loop heading or None) items, in order."""
+    sections, run = [Section(heading, ())], []
+    for equation, loop in items:
+        if loop is None:
+            run.append(equation)
+            continue
+        if run:
+            sections.append(Section("", tuple(run), subheading=True))
+            run = []
+        if sections[-1].heading == loop and sections[-1].subheading:  # the same loop
+            sections[-1] = Section(loop, sections[-1].equations + (equation,), subheading=True)
+        else:
+            sections.append(Section(loop, (equation,), subheading=True))
+    if run:
+        sections.append(Section("", tuple(run), subheading=True))
+    if not sections[0].equations and len(sections) > 1 and not sections[1].heading:
+        sections[0:2] = [Section(sections[0].heading, sections[1].equations)]
     return sections
 
 
-def _forward_section(w, equations, loops, first):
-    heading = w.heading("Forward", "Forward pass.") if first else ""
-    if loops:
-        heading = " ".join(w.loop_heading(r.var, r.lo, r.hi) for r in loops)
-    return Section(heading, tuple(equations), wrap=False, subheading=not first)
+def _ranged(step):
+    """Whether a piece holds over a range of indices (else at one index, or a single value)."""
+    return step.index is not None and sp.simplify(step.hi - step.lo) != 0
 
 
 def _backward(w):
     """The backward steps: a boundary at one index in the run of steps, a recurrence under
     its own heading."""
     seed = w.print(w.d.adjoint_symbol(w.model.objective))
-    sections = [Section(w.heading(f"Backward (reverse topological order, from {seed} = 1)",
-                                  f"Backward pass, in reverse topological order, from "
-                                  f"${seed} = 1$."), ())]
-    run = []
+    items = []
     for step in w.d.steps:
         if not step.terms:
             continue
-        ranged = step.index is not None and sp.simplify(step.hi - step.lo) != 0
-        at = {} if step.index is None or ranged else {step.index: step.lo}
-        equation = _step_equation(w, step, at)
-        if ranged:
-            if run:
-                sections.append(Section("", tuple(run), subheading=True))
-                run = []
-            heading = w.loop_heading(step.index, step.hi, step.lo)
-            if sections[-1].heading == heading and sections[-1].subheading:  # the same loop
-                sections[-1] = Section(heading, sections[-1].equations + (equation,),
-                                       subheading=True)
-            else:
-                sections.append(Section(heading, (equation,), subheading=True))
-        else:
-            run.append(equation)
-    if run:
-        sections.append(Section("", tuple(run), subheading=True))
-    if not sections[0].equations and len(sections) > 1 and not sections[1].heading:
-        sections[0:2] = [Section(sections[0].heading, sections[1].equations)]
-    return sections
+        at = {} if step.index is None or _ranged(step) else {step.index: step.lo}
+        loop = w.loop_heading(step.index, step.hi, step.lo) if _ranged(step) else None
+        items.append((_step_equation(w, step, at), loop))
+    return _grouped(w.heading(f"Backward (reverse topological order, from {seed} = 1)",
+                              f"Backward pass, in reverse topological order, from "
+                              f"${seed} = 1$."), items)
 
 
 def _step_equation(w, step, at):
@@ -438,6 +456,73 @@ def _document(w):
                     w.model.filename, tuple(sections), display_breaks=True)
 
 
+def loop_hvp_names(hvp, latex, notation=Notation()):
+    """:func:`loop_names`, and the names of the directions and tangents of single values."""
+    d = hvp.derivation
+    names = loop_names(d, latex, notation)
+    bold = BOLD[notation.bold]
+    for name, direction in hvp.directions.items():
+        if name in d.model.variables:
+            inner = names[("var", name)]
+            names[direction] = f"{bold}{{V}}_{{{inner}}}" if latex else f"V_{inner}"
+    for step in hvp.forward + hvp.backward:
+        if isinstance(step.symbol, (sp.Symbol, MatrixSymbol)):
+            inner = step.symbol.name[2:-1]
+            shown = names.get(d.adjoint_symbol(inner[inner.index("∂", 1) + 1:])
+                              if inner.startswith("∂") else d.symbol(inner))
+            names[step.symbol] = (f"\\mathcal{{R}}\\left\\{{{shown}\\right\\}}" if latex
+                                  else f"R{{{shown}}}")
+    return names
+
+
+class _HVPWriter(_LoopWriter):
+    """The writer of a derivation with loops, with the names of its H v derivation."""
+
+    def __init__(self, hvp, latex, notation):
+        self.d, self.model, self.latex, self.notation = hvp.derivation, hvp.derivation.model, \
+            latex, notation
+        printer = LoopLatexPrinter if latex else LoopTextPrinter
+        self.printer = printer(loop_hvp_names(hvp, latex, notation), notation, self.model.objective)
+        self.print = self.printer.doprint
+
+
+def _hvp_document(hvp, latex, notation):
+    """Directions, the forward tangents, the backward tangents (pieces), H v."""
+    w = _HVPWriter(hvp, latex, notation)
+    directions = tuple(Equation(w.print(v), w.heading("a direction of " + n,
+                                                      f"\\text{{a direction of }} "
+                                                      f"{w.print(hvp.derivation.symbol(n, getattr(v, 'index', None)))}"))
+                       for n, v in hvp.directions.items())
+    sections = [Section(w.heading("Directions", "Directions."), directions, wrap=False)]
+    rows = [(s.symbol, s.result, s.loops) for s in hvp.forward]
+    sections += _forward(w, rows, w.heading("Forward tangents", "Forward tangents."))
+    items = []
+    for step in hvp.backward:
+        at = {} if step.index is None or _ranged(step) else {step.index: step.lo}
+        loop = w.loop_heading(step.index, step.hi, step.lo) if _ranged(step) else None
+        items.append((Equation(w.print(step.symbol.xreplace(at)),
+                               w.print(step.result.xreplace(at))), loop))
+    sections += _grouped(w.heading("Backward tangents", "Backward tangents, in the backward "
+                                   "order."), items)
+    return Document(f"Hessian-vector products of {w.model.objective}", "Hessian-vector products",
+                    w.model.filename, tuple(sections), display_breaks=True)
+
+
+def loop_hvp_text(hvp, **options):
+    """The H v derivation of a model with loops as Unicode text."""
+    return render_text(_hvp_document(hvp, False, Notation(**options)))
+
+
+def loop_hvp_latex(hvp, standalone=False, **options):
+    """The H v derivation of a model with loops as LaTeX."""
+    return render_latex(_hvp_document(hvp, True, Notation(**options)), standalone)
+
+
+def loop_hvp_markdown(hvp, **options):
+    """The H v derivation of a model with loops as Markdown."""
+    return render_markdown(_hvp_document(hvp, True, Notation(**options)))
+
+
 def loop_text(derivation, **options):
     """A derivation with loops as Unicode text.
 
@@ -447,7 +532,7 @@ def loop_text(derivation, **options):
     >>> from symbackprop.derivation.recurrences import derive_loops
     >>> d = derive_loops(sbp.load("examples/loops/bptt.sbp"))
     >>> print(loop_text(d, prod=False, shapes=False).split("for t = T - 1")[1].splitlines()[1])
-      ∂L/∂h_t = W_hhᵀ (∂L/∂h_{t+1}) + W_qhᵀ (∂L/∂o_t)
+        ∂L/∂h_t = W_qhᵀ (∂L/∂o_t) + W_hhᵀ (∂L/∂h_{t+1})
     """
     return render_text(_document(_LoopWriter(derivation, False, Notation(**options))))
 
