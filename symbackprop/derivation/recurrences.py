@@ -103,7 +103,7 @@ def derive_loops(model):
     >>> import symbackprop as sbp
     >>> d = derive_loops(sbp.load("examples/loops/bptt.sbp"))
     >>> [(s.node, str(s.lo), str(s.hi)) for s in d.steps if s.node == "h"]
-    [('h', 'T', 'T'), ('h', '1', 'T - 1'), ('h', '0', '0')]
+    [('h', 'T', 'T'), ('h', '1', 'T - 1')]
     """
     return LoopDerivation.of(model)
 

@@ -404,7 +404,7 @@ def loop_text(derivation, **options):
     >>> from symbackprop.derivation.recurrences import derive_loops
     >>> d = derive_loops(sbp.load("examples/loops/bptt.sbp"))
     >>> print(loop_text(d, prod=False, shapes=False).split("for t = T - 1")[1].splitlines()[1])
-      ∂L/∂h_t = W_hhᵀ (∂L/∂h_{t+1}) + W_qhᵀ (∂L/∂o_t)
+      ∂L/∂h_t = W_qhᵀ (∂L/∂o_t) + W_hhᵀ (∂L/∂h_{t+1})
     """
     return render_text(_document(_LoopWriter(derivation, False, Notation(**options))))
 
