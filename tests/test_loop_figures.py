@@ -145,14 +145,94 @@ def test_a_sum_inside_a_loop_is_a_plate_inside_the_loops():
     assert sorted(labels) == ["k = 1, …, K", "k = 1, …, K", "t = 1, …, T"]
 
 
+#: Other shapes of loops: two recurrences and a second loop over the same range, a sum
+#: inside a loop, an input read at an offset from a plate of its own, members from t + 1.
+SHAPES = {
+    "two recurrences": ("""\
+dim d, h, T
+input x[t]: vector(d) for t in 1..T
+const h0: vector(h)
+const c0: vector(h)
+param U: matrix(h, d)
+param V: matrix(h, h)
+func sig
+h[0] = h0
+c[0] = c0
+for t in 1..T:
+    c[t] = c[t-1] + sig(U @ x[t])
+    h[t] = tanh(c[t]) + V @ h[t-1]
+for t in 1..T:
+    e[t] = h[t] - x[t].T @ x[t] * h[t-1]
+L = sum(sum(e[t]) for t in 2..T) + sum(h[T])
+objective L
+""", ["t = 1, …, T", "t = 2, …, T"], 3),
+    "a sum inside a loop": ("""\
+dim d, T, K
+input x[t]: vector(d) for t in 1..T
+param w[k]: vector(d) for k in 1..K
+for t in 1..T:
+    s[t] = sum(w[k].T @ x[t] for k in 1..K)
+L = sum(s[t] for t in 1..T)
+objective L
+""", ["k = 1, …, K", "k = 1, …, K", "t = 1, …, T"], 0),
+    "an input at an offset": ("""\
+dim d, T
+input x[s]: vector(d) for s in 1..T
+param w: vector(d)
+for t in 2..T:
+    e[t] = w.T @ (x[t] - x[t-1])
+L = sum(e[t]^2 for t in 2..T)
+objective L
+""", ["s = 1, …, T", "t = 2, …, T"], 0),
+    "members from t + 1": ("""\
+dim d, T
+input x[t]: vector(d) for t in 1..T
+param W: matrix(d, d)
+const h0: vector(d)
+h[1] = h0
+for t in 1..T-1:
+    h[t+1] = tanh(W @ h[t]) + x[t]
+L = sum(h[T])
+objective L
+""", ["t = 1, …, T", "t = 1, …, T−1"], 1),
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_other_shapes_of_loops_are_drawn(shape, tmp_path):
+    text, ranges, recurrences = SHAPES[shape]
+    d = sbp.derive(sbp.parse(text))
+    dot = loop_figure(d, "dot")
+    assert sorted(c["label"] for c in clusters(dot)) == ranges
+    assert dot.count("constraint=false") == recurrences
+    log = compiles(tmp_path, "shape", loop_figure(d, "tikz", standalone=True))
+    assert "Overfull" not in log and "(1 page," in log
+
+
+def test_reads_across_plates_say_which_iteration_they_join():
+    dot = loop_figure(sbp.derive(sbp.parse(SHAPES["an input at an offset"][0])), "dot")
+    assert '"x" -> "e[t]#2" [label="t−1 → t"];' in dot  # x_t itself: no label
+    dot = loop_figure(sbp.derive(sbp.parse(SHAPES["members from t + 1"][0])), "dot")
+    assert '"h" -> "h[t+1]#1" [label="t−1 → t", constraint=false, style=bold];' in dot
+    assert '"h" -> "L#1" [label="t = T−1"];' in dot  # h_T, computed at t = T - 1
+
+
 # --- TikZ and Graphviz's pictures --------------------------------------------------------------
 
 @pytest.mark.parametrize("name", CASES)
 def test_tikz_standalone_compiles(name, tmp_path):
     source = loop_figure(derivation(name), "tikz", standalone=True)
-    assert "\\usetikzlibrary{fit}" in source
     log = compiles(tmp_path, name, source)
-    assert "Overfull" not in log
+    assert "Overfull" not in log and "(1 page," in log  # the page is cut to the picture
+
+
+def test_a_tikz_fragment_loads_the_library_it_fits_plates_with(tmp_path):
+    fragment = loop_figure(derivation("bptt"), "tikz")
+    assert fragment.startswith("\\usetikzlibrary{fit}\n")
+    host = ("\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage{tikz}\n"
+            "\\usepackage[landscape]{geometry}\n\\begin{document}\nThe folded graph:\n\n"
+            f"{fragment}\n\n{fragment}\n\\end{{document}}\n")
+    compiles(tmp_path, "host", host)
 
 
 def test_tikz_labels_the_plate_and_the_arrows_that_join_iterations():

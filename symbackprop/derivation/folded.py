@@ -49,10 +49,10 @@ Edge attributes: ``positions`` as in the graph without loops, and
     iteration (the edge that makes the graph cyclic); a read of a declared
     family at an offset; a read that joins one iteration or one member only.
 ``reads`` : tuple of dict
-    Each read of a member along the edge that is not a plain one: ``kind``; for a recurrence or offset ``frm`` and
-    ``to``, the iteration that computed the member and the one that reads it
-    (``t - 1``, ``t``); for a boundary ``at``, ``(var, value)``: the iteration
-    (or the member) joined (``(t, 1)``, ``(l, L)``).
+    Each read of a member along the edge that is not a plain one: ``kind``; for a
+    recurrence or offset ``frm`` and ``to``, the iteration that computed the member
+    and the one that reads it (``t - 1``, ``t``); for a boundary ``at``,
+    ``(var, value)``: the iteration (or the member) joined (``(t, 1)``, ``(l, L)``).
 
 The graph's attribute ``plates`` maps each plate's key to a dict with ``var``,
 ``lo``, ``hi`` (SymPy) and ``parent`` (the key of the plate it is inside, or
@@ -305,6 +305,8 @@ class _Folding:
         frm = _solve(index.xreplace({var: u}), e, u)  # the iteration that computed it
         if not free:
             return {"kind": "boundary", "at": (var, frm)}
+        if sp.simplify(frm - free[-1]) == 0:  # the same iteration, in another plate
+            return {"kind": "value"}
         computed = self.model.families[family].role == "intermediate"
         kind = "recurrence" if computed and home in chain else "offset"
         return {"kind": kind, "frm": frm, "to": free[-1]}

@@ -225,7 +225,7 @@ def _tikz(derivation, g, standalone):
     text = {n: labels.node(n) for n in g}
     layout = plate_layout(g, text, {key: labels.plate(key) for key in g.graph["plates"]})
     safe = {node: f"n{i}" for i, node in enumerate(g)}  # TikZ node names: no '#' or '['
-    lines = ["\\usetikzlibrary{fit}", "\\begin{tikzpicture}[>=stealth, font=\\small]"]
+    lines = ["\\begin{tikzpicture}[>=stealth, font=\\small]"]
     for node, data in g.nodes(data=True):
         options = _TIKZ_STYLE[data["kind"]]
         if data.get("role") == "objective":
@@ -249,13 +249,13 @@ def _tikz(derivation, g, standalone):
                      f"at (p{i}.south east) {{${labels.plate(key)}$}};")
     lines.append("\\end{tikzpicture}")
     picture = "\n".join(lines)
-    if not standalone:
-        return picture
-    xs, ys = [x for x, _ in layout.pos.values()], [y for _, y in layout.pos.values()]
-    ys += [y for points in layout.extent.values() for _, y in points]
-    width, height = max(xs) - min(xs) + 4, max(ys) - min(ys) + 3.5
+    if not standalone:  # the library a plate is fitted with: loading it twice is harmless
+        return "\\usetikzlibrary{fit}\n" + picture
+    points = [*layout.pos.values(), *(p for ps in layout.extent.values() for p in ps)]
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    width, height = max(xs) - min(xs) + 3.5, max(ys) - min(ys) + 3.5
     return ("\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage{amssymb}\n"
-            "\\usepackage{tikz}\n"
+            "\\usepackage{tikz}\n\\usetikzlibrary{fit}\n"
             f"\\usepackage[paperwidth={width:.1f}cm, paperheight={height:.1f}cm, "
             "margin=1cm]{geometry}\n"
             "\\pagestyle{empty}\n\\begin{document}\n\\noindent\n"

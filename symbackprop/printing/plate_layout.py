@@ -19,19 +19,24 @@ the body for each arrow from a family's box back to the step that reads the
 previous member, and a row for the plate's range.  A node in a column no plate
 spans sits at the height of its neighbours, on a grid of half rows.
 
-The order within a column comes from a few sweeps of the barycentre heuristic
-(each node at the mean height of its neighbours), the ends of a recurrence
-arrow last, so the arrow leaves and enters from below without crossing a node.
+An arrow across several columns passes through a waypoint in each, which takes
+a place in its column like a node, so the arrow bends around the nodes.  The
+order within a column comes from sweeps of the barycentre heuristic (each node
+at the mean height of its neighbours), the ends of a recurrence arrow last, so
+the arrow leaves and enters from below; of the sweeps, the layout whose arrows
+cross each other and the nodes least is kept, then improved by exchanging
+neighbours in a column and levelling a node with a neighbour while that helps.
 Everything iterates in the graph's order: the layout is the same on every run.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
 import networkx as nx
+
+from .figures import _visible_width as _width
 
 __all__ = ["plate_layout", "PlateLayout"]
 
@@ -194,10 +199,21 @@ class _Layout:
     # heights
 
     def run(self):
-        """The best of a few sweeps, improved by exchanging neighbours in a column: the layout
-        whose arrows cross each other and the nodes least."""
+        cost = self._sweeps()
+        for _ in range(_SWEEPS):
+            cost, swapped = self._exchanged(cost)
+            cost, levelled = self._levelled(cost)
+            if not (swapped or levelled):
+                break
+        layout = self._geometry(self._region(None, 0.0))
+        return PlateLayout({n: layout.pos[n] for n in self.g}, layout.routes, layout.extent,
+                           self._label_at(layout.pos, layout.routes))
+
+    def _sweeps(self):
+        """Barycentre sweeps from the graph's order and from its reverse (their ties break
+        differently); the sweep whose arrows cross each other and the nodes least is kept."""
         best = None
-        for sign in (1, -1):  # from the graph's order, and from its reverse: ties differ
+        for sign in (1, -1):
             self.score = {n: (end, 0.0, sign * i) for n, (end, _, i) in self.start.items()}
             self.below, self.want = set(), {}
             for _ in range(_SWEEPS):
@@ -207,32 +223,36 @@ class _Layout:
                     best = (cost, dict(self.score), set(self.below), dict(self.want))
                 self._reorder(y)
         cost, self.score, self.below, self.want = best
-        for _ in range(_SWEEPS):
-            improved = False
-            for a, b in self._neighbours():
+        return cost
+
+    def _exchanged(self, cost):
+        """Two neighbours in a column exchanged wherever that lowers the cost."""
+        improved = False
+        for a, b in self._neighbours():
+            self.score[a], self.score[b] = self.score[b], self.score[a]
+            trial = self._cost(self._region(None, 0.0))
+            if trial < cost:
+                cost, improved = trial, True
+            else:
                 self.score[a], self.score[b] = self.score[b], self.score[a]
+        return cost, improved
+
+    def _levelled(self, cost):
+        """A node (and the chain behind it) levelled with a neighbour wherever that lowers
+        the cost: an arrow straightens."""
+        improved, y = False, self._region(None, 0.0)
+        for n in self.layered:
+            for m in self._near(n):
+                if abs(y[m] - y[n]) < 1e-9:
+                    continue
+                kept = dict(self.want)
+                self.want.update(dict.fromkeys(self._chain(n, m), y[m]))
                 trial = self._cost(self._region(None, 0.0))
                 if trial < cost:
-                    cost, improved = trial, True
+                    cost, improved, y = trial, True, self._region(None, 0.0)
                 else:
-                    self.score[a], self.score[b] = self.score[b], self.score[a]
-            y = self._region(None, 0.0)
-            for n in self.layered:  # level with a neighbour, where that straightens arrows
-                for m in self._near(n):
-                    if abs(y[m] - y[n]) < 1e-9:
-                        continue
-                    kept = dict(self.want)
-                    self.want.update(dict.fromkeys(self._chain(n, m), y[m]))
-                    trial = self._cost(self._region(None, 0.0))
-                    if trial < cost:
-                        cost, improved, y = trial, True, self._region(None, 0.0)
-                    else:
-                        self.want = kept
-            if not improved:
-                break
-        layout = self._geometry(self._region(None, 0.0))
-        return PlateLayout({n: layout.pos[n] for n in self.g}, layout.routes, layout.extent,
-                           self._label_at(layout.pos, layout.routes))
+                    self.want = kept
+        return cost, improved
 
     def _near(self, n):
         return [*self.layered.predecessors(n), *self.layered.successors(n)]
@@ -290,8 +310,8 @@ class _Layout:
 
     def _label_at(self, pos, routes):
         """Where an arrow's label goes, as (segment, fraction along it): a recurrence's on
-        its lane; an arrow across a plate's edge halfway between the node outside and the
-        edge, about where the edge passes."""
+        its lane; an arrow across a plate's edge in the gap between the edge and the next
+        column outside."""
         out = {}
         for u, v in self.back:
             ups = [i for i, (p, q) in enumerate(zip(routes[u, v], routes[u, v][1:]))
@@ -301,16 +321,22 @@ class _Layout:
             pu, pv = (_path(self.plates, self.g.nodes[n]["plate"]) for n in (u, v))
             if not reads or pu == pv or (u, v) in self.back:
                 continue
-            (outside, po), (inside, pi) = sorted(((u, pu), (v, pv)), key=lambda e: len(e[1]))
-            plate = pi[len(po)]  # the outermost plate the arrow crosses into
-            points = [pos[u], *routes.get((u, v), []), pos[v]]
-            segment = 0 if outside == u else len(points) - 2
-            (x0, _), (x1, _) = points[segment], points[segment + 1]
+            common = next((i for i, (a, b) in enumerate(zip(pu, pv)) if a != b),
+                          min(len(pu), len(pv)))
+            # the plate the arrow enters (or else the one it leaves), and the node beyond
+            plate, inside, outside = (pv[common], v, u) if len(pv) > common else \
+                (pu[common], u, v)
             toward = 1 if pos[inside][0] > pos[outside][0] else -1
             x = min(pos[n][0] * toward for n in self.inside[plate]) * toward
             rim = max(self.half[n] for n in self.inside[plate] if pos[n][0] == x) + 0.18
-            middle = (pos[outside][0] + toward * self.half[outside] + x - toward * rim) / 2
-            out[u, v] = (segment, round((middle - x0) / (x1 - x0), 3) if x1 != x0 else 0.5)
+            beyond = round(x - toward * (self.dx + _WIDE), 3)  # the column outside the edge
+            near = self.half[outside] if pos[outside][0] == beyond else 0.05
+            middle = (beyond + toward * near + x - toward * rim) / 2
+            points = [pos[u], *routes.get((u, v), []), pos[v]]
+            for segment, ((x0, _), (x1, _)) in enumerate(zip(points, points[1:])):
+                if min(x0, x1) <= middle <= max(x0, x1) and x0 != x1:
+                    out[u, v] = (segment, round((middle - x0) / (x1 - x0), 3))
+                    break
         return out
 
     def _region(self, key, top):
@@ -523,8 +549,3 @@ def _lanes(spans):
     return out
 
 
-def _width(latex):
-    """About how many characters wide a LaTeX label renders."""
-    text = re.sub(r"\\(left|right|boldsymbol|mathbf|mathrm|mathcal|operatorname)\b", "", latex)
-    text = re.sub(r"\\[A-Za-z]+", "x", text)
-    return sum(c not in "{}^_ " for c in text)
