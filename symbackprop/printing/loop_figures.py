@@ -12,8 +12,8 @@ rectangle around the body, its range in a corner, ``t = 1, …, T``.
   (``constraint=false``): it runs against the flow, and ranked it would pull
   the body apart.
 * TikZ is laid out by :mod:`symbackprop.printing.plate_layout`, and a plate is
-  a rectangle fitted around its nodes (TikZ's ``fit`` library, which the
-  picture loads itself).
+  a rectangle fitted around its nodes with TikZ's ``fit`` library, which the
+  fragment loads itself (a standalone document, in its preamble).
 
 Every label is escaped for the format it goes into: a name from a model file is
 an identifier, and a model's LaTeX name (``as "..."``) goes into TikZ only if
