@@ -23,8 +23,9 @@ from .derivation import loop_tangent, recurrences, reverse, tangent
 from .language.looped import LoopModel
 from .printing import documents, loops
 from .printing.figures import Figure
-from .printing.memory import hvp_memory_report, memory_report
+from .printing.loop_figures import LoopFigure
 from .printing.loop_memory import loop_memory_report
+from .printing.memory import hvp_memory_report, memory_report
 from .printing.names import Notation, display_names, hvp_display_names
 from .printing.numpy_function import compile_derivation, compile_hvp
 from .printing.printers import TextPrinter
@@ -227,6 +228,25 @@ class LoopDerivation(_Printed, recurrences.LoopDerivation):
         """This derivation at `lengths` against the written-out model's, formula by formula
         (:func:`symbackprop.proofs.instances.prove_instances`)."""
         return prove_instances(self, lengths, dims)
+
+    def figure(self, unrolled=None):
+        """The folded graph, each loop's body once inside its plate, as a
+        :class:`~symbackprop.printing.loop_figures.LoopFigure` (SVG in a notebook); with
+        `unrolled` lengths (``{"T": 3}``), the graph of the model written out, a
+        :class:`~symbackprop.printing.figures.Figure`.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> d = sbp.derive(sbp.load("examples/loops/bptt.sbp"))
+        >>> d.figure()
+        <folded graph of L: 18 nodes, 1 plate>
+        >>> d.figure(unrolled={"T": 2})
+        <graph of L: 27 nodes>
+        """
+        if unrolled is not None:
+            return self.unrolled(unrolled).figure()
+        return LoopFigure(self)
 
 
 class LoopHVPDerivation(_Printed, loop_tangent.LoopHVP):
