@@ -16,7 +16,7 @@ from sympy.matrices.expressions import MatrixExpr
 from . import bounded
 from .sizes import _size_at
 
-__all__ = ['explicit', 'explicit_environment', 'expanded_calls']
+__all__ = ['explicit', 'explicit_environment', 'named_environment', 'expanded_calls']
 
 
 #: Random points at which :func:`verify` compares each entry, to DIGITS digits.
@@ -327,4 +327,33 @@ def explicit_environment(derivation, sizes, hvp=None):
         definitions += [(s.symbol, s.result) for s in hvp.forward + hvp.backward]
     for symbol, value in definitions:
         env[symbol] = explicit(value, env, sizes)
+    return env
+
+
+def named_environment(derivation, sizes, hvp=None):
+    """Every variable, adjoint (and direction and tangent) as a matrix of entry symbols of its own.
+
+    Two formulas written in the same named values (``W_hhᵀ ∂L/∂h_3``) that agree in this
+    environment agree whatever those values are: a proof of a step that does not expand
+    what the names stand for.
+
+    Parameters
+    ----------
+    derivation : Derivation
+    sizes : dict of sympy.Symbol to int
+    hvp : HVPDerivation, optional
+        Its directions and tangents are named too.
+    """
+    model = derivation.model
+    env = {derivation.symbols[name]: _entry_symbols(name, v.shape, sizes, v.domain)
+           for name, v in model.variables.items()}
+    for step in derivation.steps:
+        env[step.adjoint] = _entry_symbols(step.adjoint.name, model.variables[step.node].shape,
+                                           sizes)
+    if hvp is not None:
+        for name, direction in hvp.directions.items():
+            env[direction] = _entry_symbols(direction.name, model.variables[name].shape, sizes)
+        for step in hvp.forward + hvp.backward:
+            env[step.symbol] = _entry_symbols(step.symbol.name,
+                                              model.variables[step.node].shape, sizes)
     return env

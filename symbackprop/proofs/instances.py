@@ -9,9 +9,9 @@ derived like every model and proved like every model (:func:`symbackprop.verify`
 :func:`symbackprop.check`).
 
 Each step is compared entry by entry at small sizes, as SymPy expressions in
-the entries of the inputs and params, with the later adjoints it reads taken
-from the written-out derivation: a step that agrees given the same later
-adjoints, for every step, is a derivation that agrees.  The forward definitions
+the entries of the values and adjoints it names, each named value a matrix of
+symbols of its own: a step that agrees whatever the values it reads, for every
+step, is a derivation that agrees, and nothing is expanded into the inputs.  The forward definitions
 are compared the same way.  Every closed form of a linear recurrence
 (:mod:`symbackprop.derivation.closed_forms`) is compared at every index too, its
 entries exactly at random rational points (powers of a matrix make polynomials
@@ -29,7 +29,7 @@ from ..derivation.loop_tangent import instantiate_hvp
 from ..derivation.recurrences import instantiate
 from ..derivation.reverse import Derivation
 from ..derivation.tangent import derive_hvp, jvp
-from .explicit import POINTS, explicit, explicit_environment
+from .explicit import POINTS, explicit, named_environment
 from .sizes import small_dims
 
 __all__ = ["prove_instances", "prove_hvp_instances", "InstanceReport"]
@@ -92,7 +92,7 @@ def prove_instances(derivation, lengths, dims=None):
     flat, adjoints, forward, closed = instantiate(derivation, lengths)
     written = Derivation.of(flat)
     sizes = {flat.dims[n]: k for n, k in small_dims(flat, dims).items()}
-    env = explicit_environment(written, sizes)
+    env = named_environment(written, sizes)
     pairs = [(str(s), forward[s], written.forward[name])
              for name, s in written.symbols.items() if s in forward and name in written.forward]
     theirs = {s.adjoint: s.result for s in written.steps}
@@ -104,7 +104,7 @@ def prove_instances(derivation, lengths, dims=None):
     # A closed form's powers of a matrix make polynomials of degree T in its entries: it
     # is compared exactly at random rational points, where the arithmetic stays small.
     closed_pairs = [(f"closed form of {a}", value, theirs[a]) for a, value in closed.items()]
-    for point in _rational_points(written, sizes, POINTS):
+    for point in _rational_points(written, sizes, POINTS) if closed_pairs else ():
         differing += [name for name, mine, truth in closed_pairs if name not in differing
                       and not _same(explicit(mine, point, sizes), explicit(truth, point, sizes))]
     compared = [name for name, _, _ in pairs + closed_pairs]
@@ -159,7 +159,7 @@ def prove_hvp_instances(hvp, lengths, dims=None):
     wrt = [n for n in written.params if n in written.order]
     theirs = derive_hvp(written, wrt)
     sizes = {flat.dims[n]: k for n, k in small_dims(flat, dims).items()}
-    env = explicit_environment(written, sizes, hvp=theirs)
+    env = named_environment(written, sizes, hvp=theirs)
     truth = {s.symbol: s.result for s in theirs.forward + theirs.backward}
     zeros = {s: _zero_like(s) for e in mine.values() for s in e.free_symbols
              if _is_tangent(s) and s not in env}
