@@ -229,3 +229,132 @@ def test_codegen_prints_the_looped_module(tmp_path, capsys):
     assert "no numbers: bind to built-ins" in capsys.readouterr().err
     assert main(["codegen", path, "--bind", "ell=squared_error", "--unroll", "T=2"]) == 0
     assert "x_2" in capsys.readouterr().out  # written out first, as --unroll says
+
+
+#: Models that put the looped code's other paths to work, each with the lengths it runs at.
+MORE = {
+    # a scalar gain, a bias and L2 on a weight shared across time: sums over t and a term
+    # outside the loop added to one gradient; a family of scalar losses
+    "gain_bias_l2": ("""\
+dim d, h, T
+input x[t]: vector(d) for t in 1..T
+const h0: vector(h)
+param W: matrix(h, h)
+param U: matrix(h, d)
+param b: vector(h)
+param a: scalar
+const lambda: scalar
+h[0] = h0
+for t in 1..T:
+    h[t] = tanh(a * (W @ h[t-1]) + U @ x[t] + b)
+    l[t] = sum(h[t] * h[t])
+J = sum(l[t] for t in 1..T) / T + lambda * norm(W)^2
+objective J
+""", ("T", (1, 2, 5))),
+    # a recurrence two steps back: two boundaries, and a value carried two iterations
+    "second_order": ("""\
+dim h, T
+input x[t]: vector(h) for t in 2..T
+param W: matrix(h, h)
+param V: matrix(h, h)
+param h0: vector(h)
+param h1: vector(h)
+h[0] = h0
+h[1] = h1
+for t in 2..T:
+    h[t] = tanh(W @ h[t-1] + V @ h[t-2] + x[t])
+J = sum(h[T] * h[T]) + sum(sum(h[t]) for t in 0..T)
+objective J
+""", ("T", (3, 4, 7))),
+    # every member of x read in every iteration: a sum inside a loop over the same index
+    "sum_in_loop": ("""\
+dim d, T
+input x[t]: vector(d) for t in 1..T
+param W: matrix(d, d)
+for t in 1..T:
+    c[t] = W @ x[t] + sum(x[s] for s in 1..T)
+J = sum(sum(c[t] * c[t]) for t in 1..T)
+objective J
+""", ("T", (1, 2, 5))),
+    # relu's derivative reads the pre-activation, which the forward loop keeps for it
+    "relu_rnn": ((LOOPS / "rnn_tanh.sbp").read_text().replace("tanh(X[t]", "relu(X[t]"),
+                 ("T", (1, 2, 5))),
+    # layers of their own widths, a bias a layer, the input summed over time first
+    "widths": ("""\
+dim L, T
+dim n[l] for l in 0..L
+input x[t]: vector(n[0]) for t in 1..T
+param W[l]: matrix(n[l], n[l-1]) for l in 1..L
+param b[l]: vector(n[l]) for l in 1..L
+s[0] = sum(x[t] for t in 1..T)
+for l in 1..L:
+    s[l] = sigmoid(W[l] @ s[l-1] + b[l])
+J = sum(s[L] * s[L])
+objective J
+""", ("L", (1, 3))),
+    # families the objective does not read: their gradients are zeros, stacked or a list
+    "unused": ("""\
+dim d, h, T, L
+dim n[l] for l in 0..L
+input x[t]: vector(d) for t in 1..T
+input z[t]: vector(d) for t in 1..T
+param W: matrix(h, d)
+param V[l]: matrix(n[l], n[l-1]) for l in 1..L
+for t in 1..T:
+    a[t] = W @ x[t]
+J = sum(sum(a[t]) for t in 1..T)
+objective J
+""", ("T", (1, 3))),
+}
+
+
+@pytest.mark.parametrize("name", MORE)
+def test_more_models_agree_with_the_written_out_code_and_pytorch(name):
+    text, (length, values) = MORE[name]
+    model = sbp.parse(text, f"{name}.sbp")
+    wrt = _differentiable(model)
+    f = sbp.derive(model).lambdify(wrt=wrt)  # once, for every length below
+    for k in values:
+        lengths = {**{n: 2 for n in model.lengths}, length: k}
+        flat = model.unrolled(lengths)
+        given = random_arrays(flat, default_dims(flat), seed=5)
+        flat_wrt = [n for n, v in flat.variables.items() if v.role in ("param", "input")]
+        J_flat, g_flat = sbp.derive(flat).lambdify(wrt=flat_wrt)(**given)
+        J_torch, g_torch = torch_value_and_grad(flat, given, flat_wrt)
+        J, grads = f(**_looped(model, given, lengths))
+        assert relative_error(J, J_flat) <= 1e-12 and relative_error(J, J_torch) <= 1e-12
+        expected, by_torch = _looped(model, g_flat, lengths), _looped(model, g_torch, lengths)
+        for n in wrt:
+            assert relative_error(_flat(grads[n]), _flat(expected[n])) <= 1e-12, (n, k)
+            assert relative_error(_flat(grads[n]), _flat(by_torch[n])) <= 1e-12, (n, k)
+
+
+def test_a_kept_pre_activation_is_not_computed_again():
+    d = sbp.derive(sbp.parse(MORE["relu_rnn"][0]))
+    source = generate_loop_source(d)
+    backward = source.split("def value_and_grad")[1].split("for t in range(T, 0, -1):")[1]
+    assert "saved0[t - 1] = X[t - 1] @ W_xh + H[t - 1] @ W_hh" in source
+    assert "X[t - 1] @ W_xh" not in backward and "np.heaviside(saved0[t - 1], 0)" in backward
+    program = loop_program(d)
+    assert program.storage["\0saved0"].count == sp.Symbol("T", integer=True, positive=True)
+
+
+def test_a_sum_over_the_index_of_its_loop_has_an_index_of_its_own():
+    source = generate_loop_source(sbp.derive(sbp.parse(MORE["sum_in_loop"][0])), ["x"])
+    assert "for t_ in range(T, 0, -1):\n            grad_x[t - 1] += grad_c[t_ - 1]" in source
+    assert "Σ_{t=1}^{T} ∂J/∂c_t" in source  # the comment reads as the derivation prints it
+
+
+def test_a_length_no_array_has_is_given_by_name():
+    model = sbp.parse("dim h, T\nparam h0: vector(h)\nparam W: matrix(h, h)\nh[0] = h0\n"
+                      "for t in 1..T:\n    h[t] = tanh(W @ h[t-1])\nJ = sum(h[T])\nobjective J\n")
+    f = sbp.derive(model).lambdify()
+    rng = np.random.default_rng(0)
+    h0, W = rng.normal(size=3), rng.normal(size=(3, 3))
+    for T in (1, 4):
+        J, grads = f(h0=h0, W=W, T=T)
+        J_flat, g_flat = sbp.derive(model.unrolled({"T": T})).lambdify()(h0=h0, W=W)
+        assert relative_error(J, J_flat) <= 1e-12
+        assert all(relative_error(grads[n], g_flat[n]) <= 1e-12 for n in ("h0", "W"))
+    with pytest.raises(TypeError, match="no array has the length T: give it"):
+        f(h0=h0, W=W)

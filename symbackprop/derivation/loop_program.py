@@ -20,12 +20,14 @@ with T or L.  It is built from a
   subexpression that one iteration computes and the next reads shifted by one
   (``dJ/dh_{t+1} * (1 - h_{t+1}^2)`` of a tanh RNN, computed at t + 1 as
   ``dJ/dh_t * (1 - h_t^2)``) carried from one iteration to the next instead of
-  computed twice.
+  computed twice; a subexpression of the forward loop that the backward steps
+  read again kept for them (:mod:`~.loop_saved`).
 
 Every program is run on paper before it is handed on
-(:func:`~.loop_statements.replayed`): at the
-lengths from which the derivation holds, each value is read only after it is
-written and each sum only once complete.  Nothing here prints.
+(:func:`~.loop_statements.replayed`): at the lengths from which the derivation
+holds, each value is read only after it is written (and before the code frees
+it) and each sum only once complete; a program that fails falls back to one
+with fewer of the above.  Nothing here prints.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ..primitives import expressions as ex
 from ..primitives.members import IndexSum, Member, ScalarMember, members_in
 from .loop_statements import (ForLoop, LoopStatement, _large, _offset_of, _same, dead_members,
                               is_sum, is_view, replayed, sum_limits)
+from .loop_saved import saved_for_backward
 from .program import Statement, needed_steps, share_subexpressions, zero
 
 __all__ = ["Storage", "LoopProgram", "loop_program", "checked_loop_wrt", "is_stacked"]
@@ -609,19 +612,22 @@ def loop_program(derivation, wrt=None, comment=None):
     storage = _storage(derivation, wrt)
     forward = _forward(derivation, _Apart())
     problem = None
-    for fuse, carry in ((True, True), (True, False), (False, False)):
+    for fuse, more in ((True, True), (True, False), (False, False)):
         builder = _Backward(derivation, wrt, comment)
         builder.fuse = fuse
-        backward = _loops(builder.blocks_of(wrt)) + zeros
-        names = _Names()
-        if carry:
+        backward, kept, names = _loops(builder.blocks_of(wrt)) + zeros, [], _Names()
+        first = forward
+        if more:  # kept forward subexpressions, carried values
+            first, backward, kept = saved_for_backward(forward, backward)
             backward = _with_carries(backward, names)
-        program = LoopProgram(derivation, wrt, _shared(forward, names), _shared(backward, names),
-                              results, storage)
+        lists = {**storage, **{name: Storage(name, loop.lo, sp.simplify(loop.hi - loop.lo + 1),
+                                             False, False) for name, loop in kept}}
+        program = LoopProgram(derivation, wrt, _shared(first, names), _shared(backward, names),
+                              results, lists)
         problem = replayed(program)
         if problem is None:
             for items in (program.forward, program.forward + program.backward):
-                freed = replayed(program, items, dead_members(items, storage, derivation.model))
+                freed = replayed(program, items, dead_members(items, lists, derivation.model))
                 if freed:
                     raise AssertionError(f"a member is freed too soon: {freed}")
             return program

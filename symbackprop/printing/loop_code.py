@@ -159,6 +159,9 @@ def _identifiers(derivation, program):
         names[symbol] = _identifier(n if n in model.lengths else "n_" + n, used)
     for n, base in model.dim_families.items():
         names[base] = _identifier("n_" + n, used)
+    for n in program.storage:  # the lists of kept forward subexpressions: saved0, ...
+        if n not in names:
+            names[n] = _identifier(n.lstrip("\0"), used)
     for symbol in sorted(_symbols(program), key=str):
         if symbol not in names:
             text = temporary_name(symbol) if is_temporary(symbol) else \
@@ -309,8 +312,10 @@ def _widths(arguments, idents, names, printer):
                              f"{_read(source, idents, printer)}")
                 continue
             var, lo, hi = over
-            if var not in names:
-                names[var] = _identifier(str(var), set(names.values()) | _RESERVED)
+            if var not in printer.names:  # the family's own index, named for the loop
+                printer.names[var] = _identifier(str(var), set(printer.names.values()) |
+                                                 _RESERVED)
+            names[var] = printer.names[var]
             position = var - arguments.model.families[source[0]].ranges[0][0]
             lines += [f"    for {names[var]} in range({printer.doprint(lo)}, "
                       f"{printer.doprint(sp.sympify(hi) + 1)}):",
@@ -331,6 +336,8 @@ class _Code:
         self.printer = LoopNumPyPrinter(self.names, {n: s.offset for n, s in
                                                      self.storage.items()})
         self.arguments = _Arguments(derivation)
+        self._result_of = {derivation.adjoint_symbol(n, f.index).family: n
+                           for n, f in self.model.families.items()}
 
     def _print(self, expr):
         return self.printer.doprint(sp.sympify(expr))
@@ -384,12 +391,10 @@ class _Code:
         lines = []
         for name, s in self.storage.items():
             ident = self.names[name]
-            if not re.search(rf"\b{ident}\[", text) or (s.declared and
-                                                         name in self.model.families):
+            used = rf"\b{ident}\b" if s.declared else rf"\b{ident}\["  # a result: returned
+            if not re.search(used, text) or (s.declared and name in self.model.families):
                 continue
-            family = next(f for f in self.model.families if self.d.adjoint_symbol(
-                f, self.model.families[f].index).family == name or f == name)
-            given = self.idents[family]
+            given = self.idents.get(self._result_of.get(name))
             if s.declared and s.stacked:
                 value = f"np.{'zeros' if s.zeros else 'empty'}_like({given})"
             elif s.declared and s.zeros:
@@ -414,7 +419,7 @@ class _Code:
             gone = [self.names[h] for h in gone if h in owned]
             if gone:
                 body.append("    del " + ", ".join(gone))
-        allocations = self.allocations("\n".join(body))
+        allocations = self.allocations("\n".join(body + returned))
         preamble = _preamble(self.arguments, self.idents, self.names, self.printer,
                              "\n".join(allocations + body + returned), self.d.valid_from)
         parameters = [self.idents[n] for n in self.arguments.arrays] + \
@@ -465,6 +470,7 @@ def _formula(derivation):
                for s in expr.atoms(sp.Symbol) if "\0" in s.name[1:]}
         return printer.doprint(expr.xreplace(own) if own else expr)
 
+    text.names = printer.names  # the lists the program adds (saved0) are named there too
     return (lambda target, value: f"{text(target)} = {text(value)}"), text
 
 
@@ -517,6 +523,10 @@ def generate_loop_source(derivation, wrt=None):
     wrt = checked_loop_wrt(derivation, wrt)
     comment, text = _formula(derivation)
     program = loop_program(derivation, wrt, comment)
+    for name in program.storage.keys() - set(derivation.model.families) - set(
+            derivation.adjoint_symbol(n, f.index).family for n, f in
+            derivation.model.families.items()):
+        text.names[("family", name)], text.names[("layered", name)] = name.lstrip("\0"), False
     code = _Code(derivation, program, text)
     objective = code.names[program.objective]
     grads = [code.names[r] for r in program.results]

@@ -98,8 +98,9 @@ class _LoopArrays:
         if missing or extra:
             parts = (["missing " + ", ".join(missing)] if missing else []) + \
                 (["unknown " + ", ".join(extra)] if extra else [])
+            lengths = f"; no array has the length {', '.join(passed)}: give it" if passed else ""
             raise TypeError(f"arrays: {'; '.join(parts)} (the model declares "
-                            f"{', '.join(names + passed)})")
+                            f"{', '.join(names)}{lengths})")
         values = self._lengths(arrays)
         sizes = {}
         converted = [self._converted(d, arrays[d.name], values, sizes) for d in self.declared]
