@@ -28,7 +28,9 @@ It measures, in one run, and prints a table with PASS/MISS against targets:
    (hidden 256, minibatch 64, input and output width 64, T = 100, float64)
    with the looped function of ``LoopDerivation.lambdify()``, whose source is
    the same for every T, as ratios to hand-written NumPy backpropagation
-   through time (checked equal first) and PyTorch autograd, timed alongside.
+   through time (checked equal first) and PyTorch autograd, timed alongside,
+   all on one BLAS thread (products this small gain little from a second, and
+   a spinning thread pool makes the times follow other load).
    Target: symbackprop / hand-written <= 1.15.
 
 Every timing is the median of several repeats after a warm-up, with
@@ -168,6 +170,25 @@ def blas_threads():
         if os.environ.get(var, "").isdigit():
             return int(os.environ[var]), var
     return os.cpu_count() or 1, "os.cpu_count()"
+
+
+def set_blas_threads(count):
+    """Set NumPy's BLAS (OpenBLAS) thread count; returns the count before, or None if unknown."""
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*openblas*"))
+    libs += glob.glob(os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*"))
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_", "64_"), ("", "64_"), ("", "")):
+            setter = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+            getter = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+            if setter is not None and getter is not None:
+                before = int(getter())
+                setter(count)
+                return before
+    return None
 
 
 # --------------------------------------------------------------------------- models
@@ -362,7 +383,22 @@ def hand_rnn_value_and_grad(X, Y, H0, W_xh, W_hh, W_hq):
 
 
 def bench_rnn(threads):
+    # One thread for every candidate: a step's products (64 x 256 by 256 x 256) are small, and
+    # a BLAS thread pool spinning on 2 cores makes each time hostage to any other process (10x
+    # slower, by turns) while measuring nothing about the code; on one thread all three do the
+    # same work, and the ratios compare the code.
+    before = set_blas_threads(1)
+    try:
+        return _bench_rnn(1 if before is not None else threads)
+    finally:
+        if before is not None:
+            set_blas_threads(before)
+
+
+def _bench_rnn(threads):
     section = "5 RNN 256, n=64, T=100"
+    print(f"  NumPy's BLAS and PyTorch on {threads} thread{'s' if threads > 1 else ''}",
+          flush=True)
     T, n, d, h, q = 100, 64, 64, 256, 64
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((T, n, d)), rng.uniform(-0.9, 0.9, (T, n, q))
@@ -395,6 +431,7 @@ def bench_rnn(threads):
         torch = None
         note(f"PyTorch not importable ({e}); its RNN ratio is skipped")
     if torch is not None:
+        torch_threads = torch.get_num_threads()
         torch.set_num_threads(threads)
         tX, tY, tH0 = (torch.from_numpy(a) for a in (X, Y, H0))
         tW = [torch.from_numpy(W.copy()).requires_grad_(True) for W in weights]
@@ -414,6 +451,8 @@ def bench_rnn(threads):
         candidates["torch"] = torch_value_and_grad
 
     t, spread, best, done, number = interleaved(candidates, budget=35.0)
+    if torch is not None:
+        torch.set_num_threads(torch_threads)
     print(f"  medians of {done} interleaved repeats of {number} calls each:", flush=True)
     for name, s in t.items():
         print(f"  {name:18s} {s * 1e3:8.3f} ms/call   (spread, IQR/median: {spread[name]:.0%};"
