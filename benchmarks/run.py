@@ -24,6 +24,14 @@ It measures, in one run, and prints a table with PASS/MISS against targets:
    (grows about 4x a layer).
 4. ``d.lambdify()`` (code generation and compilation) of a 64-layer model:
    target <= 1 s.
+5. Objective and gradients of the tanh RNN of ``examples/loops/rnn_tanh.sbp``
+   (hidden 256, minibatch 64, input and output width 64, T = 100, float64)
+   with the looped function of ``LoopDerivation.lambdify()``, whose source is
+   the same for every T, as ratios to hand-written NumPy backpropagation
+   through time (checked equal first) and PyTorch autograd, timed alongside,
+   all on one BLAS thread (products this small gain little from a second, and
+   a spinning thread pool makes the times follow other load).
+   Target: symbackprop / hand-written <= 1.15.
 
 Every timing is the median of several repeats after a warm-up, with
 ``time.perf_counter``; SymPy's cache is cleared before each symbolic repeat so
@@ -162,6 +170,25 @@ def blas_threads():
         if os.environ.get(var, "").isdigit():
             return int(os.environ[var]), var
     return os.cpu_count() or 1, "os.cpu_count()"
+
+
+def set_blas_threads(count):
+    """Set NumPy's BLAS (OpenBLAS) thread count; returns the count before, or None if unknown."""
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*openblas*"))
+    libs += glob.glob(os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*"))
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_", "64_"), ("", "64_"), ("", "")):
+            setter = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+            getter = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+            if setter is not None and getter is not None:
+                before = int(getter())
+                setter(count)
+                return before
+    return None
 
 
 # --------------------------------------------------------------------------- models
@@ -317,6 +344,137 @@ def bench_runtime(threads):
     hand_mm, hand_th = 3 * layers - 1, layers
     note(f"value_and_grad has {mm} matmuls and {th} tanh calls (named-Z model: {mm_s} and {th_s}); "
          f"hand-written backprop has {hand_mm} and {hand_th}")
+    return ratio
+
+
+# --------------------------------------------------------------------------- 5. RNN, loops kept
+
+def hand_rnn_forward(X, Y, H0, W_xh, W_hh, W_hq):
+    H, J = H0, 0.0
+    for t in range(len(X)):
+        H = np.tanh(X[t] @ W_xh + H @ W_hh)
+        E = H @ W_hq - Y[t]
+        J += np.vdot(E, E) / E.size
+    return J
+
+
+def hand_rnn_value_and_grad(X, Y, H0, W_xh, W_hh, W_hq):
+    """Textbook backpropagation through time for H_t = tanh(X_t W_xh + H_(t-1) W_hh),
+    O_t = H_t W_hq, J = sum_t mean((O_t - Y_t)^2); X[t - 1] is X_t."""
+    T = len(X)
+    Hs, Es, J = [H0], [], 0.0
+    for t in range(T):
+        Hs.append(np.tanh(X[t] @ W_xh + Hs[-1] @ W_hh))
+        E = Hs[-1] @ W_hq - Y[t]
+        Es.append(E)
+        J += np.vdot(E, E) / E.size
+    g_xh, g_hh, g_hq = np.zeros_like(W_xh), np.zeros_like(W_hh), np.zeros_like(W_hq)
+    D = None                                   # dJ/dZ_(t+1), Z_t the pre-activation
+    for t in range(T, 0, -1):
+        G = (2.0 / Es[t - 1].size) * Es[t - 1]  # dJ/dO_t
+        g_hq += Hs[t].T @ G
+        dH = G @ W_hq.T                        # dJ/dH_t
+        if D is not None:
+            dH += D @ W_hh.T
+        D = dH * (1.0 - Hs[t] * Hs[t])         # tanh' = 1 - tanh^2 from the forward value
+        g_xh += X[t - 1].T @ D
+        g_hh += Hs[t - 1].T @ D
+    return J, (g_xh, g_hh, g_hq)
+
+
+def bench_rnn(threads):
+    # One thread for every candidate: a step's products (64 x 256 by 256 x 256) are small, and
+    # a BLAS thread pool spinning on 2 cores makes each time hostage to any other process (10x
+    # slower, by turns) while measuring nothing about the code; on one thread all three do the
+    # same work, and the ratios compare the code.
+    before = set_blas_threads(1)
+    try:
+        return _bench_rnn(1 if before is not None else threads)
+    finally:
+        if before is not None:
+            set_blas_threads(before)
+
+
+def _bench_rnn(threads):
+    section = "5 RNN 256, n=64, T=100"
+    print(f"  NumPy's BLAS and PyTorch on {threads} thread{'s' if threads > 1 else ''}",
+          flush=True)
+    T, n, d, h, q = 100, 64, 64, 256, 64
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((T, n, d)), rng.uniform(-0.9, 0.9, (T, n, q))
+    H0 = np.zeros((n, h))
+    W_xh = rng.standard_normal((d, h)) / np.sqrt(d)
+    W_hh = rng.standard_normal((h, h)) / np.sqrt(h)
+    W_hq = rng.standard_normal((h, q)) / np.sqrt(h)
+    weights = (W_xh, W_hh, W_hq)
+    arrays = {"X": X, "Y": Y, "H0": H0, "W_xh": W_xh, "W_hh": W_hh, "W_hq": W_hq}
+    d_rnn = sbp.derive(sbp.load(os.path.join(ROOT, "examples", "loops", "rnn_tanh.sbp")))
+    f = d_rnn.lambdify()
+    flat = sbp.derive(d_rnn.model.unrolled({"T": 3})).lambdify().source
+    print(f"  generated module: {len(f.source.splitlines())} lines for every T (written out at "
+          f"T = 3: {len(flat.splitlines())} lines)", flush=True)
+
+    J_hand, g_hand = hand_rnn_value_and_grad(X, Y, H0, *weights)
+    J, g = f(**arrays)
+    err = max([rel(J, J_hand)] + [rel(g[m], g_hand[i]) for i, m in
+                                  enumerate(("W_xh", "W_hh", "W_hq"))])
+    if err > 1e-10 or rel(hand_rnn_forward(X, Y, H0, *weights), J_hand) > 1e-12:
+        raise AssertionError(f"symbackprop and hand-written BPTT differ: {err:.2e}")
+    print(f"  gradients: symbackprop == hand-written BPTT, max rel. error {err:.1e}", flush=True)
+    candidates = {
+        "symbackprop": lambda: f(**arrays),
+        "hand": lambda: hand_rnn_value_and_grad(X, Y, H0, *weights),
+    }
+    try:
+        import torch
+    except ImportError as e:
+        torch = None
+        note(f"PyTorch not importable ({e}); its RNN ratio is skipped")
+    if torch is not None:
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        tX, tY, tH0 = (torch.from_numpy(a) for a in (X, Y, H0))
+        tW = [torch.from_numpy(W.copy()).requires_grad_(True) for W in weights]
+
+        def torch_value_and_grad():
+            H, J = tH0, 0.0
+            for t in range(T):
+                H = torch.tanh(tX[t] @ tW[0] + H @ tW[1])
+                J = J + torch.mean((H @ tW[2] - tY[t]) ** 2)
+            return J, torch.autograd.grad(J, tW)
+
+        J_t, g_t = torch_value_and_grad()
+        err = max([rel(J_t.item(), J_hand)] + [rel(g.numpy(), g_hand[i])
+                                               for i, g in enumerate(g_t)])
+        if err > 1e-10:
+            raise AssertionError(f"PyTorch and hand-written BPTT differ: {err:.2e}")
+        candidates["torch"] = torch_value_and_grad
+
+    t, spread, best, done, number = interleaved(candidates, budget=35.0)
+    if torch is not None:
+        torch.set_num_threads(torch_threads)
+    print(f"  medians of {done} interleaved repeats of {number} calls each:", flush=True)
+    for name, s in t.items():
+        print(f"  {name:18s} {s * 1e3:8.3f} ms/call   (spread, IQR/median: {spread[name]:.0%};"
+              f" fastest repeat {best[name] * 1e3:.3f} ms)", flush=True)
+    if max(spread.values()) > 0.15:
+        note(f"section 5 timings are noisy (spread up to {max(spread.values()):.0%}): other "
+             "processes compete for the CPUs; rerun on a quiet machine before trusting the ratios")
+    ratio = t["symbackprop"] / t["hand"]
+    row(section, "symbackprop (looped) / hand-written BPTT", f"{ratio:.2f}", "<= 1.15",
+        ratio <= 1.15)
+    row(section, "  same, fastest repeats (less hurt by other load)",
+        f"{best['symbackprop'] / best['hand']:.2f}", "(info)")
+    if "torch" in t:
+        row(section, "PyTorch autograd / hand-written BPTT", f"{t['torch'] / t['hand']:.2f}",
+            "(info)")
+        row(section, "symbackprop / PyTorch autograd", f"{t['symbackprop'] / t['torch']:.2f}",
+            "(info)")
+    row(section, "hand-written BPTT, ms/call", f"{t['hand'] * 1e3:.2f}", "(info)")
+    mm, th = source_counts(f.source)
+    note(f"the looped value_and_grad has {mm} matmuls and {th} tanh call in its source, for any "
+         "T: 8 matmuls a step, as hand-written BPTT, and 3 more where the boundary t = T is "
+         "written apart")
     return ratio
 
 
@@ -592,6 +750,8 @@ def main():
     times = section("2. Derivation + LaTeX of deep MLPs", bench_derivation)
     section("3. Expression size, width-3 tanh chain", bench_size)
     section("4. Code generation: lambdify of a 64-layer MLP", bench_lambdify)
+    section("5. Runtime: value and gradients, tanh RNN with loops kept, float64", bench_rnn,
+            threads)
 
     widths = [max(len(str(r[i])) for r in ROWS + [("section", "measurement", "value", "target",
                                                      "status")]) for i in range(5)]

@@ -23,7 +23,9 @@ from .derivation import loop_tangent, recurrences, reverse, tangent
 from .language.looped import LoopModel
 from .printing import documents, loops
 from .printing.figures import Figure
+from .printing.loop_code import loop_bound
 from .printing.loop_figures import LoopFigure
+from .printing.loop_function import compile_loop_derivation
 from .printing.loop_memory import loop_memory_report
 from .printing.memory import hvp_memory_report, memory_report
 from .printing.names import Notation, display_names, hvp_display_names
@@ -247,6 +249,36 @@ class LoopDerivation(_Printed, recurrences.LoopDerivation):
         if unrolled is not None:
             return self.unrolled(unrolled).figure()
         return LoopFigure(self)
+
+    def bound(self, bind=None):
+        """This derivation with abstract functions bound to built-ins; all must be bound."""
+        return loop_bound(self, bind)
+
+    def lambdify(self, bind=None, wrt=None):
+        """A NumPy function computing the objective and the gradients, written with the
+        model's loops: the same code runs at every length.
+
+        Parameters
+        ----------
+        bind : dict of str to str, optional
+            Abstract functions to bind to built-ins, e.g. ``{"ell": "squared_error"}``.
+        wrt : list of str, optional
+            The params and inputs (single values or families) whose gradients are
+            returned: the params by default.
+
+        Returns
+        -------
+        callable
+            ``f(**arrays) -> (J, grads)``, a family of members of one shape passed and
+            returned as one array, index first; see
+            :func:`symbackprop.printing.loop_function.compile_loop_derivation`.
+
+        Raises
+        ------
+        ModelError
+            If an abstract function is left unbound.
+        """
+        return compile_loop_derivation(self.bound(bind), wrt)
 
 
 class LoopHVPDerivation(_Printed, loop_tangent.LoopHVP):

@@ -205,7 +205,11 @@ def _memory(args):
 
 
 def _codegen(args):
-    d = derive(_load(args)).bound()
+    d = derive(_load(args, loops=True)).bound()
+    if isinstance(d, LoopDerivation):  # the looped module: the same source for every length
+        from .printing.loop_code import generate_loop_source
+        _emit(generate_loop_source(d, _wrt_names(args.wrt)), args.output)
+        return 0
     _emit(generate_source(d, _wrt_names(args.wrt)), args.output)
     return 0
 
@@ -498,7 +502,9 @@ def _codegen_command(sub):
     p = _command(sub, "codegen",
                  "write the NumPy module computing the objective and its gradients", _codegen,
                  "symbackprop codegen examples/textbook_mlp.sbp "
-                 "--bind phi=tanh,ell=squared_error -o grads.py")
+                 "--bind phi=tanh,ell=squared_error -o grads.py",
+                 "; for a model with loops, a module with the loops kept, the same for every "
+                 "length")
     _add_output(p)
     _add_wrt(p)
     _add_bind(p)

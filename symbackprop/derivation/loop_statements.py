@@ -1,0 +1,288 @@
+"""Statements and loops of a looped program, and the run on paper that checks one.
+
+A program of a model with loops (:mod:`symbackprop.derivation.loop_program`) is
+a sequence of :class:`LoopStatement` and :class:`ForLoop`.  :func:`replayed`
+runs one on paper at concrete lengths, keeping only which values exist: each
+value must be read after it is written, and each sum over an index read only
+once nothing more is added to it.  :func:`released` says where each value is
+used for the last time, and :func:`dead_members` which member of a list each
+iteration of a loop reads for the last time, so that the code frees it there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..primitives.members import IndexSum, Member, ScalarMember, members_in
+from .recurrences import LARGE
+
+__all__ = ["LoopStatement", "ForLoop", "is_view", "is_sum", "sum_limits", "statements",
+           "replayed", "released", "dead_members"]
+
+
+@dataclass(frozen=True)
+class LoopStatement:
+    """``target = value``, or ``target += value``.
+
+    Attributes
+    ----------
+    target : sympy.Expr
+        A symbol (a single value, an adjoint, a temporary) or a member (a slot of a family).
+    value : sympy.Expr
+    comment : str
+        The step's formula as text, or empty.
+    accumulate : bool
+        Whether the value is added to the target (a sum over an index).
+    fresh : bool
+        Whether the target must be an array of its own: a sum that is added to later, or a
+        returned gradient (a name or a view of another array is copied).
+    """
+
+    target: object
+    value: object
+    comment: str = ""
+    accumulate: bool = False
+    fresh: bool = False
+
+
+@dataclass(frozen=True)
+class ForLoop:
+    """``for var in lo, ..., hi`` (from `hi` down when `descending`), running `body`.
+
+    Attributes
+    ----------
+    carried : tuple of (sympy.Expr, sympy.Expr)
+        For each value carried from one iteration to the next, its symbol and what it
+        holds (the subexpression at the index of the iteration before).
+    """
+
+    var: object
+    lo: object
+    hi: object
+    body: tuple
+    descending: bool = False
+    carried: tuple = ()
+
+
+
+
+def is_view(value):
+    """Whether NumPy computes `value` without a new array: a name, a member or a transpose."""
+    if isinstance(value, sp.Transpose):
+        value = value.arg
+    return isinstance(value, (sp.Symbol, sp.MatrixSymbol, Member, ScalarMember))
+
+
+
+
+def is_sum(term):
+    """Whether `term` is a sum over an index (of a matrix or of a scalar)."""
+    return isinstance(term, (IndexSum, sp.Sum))
+
+
+def sum_limits(term):
+    """(body, var, lo, hi) of a sum over an index, its outermost index last."""
+    if isinstance(term, IndexSum):
+        var, lo, hi = term.limits
+        return term.body, var, lo, hi
+    limits = term.limits
+    body = term.function if len(limits) == 1 else sp.Sum(term.function, *limits[:-1])
+    return (body, *limits[-1])
+
+
+
+
+# --- lengths taken large, as the derivation orders its pieces ------------------------------
+
+def _large(expr, model):
+    return sp.sympify(expr).xreplace({model.dims[n]: LARGE for n in model.lengths})
+
+
+def _same(a, b):
+    return sp.simplify(sp.sympify(a) - sp.sympify(b)) == 0
+
+
+def _offset_of(index, var):
+    """``k`` when `index` is ``var + k`` for an integer k, else None."""
+    k = sp.simplify(sp.sympify(index) - var)
+    return int(k) if k.is_Integer else None
+
+
+# --- the program run on paper ------------------------------------------------------------------
+
+def replayed(program, items=None, dead=None):
+    """None if `program`, run on paper at the least length from which the derivation holds and
+    at the three after, reads each value after it is written and each sum once complete;
+    else the first problem found.
+
+    `items` are the program's forward and backward items by default; `dead` gives for each
+    of them the members freed at the end of each of its iterations (``(family, index)``)."""
+    d = program.derivation
+    items = tuple(program.forward + program.backward if items is None else items)
+    for length in range(d.valid_from, d.valid_from + 4):
+        problem = _Replay(program, items, length).run(dead or [()] * len(items))
+        if problem:
+            return f"at length {length}, {problem}"
+    return None
+
+
+def statements(items):
+    """Every statement of `items`, those inside loops too, in order."""
+    for item in items:
+        if isinstance(item, ForLoop):
+            yield from statements(item.body)
+        else:
+            yield item
+
+
+class _Replay:
+    """Which values exist, statement by statement, at one length (every length that value)."""
+
+    def __init__(self, program, items, length):
+        d, model = program.derivation, program.derivation.model
+        self.items = items
+        self.lengths = {model.dims[n]: sp.Integer(length) for n in model.lengths}
+        self.known = {d.symbol(n) for n, v in model.variables.items() if v.declared}
+        for name, f in model.families.items():
+            if f.declared:
+                lo, hi = (int(sp.sympify(b).xreplace(self.lengths)) for b in f.ranges[0])
+                self.known |= {(name, k) for k in range(lo, hi + 1)}
+        every = list(statements(self.items))
+        self.values = set(self.known) | {s.target for s in every
+                                         if not isinstance(s.target, (Member, ScalarMember))}
+        self.summed = {getattr(s.target, "family", s.target) for s in every if s.accumulate}
+        self.complete, self.freed = set(), set()
+
+    def run(self, dead):
+        return self._run(self.items, dict(self.lengths), dead)
+
+    def _run(self, items, env, dead=None):
+        for item, freed in zip(items, dead or [()] * len(items)):
+            if isinstance(item, ForLoop):
+                lo, hi = (int(sp.sympify(b).xreplace(env)) for b in (item.lo, item.hi))
+                order = range(hi, lo - 1, -1) if item.descending else range(lo, hi + 1)
+                for k in order:
+                    at = {**env, item.var: sp.Integer(k)}
+                    problem = self._run(item.body, at)
+                    if problem:
+                        return problem
+                    gone = {(family, int(sp.sympify(i).xreplace(at))) for family, i in freed}
+                    self.known -= gone
+                    self.freed |= gone
+                continue
+            problem = self._statement(item, env)
+            if problem:
+                return problem
+        return None
+
+    def _key(self, e, env):
+        if isinstance(e, (Member, ScalarMember)):
+            return (e.family, int(sp.sympify(e.index).xreplace(env)))
+        return e
+
+    def _statement(self, s, env):
+        for key in self._reads(s.value, env):
+            if key not in self.known:
+                when = "after it is freed" if key in self.freed else "before it is written"
+                return f"{key} is read {when}"
+            if (key[0] if isinstance(key, tuple) else key) in self.summed:
+                self.complete.add(key)
+        key = self._key(s.target, env)
+        if s.accumulate and key not in self.known:
+            return f"{key} is added to before it has a value"
+        if s.accumulate and key in self.complete:
+            return f"{key} is added to after it is read"
+        self.known.add(key)
+        return None
+
+    def _reads(self, value, env):
+        """The values an expression reads at these indices, its sums written out."""
+        keys = set(value.atoms(sp.MatrixSymbol, sp.Symbol) & self.values)
+        stack = [(value, env)]
+        while stack:
+            e, at = stack.pop()
+            if isinstance(e, (Member, ScalarMember)):
+                keys.add(self._key(e, at))
+            elif is_sum(e):
+                body, var, lo, hi = sum_limits(e)
+                lo, hi = (int(sp.sympify(b).xreplace(at)) for b in (lo, hi))
+                stack += [(body, {**at, var: sp.Integer(k)}) for k in range(lo, hi + 1)]
+            else:
+                stack += [(a, at) for a in e.args]
+        return keys
+
+
+def released(items, keep):
+    """For each of `items` (the top level of a program), the values last used there: members
+    by their family's name, other values by their symbol; none of `keep`."""
+    last = {}
+    for i, item in enumerate(items):
+        for s in statements([item]):
+            for e in (s.target, *s.value.atoms(sp.MatrixSymbol, sp.Symbol), *members_in(s.value)):
+                last[getattr(e, "family", e)] = i
+            if isinstance(s.target, (Member, ScalarMember)):
+                last[s.target.family] = i
+    out = [[] for _ in items]
+    for handle, i in last.items():
+        if handle not in keep:
+            out[i].append(handle)
+    return out
+
+
+def dead_members(items, storage, model):
+    """For each of `items` (the top level of a function), the members of lists that each
+    iteration of it (if it is a loop) reads for the last time, to be freed there.
+
+    A list's members are freed by the last loop that reads the list, when every member it
+    reads is at a fixed offset from its index: after iteration t of ``for t = T-1, ..., 1``
+    reading ``h[t]`` and ``h[t-1]``, ``h[t]`` is read no more.
+
+    Returns
+    -------
+    list of list of (str, sympy.Expr)
+        For each item, the families and the index (in the loop's variable) freed at the end of
+        every iteration.
+    """
+    last = {}
+    for i, item in enumerate(items):
+        for s in statements([item]):
+            for m in (*members_in(s.value), s.target):
+                if isinstance(m, (Member, ScalarMember)):
+                    last[m.family] = i
+    out = [[] for _ in items]
+    for family, i in last.items():
+        loop = items[i]
+        if storage[family].declared or not isinstance(loop, ForLoop):
+            continue
+        index = _freed_index(loop, family)
+        if index is None:
+            continue
+        s = storage[family]
+        first, final = s.offset, s.offset + s.count - 1
+        ends = [index.xreplace({loop.var: b}) for b in (loop.lo, loop.hi)]
+        if all(_large(first, model) <= _large(e, model) <= _large(final, model) for e in ends):
+            out[i].append((family, index))
+    return out
+
+
+def _freed_index(loop, family):
+    """The member of `family` an iteration of `loop` reads for the last time, or None."""
+    reads, writes = set(), set()
+    for s in loop.body:
+        if isinstance(s, ForLoop):
+            if any(m.family == family for t in statements([s]) for m in members_in(t.value)):
+                return None
+            continue
+        for m in members_in(s.value):
+            if m.family == family:
+                reads.add(_offset_of(m.index, loop.var))
+        if isinstance(s.target, (Member, ScalarMember)) and s.target.family == family:
+            writes.add(_offset_of(s.target.index, loop.var))
+    if not reads or None in reads | writes:
+        return None
+    k = max(reads) if loop.descending else min(reads)
+    if any(c > k if loop.descending else c < k for c in writes):
+        return None  # a later iteration writes what this one would free
+    return loop.var + k
