@@ -398,3 +398,38 @@ def test_a_wrong_tangent_is_caught():
 def test_the_tangents_latex_compiles(tmp_path):
     compile_together(tmp_path, {which: sbp.derive_hvp(sbp.derive(_model(which))).latex()
                                 for which in ("bptt", "layers")})
+
+
+# --- the examples with loops ----------------------------------------------------------------
+
+LOOP_EXAMPLES = sorted(LOOPS.glob("*.sbp"))
+
+
+def test_the_loop_examples_are_there():
+    assert {p.stem for p in LOOP_EXAMPLES} >= {"bptt", "mlp_layers", "rnn_tanh", "rnn_tanh_steps",
+                                               "gru", "mlp_layers_batch"}
+
+
+@pytest.mark.parametrize("path", LOOP_EXAMPLES, ids=lambda p: p.stem)
+def test_every_loop_example_is_derived_in_general_and_proved(path):
+    assert path.read_text().splitlines()[0].startswith("# ")  # what it teaches
+    d = sbp.derive(sbp.load(path))
+    (length,) = d.model.lengths
+    for k in (1, 2, 3):
+        report = d.prove({length: k})
+        assert report.ok, str(report)
+    report = sbp.derive_hvp(d).prove({length: 2})
+    assert report.ok, str(report)
+    assert "for " in d.text()
+
+
+def test_a_part_of_a_loop_is_written_in_the_loop():
+    # the GRU's h_0 is a const: dJ/dh_{t-1} holds for t = T, ..., 2, inside the loop over t
+    text = sbp.derive(sbp.load(LOOPS / "gru.sbp")).text(prod=False, shapes=False)
+    loop = text.split("for t = T, …, 1:")[1].split("∂J/∂W_z")[0]
+    assert "∂J/∂z_t =" in loop and "∂J/∂h_{t-1} = " in loop
+    assert loop.rstrip().endswith("(for t = T, …, 2)")
+
+
+def test_every_loop_example_compiles_in_latex(tmp_path):
+    compile_together(tmp_path, {p.stem: sbp.derive(sbp.load(p)).latex() for p in LOOP_EXAMPLES})

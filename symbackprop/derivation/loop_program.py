@@ -41,6 +41,7 @@ from ..primitives.members import IndexSum, Member, ScalarMember, members_in
 from .loop_statements import (ForLoop, LoopStatement, _large, _offset_of, _same, dead_members,
                               is_sum, is_view, replayed, sum_limits)
 from .loop_saved import saved_for_backward
+from .recurrences import unaligned
 from .program import Statement, needed_steps, share_subexpressions, zero
 
 __all__ = ["Storage", "LoopProgram", "loop_program", "checked_loop_wrt", "is_stacked"]
@@ -250,10 +251,11 @@ class _Block:
     expression in `var` for a loop, the index itself at a boundary.
     """
 
-    def __init__(self, kind, items, var=None, lo=None, hi=None, defines=None):
+    def __init__(self, kind, items, var=None, lo=None, hi=None, defines=None, steps=()):
         self.kind, self.items = kind, list(items)
         self.var, self.lo, self.hi = var, lo, hi
         self.defines = dict(defines or {})
+        self.steps = list(steps)  # a loop's: the steps it runs, to peel an iteration off
 
 
 class _Backward:
@@ -271,6 +273,9 @@ class _Backward:
 
     def blocks_of(self, wrt):
         for step in needed_steps(self.d, wrt):
+            if step.within is not None and self._peeled(step):
+                continue
+            step = unaligned(step)  # scheduled as a piece of its own
             step = replace(step, result=self.apart(step.result, {step.index} - {None}))
             if step.index is None:
                 if step.result.is_number and step.node not in self.wrt:
@@ -329,9 +334,38 @@ class _Backward:
                 self._joins(last, step.result):
             last.items += items
             last.defines[step.adjoint.family] = step.adjoint.index
+            last.steps.append(step)
             return
         self.blocks.append(_Block("loop", items, step.index, step.lo, step.hi,
-                                  {step.adjoint.family: step.adjoint.index}))
+                                  {step.adjoint.family: step.adjoint.index}, [step]))
+
+    def _peeled(self, step):
+        """A step that holds in a part of the loop just built (dJ/dh[t-1] for t = T, ..., 2 in
+        the loop t = T, ..., 1): the loop runs down to the part's end with the step in it, and
+        its last iteration, peeled off, runs without it.  False where that does not fit."""
+        last = self.blocks[-1] if self.blocks else None
+        if last is None or last.kind != "loop" or last.var != step.index or not (
+                _same(last.lo, step.within[0]) and _same(last.hi, step.within[1])
+                and _same(step.lo, last.lo + 1) and _same(step.hi, last.hi)):
+            return False
+        step = replace(step, result=self.apart(step.result, {step.index}))
+        if not self._joins(last, step.result):
+            return False
+        at = {last.var: last.lo}
+        peeled = []
+        for s in last.steps:
+            target, value = s.adjoint.xreplace(at), s.result.xreplace(at)
+            peeled += _assigned(target, value, self.comment(target, value), s.node in self.wrt)
+        last.items += _assigned(step.adjoint, step.result,
+                                self.comment(step.adjoint, step.result), step.node in self.wrt)
+        last.defines[step.adjoint.family] = step.adjoint.index
+        last.steps.append(step)
+        lo = last.lo
+        last.lo = step.lo
+        self.blocks.append(_Block("at", peeled, last.var, lo, lo,
+                                  {s.adjoint.family: s.adjoint.index.xreplace(at)
+                                   for s in last.steps[:-1]}))
+        return True
 
     def _joins(self, loop, value):
         """Whether a step computing `value` may run in the iterations of `loop`: it reads no

@@ -22,6 +22,7 @@ derivation, holds.  Nothing here depends on the lengths: the derivation is built
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from dataclasses import dataclass
 from functools import cached_property
@@ -38,7 +39,7 @@ from .closed_forms import closed_forms
 from .reverse import _shares, _walked, adjoint_symbol, shaped_symbol
 
 __all__ = ["derive_loops", "LoopDerivation", "RecurrenceStep", "Share", "instantiate",
-           "Renamer"]
+           "Renamer", "unaligned"]
 
 #: The value every length takes when the pieces of a range are put in order.
 LARGE = 10**6
@@ -95,6 +96,7 @@ class RecurrenceStep:
     adjoint: object
     terms: tuple
     result: object
+    within: tuple = None  # (lo, hi) of the loop it is written in, when its range is a part
 
 
 def derive_loops(model):
@@ -342,12 +344,14 @@ class _Sweep:
         main = max(ranged, key=lambda p: (_large(p.hi, m), _large(p.lo, m)), default=None)
         aligned = []
         for p in pieces:
-            shift = None if main is None or p not in ranged else sp.simplify(p.lo - main.lo)
-            if shift is not None and shift.is_Integer and sp.simplify(p.hi - main.hi - shift) == 0:
+            shift = None if main is None or p not in ranged else sp.simplify(p.hi - main.hi)
+            if shift is not None and shift.is_Integer and shift != 0:
                 p = _reindexed(p, main.index, shift)
+                if _large(p.lo, m) > _large(main.lo, m):  # a part of the loop: t = T, ..., 2
+                    p = dataclasses.replace(p, within=(main.lo, main.hi))
             aligned.append(p)
-        loop = [p for p in aligned if main is not None and p.lo == main.lo and p.hi == main.hi
-                and p.index == main.index]
+        loop = [p for p in aligned if main is not None and p.index == main.index and (
+            (p.lo == main.lo and p.hi == main.hi) or p.within == (main.lo, main.hi))]
         rest = sorted((p for p in aligned if p not in loop), key=self._piece_order)
         before = [p for p in rest if p.hi is None or _large(p.hi, m) >= _large(main.hi, m)] \
             if main is not None else rest
@@ -422,6 +426,15 @@ def _reindexed(step, index, shift):
                         t.value.xreplace(rule), t.over, t.lo, t.hi) for t in step.terms)
     return RecurrenceStep(step.node, index, step.lo - shift, step.hi - shift,
                           step.adjoint.xreplace(rule), terms, step.result.xreplace(rule))
+
+
+def unaligned(step):
+    """A step written in a part of another loop (:attr:`RecurrenceStep.within`) as its own
+    piece again: dJ/dh[t-1] for t = T, ..., 2 as dJ/dh[t] for t = T-1, ..., 1."""
+    if step.within is None:
+        return step
+    shift = -sp.simplify(step.adjoint.index - step.index)
+    return _reindexed(dataclasses.replace(step, within=None), step.index, shift)
 
 
 def _by_dependency(loop):

@@ -378,8 +378,12 @@ class _Code:
         for inner in loop.body:
             lines += self.item(inner, indent + "    ")
         if dead:  # freed as soon as no later iteration reads them, as memory is reused
-            lines.append(f"{indent}    " + " = ".join(
-                [self._print(Member(f, i, 1, 1)) for f, i in dead] + ["None"]))
+            names = [self._print(Member(f, i, 1, 1)) for f, i in dead]
+            line = f"{indent}    " + " = ".join(names + ["None"])
+            if len(line) > 99:  # one member a line, within the lint's width
+                lines += [f"{indent}    {name} = None" for name in names]
+            else:
+                lines.append(line)
         return lines
 
     def _count(self, count):

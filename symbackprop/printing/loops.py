@@ -14,6 +14,8 @@ prints through, so text, LaTeX and Markdown come from one description.
 
 from __future__ import annotations
 
+import dataclasses
+
 import sympy as sp
 from sympy.matrices.expressions import MatrixSymbol
 
@@ -83,6 +85,12 @@ class _LoopPrinting:
         return self._indexed(base, index, layered)
 
     _print_ScalarMember = _print_Member
+
+    def _plain_operand(self, arg):
+        # a member of a family is a name, c_t as c is: 1 - c_t^⊙2, not 1 - (c_t)^⊙2
+        if isinstance(arg, Member):
+            return self._adjoint_family(arg) is None
+        return super()._plain_operand(arg)
 
     def _is_adjoint(self, arg):
         if isinstance(arg, (Member, ScalarMember)):
@@ -321,6 +329,13 @@ class _LoopWriter:
             return f"For ${var} = {first}, \\dots, {last}$:"
         return f"for {var} = {first}, …, {last}:"
 
+    def part(self, step):
+        """``(t = T, …, 2)``: the part of its loop a step holds in."""
+        var, hi, lo = (self.print(sp.sympify(x)) for x in (step.index, step.hi, step.lo))
+        if self.latex:
+            return f", \\quad {var} = {hi}, \\dots, {lo}"
+        return f"  (for {var} = {hi}, …, {lo})"
+
     def prod(self, share, node, index):
         child = self.d.symbol(share.consumer, share.index)
         first = self.print(self.d.adjoint_symbol(share.consumer, share.index))
@@ -384,7 +399,11 @@ def _backward(w):
             continue
         at = {} if step.index is None or _ranged(step) else {step.index: step.lo}
         loop = w.loop_heading(step.index, step.hi, step.lo) if _ranged(step) else None
-        items.append((_step_equation(w, step, at), loop))
+        equation = _step_equation(w, step, at)
+        if step.within is not None:  # a part of a loop's range: said on its line
+            loop = w.loop_heading(step.index, step.within[1], step.within[0])
+            equation = dataclasses.replace(equation, shape=equation.shape + w.part(step))
+        items.append((equation, loop))
     return _grouped(w.heading(f"Backward (reverse topological order, from {seed} = 1)",
                               f"Backward pass, in reverse topological order, from "
                               f"${seed} = 1$."), items)

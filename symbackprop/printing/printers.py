@@ -71,11 +71,15 @@ class _Common:
         # as a function's argument it is not (the call has brackets already).
         stand_in = sp.Symbol(f"\0map{len(self.names)}")
         operand = self._print(expr.arg)
-        bracketed = operand if isinstance(expr.arg, MatrixSymbol) else self._parens(operand)
+        bracketed = operand if self._plain_operand(expr.arg) else self._parens(operand)
         # added in place (the printer owns its copy): copying per call is quadratic in depth
         self.names[stand_in] = bracketed
         self.plain_operands[stand_in] = operand
         return self._print(expr.body_at(stand_in))
+
+    def _plain_operand(self, arg):
+        """Whether an entrywise function's operand is a name, which needs no brackets."""
+        return isinstance(arg, MatrixSymbol)
 
     def _print_Subs(self, expr):
         # φ'(tr(W)): SymPy writes the derivative of an abstract function at a compound
