@@ -620,3 +620,23 @@ def test_a_function_of_arguments_stays_scalar_valued_when_bound():
     assert sbp.parse(text).variables["L"].shape.is_scalar
     with pytest.raises(sbp.ModelError, match="'ell' is bound to 'scale_rows'.*scalar-valued"):
         sbp.parse(text).bind({"ell": "scale_rows"})
+
+
+@pytest.mark.parametrize("name, unsafe", [
+    ("\\input{/etc/passwd}", "\\input"), ("\\immediate\\write18{touch x}", "\\immediate"),
+    ("^^5cinput{x}", "^^"), ("\\def\\x{y}", "\\def"), ("x}{", "an unmatched '}'"),
+    ("{x", "an unclosed '{'"), ("a#1", "'#'"), ("$x$", "'$'"), ("50%", "'%'"),
+])
+def test_a_latex_name_that_could_act_is_refused_where_it_is_written(name, unsafe):
+    # a LaTeX name is compiled wherever the derivation is: none may read, write or define
+    text = f'dim n\nparam w: vector(n) as "{name}"\nJ = sum(w)\nobjective J\n'
+    with pytest.raises(sbp.ModelError) as caught:
+        sbp.parse(text, "m.sbp")
+    assert (caught.value.line, caught.value.col) == (2, 23)
+    assert f"uses {unsafe}," in caught.value.message
+
+
+def test_harmless_latex_names_are_kept():
+    text = ('dim n\nparam w: vector(n) as "\\hat{\\boldsymbol{\\theta}}^{(k)}_{\\mathrm{in}}"\n'
+            'J = sum(w)\nobjective J\n')
+    assert "\\hat{\\boldsymbol{\\theta}}^{(k)}_{\\mathrm{in}}" in sbp.derive(sbp.parse(text)).latex()

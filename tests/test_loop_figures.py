@@ -346,19 +346,26 @@ objective L
 """
 
 
-def test_a_hostile_latex_name_is_never_compiled(tmp_path):
+def test_a_hostile_latex_name_is_refused_where_it_is_written():
+    with pytest.raises(sbp.ModelError) as caught:
+        sbp.parse(HOSTILE, "hostile.sbp")
+    errors = caught.value.errors
+    assert [(e.line, e.col) for e in errors] == [(2, 40), (3, 23), (6, 13), (9, 44)]
+    assert all("which LaTeX documents may not take from a model" in e.message for e in errors)
+    assert ["\\input", "^^", "\\immediate", "\\openin"] == [
+        e.message.split(" uses ")[1].split(",")[0] for e in errors]
+
+
+def test_harmless_names_are_drawn_and_nothing_is_read(tmp_path):
     (tmp_path / "secret.tex").write_text("\\typeout{SECRET-WAS-READ}\n", encoding="utf-8")
-    d = sbp.derive(sbp.parse(HOSTILE))
+    harmless = re.sub(r' as "[^"]*(input|write18|openin)[^"]*"', "", HOSTILE)
+    d = sbp.derive(sbp.parse(harmless))
     tikz = loop_figure(d, "tikz", standalone=True)
-    for hostile in ("\\input{", "^^", "\\write18", "\\openin", "\\immediate"):
-        assert hostile not in tikz
     assert "\\mathbf{w}_{\\mathrm{in}}" in tikz  # a harmless name is kept
     assert "{$\\boldsymbol{x}_{t}$}" in tikz and "{$\\boldsymbol{w}$}" in tikz
-    assert "{$\\phi$}" in tikz
     log = compiles(tmp_path, "hostile", tikz)
     assert "SECRET-WAS-READ" not in log
     assert not (tmp_path / "pwned").exists()
     dot = loop_figure(d, "dot")
-    assert "secret" not in dot and "write18\\" not in dot
     assert node_labels(dot)["__import__"] == "__import__"
     assert node_labels(dot)["write18"] == "write18"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["default_latex", "unicode_name", "GREEK"]
+__all__ = ["default_latex", "unicode_name", "GREEK", "safe_latex", "unsafe_part", "SAFE_COMMANDS"]
 
 _LOWER = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho "
           "sigma tau upsilon phi chi psi omega").split()
@@ -67,3 +67,52 @@ def unicode_name(name):
     if m is None or m["base"] not in GREEK:
         return name
     return GREEK[m["base"]] + name[len(m["base"]):]
+
+
+#: The commands a LaTeX name may use: letters, accents, fonts and symbols; none reads or
+#: writes a file, defines a macro or changes how TeX reads its input.
+SAFE_COMMANDS = frozenset((
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu "
+    "xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta "
+    "Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega ell hbar imath jmath partial nabla infty "
+    "mathbf boldsymbol mathrm mathit mathsf mathtt mathcal mathbb mathfrak mathscr "
+    "operatorname text textrm textbf textit textsf hat widehat tilde widetilde bar overline "
+    "underline vec dot ddot breve check acute grave mathring prime top intercal dagger ast "
+    "star circ bullet cdot odot otimes oplus times div pm mp leq geq neq left right langle "
+    "rangle lvert rvert lVert rVert vert Vert quad qquad").split())
+
+_TOKENS = re.compile(r"\\([A-Za-z]+)|\\([{}|,;:! _])|([A-Za-z0-9\s{}^_'()\[\],.;:!?+\-*/=<>|])")
+
+
+def safe_latex(text):
+    """Whether a LaTeX name is harmless to compile: no command that reads or writes a file,
+    defines a macro or changes how TeX reads its input, and its braces balanced.
+
+    Examples
+    --------
+    >>> safe_latex("\\\\mathbf{W}_{\\\\mathrm{in}}"), safe_latex("\\\\tilde{x}'")
+    (True, True)
+    >>> safe_latex("\\\\input{/etc/passwd}"), safe_latex("^^5cinput"), safe_latex("{x")
+    (False, False, False)
+    """
+    return unsafe_part(text) is None
+
+
+def unsafe_part(text):
+    """What makes a LaTeX name unsafe (``\\\\input``, ``^^``, ``#``, an unbalanced brace), or
+    None when it is safe (:func:`safe_latex`)."""
+    depth, at = 0, 0
+    while at < len(text):
+        if text.startswith("^^", at):  # ^^5c is a backslash to TeX
+            return "^^"
+        m = _TOKENS.match(text, at)
+        if m is None:
+            return f"'{text[at:at + 2] if text[at] == chr(92) else text[at]}'"
+        if m.group(1) is not None and m.group(1) not in SAFE_COMMANDS:
+            return "\\" + m.group(1)
+        if m.group(3) in ("{", "}"):
+            depth += 1 if m.group(3) == "{" else -1
+            if depth < 0:
+                return "an unmatched '}'"
+        at = m.end()
+    return None if depth == 0 else "an unclosed '{'"

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ..errors import ModelError
+from .spelling import unsafe_part
 from .tokens import MAX_NUMBER_DIGITS
 from .tokens import describe as _describe
 from .tokens import literal_value as _literal_value
@@ -526,6 +527,11 @@ class _Parser:
         text = tok.text[1:-1]
         if not text.strip():
             raise self.error("the LaTeX name is empty", tok)
+        unsafe = unsafe_part(text)
+        if unsafe is not None:  # it is compiled wherever the derivation is: it must not act
+            raise self.error(f"the LaTeX name uses {unsafe}, which LaTeX documents may not "
+                             "take from a model: a name is letters, digits, braces, ^, _ and "
+                             "math commands such as \\mathbf, \\alpha, \\hat", tok)
         return text
 
     # expressions

@@ -30,7 +30,7 @@ import re
 import sympy as sp
 
 from ..derivation.folded import folded_graph
-from ..language.spelling import default_latex
+from ..language.spelling import default_latex, safe_latex
 from .figures import FORMATS, Figure, _graphviz, _operator_label, _quote
 from .loops import LoopLatexPrinter, LoopTextPrinter, loop_names
 from .names import Notation
@@ -38,48 +38,8 @@ from .plate_layout import plate_layout
 
 __all__ = ["loop_figure", "LoopFigure", "safe_latex"]
 
-#: Math commands a LaTeX name may use in a figure: letters, accents, fonts and symbols.
-SAFE_COMMANDS = frozenset((
-    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu "
-    "xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta "
-    "Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega ell hbar imath jmath partial nabla infty "
-    "mathbf boldsymbol bm mathrm mathit mathsf mathtt mathcal mathbb mathfrak mathscr "
-    "operatorname text textrm textbf textit textsf hat widehat tilde widetilde bar overline "
-    "underline vec dot ddot breve check acute grave mathring prime top intercal dagger ast "
-    "star circ bullet cdot odot otimes oplus times div pm mp leq geq neq left right langle "
-    "rangle lvert rvert lVert rVert vert Vert quad qquad").split())
-
 _SUPERSCRIPTS = dict(zip("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
 _SUBSCRIPTS = dict(zip("0123456789aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
-
-_TOKENS = re.compile(r"\\([A-Za-z]+)|\\([{}|,;:! _])|([A-Za-z0-9\s{}^_'()\[\],.;:!?+\-*/=<>|])")
-
-
-def safe_latex(text):
-    """Whether a LaTeX name is harmless to compile: no command that reads or writes a file,
-    defines a macro or changes how TeX reads its input.
-
-    Examples
-    --------
-    >>> safe_latex("\\\\mathbf{W}_{\\\\mathrm{in}}"), safe_latex("\\\\tilde{x}'")
-    (True, True)
-    >>> safe_latex("\\\\input{/etc/passwd}"), safe_latex("^^5cinput"), safe_latex("{x")
-    (False, False, False)
-    """
-    depth, at = 0, 0
-    while at < len(text):
-        m = _TOKENS.match(text, at)
-        if m is None or (m.group(1) is not None and m.group(1) not in SAFE_COMMANDS):
-            return False
-        if text.startswith("^^", at):  # ^^5c is a backslash to TeX
-            return False
-        if m.group(3) in ("{", "}"):
-            depth += 1 if m.group(3) == "{" else -1
-            if depth < 0:
-                return False
-        at = m.end()
-    return depth == 0
-
 
 class _Labels:
     """The labels of a folded graph in one format: text for DOT, LaTeX for TikZ."""
