@@ -68,11 +68,9 @@ import sympy as sp
 
 from ..language.model import Node, Ref, walk
 from .graph import _operator_latex, variable_latex
+from .recurrences import LARGE
 
 __all__ = ["folded_graph", "plate_path"]
-
-#: The value every length takes when the graph asks which members a read reaches.
-_LARGE = 10**6
 
 
 def plate_path(g, node):
@@ -128,7 +126,7 @@ class _Folding:
         self.g = nx.DiGraph(plates={})
         self.defs = {}       # family -> list of definitions (node, index expr, lo, hi, plate)
         self.reads = []      # (ref, reader key, position, plate, renaming)
-        self.large = {model.dims[n]: _LARGE for n in model.lengths}
+        self.large = {model.dims[n]: LARGE for n in model.lengths}
 
     def graph(self):
         declared = [*((v.line, v.col, v) for v in self.model.variables.values() if v.declared),
@@ -149,7 +147,7 @@ class _Folding:
 
     def _plate(self, parent, var, lo, hi, renaming):
         """The plate over ``var = lo..hi`` inside `parent` (one plate per range)."""
-        lo, hi = (sp.sympify(b).xreplace(renaming) for b in (lo, hi))
+        lo, hi = (sp.sympify(b, strict=True).xreplace(renaming) for b in (lo, hi))
         plates = self.g.graph["plates"]
         for key, p in plates.items():
             if p["parent"] == parent and p["lo"] == lo and p["hi"] == hi:
@@ -225,7 +223,7 @@ class _Folding:
         if not a.index:
             self._value(a.target, self.model.variables[a.target])
             return a.target
-        index = sp.sympify(a.index[0]).xreplace(renaming)
+        index = sp.sympify(a.index[0], strict=True).xreplace(renaming)
         loops = [r for r in a.loops if renaming[r.var] in index.free_symbols]
         if not loops:  # a member outside loops: a box of its own
             self._box(a.target, plate, index, key=head, kind="member")
@@ -236,7 +234,8 @@ class _Folding:
         self._box(a.target, plate, index, key=key)
         r = loops[-1]
         var = renaming[r.var]
-        lo, hi = (index.xreplace({var: sp.sympify(b).xreplace(renaming)}) for b in (r.lo, r.hi))
+        lo, hi = (index.xreplace({var: sp.sympify(b, strict=True).xreplace(renaming)})
+                  for b in (r.lo, r.hi))
         self.defs.setdefault(a.target, []).append((key, index, lo, hi, plate))
         return key
 
@@ -257,11 +256,11 @@ class _Folding:
         if not ref.index:
             self._edge(ref.name, reader, position)
             return
-        e = sp.sympify(ref.index[0]).xreplace(renaming)
+        e = sp.sympify(ref.index[0], strict=True).xreplace(renaming)
         chain = self._chain(plate)
         low, high = self._extent(e, chain)
         for key, index, lo, hi, home in self.defs[ref.name]:
-            lo, hi = (int(sp.sympify(b).xreplace(self.large)) for b in (lo, hi))
+            lo, hi = (int(sp.sympify(b, strict=True).xreplace(self.large)) for b in (lo, hi))
             if max(low, lo) > min(high, hi):
                 continue  # no member this definition computes is read here
             read = self._kind(ref.name, e, index, home, chain)
@@ -284,8 +283,8 @@ class _Folding:
             at = dict(self.large)
             for key, end in zip(chain, corner):
                 p = plates[key]
-                at[p["var"]] = sp.sympify(p["hi"] if end else p["lo"]).xreplace(at)
-            values.append(int(sp.sympify(e).xreplace(at)))
+                at[p["var"]] = sp.sympify(p["hi"] if end else p["lo"], strict=True).xreplace(at)
+            values.append(int(sp.sympify(e, strict=True).xreplace(at)))
         return min(values), max(values)
 
     def _kind(self, family, e, index, home, chain):
@@ -322,4 +321,4 @@ def _solve(expr, value, var):
 
 
 def _text(expr):
-    return str(sp.sympify(expr)).replace(" ", "")
+    return str(sp.sympify(expr, strict=True)).replace(" ", "")

@@ -38,10 +38,10 @@ import sympy as sp
 
 from ..primitives import expressions as ex
 from ..primitives.members import IndexSum, Member, ScalarMember, members_in
-from .loop_statements import (ForLoop, LoopStatement, _large, _offset_of, _same, dead_members,
+from .loop_statements import (ForLoop, LoopStatement, _offset_of, _same, dead_members,
                               is_sum, is_view, replayed, sum_limits)
 from .loop_saved import saved_for_backward
-from .recurrences import unaligned
+from .recurrences import at_long_lengths, unaligned
 from .program import Statement, needed_steps, share_subexpressions, zero
 
 __all__ = ["Storage", "LoopProgram", "loop_program", "checked_loop_wrt", "is_stacked"]
@@ -102,7 +102,7 @@ class LoopProgram:
 def is_stacked(family):
     """Whether a declared family is passed as one array, index first: its members all have
     one shape (``x[t]: vector(d)``, not ``W[l]: matrix(n[l], n[l-1])``)."""
-    rows, cols = sp.sympify(family.shape.rows), sp.sympify(family.shape.cols)
+    rows, cols = (sp.sympify(k, strict=True) for k in (family.shape.rows, family.shape.cols))
     return family.declared and not (rows.has(family.index) or cols.has(family.index))
 
 
@@ -403,7 +403,8 @@ class _Backward:
         family, k, blocks = best
         plan = []
         for b in blocks:
-            at = sp.sympify(b.defines[family]) - k  # the sum's index at the block's member
+            # the sum's index at the block's member
+            at = sp.sympify(b.defines[family], strict=True) - k
             if b.kind == "loop":
                 first, last = at.xreplace({b.var: b.lo}), at.xreplace({b.var: b.hi})
             else:
@@ -415,10 +416,11 @@ class _Backward:
 
     def _within(self, first, last, lo, hi):
         m = self.model
-        return _large(lo, m) <= _large(first, m) and _large(last, m) <= _large(hi, m)
+        return (at_long_lengths(lo, m) <= at_long_lengths(first, m)
+                and at_long_lengths(last, m) <= at_long_lengths(hi, m))
 
     def _partition(self, plan, lo, hi):
-        ordered = sorted(plan, key=lambda p: _large(p[1], self.model))
+        ordered = sorted(plan, key=lambda p: at_long_lengths(p[1], self.model))
         if not ordered or not _same(ordered[0][1], lo) or not _same(ordered[-1][2], hi):
             return None
         if any(not _same(p[2] + 1, q[1]) for p, q in zip(ordered, ordered[1:])):
@@ -530,7 +532,7 @@ def _worth_carrying(e, var):
     if isinstance(e, sp.Transpose) and is_view(e):
         return False
     return (ex.is_matrix(e) or e.has(Member)) and var in e.free_symbols | {
-        i for m in members_in(e) for i in sp.sympify(m.index).free_symbols}
+        i for m in members_in(e) for i in sp.sympify(m.index, strict=True).free_symbols}
 
 
 def _carried(loop, names):
@@ -570,14 +572,14 @@ def _with_carries(items, names):
 
 def _bounds(ranges, model):
     """The least and the greatest index of `ranges`, lengths taken large."""
-    lo = min((r[0] for r in ranges), key=lambda b: _large(b, model))
-    hi = max((r[1] for r in ranges), key=lambda b: _large(b, model))
-    return sp.sympify(lo), sp.sympify(hi)
+    lo = min((r[0] for r in ranges), key=lambda b: at_long_lengths(b, model))
+    hi = max((r[1] for r in ranges), key=lambda b: at_long_lengths(b, model))
+    return sp.sympify(lo, strict=True), sp.sympify(hi, strict=True)
 
 
 def _covers(pieces, lo, hi, model):
     """Whether the ranges `pieces` partition lo..hi."""
-    ordered = sorted(pieces, key=lambda p: _large(p[0], model))
+    ordered = sorted(pieces, key=lambda p: at_long_lengths(p[0], model))
     return bool(ordered) and _same(ordered[0][0], lo) and _same(ordered[-1][1], hi) and \
         all(_same(p[1] + 1, q[0]) for p, q in zip(ordered, ordered[1:]))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..primitives.members import IndexSum, Member, ScalarMember, members_in
-from .recurrences import LARGE
+from .recurrences import at_long_lengths
 
 __all__ = ["LoopStatement", "ForLoop", "is_view", "is_sum", "sum_limits", "statements",
            "replayed", "released", "dead_members"]
@@ -96,17 +96,13 @@ def sum_limits(term):
 
 # --- lengths taken large, as the derivation orders its pieces ------------------------------
 
-def _large(expr, model):
-    return sp.sympify(expr).xreplace({model.dims[n]: LARGE for n in model.lengths})
-
-
 def _same(a, b):
-    return sp.simplify(sp.sympify(a) - sp.sympify(b)) == 0
+    return sp.simplify(sp.sympify(a, strict=True) - sp.sympify(b, strict=True)) == 0
 
 
 def _offset_of(index, var):
     """``k`` when `index` is ``var + k`` for an integer k, else None."""
-    k = sp.simplify(sp.sympify(index) - var)
+    k = sp.simplify(sp.sympify(index, strict=True) - var)
     return int(k) if k.is_Integer else None
 
 
@@ -147,7 +143,8 @@ class _Replay:
         self.known = {d.symbol(n) for n, v in model.variables.items() if v.declared}
         for name, f in model.families.items():
             if f.declared:
-                lo, hi = (int(sp.sympify(b).xreplace(self.lengths)) for b in f.ranges[0])
+                lo, hi = (int(sp.sympify(b, strict=True).xreplace(self.lengths))
+                          for b in f.ranges[0])
                 self.known |= {(name, k) for k in range(lo, hi + 1)}
         every = list(statements(self.items))
         self.values = set(self.known) | {s.target for s in every
@@ -161,14 +158,16 @@ class _Replay:
     def _run(self, items, env, dead=None):
         for item, freed in zip(items, dead or [()] * len(items)):
             if isinstance(item, ForLoop):
-                lo, hi = (int(sp.sympify(b).xreplace(env)) for b in (item.lo, item.hi))
+                lo, hi = (int(sp.sympify(b, strict=True).xreplace(env))
+                          for b in (item.lo, item.hi))
                 order = range(hi, lo - 1, -1) if item.descending else range(lo, hi + 1)
                 for k in order:
                     at = {**env, item.var: sp.Integer(k)}
                     problem = self._run(item.body, at)
                     if problem:
                         return problem
-                    gone = {(family, int(sp.sympify(i).xreplace(at))) for family, i in freed}
+                    gone = {(family, int(sp.sympify(i, strict=True).xreplace(at)))
+                            for family, i in freed}
                     self.known -= gone
                     self.freed |= gone
                 continue
@@ -179,7 +178,7 @@ class _Replay:
 
     def _key(self, e, env):
         if isinstance(e, (Member, ScalarMember)):
-            return (e.family, int(sp.sympify(e.index).xreplace(env)))
+            return (e.family, int(sp.sympify(e.index, strict=True).xreplace(env)))
         return e
 
     def _statement(self, s, env):
@@ -207,7 +206,7 @@ class _Replay:
                 keys.add(self._key(e, at))
             elif is_sum(e):
                 body, var, lo, hi = sum_limits(e)
-                lo, hi = (int(sp.sympify(b).xreplace(at)) for b in (lo, hi))
+                lo, hi = (int(sp.sympify(b, strict=True).xreplace(at)) for b in (lo, hi))
                 stack += [(body, {**at, var: sp.Integer(k)}) for k in range(lo, hi + 1)]
             else:
                 stack += [(a, at) for a in e.args]
@@ -262,7 +261,8 @@ def dead_members(items, storage, model):
         s = storage[family]
         first, final = s.offset, s.offset + s.count - 1
         ends = [index.xreplace({loop.var: b}) for b in (loop.lo, loop.hi)]
-        if all(_large(first, model) <= _large(e, model) <= _large(final, model) for e in ends):
+        if all(at_long_lengths(first, model) <= at_long_lengths(e, model)
+               <= at_long_lengths(final, model) for e in ends):
             out[i].append((family, index))
     return out
 

@@ -39,7 +39,7 @@ from .closed_forms import closed_forms
 from .reverse import _shares, _walked, adjoint_symbol, shaped_symbol
 
 __all__ = ["derive_loops", "LoopDerivation", "RecurrenceStep", "Share", "instantiate",
-           "Renamer", "unaligned"]
+           "Renamer", "unaligned", "at_long_lengths", "LARGE"]
 
 #: The value every length takes when the pieces of a range are put in order.
 LARGE = 10**6
@@ -186,8 +186,10 @@ class _Symbols:
         return shaped_symbol(label, self.model.variables[name].shape)
 
 
-def _large(expr, model):
-    return sp.sympify(expr).xreplace({model.dims[n]: LARGE for n in model.lengths})
+def at_long_lengths(expr, model):
+    """`expr` (an index or a bound) with every length at :data:`LARGE`: how the pieces of a
+    range are put in order, as they stand for long sequences and deep networks."""
+    return sp.sympify(expr, strict=True).xreplace({model.dims[n]: LARGE for n in model.lengths})
 
 
 class _Sweep:
@@ -302,7 +304,7 @@ class _Sweep:
                 shift = {r.var: u - (g - r.var)}
                 value = value.xreplace(shift)
                 consumer_index = None if consumer_index is None else \
-                    sp.sympify(consumer_index).xreplace(shift)
+                    sp.sympify(consumer_index, strict=True).xreplace(shift)
                 lo, hi = r.lo + (g - r.var), r.hi + (g - r.var)
                 loops = tuple(x for x in loops if x is not r)
             else:
@@ -340,27 +342,30 @@ class _Sweep:
         whose ranges are shifts of one loop's written as that loop's body (dJ/dh[l-1] for
         l = L, ..., 1 beside dJ/dz[l]), each after the pieces of the iteration it reads."""
         m = self.model
-        ranged = [p for p in pieces if p.index is not None and _large(p.hi - p.lo, m) > 0]
-        main = max(ranged, key=lambda p: (_large(p.hi, m), _large(p.lo, m)), default=None)
+        ranged = [p for p in pieces if p.index is not None and at_long_lengths(p.hi - p.lo, m) > 0]
+        main = max(ranged, key=lambda p: (at_long_lengths(p.hi, m), at_long_lengths(p.lo, m)),
+                   default=None)
         aligned = []
         for p in pieces:
             shift = None if main is None or p not in ranged else sp.simplify(p.hi - main.hi)
             if shift is not None and shift.is_Integer and shift != 0:
                 p = _reindexed(p, main.index, shift)
-                if _large(p.lo, m) > _large(main.lo, m):  # a part of the loop: t = T, ..., 2
+                # a part of the loop: t = T, ..., 2
+                if at_long_lengths(p.lo, m) > at_long_lengths(main.lo, m):
                     p = dataclasses.replace(p, within=(main.lo, main.hi))
             aligned.append(p)
         loop = [p for p in aligned if main is not None and p.index == main.index and (
             (p.lo == main.lo and p.hi == main.hi) or p.within == (main.lo, main.hi))]
         rest = sorted((p for p in aligned if p not in loop), key=self._piece_order)
-        before = [p for p in rest if p.hi is None or _large(p.hi, m) >= _large(main.hi, m)] \
+        before = [p for p in rest if p.hi is None
+                  or at_long_lengths(p.hi, m) >= at_long_lengths(main.hi, m)] \
             if main is not None else rest
         after = [p for p in rest if p not in before]
         return before + _by_dependency(loop) + after
 
     def _piece_order(self, step):
-        hi = -_large(step.hi, self.model) if step.hi is not None else 0
-        return (hi, -_large(step.lo, self.model) if step.lo is not None else 0)
+        hi = -at_long_lengths(step.hi, self.model) if step.hi is not None else 0
+        return (hi, -at_long_lengths(step.lo, self.model) if step.lo is not None else 0)
 
     def _pieces(self, name, shares):
         if name == self.model.objective:
@@ -398,20 +403,22 @@ class _Sweep:
 
     def _covers(self, share, lo, hi):
         m = self.model
-        return _large(share.lo, m) <= _large(lo, m) and _large(hi, m) <= _large(share.hi, m)
+        return (at_long_lengths(share.lo, m) <= at_long_lengths(lo, m)
+                and at_long_lengths(hi, m) <= at_long_lengths(share.hi, m))
 
     def _segments(self, ranges, shares):
         """The pieces of a family's range between which its consumers change, lowest first."""
         m = self.model
         points = {}
         for lo, hi in list(ranges) + [(s.lo, s.hi) for s in shares]:
-            for p in (sp.sympify(lo), sp.sympify(hi) + 1):
-                points.setdefault(_large(p, m), p)
+            for p in (sp.sympify(lo, strict=True), sp.sympify(hi, strict=True) + 1):
+                points.setdefault(at_long_lengths(p, m), p)
         ordered = [points[k] for k in sorted(points)]
         self.valid_from = max(self.valid_from, _least_length(ordered, m))
         pieces = []
         for p, q in zip(ordered, ordered[1:]):
-            inside = any(_large(lo, m) <= _large(p, m) and _large(q - 1, m) <= _large(hi, m)
+            inside = any(at_long_lengths(lo, m) <= at_long_lengths(p, m)
+                         and at_long_lengths(q - 1, m) <= at_long_lengths(hi, m)
                          for lo, hi in ranges)
             if inside:
                 pieces.append((p, q - 1))
@@ -422,7 +429,8 @@ def _reindexed(step, index, shift):
     """`step` written for ``index - shift`` as ``index``: dJ/dh[u] for u = 0..L-1 as
     dJ/dh[l-1] for l = 1..L."""
     rule = {step.index: index + shift}
-    terms = tuple(Share(t.consumer, None if t.index is None else sp.sympify(t.index).xreplace(rule),
+    terms = tuple(Share(t.consumer, None if t.index is None else
+                        sp.sympify(t.index, strict=True).xreplace(rule),
                         t.value.xreplace(rule), t.over, t.lo, t.hi) for t in step.terms)
     return RecurrenceStep(step.node, index, step.lo - shift, step.hi - shift,
                           step.adjoint.xreplace(rule), terms, step.result.xreplace(rule))
@@ -456,7 +464,7 @@ def _by_dependency(loop):
 def _least_length(points, model):
     """The least length at which `points`, ordered for large lengths, are still in order."""
     for k in range(1, 101):
-        values = [sp.sympify(p).xreplace({model.dims[n]: k for n in model.lengths})
+        values = [sp.sympify(p, strict=True).xreplace({model.dims[n]: k for n in model.lengths})
                   for p in points]
         if all(a <= b for a, b in zip(values, values[1:])):
             return k
@@ -476,7 +484,7 @@ def _indices(model):
         if family.declared:
             out[name] = family.index
     for a in model.assignments:
-        free = sp.sympify(a.index[0]).free_symbols if a.index else ()
+        free = sp.sympify(a.index[0], strict=True).free_symbols if a.index else ()
         if free and a.target not in out:
             out[a.target] = next(iter(free))
     for name, family in model.families.items():
@@ -525,7 +533,7 @@ def instantiate(derivation, lengths=None):
         if step.index is None:
             adjoints[rename.adjoint(step.node, None)] = rename(step.result)
             continue
-        lo, hi = (int(sp.sympify(b).xreplace(values)) for b in (step.lo, step.hi))
+        lo, hi = (int(sp.sympify(b, strict=True).xreplace(values)) for b in (step.lo, step.hi))
         for k in range(lo, hi + 1):
             at = {step.index: sp.Integer(k)}
             adjoints[rename(step.adjoint.xreplace(at))] = rename(step.result.xreplace(at))
@@ -535,7 +543,7 @@ def instantiate(derivation, lengths=None):
             forward[rename(target.xreplace(env))] = rename(value.xreplace(env))
     closed = {}
     for form in derivation.closed_forms:
-        lo, hi = (int(sp.sympify(b).xreplace(values)) for b in (form.lo, form.hi))
+        lo, hi = (int(sp.sympify(b, strict=True).xreplace(values)) for b in (form.lo, form.hi))
         for k in range(lo, hi + 1):
             at = {form.index: sp.Integer(k)}
             closed[rename(form.adjoint.xreplace(at))] = rename(form.result.xreplace(at))
@@ -548,7 +556,7 @@ def _iterations(loops, values):
     """Every assignment of integers to the loops' variables, outermost first."""
     envs = [{}]
     for r in loops:
-        lo, hi = (int(sp.sympify(b).xreplace(values)) for b in (r.lo, r.hi))
+        lo, hi = (int(sp.sympify(b, strict=True).xreplace(values)) for b in (r.lo, r.hi))
         envs = [{**env, r.var: sp.Integer(k)} for env in envs for k in range(lo, hi + 1)]
     return envs
 
@@ -574,17 +582,11 @@ class Renamer:
         flat = model.unrolled(lengths)
         given = dict(lengths or {})
         values = {model.dims[n]: sp.Integer(given.get(n, CHECK_LENGTH)) for n in model.lengths}
-        widths = {}
-        for name, base in model.dim_families.items():
-            for dim_name, symbol in flat.dims.items():
-                prefix, _, k = dim_name.rpartition("_")
-                if prefix == name and k.isdigit():
-                    widths[base[int(k)]] = symbol
-        return cls(flat, values, widths)
+        return cls(flat, values, model.widths_in(flat))
 
     def indices(self, lo, hi):
         """The integers from `lo` to `hi` at these lengths."""
-        lo, hi = (int(sp.sympify(b).xreplace(self.values)) for b in (lo, hi))
+        lo, hi = (int(sp.sympify(b, strict=True).xreplace(self.values)) for b in (lo, hi))
         return range(lo, hi + 1)
 
     def iterations(self, loops):
@@ -595,7 +597,7 @@ class Renamer:
         return adjoint_symbol(self.flat, name if index is None else member_name(name, (index,)))
 
     def __call__(self, expr):
-        expr = sp.sympify(expr).xreplace(self.values)
+        expr = sp.sympify(expr, strict=True).xreplace(self.values)
         expr = _written_out(expr)
         expr = expr.replace(lambda e: isinstance(e, (Member, ScalarMember)), self._member)
         return expr.xreplace(self.widths)

@@ -79,8 +79,8 @@ class Family:
 
 
 def _shape_xreplace(shape, rule):
-    return Shape(shape.kind, sp.sympify(shape.rows).xreplace(rule),
-                 sp.sympify(shape.cols).xreplace(rule))
+    return Shape(shape.kind, sp.sympify(shape.rows, strict=True).xreplace(rule),
+                 sp.sympify(shape.cols, strict=True).xreplace(rule))
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,16 @@ class LoopModel:
         called = {node.op.name for a in self.assignments for node in walk(a.tree)
                   if isinstance(node, Node)}
         return [name for name in self.functions if name in called]
+
+    def widths_in(self, flat):
+        """Each width ``n[k]`` to its dimension ``n_k`` of the model written out, `flat`."""
+        widths = {}
+        for name, base in self.dim_families.items():
+            for dim_name, symbol in flat.dims.items():
+                prefix, _, k = dim_name.rpartition("_")
+                if prefix == name and k.isdigit():
+                    widths[base[int(k)]] = symbol
+        return widths
 
     @property
     def roles(self):
@@ -341,7 +351,7 @@ def _generalized(shape, index, u):
     """The shape of a member at `index` as a function of the family's index `u`: a width
     ``n[index + k]`` becomes ``n[u + k]`` (``h[0] = x`` of ``vector(n[0])`` gives n[u])."""
     def general(size):
-        size = sp.sympify(size)
+        size = sp.sympify(size, strict=True)
         return size.replace(lambda e: isinstance(e, sp.Indexed),
                             lambda e: e.base[e.indices[0] - index + u])
     return Shape(shape.kind, general(shape.rows), general(shape.cols))
@@ -350,15 +360,10 @@ def _generalized(shape, index, u):
 def _agree(model, flat):
     """The general shapes, at every member of the written-out model, are its shapes."""
     values = {model.dims[n]: CHECK_LENGTH for n in model.lengths}
-    widths = {}
-    for name, base in model.dim_families.items():
-        for dim_name, symbol in flat.dims.items():
-            prefix, _, k = dim_name.rpartition("_")
-            if prefix == name and k.isdigit():
-                widths[base[int(k)]] = symbol
+    widths = model.widths_in(flat)
     for family in model.families.values():
         for lo, hi in family.ranges:
-            lo, hi = (int(sp.sympify(b).xreplace(values)) for b in (lo, hi))
+            lo, hi = (int(sp.sympify(b, strict=True).xreplace(values)) for b in (lo, hi))
             for k in range(lo, hi + 1):
                 general = _shape_xreplace(family.shape_at(k), values)
                 general = _shape_xreplace(general, widths)

@@ -18,15 +18,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..derivation.recurrences import at_long_lengths
 from ..primitives.members import IndexSum, Member, ScalarMember
 from .loops import LoopTextPrinter, loop_names
 from .names import Notation
 
 __all__ = ["loop_memory_report", "LoopMemoryReport", "Kept"]
-
-#: The value every length takes when intervals of indices are put in order.
-LARGE = 10**6
-
 
 @dataclass(frozen=True)
 class Kept:
@@ -136,7 +133,7 @@ def _collect(expr, var, lo, hi, forward, reads):
     for m in outside.atoms(Member, ScalarMember):
         if m.family not in forward:
             continue
-        index = sp.sympify(m.index)
+        index = sp.sympify(m.index, strict=True)
         if var is not None and index.has(var):
             interval = (index.xreplace({var: lo}), index.xreplace({var: hi}))
         else:
@@ -147,7 +144,7 @@ def _collect(expr, var, lo, hi, forward, reads):
 def _union(intervals, model):
     """Intervals of indices merged where they overlap or touch, ordered for long lengths."""
     def large(e):
-        return sp.sympify(e).xreplace({model.dims[n]: LARGE for n in model.lengths})
+        return at_long_lengths(e, model)
     merged = []
     for lo, hi in sorted(intervals, key=lambda iv: (large(iv[0]), large(iv[1]))):
         if merged and large(lo) <= large(merged[-1][1]) + 1:
