@@ -59,7 +59,7 @@ def _alignment(kept, var, expr):
     offset = _offset_of(first.index, var)
     for m in members_in(expr):
         if m.family == first.family:
-            at = sp.sympify(m.index) - offset
+            at = sp.sympify(m.index, strict=True) - offset
             if kept.xreplace({var: at}) == expr:
                 return at
     return None

@@ -325,7 +325,7 @@ class _Unroller:
         if s.index is None:  # a length is a number once written out
             names = tuple(n for n in s.names if n[0] not in self.lengths)
             return replace(s, names=names) if names else None
-        (name, line, col), (var, r) = s.names[0], s.index
+        (name, line, col), (_, r) = s.names[0], s.index
         names = tuple((member_name(name, (k,)), line, col)
                       for k in self._values(r, env, f"the family of dimensions '{name}'"))
         return ast.Dim(names, s.line, s.col)

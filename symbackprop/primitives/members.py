@@ -32,8 +32,9 @@ class Member(MatrixExpr):
     is_symbol = True
 
     def __new__(cls, family, index, rows, cols):
-        return super().__new__(cls, _str(family), sp.sympify(index), sp.sympify(rows),
-                               sp.sympify(cols))
+        return super().__new__(cls, _str(family), sp.sympify(index, strict=True),
+                               sp.sympify(rows, strict=True),
+                               sp.sympify(cols, strict=True))
 
     family = property(lambda self: self.args[0].name)
     index = property(lambda self: self.args[1])
@@ -56,7 +57,7 @@ class ScalarMember(sp.Expr):
     is_number = False
 
     def __new__(cls, family, index):
-        return super().__new__(cls, _str(family), sp.sympify(index))
+        return super().__new__(cls, _str(family), sp.sympify(index, strict=True))
 
     family = property(lambda self: self.args[0].name)
     index = property(lambda self: self.args[1])

@@ -81,7 +81,7 @@ class LoopNumPyPrinter(NumPyPrinter):
         self.offsets = dict(offsets)
 
     def _print_Member(self, expr):
-        position = sp.sympify(expr.index) - self.offsets[expr.family]
+        position = sp.sympify(expr.index, strict=True) - self.offsets[expr.family]
         return f"{self.names[expr.family]}[{self.doprint(position)}]"
 
     _print_ScalarMember = _print_Member
@@ -97,7 +97,7 @@ class LoopNumPyPrinter(NumPyPrinter):
     def _summed(self, body, var, lo, hi):
         # Python's sum, starting from 0, adds arrays as NumPy does
         return (f"sum({self.doprint(body)} for {self.doprint(var)} in "
-                f"range({self.doprint(lo)}, {self.doprint(sp.sympify(hi) + 1)}))")
+                f"range({self.doprint(lo)}, {self.doprint(sp.sympify(hi, strict=True) + 1)}))")
 
     def _print_IndexSum(self, expr):
         return self._summed(expr.body, *expr.limits)
@@ -223,8 +223,8 @@ class _Arguments:
 
     def _family(self, name, family):
         lo, hi = family.ranges[0]
-        count = sp.simplify(sp.sympify(hi) - lo + 1)
-        free = [s for s in sp.sympify(count).free_symbols if s not in self.lengths]
+        count = sp.simplify(sp.sympify(hi, strict=True) - lo + 1)
+        free = [s for s in sp.sympify(count, strict=True).free_symbols if s not in self.lengths]
         if len(free) == 1:
             (length,) = free
             solved = sp.solve(sp.Eq(count, self.count), length)
@@ -242,14 +242,14 @@ class _Arguments:
         sizes = (shape.rows,) if shape.kind == "vector" else (shape.rows, shape.cols)
         general = None if family is None else (family.shape.rows, family.shape.cols)
         for axis, size in enumerate(sizes):
-            size = sp.sympify(size)
+            size = sp.sympify(size, strict=True)
             if size in self.model.dims.values():
                 self.dims.setdefault(size, source(axis))
             elif isinstance(size, sp.Indexed):
                 if general is None:
                     self.widths.append((size.base, size.indices[0], source(axis), None))
                 else:  # a width for every member: n[l + c] of W[l]
-                    g = sp.sympify(general[axis])
+                    g = sp.sympify(general[axis], strict=True)
                     self.widths.append((g.base, g.indices[0], source(axis),
                                         (family.index, lo, hi)))
 
@@ -318,7 +318,7 @@ def _widths(arguments, idents, names, printer):
             names[var] = printer.names[var]
             position = var - arguments.model.families[source[0]].ranges[0][0]
             lines += [f"    for {names[var]} in range({printer.doprint(lo)}, "
-                      f"{printer.doprint(sp.sympify(hi) + 1)}):",
+                      f"{printer.doprint(sp.sympify(hi, strict=True) + 1)}):",
                       f"        {names[base]}[{printer.doprint(index)}] = "
                       f"{_read(source, idents, printer, position)}"]
     return lines
@@ -340,7 +340,7 @@ class _Code:
                            for n, f in self.model.families.items()}
 
     def _print(self, expr):
-        return self.printer.doprint(sp.sympify(expr))
+        return self.printer.doprint(sp.sympify(expr, strict=True))
 
     def _slot(self, target):
         return isinstance(target, (Member, ScalarMember)) and self.storage[target.family].stacked
@@ -366,10 +366,10 @@ class _Code:
         var = self._print(loop.var)
         if loop.descending:
             header = f"for {var} in range({self._print(loop.hi)}, " \
-                     f"{self._print(sp.sympify(loop.lo) - 1)}, -1):"
+                     f"{self._print(sp.sympify(loop.lo, strict=True) - 1)}, -1):"
         else:
             header = f"for {var} in range({self._print(loop.lo)}, " \
-                     f"{self._print(sp.sympify(loop.hi) + 1)}):"
+                     f"{self._print(sp.sympify(loop.hi, strict=True) + 1)}):"
         lines = []
         for symbol, held in loop.carried:
             lines += _comment(f"{self.names[symbol]} is {self.text(held)}, as the iteration "
@@ -469,7 +469,7 @@ def _formula(derivation):
 
     def text(expr):
         # a sum's own index (t\0k, see loop_program._Apart) reads as the index it stands for
-        expr = sp.sympify(expr)
+        expr = sp.sympify(expr, strict=True)
         own = {s: sp.Symbol(s.name.split("\0")[0], integer=True)
                for s in expr.atoms(sp.Symbol) if "\0" in s.name[1:]}
         return printer.doprint(expr.xreplace(own) if own else expr)

@@ -27,14 +27,14 @@ __all__ = ["compile_loop_derivation"]
 
 def _integer(expr, symbols):
     """`expr` (an index or a bound) as a function of the integers `symbols`."""
-    return sp.lambdify(symbols, sp.sympify(expr), modules=[])
+    return sp.lambdify(symbols, sp.sympify(expr, strict=True), modules=[])
 
 
 class _Size:
     """A size in a shape: a number, a dim, or a width n[k] of a family of dims."""
 
     def __init__(self, size, arguments):
-        size = sp.sympify(size)
+        size = sp.sympify(size, strict=True)
         self.text = str(size)
         self.number = int(size) if size.is_Integer else None
         self.base = self.at = None

@@ -119,8 +119,8 @@ def _rational_points(written, sizes, count):
         env = {}
         for name, v in written.model.variables.items():
             if v.declared:
-                rows, cols = (int(sp.sympify(k).xreplace(sizes)) for k in (v.shape.rows,
-                                                                           v.shape.cols))
+                rows, cols = (int(sp.sympify(k, strict=True).xreplace(sizes))
+                              for k in (v.shape.rows, v.shape.cols))
                 entries = [sp.Rational(rng.randint(1, 9), rng.randint(1, 9))
                            for _ in range(rows * cols)]
                 env[written.symbols[name]] = entries[0] if v.shape.is_scalar else \
