@@ -41,7 +41,7 @@ LAYER_INDICES = ("l",)
 def _index(expr):
     """An index as it is written: ``t+1``, ``T-1``, ``T+t-i``: the terms added first, then the
     subtracted ones, then the number."""
-    expr = sp.expand(sp.sympify(expr))
+    expr = sp.expand(sp.sympify(expr, strict=True))
     if not expr.is_Add:
         return str(expr).replace(" ", "")
     number = sum((t for t in expr.args if t.is_Number), sp.Integer(0))
@@ -292,10 +292,10 @@ def loop_names(derivation, latex, notation=Notation()):
 class _LoopWriter:
     """Prints the parts of one derivation with loops, for one format."""
 
-    def __init__(self, derivation, latex, notation):
+    def __init__(self, derivation, latex, notation, names=None):
         self.d, self.model, self.latex, self.notation = derivation, derivation.model, latex, \
             notation
-        names = loop_names(derivation, latex, notation)
+        names = loop_names(derivation, latex, notation) if names is None else names
         printer = LoopLatexPrinter if latex else LoopTextPrinter
         self.printer = printer(names, notation, self.model.objective)
         self.print = self.printer.doprint
@@ -324,14 +324,15 @@ class _LoopWriter:
 
     def loop_heading(self, var, first, last):
         """``for t = T−1, …, 1:`` from the first and last values in the order they run."""
-        var, first, last = (self.print(sp.sympify(x)) for x in (var, first, last))
+        var, first, last = (self.print(sp.sympify(x, strict=True)) for x in (var, first, last))
         if self.latex:
             return f"For ${var} = {first}, \\dots, {last}$:"
         return f"for {var} = {first}, …, {last}:"
 
     def part(self, step):
         """``(t = T, …, 2)``: the part of its loop a step holds in."""
-        var, hi, lo = (self.print(sp.sympify(x)) for x in (step.index, step.hi, step.lo))
+        var, hi, lo = (self.print(sp.sympify(x, strict=True))
+                       for x in (step.index, step.hi, step.lo))
         if self.latex:
             return f", \\quad {var} = {hi}, \\dots, {lo}"
         return f"  (for {var} = {hi}, …, {lo})"
@@ -424,7 +425,7 @@ def _shifted(share, at):
     if not at or share.index is None:
         return share
     from dataclasses import replace
-    return replace(share, index=sp.sympify(share.index).xreplace(at))
+    return replace(share, index=sp.sympify(share.index, strict=True).xreplace(at))
 
 
 def _gradients(w):
@@ -450,7 +451,8 @@ def _closed_forms(w):
     """Each linear recurrence without the recurrence, and the gradients that read it."""
     rows = []
     for form in w.d.closed_forms:
-        index, lo, hi = (w.print(sp.sympify(x)) for x in (form.index, form.lo, form.hi))
+        index, lo, hi = (w.print(sp.sympify(x, strict=True))
+                         for x in (form.index, form.lo, form.hi))
         at = (f", \\quad {index} = {lo}, \\dots, {hi}" if w.latex else
               f",  {index} = {lo}, …, {hi}")
         rows.append(Equation(w.print(form.adjoint), w.print(form.result) + at))
@@ -494,24 +496,15 @@ def loop_hvp_names(hvp, latex, notation=Notation()):
     return names
 
 
-class _HVPWriter(_LoopWriter):
-    """The writer of a derivation with loops, with the names of its H v derivation."""
-
-    def __init__(self, hvp, latex, notation):
-        self.d, self.model, self.latex, self.notation = hvp.derivation, hvp.derivation.model, \
-            latex, notation
-        printer = LoopLatexPrinter if latex else LoopTextPrinter
-        self.printer = printer(loop_hvp_names(hvp, latex, notation), notation, self.model.objective)
-        self.print = self.printer.doprint
-
-
 def _hvp_document(hvp, latex, notation):
     """Directions, the forward tangents, the backward tangents (pieces), H v."""
-    w = _HVPWriter(hvp, latex, notation)
-    directions = tuple(Equation(w.print(v), w.heading("a direction of " + n,
-                                                      f"\\text{{a direction of }} "
-                                                      f"{w.print(hvp.derivation.symbol(n, getattr(v, 'index', None)))}"))
-                       for n, v in hvp.directions.items())
+    w = _LoopWriter(hvp.derivation, latex, notation, loop_hvp_names(hvp, latex, notation))
+    directions = []
+    for name, direction in hvp.directions.items():
+        of = w.print(hvp.derivation.symbol(name, getattr(direction, "index", None)))
+        directions.append(Equation(w.print(direction), w.heading(
+            f"a direction of {name}", f"\\text{{a direction of }} {of}")))
+    directions = tuple(directions)
     sections = [Section(w.heading("Directions", "Directions."), directions, wrap=False)]
     rows = [(s.symbol, s.result, s.loops) for s in hvp.forward]
     sections += _forward(w, rows, w.heading("Forward tangents", "Forward tangents."))
