@@ -31,7 +31,7 @@ from ..language.spelling import unicode_name
 from ..primitives.operators import REGISTRY
 from .names import Notation, adjoint_name, display_names, second_order_names
 
-__all__ = ["graph_figure", "backward_graph", "Figure", "FORMATS"]
+__all__ = ["graph_figure", "backward_graph", "Figure", "FORMATS", "checked_format", "in_format"]
 
 FORMATS = ("tikz", "dot", "svg", "png")
 _COLUMNS_PER_ROW = 16
@@ -384,15 +384,28 @@ def graph_figure(derivation, format="tikz", standalone=False, backward=False, se
     >>> "\\\\begin{tikzpicture}" in graph_figure(d, "tikz")
     True
     """
-    if format not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    checked_format(format)
     if second_order is not None:
         g = second_order_graph(second_order)
     else:
         g = backward_graph(derivation) if backward else derivation.graph
+    return in_format(format, lambda: _tikz(derivation, g, standalone),
+                     lambda: _dot(derivation, g))
+
+
+def checked_format(format):
+    """`format`, one of :data:`FORMATS`, or a ValueError naming them."""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    return format
+
+
+def in_format(format, tikz, dot):
+    """A figure in `format` from its TikZ or its DOT source (``tikz()``, ``dot()``): SVG and
+    PNG are the DOT rendered by Graphviz."""
     if format == "tikz":
-        return _tikz(derivation, g, standalone)
-    source = _dot(derivation, g)
+        return tikz()
+    source = dot()
     if format == "dot":
         return source
     out = _graphviz(source, format)

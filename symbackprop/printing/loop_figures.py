@@ -25,13 +25,11 @@ nothing a model file wrote.
 
 from __future__ import annotations
 
-import re
-
 import sympy as sp
 
 from ..derivation.folded import folded_graph
 from ..language.spelling import default_latex, safe_latex
-from .figures import FORMATS, Figure, _graphviz, _operator_label, _quote
+from .figures import Figure, _operator_label, _quote, checked_format, in_format
 from .loops import LoopLatexPrinter, LoopTextPrinter, loop_names
 from .names import Notation
 from .plate_layout import plate_layout
@@ -75,8 +73,8 @@ class _Labels:
 
     def index(self, expr):
         if self.latex:
-            return self.printer.doprint(sp.sympify(expr))
-        return str(sp.sympify(expr)).replace(" ", "").replace("-", "−")
+            return self.printer.doprint(sp.sympify(expr, strict=True))
+        return str(sp.sympify(expr, strict=True)).replace(" ", "").replace("-", "−")
 
     def edge(self, u, v):
         """The label of an arrow that joins other iterations: ``t−1 → t``, ``t = 1``."""
@@ -266,16 +264,10 @@ def loop_figure(derivation, format="tikz", standalone=False):
     >>> '"h" -> "h[t]#2" [label="t−1 → t", constraint=false, style=bold];' in dot
     True
     """
-    if format not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    checked_format(format)
     g = folded_graph(derivation.model)
-    if format == "tikz":
-        return _tikz(derivation, g, standalone)
-    source = _dot(derivation, g)
-    if format == "dot":
-        return source
-    out = _graphviz(source, format)
-    return out.decode("utf-8") if format == "svg" else out
+    return in_format(format, lambda: _tikz(derivation, g, standalone),
+                     lambda: _dot(derivation, g))
 
 
 class LoopFigure(Figure):
@@ -287,9 +279,6 @@ class LoopFigure(Figure):
     >>> LoopFigure(sbp.derive(sbp.load("examples/loops/bptt.sbp")))
     <folded graph of L: 18 nodes, 1 plate>
     """
-
-    def __init__(self, derivation):
-        super().__init__(derivation)
 
     def source(self, format="tikz", standalone=False):
         """The figure in `format`, as :func:`loop_figure` gives it."""
