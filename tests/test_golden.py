@@ -16,7 +16,6 @@ The LaTeX tests run ``pdflatex``; without it they skip, unless
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from symbackprop.proofs.sizes import default_dims
 from symbackprop.printing import documents
 from symbackprop.printing.figures import graph_figure
 from symbackprop import derive_hvp
-from typeset import pdflatex
+from typeset import compiles, graphviz
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLES = sorted(Path("examples").glob("*.sbp"))
@@ -99,16 +98,6 @@ def test_no_sympy_artefacts(example):
         assert not ARTEFACTS.search(output), ARTEFACTS.search(output)
 
 
-def compiles(tmp_path, name, source):
-    tex = tmp_path / f"{name}.tex"
-    tex.write_text(source, encoding="utf-8")
-    result = subprocess.run([pdflatex(), "-interaction=nonstopmode", "-halt-on-error", tex.name],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert (tmp_path / f"{name}.pdf").stat().st_size > 0
-    return result.stdout
-
-
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_standalone_derivation_compiles_and_fits_the_page(example, tmp_path):
     # with the memory section, priced at small sizes: its table and formulas must fit too
@@ -153,13 +142,6 @@ def test_model_latex_names_are_respected():
     d = sbp.derive(sbp.parse(text))
     assert "\\frac{\\partial J}{\\partial \\mathbf{W}_1}" in d.latex()
     assert "\\boldsymbol{W}^{(1)}" not in d.latex()
-
-
-def graphviz():
-    if shutil.which("dot") is None:
-        if os.environ.get("SYMBACKPROP_REQUIRE_GRAPHVIZ"):
-            pytest.fail("Graphviz's dot is required (SYMBACKPROP_REQUIRE_GRAPHVIZ is set)")
-        pytest.skip("Graphviz is not installed (Debian: graphviz)")
 
 
 @pytest.mark.parametrize("backward", [False, True])

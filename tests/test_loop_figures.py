@@ -23,7 +23,7 @@ from symbackprop.derivation.folded import folded_graph, plate_path
 from symbackprop.printing.figures import Figure
 from symbackprop.printing.loop_figures import LoopFigure, loop_figure, safe_latex
 from symbackprop.printing.plate_layout import plate_layout
-from typeset import pdflatex
+from typeset import compiles, graphviz
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPS = ROOT / "examples" / "loops"
@@ -61,23 +61,6 @@ def clusters(dot):
 
 def node_labels(dot):
     return dict(re.findall(r'^\s*"([^"]+)" \[label="([^"]*)"', dot, re.MULTILINE))
-
-
-def compiles(tmp_path, name, source):
-    tex = tmp_path / f"{name}.tex"
-    tex.write_text(source, encoding="utf-8")
-    result = subprocess.run([pdflatex(), "-interaction=nonstopmode", "-halt-on-error", tex.name],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert (tmp_path / f"{name}.pdf").stat().st_size > 0
-    return result.stdout
-
-
-def graphviz():
-    if shutil.which("dot") is None:
-        if os.environ.get("SYMBACKPROP_REQUIRE_GRAPHVIZ"):
-            pytest.fail("Graphviz's dot is required (SYMBACKPROP_REQUIRE_GRAPHVIZ is set)")
-        pytest.skip("Graphviz is not installed (Debian: graphviz)")
 
 
 # --- the folded graph, as DOT ----------------------------------------------------------------

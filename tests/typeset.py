@@ -1,4 +1,4 @@
-"""Typesetting what symbackprop prints, for the tests: pdflatex, KaTeX, and the rows of a block.
+"""Typesetting what symbackprop prints, for the tests: pdflatex, Graphviz, KaTeX, block rows.
 
 pdflatex (TeX Live) and KaTeX (node) are optional locally: without them, a test skips
 and says why, unless ``SYMBACKPROP_REQUIRE_TEX=1`` or ``SYMBACKPROP_REQUIRE_KATEX=1``
@@ -33,6 +33,25 @@ def pdflatex():
         pytest.skip("pdflatex is not installed (Debian: texlive-latex-base "
                     "texlive-latex-recommended texlive-pictures)")
     return found
+
+
+def compiles(directory, name, source):
+    """Compile the whole LaTeX document `source` as ``name.tex`` in `directory`: its log."""
+    tex = Path(directory) / f"{name}.tex"
+    tex.write_text(source, encoding="utf-8")
+    result = subprocess.run([pdflatex(), "-interaction=nonstopmode", "-halt-on-error", tex.name],
+                            cwd=directory, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (Path(directory) / f"{name}.pdf").stat().st_size > 0
+    return result.stdout
+
+
+def graphviz():
+    """Graphviz's dot is there, or a skip that says why (a failure when it is required)."""
+    if shutil.which("dot") is None:
+        if os.environ.get("SYMBACKPROP_REQUIRE_GRAPHVIZ"):
+            pytest.fail("Graphviz's dot is required (SYMBACKPROP_REQUIRE_GRAPHVIZ is set)")
+        pytest.skip("Graphviz is not installed (Debian: graphviz)")
 
 
 def _escaped(title):
