@@ -152,28 +152,9 @@ def median_time(fn, repeats, setup=None):
     return statistics.median(times)
 
 
-def blas_threads():
-    """NumPy's BLAS thread count (OpenBLAS queried directly), else the CPU count."""
-    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*openblas*"))
-    libs += glob.glob(os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*"))
-    for path in libs:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                     "openblas_get_num_threads"):
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                return int(fn()), "OpenBLAS"
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        if os.environ.get(var, "").isdigit():
-            return int(os.environ[var]), var
-    return os.cpu_count() or 1, "os.cpu_count()"
-
-
-def set_blas_threads(count):
-    """Set NumPy's BLAS (OpenBLAS) thread count; returns the count before, or None if unknown."""
+def _openblas(what):
+    """NumPy's OpenBLAS function ``openblas_<what>_num_threads`` under the names its builds
+    give it, or None."""
     libs = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*openblas*"))
     libs += glob.glob(os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*"))
     for path in libs:
@@ -182,13 +163,31 @@ def set_blas_threads(count):
         except OSError:
             continue
         for prefix, suffix in (("scipy_", "64_"), ("", "64_"), ("", "")):
-            setter = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
-            getter = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
-            if setter is not None and getter is not None:
-                before = int(getter())
-                setter(count)
-                return before
+            fn = getattr(lib, f"{prefix}openblas_{what}_num_threads{suffix}", None)
+            if fn is not None:
+                return fn
     return None
+
+
+def blas_threads():
+    """NumPy's BLAS thread count (OpenBLAS queried directly), else the CPU count."""
+    getter = _openblas("get")
+    if getter is not None:
+        return int(getter()), "OpenBLAS"
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var]), var
+    return os.cpu_count() or 1, "os.cpu_count()"
+
+
+def set_blas_threads(count):
+    """Set NumPy's BLAS (OpenBLAS) thread count; returns the count before, or None if unknown."""
+    setter, getter = _openblas("set"), _openblas("get")
+    if setter is None or getter is None:
+        return None
+    before = int(getter())
+    setter(count)
+    return before
 
 
 # --------------------------------------------------------------------------- models
