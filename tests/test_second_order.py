@@ -380,14 +380,8 @@ def test_cli_hessian_prints_closed_forms_and_entries(capsys):
 
 
 def test_textbook_second_order_document_compiles(tmp_path):
-    from test_golden import pdflatex
-    import subprocess
-    tex = tmp_path / "hvp.tex"
-    tex.write_text(TEXTBOOK.latex(standalone=True), encoding="utf-8")
-    result = subprocess.run([pdflatex(), "-interaction=nonstopmode", "-halt-on-error", tex.name],
-                            cwd=tmp_path, capture_output=True, timeout=120)
-    assert result.returncode == 0, result.stdout.decode(errors="replace")[-2000:]
-    assert (tmp_path / "hvp.pdf").stat().st_size > 0
+    from typeset import compiles  # exit status 0 and a PDF
+    compiles(tmp_path, "hvp", TEXTBOOK.latex(standalone=True))
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
