@@ -25,7 +25,7 @@ from symbackprop.primitives.functions import TABLE, ScalarFunction
 from symbackprop.primitives.operators import BINARY, FUNCTIONS, REGISTRY, register_function
 from symbackprop.printing.figures import graph_figure
 from symbackprop.printing.numpy_code import generate_source
-from test_golden import compiles
+from typeset import compiles
 from test_operators import DECLS, ROWS, model_text
 
 ROOT = Path(__file__).resolve().parent.parent
