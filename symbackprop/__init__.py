@@ -11,7 +11,7 @@ finite differences and SymPy's elementwise differentiation.
 """
 
 from .api import (Derivation, HVPDerivation, LoopDerivation, LoopHVPDerivation, derive,
-                  derive_hvp)
+                  derive_hvp, prove_printed)
 from .derivation.reverse import Step, Term
 from .errors import ModelError
 from .language.loading import load, parse
@@ -21,11 +21,11 @@ from .printing.figures import graph_figure
 from .printing.names import Notation
 from .proofs.check import CheckReport, check
 from .proofs.hessian import hessian_block
-from .proofs.readback import ReadbackReport, prove_printed
+from .proofs.readback import ReadbackReport
 from .proofs.verify import VerifyReport, verify, verify_hvp
 
-__all__ = ["ModelError", "Model", "LoopModel", "parse", "load", "derive", "Derivation", "Step", "Term",
-           "check", "verify", "CheckReport", "VerifyReport", "graph_figure", "Notation",
-           "derive_hvp", "HVPDerivation", "LoopDerivation", "LoopHVPDerivation", "hessian_block", "verify_hvp", "prove_printed",
-           "ReadbackReport"]
+__all__ = ["ModelError", "Model", "LoopModel", "parse", "load", "derive", "Derivation", "Step",
+           "Term", "check", "verify", "CheckReport", "VerifyReport", "graph_figure", "Notation",
+           "derive_hvp", "HVPDerivation", "LoopDerivation", "LoopHVPDerivation", "hessian_block",
+           "verify_hvp", "prove_printed", "ReadbackReport"]
 __version__ = "0.1.0"

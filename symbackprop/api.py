@@ -32,9 +32,11 @@ from .printing.names import Notation, display_names, hvp_display_names
 from .printing.numpy_function import compile_derivation, compile_hvp
 from .printing.printers import TextPrinter
 from .proofs.instances import prove_hvp_instances, prove_instances
+from .proofs.loop_readback import prove_printed_loops
+from .proofs.readback import prove_printed as _prove_printed
 
 __all__ = ["Derivation", "HVPDerivation", "LoopDerivation", "LoopHVPDerivation", "derive",
-           "derive_hvp"]
+           "derive_hvp", "prove_printed"]
 
 
 class _Printed:
@@ -231,6 +233,19 @@ class LoopDerivation(_Printed, recurrences.LoopDerivation):
         (:func:`symbackprop.proofs.instances.prove_instances`)."""
         return prove_instances(self, lengths, dims)
 
+    def prove_printed(self, lengths=None, **options):
+        """Every formula printed for this derivation read back at `lengths`, at every index
+        its heading gives (:func:`symbackprop.proofs.loop_readback.prove_printed_loops`).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> d = sbp.derive(sbp.load("examples/loops/mlp_layers.sbp"))
+        >>> print(d.prove_printed({"L": 4}).summary())
+        printed formulas: text 11/11, LaTeX 11/11, Markdown 11/11 read back equal
+        """
+        return prove_printed_loops(self, lengths, **options)
+
     def figure(self, unrolled=None):
         """The folded graph, each loop's body once inside its plate, as a
         :class:`~symbackprop.printing.loop_figures.LoopFigure` (SVG in a notebook); with
@@ -376,3 +391,19 @@ def derive_hvp(derivation, wrt=None, along=None):
                              "derivation.unrolled(...)")
         return LoopHVPDerivation.of(derivation, wrt)
     return HVPDerivation.of(derivation, wrt, along)
+
+
+def prove_printed(derivation, **options):
+    """Read back every formula printed for a derivation and check its value: a derivation
+    without loops or its H v (:func:`symbackprop.proofs.readback.prove_printed`), or one
+    with loops (:meth:`LoopDerivation.prove_printed`, at `lengths` if given).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> print(sbp.prove_printed(sbp.derive(sbp.load("examples/loops/bptt.sbp"))).summary())
+    printed formulas: text 18/18, LaTeX 18/18, Markdown 18/18 read back equal
+    """
+    if isinstance(derivation, LoopDerivation):
+        return derivation.prove_printed(**options)
+    return _prove_printed(derivation, **options)

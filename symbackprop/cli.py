@@ -21,6 +21,7 @@ import sympy as sp
 
 from . import __version__
 from .api import LoopDerivation, LoopHVPDerivation, derive, derive_hvp
+from .derivation.recurrences import CHECK_LENGTH
 from .errors import ModelError
 from .language.loading import load
 from .language.looped import LoopModel
@@ -273,13 +274,30 @@ def _hessian(args):
 
 
 def _check(args):
-    model = _load(args, bind=False)
+    model = _load(args, bind=False, loops=True)
+    if isinstance(model, LoopModel):
+        return _check_loops(args, model)
     report = check(model, dims=args.dims, bind=args.bind, seed=args.seed)
     print(report)
     # the numbers prove the expression trees; the notes are the printed text: read it back
     printed = prove_printed(derive(model), formats=("text", "LaTeX"))
     print(printed)
     return 0 if report.ok and printed.ok else 1
+
+
+def _check_loops(args, model):
+    """A model with loops: the numbers of the model written out, the general derivation
+    against the written-out one, and the general formulas as printed, read back."""
+    lengths = {n: CHECK_LENGTH for n in model.lengths}
+    at = ", ".join(f"{n} = {k}" for n, k in lengths.items())
+    report = check(model.unrolled(lengths), dims=args.dims, bind=args.bind, seed=args.seed)
+    print(f"The model written out at {at}:\n{report}")
+    general = derive(model)
+    instances = general.prove(lengths)
+    print(instances)
+    printed = general.prove_printed(lengths, formats=("text", "LaTeX"))
+    print(printed)
+    return 0 if report.ok and instances.ok and printed.ok else 1
 
 
 def _verify(args):
@@ -437,8 +455,10 @@ def _check_command(sub):
                  f"when every relative error is at most {TOLERANCE:g} (or within what finite "
                  "differences resolve) and every formula printed by 'derive' (text and LaTeX) "
                  "reads back equal to its value under every plausible reading; exit 1 "
-                 "otherwise, quoting the formula. Abstract functions must be bound for the "
-                 "numbers.")
+                 "otherwise, quoting the formula. A model with loops is checked written out at "
+                 f"length {CHECK_LENGTH} (or --unroll), and its general derivation, as "
+                 "printed, is read back at every index of that length. Abstract functions "
+                 "must be bound for the numbers.")
     _add_dims(p)
     _add_bind(p)
     p.add_argument("--seed", type=int, default=0,

@@ -80,7 +80,7 @@ MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
            "proofs.explicit",
            "proofs.check", "proofs.verify", "proofs.instances", "proofs.hessian",
            "proofs.bounded", "proofs.evaluation", "proofs.notation_values", "proofs.reading",
-           "proofs.readback", "cli"]
+           "proofs.index_reading", "proofs.readback", "proofs.loop_readback", "cli"]
 HELP_COLUMNS = "88"
 
 

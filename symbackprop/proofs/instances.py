@@ -11,8 +11,8 @@ derived like every model and proved like every model (:func:`symbackprop.verify`
 Each step is compared entry by entry at small sizes, as SymPy expressions in
 the entries of the values and adjoints it names, each named value a matrix of
 symbols of its own: a step that agrees whatever the values it reads, for every
-step, is a derivation that agrees, and nothing is expanded into the inputs.  The forward definitions
-are compared the same way.  Every closed form of a linear recurrence
+step, is a derivation that agrees, and nothing is expanded into the inputs.  The
+forward definitions are compared the same way.  Every closed form of a linear recurrence
 (:mod:`symbackprop.derivation.closed_forms`) is compared at every index too, its
 entries exactly at random rational points (powers of a matrix make polynomials
 of degree T, too large to expand).  Both sides must give the same set of adjoints.

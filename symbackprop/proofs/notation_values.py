@@ -164,11 +164,15 @@ def norm(a):
 
 
 def scalar_power(a, k):
-    """a^k of a scalar `a`: a matrix's power is written entrywise, ^⊙k, or as a product."""
+    """a^k of a scalar `a`, or the k-th matrix power of a square matrix for a whole k ≥ 0
+    (``(W_hhᵀ)^(T - i)``); other powers of a matrix are written entrywise, ^⊙k."""
     if not is_scalar(k):
         raise _Mismatch
     if is_scalar(a):
         return a ** k
+    k = float(np.asarray(k))
+    if a.ndim == 2 and a.shape[0] == a.shape[1] and k >= 0 and k == int(k):
+        return np.linalg.matrix_power(a, int(k))
     raise _Mismatch
 
 

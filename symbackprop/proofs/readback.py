@@ -42,11 +42,16 @@ _SIZES = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
 
 @dataclass(frozen=True)
 class Equation:
-    """One printed equation: its left-hand side and the right-hand sides said equal to it."""
+    """One printed equation: its left-hand side and the right-hand sides said equal to it.
+
+    `ranges` are the index ranges it is printed for, ``(("t", "T - 1", "1"),)`` under a
+    heading ``for t = T - 1, …, 1`` (the bounds as printed); empty outside loops.
+    """
 
     lhs: str
     sides: tuple
     where: str
+    ranges: tuple = ()
 
 
 @dataclass
@@ -92,29 +97,58 @@ class ReadbackReport:
 
 # --- taking equations out of documents ---------------------------------------------------
 
-_TEXT_SECTIONS = ("Forward", "Backward", "Gradients", "Hessian-vector")
+_TEXT_SECTIONS = ("Forward", "Backward", "Closed form", "Gradients", "Hessian-vector")
+
+
+_TEXT_HEADING = re.compile(r"for ([A-Za-z]) = (.+), …, (.+):")
+_TEXT_AT = re.compile(r"\s+\(for ([A-Za-z]) = (.+?), …, (.+?)\)$")  # after the shape
+_TEXT_RANGE = re.compile(r",\s+([A-Za-z]) = (.+?), …, (.+?)$")  # a boxed gradient's range
+_LATEX_HEADING = re.compile(r"For \$([A-Za-z]) = (.+?), \\dots, (.+?)\$:")
+_LATEX_RANGE = re.compile(r",\s*\\quad\s*([A-Za-z]) = (.+?), \\dots, (.+?)\s*$")
+
+
+def _narrowed(ranges, found):
+    """`ranges` with the range a formula states for itself (`found`, a match) in place."""
+    if found is None:
+        return ranges
+    var = found.group(1)
+    return tuple(r for r in ranges if r[0] != var) + (found.groups(),)
 
 
 def _text_equations(document):
-    out, section, current = [], None, None
+    out, section, current, headings = [], None, None, []
     for number, line in enumerate(document.splitlines(), 1):
         if not line.strip():
             continue
         if not line.startswith(" "):
             section = line if line.startswith(_TEXT_SECTIONS) else None
-            current = None
+            current, headings = None, []
             continue
         if section is None:
             continue
+        indent = len(line) - len(line.lstrip())
+        headings = [h for h in headings if h[0] < indent]
+        heading = _TEXT_HEADING.fullmatch(line.strip())
+        if heading:
+            headings.append((indent, heading.groups()))
+            current = None
+            continue
+        at = _TEXT_AT.search(line)
+        line = line[:at.start()] if at else line
         body = line.strip().split("  ∈ ")[0]
         body = re.sub(r"^H v for [^:]+: ", "", body)
+        stated = _TEXT_RANGE.search(body)
+        body = body[:stated.start()] if stated else body
         if body.startswith("= ") and current is not None:
             current[1].append(body[2:])
+            current[3] = _narrowed(_narrowed(current[3], stated), at)
             continue
         lhs, _, rest = body.partition(" = ")
-        current = (lhs, rest.split(" = ") if rest else [], f"line {number}")
+        ranges = _narrowed(_narrowed(tuple(h for _, h in headings), stated), at)
+        current = [lhs, rest.split(" = ") if rest else [], f"line {number}", ranges]
         out.append(current)
-    return [Equation(lhs, tuple(sides), where) for lhs, sides, where in out if sides]
+    return [Equation(lhs, tuple(sides), where, ranges) for lhs, sides, where, ranges in out
+            if sides]
 
 
 def _top_level_split(text, separator):
@@ -174,25 +208,32 @@ def _rows(body):
 
 
 def _latex_equations(document):
-    out = []
+    out, previous = [], 0
     for begin, body in _blocks(document):
         where = f"line {document[:begin].count(chr(10)) + 1}"
+        # a heading "For $t = T, \dots, 1$:" between the last block and this one is its range
+        headings = tuple(m.groups() for m in _LATEX_HEADING.finditer(document, previous, begin))
+        previous = begin + len(body)
         current = None
         for row in _rows(body):
+            stated = _LATEX_RANGE.search(row)
+            row = row[:stated.start()] if stated else row
             if row.startswith("&\\quad"):
                 if current is not None:
                     current[1][-1] += " " + row[len("&\\quad"):]
+                    current[3][0] = _narrowed(current[3][0], stated)
                 continue
             lhs, *sides = [s.strip() for s in _top_level_split(row, "&=")]
             if lhs and not sides:
                 continue
             if lhs:
-                current = (lhs, [], where)
+                current = (lhs, [], where, [headings])
                 out.append(current)
             if current is not None:
                 current[1].extend(sides)
-    return [Equation(lhs, tuple(_SHAPE.sub("", s) for s in sides), where)
-            for lhs, sides, where in out]
+                current[3][0] = _narrowed(current[3][0], stated)
+    return [Equation(lhs, tuple(_SHAPE.sub("", s) for s in sides), where, ranges[0])
+            for lhs, sides, where, ranges in out]
 
 
 def printed_equations(document, latex):
@@ -219,7 +260,7 @@ def _calls(derivation):
     return out
 
 
-def _vocabulary(subject, latex, notation, evaluator, binding, sizes):
+def printed_vocabulary(subject, latex, notation, evaluator, binding, sizes):
     derivation = getattr(subject, "derivation", subject)
     names = display_names(derivation, latex, notation)
     if subject is not derivation:  # the directions V_W and tangents R{z} of H v
@@ -313,9 +354,13 @@ def _equal(a, b):
     return diff <= READBACK_TOLERANCE * scale or diff <= 1e-12
 
 
-def _is_definition(side, vocabulary):
-    """A chain-rule line, prod(∂J/∂o, ∂o/∂W2), or a tangent's definition, R{W1 x}: not values."""
-    if side.startswith(("prod(", "\\operatorname{prod}")):
+_CHAIN_RULE = re.compile(r"((Σ|\\sum)_\{[^{}]*\}\^\{[^{}]*\} )?(prod\(|\\operatorname\{prod\})")
+
+
+def is_definition(side, vocabulary):
+    """A chain-rule line, prod(∂J/∂o, ∂o/∂W2) (or their sum over an index), or a tangent's
+    definition, R{W1 x}: not values."""
+    if _CHAIN_RULE.match(side):
         return True
     for head, opening, closing in (("R", "{", "}"),
                                    ("\\mathcal{R}", "\\left\\{", "\\right\\}")):
@@ -342,10 +387,13 @@ def _closing_delimiter(text, start, opening, closing):
     return -1
 
 
-def _why_wrong(lhs, side, vocabulary):
-    """Why `lhs = side` is wrong under `vocabulary`'s values, "" if undefined here, else None."""
+def why_wrong(lhs, side, vocabulary, reader=read):
+    """Why `lhs = side` is wrong under `vocabulary`'s values, "" if undefined here, else None.
+
+    `reader(formula, vocabulary)` gives the values of a formula's readings.
+    """
     try:
-        truths = read(lhs, vocabulary)
+        truths = reader(lhs, vocabulary)
     except ReadError as e:
         return f"cannot read the left-hand side: {e}"
     if len(truths) != 1:
@@ -356,7 +404,7 @@ def _why_wrong(lhs, side, vocabulary):
     if side == "0" and not np.any(truth):
         return None  # 0 for a zero matrix, as a lecturer writes it
     try:
-        values = read(side, vocabulary)
+        values = reader(side, vocabulary)
     except ReadError as e:
         return f"cannot read it: {e}"
     # the left-hand side fixes the shape: ∂J/∂x = 𝟏 is a 𝟏 the size of x
@@ -391,7 +439,7 @@ def _documents(subject, formats, notation):
     return {fmt: (writers[fmt][0](), writers[fmt][1]) for fmt in formats}
 
 
-def _values(subject, values, sizes, binding, seed):
+def values_of(subject, values, sizes, binding, seed):
     """Every value of a derivation; for H v also the directions (random) and the tangents."""
     first = getattr(subject, "derivation", subject)
     evaluator = derivation_values(first, values, sizes, binding)
@@ -450,8 +498,8 @@ def prove_printed(derivation, formats=("text", "LaTeX", "Markdown"), notation=No
     def vocabulary(latex, b, p):
         if (latex, b, p) not in vocabularies:
             binding = Binding(b)
-            evaluator = _values(derivation, sample_values(model, dims, p), sizes, binding, p)
-            vocabularies[latex, b, p] = _vocabulary(derivation, latex, notation, evaluator,
+            evaluator = values_of(derivation, sample_values(model, dims, p), sizes, binding, p)
+            vocabularies[latex, b, p] = printed_vocabulary(derivation, latex, notation, evaluator,
                                                     binding, sizes)
         return vocabularies[latex, b, p]
 
@@ -459,10 +507,10 @@ def prove_printed(derivation, formats=("text", "LaTeX", "Markdown"), notation=No
         report.counts[fmt] = 0
         for equation in printed_equations(document, latex):
             for side in equation.sides:
-                if _is_definition(side, vocabulary(latex, *settings[0])):
+                if is_definition(side, vocabulary(latex, *settings[0])):
                     continue
                 report.counts[fmt] += 1
-                verdicts = [_why_wrong(equation.lhs, side, vocabulary(latex, b, p))
+                verdicts = [why_wrong(equation.lhs, side, vocabulary(latex, b, p))
                             for b, p in settings]
                 failed = [v for v in verdicts if v]
                 if not failed and all(v == "" for v in verdicts):

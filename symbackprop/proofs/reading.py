@@ -197,7 +197,7 @@ def _script(kind, digits):
     return rule
 
 
-def _text_tokens(text, vocabulary):
+def _text_tokens(text, vocabulary, extra=()):
     names = vocabulary.pattern()
     # longest first: log_softmax is not log, then _softmax
     functions = sorted({*_TEXT_FUNCTIONS, *text_names()}, key=lambda n: (-len(n), n))
@@ -223,7 +223,7 @@ def _text_tokens(text, vocabulary):
         op = next((o for o in _TEXT_OPERATORS if text.startswith(o, i)), None)
         return (Token("op", op), i + len(op)) if op else None
 
-    return _scan(text, [space, name_or_function, _number_token, _euler,
+    return _scan(text, [space, *extra, name_or_function, _number_token, _euler,
                         _script("sup", _SUPERSCRIPTS), _script("sub", _SUBSCRIPTS), operator], 12)
 
 
@@ -238,7 +238,7 @@ def _script_number(run, digits):
     return int(run.translate(str.maketrans(digits[:10] + "⁻", "0123456789-")))
 
 
-def _latex_tokens(text, vocabulary):
+def _latex_tokens(text, vocabulary, extra=()):
     names = vocabulary.pattern()
     macros = latex_macros()
 
@@ -263,7 +263,7 @@ def _latex_tokens(text, vocabulary):
         found = next(((t, k) for t, k in _LATEX_FIXED if text.startswith(t, i)), None)
         return (Token("op", found[1]), i + len(found[0])) if found else None
 
-    return _scan(text, [space, name, function, _number_token, _euler, fixed], 16)
+    return _scan(text, [space, *extra, name, function, _number_token, _euler, fixed], 16)
 
 
 # --- the parser --------------------------------------------------------------------------
@@ -271,7 +271,7 @@ def _latex_tokens(text, vocabulary):
 def _memoised(rule):
     """A rule computed once per position (a packrat parser: linear, not exponential)."""
     def wrapper(self, pos, *args):
-        key = (rule.__name__, pos, args)
+        key = (rule.__name__, pos, args, self.bound)
         if key not in self.memo:
             self.memo[key] = rule(self, pos, *args)
         return self.memo[key]
@@ -279,17 +279,20 @@ def _memoised(rule):
     return wrapper
 
 
-class _Parser:
+class Parser:
     """Recursive descent over tokens; each rule returns the readings' values.
 
     Where the token stream itself can be split two ways (an exponent followed by
-    a slash), a rule returns several (values, position) alternatives.
+    a slash), a rule returns several (values, position) alternatives.  `bound` holds
+    the values of the indices bound where the parser is (none here; a sum over an
+    index binds one, :mod:`symbackprop.proofs.index_reading`), as sorted pairs.
     """
 
     def __init__(self, tokens, vocabulary):
         self.t = tokens
         self.vocabulary = vocabulary
         self.memo = {}
+        self.bound = ()
 
     # Each rule: (position) -> list of (values, position)
 
@@ -350,7 +353,7 @@ class _Parser:
 
     def _starts_factor(self, pos):
         tok = self.t[pos]
-        if tok.kind in ("name", "num", "func"):
+        if tok.kind not in ("op", "end", "sup", "sub"):  # a name, a number, an extension's atom
             return True
         return tok.kind == "op" and tok.text in ("(", "‖", "𝟏", "𝟙", "∂", "∂²", "frac", "sqrt",
                                                   "{", "I", "|")
@@ -420,7 +423,7 @@ class _Parser:
         if tok.kind == "func":
             return self._call(builtin(tok.text), tok.text, pos + 1)
         if tok.kind != "op":
-            return []
+            return self.other_primary(pos)
         if tok.text == "(":
             return [(v, p + 1) for v, p in self.sum(pos + 1) if self._is(p, ")")]
         if tok.text == "{":  # TeX grouping is invisible: it may hold one factor only
@@ -441,6 +444,10 @@ class _Parser:
             return self._fraction(pos + 1)
         if tok.text == "sqrt":
             return [(combine(builtin("sqrt"), v), p) for v, p in self._group(pos + 1)]
+        return []
+
+    def other_primary(self, pos):
+        """An atom of a kind this parser does not know: no reading (kinds of extensions)."""
         return []
 
     def _group(self, pos):
@@ -595,5 +602,10 @@ def read(formula, vocabulary):
     ReadError
         If the formula cannot be read, or not as a whole.
     """
-    tokens = (_latex_tokens if vocabulary.latex else _text_tokens)(formula, vocabulary)
-    return _Parser(tokens, vocabulary).formula()
+    return Parser(tokenise(formula, vocabulary), vocabulary).formula()
+
+
+def tokenise(formula, vocabulary, extra=()):
+    """The tokens of a printed formula; `extra` rules, ``rule(text, i) -> (Token, end)`` or
+    None, are tried first at each position (the notation of an extension)."""
+    return (_latex_tokens if vocabulary.latex else _text_tokens)(formula, vocabulary, extra)
