@@ -20,7 +20,7 @@ R{∂J/∂z} xᵀ + λ V_W1
 from __future__ import annotations
 
 from .derivation import loop_tangent, recurrences, reverse, tangent
-from .language.looped import LoopModel
+from .language.looped import LoopModel, WrittenOutModel
 from .printing import documents, loops
 from .printing.figures import Figure
 from .printing.loop_code import loop_bound
@@ -325,6 +325,19 @@ class LoopHVPDerivation(_Printed, loop_tangent.LoopHVP):
         (:func:`symbackprop.proofs.instances.prove_hvp_instances`)."""
         return prove_hvp_instances(self, lengths, dims)
 
+    def prove_printed(self, lengths=None, **options):
+        """Every formula printed for these tangents read back at `lengths`, at every index
+        (:func:`symbackprop.proofs.loop_readback.prove_printed_loops`).
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> hvp = sbp.derive_hvp(sbp.derive(sbp.load("examples/loops/bptt.sbp")))
+        >>> print(hvp.prove_printed(formats=("text",)).summary())
+        printed formulas: text 9/9 read back equal
+        """
+        return prove_printed_loops(self, lengths, **options)
+
 
 def derive(model):
     """Derive the backward pass of a model (:func:`symbackprop.derivation.reverse.derive`;
@@ -357,6 +370,8 @@ def derive(model):
     """
     if isinstance(model, LoopModel):
         return LoopDerivation.of(model)
+    if isinstance(model, WrittenOutModel):
+        raise model.why
     return Derivation.of(model)
 
 
@@ -396,7 +411,7 @@ def derive_hvp(derivation, wrt=None, along=None):
 def prove_printed(derivation, **options):
     """Read back every formula printed for a derivation and check its value: a derivation
     without loops or its H v (:func:`symbackprop.proofs.readback.prove_printed`), or one
-    with loops (:meth:`LoopDerivation.prove_printed`, at `lengths` if given).
+    with loops or its H v (:meth:`LoopDerivation.prove_printed`, at `lengths` if given).
 
     Examples
     --------
@@ -404,6 +419,6 @@ def prove_printed(derivation, **options):
     >>> print(sbp.prove_printed(sbp.derive(sbp.load("examples/loops/bptt.sbp"))).summary())
     printed formulas: text 18/18, LaTeX 18/18, Markdown 18/18 read back equal
     """
-    if isinstance(derivation, LoopDerivation):
+    if isinstance(derivation, (LoopDerivation, LoopHVPDerivation)):
         return derivation.prove_printed(**options)
     return _prove_printed(derivation, **options)

@@ -24,7 +24,7 @@ from .api import LoopDerivation, LoopHVPDerivation, derive, derive_hvp
 from .derivation.recurrences import CHECK_LENGTH
 from .errors import ModelError
 from .language.loading import load
-from .language.looped import LoopModel
+from .language.looped import LoopModel, WrittenOutModel
 from .primitives.operators import FUNCTIONS, REGISTRY
 from .primitives.shapes import ShapeError, vector
 from .printing import documents
@@ -354,9 +354,11 @@ def _load(args, bind=True, loops=False):
     commands that derive it in general (`loops`), and written out for the others."""
     model = load(args.model, bind=args.bind if bind else None)
     if args.unroll:
-        if not isinstance(model, LoopModel):
+        if not isinstance(model, (LoopModel, WrittenOutModel)):
             raise UsageError(f"--unroll: {args.model} has no loops to write out")
         return model.unrolled(args.unroll)
+    if isinstance(model, WrittenOutModel):
+        raise model.why
     if isinstance(model, LoopModel) and not loops:
         lengths = ",".join(f"{n}=3" for n in model.lengths)
         raise UsageError(f"{args.model} has loops: this command reads it written out at "

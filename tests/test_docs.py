@@ -97,6 +97,14 @@ def test_the_gallery_has_every_example(html):
         assert f'href="{path.stem}.html"' in index, path.stem
         assert f'src="../_images/{path.stem}.svg"' in page, path.stem
         assert "\\begin{aligned}" in page and "passed" in page, path.stem
+    for path in sorted((ROOT / "examples" / "loops").glob("*.sbp")):
+        page = (html / "gallery" / f"loops-{path.stem}.html").read_text(encoding="utf-8")
+        assert f'href="loops-{path.stem}.html"' in index, path.stem
+        assert f'src="../_images/loops-{path.stem}.svg"' in page, path.stem  # folded graph
+        # the general derivation under its loop headings, and its three proofs, passed
+        assert "\\begin{aligned}" in page and "\\dots" in page, path.stem
+        assert "passed" in page and "formulas agree" in page, path.stem
+        assert "read back equal" in page, path.stem
 
 
 def test_the_cli_reference_has_every_command(html):

@@ -51,6 +51,35 @@ def test_in_every_notation(name, notation):
     assert report.ok, str(report)
 
 
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_printed_tangent_reads_back(path):
+    hvp = sbp.derive_hvp(_derivation(path))
+    report = sbp.prove_printed(hvp)
+    assert report.ok, str(report)
+    assert min(report.counts.values()) >= 7
+    assert hvp.prove_printed({n: 2 for n in hvp.derivation.model.lengths},
+                             formats=("text",)).ok
+
+
+HVP_MUTATIONS = [  # (example, printed, misprinted, what the proof says)
+    ("bptt", "W_hh R{h_{t-1}}", "W_hh R{h_t}", "not equal"),
+    ("bptt", "W_hhᵀ R{∂L/∂h_{t+1}}", "W_hhᵀ (∂L/∂h_{t+1})", "not equal"),
+    ("mlp_layers", "λ V_{W⁽ˡ⁾}", "λ V_{W⁽ˡ⁻¹⁾}", "no reading"),  # V_{W⁽⁰⁾} at l = 1
+    ("mlp_layers_batch", "𝟏 v_{b⁽ˡ⁾}ᵀ", "𝟏 V_{b⁽ˡ⁾}ᵀ", "cannot read"),  # a vector's is v
+]
+
+
+@pytest.mark.parametrize("name, printed, misprinted, why", HVP_MUTATIONS)
+def test_a_misprinted_tangent_fails(name, printed, misprinted, why):
+    hvp = sbp.derive_hvp(_derivation(f"examples/loops/{name}.sbp"))
+    text = hvp.text()
+    assert printed in text
+    wrong = text.replace(printed, misprinted, 1)
+    report = hvp.prove_printed(formats=("text",), documents={"text": (wrong, False)})
+    assert not report.ok
+    assert why in report.failures[0][2], str(report)
+
+
 def test_the_package_reads_back_either_kind_of_derivation():
     loops = sbp.prove_printed(_derivation("examples/loops/mlp_layers.sbp"), lengths={"L": 4})
     plain = sbp.prove_printed(_derivation("examples/textbook_mlp.sbp"), formats=("text",))

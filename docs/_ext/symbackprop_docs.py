@@ -175,8 +175,10 @@ def run_command(line):
 
 
 def _figure_file(app, path, backward):
-    stem = Path(path).stem + ("-backward" if backward else "")
-    return f"/{GENERATED}/figures/{stem}.svg", Path(app.srcdir) / GENERATED / "figures" / f"{stem}.svg"
+    # examples/loops/bptt.sbp is loops-bptt: a name of its own beside examples/*.sbp
+    stem = "-".join(Path(path).with_suffix("").parts[1:]) + ("-backward" if backward else "")
+    file = Path(app.srcdir) / GENERATED / "figures" / f"{stem}.svg"
+    return f"/{GENERATED}/figures/{stem}.svg", file
 
 
 # --- directives ------------------------------------------------------------------------
@@ -251,8 +253,12 @@ class SbpFigure(_ModelDirective):
         path = self.model_path()
         backward = "backward" in self.options
         d = derivation(path, _pairs(self.options.get("bind")))
-        try:
-            svg = d.figure(backward=backward).source("svg")
+        if isinstance(d, sbp.LoopDerivation) and backward:
+            raise self.error(f"{path} has loops: its figure is the folded graph, no backward")
+        try:  # a model with loops: the folded graph, its loop body once in a plate
+            figure = d.figure() if isinstance(d, sbp.LoopDerivation) else \
+                d.figure(backward=backward)
+            svg = figure.source("svg")
         except RuntimeError as err:  # no Graphviz
             raise self.error(f"cannot draw {path}: {err}") from None
         uri, file = _figure_file(self.env.app, path, backward)
@@ -538,7 +544,43 @@ def gallery_pages():
                  f"```{{sbp-figure}} {rel}", ":backward:", "```", "",
                  f"```{{sbp-command}} symbackprop memory {rel}", "```", ""]
         pages[path.stem] = "\n".join(lines)
+    loops = sorted((ROOT / "examples" / "loops").glob("*.sbp"))
+    pages["index"] += "\n".join([
+        "## Loops over layers and time", "",
+        "Models with families and loops (`examples/loops/`), derived once for a general index: "
+        "each family's adjoint as a recurrence with its boundary, the sums over an index of "
+        "shared params (see [Backpropagation through time](../loops.md)).", "",
+        "| example | what it shows |", "|---|---|"]
+        + [f"| [loops/{p.name}](loops-{p.stem}.md) | {_escape(_description(p))} |"
+           for p in loops]
+        + ["", "```{toctree}", ":hidden:", ""] + [f"loops-{p.stem}" for p in loops]
+        + ["```", ""])
+    for path in loops:
+        pages[f"loops-{path.stem}"] = _loop_page(path)
     return pages
+
+
+def _loop_page(path):
+    """The gallery page of a model with loops: folded graph, general derivation, proofs."""
+    rel = f"examples/loops/{path.name}"
+    bind = default_bind(sbp.load(path).unrolled())
+    option = f" --bind {_bind_option(bind)}" if bind else ""
+    return "\n".join([
+        f"# loops/{path.name}", "", _escape(_description(path)), "",
+        f"```{{sbp-model}} {rel}", "```", "",
+        "## Folded graph", "",
+        "One copy of each loop's body inside a plate with its range; an edge labelled with "
+        "an index shift, t−1 → t, is the recurrence.", "",
+        f"```{{sbp-figure}} {rel}", "```", "",
+        "## Backward derivation, for a general index", "",
+        f"```{{sbp-derivation}} {rel}", "```", "",
+        "## Proofs", "",
+        "The numbers of the model written out at length 3, the general derivation put at that "
+        "length against the written-out one formula by formula, and every formula above read "
+        "back at every index of the length.", "",
+        f"```{{sbp-command}} symbackprop check {rel}{option}", "```", "",
+        "## What backward keeps", "",
+        f"```{{sbp-command}} symbackprop memory {rel}", "```", ""])
 
 
 def api_pages():

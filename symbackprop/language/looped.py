@@ -26,8 +26,8 @@ from .model import Literal, Node, Ref, Variable, _Checker, _checked_model, walk
 from .unrolling import (index_expression, index_symbol, lengths_of, member_name, unique_errors,
                         unroll)
 
-__all__ = ["LoopModel", "Family", "IndexRange", "LoopAssignment", "check_looped",
-           "CHECK_LENGTH"]
+__all__ = ["LoopModel", "WrittenOutModel", "Family", "IndexRange", "LoopAssignment",
+           "check_looped", "CHECK_LENGTH"]
 
 #: The length every range bound is given when a model with loops is checked written out.
 CHECK_LENGTH = 3
@@ -95,8 +95,39 @@ class LoopAssignment:
     col: int
 
 
+class _WritesOut:
+    """What every model with loops does: write itself out at concrete lengths."""
+
+    def unrolled(self, lengths=None):
+        """This model written out at concrete lengths: a model without loops.
+
+        Parameters
+        ----------
+        lengths : dict of str to int, optional
+            A value for each of :attr:`lengths`; :data:`CHECK_LENGTH` for any not given.
+
+        Returns
+        -------
+        Model
+            The member ``h[2]`` is the variable ``h_2``, the width ``n[1]`` the dimension
+            ``n_1``.
+        """
+        given = dict(lengths or {})
+        unknown = sorted(set(given) - set(self.lengths))
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} is not a length of this model; its lengths "
+                             f"are {', '.join(self.lengths) or 'none'}")
+        for name, value in given.items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"the length {name} must be a positive whole number, "
+                                 f"not {value!r}")
+        values = {name: given.get(name, CHECK_LENGTH) for name in self.lengths}
+        flat = unroll(self.statements, values)
+        return _checked_model(self.source, self.filename, dict(self.bindings), flat)
+
+
 @dataclass(frozen=True)
-class LoopModel:
+class LoopModel(_WritesOut):
     """A checked model with families and loops, for a general index.
 
     Attributes
@@ -131,32 +162,6 @@ class LoopModel:
     statements: list = field(repr=False)
     bindings: dict = field(default_factory=dict)
 
-    def unrolled(self, lengths=None):
-        """This model written out at concrete lengths: a model without loops.
-
-        Parameters
-        ----------
-        lengths : dict of str to int, optional
-            A value for each of :attr:`lengths`; :data:`CHECK_LENGTH` for any not given.
-
-        Returns
-        -------
-        Model
-            The member ``h[2]`` is the variable ``h_2``, the width ``n[1]`` the dimension
-            ``n_1``.
-        """
-        given = dict(lengths or {})
-        unknown = sorted(set(given) - set(self.lengths))
-        if unknown:
-            raise ValueError(f"{', '.join(unknown)} is not a length of this model; its lengths "
-                             f"are {', '.join(self.lengths) or 'none'}")
-        for name, value in given.items():
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"the length {name} must be a positive whole number, "
-                                 f"not {value!r}")
-        values = {name: given.get(name, CHECK_LENGTH) for name in self.lengths}
-        flat = unroll(self.statements, values)
-        return _checked_model(self.source, self.filename, dict(self.bindings), flat)
 
     def bind(self, bindings):
         """This model with abstract functions replaced by built-ins (see ``Model.bind``)."""
@@ -187,6 +192,31 @@ class LoopModel:
                 **{n: f.role for n, f in self.families.items()}}
 
 
+@dataclass(frozen=True)
+class WrittenOutModel(_WritesOut):
+    """A model with loops that is derived written out at lengths only: a family with two
+    indices (``h[l, t]``, layers over time) has no general derivation yet.
+
+    Attributes
+    ----------
+    source, filename, lengths, statements, bindings
+        As for a :class:`LoopModel`.
+    why : ModelError
+        Why it has no general form, at the first member with two indices.
+    """
+
+    source: str
+    filename: str
+    lengths: tuple
+    statements: list = field(repr=False)
+    bindings: dict = field(default_factory=dict)
+    why: ModelError = None
+
+
+class _TwoIndices(ModelError):
+    """A member with more than one index: the general form takes one."""
+
+
 def check_looped(text, filename, bindings, statements):
     """The :class:`LoopModel` of parsed `statements`, checked written out and in general.
 
@@ -207,6 +237,9 @@ def check_looped(text, filename, bindings, statements):
     try:
         model = _General(text, filename, bindings, statements, lengths).model()
         _agree(model, flat)
+    except _TwoIndices as err:  # checked written out: derived written out
+        return WrittenOutModel(text, filename, tuple(lengths), statements, dict(bindings),
+                               err.located(filename, text))
     except ModelError as err:
         raise err.located(filename, text) from None
     return model
@@ -283,6 +316,7 @@ class _General(_Checker):
             a = self.assignments[-1]
             self.loop_assignments.append(LoopAssignment(a.target, (), a.tree, (), a.line, a.col))
             return
+        _one_index(s.target, s.indices, s, self.lengths)
         tree = self._expr(s.expr)
         if not isinstance(tree, Node):
             tree = Node(REGISTRY["copy"], (tree,), tree.shape, tree.line, tree.col)
@@ -342,9 +376,19 @@ class _General(_Checker):
         return super()._name(e)
 
     def _member(self, e):
+        _one_index(e.name, e.indices, e, self.lengths)
         index = tuple(index_expression(i, self.scope, self.dims) for i in e.indices)
         family = self.families[e.name]
         return Ref(e.name, family.shape_at(index[0]), e.line, e.col, index)
+
+
+def _one_index(name, indices, where, lengths):
+    if len(indices) > 1:
+        at = ",".join(f"{n}={CHECK_LENGTH}" for n in lengths)
+        raise _TwoIndices(
+            f"{name}[{', '.join('…' for _ in indices)}] has {len(indices)} indices: a family "
+            f"over layers and time is derived written out at lengths (--unroll {at}), not "
+            "yet in general form, which takes families of one index", where.line, where.col)
 
 
 def _generalized(shape, index, u):

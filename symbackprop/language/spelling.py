@@ -23,6 +23,8 @@ GREEK = {**dict(zip(_LOWER, _UNICODE_LOWER)), **dict(zip(_UPPER, _UNICODE_UPPER)
          "ell": "ℓ", "varepsilon": "ε", "varphi": "φ", "vartheta": "ϑ"}
 
 _PARTS = re.compile(r"(?P<base>[A-Za-z]+?)(?P<num>\d+)?(?:_(?P<sub>[A-Za-z0-9]+))?")
+#: A member of a family of two or more indices written out, h[1, 2] as h_1_2: h_{1,2}.
+_MEMBER = re.compile(r"(?P<base>[A-Za-z]+)(?P<indices>(?:_\d+){2,})")
 
 
 def _latex_base(base):
@@ -40,7 +42,14 @@ def default_latex(name, bold=False, bold_macro="\\boldsymbol"):
     '\\\\boldsymbol{W}^{(1)}'
     >>> default_latex("lambda"), default_latex("x_in", bold=True), default_latex("loss")
     ('\\\\lambda', '\\\\boldsymbol{x}_{\\\\mathrm{in}}', '\\\\mathrm{loss}')
+    >>> default_latex("h_1_2", bold=True)
+    '\\\\boldsymbol{h}_{1,2}'
     """
+    member = _MEMBER.fullmatch(name)
+    if member is not None:
+        out = _latex_base(member["base"])
+        out = f"{bold_macro}{{{out}}}" if bold else out
+        return out + "_{" + ",".join(member["indices"].split("_")[1:]) + "}"
     m = _PARTS.fullmatch(name)
     if m is None:
         return "\\mathrm{" + name.replace("_", "\\_") + "}"
@@ -60,9 +69,13 @@ def unicode_name(name):
 
     Examples
     --------
-    >>> unicode_name("lambda"), unicode_name("W1"), unicode_name("phi")
-    ('λ', 'W1', 'φ')
+    >>> unicode_name("lambda"), unicode_name("W1"), unicode_name("phi"), unicode_name("h_1_2")
+    ('λ', 'W1', 'φ', 'h_{1,2}')
     """
+    member = _MEMBER.fullmatch(name)
+    if member is not None:
+        indices = ",".join(member["indices"].split("_")[1:])
+        return f"{unicode_name(member['base'])}_{{{indices}}}"
     m = _PARTS.fullmatch(name)
     if m is None or m["base"] not in GREEK:
         return name

@@ -75,7 +75,12 @@ class _LoopPrinting:
         family = expr.family
         if family[:2] in ("R{", "V{") and family.endswith("}"):  # a tangent, a direction
             inner = self._print(type(expr)(family[2:-1], *expr.args[1:]))
-            return self._tangent(inner) if family[0] == "R" else self._direction(inner)
+            if family[0] == "R":
+                return self._tangent(inner)
+            # V for a matrix, v for a vector or a number, as for a model without loops
+            kind = "scalar" if not isinstance(expr, Member) else \
+                "matrix" if expr.shape[1] != 1 else "vector"
+            return self._direction(inner, kind)
         wrt = self._adjoint_family(expr)
         if wrt is not None:
             inner = self._print(type(expr)(wrt, *expr.args[1:]))
@@ -202,8 +207,9 @@ class LoopTextPrinter(_LoopPrinting, TextPrinter):
     def _tangent(self, inner):
         return f"R{{{inner}}}"
 
-    def _direction(self, inner):
-        return f"V_{inner}" if inner.isidentifier() else f"V_{{{inner}}}"
+    def _direction(self, inner, kind):
+        letter = "V" if kind == "matrix" else "v"
+        return f"{letter}_{inner}" if inner.isidentifier() else f"{letter}_{{{inner}}}"
 
     def _sigma(self, var, lo, hi):
         return f"Σ_{{{var}={lo}}}^{{{hi}}}"
@@ -245,8 +251,10 @@ class LoopLatexPrinter(_LoopPrinting, MatrixLatexPrinter):
     def _tangent(self, inner):
         return f"\\mathcal{{R}}\\left\\{{{inner}\\right\\}}"
 
-    def _direction(self, inner):
-        return f"{BOLD[self.notation.bold]}{{V}}_{{{inner}}}"
+    def _direction(self, inner, kind):
+        if kind == "scalar":
+            return f"v_{{{inner}}}"
+        return f"{BOLD[self.notation.bold]}{{{'V' if kind == 'matrix' else 'v'}}}_{{{inner}}}"
 
     def _sigma(self, var, lo, hi):
         return f"\\sum_{{{var}={lo}}}^{{{hi}}}"
@@ -483,9 +491,11 @@ def loop_hvp_names(hvp, latex, notation=Notation()):
     names = loop_names(d, latex, notation)
     bold = BOLD[notation.bold]
     for name, direction in hvp.directions.items():
-        if name in d.model.variables:
-            inner = names[("var", name)]
-            names[direction] = f"{bold}{{V}}_{{{inner}}}" if latex else f"V_{inner}"
+        if name in d.model.variables:  # as second_order_names writes them
+            inner, shape = names[("var", name)], d.model.variables[name].shape
+            letter = "V" if shape.kind == "matrix" else "v"
+            base = letter if shape.is_scalar or not latex else f"{bold}{{{letter}}}"
+            names[direction] = f"{base}_{{{inner}}}" if latex else f"{letter}_{inner}"
     for step in hvp.forward + hvp.backward:
         if isinstance(step.symbol, (sp.Symbol, MatrixSymbol)):
             inner = step.symbol.name[2:-1]

@@ -53,10 +53,10 @@ class Spelling:
     def pattern(self):
         if self.superscripts:
             index = f"([{''.join(_SUPERSCRIPT_LETTERS)}]+)"
-        elif self.suffix:
-            index = r"([^{}()]*?)"
-        else:  # a text subscript: one letter or digit, or a braced index
+        elif self.prefix.endswith("_"):  # a text subscript: a letter or digit, or braced
             index = r"(?:\{([^{}()]*)\}|([A-Za-z0-9])(?![A-Za-z0-9_]))"
+        else:
+            index = r"([^{}()]*?)"
         return re.compile(re.escape(self.prefix) + index + re.escape(self.suffix))
 
     def index_text(self, match):

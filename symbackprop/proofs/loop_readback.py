@@ -24,8 +24,10 @@ from ..derivation.reverse import Derivation, adjoint_symbol
 from ..language.unrolling import member_name
 from ..primitives import matrix_functions as mf
 from ..primitives.members import member
-from ..printing.loops import (LoopLatexPrinter, LoopTextPrinter, loop_latex, loop_markdown,
-                              loop_names, loop_text)
+from ..derivation.tangent import derive_hvp, jvp
+from ..printing.loops import (LoopLatexPrinter, LoopTextPrinter, loop_hvp_latex,
+                              loop_hvp_markdown, loop_hvp_names, loop_hvp_text, loop_latex,
+                              loop_markdown, loop_names, loop_text)
 from ..printing.names import Notation
 from .evaluation import Binding, sample_values
 from .index_reading import Family, Indices, Spelling, index_value, read_at
@@ -41,15 +43,19 @@ _SENTINEL = sp.Symbol("◊", integer=True)
 _SIZES = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
 
 
-def _documents(derivation, formats, notation):
+def _documents(subject, formats, notation):
+    writers = (loop_hvp_text, loop_hvp_latex, loop_hvp_markdown) if _is_hvp(subject) else \
+        (loop_text, loop_latex, loop_markdown)
     options = dict(prod=notation.prod, shapes=notation.shapes)
-    writers = {"text": (lambda: loop_text(derivation, **options), False),
-               "LaTeX": (lambda: loop_latex(derivation, bold=notation.bold,
-                                            transpose=notation.transpose, **options), True),
-               "Markdown": (lambda: loop_markdown(derivation, bold=notation.bold,
-                                                  transpose=notation.transpose, **options),
-                            True)}
-    return {fmt: (writers[fmt][0](), writers[fmt][1]) for fmt in formats}
+    latex_options = dict(options, bold=notation.bold, transpose=notation.transpose)
+    made = {"text": (lambda: writers[0](subject, **options), False),
+            "LaTeX": (lambda: writers[1](subject, **latex_options), True),
+            "Markdown": (lambda: writers[2](subject, **latex_options), True)}
+    return {fmt: (made[fmt][0](), made[fmt][1]) for fmt in formats}
+
+
+def _is_hvp(subject):
+    return hasattr(subject, "derivation")
 
 
 def _spellings(text):
@@ -62,49 +68,69 @@ def _spellings(text):
 
 
 class _Members:
-    """The members of the written-out model: (family, index) to its variable and values."""
+    """The members of the written-out model: (family, index) to its values, adjoints and,
+    for H v, tangents and directions (a value the written-out side leaves out is 0: its
+    adjoint where J does not depend on it, its tangent where nothing that moves reaches it)."""
 
-    def __init__(self, derivation, written, evaluator):
-        self.d, self.flat, self.env = derivation, written.model, evaluator.env
-        self.written = written
+    def __init__(self, derivation, flat, evaluator):
+        self.d, self.flat, self.env = derivation, flat, evaluator.env
+        self.named = {getattr(k, "name", None): v for k, v in evaluator.env.items()}
+
+    def _shape(self, name):
+        return np.shape(self.named[name])
 
     def value(self, family, index):
         name = member_name(family, index)
-        if name not in self.flat.variables:
-            return []
-        return [Value(self.env[self.written.symbols[name]])]
+        return [Value(self.named[name])] if name in self.flat.variables else []
 
-    def adjoint(self, family, index):
+    def adjoint(self, family, index, tangent=""):
         name = member_name(family, index)
         if name not in self.flat.variables:
             return []
-        symbol = adjoint_symbol(self.flat, name)
-        if symbol in self.env:
-            return [Value(self.env[symbol])]
-        # ∂J/∂h_0 = 0 where J does not depend on the member
-        return [Value(np.zeros(np.shape(self.env[self.written.symbols[name]])))]
+        held = adjoint_symbol(self.flat, name).name
+        held = f"{tangent}{{{held}}}" if tangent else held
+        return [Value(self.named.get(held, np.zeros(self._shape(name))))]
+
+    def tangent(self, family, index, kind="R"):
+        name = member_name(family, index)
+        if name not in self.flat.variables:
+            return []
+        held = f"{kind}{{{name}}}"
+        return [Value(self.named.get(held, np.zeros(self._shape(name))))]
 
 
-def _families(derivation, members, printer, evaluator, binding):
-    """Every family as printed: its values, its adjoints, the partials of calls at it."""
+def _families(derivation, hvp, written, members, printer, evaluator, binding):
+    """Every family as printed: its values, its adjoints, the partials of calls at it; for
+    H v (`hvp`) also their tangents and the directions."""
     model = derivation.model
     objective = model.objective
     out = []
-    for name in model.families:
-        index = member(name, _SENTINEL, 1, 1)
-        out.append(Family(_spellings(printer.doprint(index)),
-                          lambda k, name=name: members.value(name, k)))
-        adjoint = member(f"∂{objective}/∂{name}", _SENTINEL, 1, 1)
-        out.append(Family(_spellings(printer.doprint(adjoint)),
-                          lambda k, name=name: members.adjoint(name, k)))
+
+    for name, declared in model.families.items():
+        shape = declared.shape  # a matrix's direction prints V, a vector's v
+
+        def family(printed_as, meanings, shape=shape):
+            sentinel = member(printed_as, _SENTINEL, 1, 2 if shape.kind == "matrix" else 1,
+                              scalar=shape.is_scalar)
+            out.append(Family(_spellings(printer.doprint(sentinel)), meanings))
+
+        family(name, lambda k, name=name: members.value(name, k))
+        family(f"∂{objective}/∂{name}", lambda k, name=name: members.adjoint(name, k))
+        if hvp is None:
+            continue
+        family(f"R{{{name}}}", lambda k, name=name: members.tangent(name, k))
+        family(f"R{{∂{objective}/∂{name}}}", lambda k, name=name: members.adjoint(name, k, "R"))
+        if name in hvp.wrt:
+            family(f"V{{{name}}}", lambda k, name=name: members.tangent(name, k, "V"))
     partials = {}
-    for call in _calls(members.written):
+    for call in _calls(written):
         args = [evaluator.value(a) for a in call.call_args]
         for slot, arg in enumerate(call.call_args):
-            found = _member_of(members, arg)
-            if found is None:
+            if not isinstance(arg, (sp.Symbol, sp.MatrixSymbol)):
                 continue
-            family, k = found
+            family, k = _member_of(derivation, arg.name)
+            if family is None:
+                continue
             who = printer.names[("func", call.name)]
             text = printer._partial(who, printer.doprint(member(family, _SENTINEL, 1, 1)))
             value = Value(binding.partial(call.name, slot, args))
@@ -119,18 +145,37 @@ def _calls(written):
             if isinstance(node, mf.Apply)]
 
 
-def _member_of(members, arg):
-    """(family, index) of a written-out symbol that is a member, else None."""
-    if not isinstance(arg, (sp.Symbol, sp.MatrixSymbol)):
-        return None
-    for family in members.d.model.families:
+def _member_of(derivation, name):
+    """(family, index) of a written-out variable's name that is a member, else (None, None)."""
+    for family in derivation.model.families:
         head = f"{family}_"
-        if arg.name.startswith(head):
-            rest = arg.name[len(head):].split("_")
+        if name.startswith(head):
+            rest = name[len(head):].split("_")
             if all(p.isdigit() for p in rest) and member_name(family, tuple(map(int, rest))) \
-                    == arg.name:
+                    == name:
                 return family, tuple(map(int, rest))
-    return None
+    return None, None
+
+
+def _every_tangent(written, hvp, evaluator):
+    """The tangents the written-out H v leaves out, because no H v reads them, worked out
+    from their definitions into `evaluator` (R{∂J/∂h_0} of a piece the general H v prints
+    down to h_0); one that nothing moving reaches stays out (it is 0)."""
+    adjoints = {s.node: s.adjoint for s in written.steps}
+    moving = {written.symbols[n]: d for n, d in hvp.directions.items()}
+    moving.update({written.symbols[s.node]: s.symbol for s in hvp.forward})
+    moving.update({adjoints[s.node]: s.symbol for s in hvp.backward})
+    defined = [(written.symbols[n], e) for n, e in written.forward.items()]
+    for symbol, expr in defined + [(s.adjoint, s.result) for s in written.steps]:
+        if symbol in moving:
+            continue
+        value = jvp(expr, moving, out=symbol)
+        if value is not None:
+            name = f"R{{{symbol.name}}}"
+            tangent = sp.MatrixSymbol(name, *symbol.shape) if isinstance(
+                symbol, sp.MatrixSymbol) else sp.Symbol(name, real=True)
+            evaluator.env[tangent] = evaluator.value(value)
+            moving[symbol] = tangent
 
 
 def _tempered(flat, values):
@@ -162,13 +207,60 @@ def _at_every_index(ranges, lengths):
     return [dict(choice) for choice in itertools.product(*spans)]
 
 
+class _Settings:
+    """The vocabularies to read with, by (LaTeX?, binding seed, point seed): the model
+    written out at the lengths, its derivation (and H v) evaluated at a random point."""
+
+    def __init__(self, subject, lengths, notation):
+        self.subject, self.notation = subject, notation
+        self.hvp = subject if _is_hvp(subject) else None
+        self.derivation = subject.derivation if self.hvp else subject
+        model = self.derivation.model
+        self.lengths = {n: dict(lengths or {}).get(n, CHECK_LENGTH) for n in model.lengths}
+        self.written = Derivation.of(model.unrolled(self.lengths))
+        self.flat_subject = self.written
+        if self.hvp:
+            moving = {*self.hvp.wrt}
+            wrt = [n for n in self.written.params if n in self.written.order
+                   and (n in moving or _member_of(self.derivation, n)[0] in moving)]
+            self.flat_subject = derive_hvp(self.written, wrt)
+        flat = self.written.model
+        self.dims = default_dims(flat, sizes=_SIZES)
+        self.sizes = {flat.dims[n]: s for n, s in self.dims.items()}
+        self.variables = tuple(sorted({str(v) for v in self.derivation.index_of.values()}))
+        self.made = {}
+
+    def __call__(self, latex, b, p):
+        if (latex, b, p) not in self.made:
+            self.made[latex, b, p] = self._made(latex, b, p)
+        return self.made[latex, b, p]
+
+    def _made(self, latex, b, p):
+        d, flat, notation = self.derivation, self.written.model, self.notation
+        binding = Binding(b)
+        values = _tempered(flat, sample_values(flat, self.dims, p))
+        evaluator = values_of(self.flat_subject, values, self.sizes, binding, p)
+        if self.hvp:
+            _every_tangent(self.written, self.flat_subject, evaluator)
+        names = loop_hvp_names(self.hvp, latex, notation) if self.hvp else \
+            loop_names(d, latex, notation)
+        printer = (LoopLatexPrinter if latex else LoopTextPrinter)(names, notation,
+                                                                  d.model.objective)
+        members = _Members(d, flat, evaluator)
+        families = _families(d, self.hvp, self.written, members, printer, evaluator, binding)
+        vocabulary = printed_vocabulary(self.flat_subject, latex, notation, evaluator, binding,
+                                        self.sizes)
+        return vocabulary, Indices(families, self.variables, self.lengths)
+
+
 def prove_printed_loops(derivation, lengths=None, formats=("text", "LaTeX", "Markdown"),
                         notation=None, bindings=(0, 1), points=(0,), documents=None):
     """Read back every formula printed for a derivation with loops, at `lengths`.
 
     Parameters
     ----------
-    derivation : LoopDerivation
+    derivation : LoopDerivation or LoopHVP
+        A derivation with loops, or its H v (the second-order documents are read).
     lengths : dict of str to int, optional
         The lengths to read at (:data:`~symbackprop.derivation.recurrences.CHECK_LENGTH`
         for each not given).
@@ -193,41 +285,19 @@ def prove_printed_loops(derivation, lengths=None, formats=("text", "LaTeX", "Mar
     printed formulas: text 18/18 read back equal
     """
     notation = notation or Notation()
-    model = derivation.model
-    lengths = {n: dict(lengths or {}).get(n, CHECK_LENGTH) for n in model.lengths}
-    written = Derivation.of(model.unrolled(lengths))
-    flat = written.model
-    dims = default_dims(flat, sizes=_SIZES)
-    sizes = {flat.dims[n]: s for n, s in dims.items()}
-    variables = tuple(sorted({str(v) for v in derivation.index_of.values()}))
-    settings = {}
-
-    def setting(latex, b, p):
-        if (latex, b, p) not in settings:
-            binding = Binding(b)
-            values = _tempered(flat, sample_values(flat, dims, p))
-            evaluator = values_of(written, values, sizes, binding, p)
-            names = loop_names(derivation, latex, notation)
-            printer = (LoopLatexPrinter if latex else LoopTextPrinter)(names, notation,
-                                                                      model.objective)
-            members = _Members(derivation, written, evaluator)
-            families = _families(derivation, members, printer, evaluator, binding)
-            vocabulary = printed_vocabulary(written, latex, notation, evaluator, binding, sizes)
-            settings[latex, b, p] = vocabulary, Indices(families, variables, lengths)
-        return settings[latex, b, p]
-
+    settings = _Settings(derivation, lengths, notation)
     report = ReadbackReport()
     documents = documents or _documents(derivation, formats, notation)
     for fmt, (document, latex) in documents.items():
         report.counts[fmt] = 0
         for equation in printed_equations(document, latex):
-            at = _at_every_index(equation.ranges, lengths)
+            at = _at_every_index(equation.ranges, settings.lengths)
             for side in equation.sides:
-                if at == [] or is_definition(side, setting(latex, 0, 0)[0]):
+                if at == [] or is_definition(side, settings(latex, 0, 0)[0]):
                     continue  # an empty range (t = T - 1, …, 1 at T = 1): nothing is claimed
                 report.counts[fmt] += 1
                 why = _first_failure(equation, side, at,
-                                     [setting(latex, b, p) for b in bindings for p in points])
+                                     [settings(latex, b, p) for b in bindings for p in points])
                 if why:
                     report.failures.append((fmt, f"{equation.lhs} = {side}  "
                                                  f"({equation.where}{why[0]})", why[1]))

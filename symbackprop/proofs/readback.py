@@ -357,10 +357,13 @@ def _equal(a, b):
 _CHAIN_RULE = re.compile(r"((Σ|\\sum)_\{[^{}]*\}\^\{[^{}]*\} )?(prod\(|\\operatorname\{prod\})")
 
 
+_DIRECTION = ("a direction of ", "\\text{a direction of }")  # V_W = a direction of W
+
+
 def is_definition(side, vocabulary):
     """A chain-rule line, prod(∂J/∂o, ∂o/∂W2) (or their sum over an index), or a tangent's
     definition, R{W1 x}: not values."""
-    if _CHAIN_RULE.match(side):
+    if _CHAIN_RULE.match(side) or side.startswith(_DIRECTION):
         return True
     for head, opening, closing in (("R", "{", "}"),
                                    ("\\mathcal{R}", "\\left\\{", "\\right\\}")):
