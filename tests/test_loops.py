@@ -16,6 +16,7 @@ import sympy as sp
 
 import symbackprop as sbp
 from symbackprop.cli import main
+from symbackprop.language.looped import WrittenOutModel
 from symbackprop.proofs.check import random_arrays
 from symbackprop.proofs.sizes import default_dims
 from reference import relative_error, torch_value_and_grad
@@ -433,3 +434,35 @@ def test_a_part_of_a_loop_is_written_in_the_loop():
 
 def test_every_loop_example_compiles_in_latex(tmp_path):
     compile_together(tmp_path, {p.stem: sbp.derive(sbp.load(p)).latex() for p in LOOP_EXAMPLES})
+
+
+# --- two indices: layers over time, written out ---------------------------------------------
+
+STACKED = LOOPS / "written_out" / "stacked_rnn.sbp"
+
+
+def test_a_family_of_two_indices_has_no_general_form_yet_and_says_where():
+    model = sbp.load(STACKED)
+    assert isinstance(model, WrittenOutModel) and model.lengths == ("T", "L")
+    with pytest.raises(sbp.ModelError) as err:
+        sbp.derive(model)
+    assert (err.value.line, err.value.col) == (12, 5)
+    assert "2 indices" in err.value.message and "--unroll T=3,L=3" in err.value.message
+
+
+@pytest.mark.parametrize("lengths", [{"L": 1, "T": 1}, {"L": 2, "T": 3}])
+def test_a_stacked_rnn_written_out_agrees_with_finite_differences_and_pytorch(lengths):
+    flat = sbp.load(STACKED, bind={"phi": "tanh", "ell": "squared_error"}).unrolled(lengths)
+    assert sbp.check(flat).ok
+    d = sbp.derive(flat)
+    assert sbp.prove_printed(d, formats=("text", "LaTeX")).ok
+    arrays = random_arrays(flat, default_dims(flat), seed=3)
+    wrt = [n for n, v in flat.variables.items() if v.role in ("param", "input")]
+    J, grads = d.lambdify(wrt=wrt)(**arrays)
+    J_torch, grads_torch = torch_value_and_grad(flat, arrays, wrt)
+    assert relative_error(J, J_torch) <= 1e-12
+    for name in wrt:
+        assert relative_error(grads[name], grads_torch[name]) <= 1e-9, name
+    # a member of two indices prints with both: h_{1,2}, \boldsymbol{h}_{1,2}
+    assert "h_{1,1} = tanh(W_1 h_{0,1} + U_1 h_{1,0})" in d.text(prod=False)
+    assert "\\boldsymbol{h}_{1,1} &=" in d.latex()
