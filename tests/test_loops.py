@@ -466,3 +466,32 @@ def test_a_stacked_rnn_written_out_agrees_with_finite_differences_and_pytorch(le
     # a member of two indices prints with both: h_{1,2}, \boldsymbol{h}_{1,2}
     assert "h_{1,1} = tanh(W_1 h_{0,1} + U_1 h_{1,0})" in d.text(prod=False)
     assert "\\boldsymbol{h}_{1,1} &=" in d.latex()
+
+
+LOSS_AT_THE_END = """dim d, n, q, T
+input x[t]: vector(d) for t in 1..T
+const h0: vector(n)
+param A: matrix(n, d)
+param B: matrix(n, n)
+param C: matrix(q, n)
+input y[t]: vector(q) for t in 1..T
+h[0] = h0
+for t in 1..T:
+    a[t] = A @ x[t] + B @ h[t-1]
+    h[t] = tanh(a[t])
+    o[t] = C @ h[t]
+L = squared_error(o[T], y[T])
+objective L
+"""
+
+
+def test_a_zero_piece_is_shown_where_another_step_reads_it():
+    d = sbp.derive(sbp.parse(LOSS_AT_THE_END))
+    text = d.text(prod=False, shapes=False)
+    # ∂L/∂h_{t-1} reads ∂L/∂o_{t-1}: its zero piece is printed; y's, read by none, is not
+    assert "  for t = T - 1, …, 1:\n    ∂L/∂o_t = 0\n" in text
+    assert "∂L/∂h_{t-1} = Cᵀ (∂L/∂o_{t-1}) + Bᵀ (∂L/∂a_t)" in text
+    assert "∂L/∂y_t" not in text and "∂L/∂y_T = -(o_T - y_T)" in text
+    for k in (1, 2, 3):  # the written-out model has no step for ∂L/∂o_1 or ∂L/∂y_1: both 0
+        assert d.prove({"T": k}).ok
+    assert d.prove_printed().ok

@@ -22,7 +22,7 @@ from sympy.matrices.expressions import MatrixSymbol
 from ..derivation.graph import variable_latex
 from ..language.model import Variable
 from ..language.spelling import default_latex, unicode_name
-from ..primitives.members import IndexSum, Member, ScalarMember
+from ..primitives.members import IndexSum, Member, ScalarMember, members_in
 from .documents import (Document, Equation, Section, render_latex, render_markdown,
                         render_text)
 from .names import BOLD, TRANSPOSE, Notation, adjoint_name
@@ -402,9 +402,12 @@ def _backward(w):
     """The backward steps: a boundary at one index in the run of steps, a recurrence under
     its own heading."""
     seed = w.print(w.d.adjoint_symbol(w.model.objective))
+    # a piece that is 0 (∂L/∂o_t for t < T of a loss at o_T) is shown where another step
+    # reads its family: ∂L/∂h_{t-1} = Cᵀ (∂L/∂o_{t-1}) + … must not name an unshown value
+    read = {m.family for s in w.d.steps for m in members_in(s.result)}
     items = []
     for step in w.d.steps:
-        if not step.terms:
+        if not step.terms and getattr(step.adjoint, "family", None) not in read:
             continue
         at = {} if step.index is None or _ranged(step) else {step.index: step.lo}
         loop = w.loop_heading(step.index, step.hi, step.lo) if _ranged(step) else None
