@@ -163,12 +163,11 @@ def _derive_loops(d, args):
     """A model with loops, derived for a general index."""
     unsupported = [flag for flag, used in (("--memory", args.memory and args.format != "text"),
                                            ("--dims", bool(args.dims)),
-                                           ("--substituted", args.substituted),
-                                           ("--nabla", args.nabla)) if used]
+                                           ("--substituted", args.substituted)) if used]
     if unsupported:
         raise UsageError(f"{', '.join(unsupported)}: not yet for a model with loops derived in "
                          "general; write it out with --unroll T=3")
-    notation = dict(prod=args.prod, shapes=args.shapes)
+    notation = dict(prod=args.prod, shapes=args.shapes, nabla=args.nabla)
     if args.standalone and args.format != "tex":
         raise UsageError("--standalone goes with --format tex")
     if args.format == "text":

@@ -43,8 +43,8 @@ def test_and_at_other_lengths(path, length):
 
 @pytest.mark.parametrize("notation", [sbp.Notation(bold="mathbf"), sbp.Notation(transpose="T"),
                                       sbp.Notation(transpose="mathsf"),
-                                      sbp.Notation(shapes=False)],
-                         ids=["mathbf", "T", "mathsf", "no-shapes"])
+                                      sbp.Notation(shapes=False), sbp.Notation(nabla=True)],
+                         ids=["mathbf", "T", "mathsf", "no-shapes", "nabla"])
 @pytest.mark.parametrize("name", ["bptt", "mlp_layers_batch", "gru"])
 def test_in_every_notation(name, notation):
     report = prove_printed_loops(_derivation(f"examples/loops/{name}.sbp"), notation=notation)
@@ -207,3 +207,12 @@ def test_check_of_a_model_with_loops_proves_numbers_derivation_and_print(capsys)
     assert out.startswith("The model written out at T = 3:\ncheck: ")
     assert "general derivation at T = 3: 29 formulas agree" in out
     assert "printed formulas: text 18/18, LaTeX 18/18 read back equal" in out
+
+
+def test_derive_writes_a_model_with_loops_in_nabla_notation(capsys):
+    from symbackprop.cli import main
+    assert main(["derive", "examples/loops/bptt.sbp", "--nabla", "--no-prod"]) == 0
+    out = capsys.readouterr().out
+    assert "∇_{h_t} L = W_qhᵀ (∇_{o_t} L) + W_hhᵀ (∇_{h_{t+1}} L)" in out
+    assert main(["derive", "examples/loops/bptt.sbp", "--nabla", "--format", "tex"]) == 0
+    assert "\\nabla_{\\boldsymbol{h}_{t+1}} L" in capsys.readouterr().out

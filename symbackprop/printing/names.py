@@ -69,7 +69,9 @@ def adjoint_name(of, wrt, latex, notation):
         if notation.nabla:
             return f"\\nabla_{{{wrt}}} {of}"
         return f"\\frac{{\\partial {of}}}{{\\partial {wrt}}}"
-    return f"∇_{wrt} {of}" if notation.nabla else f"∂{of}/∂{wrt}"
+    if notation.nabla:  # ∇_W2 J; ∇_{W_hh} J, ∇_{h_{t+1}} L: a subscript of a subscript braced
+        return f"∇_{wrt} {of}" if wrt.isalnum() else f"∇_{{{wrt}}} {of}"
+    return f"∂{of}/∂{wrt}"
 
 
 def display_names(derivation, latex, notation=Notation()):

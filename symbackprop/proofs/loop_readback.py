@@ -46,7 +46,7 @@ _SIZES = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
 def _documents(subject, formats, notation):
     writers = (loop_hvp_text, loop_hvp_latex, loop_hvp_markdown) if _is_hvp(subject) else \
         (loop_text, loop_latex, loop_markdown)
-    options = dict(prod=notation.prod, shapes=notation.shapes)
+    options = dict(prod=notation.prod, shapes=notation.shapes, nabla=notation.nabla)
     latex_options = dict(options, bold=notation.bold, transpose=notation.transpose)
     made = {"text": (lambda: writers[0](subject, **options), False),
             "LaTeX": (lambda: writers[1](subject, **latex_options), True),
