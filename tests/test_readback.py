@@ -320,3 +320,21 @@ def test_a_negated_sum_of_scalar_products_keeps_its_brackets_in_latex():
     report = prove_printed(hvp)
     assert report.ok, str(report)
     assert "= - \\Bigl(" in documents.hvp_latex(hvp) or "= -\\left(" in documents.hvp_latex(hvp)
+
+
+def test_a_quotient_beside_a_hadamard_product_is_bracketed():
+    # sqrt's derivative at a sum, 1/(2 sqrt(u)), beside ⊙ z read two ways as printed bare
+    d = sbp.derive(sbp.parse("dim n\ninput x: vector(n)\nparam W: matrix(n, n)\nz = W @ x\n"
+                             "J = sum(sqrt(z * z + 1))\nobjective J\n"))
+    assert "((1/(2 sqrt(z ⊙ z + 𝟏))) ⊙ z)" in d.text(prod=False)
+    assert prove_printed(d).ok
+
+
+def test_abs_prints_as_the_model_writes_it_not_as_a_determinant():
+    d = sbp.derive(sbp.parse("dim n\ninput x: vector(n)\nparam W: matrix(n, n)\n"
+                             "const lambda: scalar\nJ = sum(tanh(W @ x)) + lambda * sum(abs(W))\n"
+                             "objective J\n"))
+    assert "λ sum(abs(W))" in d.text() and "λ sign(W)" in d.text()
+    latex = d.latex()
+    assert "\\operatorname{abs}\\left(\\boldsymbol{W}\\right)" in latex and "\\left|" not in latex
+    assert prove_printed(d).ok

@@ -167,15 +167,20 @@ _CALLED = [
     # SymPy writes sqrt(x) as x^(1/2), a power: formulas print it so, \sqrt{x}
     ScalarFunction("sqrt", sp.sqrt(ENTRY), "square root entrywise", latex="\\sqrt{\\cdot}",
                    domain="positive"),
+    ScalarFunction("sin", sp.sin(ENTRY), "sine entrywise"),
+    ScalarFunction("cos", sp.cos(ENTRY), "cosine entrywise"),
+    ScalarFunction("sinh", sp.sinh(ENTRY), "hyperbolic sine entrywise"),
+    ScalarFunction("cosh", sp.cosh(ENTRY), "hyperbolic cosine entrywise"),
+    # |x|' = sign(x), 0 at 0: the subgradient PyTorch's autograd takes too
+    ScalarFunction("abs", sp.Abs(ENTRY), "absolute value entrywise; derivative sign(x), 0 at 0",
+                   latex="\\operatorname{abs}", numpy="np.abs({x})", evaluate=np.abs),
 ]
 
 _WRITTEN_BY_SYMPY = [
-    ScalarFunction("Abs", None, numpy="np.abs({x})", evaluate=np.abs),  # sqrt(x^2) is |x|
+    # sqrt(x^2) is |x|; written abs(x) as a model calls it (|W| of a matrix reads as det W)
+    ScalarFunction("Abs", None, latex="\\operatorname{abs}", text="abs", numpy="np.abs({x})",
+                   evaluate=np.abs),
     ScalarFunction("sign", None),  # |x|' is sign(x)
-    ScalarFunction("sinh", None),
-    ScalarFunction("cosh", None),
-    ScalarFunction("sin", None),
-    ScalarFunction("cos", None),
 ]
 
 for _row in _WRITTEN_BY_SYMPY + _CALLED:

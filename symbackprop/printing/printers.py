@@ -171,7 +171,8 @@ class _Common:
         compound = self._compound(arg) and not flat
         product = isinstance(arg, sp.MatMul) or (isinstance(arg, sp.OneMatrix)
                                                  and arg.rows != 1 and arg.cols != 1)
-        return self._parens(text) if compound or product else text
+        # a/b ⊙ c reads as (a/b) ⊙ c and as a/(b ⊙ c): a quotient next to ⊙ is bracketed
+        return self._parens(text) if compound or product or _inline_quotient(text) else text
 
     def _print_MatMul(self, expr):
         # Written here, from the factors, rather than by SymPy: its version
@@ -243,6 +244,20 @@ class _Common:
         if columns:  # a vector or a scalar: the Hessian matrix times the tangent
             return f"{self._parens(second)} {self._factor(expr.tangent)}"
         return self._applied(second, tangent)
+
+
+def _inline_quotient(text):
+    """Whether `text` has a slash outside its brackets that divides (not the bar of a named
+    partial, ∂J/∂z)."""
+    depth = 0
+    for i, c in enumerate(text):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "/" and depth == 0 and not text.startswith("∂", i + 1):
+            return True
+    return False
 
 
 class TextPrinter(_Common, StrPrinter):
@@ -521,6 +536,10 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
     def _print_Pow(self, expr):
         entrywise = self._entrywise_power(expr)
         return entrywise if entrywise is not None else super()._print_Pow(expr)
+
+    def _print_Abs(self, expr, exp=None):
+        # abs(W), as the model writes it: SymPy's |W| of a matrix reads as its determinant
+        return self._print_Function(expr, exp)
 
     def _print_log(self, expr, exp=None):
         return self._print_Function(expr, exp)
