@@ -8,7 +8,8 @@ assignments, and twice in one expression), sometimes nested inside a second
 operator, and is type-correct by construction: the strategy tracks every value's
 shape and only picks an operator whose shape rule accepts its operands.  It covers
 every built-in: + - * / @ ^ (exponents 1, 2, 3, -1, -2), unary -, .T (of scalars,
-vectors, matrices), the entrywise functions, sum mean norm trace, softmax
+vectors, matrices), the entrywise functions (sin, cos, sinh, cosh and abs too),
+sum mean norm trace, softmax
 log_softmax logsumexp (vectors, row vectors, matrix rows), the row-wise sum_rows
 mean_rows center_rows scale_rows, and the three losses; scalar and vector-to-rows
 broadcasting; literals (0 included); `as "..."` names.
@@ -219,6 +220,31 @@ def u_sqrt(t):
     return _call("sqrt", t, math.sqrt(t.bound), math.sqrt(t.low), nonzero=True)
 
 
+def u_sin(t):
+    return _call("sin", t, 1.0, None)
+
+
+def u_cos(t):
+    return _call("cos", t, 1.0, None)
+
+
+def u_sinh(t):
+    if t.bound > 4:
+        return None
+    return _call("sinh", t, math.sinh(t.bound), math.sinh(t.low) if nonneg(t.low) else None,
+                 nonzero=t.nonzero)
+
+
+def u_cosh(t):
+    if t.bound > 4:
+        return None
+    return _call("cosh", t, math.cosh(t.bound), 1.0, nonzero=True)
+
+
+def u_abs(t):
+    return _call("abs", t, t.bound, t.low if nonneg(t.low) else 0.0, nonzero=t.nonzero)
+
+
 def u_square(t):
     return _call("square", t, t.bound**2, (t.low or 0.0) ** 2, nonzero=t.nonzero)
 
@@ -303,9 +329,9 @@ def u_center_rows(t):
 
 
 UNARY = [u_neg, u_transpose, u_relu, u_sigmoid, u_tanh, u_exp, u_log, u_softplus, u_sqrt,
-         u_square, u_pow(1), u_pow(2), u_pow(3), u_pow(-1), u_pow(-2), u_sum, u_mean,
-         u_norm, u_trace, u_softmax, u_log_softmax, u_logsumexp, u_sum_rows, u_mean_rows,
-         u_center_rows]
+         u_sin, u_cos, u_sinh, u_cosh, u_abs, u_square, u_pow(1), u_pow(2), u_pow(3),
+         u_pow(-1), u_pow(-2), u_sum, u_mean, u_norm, u_trace, u_softmax, u_log_softmax,
+         u_logsumexp, u_sum_rows, u_mean_rows, u_center_rows]
 
 
 # --- binary operators: (term, term) -> term or None --------------------------------

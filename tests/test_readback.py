@@ -9,6 +9,7 @@ cases once printed wrongly.
 """
 
 import functools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -338,3 +339,14 @@ def test_abs_prints_as_the_model_writes_it_not_as_a_determinant():
     latex = d.latex()
     assert "\\operatorname{abs}\\left(\\boldsymbol{W}\\right)" in latex and "\\left|" not in latex
     assert prove_printed(d).ok
+
+
+def test_a_negated_sum_of_scalar_products_after_another_term_keeps_its_brackets():
+    # R{p2 - p0ᵀ log_softmax(p0)}: SymPy's LaTeX printed v - aᵀ b + cᵀ d for v - (aᵀ b + cᵀ d)
+    d = sbp.derive(sbp.parse("dim m\nparam p0: vector(m)\nparam p2: scalar\n"
+                             "v1 = p2 + cross_entropy(p0, p0)\nJ = log(1 + sigmoid(v1)) + p2\n"
+                             "objective J\n"))
+    hvp = sbp.derive_hvp(d)
+    latex = hvp.latex()
+    assert re.search(r"v_\{p\^\{\(2\)\}\}\s*(\\\\\s*&\\quad)?\s*- \\(left|Bigl)\(", latex)
+    assert prove_printed(hvp).ok  # it failed: 10 of 11 LaTeX formulas read back equal

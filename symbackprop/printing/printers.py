@@ -490,9 +490,25 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         return sign + " ".join(parts)
 
     def _print_Add(self, expr, order=None):
+        # a - (bᵀ c + dᵀ e): SymPy's LaTeX takes a negated term's minus out and prints the
+        # 1 x 1 sum left as an atom, a - bᵀ c + dᵀ e; a stand-in keeps its brackets
+        terms = self._as_ordered_terms(expr, order=order)
+        if any(isinstance(-t, mf.AsScalar) and isinstance((-t).arg, sp.MatAdd)
+               for t in terms[1:]):
+            out = self._print(terms[0])
+            for term in terms[1:]:
+                sign = " - " if term.could_extract_minus_sign() else " + "
+                term = -term if sign == " - " else term
+                text = self._print(term)
+                if isinstance(term, mf.AsScalar) and isinstance(term.arg, sp.MatAdd) \
+                        or self._needs_add_brackets(term):
+                    text = self._parens(text)
+                out += sign + text
+        else:
+            out = super()._print_Add(expr, order)
         # a term that prints with its own sign (vᵀ w of a negated product): a - b, not a + -b
         return re.sub(r"(?<=\s)([+-]) -(?=\S)", lambda m: "- " if m.group(1) == "+" else "+ ",
-                      super()._print_Add(expr, order))
+                      out)
 
     def _print_Transpose(self, expr):
         inner = self._print(expr.arg)
