@@ -86,6 +86,11 @@ def _numpy_ops():
         "log": lambda s, a: np.log(a),
         "softplus": lambda s, a: np.log1p(np.exp(a)),
         "sqrt": lambda s, a: np.sqrt(a),
+        "sin": lambda s, a: np.sin(a),
+        "cos": lambda s, a: np.cos(a),
+        "sinh": lambda s, a: np.sinh(a),
+        "cosh": lambda s, a: np.cosh(a),
+        "abs": lambda s, a: np.abs(a),
     }
 
 
