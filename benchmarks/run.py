@@ -477,6 +477,23 @@ def _bench_rnn(threads):
     return ratio
 
 
+# --------------------------------------------------------------------------- 6. every example
+
+def bench_every_example(threads):
+    from every_example import bench_examples  # benchmarks/every_example.py, beside this script
+    try:
+        import torch  # noqa: F401
+    except ImportError as e:
+        note(f"PyTorch not importable ({e}); section 6 is skipped")
+        return None
+    before = set_blas_threads(1)  # one thread for NumPy and PyTorch alike, as in section 5
+    try:
+        return bench_examples(1 if before is not None else threads, interleaved, row, note)
+    finally:
+        if before is not None:
+            set_blas_threads(before)
+
+
 # --------------------------------------------------------------------------- 2. derivation scaling
 
 def derive_and_latex(model):
@@ -738,6 +755,8 @@ def main():
     parser.add_argument("--profile", action="store_true",
                         help="after the table, profile the workloads that MISS: time per "
                              "generated statement (1), cProfile (2, 4)")
+    parser.add_argument("--examples-only", action="store_true",
+                        help="run section 6 alone (every example against PyTorch and by hand)")
     args = parser.parse_args()
 
     threads, source = blas_threads()
@@ -745,12 +764,18 @@ def main():
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, SymPy {sp.__version__}, "
           f"{os.cpu_count()} CPUs, BLAS threads {threads} ({source}), load average {load_average()}")
 
-    section("1. Runtime: value and gradients, 4-layer tanh MLP, float64", bench_runtime, threads)
-    times = section("2. Derivation + LaTeX of deep MLPs", bench_derivation)
-    section("3. Expression size, width-3 tanh chain", bench_size)
-    section("4. Code generation: lambdify of a 64-layer MLP", bench_lambdify)
-    section("5. Runtime: value and gradients, tanh RNN with loops kept, float64", bench_rnn,
-            threads)
+    times = None
+    if not args.examples_only:
+        section("1. Runtime: value and gradients, 4-layer tanh MLP, float64", bench_runtime,
+                threads)
+        times = section("2. Derivation + LaTeX of deep MLPs", bench_derivation)
+        section("3. Expression size, width-3 tanh chain", bench_size)
+        section("4. Code generation: lambdify of a 64-layer MLP", bench_lambdify)
+    if not args.examples_only:
+        section("5. Runtime: value and gradients, tanh RNN with loops kept, float64", bench_rnn,
+                threads)
+    section("6. Runtime: every example, large and small, against PyTorch and by hand",
+            bench_every_example, threads)
 
     widths = [max(len(str(r[i])) for r in ROWS + [("section", "measurement", "value", "target",
                                                      "status")]) for i in range(5)]

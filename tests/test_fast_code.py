@@ -189,3 +189,10 @@ def test_a_broadcast_is_widened_where_the_whole_shape_is_needed():
     values = {"np": np, "b": np.arange(3.0).reshape(3, 1), "X": np.ones((2, 3)), "n": 2, "q": 3}
     widened = eval(printer.doprint(ex.mul(rows, X.T)), values)  # 𝟏 bᵀ Xᵀ
     assert np.array_equal(widened, np.ones((2, 1)) @ values["b"].T @ values["X"].T)
+
+
+def test_relu_derivative_in_a_product_is_a_comparison():
+    for name, expected in (("mlp_bias", "grad_z = grad_h * (z > 0)"),
+                           ("hinge_svm", "grad_margin = -(1.0 / n_n) * (t0 > 0)")):
+        code = _value_and_grad(ROOT / "examples" / f"{name}.sbp")
+        assert expected in code and "np.heaviside" not in code

@@ -250,8 +250,8 @@ class NumPyPrinter(Printer):
 
     def _product(self, mats):
         """The product of `mats`: a matrix chain, or sums of lines where a factor is ones."""
-        if len(mats) == 1:
-            return self._print(mats[0])
+        if len(mats) == 1:  # scaled (c ≠ ±1): a scaled step is a float array too
+            return self._step(mats[0]) if _is_step(mats[0]) else self._print(mats[0])
         at = _first_ones(mats)
         if at is None:
             return self._chain(mats)
@@ -308,7 +308,13 @@ class NumPyPrinter(Printer):
         return f"{self._operand(expr.arg, _ATOM)}.T"
 
     def _print_HadamardProduct(self, expr):
-        return self._factors(expr.args, "*")
+        printed = [self._step(a) if _is_step(a) else self._print(a) for a in expr.args]
+        return self._factors_printed(printed, "*")
+
+    def _step(self, expr):
+        # G ⊙ 𝟙[Z > 0] as G * (Z > 0): a comparison costs a tenth of np.heaviside, and the
+        # boolean factor becomes 0.0 or 1.0 in the product (a NaN in Z has made J NaN already)
+        return (f"({self._print(expr.arg)[0]} > 0)", _ATOM)
 
     def _dims(self, *sizes):
         return ", ".join(self.doprint(s) for s in sizes)
@@ -350,6 +356,18 @@ class NumPyPrinter(Printer):
         options = "".join(f", {option}" for option in expr.numpy_options)
         return f"{expr.call_numpy}({self.doprint(expr.arg)}{options})"
 
+    def _print_SumAll(self, expr):
+        arg = expr.arg
+        if isinstance(arg, HadamardPower) and arg.exp == 2:
+            text, own = self._whole(arg.base)
+            if own == _ATOM and text.isidentifier():  # sum(e ⊙ e) of a named e
+                return f"np.vdot({text}, {text})"
+        if isinstance(arg, sp.HadamardProduct):  # sum(a ⊙ b): no temporary for a ⊙ b
+            first, *rest = arg.args
+            second = rest[0] if len(rest) == 1 else sp.HadamardProduct(*rest)
+            return f"np.vdot({self.doprint(first)}, {self.doprint(second)})"
+        return self._print_NamedCall(expr)
+
     def _print_Norm(self, expr):
         return f"np.linalg.norm({self.doprint(expr.arg)})"
 
@@ -367,6 +385,11 @@ class NumPyPrinter(Printer):
         raise TypeError(f"the abstract function {expr.name} has no NumPy form; bind it")
 
     _print_Partial = _print_Apply
+
+
+def _is_step(expr):
+    """Whether `expr` is the unit step 𝟙[x > 0] of a matrix (relu's derivative)."""
+    return isinstance(expr, ex.Map) and expr.function.expr == sp.Heaviside(ex.ENTRY, 0)
 
 
 def _first_ones(mats):
