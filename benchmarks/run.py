@@ -32,6 +32,16 @@ It measures, in one run, and prints a table with PASS/MISS against targets:
    all on one BLAS thread (products this small gain little from a second, and
    a spinning thread pool makes the times follow other load).
    Target: symbackprop / hand-written <= 1.15.
+6. Every example of ``examples/`` and ``examples/loops/`` at a large size (batch
+   256, every other dim 256, loops of 16 steps) and a small one (batch 1, dims
+   16), float64, one thread for NumPy's BLAS and PyTorch alike: the generated
+   value-and-gradients against PyTorch autograd on the same model, and, for the
+   textbook MLP, the minibatch MLP with biases, softmax regression,
+   self-attention and the tanh RNN, against hand-written NumPy backprop (checked
+   equal first), printed as a table of ratios with the spread (see
+   ``benchmarks/every_example.py``).  Targets: generated / hand-written <= 1.05
+   on those five, generated / PyTorch <= 1.0 on every example at the large size.
+   ``--examples-only`` runs this section alone.
 
 Every timing is the median of several repeats after a warm-up, with
 ``time.perf_counter``; SymPy's cache is cleared before each symbolic repeat so

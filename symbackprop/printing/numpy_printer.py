@@ -302,6 +302,11 @@ class NumPyPrinter(Printer):
         left = self._bracketed(a, mats)[0] if not isinstance(a, int) else self._factor(mats[a])
         right = self._factor(mats[b]) if isinstance(b, int) else \
             f"({self._bracketed(b, mats)[0]})"
+        if mats[_last(a)].cols == 1:
+            # a column times a row, u vᵀ: broadcasting multiplies them entry by entry, three
+            # times faster than a matrix product with an inner size of 1
+            left = left if isinstance(a, int) else f"({left})"
+            return (f"{left} * {right}", _PRODUCT)
         return (f"{left} @ {right}", _PRODUCT)
 
     def _print_Transpose(self, expr):
@@ -390,6 +395,13 @@ class NumPyPrinter(Printer):
 def _is_step(expr):
     """Whether `expr` is the unit step 𝟙[x > 0] of a matrix (relu's derivative)."""
     return isinstance(expr, ex.Map) and expr.function.expr == sp.Heaviside(ex.ENTRY, 0)
+
+
+def _last(tree):
+    """The index of the last factor of a bracketing."""
+    while not isinstance(tree, int):
+        tree = tree[1]
+    return tree
 
 
 def _first_ones(mats):
