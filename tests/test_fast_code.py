@@ -203,3 +203,9 @@ def test_an_outer_product_is_a_broadcast_not_a_matrix_product():
     assert "grad_W1 = grad_z * x.T + lambda_ * W1" in code and "@ x.T" not in code
     model = sbp.load(ROOT / "examples" / "textbook_mlp.sbp", bind=BIND["textbook_mlp"])
     assert sbp.check(model, dims={"d": 1, "h": 3, "q": 1}).ok
+
+
+def test_softmax_beside_log_softmax_is_its_exponential():
+    code = _value_and_grad(ROOT / "examples" / "softmax_regression.sbp")
+    assert not re.search(r"(?<!_log)_softmax\(", code) and code.count("_log_softmax(O_, 1)") == 1
+    assert "np.exp(t0)" in code

@@ -24,11 +24,12 @@ import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
 
 from ..primitives import expressions as ex
+from ..primitives.matrix_functions import LogSoftmax, Softmax
 from .reverse import adjoint_symbol
 
 __all__ = ["Statement", "Program", "forward_program", "training_program", "gradient_statements",
-           "finished", "is_temporary", "needed_steps", "reuse_entrywise", "temporary_name",
-           "zero"]
+           "finished", "is_temporary", "needed_steps", "reuse_entrywise",
+           "softmax_from_log_softmax", "temporary_name", "zero"]
 
 _TEMPORARY = "\0temp"
 
@@ -217,6 +218,31 @@ def reuse_entrywise(statements):
     return out
 
 
+def softmax_from_log_softmax(statements):
+    """`statements` with softmax(x) as exp(log_softmax(x)) where log_softmax(x) is computed too.
+
+    Cross-entropy's value reads log_softmax(O) and its gradient softmax(O); a
+    hand-writer exponentiates the log-probabilities (finite: they are at most 0)
+    rather than normalising the exponentials again.
+
+    Examples
+    --------
+    >>> from symbackprop.primitives.matrix_functions import LogSoftmax, Softmax
+    >>> O, J, G = (sp.MatrixSymbol(n, 3, 2) for n in ("O", "J", "G"))
+    >>> out = softmax_from_log_softmax([Statement(J, LogSoftmax(O, 1)),
+    ...                                 Statement(G, Softmax(O, 1))])
+    >>> out[1].value.function.expr, out[1].value.arg == LogSoftmax(O, 1)
+    (exp(ξ), True)
+    """
+    found = {e for s in statements for e in _subexpressions(s.value)
+             if isinstance(e, (Softmax, LogSoftmax))}
+    rewrite = {e: ex.Map(sp.Lambda(ex.ENTRY, sp.exp(ex.ENTRY)), LogSoftmax(e.arg, e.axis))
+               for e in found if isinstance(e, Softmax) and LogSoftmax(e.arg, e.axis) in found}
+    if not rewrite:
+        return statements
+    return [replace(s, value=s.value.xreplace(rewrite)) for s in statements]
+
+
 def _held_inside(m, others):
     """(the body of `m` as a function of another map of its operand, that map), or None."""
     body, best = m.function.expr, None
@@ -247,7 +273,7 @@ def share_subexpressions(statements):
     list of Statement
         The temporaries' targets are symbols for which :func:`is_temporary` holds.
     """
-    statements = reuse_entrywise(statements)
+    statements = reuse_entrywise(softmax_from_log_softmax(statements))
     counts = Counter(e for s in statements for e in _subexpressions(s.value) if _worth_sharing(e))
     size = {e: sum(1 for _ in _subexpressions(e)) for e, n in counts.items() if n > 1}
     temps = {}
