@@ -21,7 +21,10 @@ wrote is evaluated.
 
 Layout: a vector is computed as an n x 1 column and a scalar as a float; the
 wrapper converts 1-D arrays in and out.  Softmax, log-softmax, log-sum-exp,
-sigmoid and softplus use their numerically stable forms.
+sigmoid and softplus use their numerically stable forms.  Products with
+all-ones matrices are printed as broadcasts and sums over an axis, and chains
+of products in the order their sizes make cheapest
+(:mod:`symbackprop.printing.numpy_printer`).
 """
 
 from __future__ import annotations
