@@ -278,8 +278,10 @@ def _all(threads, interleaved, row, note, budget, torch):
     print(f"  generated (lambdify) vs PyTorch autograd ({torch.__version__}, {threads} threads) "
           "and, for five, hand-written NumPy; medians of interleaved repeats, spread = "
           "largest IQR/median of the candidates", flush=True)
+    print("  module/gen: the generated function called without the wrapper that checks and "
+          "converts the arrays (flat models)", flush=True)
     print(f"  {'example':22s} {'size':5s} {'gen ms':>9s} {'gen/torch':>9s} {'gen/hand':>9s} "
-          f"{'spread':>7s}", flush=True)
+          f"{'module/gen':>9s} {'spread':>7s}", flush=True)
     results = {}
     for name, path in examples():
         for size, (batch, width) in SIZES.items():
@@ -300,15 +302,30 @@ def _one(name, path, batch, width, size, interleaved, budget):
         if err > 1e-10:
             raise AssertionError(f"{name}: generated and hand-written differ by {err:.1e}")
         candidates["hand"] = hand_call(name, arrays)
+    if name not in LENGTHS:
+        candidates["module"] = _module_call(f, flat, arrays)
     t, spread, _, _, _ = interleaved(candidates, repeats=15, min_repeats=5, budget=budget,
                                      min_time=0.02, warmup=2)
     out = {"generated": t["generated"], "torch": t["generated"] / t["torch"],
            "hand": t["generated"] / t["hand"] if "hand" in t else None,
+           "module": t["module"] / t["generated"] if "module" in t else None,
            "spread": max(spread.values())}
-    hand = f"{out['hand']:9.2f}" if out["hand"] is not None else f"{'':9s}"
+    hand, module = (f"{out[k]:9.2f}" if out[k] is not None else f"{'':9s}"
+                    for k in ("hand", "module"))
     print(f"  {name:22s} {size:5s} {t['generated'] * 1e3:9.3f} {out['torch']:9.2f} {hand} "
-          f"{out['spread']:7.0%}", flush=True)
+          f"{module} {out['spread']:7.0%}", flush=True)
     return out
+
+
+def _module_call(f, model, arrays):
+    """The generated module's value_and_grad called directly, its arguments in its own layout
+    (vectors as columns) made once: what the code costs without the wrapper's checks."""
+    from symbackprop.printing.numpy_function import _Arrays, _passed
+    namespace = {}
+    exec(compile(f.source, "<generated>", "exec"), namespace)
+    passed = _passed(model, _Arrays(model)(arrays))
+    function = namespace["value_and_grad"]
+    return lambda: function(*passed)
 
 
 def _judged(results, row, note):

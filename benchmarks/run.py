@@ -320,7 +320,8 @@ def bench_runtime(threads):
             return J, torch.autograd.grad(J, tWs)
 
         J_t, g_t = torch_value_and_grad()
-        err = max([rel(J_t.item(), J_hand)] + [rel(g.numpy(), g_hand[i]) for i, g in enumerate(g_t)])
+        err = max([rel(J_t.item(), J_hand)]
+                  + [rel(g.numpy(), g_hand[i]) for i, g in enumerate(g_t)])
         if err > 1e-10:
             raise AssertionError(f"PyTorch and hand-written backprop differ: {err:.2e}")
         print(f"  gradients: PyTorch == hand-written backprop, max rel. error {err:.1e} "
@@ -340,19 +341,21 @@ def bench_runtime(threads):
     row(section, "symbackprop / hand-written backprop", f"{ratio:.2f}", "<= 1.15", ratio <= 1.15)
     row(section, "  same, fastest repeats (less hurt by other load)",
         f"{best['symbackprop'] / best['hand']:.2f}", "(info)")
-    row(section, "  same, model with Z_k = H_(k-1) W_k named", f"{t['symbackprop_split'] / t['hand']:.2f}",
-        "(info)")
-    row(section, "hand-written backprop / forward", f"{t['hand'] / t['forward']:.2f}", "~3.7 (info)")
+    row(section, "  same, model with Z_k = H_(k-1) W_k named",
+        f"{t['symbackprop_split'] / t['hand']:.2f}", "(info)")
+    row(section, "hand-written backprop / forward", f"{t['hand'] / t['forward']:.2f}",
+        "~3.7 (info)")
     if "torch" in t:
         row(section, "PyTorch autograd / hand-written", f"{t['torch'] / t['hand']:.2f}", "(info)")
-        row(section, "symbackprop / PyTorch autograd", f"{t['symbackprop'] / t['torch']:.2f}", "(info)")
+        row(section, "symbackprop / PyTorch autograd", f"{t['symbackprop'] / t['torch']:.2f}",
+            "(info)")
     row(section, "hand-written backprop, ms/call", f"{t['hand'] * 1e3:.2f}", "(info)")
 
     mm, th = source_counts(f.source)
     mm_s, th_s = source_counts(f_split.source)
     hand_mm, hand_th = 3 * layers - 1, layers
-    note(f"value_and_grad has {mm} matmuls and {th} tanh calls (named-Z model: {mm_s} and {th_s}); "
-         f"hand-written backprop has {hand_mm} and {hand_th}")
+    note(f"value_and_grad has {mm} matmuls and {th} tanh calls (named-Z model: {mm_s} and "
+         f"{th_s}); hand-written backprop has {hand_mm} and {hand_th}")
     return ratio
 
 
@@ -554,8 +557,9 @@ def bench_derivation(budget=95.0):
             note(f"{L} layers: RecursionError: {e}")
             break
         last = L
-        print(f"  {L:5d} layers: {times[L]:7.3f} s  (derive {statistics.median(parts['derive']):.3f}"
-              f", latex {statistics.median(parts['latex']):.3f}; CPU {statistics.median(parts['cpu']):.3f}"
+        medians = {k: statistics.median(v) for k, v in parts.items()}
+        print(f"  {L:5d} layers: {times[L]:7.3f} s  (derive {medians['derive']:.3f}"
+              f", latex {medians['latex']:.3f}; CPU {medians['cpu']:.3f}"
               f"; median of {reps})", flush=True)
         if L == 64:
             row(section, "64 layers, s", f"{times[64]:.3f}", "<= 1 s", times[64] <= 1.0)
@@ -572,7 +576,8 @@ def bench_derivation(budget=95.0):
         slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
         lo, hi = min(times), max(times)
         ends = math.log(times[hi] / times[lo]) / math.log(hi / lo)
-        row(section, f"log-log slope {lo}..{hi} layers (fit)", f"{slope:.2f}", "<= 1.2", slope <= 1.2)
+        row(section, f"log-log slope {lo}..{hi} layers (fit)", f"{slope:.2f}", "<= 1.2",
+            slope <= 1.2)
         row(section, f"  slope, endpoints {lo} and {hi}", f"{ends:.2f}", "(info)")
         cpu_slope = math.log(cpu[hi] / cpu[lo]) / math.log(hi / lo)
         row(section, f"  slope of CPU time, endpoints {lo} and {hi}", f"{cpu_slope:.2f}",
@@ -609,7 +614,7 @@ def time_limit(seconds):
 
 
 def naive_ops(layers, width=3):
-    """count_ops of sympy.diff of the explicit objective of a width-3 tanh chain w.r.t. W1[0, 0]."""
+    """count_ops of sympy.diff of the explicit objective of a width-3 tanh chain, by W1[0, 0]."""
     x = sp.Matrix(width, 1, lambda i, j: sp.Symbol(f"x{i}", real=True))
     Ws = [sp.Matrix(width, width, lambda i, j, k=k: sp.Symbol(f"W{k}_{i}{j}", real=True))
           for k in range(1, layers + 1)]
@@ -708,7 +713,8 @@ def profile_generated(layers=4, n=256, w=256, repeats=7, top=8):
         env[f"W{i}"] = rng.standard_normal((w, w)) / np.sqrt(w)
     source = sbp.derive(sbp.parse(mlp_text(layers))).lambdify().source
     body = source.split("def value_and_grad", 1)[1].split("\ndef ", 1)[0].splitlines()[1:]
-    lines = [ln.strip() for ln in body if ln.strip() and not ln.strip().startswith(("#", "return"))]
+    lines = [ln.strip() for ln in body
+             if ln.strip() and not ln.strip().startswith(("#", "return"))]
     code = [compile(ln, "<generated>", "exec") for ln in lines]
     samples = [[] for _ in lines]
     for r in range(repeats + 1):
@@ -741,7 +747,8 @@ def git_state():
                               capture_output=True, text=True, timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "symbackprop"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
-        return f"{head}{' + uncommitted changes in symbackprop/' if dirty else ''}" if head else "?"
+        changes = " + uncommitted changes in symbackprop/" if dirty else ""
+        return f"{head}{changes}" if head else "?"
     except (OSError, subprocess.SubprocessError):
         return "?"
 
@@ -772,7 +779,8 @@ def main():
     threads, source = blas_threads()
     print(f"symbackprop {getattr(sbp, '__version__', '?')} from {ROOT} (git {git_state()})")
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, SymPy {sp.__version__}, "
-          f"{os.cpu_count()} CPUs, BLAS threads {threads} ({source}), load average {load_average()}")
+          f"{os.cpu_count()} CPUs, BLAS threads {threads} ({source}), "
+          f"load average {load_average()}")
 
     times = None
     if not args.examples_only:

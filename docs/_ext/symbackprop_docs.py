@@ -177,7 +177,8 @@ def run_command(line):
 
 def _figure_file(app, path, backward):
     stem = Path(path).stem + ("-backward" if backward else "")
-    return f"/{GENERATED}/figures/{stem}.svg", Path(app.srcdir) / GENERATED / "figures" / f"{stem}.svg"
+    name = f"{stem}.svg"
+    return f"/{GENERATED}/figures/{name}", Path(app.srcdir) / GENERATED / "figures" / name
 
 
 # --- directives ------------------------------------------------------------------------
