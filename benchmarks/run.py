@@ -32,6 +32,16 @@ It measures, in one run, and prints a table with PASS/MISS against targets:
    all on one BLAS thread (products this small gain little from a second, and
    a spinning thread pool makes the times follow other load).
    Target: symbackprop / hand-written <= 1.15.
+6. Every example of ``examples/`` and ``examples/loops/`` at a large size (batch
+   256, every other dim 256, loops of 16 steps) and a small one (batch 1, dims
+   16), float64, one thread for NumPy's BLAS and PyTorch alike: the generated
+   value-and-gradients against PyTorch autograd on the same model, and, for the
+   textbook MLP, the minibatch MLP with biases, softmax regression,
+   self-attention and the tanh RNN, against hand-written NumPy backprop (checked
+   equal first), printed as a table of ratios with the spread (see
+   ``benchmarks/every_example.py``).  Targets: generated / hand-written <= 1.05
+   on those five, generated / PyTorch <= 1.0 on every example at the large size.
+   ``--examples-only`` runs this section alone.
 
 Every timing is the median of several repeats after a warm-up, with
 ``time.perf_counter``; SymPy's cache is cleared before each symbolic repeat so
@@ -310,7 +320,8 @@ def bench_runtime(threads):
             return J, torch.autograd.grad(J, tWs)
 
         J_t, g_t = torch_value_and_grad()
-        err = max([rel(J_t.item(), J_hand)] + [rel(g.numpy(), g_hand[i]) for i, g in enumerate(g_t)])
+        err = max([rel(J_t.item(), J_hand)]
+                  + [rel(g.numpy(), g_hand[i]) for i, g in enumerate(g_t)])
         if err > 1e-10:
             raise AssertionError(f"PyTorch and hand-written backprop differ: {err:.2e}")
         print(f"  gradients: PyTorch == hand-written backprop, max rel. error {err:.1e} "
@@ -330,19 +341,21 @@ def bench_runtime(threads):
     row(section, "symbackprop / hand-written backprop", f"{ratio:.2f}", "<= 1.15", ratio <= 1.15)
     row(section, "  same, fastest repeats (less hurt by other load)",
         f"{best['symbackprop'] / best['hand']:.2f}", "(info)")
-    row(section, "  same, model with Z_k = H_(k-1) W_k named", f"{t['symbackprop_split'] / t['hand']:.2f}",
-        "(info)")
-    row(section, "hand-written backprop / forward", f"{t['hand'] / t['forward']:.2f}", "~3.7 (info)")
+    row(section, "  same, model with Z_k = H_(k-1) W_k named",
+        f"{t['symbackprop_split'] / t['hand']:.2f}", "(info)")
+    row(section, "hand-written backprop / forward", f"{t['hand'] / t['forward']:.2f}",
+        "~3.7 (info)")
     if "torch" in t:
         row(section, "PyTorch autograd / hand-written", f"{t['torch'] / t['hand']:.2f}", "(info)")
-        row(section, "symbackprop / PyTorch autograd", f"{t['symbackprop'] / t['torch']:.2f}", "(info)")
+        row(section, "symbackprop / PyTorch autograd", f"{t['symbackprop'] / t['torch']:.2f}",
+            "(info)")
     row(section, "hand-written backprop, ms/call", f"{t['hand'] * 1e3:.2f}", "(info)")
 
     mm, th = source_counts(f.source)
     mm_s, th_s = source_counts(f_split.source)
     hand_mm, hand_th = 3 * layers - 1, layers
-    note(f"value_and_grad has {mm} matmuls and {th} tanh calls (named-Z model: {mm_s} and {th_s}); "
-         f"hand-written backprop has {hand_mm} and {hand_th}")
+    note(f"value_and_grad has {mm} matmuls and {th} tanh calls (named-Z model: {mm_s} and "
+         f"{th_s}); hand-written backprop has {hand_mm} and {hand_th}")
     return ratio
 
 
@@ -477,6 +490,23 @@ def _bench_rnn(threads):
     return ratio
 
 
+# --------------------------------------------------------------------------- 6. every example
+
+def bench_every_example(threads):
+    from every_example import bench_examples  # benchmarks/every_example.py, beside this script
+    try:
+        import torch  # noqa: F401
+    except ImportError as e:
+        note(f"PyTorch not importable ({e}); section 6 is skipped")
+        return None
+    before = set_blas_threads(1)  # one thread for NumPy and PyTorch alike, as in section 5
+    try:
+        return bench_examples(1 if before is not None else threads, interleaved, row, note)
+    finally:
+        if before is not None:
+            set_blas_threads(before)
+
+
 # --------------------------------------------------------------------------- 2. derivation scaling
 
 def derive_and_latex(model):
@@ -527,8 +557,9 @@ def bench_derivation(budget=95.0):
             note(f"{L} layers: RecursionError: {e}")
             break
         last = L
-        print(f"  {L:5d} layers: {times[L]:7.3f} s  (derive {statistics.median(parts['derive']):.3f}"
-              f", latex {statistics.median(parts['latex']):.3f}; CPU {statistics.median(parts['cpu']):.3f}"
+        medians = {k: statistics.median(v) for k, v in parts.items()}
+        print(f"  {L:5d} layers: {times[L]:7.3f} s  (derive {medians['derive']:.3f}"
+              f", latex {medians['latex']:.3f}; CPU {medians['cpu']:.3f}"
               f"; median of {reps})", flush=True)
         if L == 64:
             row(section, "64 layers, s", f"{times[64]:.3f}", "<= 1 s", times[64] <= 1.0)
@@ -545,7 +576,8 @@ def bench_derivation(budget=95.0):
         slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
         lo, hi = min(times), max(times)
         ends = math.log(times[hi] / times[lo]) / math.log(hi / lo)
-        row(section, f"log-log slope {lo}..{hi} layers (fit)", f"{slope:.2f}", "<= 1.2", slope <= 1.2)
+        row(section, f"log-log slope {lo}..{hi} layers (fit)", f"{slope:.2f}", "<= 1.2",
+            slope <= 1.2)
         row(section, f"  slope, endpoints {lo} and {hi}", f"{ends:.2f}", "(info)")
         cpu_slope = math.log(cpu[hi] / cpu[lo]) / math.log(hi / lo)
         row(section, f"  slope of CPU time, endpoints {lo} and {hi}", f"{cpu_slope:.2f}",
@@ -582,7 +614,7 @@ def time_limit(seconds):
 
 
 def naive_ops(layers, width=3):
-    """count_ops of sympy.diff of the explicit objective of a width-3 tanh chain w.r.t. W1[0, 0]."""
+    """count_ops of sympy.diff of the explicit objective of a width-3 tanh chain, by W1[0, 0]."""
     x = sp.Matrix(width, 1, lambda i, j: sp.Symbol(f"x{i}", real=True))
     Ws = [sp.Matrix(width, width, lambda i, j, k=k: sp.Symbol(f"W{k}_{i}{j}", real=True))
           for k in range(1, layers + 1)]
@@ -681,7 +713,8 @@ def profile_generated(layers=4, n=256, w=256, repeats=7, top=8):
         env[f"W{i}"] = rng.standard_normal((w, w)) / np.sqrt(w)
     source = sbp.derive(sbp.parse(mlp_text(layers))).lambdify().source
     body = source.split("def value_and_grad", 1)[1].split("\ndef ", 1)[0].splitlines()[1:]
-    lines = [ln.strip() for ln in body if ln.strip() and not ln.strip().startswith(("#", "return"))]
+    lines = [ln.strip() for ln in body
+             if ln.strip() and not ln.strip().startswith(("#", "return"))]
     code = [compile(ln, "<generated>", "exec") for ln in lines]
     samples = [[] for _ in lines]
     for r in range(repeats + 1):
@@ -714,7 +747,8 @@ def git_state():
                               capture_output=True, text=True, timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "symbackprop"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
-        return f"{head}{' + uncommitted changes in symbackprop/' if dirty else ''}" if head else "?"
+        changes = " + uncommitted changes in symbackprop/" if dirty else ""
+        return f"{head}{changes}" if head else "?"
     except (OSError, subprocess.SubprocessError):
         return "?"
 
@@ -738,19 +772,28 @@ def main():
     parser.add_argument("--profile", action="store_true",
                         help="after the table, profile the workloads that MISS: time per "
                              "generated statement (1), cProfile (2, 4)")
+    parser.add_argument("--examples-only", action="store_true",
+                        help="run section 6 alone (every example against PyTorch and by hand)")
     args = parser.parse_args()
 
     threads, source = blas_threads()
     print(f"symbackprop {getattr(sbp, '__version__', '?')} from {ROOT} (git {git_state()})")
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, SymPy {sp.__version__}, "
-          f"{os.cpu_count()} CPUs, BLAS threads {threads} ({source}), load average {load_average()}")
+          f"{os.cpu_count()} CPUs, BLAS threads {threads} ({source}), "
+          f"load average {load_average()}")
 
-    section("1. Runtime: value and gradients, 4-layer tanh MLP, float64", bench_runtime, threads)
-    times = section("2. Derivation + LaTeX of deep MLPs", bench_derivation)
-    section("3. Expression size, width-3 tanh chain", bench_size)
-    section("4. Code generation: lambdify of a 64-layer MLP", bench_lambdify)
-    section("5. Runtime: value and gradients, tanh RNN with loops kept, float64", bench_rnn,
-            threads)
+    times = None
+    if not args.examples_only:
+        section("1. Runtime: value and gradients, 4-layer tanh MLP, float64", bench_runtime,
+                threads)
+        times = section("2. Derivation + LaTeX of deep MLPs", bench_derivation)
+        section("3. Expression size, width-3 tanh chain", bench_size)
+        section("4. Code generation: lambdify of a 64-layer MLP", bench_lambdify)
+    if not args.examples_only:
+        section("5. Runtime: value and gradients, tanh RNN with loops kept, float64", bench_rnn,
+                threads)
+    section("6. Runtime: every example, large and small, against PyTorch and by hand",
+            bench_every_example, threads)
 
     widths = [max(len(str(r[i])) for r in ROWS + [("section", "measurement", "value", "target",
                                                      "status")]) for i in range(5)]

@@ -17,17 +17,19 @@ Nothing here prints, and nothing recurses on the depth of a model.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
 
 from ..primitives import expressions as ex
+from ..primitives.matrix_functions import LogSoftmax, Softmax
 from .reverse import adjoint_symbol
 
 __all__ = ["Statement", "Program", "forward_program", "training_program", "gradient_statements",
-           "finished", "is_temporary", "needed_steps", "temporary_name", "zero"]
+           "finished", "is_temporary", "needed_steps", "reuse_entrywise",
+           "softmax_from_log_softmax", "temporary_name", "zero"]
 
 _TEMPORARY = "\0temp"
 
@@ -171,6 +173,94 @@ def _subexpressions(expr):
             stack.extend(e.args)
 
 
+def reuse_entrywise(statements):
+    """`statements` with an entrywise function written in terms of another of the same operand.
+
+    A derivative's body often contains the function itself: σ(a) ⊙ (1 - σ(a)) beside
+    σ(a), 1 - tanh²(c) beside tanh(c).  When another entrywise function of the same
+    operand occurs in the program and the body is a function of it alone, the body
+    is applied to that value instead (σ'(a) as ``t ⊙ (1 - t)`` of ``t = σ(a)``), so
+    that :func:`share_subexpressions` computes the function once, as a hand-writer
+    would, or reads the forward variable it defines.
+
+    Examples
+    --------
+    >>> a = sp.MatrixSymbol("a", 2, 1)
+    >>> s, ds = ex.entrywise(ex.sigmoid(ex.ENTRY), a), ex.entrywise(sp.diff(ex.sigmoid(
+    ...     ex.ENTRY), ex.ENTRY), a)
+    >>> g = sp.MatrixSymbol("g", 2, 1)
+    >>> out = reuse_entrywise([Statement(g, s, forward=True), Statement(a, ex.hadamard(g, ds))])
+    >>> out[1].value.args[1].function.expr, out[1].value.args[1].arg
+    (ξ*(1 - ξ), g)
+    """
+    maps = {}
+    for i, statement in enumerate(statements):
+        for e in _subexpressions(statement.value):
+            if isinstance(e, ex.Map):
+                maps.setdefault(e.arg, {}).setdefault(e, i)
+    named = {s.value: (s.target, i) for i, s in enumerate(statements)
+             if s.forward and isinstance(s.value, ex.Map)}
+    bodies = {}
+    for same in maps.values():
+        for m in same:
+            found = _held_inside(m, same)
+            if found is not None:
+                bodies[m] = found
+    if not bodies:
+        return statements
+    out = []
+    for i, statement in enumerate(statements):
+        rewrite = {}
+        for m, (body, held) in bodies.items():
+            target, at = named.get(held, (held, -1))
+            rewrite[m] = ex.Map(sp.Lambda(ex.ENTRY, body), target if at < i else held)
+        out.append(replace(statement, value=statement.value.xreplace(rewrite)))
+    return out
+
+
+def softmax_from_log_softmax(statements):
+    """`statements` with softmax(x) as exp(log_softmax(x)) where log_softmax(x) is computed too.
+
+    Cross-entropy's value reads log_softmax(O) and its gradient softmax(O); a
+    hand-writer exponentiates the log-probabilities (finite: they are at most 0)
+    rather than normalising the exponentials again.
+
+    Examples
+    --------
+    >>> from symbackprop.primitives.matrix_functions import LogSoftmax, Softmax
+    >>> O, J, G = (sp.MatrixSymbol(n, 3, 2) for n in ("O", "J", "G"))
+    >>> out = softmax_from_log_softmax([Statement(J, LogSoftmax(O, 1)),
+    ...                                 Statement(G, Softmax(O, 1))])
+    >>> out[1].value.function.expr, out[1].value.arg == LogSoftmax(O, 1)
+    (exp(ξ), True)
+    """
+    found = {e for s in statements for e in _subexpressions(s.value)
+             if isinstance(e, (Softmax, LogSoftmax))}
+    rewrite = {e: ex.Map(sp.Lambda(ex.ENTRY, sp.exp(ex.ENTRY)), LogSoftmax(e.arg, e.axis))
+               for e in found if isinstance(e, Softmax) and LogSoftmax(e.arg, e.axis) in found}
+    if not rewrite:
+        return statements
+    return [replace(s, value=s.value.xreplace(rewrite)) for s in statements]
+
+
+def _held_inside(m, others):
+    """(the body of `m` as a function of another map of its operand, that map), or None."""
+    body, best = m.function.expr, None
+    stand_in = sp.Dummy()
+    for other in others:
+        inner = other.function.expr
+        if other == m or inner == ex.ENTRY or not body.has(inner):
+            continue
+        if any(log.has(inner) for log in body.atoms(sp.log)):
+            continue  # log(σ(ξ)) is printed in a form finite for every ξ, not as log of σ
+        reduced = body.xreplace({inner: stand_in})
+        if reduced.has(ex.ENTRY):
+            continue
+        if best is None or sp.count_ops(inner) > sp.count_ops(best[1].function.expr):
+            best = (reduced.xreplace({stand_in: ex.ENTRY}), other)
+    return best
+
+
 def share_subexpressions(statements):
     """`statements` with each repeated subexpression computed once, just before its first use.
 
@@ -183,6 +273,7 @@ def share_subexpressions(statements):
     list of Statement
         The temporaries' targets are symbols for which :func:`is_temporary` holds.
     """
+    statements = reuse_entrywise(softmax_from_log_softmax(statements))
     counts = Counter(e for s in statements for e in _subexpressions(s.value) if _worth_sharing(e))
     size = {e: sum(1 for _ in _subexpressions(e)) for e, n in counts.items() if n > 1}
     temps = {}

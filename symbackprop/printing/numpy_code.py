@@ -21,7 +21,10 @@ wrote is evaluated.
 
 Layout: a vector is computed as an n x 1 column and a scalar as a float; the
 wrapper converts 1-D arrays in and out.  Softmax, log-softmax, log-sum-exp,
-sigmoid and softplus use their numerically stable forms.
+sigmoid and softplus use their numerically stable forms.  Products with
+all-ones matrices are printed as broadcasts and sums over an axis, and chains
+of products in the order their sizes make cheapest
+(:mod:`symbackprop.printing.numpy_printer`).
 """
 
 from __future__ import annotations
@@ -30,8 +33,6 @@ import keyword
 import re
 import textwrap
 
-import sympy as sp
-from sympy.printing.printer import Printer
 
 from ..derivation.program import (
     Program,
@@ -42,8 +43,8 @@ from ..derivation.program import (
 )
 from ..derivation.reverse import adjoint_symbol
 from ..primitives import expressions as ex
-from ..primitives.functions import TABLE
 from .names import display_names, hvp_display_names
+from .numpy_printer import NumPyPrinter
 from .printers import TextPrinter
 
 __all__ = ["NumPyPrinter", "generate_source", "generate_hvp_source", "code_names",
@@ -74,211 +75,6 @@ def _sigmoid(x):
 
 _RESERVED = {"np", "_softmax", "_log_softmax", "_logsumexp", "_sigmoid", "objective",
              "value_and_grad"}
-
-
-# Python's binding strengths, weakest first: a term of a sum, a factor of a
-# product, a negation, a power's base, an atom (a name, a call, x.T, x[0, 0]).
-_SUM, _PRODUCT, _NEGATION, _POWER, _ATOM = range(5)
-
-
-class NumPyPrinter(Printer):
-    """Print the derivation's expressions as NumPy, in the column layout.
-
-    Parentheses appear only where Python's precedence needs them (and around a
-    scalar times a matrix product, which keeps the scaling on the smaller side).
-
-    Parameters
-    ----------
-    names : dict of str to str
-        SymPy symbol names (variables, adjoints, dims) to Python identifiers.
-
-    Examples
-    --------
-    >>> A, B = sp.MatrixSymbol("A", 2, 2), sp.MatrixSymbol("B", 2, 2)
-    >>> NumPyPrinter({A: "A", B: "B"}).doprint(ex.mul(A.T, ex.add(A, -B)))
-    'A.T @ (A - B)'
-    """
-
-    printmethod = "_symbackprop_numpy"
-
-    def __init__(self, names):
-        super().__init__()
-        self.names = dict(names)
-
-    def doprint(self, expr):
-        return self._print(expr)[0]
-
-    def _print(self, expr, **kwargs):
-        printed = super()._print(expr, **kwargs)
-        # a bare string comes from an atom's printer: a name, a number, a call
-        return printed if isinstance(printed, tuple) else (printed, _ATOM)
-
-    def _operand(self, expr, strength):
-        """`expr` printed for a slot binding at least as tightly as `strength`."""
-        text, own = self._print(expr)
-        return text if own >= strength else f"({text})"
-
-    def emptyPrinter(self, expr):
-        raise TypeError(f"no NumPy form for {type(expr).__name__}: {expr}")
-
-    def _print_Symbol(self, expr):
-        return self.names[expr]  # a name, or a stand-in's (text, strength)
-
-    _print_MatrixSymbol = _print_Symbol
-
-    def _number(self, text):
-        return (text, _NEGATION) if text.startswith("-") else text
-
-    def _print_Integer(self, expr):
-        return self._number(str(int(expr)) if abs(expr) < 2**53 else repr(float(expr)))
-
-    def _print_NumberSymbol(self, expr):  # e, pi
-        return repr(float(expr))
-
-    def _print_Rational(self, expr):
-        return self._number(repr(float(expr)))
-
-    _print_Float = _print_Rational
-    _print_Half = _print_Rational
-
-    def _print_NegativeOne(self, expr):
-        return ("-1", _NEGATION)
-
-    def _print_One(self, expr):
-        return "1"
-
-    def _print_Zero(self, expr):
-        return "0"
-
-    def _terms(self, terms):
-        """A sum, subtracting negated terms: a - b rather than a + (-1 * b), one temporary less."""
-        terms = sorted(terms, key=lambda t: _negated(t) is not None)
-        out = self._operand(terms[0], _SUM)
-        for term in terms[1:]:
-            negated = _negated(term)
-            if negated is not None:
-                out += f" - {self._operand(negated, _PRODUCT)}"
-            else:
-                out += f" + {self._operand(term, _PRODUCT)}"
-        return (out, _SUM)
-
-    def _print_Add(self, expr):
-        return self._terms(expr.args)
-
-    _print_MatAdd = _print_Add
-
-    def _factors(self, factors, operator):
-        # a product as the first factor of another kind of product is bracketed
-        # too: (a * b) @ c is what Python does with a * b @ c, but reads ambiguously
-        return (f" {operator} ".join(self._operand(f, _NEGATION) for f in factors), _PRODUCT)
-
-    def _print_Mul(self, expr):
-        coeff, rest = expr.as_coeff_Mul()
-        if coeff == -1:
-            return self._negation(rest)
-        return self._factors(expr.args, "*")
-
-    def _negation(self, expr):
-        text = self._operand(expr, _NEGATION)
-        return (f"-({text})" if text.startswith("-") else f"-{text}", _NEGATION)
-
-    def _power(self, base, exponent):
-        if exponent == -1:
-            return (f"1.0 / {self._operand(base, _NEGATION)}", _PRODUCT)
-        if exponent == sp.Rational(1, 2):
-            return f"np.sqrt({self.doprint(base)})"
-        if exponent == sp.Rational(-1, 2):
-            return (f"1.0 / np.sqrt({self.doprint(base)})", _PRODUCT)
-        return (f"{self._operand(base, _ATOM)} ** {self._operand(exponent, _NEGATION)}", _POWER)
-
-    def _print_Pow(self, expr):
-        return self._power(expr.base, expr.exp)
-
-    def _print_HadamardPower(self, expr):
-        return self._power(expr.base, expr.exp)
-
-    def _print_log(self, expr):
-        (arg,) = expr.args
-        if isinstance(arg, ex.sigmoid):
-            # log(sigmoid(u)) = -softplus(-u): finite for any u
-            return (f"-np.logaddexp(0.0, {self.doprint(-arg.args[0])})", _NEGATION)
-        return self._print_Function(expr)
-
-    def _print_Function(self, expr):
-        # the call each scalar function's row of the table spells, tanh(x) as np.tanh(x)
-        name = type(expr).__name__
-        if name not in TABLE or len(expr.args) != 1:
-            raise TypeError(f"no NumPy form for the function {name}")
-        return TABLE[name].numpy.format(x=self.doprint(expr.args[0]))
-
-    def _print_Heaviside(self, expr):
-        return f"np.heaviside({self.doprint(expr.args[0])}, {self.doprint(expr.args[1])})"
-
-    def _print_MatMul(self, expr):
-        coeff, mats = ex._split(expr)
-        product = self._factors(mats, "@")
-        if coeff == 1:
-            return product
-        if coeff == -1:
-            return self._negation(ex.mul(*mats))
-        # c * (A @ B): scale the product, not the (possibly larger) first factor
-        scaled = product[0] if len(mats) == 1 else f"({product[0]})"
-        return (f"{self._operand(coeff, _PRODUCT)} * {scaled}", _PRODUCT)
-
-    def _print_Transpose(self, expr):
-        return f"{self._operand(expr.arg, _ATOM)}.T"
-
-    def _print_HadamardProduct(self, expr):
-        return self._factors(expr.args, "*")
-
-    def _dims(self, *sizes):
-        return ", ".join(self.doprint(s) for s in sizes)
-
-    def _print_OneMatrix(self, expr):
-        return f"np.ones(({self._dims(*expr.shape)}))"
-
-    def _print_ZeroMatrix(self, expr):
-        return f"np.zeros(({self._dims(*expr.shape)}))"
-
-    def _print_Identity(self, expr):
-        return f"np.eye({self.doprint(expr.rows)})"
-
-    def _print_Trace(self, expr):
-        return f"np.trace({self.doprint(expr.arg)})"
-
-    def _print_AsScalar(self, expr):
-        return f"{self._operand(expr.arg, _ATOM)}[0, 0]"
-
-    def _print_NamedCall(self, expr):
-        options = "".join(f", {option}" for option in expr.numpy_options)
-        return f"{expr.call_numpy}({self.doprint(expr.arg)}{options})"
-
-    def _print_Norm(self, expr):
-        return f"np.linalg.norm({self.doprint(expr.arg)})"
-
-    def _print_Map(self, expr):
-        stand_in = sp.Symbol(f"\0entry{len(self.names)}", real=True)
-        arg, sign = expr.arg, 1
-        coeff, factors = ex._split(arg)
-        if coeff == -1:  # f(-a): the body at -stand_in, so that -(-a) prints as a
-            arg, sign = ex.mul(*factors), -1
-        # the operand's text and binding strength, parenthesized where the body puts it
-        self.names[stand_in] = self._print(arg)
-        return self._print(expr.body_at(sign * stand_in))
-
-    def _print_Apply(self, expr):
-        raise TypeError(f"the abstract function {expr.name} has no NumPy form; bind it")
-
-    _print_Partial = _print_Apply
-
-
-def _negated(term):
-    """`t` if `term` is -t, else None."""
-    coeff, rest = (ex._split(term) if ex.is_matrix(term) else term.as_coeff_Mul())
-    if coeff.could_extract_minus_sign():  # -2, and -s too
-        rest = ex.mul(*rest) if isinstance(rest, list) else rest
-        return ex.mul(-coeff, rest)
-    return None
 
 
 # l, O and I read as 1 and 0 in many fonts (pycodestyle's E741): written l_, O_, I_ in code
@@ -495,7 +291,7 @@ def generate_source(derivation, wrt=None):
         h = np.tanh(z)
         ...
         # ∂J/∂W1 = (∂J/∂z) xᵀ + λ W1
-        grad_W1 = grad_z @ x.T + lambda_ * W1
+        grad_W1 = grad_z * x.T + lambda_ * W1
         del grad_z
         return J, (grad_W1, grad_W2)
     ...
