@@ -42,6 +42,10 @@ It measures, in one run, and prints a table with PASS/MISS against targets:
    ``benchmarks/every_example.py``).  Targets: generated / hand-written <= 1.05
    on those five, generated / PyTorch <= 1.0 on every example at the large size.
    ``--examples-only`` runs this section alone.
+7. ``sbp.derive`` then ``d.latex()`` of the two models with loops of the
+   founding issue (``examples/loops/bptt.sbp``, ``mlp_layers.sbp``) in general,
+   derived once for every length (target <= 1 s), beside the same models
+   written out at T (or L) = 4, 16 and 64, whose cost grows with the length.
 
 Every timing is the median of several repeats after a warm-up, with
 ``time.perf_counter``; SymPy's cache is cleared before each symbolic repeat so
@@ -753,6 +757,32 @@ def git_state():
         return "?"
 
 
+# ----------------------------------------------------------- 7. loops: derived once
+
+def bench_derived_once(budget=60.0):
+    """derive + LaTeX of a model with loops, in general, beside the model written out."""
+    name = "7 loops derived once"
+    deadline = time.perf_counter() + budget
+    for stem, length in (("bptt", "T"), ("mlp_layers", "L")):
+        path = os.path.join(ROOT, "examples", "loops", f"{stem}.sbp")
+        derive_and_latex(sbp.load(path))  # warm-up
+        general = median_time(derive_and_latex, 5, setup=lambda path=path: sbp.load(path))
+        print(f"  {stem}: in general {general:.3f} s", flush=True)
+        row(name, f"{stem}: derive + LaTeX in general, s", f"{general:.3f}", "<= 1 s",
+            general <= 1.0)
+        for k in (4, 16, 64):
+            if time.perf_counter() > deadline:
+                note(f"{stem} written out at {length} = {k} skipped: the section's "
+                     f"{budget:.0f} s budget is spent")
+                break
+            model = sbp.load(path)
+            written = median_time(derive_and_latex,
+                                  3, setup=lambda model=model, k=k: model.unrolled({length: k}))
+            print(f"  {stem}: written out at {length} = {k}: {written:.3f} s", flush=True)
+            row(name, f"  written out at {length} = {k} / in general", f"{written / general:.1f}",
+                "(info)")
+
+
 def section(title, fn, *args):
     print(f"\n{title}", flush=True)
     t = time.perf_counter()
@@ -794,6 +824,9 @@ def main():
                 threads)
     section("6. Runtime: every example, large and small, against PyTorch and by hand",
             bench_every_example, threads)
+    if not args.examples_only:
+        section("7. Derivation + LaTeX of models with loops: once, for every length",
+                bench_derived_once)
 
     widths = [max(len(str(r[i])) for r in ROWS + [("section", "measurement", "value", "target",
                                                      "status")]) for i in range(5)]
