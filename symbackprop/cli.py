@@ -11,8 +11,11 @@ model or bad usage.  Errors in a model print as compilers print them,
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import functools
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -21,7 +24,7 @@ import sympy as sp
 
 from . import __version__
 from .api import LoopDerivation, LoopHVPDerivation, derive, derive_hvp
-from .errors import ModelError
+from .errors import ModelError, visible
 from .language.loading import load
 from .language.looped import LoopModel
 from .primitives.operators import FUNCTIONS, REGISTRY
@@ -74,26 +77,78 @@ def _option_pairs(text, what, convert=str):
     return out
 
 
+def _data(text):
+    # the last guard against terminal escapes: nothing printed carries a raw control character
+    return text if isinstance(text, bytes) else visible(text).encode("utf-8")
+
+
 def write_atomically(path, text):
-    """Write `text` to `path` through a temporary file, so a failure leaves `path` as it was."""
-    path = Path(path)
-    if path.is_dir():
+    """Write `text` to `path` so that nothing is lost on a failure, and nothing is replaced
+    that is not a regular file.
+
+    A regular file is replaced whole through a temporary file beside it (a failure, a full
+    disk included, leaves it as it was), and keeps its permissions; a symbolic link is
+    written through, to its target; a device or a FIFO (``/dev/null``, a pipe) is opened and
+    written, never removed; a block device, a socket or a directory is refused.
+    """
+    path = Path(os.path.realpath(path))  # through a link: the link stays, its target changes
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(21, "Is a directory", str(path))
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        return _write_into(path, st, _data(text))
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:
         raise OSError(err.errno, err.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
-        # mkstemp makes the file private (0600): give it the permissions a plain write would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+            f.write(_data(text))
+        if st is None:  # mkstemp makes the file private (0600): as a plain write would make it
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        else:  # a replaced file keeps its mode (a private file stays private) and its owner
+            os.chmod(tmp, stat.S_IMODE(st.st_mode) & 0o777)
+            with contextlib.suppress(OSError):
+                os.chown(tmp, st.st_uid, st.st_gid)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise OSError(err.errno, err.strerror, str(path)) from None
         raise
+
+
+def _write_into(path, st, data):
+    """Write into a character device or a FIFO, opened as it is; refuse any other kind."""
+    if not (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+        raise UsageError(f"-o {path}: not a regular file, a character device or a FIFO; "
+                         "nothing was written")
+    try:
+        # a FIFO nobody reads would block forever: opened without waiting, it says so
+        fd = os.open(path, os.O_WRONLY | (os.O_NONBLOCK if stat.S_ISFIFO(st.st_mode) else 0))
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except OSError as err:
+        if err.errno == errno.ENXIO:
+            raise UsageError(f"-o {path}: a FIFO that nothing reads; nothing was "
+                             "written") from None
+        raise OSError(err.errno, err.strerror, str(path)) from None
+
+
+def _same_file(a, b):
+    """Whether the paths `a` and `b` name one file (through links and relative paths)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _emit(text, out):
@@ -102,7 +157,7 @@ def _emit(text, out):
     elif isinstance(text, bytes):
         sys.stdout.buffer.write(text)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(visible(text))
 
 
 def _graph(args):
@@ -275,10 +330,10 @@ def _hessian(args):
 def _check(args):
     model = _load(args, bind=False)
     report = check(model, dims=args.dims, bind=args.bind, seed=args.seed)
-    print(report)
+    print(visible(str(report)))
     # the numbers prove the expression trees; the notes are the printed text: read it back
     printed = prove_printed(derive(model), formats=("text", "LaTeX"))
-    print(printed)
+    print(visible(str(printed)))
     return 0 if report.ok and printed.ok else 1
 
 
@@ -288,7 +343,7 @@ def _verify(args):
     report = verify(_load(args, bind=False), dims=args.dims, bind=args.bind,
                     timeout=TIMEOUT if args.timeout is None else args.timeout,
                     accept_numeric=args.accept_numeric)
-    print(report)
+    print(visible(str(report)))
     return 0 if report.ok else 1
 
 
@@ -522,15 +577,19 @@ def main(argv=None):
         if hasattr(args, "dims"):
             args.dims = _option_pairs(args.dims, "dims", int)
         args.unroll = _option_pairs(args.unroll, "unroll", int)
+        if getattr(args, "output", None) is not None and _same_file(args.output, args.model):
+            raise UsageError(f"-o {args.output} is the model file itself: writing there would "
+                             "replace the model by its output; nothing was written")
         return args.func(args)
     except ModelError as err:
         print(err.render(), file=sys.stderr)
         return 2
     except (UsageError, ValueError) as err:
-        print(f"symbackprop: error: {err}", file=sys.stderr)
+        print(visible(f"symbackprop: error: {err}"), file=sys.stderr)
         return 2
     except OSError as err:
-        print(f"symbackprop: error: {err.filename or ''}: {err.strerror}", file=sys.stderr)
+        print(visible(f"symbackprop: error: {err.filename or ''}: {err.strerror}"),
+              file=sys.stderr)
         return 2
 
 
