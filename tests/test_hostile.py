@@ -287,3 +287,22 @@ def test_an_echoed_line_is_short_and_shows_nothing_raw(line, col):
     assert not _raw_controls(shown) and visible(shown) == shown
     echoed = shown.splitlines()[1]
     assert len(echoed) <= 4 + 6 + 2 * ECHO_WIDTH * len("\\U0001ffff")
+
+
+# --- bounded time: constants beyond float64 ------------------------------------------------------
+
+@pytest.mark.parametrize("power, col", [("10 ^ 1e300", 12), ("(10^300)^300", 17), ("2^1024", 10),
+                                        ("0.5^2000", 12), ("(1.0000001 - 1)^(-1000)", 24)])
+def test_a_constant_power_beyond_float64_is_refused_at_once(power, col):
+    text = f"param x: scalar\nJ = x * {power}\nobjective J\n"
+    with pytest.raises(ModelError, match="constant power is beyond float64") as caught:
+        sbp.parse(text, "power.sbp")
+    assert (caught.value.line, caught.value.col) == (2, col)
+
+
+@pytest.mark.parametrize("power, value", [
+    ("2^1000", 2.0 ** 1000), ("(2^10)^100", 2.0 ** 1000), ("1^1e300", 1.0), ("(1/3)^2", 1 / 9),
+    ("2^0.5", 2 ** 0.5)])
+def test_a_constant_power_within_float64_is_kept(power, value):
+    d = sbp.derive(sbp.parse(f"param x: scalar\nJ = x * {power}\nobjective J\n"))
+    assert d.lambdify()(x=1.0)[0] == pytest.approx(value, rel=1e-15)
