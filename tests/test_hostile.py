@@ -99,7 +99,7 @@ def test_a_hostile_file_name_reaches_no_other_output_raw(hostile_dir, capsys, na
     assert "input" not in code.co_names and "alert" not in code.co_names
 
 
-# --- names that would carry HTML into Markdown --------------------------------------------------
+# --- names that would carry HTML into Markdown -------------------------------------------------
 
 @pytest.mark.parametrize("latex", ["<img src=x onerror=alert(1)>", "\\text{<script>}",
                                    "x &amp; y", "a\x1bb", "a\x1cb", "a\u2028b"])
@@ -289,7 +289,7 @@ def test_an_echoed_line_is_short_and_shows_nothing_raw(line, col):
     assert len(echoed) <= 4 + 6 + 2 * ECHO_WIDTH * len("\\U0001ffff")
 
 
-# --- bounded time: constants beyond float64 ------------------------------------------------------
+# --- bounded time: constants beyond float64 ----------------------------------------------------
 
 @pytest.mark.parametrize("power, col", [("10 ^ 1e300", 12), ("(10^300)^300", 17), ("2^1024", 10),
                                         ("0.5^2000", 12), ("(1.0000001 - 1)^(-1000)", 24)])
@@ -306,3 +306,34 @@ def test_a_constant_power_beyond_float64_is_refused_at_once(power, col):
 def test_a_constant_power_within_float64_is_kept(power, value):
     d = sbp.derive(sbp.parse(f"param x: scalar\nJ = x * {power}\nobjective J\n"))
     assert d.lambdify()(x=1.0)[0] == pytest.approx(value, rel=1e-15)
+
+
+# --- bounded time: a figure Graphviz would lay out for minutes ---------------------------------
+
+def test_a_huge_graph_is_refused_as_svg_with_a_message(tmp_path, capsys, monkeypatch):
+    from symbackprop.printing import figures
+    lines = ["dim n", "param w: vector(n)", "a0 = w"]
+    lines += [f"a{k} = a{k - 1} * w + a{max(0, k - 2)}" for k in range(1, 200)]
+    (tmp_path / "many.sbp").write_text("\n".join([*lines, "J = sum(a199)", "objective J\n"]),
+                                       encoding="utf-8")
+    monkeypatch.setattr(figures.subprocess, "run", None)  # Graphviz is never started
+    for fmt in ("svg", "png"):
+        status, out, err = run(capsys, "graph", tmp_path / "many.sbp", "--format", fmt, "-o",
+                               tmp_path / f"many.{fmt}")
+        assert status == 2 and "edges, more than the 500" in err and "Traceback" not in err
+        assert not (tmp_path / f"many.{fmt}").exists()
+    status, out, _ = run(capsys, "graph", tmp_path / "many.sbp", "--format", "dot")
+    assert status == 0 and out.count(" -> ") > 500  # the source is still there to lay out
+
+
+def test_graphviz_running_out_of_time_is_a_message(monkeypatch):
+    import subprocess
+
+    from symbackprop.printing import figures
+
+    def slow(*args, **kwargs):
+        raise subprocess.TimeoutExpired(args[0], kwargs["timeout"])
+    monkeypatch.setattr(figures.shutil, "which", lambda name: "/usr/bin/dot")
+    monkeypatch.setattr(figures.subprocess, "run", slow)
+    with pytest.raises(RuntimeError, match="did not lay out the svg figure within 60 s"):
+        figures._graphviz("digraph { a -> b }", "svg")
