@@ -337,3 +337,12 @@ def test_graphviz_running_out_of_time_is_a_message(monkeypatch):
     monkeypatch.setattr(figures.subprocess, "run", slow)
     with pytest.raises(RuntimeError, match="did not lay out the svg figure within 60 s"):
         figures._graphviz("digraph { a -> b }", "svg")
+
+
+def test_the_backward_graph_of_an_objective_of_no_param_is_a_message(tmp_path, capsys):
+    (tmp_path / "constant.sbp").write_text("dim n\nparam w: vector(n)\nJ = 3\nobjective J\n",
+                                           encoding="utf-8")
+    for fmt in ("tikz", "dot"):
+        status, out, err = run(capsys, "graph", tmp_path / "constant.sbp", "--backward",
+                               "--format", fmt)
+        assert status == 2 and "J depends on no param" in err and out == ""

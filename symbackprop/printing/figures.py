@@ -404,6 +404,9 @@ def graph_figure(derivation, format="tikz", standalone=False, backward=False, se
         g = second_order_graph(second_order)
     else:
         g = backward_graph(derivation) if backward else derivation.graph
+    if not g:  # nothing to draw, and nothing to place: said, not an empty picture
+        raise RuntimeError(f"{derivation.model.objective} depends on no param: its backward "
+                           "graph is empty (derive shows every gradient 0)")
     return in_format(format, lambda: _tikz(derivation, g, standalone),
                      lambda: _dot(derivation, g))
 
