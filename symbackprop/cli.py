@@ -34,6 +34,7 @@ from .printing.figures import FORMATS, graph_figure
 from .printing.memory import DTYPES
 from .printing.numpy_code import generate_source
 from .proofs.check import TOLERANCE, check, default_dims
+from .proofs.sizes import refuse_beyond, small_dims
 from .proofs.readback import prove_printed
 from .proofs.verify import TIMEOUT, verify
 
@@ -55,6 +56,12 @@ examples:
 exit status: 0 on success, 1 when check or verify finds a wrong gradient, 2 for a bad
 model file or bad usage (the message says FILE:LINE:COL).
 """
+
+
+#: The most entries (of all the model's variables, at the sizes used) each proof takes on
+#: before it starts, unless --max-entries raises it: arrays of finite differences for
+#: check, symbolic entries for verify, and for hessian a table that grows as their square.
+MAX_ENTRIES = {"check": 1_000_000, "verify": 5_000, "hessian": 500}
 
 
 class UsageError(Exception):
@@ -311,6 +318,7 @@ def _hessian(args):
         raise UsageError("the model has no params: there is no Hessian to show")
     # 2 for each dim by default: the entries grow as the fourth power of the sizes
     dims = default_dims(d.model, args.dims or None, sizes=(2,))
+    refuse_beyond(d.model, dims, args.max_entries or MAX_ENTRIES["hessian"], "hessian")
     labels, H = elementwise_hessian(d, dims)
     sizes = ", ".join(f"{k}={v}" for k, v in dims.items())
     lines += ["", f"Hessian entry by entry ({sizes or 'no dims'}), rows and columns "
@@ -329,6 +337,8 @@ def _hessian(args):
 
 def _check(args):
     model = _load(args, bind=False)
+    refuse_beyond(model, default_dims(model, args.dims), args.max_entries or MAX_ENTRIES["check"],
+                  "check")
     report = check(model, dims=args.dims, bind=args.bind, seed=args.seed)
     print(visible(str(report)))
     # the numbers prove the expression trees; the notes are the printed text: read it back
@@ -340,7 +350,10 @@ def _check(args):
 def _verify(args):
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
-    report = verify(_load(args, bind=False), dims=args.dims, bind=args.bind,
+    model = _load(args, bind=False)
+    refuse_beyond(model, small_dims(model, args.dims), args.max_entries or MAX_ENTRIES["verify"],
+                  "verify")
+    report = verify(model, dims=args.dims, bind=args.bind,
                     timeout=TIMEOUT if args.timeout is None else args.timeout,
                     accept_numeric=args.accept_numeric)
     print(visible(str(report)))
@@ -417,6 +430,12 @@ def _add_bind(p):
 
 def _add_dims(p, help_="sizes of the dims, e.g. d=5,h=4,q=3 (small distinct sizes by default)"):
     p.add_argument("--dims", metavar="NAME=SIZE,...", default="", help=help_)
+
+
+def _add_max_entries(p, command):
+    p.add_argument("--max-entries", metavar="N", type=int, default=None,
+                   help=f"refuse a model with more than N entries at the sizes used (default "
+                        f"{MAX_ENTRIES[command]:,}: the cost grows with them)")
 
 
 def _add_output(p):
@@ -498,6 +517,7 @@ def _check_command(sub):
     _add_bind(p)
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the random values and directions (default 0)")
+    _add_max_entries(p, "check")
 
 
 def _verify_command(sub):
@@ -516,6 +536,7 @@ def _verify_command(sub):
     p.add_argument("--accept-numeric", action="store_true",
                    help="pass (exit 0) when every entry is proved or equal at random points to "
                         "50 digits, not proved symbolically")
+    _add_max_entries(p, "verify")
 
 
 def _hvp_command(sub):
@@ -532,6 +553,7 @@ def _hessian_command(sub):
                  "the Hessian: blocks in closed form, and entry by entry at small sizes",
                  _hessian, "symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2")
     _add_dims(p, "small sizes for the entries, e.g. n=3,d=2 (2 each by default)")
+    _add_max_entries(p, "hessian")
     _add_output(p)
     _add_bind(p)
 

@@ -346,3 +346,23 @@ def test_the_backward_graph_of_an_objective_of_no_param_is_a_message(tmp_path, c
         status, out, err = run(capsys, "graph", tmp_path / "constant.sbp", "--backward",
                                "--format", fmt)
         assert status == 2 and "J depends on no param" in err and out == ""
+
+
+# --- bounded memory: literal sizes --------------------------------------------------------------
+
+@pytest.mark.parametrize("command, limit", [("check", "1,000,000"), ("verify", "5,000"),
+                                            ("hessian", "500")])
+def test_a_huge_literal_size_is_refused_before_the_work(tmp_path, capsys, command, limit):
+    (tmp_path / "huge.sbp").write_text("param w: vector(99999999)\nJ = sum(w * w)\n"
+                                       "objective J\n", encoding="utf-8")
+    status, out, err = run(capsys, command, tmp_path / "huge.sbp")
+    assert status == 2 and "100,000,000 entries" in err and f"limit of {limit}" in err
+    assert "--max-entries" in err
+
+
+def test_max_entries_is_the_limit_and_can_be_raised(capsys):
+    mlp = os.path.join(os.path.dirname(__file__), "..", "examples", "textbook_mlp.sbp")
+    status, _, err = run(capsys, "verify", mlp, "--max-entries", "10")
+    assert status == 2 and "38 entries" in err
+    status, out, _ = run(capsys, "verify", mlp, "--max-entries", "38")
+    assert status == 0 and "proved: all 24 entries" in out
