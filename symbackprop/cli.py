@@ -613,6 +613,10 @@ def main(argv=None):
         print(visible(f"symbackprop: error: {err.filename or ''}: {err.strerror}"),
               file=sys.stderr)
         return 2
+    except MemoryError:  # a model within the limits may still need more than the machine has
+        print(f"symbackprop: error: {args.command} ran out of memory on {visible(args.model)} "
+              "(try smaller --dims)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

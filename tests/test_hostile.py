@@ -366,3 +366,20 @@ def test_max_entries_is_the_limit_and_can_be_raised(capsys):
     assert status == 2 and "38 entries" in err
     status, out, _ = run(capsys, "verify", mlp, "--max-entries", "38")
     assert status == 0 and "proved: all 24 entries" in out
+
+
+def test_running_out_of_memory_is_a_message(model, capsys, monkeypatch):
+    def exhausted(args):
+        raise MemoryError
+    parser = cli._parser
+    monkeypatch.setattr(cli, "_parser", lambda: _with_derive(parser(), exhausted))
+    status, out, err = run(capsys, "derive", model)
+    assert status == 2 and err == f"symbackprop: error: derive ran out of memory on {model} " \
+        "(try smaller --dims)\n"
+
+
+def _with_derive(parser, func):
+    """`parser` with the derive command running `func`."""
+    for action in parser._subparsers._group_actions:
+        action.choices["derive"].set_defaults(func=func)
+    return parser
