@@ -11,8 +11,11 @@ model or bad usage.  Errors in a model print as compilers print them,
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import functools
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +25,7 @@ import sympy as sp
 from . import __version__
 from .api import LoopDerivation, LoopHVPDerivation, derive, derive_hvp
 from .derivation.recurrences import CHECK_LENGTH
-from .errors import ModelError
+from .errors import ModelError, visible
 from .language.loading import load
 from .language.looped import LoopModel, WrittenOutModel
 from .primitives.operators import FUNCTIONS, REGISTRY
@@ -32,6 +35,7 @@ from .printing.figures import FORMATS, graph_figure
 from .printing.memory import DTYPES
 from .printing.numpy_code import generate_source
 from .proofs.check import TOLERANCE, check, default_dims
+from .proofs.sizes import refuse_beyond, small_dims
 from .proofs.readback import prove_printed
 from .proofs.verify import TIMEOUT, verify
 
@@ -55,6 +59,12 @@ model file or bad usage (the message says FILE:LINE:COL).
 """
 
 
+#: The most entries (of all the model's variables, at the sizes used) each proof takes on
+#: before it starts, unless --max-entries raises it: arrays of finite differences for
+#: check, symbolic entries for verify, and for hessian a table that grows as their square.
+MAX_ENTRIES = {"check": 1_000_000, "verify": 5_000, "hessian": 500}
+
+
 class UsageError(Exception):
     """Bad command-line usage: printed as ``symbackprop: error: ...``, exit status 2."""
 
@@ -75,26 +85,78 @@ def _option_pairs(text, what, convert=str):
     return out
 
 
+def _data(text):
+    # the last guard against terminal escapes: nothing printed carries a raw control character
+    return text if isinstance(text, bytes) else visible(text).encode("utf-8")
+
+
 def write_atomically(path, text):
-    """Write `text` to `path` through a temporary file, so a failure leaves `path` as it was."""
-    path = Path(path)
-    if path.is_dir():
+    """Write `text` to `path` so that nothing is lost on a failure, and nothing is replaced
+    that is not a regular file.
+
+    A regular file is replaced whole through a temporary file beside it (a failure, a full
+    disk included, leaves it as it was), and keeps its permissions; a symbolic link is
+    written through, to its target; a device or a FIFO (``/dev/null``, a pipe) is opened and
+    written, never removed; a block device, a socket or a directory is refused.
+    """
+    path = Path(os.path.realpath(path))  # through a link: the link stays, its target changes
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(21, "Is a directory", str(path))
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        return _write_into(path, st, _data(text))
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:
         raise OSError(err.errno, err.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
-        # mkstemp makes the file private (0600): give it the permissions a plain write would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+            f.write(_data(text))
+        if st is None:  # mkstemp makes the file private (0600): as a plain write would make it
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        else:  # a replaced file keeps its mode (a private file stays private) and its owner
+            os.chmod(tmp, stat.S_IMODE(st.st_mode) & 0o777)
+            with contextlib.suppress(OSError):
+                os.chown(tmp, st.st_uid, st.st_gid)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise OSError(err.errno, err.strerror, str(path)) from None
         raise
+
+
+def _write_into(path, st, data):
+    """Write into a character device or a FIFO, opened as it is; refuse any other kind."""
+    if not (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+        raise UsageError(f"-o {path}: not a regular file, a character device or a FIFO; "
+                         "nothing was written")
+    try:
+        # a FIFO nobody reads would block forever: opened without waiting, it says so
+        fd = os.open(path, os.O_WRONLY | (os.O_NONBLOCK if stat.S_ISFIFO(st.st_mode) else 0))
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except OSError as err:
+        if err.errno == errno.ENXIO:
+            raise UsageError(f"-o {path}: a FIFO that nothing reads; nothing was "
+                             "written") from None
+        raise OSError(err.errno, err.strerror, str(path)) from None
+
+
+def _same_file(a, b):
+    """Whether the paths `a` and `b` name one file (through links and relative paths)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _emit(text, out):
@@ -103,7 +165,7 @@ def _emit(text, out):
     elif isinstance(text, bytes):
         sys.stdout.buffer.write(text)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(visible(text))
 
 
 def _graph(args):
@@ -256,6 +318,7 @@ def _hessian(args):
         raise UsageError("the model has no params: there is no Hessian to show")
     # 2 for each dim by default: the entries grow as the fourth power of the sizes
     dims = default_dims(d.model, args.dims or None, sizes=(2,))
+    refuse_beyond(d.model, dims, args.max_entries or MAX_ENTRIES["hessian"], "hessian")
     labels, H = elementwise_hessian(d, dims)
     sizes = ", ".join(f"{k}={v}" for k, v in dims.items())
     lines += ["", f"Hessian entry by entry ({sizes or 'no dims'}), rows and columns "
@@ -276,11 +339,13 @@ def _check(args):
     model = _load(args, bind=False, loops=True)
     if isinstance(model, LoopModel):
         return _check_loops(args, model)
+    refuse_beyond(model, default_dims(model, args.dims), args.max_entries or MAX_ENTRIES["check"],
+                  "check")
     report = check(model, dims=args.dims, bind=args.bind, seed=args.seed)
-    print(report)
+    print(visible(str(report)))
     # the numbers prove the expression trees; the notes are the printed text: read it back
     printed = prove_printed(derive(model), formats=("text", "LaTeX"))
-    print(printed)
+    print(visible(str(printed)))
     return 0 if report.ok and printed.ok else 1
 
 
@@ -289,23 +354,29 @@ def _check_loops(args, model):
     against the written-out one, and the general formulas as printed, read back."""
     lengths = {n: CHECK_LENGTH for n in model.lengths}
     at = ", ".join(f"{n} = {k}" for n, k in lengths.items())
-    report = check(model.unrolled(lengths), dims=args.dims, bind=args.bind, seed=args.seed)
-    print(f"The model written out at {at}:\n{report}")
+    flat = model.unrolled(lengths)
+    refuse_beyond(flat, default_dims(flat, args.dims), args.max_entries or MAX_ENTRIES["check"],
+                  "check")
+    report = check(flat, dims=args.dims, bind=args.bind, seed=args.seed)
+    print(visible(f"The model written out at {at}:\n{report}"))
     general = derive(model)
     instances = general.prove(lengths)
-    print(instances)
+    print(visible(str(instances)))
     printed = general.prove_printed(lengths, formats=("text", "LaTeX"))
-    print(printed)
+    print(visible(str(printed)))
     return 0 if report.ok and instances.ok and printed.ok else 1
 
 
 def _verify(args):
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
-    report = verify(_load(args, bind=False), dims=args.dims, bind=args.bind,
+    model = _load(args, bind=False)
+    refuse_beyond(model, small_dims(model, args.dims), args.max_entries or MAX_ENTRIES["verify"],
+                  "verify")
+    report = verify(model, dims=args.dims, bind=args.bind,
                     timeout=TIMEOUT if args.timeout is None else args.timeout,
                     accept_numeric=args.accept_numeric)
-    print(report)
+    print(visible(str(report)))
     return 0 if report.ok else 1
 
 
@@ -381,6 +452,12 @@ def _add_bind(p):
 
 def _add_dims(p, help_="sizes of the dims, e.g. d=5,h=4,q=3 (small distinct sizes by default)"):
     p.add_argument("--dims", metavar="NAME=SIZE,...", default="", help=help_)
+
+
+def _add_max_entries(p, command):
+    p.add_argument("--max-entries", metavar="N", type=int, default=None,
+                   help=f"refuse a model with more than N entries at the sizes used (default "
+                        f"{MAX_ENTRIES[command]:,}: the cost grows with them)")
 
 
 def _add_output(p):
@@ -464,6 +541,7 @@ def _check_command(sub):
     _add_bind(p)
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the random values and directions (default 0)")
+    _add_max_entries(p, "check")
 
 
 def _verify_command(sub):
@@ -482,6 +560,7 @@ def _verify_command(sub):
     p.add_argument("--accept-numeric", action="store_true",
                    help="pass (exit 0) when every entry is proved or equal at random points to "
                         "50 digits, not proved symbolically")
+    _add_max_entries(p, "verify")
 
 
 def _hvp_command(sub):
@@ -498,6 +577,7 @@ def _hessian_command(sub):
                  "the Hessian: blocks in closed form, and entry by entry at small sizes",
                  _hessian, "symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2")
     _add_dims(p, "small sizes for the entries, e.g. n=3,d=2 (2 each by default)")
+    _add_max_entries(p, "hessian")
     _add_output(p)
     _add_bind(p)
 
@@ -543,15 +623,23 @@ def main(argv=None):
         if hasattr(args, "dims"):
             args.dims = _option_pairs(args.dims, "dims", int)
         args.unroll = _option_pairs(args.unroll, "unroll", int)
+        if getattr(args, "output", None) is not None and _same_file(args.output, args.model):
+            raise UsageError(f"-o {args.output} is the model file itself: writing there would "
+                             "replace the model by its output; nothing was written")
         return args.func(args)
     except ModelError as err:
         print(err.render(), file=sys.stderr)
         return 2
     except (UsageError, ValueError) as err:
-        print(f"symbackprop: error: {err}", file=sys.stderr)
+        print(visible(f"symbackprop: error: {err}"), file=sys.stderr)
         return 2
     except OSError as err:
-        print(f"symbackprop: error: {err.filename or ''}: {err.strerror}", file=sys.stderr)
+        print(visible(f"symbackprop: error: {err.filename or ''}: {err.strerror}"),
+              file=sys.stderr)
+        return 2
+    except MemoryError:  # a model within the limits may still need more than the machine has
+        print(f"symbackprop: error: {args.command} ran out of memory on {visible(args.model)} "
+              "(try smaller --dims)", file=sys.stderr)
         return 2
 
 

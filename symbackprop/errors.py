@@ -7,7 +7,52 @@ it is about, so that the command line can print it as compilers do.
 
 from __future__ import annotations
 
-__all__ = ["ModelError"]
+import unicodedata
+
+__all__ = ["ModelError", "visible", "ECHO_WIDTH"]
+
+#: How many characters of the source line an error shows on each side of its column: a
+#: model of one long line must not make a message of the same size.
+ECHO_WIDTH = 60
+
+# control and format characters (ESC, BEL, a line or paragraph separator, a bidirectional
+# override): a terminal acts on them, or they show a line other than the one read
+_HIDDEN = frozenset(("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"))
+
+
+def _shown(char):
+    """One character as an error or a document shows it: itself, or its escape."""
+    if char in "\n\t" or unicodedata.category(char) not in _HIDDEN:
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else (
+        f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+
+
+def visible(text):
+    r"""`text` with its control characters escaped, as compilers echo them: nothing in it can
+    drive a terminal (ESC, BEL) or hide what it shows (a bidirectional override); line breaks
+    and tabs stay.
+
+    Examples
+    --------
+    >>> print(visible("x\x1b[31m = 1\x07"), visible("a\u202eb"), visible("α and ∂"))
+    x\x1b[31m = 1\x07 a\u202eb α and ∂
+    """
+    if text.isprintable():
+        return text
+    return "".join(map(_shown, text))
+
+
+def _echo(source_line, col):
+    """The source line around column `col` (1-based), control characters escaped, and the
+    caret under the column: at most :data:`ECHO_WIDTH` characters on each side."""
+    start, end = max(0, col - 1 - ECHO_WIDTH), col - 1 + ECHO_WIDTH
+    shown = [" " if c == "\t" else _shown(c) for c in source_line[start:end]]
+    head = "..." if start > 0 else ""
+    tail = "..." if end < len(source_line) else ""
+    before = len(head) + sum(map(len, shown[:col - 1 - start]))
+    return f"{head}{''.join(shown)}{tail}", " " * before + "^"
 
 
 class ModelError(ValueError):
@@ -53,7 +98,7 @@ class ModelError(ValueError):
 
     def __str__(self):
         where = f"{self.filename}:{self.line}:{self.col}" if self.line else self.filename
-        return f"{where}: error: {self.message}"
+        return visible(f"{where}: error: {self.message}")
 
     def located(self, filename, source):
         """Return this error (and the others found with it) with file name and source line."""
@@ -68,6 +113,9 @@ class ModelError(ValueError):
     def render(self):
         """The error as a compiler prints it: location, message, line, caret.
 
+        The line is shown with its control characters escaped (``\\x1b``), and only around
+        the column when it is long (:data:`ECHO_WIDTH`).
+
         Examples
         --------
         >>> print(ModelError("unknown name 'q2'", 1, 5, "m.sbp", "z = q2 @ x").render())
@@ -79,8 +127,8 @@ class ModelError(ValueError):
         for err in self.errors:
             out = str(err)
             if err.source_line is not None and err.col > 0:
-                caret = " " * (err.col - 1) + "^"
-                out += f"\n    {err.source_line.expandtabs(1)}\n    {caret}"
+                line, caret = _echo(err.source_line, err.col)
+                out += f"\n    {line}\n    {caret}"
             parts.append(out)
         if len(parts) > 1:
             parts.append(f"{len(parts)} errors")

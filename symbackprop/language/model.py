@@ -14,6 +14,7 @@ name with a value, as ``h`` does in the textbook model.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -466,7 +467,9 @@ class _Checker:
             return node
         if isinstance(e, ast.Binary):
             if e.op == "^":
-                return self._apply(REGISTRY["pow"], args, e.line, e.col, self._exponent(e.right))
+                exponent = self._exponent(e.right)
+                _check_constant_power(args[0], exponent, e)
+                return self._apply(REGISTRY["pow"], args, e.line, e.col, exponent)
             return self._apply(REGISTRY[BINARY[e.op]], args, e.line, e.col)
         if isinstance(e, ast.Unary):
             (operand,) = args
@@ -527,6 +530,37 @@ class _Checker:
             raise ModelError(f"{name} takes {op.arity} argument{plural}, not {len(e.args)}",
                              e.line, e.col)
         return op
+
+
+#: The largest power of two a constant may reach, as float64's (2 ** 1024 overflows): a
+#: constant power beyond it (``10 ^ 1e300``) would be computed exactly, without end.
+MAX_CONSTANT_BITS = 1024
+
+
+def _bits(tree):
+    """An upper bound on log2 of both |v| and 1/|v| for the value v of the constant `tree`,
+    or None when it is not a constant built by + - * / ^ from numbers."""
+    if isinstance(tree, Literal):
+        p, q = abs(tree.value.p), tree.value.q
+        return max(math.log2(p) if p else 0.0, math.log2(q))
+    if not isinstance(tree, Node) or tree.op.name not in ("add", "sub", "mul", "div", "neg",
+                                                          "pow"):
+        return None
+    sizes = [_bits(a) for a in tree.args]
+    if None in sizes:
+        return None
+    if tree.op.name == "pow":
+        return sizes[0] * float(abs(tree.param))
+    # a sum's denominator divides the product of its terms' (1/|v| is bounded too)
+    return sum(sizes) + (1.0 if tree.op.name in ("add", "sub") else 0.0)
+
+
+def _check_constant_power(base, exponent, e):
+    """Refuse a constant power beyond float64, before it is computed exactly."""
+    size = _bits(base)
+    if size is not None and size * float(abs(exponent)) >= MAX_CONSTANT_BITS:
+        raise ModelError("the constant power is beyond float64 (2^1024 and more, or its "
+                         "inverse): write a smaller constant", e.line, e.col)
 
 
 class _Skip(Exception):

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["default_latex", "unicode_name", "GREEK", "safe_latex", "unsafe_part", "SAFE_COMMANDS"]
+from ..errors import visible
+
+__all__ = ["default_latex", "unicode_name", "GREEK", "safe_latex", "unsafe_part", "SAFE_COMMANDS",
+           "latex_text"]
 
 _LOWER = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho "
           "sigma tau upsilon phi chi psi omega").split()
@@ -94,7 +97,9 @@ SAFE_COMMANDS = frozenset((
     "star circ bullet cdot odot otimes oplus times div pm mp leq geq neq left right langle "
     "rangle lvert rvert lVert rVert vert Vert quad qquad").split())
 
-_TOKENS = re.compile(r"\\([A-Za-z]+)|\\([{}|,;:! _])|([A-Za-z0-9\s{}^_'()\[\],.;:!?+\-*/=<>|])")
+# no < > & (a Markdown or HTML reader would take them for a tag or an entity), no control
+# or other white space than a blank and a tab (a terminal would act on it)
+_TOKENS = re.compile(r"\\([A-Za-z]+)|\\([{}|,;:! _])|([A-Za-z0-9 \t{}^_'()\[\],.;:!?+\-*/=|])")
 
 
 def safe_latex(text):
@@ -129,3 +134,30 @@ def unsafe_part(text):
                 return "an unmatched '}'"
         at = m.end()
     return None if depth == 0 else "an unclosed '{'"
+
+
+# what text mode cannot take as it is, spelled so that it prints as itself
+_TEXT_SPECIALS = {"\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", "#": "\\#", "$": "\\$",
+                  "%": "\\%", "&": "\\&", "_": "\\_", "^": "\\^{}", "~": "\\~{}",
+                  "<": "\\textless{}", ">": "\\textgreater{}", "|": "\\textbar{}",
+                  "-": "-{}"}
+# the letters beyond ASCII that pdflatex sets in its default encoding (OT1) from UTF-8
+_LATIN = frozenset(map(chr, range(0xC0, 0x100))) - set("\u00d0\u00d7\u00de\u00f0\u00f7\u00fe")
+
+
+def latex_text(text):
+    r"""`text` (a file name) as LaTeX text that prints as itself: every character TeX reads
+    as a command, a group, math or a comment is spelled out, a control character is shown
+    escaped (``\x1b``), and a character pdflatex cannot set is a ``?``.  Nothing in it
+    can end a line, open a group or call a command the text does not show.
+
+    Examples
+    --------
+    >>> print(latex_text("a^b_{c}.sbp"), latex_text("\\input{x}"))
+    a\^{}b\_\{c\}.sbp \textbackslash{}input\{x\}
+    >>> print(latex_text("line\nbreak.sbp"), latex_text("Übung 中.sbp"))
+    line\textbackslash{}nbreak.sbp Übung ?.sbp
+    """
+    shown = visible(text.replace("\n", "\\n").replace("\r", "\\r"))
+    return "".join(_TEXT_SPECIALS.get(c, c) if c < "\x7f" else c if c in _LATIN else "?"
+                   for c in shown)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..derivation.reverse import adjoint_symbol
+from ..errors import visible
+from ..language.spelling import latex_text
 from ..primitives.matrix_functions import SecondPartial
 from .memory import memory_report
 from .names import (Notation, adjoint_name, display_names, hvp_display_names, shape_latex,
@@ -426,8 +428,9 @@ def _align(body):
 
 def _latex(document, standalone, appendix=()):
     """`document` as a LaTeX fragment, or as a whole document; `appendix` ends the fragment."""
-    # a line break in the file name would end the comment and start LaTeX code
-    filename = re.sub(r"[\r\n]+", " ", document.filename)
+    # a line break in the file name would end the comment and start LaTeX code: it is shown
+    # escaped, as every control character is
+    filename = visible(document.filename.replace("\n", "\\n").replace("\r", "\\r"))
     parts = [f"% {document.subject}, derived by symbackprop from {filename}"]
     for section in document.sections:
         if not section.subheading:
@@ -440,7 +443,7 @@ def _latex(document, standalone, appendix=()):
     if not standalone:
         return fragment
     title = document.filename.replace("\\", "/").split("/")[-1]
-    title = "".join("\\" + c if c in "#$%&_{}" else c for c in title)
+    title = latex_text(title)  # a name such as a^b.sbp prints as itself, and calls nothing
     return ("\\documentclass{article}\n" + STANDALONE_PREAMBLE +
             ("\\allowdisplaybreaks\n" if document.display_breaks else "") +
             "\\begin{document}\n"

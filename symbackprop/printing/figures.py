@@ -168,8 +168,8 @@ def _layout(g, dx=_DX):
     mean position of their neighbours (a few sweeps of the barycentre
     heuristic), and each column sits a little higher than the last: inputs at
     the lower left, the objective at the upper right.  Long models wrap into
-    rows of columns, read like lines of text.  In a backward graph the forward values read are drawn in
-    a row below the chain of adjoints, each near its first reader.
+    rows of columns, read like lines of text.  In a backward graph the forward values read
+    are drawn in a row below the chain of adjoints, each near its first reader.
 
     Returns
     -------
@@ -343,13 +343,28 @@ def _dot(derivation, g):
     return "\n".join(lines) + "\n"
 
 
+#: The most edges a figure Graphviz lays out may have, and the seconds it may take: dot's
+#: layout grows much faster than the graph, and a graph of thousands of edges would take
+#: minutes to draw a figure nobody can read.
+MAX_LAYOUT_EDGES, GRAPHVIZ_TIMEOUT = 500, 60
+
+
 def _graphviz(dot_source, fmt):
     dot = shutil.which("dot")
     if dot is None:
         raise RuntimeError(f"a {fmt} figure needs Graphviz's 'dot' program "
                            "(Debian: apt-get install graphviz); tikz and dot need nothing")
-    result = subprocess.run([dot, f"-T{fmt}"], input=dot_source.encode("utf-8"),
-                            capture_output=True, timeout=120, check=False)
+    edges = len(re.findall(r"^  \S.* -> ", dot_source, re.MULTILINE))
+    if edges > MAX_LAYOUT_EDGES:
+        raise RuntimeError(f"the graph has {edges:,} edges, more than the "
+                           f"{MAX_LAYOUT_EDGES:,} the {fmt} figure is laid out for: write "
+                           "--format dot and lay it out yourself, or draw a smaller model")
+    try:
+        result = subprocess.run([dot, f"-T{fmt}"], input=dot_source.encode("utf-8"),
+                                capture_output=True, timeout=GRAPHVIZ_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"Graphviz did not lay out the {fmt} figure within "
+                           f"{GRAPHVIZ_TIMEOUT} s: write --format dot instead") from None
     if result.returncode != 0:
         raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
     return result.stdout
@@ -389,6 +404,9 @@ def graph_figure(derivation, format="tikz", standalone=False, backward=False, se
         g = second_order_graph(second_order)
     else:
         g = backward_graph(derivation) if backward else derivation.graph
+    if not g:  # nothing to draw, and nothing to place: said, not an empty picture
+        raise RuntimeError(f"{derivation.model.objective} depends on no param: its backward "
+                           "graph is empty (derive shows every gradient 0)")
     return in_format(format, lambda: _tikz(derivation, g, standalone),
                      lambda: _dot(derivation, g))
 

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-__all__ = ["default_dims", "small_dims"]
+__all__ = ["default_dims", "small_dims", "entries", "refuse_beyond"]
 
 
 _SIZES = (5, 4, 3, 6, 2, 7, 8, 9)
@@ -55,3 +55,39 @@ def small_dims(model, dims=None):
              if name in (dims or {})}
     free = (size for size in itertools.count(2) if size not in given.values())
     return {name: given[name] if name in given else next(free) for name in model.dims}
+
+
+def entries(model, dims):
+    """How many entries the model's variables have at `dims` (the size of its arrays).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> entries(sbp.load("examples/textbook_mlp.sbp"), {"d": 3, "h": 2, "q": 2})
+    25
+    """
+    sizes = {model.dims[n]: v for n, v in dims.items()}
+    return sum(_size_at(v.shape.size, sizes) for v in model.variables.values())
+
+
+def refuse_beyond(model, dims, limit, command):
+    """A ValueError when the model at `dims` has more than `limit` entries: the cost of
+    `command` grows with them (arrays for ``check``, symbolic entries for ``verify`` and
+    ``hessian``), and a literal ``vector(99999999)`` would exhaust memory or never end.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> m = sbp.parse("param w: vector(9999)\\nJ = sum(w)\\nobjective J")
+    >>> refuse_beyond(m, {}, 10_000, "verify") is None
+    True
+    >>> try:
+    ...     refuse_beyond(m, {}, 100, "verify")
+    ... except ValueError as err:
+    ...     print(str(err).split(", more")[0])
+    verify: the model has 10,000 entries at these sizes
+    """
+    count = entries(model, dims)
+    if count > limit:
+        raise ValueError(f"{command}: the model has {count:,} entries at these sizes, more "
+                         f"than the limit of {limit:,} (--max-entries raises it)")
