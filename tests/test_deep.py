@@ -1,9 +1,14 @@
 """Depth and fan-out: very deep models derive, and shared weights sum their terms."""
 
+import sys
+
 import sympy as sp
 
 import symbackprop as sbp
+from symbackprop.printing import documents
+from symbackprop.printing.numpy_code import generate_source
 from symbackprop.proofs.check import random_arrays
+from symbackprop.proofs.readback import prove_printed
 from symbackprop.derivation.reverse import adjoint_symbol
 from reference import relative_error, torch_value_and_grad
 
@@ -82,3 +87,62 @@ objective J
     d = sbp.derive(sbp.parse(text))
     assert len(d.step("w").terms) == 1  # one consumer, its uses summed inside
     assert sbp.check(d).ok and sbp.verify(d, dims={"n": 3}).ok
+
+
+def nested_tanh(depth):
+    """``z = tanh(tanh(...(x)...))``: one entrywise function of `depth` nested tanh."""
+    body = "x"
+    for _ in range(depth):
+        body = f"tanh({body})"
+    return f"dim n\ninput x: vector(n)\nz = {body}\nJ = sum(z)\nobjective J\n"
+
+
+class _Budget(BaseException):
+    """Past the budget of calls; a BaseException, so that no `except Exception` swallows it."""
+
+
+def _calls(work, budget=None):
+    """How many Python functions `work()` calls, from a cold SymPy cache; past `budget`, stop.
+
+    A count of calls, not a time: the same on a loaded machine, and the stop keeps a
+    regression to an exponential cost from running for minutes before it fails.
+    """
+    sp.core.cache.clear_cache()  # a warm cache would hide work done by an earlier test
+    count = 0
+
+    def hook(frame, event, arg):
+        nonlocal count
+        if event == "call":
+            count += 1
+            if budget is not None and count > budget:
+                raise _Budget
+
+    sys.setprofile(hook)
+    try:
+        work()
+    except _Budget:
+        return count
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+def _derive_and_print(depth):
+    """What derive (three formats), codegen and the read-back of check do with the model."""
+    def work():
+        d = sbp.derive(sbp.parse(nested_tanh(depth)))
+        documents.text(d), documents.latex(d), documents.markdown(d)
+        generate_source(d.bound())
+        assert prove_printed(d, formats=("text", "LaTeX"), bindings=(0,)).ok
+    return work
+
+
+def test_a_nested_entrywise_function_prints_in_polynomial_work():
+    # Each tanh of the body once asked whether its argument was real, expanding real and
+    # imaginary parts level by level: the work grew about 2.5 times per level (printing
+    # depth 8 took 37 times the calls of depth 4).  The printed text grows as depth^2
+    # (depth factors of up to depth functions each), so cubic growth is a generous bound.
+    small, deep = 4, 12
+    budget = _calls(_derive_and_print(small)) * (deep // small) ** 3
+    calls = _calls(_derive_and_print(deep), budget)
+    assert calls <= budget, f"depth {deep} stopped past {budget} calls, cubic in depth {small}'s"

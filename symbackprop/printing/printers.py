@@ -69,7 +69,11 @@ class _Common:
         # prints as the operand: phi'(z), 1 - tanh^2(z).
         # In a power or a product the operand is bracketed unless a plain name;
         # as a function's argument it is not (the call has brackets already).
-        stand_in = sp.Symbol(f"\0map{len(self.names)}")
+        # Real, as ENTRY is: the body was built at a real entry, so putting a real stand-in in
+        # its place renames and evaluates nothing new, whereas a stand-in of no assumptions
+        # makes every tanh(tanh(...)) ask whether its argument is real, which expands real and
+        # imaginary parts at every level (exponential in the nesting depth).
+        stand_in = sp.Symbol(f"\0map{len(self.names)}", real=True)
         operand = self._print(expr.arg)
         bracketed = operand if self._plain_operand(expr.arg) else self._parens(operand)
         # added in place (the printer owns its copy): copying per call is quadratic in depth
