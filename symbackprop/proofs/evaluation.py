@@ -33,7 +33,8 @@ from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
 from ..primitives.functions import TABLE
 
-__all__ = ["Binding", "Evaluator", "sample_values", "column", "derivation_values"]
+__all__ = ["Binding", "Evaluator", "sample_values", "initialised", "column",
+           "derivation_values"]
 
 
 def _rng(*key):
@@ -118,6 +119,26 @@ def sample_values(model, dims, seed):
     """Random values of a model's declared variables (in the evaluator's layout)."""
     from .check import random_arrays  # the data `check` draws, domains included
     return {name: column(v) for name, v in random_arrays(model, dims, seed).items()}
+
+
+def initialised(model, values):
+    """`values` with every param matrix over √(its columns), as networks are initialised.
+
+    A recurrence run for T steps keeps its values of order one, where the functions bound
+    to the abstract ones are defined and a saturated tanh leaves no gradient of rounding
+    size: standard normal weights grow like ‖W‖^T.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> m = sbp.parse("dim n\\nparam W: matrix(n, n)\\ninput x: vector(n)\\n"
+    ...               "J = sum(W @ x)\\nobjective J\\n")
+    >>> out = initialised(m, {"W": np.full((4, 4), 2.0), "x": np.ones((4, 1))})
+    >>> float(out["W"][0, 0]), float(out["x"][0, 0])
+    (1.0, 1.0)
+    """
+    return {n: v / np.sqrt(v.shape[1]) if model.variables[n].role == "param" and np.ndim(v) == 2
+            and v.shape[1] > 1 else v for n, v in values.items()}
 
 
 def entrywise_function(name):

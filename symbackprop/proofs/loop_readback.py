@@ -29,10 +29,10 @@ from ..printing.loops import (LoopLatexPrinter, LoopTextPrinter, loop_hvp_latex,
                               loop_hvp_markdown, loop_hvp_names, loop_hvp_text, loop_latex,
                               loop_markdown, loop_names, loop_text)
 from ..printing.names import Notation
-from .evaluation import Binding, sample_values
+from .evaluation import Binding, initialised, sample_values
 from .index_reading import Family, Indices, Spelling, index_value, read_at
-from .readback import (ReadbackReport, is_definition, printed_equations, printed_vocabulary,
-                       values_of, why_wrong)
+from .readback import (ReadbackReport, first_failure, is_definition, printed_equations,
+                       printed_vocabulary, values_of, why_wrong)
 from .reading import Value
 from .sizes import default_dims
 
@@ -72,31 +72,28 @@ class _Members:
     for H v, tangents and directions (a value the written-out side leaves out is 0: its
     adjoint where J does not depend on it, its tangent where nothing that moves reaches it)."""
 
-    def __init__(self, derivation, flat, evaluator):
-        self.d, self.flat, self.env = derivation, flat, evaluator.env
+    def __init__(self, flat, evaluator):
+        self.flat = flat
         self.named = {getattr(k, "name", None): v for k, v in evaluator.env.items()}
 
-    def _shape(self, name):
-        return np.shape(self.named[name])
+    def _held(self, family, index, held=lambda name: name):
+        """[the value named `held(member)`, 0 if left out], or [] outside the family."""
+        name = member_name(family, index)
+        if name not in self.flat.variables:
+            return []
+        return [Value(self.named.get(held(name), np.zeros(np.shape(self.named[name]))))]
 
     def value(self, family, index):
-        name = member_name(family, index)
-        return [Value(self.named[name])] if name in self.flat.variables else []
+        return self._held(family, index)
 
     def adjoint(self, family, index, tangent=""):
-        name = member_name(family, index)
-        if name not in self.flat.variables:
-            return []
-        held = adjoint_symbol(self.flat, name).name
-        held = f"{tangent}{{{held}}}" if tangent else held
-        return [Value(self.named.get(held, np.zeros(self._shape(name))))]
+        def held(name):
+            adjoint = adjoint_symbol(self.flat, name).name
+            return f"{tangent}{{{adjoint}}}" if tangent else adjoint
+        return self._held(family, index, held)
 
     def tangent(self, family, index, kind="R"):
-        name = member_name(family, index)
-        if name not in self.flat.variables:
-            return []
-        held = f"{kind}{{{name}}}"
-        return [Value(self.named.get(held, np.zeros(self._shape(name))))]
+        return self._held(family, index, lambda name: f"{kind}{{{name}}}")
 
 
 def _families(derivation, hvp, written, members, printer, evaluator, binding):
@@ -178,17 +175,6 @@ def _every_tangent(written, hvp, evaluator):
             moving[symbol] = tangent
 
 
-def _tempered(flat, values):
-    """The params as networks are initialised, a matrix over √(its columns): a recurrence
-    run for T steps keeps its values of order one, where the functions bound to the
-    abstract ones are defined (standard normal weights grow like ‖W‖^T)."""
-    out = dict(values)
-    for name, v in flat.variables.items():
-        if v.role == "param" and np.ndim(out[name]) == 2 and np.shape(out[name])[1] > 1:
-            out[name] = out[name] / np.sqrt(np.shape(out[name])[1])
-    return out
-
-
 def _at_every_index(ranges, lengths):
     """Each assignment of integers to the ranges' variables; None if a range cannot be read.
 
@@ -238,7 +224,7 @@ class _Settings:
     def _made(self, latex, b, p):
         d, flat, notation = self.derivation, self.written.model, self.notation
         binding = Binding(b)
-        values = _tempered(flat, sample_values(flat, self.dims, p))
+        values = initialised(flat, sample_values(flat, self.dims, p))
         evaluator = values_of(self.flat_subject, values, self.sizes, binding, p)
         if self.hvp:
             _every_tangent(self.written, self.flat_subject, evaluator)
@@ -246,7 +232,7 @@ class _Settings:
             loop_names(d, latex, notation)
         printer = (LoopLatexPrinter if latex else LoopTextPrinter)(names, notation,
                                                                   d.model.objective)
-        members = _Members(d, flat, evaluator)
+        members = _Members(flat, evaluator)
         families = _families(d, self.hvp, self.written, members, printer, evaluator, binding)
         vocabulary = printed_vocabulary(self.flat_subject, latex, notation, evaluator, binding,
                                         self.sizes)
@@ -308,16 +294,14 @@ def _first_failure(equation, side, at, settings):
     """(where, why) of the first index and setting that read `side` wrong, else None."""
     if at is None:
         return "", "its range cannot be read"
-    verdicts = []
+    return first_failure(_verdicts(equation, side, at, settings))
+
+
+def _verdicts(equation, side, at, settings):
     for bound in at:
+        where = ", ".join(f"{k} = {v}" for k, v in bound.items())
         for vocabulary, indices in settings:
             def reader(formula, vocabulary, indices=indices, bound=bound):
                 return read_at(formula, vocabulary, indices, bound)
-            verdict = why_wrong(equation.lhs, side, vocabulary, reader)
-            if verdict:
-                where = ", ".join(f"{k} = {v}" for k, v in bound.items())
-                return (f", at {where}" if where else ""), verdict
-            verdicts.append(verdict)
-    if verdicts and all(v == "" for v in verdicts):
-        return "", "not finite at any point tried"
-    return None
+            yield (f", at {where}" if where else ""), why_wrong(equation.lhs, side, vocabulary,
+                                                                   reader)

@@ -221,18 +221,18 @@ def _latex_equations(document):
             if row.startswith("&\\quad"):
                 if current is not None:
                     current[1][-1] += " " + row[len("&\\quad"):]
-                    current[3][0] = _narrowed(current[3][0], stated)
+                    current[3] = _narrowed(current[3], stated)
                 continue
             lhs, *sides = [s.strip() for s in _top_level_split(row, "&=")]
             if lhs and not sides:
                 continue
             if lhs:
-                current = (lhs, [], where, [headings])
+                current = [lhs, [], where, headings]
                 out.append(current)
             if current is not None:
                 current[1].extend(sides)
-                current[3][0] = _narrowed(current[3][0], stated)
-    return [Equation(lhs, tuple(_SHAPE.sub("", s) for s in sides), where, ranges[0])
+                current[3] = _narrowed(current[3], stated)
+    return [Equation(lhs, tuple(_SHAPE.sub("", s) for s in sides), where, ranges)
             for lhs, sides, where, ranges in out]
 
 
@@ -421,6 +421,19 @@ def why_wrong(lhs, side, vocabulary, reader=read):
     return f"not equal to {lhs}"
 
 
+def first_failure(verdicts):
+    """The first ``(where, why)`` of `verdicts` (pairs of a place and :func:`why_wrong`'s
+    verdict) that says a formula is wrong; one saying it is defined nowhere tried if every
+    verdict is "" (undefined there); None if it is right.  Read lazily: the first wrong
+    verdict ends the reading."""
+    undefined = True
+    for where, verdict in verdicts:
+        if verdict:
+            return where, verdict
+        undefined = undefined and verdict == ""
+    return ("", "not finite at any point tried") if undefined else None
+
+
 def _documents(subject, formats, notation):
     from ..printing import documents
     if hasattr(subject, "derivation"):  # H v: the second-order documents
@@ -513,12 +526,9 @@ def prove_printed(derivation, formats=("text", "LaTeX", "Markdown"), notation=No
                 if is_definition(side, vocabulary(latex, *settings[0])):
                     continue
                 report.counts[fmt] += 1
-                verdicts = [why_wrong(equation.lhs, side, vocabulary(latex, b, p))
-                            for b, p in settings]
-                failed = [v for v in verdicts if v]
-                if not failed and all(v == "" for v in verdicts):
-                    failed = ["not finite at any point tried"]
+                failed = first_failure(("", why_wrong(equation.lhs, side, vocabulary(latex, b, p)))
+                                       for b, p in settings)
                 if failed:
-                    report.failures.append((fmt, f"{equation.lhs} = {side}  ({equation.where})",
-                                            failed[0]))
+                    report.failures.append((fmt, f"{equation.lhs} = {side}  "
+                                                 f"({equation.where}{failed[0]})", failed[1]))
     return report
