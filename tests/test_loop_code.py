@@ -22,12 +22,13 @@ import sympy as sp
 
 import symbackprop as sbp
 from symbackprop.cli import main
-from symbackprop.derivation.loop_program import is_stacked, loop_program
+from symbackprop.derivation.loop_program import loop_program
 from symbackprop.derivation.loop_statements import ForLoop, replayed
 from symbackprop.printing.loop_code import generate_loop_source
 from symbackprop.printing.numpy_code import LINE_LENGTH
 from symbackprop.proofs.check import random_arrays
 from symbackprop.proofs.sizes import default_dims
+from layouts import differentiable, looped
 from reference import relative_error, torch_value_and_grad
 
 LOOPS = Path(__file__).resolve().parent.parent / "examples" / "loops"
@@ -51,30 +52,11 @@ def _model(stem):
     return sbp.load(LOOPS / f"{stem}.sbp", bind=EXAMPLES[stem][0])
 
 
-def _differentiable(model):
-    return [n for n, role in model.roles.items() if role in ("param", "input")]
-
-
 @functools.cache
 def _compiled(stem):
     """The looped function of an example, generated once for every length."""
     model = _model(stem)
-    return sbp.derive(model).lambdify(wrt=_differentiable(model))
-
-
-def _looped(model, flat_values, lengths):
-    """Values of the written-out model (x_1, x_2, ...) in the looped layout: a family of one
-    shape stacked, index first; one whose shape varies a list."""
-    at = {model.dims[n]: v for n, v in lengths.items()}
-    out = {n: flat_values[n] for n in model.variables if n in flat_values}
-    for name, family in model.families.items():
-        if not family.declared or name not in _differentiable(model) and \
-                f"{name}_{sp.sympify(family.ranges[0][0]).xreplace(at)}" not in flat_values:
-            continue
-        lo, hi = (int(sp.sympify(b).xreplace(at)) for b in family.ranges[0])
-        members = [flat_values[f"{name}_{k}"] for k in range(lo, hi + 1)]
-        out[name] = np.stack(members) if is_stacked(family) else members
-    return out
+    return sbp.derive(model).lambdify(wrt=differentiable(model))
 
 
 def _flat(value):
@@ -90,21 +72,21 @@ def test_the_looped_code_agrees_with_the_written_out_code_and_pytorch(stem, leng
     wrt = [n for n, v in flat.variables.items() if v.role in ("param", "input")]
     J_flat, g_flat = sbp.derive(flat).lambdify(wrt=wrt)(**values)
     J_torch, g_torch = torch_value_and_grad(flat, values, wrt)
-    J, grads = _compiled(stem)(**_looped(model, values, lengths))
+    J, grads = _compiled(stem)(**looped(model, values, lengths))
     assert relative_error(J, J_flat) <= 1e-12 and relative_error(J, J_torch) <= 1e-12
-    expected, by_torch = _looped(model, g_flat, lengths), _looped(model, g_torch, lengths)
-    assert set(grads) == set(_differentiable(model)) == set(expected)
+    expected, by_torch = looped(model, g_flat, lengths), looped(model, g_torch, lengths)
+    assert set(grads) == set(differentiable(model)) == set(expected)
     for name, g in grads.items():
         assert np.shape(_flat(g)) == np.shape(_flat(expected[name])), name
         assert relative_error(_flat(g), _flat(expected[name])) <= 1e-12, name
         assert relative_error(_flat(g), _flat(by_torch[name])) <= 1e-12, name
-    assert _compiled(stem).objective(**_looped(model, values, lengths)) == J
+    assert _compiled(stem).objective(**looped(model, values, lengths)) == J
 
 
 @pytest.mark.parametrize("stem", EXAMPLES)
 def test_the_source_is_loops_of_numpy_and_the_same_for_every_length(stem):
     d = sbp.derive(_model(stem))
-    source = generate_loop_source(d, _differentiable(d.model))
+    source = generate_loop_source(d, differentiable(d.model))
     assert source == _compiled(stem).source  # one module, run at every length above
     tree = ast.parse(source)
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
@@ -131,7 +113,7 @@ def test_the_looped_modules_are_lint_clean(tmp_path):
     assert LINT, "ruff is required in CI"
     for stem in EXAMPLES:
         d = sbp.derive(_model(stem))
-        for which, wrt in (("params", None), ("all", _differentiable(d.model))):
+        for which, wrt in (("params", None), ("all", differentiable(d.model))):
             path = tmp_path / f"{stem}_{which}.py"
             path.write_text(generate_loop_source(d, wrt), encoding="utf-8")
     proc = subprocess.run([LINT, "check", "--no-cache", "--isolated", "--select", "E,W,F",
@@ -140,29 +122,29 @@ def test_the_looped_modules_are_lint_clean(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def _random_looped(stem, length, sizes, seed=0):
+def _randomlooped(stem, length, sizes, seed=0):
     model = _model(stem)
     flat = model.unrolled({EXAMPLES[stem][1]: length})
     values = random_arrays(flat, {n: sizes.get(n.rpartition("_")[0] or n, sizes.get(n, 2))
                                   for n in flat.dims}, seed=seed)
-    return _looped(model, values, {EXAMPLES[stem][1]: length})
+    return looped(model, values, {EXAMPLES[stem][1]: length})
 
 
 @pytest.mark.parametrize("stem, length", [("bptt", 1000), ("rnn_tanh", 1000),
                                           ("mlp_layers", 500)])
 def test_long_loops_run_as_loops(stem, length):
     # no recursion, no source per iteration: a thousand steps are a thousand iterations
-    J, grads = _compiled(stem)(**_random_looped(stem, length, {}))
+    J, grads = _compiled(stem)(**_randomlooped(stem, length, {}))
     assert np.isfinite(J) and all(np.isfinite(_flat(g)).all() for g in grads.values())
 
 
 def test_a_family_is_passed_and_returned_stacked_index_first():
-    arrays = _random_looped("bptt", 4, {"d": 3, "h": 5, "q": 2})
+    arrays = _randomlooped("bptt", 4, {"d": 3, "h": 5, "q": 2})
     assert arrays["x"].shape == (4, 3)  # x[t] for t = 1..4, x[1] at x[0]
     J, grads = _compiled("bptt")(**arrays)
     assert grads["x"].shape == (4, 3) and grads["y"].shape == (4, 2)
     assert grads["W_hh"].shape == (5, 5)
-    layers = _random_looped("mlp_layers", 3, {})
+    layers = _randomlooped("mlp_layers", 3, {})
     assert isinstance(layers["W"], list) and len(layers["W"]) == 3
     _, grads = _compiled("mlp_layers")(**layers)
     assert [g.shape for g in grads["W"]] == [w.shape for w in layers["W"]]
@@ -199,7 +181,7 @@ def test_abstract_functions_must_be_bound_and_arrays_must_fit():
     with pytest.raises(sbp.ModelError, match="'ell' has no numbers"):
         d.lambdify()
     f = d.lambdify(bind={"ell": "squared_error"})
-    arrays = _random_looped("bptt", 3, {})
+    arrays = _randomlooped("bptt", 3, {})
     assert np.isfinite(f(**arrays)[0])
     with pytest.raises(ValueError, match="x is a family of 3 members"):
         f(**{**arrays, "x": arrays["x"][:, :, None]})
@@ -222,7 +204,7 @@ def test_codegen_prints_the_looped_module(tmp_path, capsys):
     assert source == generate_loop_source(sbp.derive(_model("bptt")))
     namespace = {}
     exec(compile(source, str(out), "exec"), namespace)
-    arrays = _random_looped("bptt", 4, {})
+    arrays = _randomlooped("bptt", 4, {})
     columns = {n: (v[..., None] if n in ("x", "y") else v.reshape(-1, 1) if np.ndim(v) == 1
                    else v) for n, v in arrays.items()}
     J, grads = namespace["value_and_grad"](*(columns[n] for n in
@@ -317,7 +299,7 @@ objective J
 def test_more_models_agree_with_the_written_out_code_and_pytorch(name):
     text, (length, values) = MORE[name]
     model = sbp.parse(text, f"{name}.sbp")
-    wrt = _differentiable(model)
+    wrt = differentiable(model)
     f = sbp.derive(model).lambdify(wrt=wrt)  # once, for every length below
     for k in values:
         lengths = {**{n: 2 for n in model.lengths}, length: k}
@@ -326,9 +308,9 @@ def test_more_models_agree_with_the_written_out_code_and_pytorch(name):
         flat_wrt = [n for n, v in flat.variables.items() if v.role in ("param", "input")]
         J_flat, g_flat = sbp.derive(flat).lambdify(wrt=flat_wrt)(**given)
         J_torch, g_torch = torch_value_and_grad(flat, given, flat_wrt)
-        J, grads = f(**_looped(model, given, lengths))
+        J, grads = f(**looped(model, given, lengths))
         assert relative_error(J, J_flat) <= 1e-12 and relative_error(J, J_torch) <= 1e-12
-        expected, by_torch = _looped(model, g_flat, lengths), _looped(model, g_torch, lengths)
+        expected, by_torch = looped(model, g_flat, lengths), looped(model, g_torch, lengths)
         for n in wrt:
             assert relative_error(_flat(grads[n]), _flat(expected[n])) <= 1e-12, (n, k)
             assert relative_error(_flat(grads[n]), _flat(by_torch[n])) <= 1e-12, (n, k)

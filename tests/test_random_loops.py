@@ -16,15 +16,15 @@ examples (tests/profiles.py).
 """
 
 import numpy as np
-import sympy as sp
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import symbackprop as sbp
-from symbackprop.derivation.loop_program import is_stacked
 from symbackprop.proofs.check import random_arrays
+from symbackprop.proofs.evaluation import initialised
 from symbackprop.proofs.sizes import default_dims
 from profiles import examples
+from layouts import differentiable, looped
 from reference import relative_error, torch_value_and_grad
 
 #: Entrywise functions a step may apply, all smooth (relu's kink would make finite
@@ -132,27 +132,6 @@ def test_the_printed_tangents_read_back(text):
     assert report.ok, str(report)
 
 
-def _looped(model, flat_values, lengths):
-    """Values of the written-out model in the looped layout (a family stacked, index
-    first, or a list where its members' shapes differ)."""
-    at = {model.dims[n]: v for n, v in lengths.items()}
-    out = {n: flat_values[n] for n in model.variables if n in flat_values}
-    for name, family in model.families.items():
-        lo, hi = (int(sp.sympify(b).xreplace(at)) for b in family.ranges[0])
-        if family.declared and f"{name}_{lo}" in flat_values:
-            members = [flat_values[f"{name}_{k}"] for k in range(lo, hi + 1)]
-            out[name] = np.stack(members) if is_stacked(family) else members
-    return out
-
-
-def _initialised(flat, values):
-    """Weights over √(their columns), as networks are initialised: a recurrence run for T
-    steps keeps values of order one, not ‖W‖^T (a saturated tanh would leave gradients of
-    1e-9, all rounding)."""
-    return {n: v / np.sqrt(v.shape[1]) if flat.variables[n].role == "param" and v.ndim == 2
-            and v.shape[1] > 1 else v for n, v in values.items()}
-
-
 @settings(max_examples=examples(20))
 @given(text=looped_models(), length=st.sampled_from([1, 2, 4]))
 def test_the_looped_code_gives_the_written_out_numbers(text, length):
@@ -161,16 +140,16 @@ def test_the_looped_code_gives_the_written_out_numbers(text, length):
     lengths = _at(model, length)
     flat = model.unrolled(lengths)
     assert sbp.check(flat).ok
-    values = _initialised(flat, random_arrays(flat, default_dims(flat), seed=3))
+    values = initialised(flat, random_arrays(flat, default_dims(flat), seed=3))
     wrt = [n for n, v in flat.variables.items() if v.role in ("param", "input")]
     J_flat, g_flat = sbp.derive(flat).lambdify(wrt=wrt)(**values)
     J_torch, g_torch = torch_value_and_grad(flat, values, wrt)
     assert relative_error(J_flat, J_torch) <= 1e-12
-    differentiable = [n for n, role in model.roles.items() if role in ("param", "input")]
-    J, grads = sbp.derive(model).lambdify(wrt=differentiable)(**_looped(model, values, lengths))
+    J, grads = sbp.derive(model).lambdify(wrt=differentiable(model))(
+        **looped(model, values, lengths))
     assert relative_error(J, J_flat) <= 1e-12
-    expected = _looped(model, g_flat, lengths)
-    for name in differentiable:
+    expected = looped(model, g_flat, lengths)
+    for name in differentiable(model):
         got, want = np.asarray(grads[name]), np.asarray(expected[name])
         assert got.shape == want.shape and relative_error(got, want) <= 1e-12, name
     for name in wrt:
