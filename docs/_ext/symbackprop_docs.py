@@ -66,7 +66,7 @@ API = "api"
 #: The API pages in reading order: the façade, then the layers from the bottom up.
 MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
            "primitives.matrix_functions", "primitives.members", "primitives.functions",
-           "primitives.operators",
+           "primitives.entries", "primitives.operators",
            "language.loading", "language.tokens", "language.syntax", "language.model",
            "language.unrolling", "language.looped", "language.spelling", "derivation.graph",
            "derivation.reverse", "derivation.recurrences", "derivation.closed_forms",

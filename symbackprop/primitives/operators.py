@@ -20,90 +20,19 @@ it first), so builders and rules trust the shapes they are given.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
 import sympy as sp
 
 from . import expressions as ex
 from . import functions
 from . import matrix_functions as mf
 from . import members
-from .functions import operator_latex
-from .shapes import SCALAR, Shape, ShapeError, matrix, vector
+from .entries import Operator, Site
+from .entries import entry as _op, keep as _keep, nonscalar as _nonscalar
+from .entries import to_scalar as _to_scalar
+from .shapes import SCALAR, ShapeError, matrix, vector
 
 __all__ = ["Operator", "Site", "REGISTRY", "BINARY", "FUNCTIONS", "elementwise_operator",
            "abstract_operator", "index_sum_operator", "register", "register_function"]
-
-
-@dataclass(frozen=True)
-class Site:
-    """One application of an operator, as its builder and rules see it.
-
-    Attributes
-    ----------
-    args : tuple of sympy.Expr
-        The operands' expressions (variables' symbols, or inner expressions).
-    shapes : tuple of Shape
-        The operands' shapes.
-    shape : Shape
-        The output's shape.
-    param : object
-        The operator's constant parameter (the exponent of ``^``), else None.
-    out : sympy.Expr
-        The output: its variable's symbol, or its expression.  Rules only.
-    adj : sympy.Expr
-        The adjoint of the output, dJ/d(out).  Rules only.
-    """
-
-    args: tuple
-    shapes: tuple
-    shape: Shape
-    param: object = None
-    out: object = None
-    adj: object = None
-
-
-@dataclass(frozen=True)
-class Operator:
-    """A registry entry.
-
-    Attributes
-    ----------
-    name : str
-        The registry key, also the name used in graphs (``"matmul"``, ``"tanh"``).
-    written : str
-        How the language writes it (``"A @ B"``, ``"tanh(x)"``).
-    arity : int
-    shape_rule : callable
-        ``(*shapes, param) -> Shape``; raises :class:`ShapeError`.
-    forward : callable
-        ``Site -> sympy.Expr``.
-    rules : tuple of callable
-        One per operand: ``Site -> sympy.Expr``, that operand's adjoint share.
-    elementwise : bool
-        Whether it applies a scalar function entry by entry.
-    doc : str
-        One line for the language reference.
-    body : sympy.Expr or None
-        An elementwise operator's scalar body, in :data:`~.expressions.ENTRY`.
-    label_text, label_latex : str or None
-        How figures label its circle, in text and in LaTeX (a word such as
-        ``cross_entropy`` is ``\\operatorname{cross\\_entropy}``).  None for an
-        abstract function: figures label it with the model's name for it.
-    """
-
-    name: str
-    written: str
-    arity: int
-    shape_rule: Callable
-    forward: Callable
-    rules: tuple
-    elementwise: bool = False
-    doc: str = ""
-    body: object = field(default=None, compare=False)
-    label_text: str = None
-    label_latex: str = None
 
 
 # --- shape rules -------------------------------------------------------------------
@@ -159,24 +88,8 @@ def _matmul_shape(a, b, param=None):
     return matrix(a.rows, b.cols)
 
 
-def _keep(a, param=None):
-    return a
-
-
 def _transposed(a, param=None):
     return a.T
-
-
-def _to_scalar(*shapes, param=None):
-    return SCALAR
-
-
-def _nonscalar(what):
-    def rule(a, param=None):
-        if a.is_scalar:
-            raise ShapeError(f"{what} takes a vector or a matrix, not a scalar")
-        return a
-    return rule
 
 
 def _norm_shape(a, param=None):
@@ -490,14 +403,6 @@ def index_sum_operator(var, lo, hi, mean=False):
                     lambda s: ex.mul(scale, members.index_sum(s.args[0], var, lo, hi)),
                     (lambda s: ex.mul(scale, s.adj),), doc=f"the {name} over an index",
                     label_text="Σ", label_latex="\\Sigma")
-
-
-def _op(name, written, arity, shape_rule, forward, *rules, doc="", label=None,
-        elementwise=False):
-    """An entry; its figure label, (text, LaTeX), is its name as a word unless given."""
-    text, latex = label or (name, operator_latex(name))
-    return Operator(name, written, arity, shape_rule, forward, tuple(rules), elementwise,
-                    doc=doc, label_text=text, label_latex=latex)
 
 
 _OPERATORS = [
