@@ -11,14 +11,11 @@ model or bad usage.  Errors in a model print as compilers print them,
 from __future__ import annotations
 
 import argparse
-import contextlib
-import errno
 import functools
 import os
-import stat
 import sys
-import tempfile
-from pathlib import Path
+import time
+import traceback
 
 import sympy as sp
 
@@ -32,10 +29,12 @@ from .primitives.operators import FUNCTIONS, REGISTRY
 from .primitives.shapes import ShapeError, vector
 from .printing import documents
 from .printing.figures import FORMATS, graph_figure
+from .printing.files import write_atomically
 from .printing.memory import DTYPES
 from .printing.numpy_code import generate_source
 from .proofs.check import TOLERANCE, check, default_dims
 from .proofs.sizes import refuse_beyond, small_dims
+from .proofs.bounded import run_bounded
 from .proofs.readback import prove_printed
 from .proofs.verify import TIMEOUT, verify
 
@@ -58,6 +57,10 @@ exit status: 0 on success, 1 when check or verify finds a wrong gradient, 2 for 
 model file or bad usage (the message says FILE:LINE:COL).
 """
 
+
+#: The budget of a command run as the program (``symbackprop ...``): seconds of wall-clock
+#: time and GiB of memory; --time-limit and --memory-limit change it, 0 lifts it.
+TIME_LIMIT, MEMORY_LIMIT = 600.0, 8.0
 
 #: The most entries (of all the model's variables, at the sizes used) each proof takes on
 #: before it starts, unless --max-entries raises it: arrays of finite differences for
@@ -83,72 +86,6 @@ def _option_pairs(text, what, convert=str):
             raise UsageError(f"--{what}: {key.strip()} must be a whole number, "
                              f"not {value.strip()!r}") from None
     return out
-
-
-def _data(text):
-    # the last guard against terminal escapes: nothing printed carries a raw control character
-    return text if isinstance(text, bytes) else visible(text).encode("utf-8")
-
-
-def write_atomically(path, text):
-    """Write `text` to `path` so that nothing is lost on a failure, and nothing is replaced
-    that is not a regular file.
-
-    A regular file is replaced whole through a temporary file beside it (a failure, a full
-    disk included, leaves it as it was), and keeps its permissions; a symbolic link is
-    written through, to its target; a device or a FIFO (``/dev/null``, a pipe) is opened and
-    written, never removed; a block device, a socket or a directory is refused.
-    """
-    path = Path(os.path.realpath(path))  # through a link: the link stays, its target changes
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        st = None
-    except OSError as err:
-        raise OSError(err.errno, err.strerror, str(path)) from None
-    if st is not None and stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(21, "Is a directory", str(path))
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        return _write_into(path, st, _data(text))
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise OSError(err.errno, err.strerror, str(path)) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(_data(text))
-        if st is None:  # mkstemp makes the file private (0600): as a plain write would make it
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        else:  # a replaced file keeps its mode (a private file stays private) and its owner
-            os.chmod(tmp, stat.S_IMODE(st.st_mode) & 0o777)
-            with contextlib.suppress(OSError):
-                os.chown(tmp, st.st_uid, st.st_gid)
-        os.replace(tmp, path)
-    except BaseException as err:
-        os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise OSError(err.errno, err.strerror, str(path)) from None
-        raise
-
-
-def _write_into(path, st, data):
-    """Write into a character device or a FIFO, opened as it is; refuse any other kind."""
-    if not (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
-        raise UsageError(f"-o {path}: not a regular file, a character device or a FIFO; "
-                         "nothing was written")
-    try:
-        # a FIFO nobody reads would block forever: opened without waiting, it says so
-        fd = os.open(path, os.O_WRONLY | (os.O_NONBLOCK if stat.S_ISFIFO(st.st_mode) else 0))
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-    except OSError as err:
-        if err.errno == errno.ENXIO:
-            raise UsageError(f"-o {path}: a FIFO that nothing reads; nothing was "
-                             "written") from None
-        raise OSError(err.errno, err.strerror, str(path)) from None
 
 
 def _same_file(a, b):
@@ -415,6 +352,12 @@ def _command(sub, name, help_, func, example, more=""):
                    help="for a model with loops: write it out at these lengths first, e.g. T=3 "
                         "(the derivation of the model without loops, as a check of the general "
                         "one)")
+    p.add_argument("--time-limit", metavar="SECONDS", type=float, default=None,
+                   help=f"stop with a message after this long (default {TIME_LIMIT:g} s for "
+                        "the program; 0 for no limit)")
+    p.add_argument("--memory-limit", metavar="GIB", type=float, default=None,
+                   help=f"stop with a message beyond this much memory (default {MEMORY_LIMIT:g} "
+                        "GiB for the program; 0 for no limit)")
     p.set_defaults(func=func)
     return p
 
@@ -612,12 +555,62 @@ def _codegen_command(sub):
 
 
 def main(argv=None):
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    Run as the program (`argv` None), a command works within a budget, --time-limit and
+    --memory-limit (:data:`TIME_LIMIT` s and :data:`MEMORY_LIMIT` GiB by default): in a child
+    process that is stopped, with a message naming the limit and exit status 2, when it runs
+    out of either.  Called with `argv` (from Python), it runs here, bounded only by the
+    limits given in `argv`.
+    """
     parser = _parser()
     if not (sys.argv[1:] if argv is None else argv):
         parser.print_help(sys.stderr)  # a newcomer typing just `symbackprop` sees the commands
         return 2
     args = parser.parse_args(argv)
+    seconds, memory = (TIME_LIMIT if args.time_limit is None and argv is None
+                       else args.time_limit or None,
+                       MEMORY_LIMIT if args.memory_limit is None and argv is None
+                       else args.memory_limit or None)
+    if not (seconds or memory) or not hasattr(os, "fork"):
+        return _run(args)
+    return _within(args, seconds, memory)
+
+
+def _within(args, seconds, memory):
+    """`_run(args)` in a child process stopped after `seconds` or beyond `memory` GiB."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # the child writes to the same files: nothing written twice
+    start = time.monotonic()
+    status = run_bounded(functools.partial(_child, args), seconds,
+                         memory=int(memory * 2**30) if memory else None)
+    if status is not None:
+        return int(status)
+    what = f"symbackprop: error: {args.command} {visible(args.model)}"
+    if seconds and time.monotonic() - start >= seconds:
+        print(f"{what}: stopped after {seconds:g} s, its time limit (--time-limit); nothing "
+              "was written", file=sys.stderr)
+    else:
+        print(f"{what}: stopped, it needed more than {memory:g} GiB, its memory limit "
+              "(--memory-limit); nothing was written", file=sys.stderr)
+    return 2
+
+
+def _child(args):
+    """The command in the child process: its exit status as a string, every output flushed
+    (the child leaves without Python's own exit)."""
+    try:
+        return str(_run(args))
+    except BaseException:  # a bug: reported as Python would report it, status 1
+        traceback.print_exc()
+        return "1"
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+
+
+def _run(args):
+    """The command `args` names; its exit status, every expected failure a message."""
     try:
         args.bind = _option_pairs(args.bind, "bind")
         if hasattr(args, "dims"):

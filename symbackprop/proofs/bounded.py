@@ -21,6 +21,7 @@ import math
 import os
 import select
 import signal
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -99,8 +100,12 @@ def prove_zero(difference, forms=CANONICAL_FORMS):
     return None
 
 
-def run_bounded(func, seconds):
+def run_bounded(func, seconds, memory=None):
     """``func()``, a short string, computed in a child process killed after `seconds`.
+
+    `seconds` None waits as long as the child runs; `memory` (bytes), if given, caps the
+    child's address space, so that a computation that would need more fails there (with a
+    :class:`MemoryError`) instead of taking the machine's memory.
 
     Returns
     -------
@@ -122,6 +127,7 @@ def run_bounded(func, seconds):
         except Exception:
             return None
     read, write = os.pipe()
+    parent = os.getpid()
     with warnings.catch_warnings():
         # Python 3.12 warns that forking a multi-threaded process may deadlock the child;
         # this child only runs SymPy (pure Python) and leaves by os._exit.
@@ -131,6 +137,10 @@ def run_bounded(func, seconds):
         status = 1
         try:
             os.close(read)
+            _die_with(parent)
+            if memory:
+                import resource  # POSIX only, like fork
+                resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             result = func()
             if result is not None:
                 os.write(write, str(result).encode("utf-8")[:4096])
@@ -139,12 +149,23 @@ def run_bounded(func, seconds):
             os._exit(status)
     os.close(write)
     try:
-        ready, _, _ = select.select([read], [], [], max(seconds, 0.0))
+        ready, _, _ = select.select([read], [], [], None if seconds is None else max(seconds, 0.0))
         out = os.read(read, 4096) if ready else b""
     finally:
         os.close(read)
         _reap(pid, kill=True)
     return out.decode("utf-8") or None
+
+
+def _die_with(parent):
+    """Have this child killed when `parent` dies (Linux): a proof forked inside a bounded
+    command must not outlive the command when the command is stopped."""
+    if sys.platform.startswith("linux"):
+        import ctypes  # prctl(PR_SET_PDEATHSIG, SIGKILL)
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _reap(pid, kill):

@@ -1,0 +1,101 @@
+"""Every command within a budget: a result, or a message naming the limit, never a hang.
+
+Run as the program, a command works in a child process stopped after --time-limit
+seconds or beyond --memory-limit GiB (600 s and 8 GiB by default), with exit status 2 and
+no traceback; proofs it forks die with it.  From Python, ``main(argv)`` runs in the
+caller's process, bounded only by the limits `argv` gives.  The models here are legal and
+hostile: each would run for minutes or take all the machine's memory without a limit.
+"""
+
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from symbackprop import cli
+
+#: Repeated squaring: verify expands a polynomial of degree 512 (minutes, then memory).
+SQUARING = "param a0: scalar\n" + "".join(f"a{k} = a{k - 1} * a{k - 1} + a{k - 1}\n"
+                                          for k in range(1, 10)) + "objective a9\n"
+#: A product of 30000 x 30000 matrices of finite differences (gigabytes) once raised past
+#: the entry limit.
+WIDE = ("dim n\nparam W: matrix(n, n)\ninput x: vector(n)\nJ = sum(tanh(W @ x))\n"
+        "objective J\n")
+
+
+def program(*argv, cwd, memory=None, timeout=120):
+    """``python -m symbackprop ARGV`` as a user runs it: (status, stderr, seconds taken)."""
+    def cap():  # as `ulimit -v` does, for the whole program (the budget's child included)
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "symbackprop", *map(str, argv)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=cap if memory else None)
+    return done.returncode, done.stderr, time.monotonic() - start
+
+
+def _processes_reading(path):
+    """The processes whose command line names `path` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str(path).encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_time_limit_stops_a_command_and_the_proofs_it_forked(tmp_path):
+    model = tmp_path / "squaring.sbp"
+    model.write_text(SQUARING, encoding="utf-8")
+    status, err, seconds = program("verify", model, "--timeout", "300", "--time-limit", "4",
+                                   cwd=tmp_path)
+    assert status == 2, err
+    assert err == (f"symbackprop: error: verify {model}: stopped after 4 s, its time limit "
+                   "(--time-limit); nothing was written\n")
+    assert seconds < 100  # the limit held: without it, minutes (not a measure of speed)
+    time.sleep(0.5)
+    assert _processes_reading(model) == []  # the forked proofs were stopped too
+
+
+def test_the_memory_limit_stops_a_command_with_a_message(tmp_path):
+    model = tmp_path / "wide.sbp"
+    model.write_text(WIDE, encoding="utf-8")
+    status, err, _ = program("check", model, "--dims", "n=30000", "--max-entries", "10000000000",
+                             "--memory-limit", "1.5", cwd=tmp_path)
+    assert status == 2 and "Traceback" not in err, err
+    assert err == f"symbackprop: error: check ran out of memory on {model} (try smaller --dims)\n"
+
+
+@pytest.mark.parametrize("command", ["derive", "graph", "check", "verify", "memory", "codegen",
+                                     "hvp", "hessian"])
+def test_under_ulimit_every_command_answers_without_a_traceback(tmp_path, command):
+    # `ulimit -v 3 GiB` on the whole program, the default budget inside it lowered to 20 s
+    model = tmp_path / "squaring.sbp"
+    model.write_text(SQUARING, encoding="utf-8")
+    status, err, _ = program(command, model, "--time-limit", "20", cwd=tmp_path,
+                             memory=3 * 2**30)
+    assert status in (0, 1, 2) and "Traceback" not in err, err
+
+
+def test_the_program_has_a_budget_by_default_and_python_callers_choose(tmp_path, monkeypatch,
+                                                                         capfd):
+    model = tmp_path / "squaring.sbp"
+    model.write_text(SQUARING, encoding="utf-8")
+    # as the program (no argv: sys.argv is read), the default limit applies
+    monkeypatch.setattr(cli, "TIME_LIMIT", 2.0)
+    monkeypatch.setattr(sys, "argv", ["symbackprop", "verify", str(model), "--timeout", "300"])
+    assert cli.main() == 2
+    assert "stopped after 2 s, its time limit" in capfd.readouterr().err
+    # from Python, in this process, unbounded unless asked
+    def forked(*args, **kwargs):
+        raise AssertionError("main(argv) forked without a limit in argv")
+    monkeypatch.setattr(cli, "run_bounded", forked)
+    assert cli.main(["derive", str(model)]) == 0
+    out, err = capfd.readouterr()
+    assert out.startswith("Forward") and err == ""
