@@ -209,3 +209,23 @@ def test_softmax_beside_log_softmax_is_its_exponential():
     code = _value_and_grad(ROOT / "examples" / "softmax_regression.sbp")
     assert not re.search(r"(?<!_log)_softmax\(", code) and code.count("_log_softmax(O_, 1)") == 1
     assert "np.exp(t0)" in code
+
+
+def test_a_layer_stack_computes_no_gradient_of_its_input_unless_asked():
+    # dJ/dH[0] = dJ/dX: the backward loop's last iteration, peeled off, leaves it out
+    model = sbp.load(ROOT / "examples" / "loops" / "mlp_layers_batch.sbp",
+                     bind=LOOP_BIND["mlp_layers_batch"])
+    d = sbp.derive(model)
+    code = d.lambdify().source.split("def value_and_grad")[1]
+    assert "for l_ in range(L, 1, -1):" in code and "grad_H[0]" not in code
+    assert code.count("@ W[l_ - 1].T") == 1  # only inside the loop, for l = L, ..., 2
+    assert "grad_H[l_] = grad_Z[l_ - 1] = None" in code  # still freed as it goes
+    with_x = d.lambdify(wrt=["W", "b", "X"]).source.split("def value_and_grad")[1]
+    assert "for l_ in range(L, 0, -1):" in with_x and "grad_X = np.copy(grad_H[0])" in with_x
+    rng = np.random.default_rng(0)
+    arrays = {"X": rng.standard_normal((5, 3)), "Y": np.eye(4)[[0, 1, 3, 2, 1]],
+              "W": [rng.standard_normal((3, 6)), rng.standard_normal((6, 4))],
+              "b": [rng.standard_normal(6), rng.standard_normal(4)]}
+    J, (gW, gb) = d.lambdify()(**arrays)
+    J_x, (gW_x, gb_x, _) = d.lambdify(wrt=["W", "b", "X"])(**arrays)
+    assert J == J_x and all(np.array_equal(a, b) for a, b in zip(gW + gb, gW_x + gb_x))

@@ -236,7 +236,9 @@ def dead_members(items, storage, model):
 
     A list's members are freed by the last loop that reads the list, when every member it
     reads is at a fixed offset from its index: after iteration t of ``for t = T-1, ..., 1``
-    reading ``h[t]`` and ``h[t-1]``, ``h[t]`` is read no more.
+    reading ``h[t]`` and ``h[t-1]``, ``h[t]`` is read no more.  Statements after that loop
+    may still read members at fixed indices (an iteration peeled off the loop) that no
+    iteration frees.
 
     Returns
     -------
@@ -244,27 +246,37 @@ def dead_members(items, storage, model):
         For each item, the families and the index (in the loop's variable) freed at the end of
         every iteration.
     """
-    last = {}
+    used = {}  # family -> the members' indices each item uses
     for i, item in enumerate(items):
         for s in statements([item]):
             for m in (*members_in(s.value), s.target):
                 if isinstance(m, (Member, ScalarMember)):
-                    last[m.family] = i
+                    used.setdefault(m.family, {}).setdefault(i, []).append(m.index)
     out = [[] for _ in items]
-    for family, i in last.items():
-        loop = items[i]
-        if storage[family].declared or not isinstance(loop, ForLoop):
+    for family, where in used.items():
+        loops = [i for i in where if isinstance(items[i], ForLoop)]
+        if storage[family].declared or not loops:
             continue
-        index = _freed_index(loop, family)
+        i = loops[-1]
+        loop, index = items[i], _freed_index(items[i], family)
         if index is None:
             continue
         s = storage[family]
         first, final = s.offset, s.offset + s.count - 1
-        ends = [index.xreplace({loop.var: b}) for b in (loop.lo, loop.hi)]
-        if all(at_long_lengths(first, model) <= at_long_lengths(e, model)
-               <= at_long_lengths(final, model) for e in ends):
+        ends = sorted(at_long_lengths(index.xreplace({loop.var: b}), model)
+                      for b in (loop.lo, loop.hi))
+        later = [at_long_lengths(k, model) for j in where if j > i for k in where[j]]
+        if all(at_long_lengths(first, model) <= e <= at_long_lengths(final, model)
+               for e in ends) and all(_outside(k, ends) for k in later):
             out[i].append((family, index))
     return out
+
+
+def _outside(index, ends):
+    """Whether `index` is known to lie outside the range `ends` (False where unknown, as for
+    an index bound by a sum)."""
+    below, above = sp.simplify(ends[0] - index), sp.simplify(index - ends[1])
+    return any(d.is_number and d > 0 for d in (below, above))
 
 
 def _freed_index(loop, family):
