@@ -58,6 +58,11 @@ model file or bad usage (the message says FILE:LINE:COL).
 """
 
 
+#: The formats an output file's suffix names, the first a command writes being taken.
+SUFFIXES = {".txt": ("text",), ".tex": ("tex", "tikz"), ".md": ("md",), ".markdown": ("md",),
+            ".html": ("html",), ".htm": ("html",), ".py": ("py",), ".dot": ("dot",),
+            ".gv": ("dot",), ".svg": ("svg",), ".png": ("png",)}
+
 #: The budget of a command run as the program (``symbackprop ...``): seconds of wall-clock
 #: time and GiB of memory; --time-limit and --memory-limit change it, 0 lifts it.
 TIME_LIMIT, MEMORY_LIMIT = 600.0, 8.0
@@ -407,11 +412,39 @@ def _add_output(p):
     p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of the terminal")
 
 
+def _add_format(p, formats, help_):
+    """--format, whose default is read from -o's suffix, else from --standalone."""
+    p.add_argument("--format", choices=formats, default=None,
+                   help=help_ + f"; by default, from -o's suffix, else {formats[0]}")
+    p.set_defaults(formats=formats)
+
+
+def _resolve_format(args):
+    """The format a command writes: --format, else -o's suffix (``notes.tex``), else LaTeX
+    where --standalone asks for a whole document, else the command's first format."""
+    formats = getattr(args, "formats", None)
+    if formats is None or args.format is not None:
+        return
+    suffix = os.path.splitext(args.output or "")[1].lower()
+    if suffix and suffix not in SUFFIXES:
+        raise UsageError(f"-o {args.output}: {suffix} is not a suffix of a format written here "
+                         f"({', '.join(s for s in SUFFIXES if set(SUFFIXES[s]) & set(formats))}"
+                         "); give --format" + ("; for a PDF, -o NAME.tex --standalone, then "
+                                                "pdflatex NAME.tex" if suffix == ".pdf" else ""))
+    found = [f for f in SUFFIXES.get(suffix, ()) if f in formats]
+    if suffix and not found:
+        raise UsageError(f"-o {args.output}: {args.command} writes no {suffix} file "
+                         f"(--format {', '.join(formats)})")
+    latex = [f for f in ("tex", "tikz") if f in formats and args.standalone]
+    args.format = (found or latex or formats)[0]
+
+
 def _add_document(p, formats, help_):
     """The options of a command printing a document: format, standalone, output, bind."""
-    p.add_argument("--format", choices=formats, default="text", help=help_)
+    _add_format(p, formats, help_)
     p.add_argument("--standalone", action="store_true",
-                   help="with --format tex: a whole document that compiles with pdflatex")
+                   help="a whole LaTeX document that compiles with pdflatex (implies --format "
+                        "tex)")
     _add_output(p)
     _add_bind(p)
 
@@ -456,10 +489,9 @@ def _graph_command(sub):
                  "symbackprop graph examples/textbook_mlp.sbp --format png -o mlp.png",
                  "; of a model with loops, the folded graph: each loop's body once, inside a "
                  "plate labelled with its range (--unroll draws it written out)")
-    p.add_argument("--format", choices=FORMATS, default="tikz",
-                   help="tikz (the default), dot, svg or png (svg and png need Graphviz)")
+    _add_format(p, FORMATS, "tikz, dot, svg or png (svg and png need Graphviz)")
     p.add_argument("--standalone", action="store_true",
-                   help="with --format tikz: a whole document that compiles with pdflatex")
+                   help="a whole LaTeX document of the TikZ picture (implies --format tikz)")
     p.add_argument("--backward", action="store_true",
                    help="draw the backward graph: adjoints, and the forward values they read")
     p.add_argument("--second-order", action="store_true",
@@ -616,6 +648,7 @@ def _run(args):
         if hasattr(args, "dims"):
             args.dims = _option_pairs(args.dims, "dims", int)
         args.unroll = _option_pairs(args.unroll, "unroll", int)
+        _resolve_format(args)
         if getattr(args, "output", None) is not None and _same_file(args.output, args.model):
             raise UsageError(f"-o {args.output} is the model file itself: writing there would "
                              "replace the model by its output; nothing was written")

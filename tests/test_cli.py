@@ -349,3 +349,28 @@ def test_written_files_get_the_usual_permissions(tmp_path, capsys):
     finally:
         os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("command, output, starts", [
+    ("derive", "notes.tex", "% Backpropagation through J"), ("derive", "notes.md", "**Forward"),
+    ("derive", "notes.txt", "Forward"), ("derive", "notes", "Forward"),
+    ("graph", "graph.tex", "\\begin{tikzpicture}"), ("graph", "graph.dot", "digraph"),
+    ("hvp", "hvp.py", '"""'), ("hvp", "hvp.tex", "% ")])
+def test_the_format_is_read_from_the_output_suffix(tmp_path, command, output, starts):
+    bind = [] if command == "graph" else ["--bind", "phi=tanh,ell=squared_error"]
+    assert main([command, str(MLP), *bind, "-o", str(tmp_path / output)]) == 0
+    assert (tmp_path / output).read_text(encoding="utf-8").startswith(starts)
+
+
+def test_standalone_implies_latex_and_an_unknown_suffix_is_refused(tmp_path, capsys):
+    assert main(["derive", str(MLP), "--standalone"]) == 0
+    assert capsys.readouterr().out.startswith("\\documentclass")
+    assert main(["graph", str(MLP), "--standalone"]) == 0
+    assert capsys.readouterr().out.startswith("\\documentclass")
+    assert main(["derive", str(MLP), "-o", str(tmp_path / "notes.pdf")]) == 2
+    err = capsys.readouterr().err
+    assert ".pdf is not a suffix of a format written here" in err and "--standalone" in err
+    assert main(["graph", str(MLP), "-o", str(tmp_path / "g.md")]) == 2
+    assert "graph writes no .md file" in capsys.readouterr().err
+    assert main(["derive", str(MLP), "--format", "text", "--standalone"]) == 2
+    assert not list(tmp_path.iterdir())
