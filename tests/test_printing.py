@@ -123,3 +123,32 @@ def test_a_power_of_an_indicator_is_the_indicator():
     from symbackprop import derive_hvp
     d = sbp.derive(sbp.parse("param a: scalar\nJ = relu(a)^2\nobjective J"))
     assert "R{∂J/∂a} = 2 v_a 𝟙[a > 0]" in derive_hvp(d).text()
+
+
+NAMES = """\
+dim n
+param Wq: matrix(n, n)
+const eps: scalar
+input x: vector(n)
+J = sum(tanh(Wq @ x)) + eps * sum(x)
+objective J
+"""
+
+
+def test_eps_is_epsilon_and_a_capital_with_one_letter_is_subscripted():
+    d = sbp.derive(sbp.parse(NAMES))
+    text, latex = d.text(), d.latex()
+    assert "J = ε sum(x) + sum(tanh(W_q x))" in text and "∂J/∂W_q = " in text
+    assert "eps" not in text and "Wq" not in text
+    assert "\\epsilon" in latex and "\\boldsymbol{W}_{q}" in latex and "Wq" not in latex
+    assert sbp.prove_printed(d).ok
+
+
+@pytest.mark.parametrize("first, second, shown", [("Wq", "W_q", "W_q"), ("eps", "epsilon", "ε")])
+def test_two_names_that_would_print_alike_are_an_error(first, second, shown):
+    text = (f"dim n\nparam {first}: vector(n)\nparam {second}: vector(n)\n"
+            f"J = sum({first} * {second})\nobjective J\n")
+    with pytest.raises(sbp.ModelError) as err:
+        sbp.parse(text, "m.sbp")
+    assert str(err.value).startswith(f"m.sbp:3:7: error: '{second}' and '{first}' (line 2) "
+                                     f"would both print as {shown}: rename one")

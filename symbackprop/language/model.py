@@ -30,6 +30,7 @@ from ..primitives.operators import (
 )
 from ..primitives.shapes import SCALAR, Shape, ShapeError, matrix, vector
 from . import syntax as ast
+from .spelling import default_latex, unicode_name
 
 __all__ = ["Model", "Variable", "Function", "Assignment", "Node", "Ref", "Literal", "walk"]
 
@@ -334,6 +335,12 @@ class _Checker:
         if name in self.functions or name in FUNCTIONS:
             raise ModelError(f"'{name}' is a function; choose another name for the variable",
                              line, col)
+        shown = unicode_name(name)
+        for other in self.variables.values():  # Wq and W_q, eps and epsilon
+            if unicode_name(other.name) == shown or default_latex(other.name) == \
+                    default_latex(name):
+                raise ModelError(f"'{name}' and '{other.name}' (line {other.line}) would both "
+                                 f"print as {shown}: rename one", line, col)
 
     def _scalar_name(self, name, shape, line, col):
         # a scalar prints plainly, as a dim does: n/n would be unreadable (a vector or

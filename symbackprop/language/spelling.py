@@ -25,15 +25,28 @@ _UNICODE_UPPER = "ΓΔΘΛΞΠΣΥΦΨΩ"
 GREEK = {**dict(zip(_LOWER, _UNICODE_LOWER)), **dict(zip(_UPPER, _UNICODE_UPPER)),
          "ell": "ℓ", "varepsilon": "ε", "varphi": "φ", "vartheta": "ϑ"}
 
+#: Short names written for Greek letters: ``eps`` is ε, as ``epsilon`` is.
+ALIASES = {"eps": "epsilon"}
+
 _PARTS = re.compile(r"(?P<base>[A-Za-z]+?)(?P<num>\d+)?(?:_(?P<sub>[A-Za-z0-9]+))?")
 #: A member of a family of two or more indices written out, h[1, 2] as h_1_2: h_{1,2}.
 _MEMBER = re.compile(r"(?P<base>[A-Za-z]+)(?P<indices>(?:_\d+){2,})")
 
 
 def _latex_base(base):
+    base = ALIASES.get(base, base)
     if base in GREEK:
         return "\\" + base
     return base if len(base) == 1 else f"\\mathrm{{{base}}}"
+
+
+def _lettered(m):
+    """A name's base and subscript: a capital and one small letter (``Wq``) is W_q, written
+    as lecture notes write the query weights; otherwise as the name has them."""
+    base, sub = m["base"], m["sub"]
+    if sub is None and re.fullmatch(r"[A-Z][a-z]", base) and base not in GREEK:
+        return base[0], base[1]
+    return base, sub
 
 
 def default_latex(name, bold=False, bold_macro="\\boldsymbol"):
@@ -47,6 +60,8 @@ def default_latex(name, bold=False, bold_macro="\\boldsymbol"):
     ('\\\\lambda', '\\\\boldsymbol{x}_{\\\\mathrm{in}}', '\\\\mathrm{loss}')
     >>> default_latex("h_1_2", bold=True)
     '\\\\boldsymbol{h}_{1,2}'
+    >>> default_latex("Wq", bold=True), default_latex("eps"), default_latex("Pi")
+    ('\\\\boldsymbol{W}_{q}', '\\\\epsilon', '\\\\Pi')
     """
     member = _MEMBER.fullmatch(name)
     if member is not None:
@@ -56,13 +71,13 @@ def default_latex(name, bold=False, bold_macro="\\boldsymbol"):
     m = _PARTS.fullmatch(name)
     if m is None:
         return "\\mathrm{" + name.replace("_", "\\_") + "}"
-    out = _latex_base(m["base"])
+    base, sub = _lettered(m)
+    out = _latex_base(base)
     if bold:
         out = f"{bold_macro}{{{out}}}"
     if m["num"]:
         out += f"^{{({m['num']})}}"
-    if m["sub"]:
-        sub = m["sub"]
+    if sub:
         out += f"_{{{sub}}}" if len(sub) == 1 or sub.isdigit() else f"_{{\\mathrm{{{sub}}}}}"
     return out
 
@@ -74,15 +89,23 @@ def unicode_name(name):
     --------
     >>> unicode_name("lambda"), unicode_name("W1"), unicode_name("phi"), unicode_name("h_1_2")
     ('λ', 'W1', 'φ', 'h_{1,2}')
+    >>> unicode_name("eps"), unicode_name("Wq"), unicode_name("Eout")
+    ('ε', 'W_q', 'Eout')
     """
     member = _MEMBER.fullmatch(name)
     if member is not None:
         indices = ",".join(member["indices"].split("_")[1:])
         return f"{unicode_name(member['base'])}_{{{indices}}}"
     m = _PARTS.fullmatch(name)
-    if m is None or m["base"] not in GREEK:
+    if m is None:
         return name
-    return GREEK[m["base"]] + name[len(m["base"]):]
+    base, sub = _lettered(m)
+    if sub is not None and m["sub"] is None:  # Wq, Wq2
+        return f"{base}_{sub}{m['num'] or ''}"
+    base = ALIASES.get(base, base)
+    if base not in GREEK:
+        return name
+    return GREEK[base] + name[len(m["base"]):]
 
 
 #: The commands a LaTeX name may use: letters, accents, fonts and symbols; none reads or
