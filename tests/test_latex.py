@@ -7,6 +7,7 @@ examples in it) and rendered by KaTeX, as Jupyter, GitHub and MkDocs render the 
 """
 
 import functools
+import re
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_no_line_break_inside_a_fraction_or_a_norm():
         assert unbalanced_rows(document) == [], title
     # the long row of dJ/dz stays one row: its only sum is in the numerator of a fraction
     row = next(r for r in d.latex().splitlines() if "\\operatorname{sum}" in r)
-    assert row.startswith("  &\\quad + \\frac{\\operatorname{sum}\\left(")
+    assert row.startswith("  &\\quad + \\frac{\\operatorname{sum}{\\left(")
     assert "\\Bigl" not in d.latex()
 
 
@@ -185,3 +186,13 @@ def test_every_example_renders_in_katex():
         found.update(formulas(d.latex(memory=True, dims=dims), "tex", f"{name} memory tex"))
     assert len(found) > 1000
     assert_katex_renders(found)
+
+
+def test_a_function_and_its_brackets_are_one_symbol_to_tex():
+    # \phi\left(z\right) is an ordinary symbol and an inner group, which TeX spaces apart
+    # (φ (z)); braced, the brackets are one ordinary symbol: φ(z)
+    latex = sbp.derive(sbp.load("examples/textbook_mlp.sbp")).latex()
+    assert "\\phi{\\left(\\boldsymbol{z}\\right)}" in latex
+    assert "\\ell{\\left(\\boldsymbol{o}, \\boldsymbol{y}\\right)}" in latex
+    assert "\\operatorname{prod}{\\left(" in latex
+    assert not re.search(r"(\\phi|\\ell|\\operatorname\{[a-z_\\]+\}|')\\left\(", latex)

@@ -337,7 +337,7 @@ def test_abs_prints_as_the_model_writes_it_not_as_a_determinant():
                              "objective J\n"))
     assert "λ sum(abs(W))" in d.text() and "λ sign(W)" in d.text()
     latex = d.latex()
-    assert "\\operatorname{abs}\\left(\\boldsymbol{W}\\right)" in latex and "\\left|" not in latex
+    assert "\\operatorname{abs}{\\left(\\boldsymbol{W}\\right)}" in latex and "\\left|" not in latex
     assert prove_printed(d).ok
 
 

@@ -67,7 +67,7 @@ objective J
 def test_a_scalar_function_is_one_row_of_the_table(cosh):
     d = sbp.derive(sbp.parse(COSH_MODEL))
     assert "h = cosh(z)" in d.text() and "sinh(z)" in d.text()
-    assert "\\cosh\\left(" in d.latex() and "\\sinh\\left(" in d.latex()
+    assert "\\cosh{\\left(" in d.latex() and "\\sinh{\\left(" in d.latex()
     assert "np.cosh(z)" in generate_source(d) and "np.sinh(" in generate_source(d)
     assert sbp.check(d).ok
     assert sbp.verify(d).ok

@@ -258,7 +258,7 @@ def test_phi_second_derivative_appears():
 
 def test_the_textbook_latex_shows_the_second_derivatives():
     tex = TEXTBOOK.latex()
-    assert "\\phi''\\left(\\boldsymbol{z}\\right)" in tex
+    assert "\\phi''{\\left(\\boldsymbol{z}\\right)}" in tex
     assert "\\frac{\\partial^{2} L}{\\partial \\boldsymbol{o} \\, \\partial {\\boldsymbol{o}}^\\top}" \
         in tex
     assert "\\mathcal{R}\\left\\{\\boldsymbol{z}\\right\\}" in tex

@@ -98,7 +98,7 @@ class _Writer:
     def prod(self, term, node):
         first, child = self.adjoint(term.consumer), self.name[term.consumer]
         local = adjoint_name(child, self.name[node], self.latex, Notation())  # always ∂
-        return (f"\\operatorname{{prod}}\\left({first}, {local}\\right)" if self.latex else
+        return (f"\\operatorname{{prod}}{{\\left({first}, {local}\\right)}}" if self.latex else
                 f"prod({first}, {local})")
 
     def tangent(self, text):

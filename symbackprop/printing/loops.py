@@ -350,7 +350,7 @@ class _LoopWriter:
         first = self.print(self.d.adjoint_symbol(share.consumer, share.index))
         local = adjoint_name(self.print(child), self.print(self.d.symbol(node, index)),
                              self.latex, Notation())
-        text = (f"\\operatorname{{prod}}\\left({first}, {local}\\right)" if self.latex else
+        text = (f"\\operatorname{{prod}}{{\\left({first}, {local}\\right)}}" if self.latex else
                 f"prod({first}, {local})")
         for r in reversed(share.over):
             sigma = self.printer._sigma(self.print(r.var), self.print(r.lo), self.print(r.hi))

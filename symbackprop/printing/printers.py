@@ -442,6 +442,13 @@ _ACCENTS = tuple(f"\\{a}" for a in ("hat", "widehat", "tilde", "widetilde", "bar
                                       "grave", "mathring"))
 
 
+def _applied(name, args):
+    """A function applied, ``\\phi{\\left(z\\right)}``: the braces make the bracketed
+    arguments one ordinary symbol, so TeX puts no space between the name and its brackets
+    (it would after ``\\phi\\left(``, printing φ (z))."""
+    return f"{name}{{\\left({args}\\right)}}"
+
+
 class MatrixLatexPrinter(_Common, LatexPrinter):
     """LaTeX in the textbook's notation: bold matrices, ``^\\top``, ``\\odot``, ``\\phi'``."""
 
@@ -543,15 +550,15 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         f = expr.expr
         if isinstance(f, sp.Function) and len(f.args) == 1 and set(expr.variables) == {f.args[0]}:
             primes = _primes(len(expr.variables), latex=True)
-            return (f"{self._function_name(f.func.__name__)}{primes}"
-                    f"\\left({self._arg(f.args[0])}\\right)")
+            return _applied(f"{self._function_name(f.func.__name__)}{primes}",
+                            self._arg(f.args[0]))
         return super()._print_Derivative(expr)
 
     def _print_Function(self, expr, exp=None):
         name = self._function_name(type(expr).__name__)
         if exp is not None:
             name = f"{name}^{{{exp}}}"
-        return f"{name}\\left({', '.join(self._arg(a) for a in expr.args)}\\right)"
+        return _applied(name, ", ".join(self._arg(a) for a in expr.args))
 
     def _print_Pow(self, expr):
         entrywise = self._entrywise_power(expr)
@@ -584,24 +591,24 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         return "\\mathbf{I}"
 
     def _print_NamedCall(self, expr):
-        return f"{expr.call_latex}\\left({self._print(expr.arg)}\\right)"
+        return _applied(expr.call_latex, self._print(expr.arg))
 
     def _print_Norm(self, expr):
         sub = "_F" if all(s != 1 for s in expr.arg.shape) else ""
         return f"\\left\\|{self._print(expr.arg)}\\right\\|{sub}"
 
     def _print_Trace(self, expr):
-        return f"\\operatorname{{tr}}\\left({self._print(expr.arg)}\\right)"
+        return _applied("\\operatorname{tr}", self._print(expr.arg))
 
     def _print_Apply(self, expr):
         args = ", ".join(self._print(a) for a in expr.call_args)
-        return f"{self._function_name(expr.name)}\\left({args}\\right)"
+        return _applied(self._function_name(expr.name), args)
 
     def _partial(self, of, wrt):
         return f"\\frac{{\\partial {of}}}{{\\partial {wrt}}}"
 
     def _nth_partial(self, k, name, args):
-        return f"\\partial_{{{k}}} {name}\\left({args}\\right)"
+        return _applied(f"\\partial_{{{k}}} {name}", args)
 
     def _second_partial(self, of, slot, along, same, columns):
         top = TRANSPOSE[self.notation.transpose] if columns else ""
@@ -612,7 +619,7 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         return f"\\frac{{\\partial^{{2}} {of}}}{{{below}}}"
 
     def _second_partial_by_slots(self, k, m, name, args):
-        return f"\\partial_{{{k}}} \\partial_{{{m}}} {name}\\left({args}\\right)"
+        return _applied(f"\\partial_{{{k}}} \\partial_{{{m}}} {name}", args)
 
     def _applied(self, operator, operand):
         return f"{operator}\\left[{operand}\\right]"

@@ -521,6 +521,10 @@ class Parser:
         if self._is(pos, "("):
             for args, p in self._arguments(pos + 1, many):
                 out.append((combine(f, *args), p))
+        elif self.vocabulary.latex and self._is(pos, "{") and self._is(pos + 1, "("):
+            # \phi{\left(z\right)}, \ell{\left(o, y\right)}: the arguments braced
+            out = [(combine(f, *args), p + 1) for args, p in self._arguments(pos + 2, many)
+                   if self._is(p, "}")]
         elif self.vocabulary.latex and not many:
             out = [(combine(f, v), p) for v, p in self.factor(pos)]
         if power is not None:
@@ -557,10 +561,16 @@ class Parser:
         if not slots or len(slots) > 2 or self.t[pos].kind != "name":
             return []
         out = []
+        braced = self.vocabulary.latex and self._is(pos + 1, "{")  # \ell{\left(o, y\right)}
+        opened = pos + 2 + braced
         for m in self.t[pos].meanings:
-            if not isinstance(m, Scalar) or not self._is(pos + 1, "("):
+            if not isinstance(m, Scalar) or not self._is(opened - 1, "("):
                 continue
-            for args, p in self._arguments(pos + 2, True):
+            for args, p in self._arguments(opened, True):
+                if braced:
+                    if not self._is(p, "}"):
+                        continue
+                    p += 1
                 if len(slots) == 1:
                     out.append((combine(lambda *a, m=m: m.binding.partial(
                         m.name, slots[0], list(a)), *args), p))
