@@ -13,10 +13,14 @@ backprop, checked equal to the generated gradients first: the textbook MLP
 ReLU and cross-entropy, 2 layers), softmax regression, self-attention and the
 tanh RNN (``loops/rnn_tanh``).  Targets: generated / hand-written <= 1.05 on those
 five at both sizes, generated / PyTorch <= 1.0 on every example at the large size.
+At the large size, the most memory one call holds at once is measured too, for the
+generated code and PyTorch alike (:func:`peaks`).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -280,8 +284,10 @@ def _all(threads, interleaved, row, note, budget, torch):
           "largest IQR/median of the candidates", flush=True)
     print("  module/gen: the generated function called without the wrapper that checks and "
           "converts the arrays (flat models)", flush=True)
+    print("  peak MB: the most memory one call holds at once (large size), generated and "
+          "PyTorch", flush=True)
     print(f"  {'example':22s} {'size':5s} {'gen ms':>9s} {'gen/torch':>9s} {'gen/hand':>9s} "
-          f"{'module/gen':>9s} {'spread':>7s}", flush=True)
+          f"{'module/gen':>9s} {'spread':>7s} {'peak gen':>8s} {'torch':>8s}", flush=True)
     results = {}
     for name, path in examples():
         for size, (batch, width) in SIZES.items():
@@ -309,12 +315,62 @@ def _one(name, path, batch, width, size, interleaved, budget):
     out = {"generated": t["generated"], "torch": t["generated"] / t["torch"],
            "hand": t["generated"] / t["hand"] if "hand" in t else None,
            "module": t["module"] / t["generated"] if "module" in t else None,
-           "spread": max(spread.values())}
+           "spread": max(spread.values()), "peak": None}
+    if size == "large":  # memory: the peaks of one call each, in a process of its own
+        out["peak"] = peaks(name, path, batch, width)
     hand, module = (f"{out[k]:9.2f}" if out[k] is not None else f"{'':9s}"
                     for k in ("hand", "module"))
+    held = (f"{out['peak'][0] / 2**20:8.1f} {out['peak'][1] / 2**20:8.1f}" if out["peak"]
+            else f"{'':17s}")
     print(f"  {name:22s} {size:5s} {t['generated'] * 1e3:9.3f} {out['torch']:9.2f} {hand} "
-          f"{module} {out['spread']:7.0%}", flush=True)
+          f"{module} {out['spread']:7.0%} {held}", flush=True)
     return out
+
+
+def peaks(name, path, batch, width):
+    """The most memory one call of the generated code and one of PyTorch hold at once:
+    (bytes, bytes), or None where the machine cannot say.
+
+    Each is measured in a process of its own (``python every_example.py --peaks``): after
+    a first call, the peak resident set (Linux: VmHWM, reset first) less the size before the
+    call; glibc is told to map every large array on its own, so that a freed array leaves the
+    resident set and the peak is what is held at once.  It counts what NumPy and PyTorch
+    allocate alike (PyTorch's allocator reports nothing to tracemalloc).
+    """
+    if not Path("/proc/self/clear_refs").exists():
+        return None
+    done = subprocess.run([sys.executable, __file__, "--peaks", name, str(path), str(batch),
+                           str(width)], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"})
+    if done.returncode != 0:
+        raise RuntimeError(f"{name}: measuring the peaks failed: {done.stderr[-2000:]}")
+    generated, torch = map(int, done.stdout.split())
+    return generated, torch
+
+
+def _measured_peaks(name, path, batch, width):
+    """In the process of its own: each candidate called once to warm up, then measured."""
+    import torch
+    torch.set_num_threads(1)
+    f, arrays, flat, values, wrt = prepare(name, Path(path), batch, width)
+    calls = [lambda: f(**arrays), torch_function(flat, values, wrt)]
+    out = []
+    for call in calls:
+        call()
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")  # the peak resident set starts again from the current one
+        before = _status("VmRSS")
+        call()
+        out.append(_status("VmHWM") - before)
+    print(*out)
+
+
+def _status(field):
+    """A size of /proc/self/status, in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
 
 
 def _module_call(f, model, arrays):
@@ -344,7 +400,20 @@ def _judged(results, row, note):
             r = results[name, size]["hand"]
             row(section, f"{size}: {name} generated / hand-written", f"{r:.2f}", "<= 1.05",
                 r <= 1.05)
+    held = {n: r["peak"][0] / r["peak"][1] for (n, s), r in results.items()
+            if s == "large" and r["peak"] and r["peak"][1]}
+    if held:
+        more = sorted((n for n, x in held.items() if x > 1.0), key=lambda n: -held[n])
+        row(section, "large: examples holding at most PyTorch's peak memory",
+            f"{len(held) - len(more)}/{len(held)}", "(info)")
+        if more:
+            row(section, "  large: more memory than PyTorch", ", ".join(
+                f"{n} {held[n]:.2f}" for n in more), "(info)")
     worst = max(r["spread"] for r in results.values())
     if worst > 0.15:
         note(f"section 6 timings are noisy (spread up to {worst:.0%}): other processes compete "
              "for the CPUs; rerun on a quiet machine before trusting the ratios")
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--peaks"]:  # one measurement, see peaks()
+    _measured_peaks(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
