@@ -239,6 +239,7 @@ def _hvp(args):
 
 
 def _hessian(args):
+    from .printing.entries import entry_text
     from .proofs.hessian import elementwise_hessian, hessian_block
     d = derive(_load(args))
     lines = ["Hessian blocks in closed form (V -> M V or V -> V M)"]
@@ -261,18 +262,17 @@ def _hessian(args):
     # 2 for each dim by default: the entries grow as the fourth power of the sizes
     dims = default_dims(d.model, args.dims or None, sizes=(2,))
     refuse_beyond(d.model, dims, args.max_entries or MAX_ENTRIES["hessian"], "hessian")
-    labels, H = elementwise_hessian(d, dims)
+    labels, H = elementwise_hessian(d, dims, named=True)
     sizes = ", ".join(f"{k}={v}" for k, v in dims.items())
     lines += ["", f"Hessian entry by entry ({sizes or 'no dims'}), rows and columns "
               f"{', '.join(labels)}"]
-    lines += [f"  [{labels[i]}, {labels[j]}] = {H[i, j]}"
+    lines += [f"  [{labels[i]}, {labels[j]}] = {entry_text(H[i, j])}"
               for i in range(H.rows) for j in range(H.cols) if H[i, j] != 0]
     if H.is_zero_matrix:
         lines.append("  every entry is 0")
-    if any(isinstance(f, sp.core.function.AppliedUndef) and "__d" in f.func.__name__
-           for f in H.atoms(sp.Function)):
-        lines.append("  (f__dk is the derivative of f in its k-th argument, counted from 0 over "
-                     "the entries of its arguments)")
+    if d.model.functions:
+        lines.append("  (the entries of the forward values by their names, z[0] for the first "
+                     "entry of z; ∂ℓ/∂o[0] and φ'(z[0]) at the forward values)")
     _emit("\n".join(lines) + "\n", args.output)
     return 0
 

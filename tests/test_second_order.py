@@ -447,3 +447,27 @@ def test_one_value_of_an_unknown_function_spelled_two_ways_is_one_unknown():
                       "J = ell(W @ W @ x)\nobjective J")
     assert verify_hvp(model, dims={"d": 2}).ok
     assert sbp.verify(model, dims={"d": 2}).ok
+
+
+def test_hessian_entries_print_in_the_forward_names_without_sympy_internals(capsys):
+    from symbackprop.cli import main
+    from symbackprop.proofs.explicit import explicit_environment
+    d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+    dims = {"d": 2, "h": 2, "q": 2}
+    labels, named = elementwise_hessian(d, dims, named=True)
+    _, plain = elementwise_hessian(d, dims)
+    # the names stand for the forward values' entries: put them back, and the entries agree
+    sizes = {d.model.dims[n]: v for n, v in dims.items()}
+    env = explicit_environment(d, sizes)
+    back = {}
+    for name in ("z", "h", "o"):
+        for k, value in enumerate(env[d.symbols[name]]):
+            back[sp.Symbol(f"{name}[{k}]", real=True)] = value
+    for a, b in zip(named, plain):
+        assert sp.expand(a.xreplace(back) - b) == 0
+    assert main(["hessian", "examples/textbook_mlp.sbp", "--dims", "d=2,h=2,q=2"]) == 0
+    out = capsys.readouterr().out
+    assert "[W1[0,0], W2[0,0]] = x[0]*φ'(z[0])*∂ℓ/∂o[0] + " in out
+    assert "∂²ℓ/∂o[0]∂o[1]" in out and "φ''(z[0])" in out
+    for internal in ("Subs", "Derivative", "ξ", "__d", "ell", "phi"):
+        assert internal not in out, internal

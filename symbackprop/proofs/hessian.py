@@ -14,6 +14,7 @@ from ..derivation.tangent import derive_hvp
 from ..primitives import expressions as ex
 from .explicit import (
     _at_random_point,
+    _entry_symbols,
     explicit,
     explicit_environment,
 )
@@ -103,12 +104,14 @@ def _zero_block(model, a, b):
     return sp.ZeroMatrix(va.rows, vb.rows)
 
 
-def elementwise_hessian(derivation, dims, wrt=None):
+def elementwise_hessian(derivation, dims, wrt=None, named=False):
     """The Hessian of the objective entry by entry at small sizes, read off the tangent steps.
 
     Entry (i, j) is the coefficient of the j-th direction entry in the i-th
     entry of H v, from the derivation's tangent steps evaluated explicitly
     (:func:`symbackprop.proofs.explicit.explicit`), entries of each variable row by row.
+    With `named`, each entry of a forward value an entry holds whole is written by its
+    name (``z[0]`` for ``W1[0,0]*x[0] + W1[0,1]*x[1]``), as a reader would write it.
 
     Returns
     -------
@@ -125,6 +128,9 @@ def elementwise_hessian(derivation, dims, wrt=None):
     ['w[0]', 'w[1]']
     >>> H[0, 1]
     X[0,0]*X[0,1]
+    >>> d = sbp.derive(sbp.load("examples/textbook_mlp.sbp"))
+    >>> elementwise_hessian(d, {"d": 1, "h": 1, "q": 1}, named=True)[1][1, 1]
+    h[0]**2*ell__d0__d0(o[0], y[0]) + lambda
     """
     hvp = derive_hvp(derivation, wrt)
     m = hvp.model
@@ -139,8 +145,32 @@ def elementwise_hessian(derivation, dims, wrt=None):
     directions = [v for n in hvp.wrt for v in entries(env[hvp.directions[n]])]
     rows = [sp.expand(e) for n in hvp.wrt for e in entries(explicit(hvp.hvp(n), env, sizes))]
     # at these sizes, a dim in a coefficient (mean's 1/n) is its number too
-    return labels, sp.ImmutableMatrix([[sp.diff(r, v).xreplace(sizes) for v in directions]
-                                       for r in rows])
+    H = sp.ImmutableMatrix([[sp.diff(r, v).xreplace(sizes) for v in directions] for r in rows])
+    if named:
+        H = H.applyfunc(_renamer(derivation, env, sizes, entries))
+    return labels, H
+
+
+def _renamer(derivation, env, sizes, entries):
+    """A function writing each entry of a forward value that an expression holds whole by
+    its name: ``W1[0,0]*x[0] + W1[0,1]*x[1]`` as ``z[0]``, then ``phi(z[0])`` as ``h[0]``."""
+    names = {}
+
+    def renamed(e):
+        if e.is_Atom:
+            return e
+        e = e.func(*[renamed(a) for a in e.args]) if e.args else e
+        return names.get(e, e)
+
+    for name, v in derivation.model.variables.items():
+        if name not in derivation.forward:
+            continue
+        shown = entries(_entry_symbols(name, v.shape, sizes))
+        for value, symbol in zip(entries(env[derivation.symbols[name]]), shown):
+            value = renamed(sp.expand(value))
+            if not value.is_Atom:
+                names.setdefault(value, symbol)
+    return renamed
 
 
 
