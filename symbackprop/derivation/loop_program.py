@@ -39,7 +39,7 @@ import sympy as sp
 from ..primitives import expressions as ex
 from ..primitives.members import IndexSum, Member, ScalarMember, members_in
 from .loop_statements import (ForLoop, LoopStatement, _offset_of, _same, dead_members,
-                              is_sum, is_view, replayed, sum_limits)
+                              is_sum, is_view, replayed, sum_limits, unread_first_left_out)
 from .loop_saved import saved_for_backward
 from .recurrences import at_long_lengths, unaligned
 from .program import Statement, needed_steps, share_subexpressions, zero
@@ -258,58 +258,6 @@ class _Block:
         self.steps = list(steps)  # a loop's: the steps it runs, to peel an iteration off
 
 
-def _unread_first_left_out(steps, wrt):
-    """`steps`, a ranged step's first iteration left out where no step reads what it gives
-    there and it is no gradient of `wrt` (dJ/dH[0] = dJ/dX of a layer stack, when X's
-    gradient is not asked for).
-
-    The step then holds in a part of its loop (:attr:`RecurrenceStep.within`), and it moves
-    after the steps of that loop which follow it and do not read it, so that the iteration
-    is peeled off the loop instead of the part becoming a loop of its own.
-    """
-    out = list(steps)
-    for step in steps:
-        if step.index is None or step.within is not None or step.node in wrt or \
-                _same(step.lo, step.hi):
-            continue
-        first = step.adjoint.index.xreplace({step.index: step.lo})
-        if any(_reads(other, step.adjoint.family, first) for other in steps):
-            continue
-        k = out.index(step)
-        out[k] = replace(step, lo=step.lo + 1, within=(step.lo, step.hi))
-        while k + 1 < len(out) and _same_loop(out[k + 1], step) and \
-                not _reads(out[k + 1], step.adjoint.family, None):
-            out[k], out[k + 1] = out[k + 1], out[k]
-            k += 1
-    return out
-
-
-def _same_loop(a, b):
-    return a.index == b.index and a.within is None and a.lo is not None and \
-        _same(a.lo, b.lo) and _same(a.hi, b.hi)
-
-
-def _reads(step, family, index):
-    """Whether `step` may read the member of `family` at `index` (any member: None); True
-    where that cannot be decided."""
-    for m in members_in(step.result):
-        if m.family != family:
-            continue
-        if index is None:
-            return True
-        offset = None if step.index is None else _offset_of(m.index, step.index)
-        if offset is None:  # a member at a fixed index, or at an index bound by a sum
-            apart = sp.simplify(m.index - index)
-            if apart.is_Integer and apart != 0:
-                continue
-            return True
-        below = sp.simplify(index - (step.lo + offset))
-        above = sp.simplify(step.hi + offset - index)
-        if not ((below.is_Integer and below < 0) or (above.is_Integer and above < 0)):
-            return True
-    return False
-
-
 class _Backward:
     """The backward steps the gradients of `wrt` read, as blocks, sums placed."""
 
@@ -324,7 +272,7 @@ class _Backward:
         self.apart = _Apart()
 
     def blocks_of(self, wrt):
-        for step in _unread_first_left_out(needed_steps(self.d, wrt), self.wrt):
+        for step in unread_first_left_out(needed_steps(self.d, wrt), self.wrt):
             if step.within is not None and self._peeled(step):
                 continue
             step = unaligned(step)  # scheduled as a piece of its own

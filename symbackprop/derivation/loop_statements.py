@@ -7,11 +7,13 @@ value must be read after it is written, and each sum over an index read only
 once nothing more is added to it.  :func:`released` says where each value is
 used for the last time, and :func:`dead_members` which member of a list each
 iteration of a loop reads for the last time, so that the code frees it there.
+:func:`unread_first_left_out` leaves out of a step the iteration whose value no other
+step reads (dJ/dX of a layer stack whose input's gradient is not asked for).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
@@ -19,7 +21,7 @@ from ..primitives.members import IndexSum, Member, ScalarMember, members_in
 from .recurrences import at_long_lengths
 
 __all__ = ["LoopStatement", "ForLoop", "is_view", "is_sum", "sum_limits", "statements",
-           "replayed", "released", "dead_members"]
+           "replayed", "released", "dead_members", "unread_first_left_out"]
 
 
 @dataclass(frozen=True)
@@ -298,3 +300,57 @@ def _freed_index(loop, family):
     if any(c > k if loop.descending else c < k for c in writes):
         return None  # a later iteration writes what this one would free
     return loop.var + k
+
+
+# --- the iterations a program runs -----------------------------------------------------------
+
+def unread_first_left_out(steps, wrt):
+    """`steps`, a ranged step's first iteration left out where no step reads what it gives
+    there and it is no gradient of `wrt` (dJ/dH[0] = dJ/dX of a layer stack, when X's
+    gradient is not asked for).
+
+    The step then holds in a part of its loop (:attr:`RecurrenceStep.within`), and it moves
+    after the steps of that loop which follow it and do not read it, so that the iteration
+    is peeled off the loop instead of the part becoming a loop of its own.
+    """
+    out = list(steps)
+    for step in steps:
+        if step.index is None or step.within is not None or step.node in wrt or \
+                _same(step.lo, step.hi):
+            continue
+        first = step.adjoint.index.xreplace({step.index: step.lo})
+        if any(_reads(other, step.adjoint.family, first) for other in steps):
+            continue
+        k = out.index(step)
+        out[k] = replace(step, lo=step.lo + 1, within=(step.lo, step.hi))
+        while k + 1 < len(out) and _same_loop(out[k + 1], step) and \
+                not _reads(out[k + 1], step.adjoint.family, None):
+            out[k], out[k + 1] = out[k + 1], out[k]
+            k += 1
+    return out
+
+
+def _same_loop(a, b):
+    return a.index == b.index and a.within is None and a.lo is not None and \
+        _same(a.lo, b.lo) and _same(a.hi, b.hi)
+
+
+def _reads(step, family, index):
+    """Whether `step` may read the member of `family` at `index` (any member: None); True
+    where that cannot be decided."""
+    for m in members_in(step.result):
+        if m.family != family:
+            continue
+        if index is None:
+            return True
+        offset = None if step.index is None else _offset_of(m.index, step.index)
+        if offset is None:  # a member at a fixed index, or at an index bound by a sum
+            apart = sp.simplify(m.index - index)
+            if apart.is_Integer and apart != 0:
+                continue
+            return True
+        below = sp.simplify(index - (step.lo + offset))
+        above = sp.simplify(step.hi + offset - index)
+        if not ((below.is_Integer and below < 0) or (above.is_Integer and above < 0)):
+            return True
+    return False
