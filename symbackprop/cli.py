@@ -648,10 +648,10 @@ def _run(args):
         if hasattr(args, "dims"):
             args.dims = _option_pairs(args.dims, "dims", int)
         args.unroll = _option_pairs(args.unroll, "unroll", int)
-        _resolve_format(args)
         if getattr(args, "output", None) is not None and _same_file(args.output, args.model):
             raise UsageError(f"-o {args.output} is the model file itself: writing there would "
                              "replace the model by its output; nothing was written")
+        _resolve_format(args)
         return args.func(args)
     except ModelError as err:
         print(err.render(), file=sys.stderr)
