@@ -179,7 +179,7 @@ def test_output_through_a_link_keeps_the_link_and_a_private_file_stays_private(m
     target.chmod(0o600)
     link.symlink_to(target.name)
     assert run(capsys, "derive", model, "-o", link)[0] == 0
-    assert link.is_symlink() and target.read_text(encoding="utf-8").startswith("Forward")
+    assert link.is_symlink() and target.read_text(encoding="utf-8").startswith("% Backpropagation")
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
