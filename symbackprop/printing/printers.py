@@ -41,6 +41,22 @@ class _Common:
         self.names = dict(names or {})
         self.notation = notation
         self.plain_operands = {}
+        self.sized_ones = frozenset()
+
+    def doprint(self, expr):
+        # the 𝟏 of a formula that is a spread, 𝟏 vᵀ or v 𝟏ᵀ, is written with its size, 𝟏_n:
+        # nothing else in the formula says how many rows (columns) the result has
+        saved, self.sized_ones = self.sized_ones, _unfixed_ones(expr)
+        try:
+            return super().doprint(expr)
+        finally:
+            self.sized_ones = saved
+
+    def _ones_size(self, expr):
+        """The size a vector of ones is written with, or None (its size is fixed around it)."""
+        if expr not in self.sized_ones:
+            return None
+        return self._print(expr.rows if expr.cols == 1 else expr.cols)
 
     def _name(self, key):
         return self.names.get(key)
@@ -250,6 +266,30 @@ class _Common:
         return self._applied(second, tangent)
 
 
+def _unfixed_ones(expr):
+    """The vectors of ones of `expr` whose size nothing else fixes: those of a spread, c 𝟏 vᵀ
+    or c v 𝟏ᵀ, that is the formula or each of its terms (of a dim's size; a literal is left)."""
+    terms = expr.args if isinstance(expr, sp.MatAdd) else (expr,)
+    ends = [_spread_ends(t) for t in terms]
+    out = set()
+    for along in (0, 1):  # 𝟏 vᵀ leaves the rows to 𝟏, v 𝟏ᵀ the columns
+        if all(e is not None and e[along] is not None for e in ends):
+            out.update(e[along] for e in ends)
+    return frozenset(out)
+
+
+def _spread_ends(term):
+    """(the 𝟏 in front of 𝟏 vᵀ or None, the 𝟏ᵀ after v 𝟏ᵀ or None); None for no product."""
+    if not isinstance(term, sp.MatMul):
+        return None
+    _, mats = ex._split(term)
+    if len(mats) < 2:
+        return None
+    return tuple(m if isinstance(m, sp.OneMatrix) and m.shape[1 - along] == 1
+                 and isinstance(m.shape[along], sp.Symbol) else None
+                 for m, along in ((mats[0], 0), (mats[-1], 1)))
+
+
 def _inline_quotient(text):
     """Whether `text` has a slash outside its brackets that divides (not the bar of a named
     partial, ∂J/∂z)."""
@@ -354,7 +394,9 @@ class TextPrinter(_Common, StrPrinter):
         # 𝟏 is a vector of ones; a matrix of ones is written as the product 𝟏 𝟏ᵀ
         if expr.rows != 1 and expr.cols != 1:
             return "𝟏 𝟏ᵀ"
-        return "𝟏ᵀ" if expr.rows == 1 and expr.cols != 1 else "𝟏"
+        size = self._ones_size(expr)
+        one = "𝟏" if size is None else f"𝟏_{size}"
+        return one + "ᵀ" if expr.rows == 1 and expr.cols != 1 else one
 
     def _print_Identity(self, expr):
         # a name printed I would read as the identity: the identity then gets its size
@@ -576,6 +618,8 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         one, top = "\\mathbf{1}", TRANSPOSE[self.notation.transpose]
         if expr.rows != 1 and expr.cols != 1:  # a matrix of ones: the product 1 1^T
             return f"{one} {one}{top}"
+        size = self._ones_size(expr)
+        one = one if size is None else f"{one}_{{{size}}}"
         return one + top if expr.rows == 1 and expr.cols != 1 else one
 
     def _print_Identity(self, expr):
