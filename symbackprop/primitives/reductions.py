@@ -21,7 +21,7 @@ vector of the language: ``sum_cols(X)`` is ``Xᵀ 𝟏``, the transpose of the r
 ``X + v.T``); shifting each row, ``shift_rows(X, c)``, adds ``c`` to every
 column, which ``+`` never does (``X + c`` adds a vector to every row).
 
-Every local rule is the transpose of its operator: the adjoint of a sum is
+Each local rule applies the transpose of the operator's linear map: the adjoint of a sum is
 spread back along the summed axis (``∂J/∂s 𝟏ᵀ``, ``𝟏 (∂J/∂s)ᵀ``), centring is
 its own adjoint, the vector of a scaling gets the sums of ``∂J/∂Y ⊙ X`` along
 its axis and the vector of a shift the sums of ``∂J/∂Y``.
