@@ -36,7 +36,7 @@ from . import matrix_functions as mf
 from .entries import entry
 from .shapes import ShapeError, vector
 
-__all__ = ["OPERATORS", "per_column", "spread_columns"]
+__all__ = ["OPERATORS", "per_column", "spread_columns", "unfixed_ones"]
 
 _ROWS, _COLS = 1, 0  # the axis of mf.lines_sum that sums along a row, along a column
 
@@ -83,6 +83,43 @@ def spread_columns(v, shape):
     (2, 3)
     """
     return mf.spread(ex.transpose(v), _COLS, shape)
+
+
+def unfixed_ones(expr):
+    """The vectors of ones of `expr` whose size nothing else fixes: those of a spread, c 𝟏 vᵀ
+    or c v 𝟏ᵀ, that is the formula or each of its terms (of a dim's size; a literal is left).
+
+    Printers write them with their size, 𝟏_n.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from symbackprop.primitives.shapes import matrix
+    >>> n, d = sp.symbols("n d")
+    >>> v, X = sp.MatrixSymbol("v", d, 1), sp.MatrixSymbol("X", n, d)
+    >>> spread = spread_columns(v, matrix(n, d))
+    >>> [one.shape for one in unfixed_ones(spread)], unfixed_ones(ex.add(spread, X))
+    ([(n, 1)], frozenset())
+    """
+    terms = expr.args if isinstance(expr, sp.MatAdd) else (expr,)
+    ends = [_spread_ends(t) for t in terms]
+    out = set()
+    for along in (0, 1):  # 𝟏 vᵀ leaves the rows to 𝟏, v 𝟏ᵀ the columns
+        if all(e is not None and e[along] is not None for e in ends):
+            out.update(e[along] for e in ends)
+    return frozenset(out)
+
+
+def _spread_ends(term):
+    """(the 𝟏 in front of 𝟏 vᵀ or None, the 𝟏ᵀ after v 𝟏ᵀ or None); None for no product."""
+    if not isinstance(term, sp.MatMul):
+        return None
+    _, mats = ex._split(term)
+    if len(mats) < 2:
+        return None
+    return tuple(m if isinstance(m, sp.OneMatrix) and m.shape[1 - along] == 1
+                 and isinstance(m.shape[along], sp.Symbol) else None
+                 for m, along in ((mats[0], 0), (mats[-1], 1)))
 
 
 def _per_row(m, shape):

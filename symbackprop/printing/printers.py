@@ -25,6 +25,7 @@ from ..language.spelling import default_latex, unicode_name
 from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
 from ..primitives.functions import TABLE, operator_latex
+from ..primitives.reductions import unfixed_ones
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
 
 __all__ = ["TextPrinter", "MatrixLatexPrinter"]
@@ -46,7 +47,7 @@ class _Common:
     def doprint(self, expr):
         # the 𝟏 of a formula that is a spread, 𝟏 vᵀ or v 𝟏ᵀ, is written with its size, 𝟏_n:
         # nothing else in the formula says how many rows (columns) the result has
-        saved, self.sized_ones = self.sized_ones, _unfixed_ones(expr)
+        saved, self.sized_ones = self.sized_ones, unfixed_ones(expr)
         try:
             return super().doprint(expr)
         finally:
@@ -264,30 +265,6 @@ class _Common:
         if columns:  # a vector or a scalar: the Hessian matrix times the tangent
             return f"{self._parens(second)} {self._factor(expr.tangent)}"
         return self._applied(second, tangent)
-
-
-def _unfixed_ones(expr):
-    """The vectors of ones of `expr` whose size nothing else fixes: those of a spread, c 𝟏 vᵀ
-    or c v 𝟏ᵀ, that is the formula or each of its terms (of a dim's size; a literal is left)."""
-    terms = expr.args if isinstance(expr, sp.MatAdd) else (expr,)
-    ends = [_spread_ends(t) for t in terms]
-    out = set()
-    for along in (0, 1):  # 𝟏 vᵀ leaves the rows to 𝟏, v 𝟏ᵀ the columns
-        if all(e is not None and e[along] is not None for e in ends):
-            out.update(e[along] for e in ends)
-    return frozenset(out)
-
-
-def _spread_ends(term):
-    """(the 𝟏 in front of 𝟏 vᵀ or None, the 𝟏ᵀ after v 𝟏ᵀ or None); None for no product."""
-    if not isinstance(term, sp.MatMul):
-        return None
-    _, mats = ex._split(term)
-    if len(mats) < 2:
-        return None
-    return tuple(m if isinstance(m, sp.OneMatrix) and m.shape[1 - along] == 1
-                 and isinstance(m.shape[along], sp.Symbol) else None
-                 for m, along in ((mats[0], 0), (mats[-1], 1)))
 
 
 def _inline_quotient(text):
