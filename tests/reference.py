@@ -38,8 +38,8 @@ def _torch_ops(torch):
     F = torch.nn.functional
 
     def broadcast(value, shape, to):
-        if shape == to or shape.is_scalar:
-            return value
+        if shape == to or shape.is_scalar or shape.kind == "row":
+            return value  # a row vector(k).T, 1 x k, broadcast to every row as it is
         return value.T  # a vector(k), as a k x 1 column, added to every row
 
     def scalar(value):
@@ -78,6 +78,11 @@ def _torch_ops(torch):
         "mean_rows": lambda s, a: torch.mean(a, dim=1, keepdim=True),
         "center_rows": lambda s, a: a - torch.mean(a, dim=1, keepdim=True),
         "scale_rows": lambda s, a, v: a * v,
+        "shift_rows": lambda s, a, c: a + c,
+        "sum_cols": lambda s, a: torch.sum(a, dim=0, keepdim=True).T,
+        "mean_cols": lambda s, a: torch.mean(a, dim=0, keepdim=True).T,
+        "center_cols": lambda s, a: a - torch.mean(a, dim=0, keepdim=True),
+        "scale_cols": lambda s, a, v: a * v.T,
         "squared_error": lambda s, o, y: 0.5 * torch.sum((o - y) ** 2),
         "mse": lambda s, o, y: torch.mean((o - y) ** 2),
         "cross_entropy": cross_entropy,

@@ -224,6 +224,17 @@ SHAPES = [
          "vector(h) - vector(d)", id="difference-incompatible"),
     case("dim h, d\ninput A: matrix(h, d)\ninput x: vector(h)\nz = A + x.T\n", 4, 7,
          "matrix(h, d) + vector(h).T", id="sum-row-vector-wrong-size"),
+    case("dim h, d\ninput A: matrix(h, d)\ninput x: vector(h)\nz = A + x\n", 4, 7,
+         "matrix(h, d) + vector(h)", "to every column, write shift_rows(X, c)",
+         id="sum-column-to-columns"),
+    case("dim h, d\ninput x: vector(h)\nz = sum_cols(x)\n", 3, 5, "sum_cols takes a matrix",
+         "not vector(h)", id="column-sum-of-a-vector"),
+    case("dim h, d\ninput A: matrix(h, d)\ninput x: vector(h)\nz = scale_cols(A, x)\n", 4, 5,
+         "scale_cols(X, v): v must be a vector(d), one entry per column", "not vector(h)",
+         id="column-scale-wrong-size"),
+    case("dim h, d\ninput A: matrix(h, d)\ninput y: vector(d)\nz = shift_rows(A, y)\n", 4, 5,
+         "shift_rows(X, c): c must be a vector(h), one entry per row", "not vector(d)",
+         id="row-shift-wrong-size"),
     case("dim h, d\ninput A: matrix(h, d)\nz = trace(A)\n", 3, 5, "trace",
          "square matrix", "matrix(h, d)", id="trace-non-square"),
     case("dim h, d\ninput x: vector(h)\ninput y: vector(d)\nz = y.T @ (x + 1) @ y\n", 4, 9,
@@ -639,4 +650,5 @@ def test_a_latex_name_that_could_act_is_refused_where_it_is_written(name, unsafe
 def test_harmless_latex_names_are_kept():
     text = ('dim n\nparam w: vector(n) as "\\hat{\\boldsymbol{\\theta}}^{(k)}_{\\mathrm{in}}"\n'
             'J = sum(w)\nobjective J\n')
-    assert "\\hat{\\boldsymbol{\\theta}}^{(k)}_{\\mathrm{in}}" in sbp.derive(sbp.parse(text)).latex()
+    latex = sbp.derive(sbp.parse(text)).latex()
+    assert "\\hat{\\boldsymbol{\\theta}}^{(k)}_{\\mathrm{in}}" in latex

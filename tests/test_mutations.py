@@ -34,6 +34,7 @@ MODELS = {
     "softmax_regression": None,
     "rnn_bptt": None,
     "layer_norm": None,
+    "batch_norm": None,
 }
 
 #: |J| about 1e6 beside |dJ/db| about 1e-7: a gradient that finite differences
@@ -106,6 +107,7 @@ NODES = {
     "softmax_regression": ["W", "b", "X", "O"],
     "rnn_bptt": ["W", "U", "h0", "x2", "h3"],
     "layer_norm": ["g", "b", "X", "N", "v"],
+    "batch_norm": ["gamma", "beta", "X", "C", "sigma2", "mu"],
     "large objective": ["b", "W", "a", "x"],
 }
 

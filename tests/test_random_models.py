@@ -11,8 +11,9 @@ every built-in: + - * / @ ^ (exponents 1, 2, 3, -1, -2), unary -, .T (of scalars
 vectors, matrices), the entrywise functions (sin, cos, sinh, cosh and abs too),
 sum mean norm trace, softmax
 log_softmax logsumexp (vectors, row vectors, matrix rows), the row-wise sum_rows
-mean_rows center_rows scale_rows, and the three losses; scalar and vector-to-rows
-broadcasting; literals (0 included); `as "..."` names.
+mean_rows center_rows scale_rows shift_rows, the column-wise sum_cols mean_cols
+center_cols scale_cols, and the three losses; scalar, vector-to-rows and
+row-vector-to-rows broadcasting; literals (0 included); `as "..."` names.
 
 It also tracks a bound on every value's magnitude and, where known, a positive
 lower bound on its entries, so that ``log``, ``sqrt``, division and negative
@@ -328,24 +329,45 @@ def u_center_rows(t):
     return _call("center_rows", t, 2 * t.bound, None)
 
 
+def u_sum_cols(t):
+    if not _rows(t):
+        return None
+    return _call("sum_cols", t, t.bound * MAX_SIZE, t.low, vector(t.shape[2]))
+
+
+def u_mean_cols(t):
+    if not _rows(t):
+        return None
+    return _call("mean_cols", t, t.bound, t.low, vector(t.shape[2]))
+
+
+def u_center_cols(t):
+    # not nonzero: a matrix(1, k) centered is 0
+    if not _rows(t):
+        return None
+    return _call("center_cols", t, 2 * t.bound, None)
+
+
 UNARY = [u_neg, u_transpose, u_relu, u_sigmoid, u_tanh, u_exp, u_log, u_softplus, u_sqrt,
          u_sin, u_cos, u_sinh, u_cosh, u_abs, u_square, u_pow(1), u_pow(2), u_pow(3),
          u_pow(-1), u_pow(-2), u_sum, u_mean, u_norm, u_trace, u_softmax, u_log_softmax,
-         u_logsumexp, u_sum_rows, u_mean_rows, u_center_rows]
+         u_logsumexp, u_sum_rows, u_mean_rows, u_center_rows, u_sum_cols, u_mean_cols,
+         u_center_cols]
 
 
 # --- binary operators: (term, term) -> term or None --------------------------------
 
 def broadcast_shape(a, b):
-    """The shape rule of + and -: equal, a scalar, or a vector(k) with a matrix(n, k)."""
+    """The shape rule of + and -: equal, a scalar, or a vector(k) or a row vector(k).T with
+    a matrix(n, k)."""
     if a == b or is_scalar(b):
         return a
     if is_scalar(a):
         return b
-    if a[0] == "matrix" and b[0] == "vector" and b[1] == a[2]:
-        return a
-    if b[0] == "matrix" and a[0] == "vector" and a[1] == b[2]:
-        return b
+    for m, v in ((a, b), (b, a)):
+        if m[0] == "matrix" and ((v[0] == "vector" and v[1] == m[2])
+                                 or (v[0] == "row" and v[2] == m[2])):
+            return m
     return None
 
 
@@ -446,8 +468,24 @@ def b_scale_rows(a, b):
                 low, ATOM, (a, b), a.nonzero and b.nonzero)
 
 
+def b_scale_cols(a, b):
+    if a.shape[0] != "matrix" or b.shape != vector(a.shape[2]):
+        return None
+    low = a.low * b.low if nonneg(a.low) and nonneg(b.low) else None
+    return made("scale_cols", f"scale_cols({a.text}, {b.text})", a.shape, a.bound * b.bound,
+                low, ATOM, (a, b), a.nonzero and b.nonzero)
+
+
+def b_shift_rows(a, b):
+    if a.shape[0] != "matrix" or b.shape != vector(a.shape[1]):
+        return None
+    low = a.low + b.low if nonneg(a.low) and nonneg(b.low) else None
+    return made("shift_rows", f"shift_rows({a.text}, {b.text})", a.shape, a.bound + b.bound,
+                low, ATOM, (a, b))
+
+
 BINARY = [b_add, b_sub, b_mul, b_div, b_matmul, b_squared_error, b_mse, b_cross_entropy,
-          b_scale_rows]
+          b_scale_rows, b_scale_cols, b_shift_rows]
 
 # Scalar literals, operands of the binary operators ("2 * v", "v + 1", "3 / (...)");
 # "0" makes adjoints that are exactly zero (`0 * p`), as do `p - p` and `v - (p + v)`.

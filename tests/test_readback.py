@@ -187,6 +187,43 @@ def test_a_changed_printed_formula_fails(wrong, right):
     assert right in str(report)
 
 
+SPREADS = """\
+dim n, d
+param X: matrix(n, d)
+param Y: matrix(n, d)
+param V: matrix(n, d)
+param U: matrix(n, d)
+input C: matrix(n, d)
+s = sum_cols(X)
+r = sum_rows(Y)
+m = mean_cols(V)
+t = sum_cols(V)
+p = sum_cols(U)
+q = sum_rows(U)
+J = sum(s * s) + sum(r * r) + sum(m * t) + sum(p * p) + sum(q * q) + sum(C * center_cols(X))
+objective J
+"""
+
+
+def test_a_spread_formula_writes_its_vector_of_ones_with_its_size():
+    # ∂J/∂X = 𝟏 (∂J/∂s)ᵀ alone does not say how many rows 𝟏 has: 𝟏_n does; inside a sum or
+    # a product the other operand fixes it, and 𝟏 stays bare
+    d = sbp.derive(sbp.parse(SPREADS))
+    text, latex = documents.text(d, prod=False), documents.latex(d, prod=False)
+    assert "∂J/∂Y = (∂J/∂r) 𝟏_dᵀ " in text, text
+    assert "∂J/∂V = (1/n) 𝟏_n (∂J/∂m)ᵀ + 𝟏_n (∂J/∂t)ᵀ " in text  # neither fixes the rows
+    assert "∂J/∂U = 𝟏 (∂J/∂p)ᵀ + (∂J/∂q) 𝟏ᵀ " in text  # each fixes what the other leaves
+    assert "∂J/∂X = 𝟏 (∂J/∂s)ᵀ + C - (1/n) (𝟏 𝟏ᵀ) C " in text and "s = Xᵀ 𝟏 " in text
+    assert "\\mathbf{1}_{d}^\\top" in latex and "\\mathbf{1}_{n} \\left(" in latex, latex
+    for notation in NOTATIONS.values():
+        report = prove_printed(d, notation=notation)
+        assert report.ok, str(report)
+    for right, wrong in [("𝟏_n (∂J/∂t)ᵀ", "𝟏_d (∂J/∂t)ᵀ"), ("(∂J/∂r) 𝟏_dᵀ", "(∂J/∂r) 𝟏_nᵀ")]:
+        report = prove_printed(d, formats=("text",),
+                               documents={"text": (text.replace(right, wrong), False)})
+        assert not report.ok, wrong
+
+
 # --- the cases once printed wrongly ------------------------------------------------------
 
 CASES = {

@@ -66,7 +66,7 @@ API = "api"
 #: The API pages in reading order: the façade, then the layers from the bottom up.
 MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
            "primitives.matrix_functions", "primitives.members", "primitives.functions",
-           "primitives.entries", "primitives.operators",
+           "primitives.entries", "primitives.reductions", "primitives.operators",
            "language.loading", "language.tokens", "language.syntax", "language.model",
            "language.unrolling", "language.looped", "language.spelling", "derivation.graph",
            "derivation.reverse", "derivation.recurrences", "derivation.closed_forms",
@@ -324,8 +324,9 @@ def _write(path, text):
 #: A case may end with its own assignment ("z = x.T @ y").
 OPERATOR_CASES = {
     "add": [("A: matrix(m, n)", "B: matrix(m, n)"), ("A: matrix(m, n)", "b: vector(n)"),
-            ("A: matrix(m, n)", "c: scalar")],
-    "sub": [("A: matrix(m, n)", "B: matrix(m, n)"), ("A: matrix(m, n)", "b: vector(n)")],
+            ("A: matrix(m, n)", "b: vector(n)", "z = A + b.T"), ("A: matrix(m, n)", "c: scalar")],
+    "sub": [("A: matrix(m, n)", "B: matrix(m, n)"), ("A: matrix(m, n)", "b: vector(n)"),
+            ("A: matrix(m, n)", "b: vector(n)", "z = A - b.T")],
     "neg": [("A: matrix(m, n)",)],
     "mul": [("c: scalar", "A: matrix(m, n)"), ("A: matrix(m, n)", "B: matrix(m, n)")],
     "div": [("A: matrix(m, n)", "c: scalar"), ("A: matrix(m, n)", "B: matrix(m, n)")],
@@ -345,6 +346,11 @@ OPERATOR_CASES = {
     "mean_rows": [("X: matrix(m, n)",)],
     "center_rows": [("X: matrix(m, n)",)],
     "scale_rows": [("X: matrix(m, n)", "v: vector(m)")],
+    "shift_rows": [("X: matrix(m, n)", "c: vector(m)")],
+    "sum_cols": [("X: matrix(m, n)",)],
+    "mean_cols": [("X: matrix(m, n)",)],
+    "center_cols": [("X: matrix(m, n)",)],
+    "scale_cols": [("X: matrix(m, n)", "v: vector(n)")],
     "squared_error": [("o: vector(n)", "y: vector(n)")],
     "mse": [("o: vector(n)", "y: vector(n)")],
     "cross_entropy": [("o: vector(n)", "y: vector(n)"), ("O: matrix(m, n)", "Y: matrix(m, n)")],
@@ -363,7 +369,8 @@ GROUPS = [
     ("Entrywise functions", None),
     ("Reductions", ["sum", "mean", "norm", "trace"]),
     ("Along each row", ["softmax", "log_softmax", "logsumexp", "sum_rows", "mean_rows",
-                        "center_rows", "scale_rows"]),
+                        "center_rows", "scale_rows", "shift_rows"]),
+    ("Along each column", ["sum_cols", "mean_cols", "center_cols", "scale_cols"]),
     ("Losses", ["squared_error", "mse", "cross_entropy"]),
 ]
 

@@ -26,6 +26,7 @@ from . import expressions as ex
 from . import functions
 from . import matrix_functions as mf
 from . import members
+from . import reductions
 from .entries import Operator, Site
 from .entries import entry as _op, keep as _keep, nonscalar as _nonscalar
 from .entries import to_scalar as _to_scalar
@@ -45,12 +46,17 @@ def _same_or_broadcast(verb):
             return b
         if b.is_scalar:
             return a
-        if a.kind == "matrix" and b.kind == "vector" and b.rows == a.cols:
-            return a
-        if b.kind == "matrix" and a.kind == "vector" and a.rows == b.cols:
-            return b
+        for m, v in ((a, b), (b, a)):  # a vector(k) or a row vector(k).T: to every row
+            length = {"vector": v.rows, "row": v.cols}.get(v.kind)
+            if m.kind == "matrix" and length is not None and length == m.cols:
+                return m
+        hint = ""
+        for m, v in ((a, b), (b, a)):
+            if m.kind == "matrix" and v.kind == "vector" and v.rows == m.rows:
+                hint = f"; to add a vector({v.rows}) to every column, write shift_rows(X, c)"
         raise ShapeError(f"{a} {verb} {b}: the shapes must be equal, one a scalar, or a "
-                         f"vector(k) {verb} a matrix(n, k) (added to every row)")
+                         f"vector(k) or a row vector(k).T {verb} a matrix(n, k) (added to "
+                         f"every row){hint}")
     return rule
 
 
@@ -108,31 +114,6 @@ def _logsumexp_shape(a, param=None):
     return vector(a.rows) if a.kind == "matrix" else SCALAR
 
 
-def _rows_of(what, result):
-    def rule(a, *rest, param=None):
-        if a.kind != "matrix":
-            raise ShapeError(f"{what} takes a matrix, not {a}")
-        if rest and not (rest[0].kind == "vector" and rest[0].rows == a.rows):
-            raise ShapeError(f"{what}(X, v): v must be a vector({a.rows}), one entry per row of "
-                             f"X ({a}), not {rest[0]}")
-        return vector(a.rows) if result == "vector" else a
-    return rule
-
-
-def _row_sums(s):
-    return mf.lines_sum(s.args[0], 1, s.shapes[0])
-
-
-def _center_rows(m, shape):
-    """M - (1/k) (M 1) 1^T: each row minus its mean."""
-    return ex.add(m, ex.mul(-1 / shape.cols, mf.spread(mf.lines_sum(m, 1, shape), 1, shape)))
-
-
-def _scale_rows(x, v, shape):
-    """(v 1^T) * X: row i times v_i (diag(v) X)."""
-    return ex.hadamard(mf.spread(v, 1, shape), x)
-
-
 def _pair(what, allow_scalar=True):
     def rule(a, b, param=None):
         if a != b:
@@ -154,12 +135,13 @@ def _add_forward(sign):
 
 
 def _broadcast(value, shape, to):
-    """`value` spread to shape `to`: a scalar times 1, a vector as 1 v^T."""
+    """`value` spread to shape `to`: a scalar times 1, a vector or a row as 1 v^T."""
     if shape == to:
         return value
     if shape.is_scalar:
         return ex.mul(value, ex.ones(to.rows, to.cols))
-    return ex.mul(ex.ones(to.rows, 1), ex.transpose(value))
+    row = value if shape.kind == "row" else ex.transpose(value)
+    return ex.mul(ex.ones(to.rows, 1), row)
 
 
 def _unbroadcast(adj, shape, to):
@@ -168,6 +150,8 @@ def _unbroadcast(adj, shape, to):
         return adj
     if shape.is_scalar:
         return mf.sum_all(adj)
+    if shape.kind == "row":  # the sums of the columns, a row: 𝟏ᵀ (∂J/∂Y)
+        return ex.mul(ex.ones(1, to.rows), adj)
     return ex.mul(ex.transpose(adj), ex.ones(to.rows, 1))
 
 
@@ -195,7 +179,9 @@ def _div_forward(s):
     a, b = s.args
     if s.shapes[1].is_scalar:
         return ex.mul(a, b**-1)
-    return ex.hadamard(a, ex.hpow(b, -1)) if not s.shapes[0].is_scalar else ex.mul(a, ex.hpow(b, -1))
+    if s.shapes[0].is_scalar:
+        return ex.mul(a, ex.hpow(b, -1))
+    return ex.hadamard(a, ex.hpow(b, -1))
 
 
 def _div_rule_numerator(s):
@@ -408,7 +394,8 @@ def index_sum_operator(var, lo, hi, mean=False):
 _OPERATORS = [
     _op("add", "a + b", 2, _same_or_broadcast("+"), _add_forward(+1),
         _add_rule(0, +1), _add_rule(1, +1),
-        doc="sum; a scalar is added to every entry, a vector(k) to every row of a matrix(n, k)",
+        doc="sum; a scalar is added to every entry, a vector(k) or a row vector(k).T to every "
+            "row of a matrix(n, k)",
         label=("+", "+")),
     _op("sub", "a - b", 2, _same_or_broadcast("-"), _add_forward(-1),
         _add_rule(0, +1), _add_rule(1, -1), doc="difference, broadcast as for +",
@@ -453,22 +440,6 @@ _OPERATORS = [
         label=("log softmax", "\\log\\operatorname{softmax}")),
     _op("logsumexp", "logsumexp(x)", 1, _logsumexp_shape, _logsumexp_forward, _logsumexp_rule,
         doc="log(sum(exp(x))) of a vector (a scalar) or of each row of a matrix (a vector)"),
-    _op("sum_rows", "sum_rows(X)", 1, _rows_of("sum_rows", "vector"), _row_sums,
-        lambda s: mf.spread(s.adj, 1, s.shapes[0]),
-        doc="the sum of each row of a matrix(n, k): a vector(n), X 1"),
-    _op("mean_rows", "mean_rows(X)", 1, _rows_of("mean_rows", "vector"),
-        lambda s: ex.mul(1 / s.shapes[0].cols, _row_sums(s)),
-        lambda s: ex.mul(1 / s.shapes[0].cols, mf.spread(s.adj, 1, s.shapes[0])),
-        doc="the mean of each row of a matrix(n, k): a vector(n)"),
-    _op("center_rows", "center_rows(X)", 1, _rows_of("center_rows", "matrix"),
-        lambda s: _center_rows(s.args[0], s.shapes[0]),
-        lambda s: _center_rows(s.adj, s.shapes[0]),
-        doc="each row minus its mean, X - (1/k) X 1 1^T (as in layer normalization)"),
-    _op("scale_rows", "scale_rows(X, v)", 2, _rows_of("scale_rows", "matrix"),
-        lambda s: _scale_rows(*s.args, s.shapes[0]),
-        lambda s: _scale_rows(s.adj, s.args[1], s.shapes[0]),
-        lambda s: mf.lines_sum(ex.hadamard(s.adj, s.args[0]), 1, s.shapes[0]),
-        doc="row i of X times v_i, diag(v) X (as in layer normalization)"),
     _op("squared_error", "squared_error(o, y)", 2, _pair("squared_error"),
         _squared_error_forward,
         lambda s: ex.mul(s.adj, _difference(s)), lambda s: ex.mul(-1, s.adj, _difference(s)),
@@ -533,7 +504,7 @@ def _entrywise(row):
                                 label_latex=row.latex)
 
 
-for _op_entry in _OPERATORS:
+for _op_entry in _OPERATORS + reductions.OPERATORS:
     register(_op_entry)
 for _row in functions.called():  # already in the table: only their operators are new
     register(_entrywise(_row))

@@ -25,6 +25,7 @@ from ..language.spelling import default_latex, unicode_name
 from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
 from ..primitives.functions import TABLE, operator_latex
+from ..primitives.reductions import unfixed_ones
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
 
 __all__ = ["TextPrinter", "MatrixLatexPrinter"]
@@ -41,6 +42,22 @@ class _Common:
         self.names = dict(names or {})
         self.notation = notation
         self.plain_operands = {}
+        self.sized_ones = frozenset()
+
+    def doprint(self, expr):
+        # the 𝟏 of a formula that is a spread, 𝟏 vᵀ or v 𝟏ᵀ, is written with its size, 𝟏_n:
+        # nothing else in the formula says how many rows (columns) the result has
+        saved, self.sized_ones = self.sized_ones, unfixed_ones(expr)
+        try:
+            return super().doprint(expr)
+        finally:
+            self.sized_ones = saved
+
+    def _ones_size(self, expr):
+        """The size a vector of ones is written with, or None (its size is fixed around it)."""
+        if expr not in self.sized_ones:
+            return None
+        return self._print(expr.rows if expr.cols == 1 else expr.cols)
 
     def _name(self, key):
         return self.names.get(key)
@@ -354,7 +371,9 @@ class TextPrinter(_Common, StrPrinter):
         # 𝟏 is a vector of ones; a matrix of ones is written as the product 𝟏 𝟏ᵀ
         if expr.rows != 1 and expr.cols != 1:
             return "𝟏 𝟏ᵀ"
-        return "𝟏ᵀ" if expr.rows == 1 and expr.cols != 1 else "𝟏"
+        size = self._ones_size(expr)
+        one = "𝟏" if size is None else f"𝟏_{size}"
+        return one + "ᵀ" if expr.rows == 1 and expr.cols != 1 else one
 
     def _print_Identity(self, expr):
         # a name printed I would read as the identity: the identity then gets its size
@@ -583,6 +602,8 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         one, top = "\\mathbf{1}", TRANSPOSE[self.notation.transpose]
         if expr.rows != 1 and expr.cols != 1:  # a matrix of ones: the product 1 1^T
             return f"{one} {one}{top}"
+        size = self._ones_size(expr)
+        one = one if size is None else f"{one}_{{{size}}}"
         return one + top if expr.rows == 1 and expr.cols != 1 else one
 
     def _print_Identity(self, expr):

@@ -298,10 +298,10 @@ def printed_vocabulary(subject, latex, notation, evaluator, binding, sizes):
         text = printer.doprint(symbol)
         if text not in words:
             add(text, Value(np.asarray(float(sizes[symbol]))))
-    for name, symbol in model.dims.items():  # the identity with its size, I_n
-        eye = np.eye(sizes[symbol])
-        add(f"\\mathbf{{I}}_{{{printer.doprint(symbol)}}}" if latex
-            else f"I_{printer.doprint(symbol)}", Value(eye))
+    for name, symbol in model.dims.items():  # the identity and a vector of ones, I_n and 𝟏_n
+        eye, dim = np.eye(sizes[symbol]), printer.doprint(symbol)
+        add(f"\\mathbf{{I}}_{{{dim}}}" if latex else f"I_{dim}", Value(eye))
+        add(f"\\mathbf{{1}}_{{{dim}}}" if latex else f"𝟏_{dim}", Value(np.ones((len(eye), 1))))
     for of, call in _calls(derivation):
         shown = [names[("func", call.name)]] + ([names[("var", of)]] if of else [])
         args = [evaluator.value(a) for a in call.call_args]
