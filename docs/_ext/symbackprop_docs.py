@@ -65,8 +65,9 @@ API = "api"
 #: The modules in the order of the API reference; any other module follows.
 #: The API pages in reading order: the façade, then the layers from the bottom up.
 MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
-           "primitives.matrix_functions", "primitives.members", "primitives.functions",
-           "primitives.entries", "primitives.operators",
+           "primitives.matrix_functions", "primitives.members", "primitives.pieces",
+           "primitives.functions", "primitives.entries", "primitives.piecewise",
+           "primitives.operators",
            "language.loading", "language.tokens", "language.syntax", "language.model",
            "language.unrolling", "language.looped", "language.spelling", "derivation.graph",
            "derivation.reverse", "derivation.recurrences", "derivation.closed_forms",

@@ -8,6 +8,8 @@ the printers of :mod:`symbackprop.printing.printers` read that map.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 import sympy as sp
@@ -94,6 +96,33 @@ def display_names(derivation, latex, notation=Notation()):
     for name, f in model.functions.items():
         out[("func", name)] = (f.latex or default_latex(name)) if latex else unicode_name(name)
     out.update(_short_partials(derivation, out))
+    out.update(normal_spellings(out.values(), latex))
+    return out
+
+
+#: Φ and φ of the normal distribution (gelu's derivative), and what a name printed alike is.
+_NORMAL = {"normal_cdf": ("Φ", "\\Phi"), "normal_pdf": ("φϕ", "\\phi\\varphi")}
+
+
+def normal_spellings(shown, latex):
+    """Φ and φ written by their names where a name of the model prints as either.
+
+    A model's ``phi`` prints φ: the standard normal density is then written
+    ``normal_pdf(x)``, so that the two can never be read for each other.
+
+    Examples
+    --------
+    >>> normal_spellings(["φ", "W"], latex=False)
+    {('builtin', 'normal_pdf'): 'normal_pdf'}
+    >>> normal_spellings(["\\boldsymbol{W}"], latex=True)
+    {}
+    """
+    out = {}
+    for name, (letters, macros) in _NORMAL.items():
+        marks = [m for m in re.findall(r"\\[A-Za-z]+|.", macros if latex else letters)]
+        if any(isinstance(text, str) and any(m in text for m in marks) for text in shown):
+            out[("builtin", name)] = ("\\operatorname{" + name.replace("_", "\\_") + "}"
+                                      if latex else name)
     return out
 
 

@@ -71,10 +71,16 @@ def _sigmoid(x):
     # 1 / (1 + exp(-x)) without overflow for large |x|
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 """,
+    """\
+def _normal_cdf(x):
+    # the standard normal distribution function, (1 + erf(x/√2))/2, entry by entry
+    from math import erf
+    return 0.5 * (1.0 + np.vectorize(erf, otypes=[float])(np.asarray(x) / np.sqrt(2.0)))
+""",
 ]
 
-_RESERVED = {"np", "_softmax", "_log_softmax", "_logsumexp", "_sigmoid", "objective",
-             "value_and_grad"}
+_RESERVED = {"np", "_softmax", "_log_softmax", "_logsumexp", "_sigmoid", "_normal_cdf",
+             "objective", "value_and_grad"}
 
 
 # l, O and I read as 1 and 0 in many fonts (pycodestyle's E741): written l_, O_, I_ in code

@@ -228,9 +228,15 @@ class NumPyPrinter(Printer):
     def _print_Function(self, expr):
         # the call each scalar function's row of the table spells, tanh(x) as np.tanh(x)
         name = type(expr).__name__
-        if name not in TABLE or len(expr.args) != 1:
+        if name not in TABLE or len(expr.args) != TABLE[name].arity:
             raise TypeError(f"no NumPy form for the function {name}")
-        return TABLE[name].numpy.format(x=self.doprint(expr.args[0]))
+        args = [self.doprint(a) for a in expr.args]  # {1}, {2}: the arguments after the first
+        return TABLE[name].numpy.format(*args, x=args[0])
+
+    def _print_Extremum(self, expr):
+        row = TABLE[expr.function.__name__]
+        args = [self.doprint(a) for a in expr.operands]
+        return row.numpy.format(*args, x=args[0])
 
     def _print_Heaviside(self, expr):
         return f"np.heaviside({self.doprint(expr.args[0])}, {self.doprint(expr.args[1])})"

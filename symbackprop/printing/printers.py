@@ -46,7 +46,7 @@ class _Common:
         return self.names.get(key)
 
     def _function_name(self, name):
-        shown = self.names.get(("func", name))
+        shown = self.names.get(("func", name)) or self.names.get(("builtin", name))
         if shown is not None:
             return shown
         return self._builtin_function(name)
@@ -345,7 +345,12 @@ class TextPrinter(_Common, StrPrinter):
         return f"{self._function_name(name)}({', '.join(self._arg(a) for a in expr.args)})"
 
     def _print_Heaviside(self, expr):
-        return f"𝟙[{self._arg(expr.args[0])} > 0]"
+        side, relation = _indicator(expr)
+        return f"𝟙[{self._arg(side)} {relation} 0]"
+
+    def _print_Extremum(self, expr):
+        a, b = (self._print(o) for o in expr.operands)
+        return f"{TABLE[expr.function.__name__].text}({a}, {b})"
 
     def _print_Exp1(self, expr):
         return "e"  # Euler's number, as in the LaTeX; SymPy's text writes E
@@ -570,7 +575,13 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
 
     def _print_Heaviside(self, expr, exp=None):
         # amssymb has no blackboard-bold 1: the indicator is written \mathbb{I}
-        return f"\\mathbb{{I}}\\left[{self._arg(expr.args[0])} > 0\\right]"
+        side, relation = _indicator(expr)
+        relation = {"≤": "\\leq", "≥": "\\geq"}.get(relation, relation)
+        return f"\\mathbb{{I}}\\left[{self._arg(side)} {relation} 0\\right]"
+
+    def _print_Extremum(self, expr):
+        a, b = (self._print(o) for o in expr.operands)
+        return f"{TABLE[expr.function.__name__].latex}\\left({a}, {b}\\right)"
 
     def _print_OneMatrix(self, expr):
         one, top = "\\mathbf{1}", TRANSPOSE[self.notation.transpose]
@@ -619,6 +630,15 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
 
     def _plain(self, name):
         return default_latex(name)
+
+
+def _indicator(step):
+    """What SymPy's step prints as, (side, relation): 𝟙[x > 0] for Heaviside(x, 0) (and
+    Heaviside(x, 1/2), max's: its ties are documented), 𝟙[x ≤ 0] for Heaviside(-x, 1), ..."""
+    arg, at_zero = step.args[0], step.args[1] if len(step.args) > 1 else sp.S.Half
+    if arg.could_extract_minus_sign():
+        return -arg, "≤" if at_zero == 1 else "<"
+    return arg, "≥" if at_zero == 1 else ">"
 
 
 def _atomic(expr):

@@ -120,7 +120,7 @@ def combine(op, *sets):
 
 
 def _unary(f):
-    return lambda a: np.asarray(f(a), dtype=np.float64)
+    return lambda *a: np.asarray(f(*a), dtype=np.float64)
 
 
 def _softmax(x):
