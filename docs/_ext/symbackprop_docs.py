@@ -347,6 +347,10 @@ OPERATOR_CASES = {
     "squared_error": [("o: vector(n)", "y: vector(n)")],
     "mse": [("o: vector(n)", "y: vector(n)")],
     "cross_entropy": [("o: vector(n)", "y: vector(n)"), ("O: matrix(m, n)", "Y: matrix(m, n)")],
+    "leaky_relu": [("A: matrix(m, n)", "z = leaky_relu(A, 0.01)")],
+    "max": [("A: matrix(m, n)", "B: matrix(m, n)"), ("A: matrix(m, n)", "z = max(0, A)")],
+    "min": [("A: matrix(m, n)", "B: matrix(m, n)"), ("c: scalar", "A: matrix(m, n)")],
+    "huber": [("r: vector(n)", "z = huber(r, 1)"), ("R: matrix(m, n)", "z = huber(R, 0.5)")],
 }
 
 #: How each operator is written in its one-line model (the registry's form, with
@@ -363,7 +367,8 @@ GROUPS = [
     ("Reductions", ["sum", "mean", "norm", "trace"]),
     ("Along each row", ["softmax", "log_softmax", "logsumexp", "sum_rows", "mean_rows",
                         "center_rows", "scale_rows"]),
-    ("Losses", ["squared_error", "mse", "cross_entropy"]),
+    ("Entrywise, of two arguments", ["leaky_relu", "max", "min"]),
+    ("Losses", ["squared_error", "mse", "cross_entropy", "huber"]),
 ]
 
 

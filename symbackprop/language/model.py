@@ -457,6 +457,8 @@ class _Checker:
             return self._name(e)
         if isinstance(e, ast.Call):
             node = self._apply(self._function(e), args, e.line, e.col)
+            for i in node.op.constants:
+                self._constant(e.args[i], node.args[i], e.func)
             func = self.functions.get(e.func)
             if e.func in self.bindings and func is not None and func.params is not None \
                     and not node.shape.is_scalar:
@@ -493,6 +495,16 @@ class _Checker:
         if not hint and e.id in self.dims:
             hint = f"; '{e.id}' is a dimension, not a value"
         raise ModelError(f"unknown name '{e.id}'{hint}", e.line, e.col)
+
+    def _constant(self, e, tree, func):
+        """Refuse an operand that must be a constant (leaky_relu's slope) and is not."""
+        moving = [t.name for t in walk(tree) if isinstance(t, Ref)
+                  and self.variables[t.name].role != "const"]
+        if moving:
+            role = self.variables[moving[0]].role
+            raise ModelError(f"the second argument of {func} must be a constant, made of consts "
+                             f"and numbers; '{moving[0]}' is {'an' if role[0] in 'aeiou' else 'a'}"
+                             f" {role}", e.line, e.col)
 
     def _apply(self, op, args, line, col, param=None):
         try:

@@ -119,7 +119,7 @@ class clip(_Real):
 
 
 class huber_entry(_Real):
-    """One entry of the Huber loss: r²/2 where |r| <= δ, δ (|r| - δ/2) elsewhere.
+    """One entry of the Huber loss: r²/2 where abs(r) <= δ, δ (abs(r) - δ/2) elsewhere.
 
     Its derivative in r is clip(r, -δ, δ).
     """

@@ -9,8 +9,8 @@ registry entries a model calls:
   anything (the hinge ``max(0, 1 - y * s)``); the rules are indicators,
   ``𝟙[a - b > 0]``, and at a tie each argument takes half the adjoint, as
   ``torch.maximum`` and ``torch.minimum`` do;
-* ``huber(r, delta)``: the sum over the entries of r of r²/2 where |r| <= δ and
-  δ (|r| - δ/2) elsewhere (``torch.nn.functional.huber_loss`` with
+* ``huber(r, delta)``: the sum over the entries of r of r²/2 where abs(r) <= δ and
+  δ (abs(r) - δ/2) elsewhere (``torch.nn.functional.huber_loss`` with
   ``reduction="sum"``); the rule multiplies by ``clip(r, -δ, δ)``.
 
 :class:`Extremum` is max or min of two matrices (or a matrix and a scalar),
@@ -69,7 +69,7 @@ class Extremum(MatrixExpr):
     def _tangent(self, sweep):
         """𝟙[a > b] ⊙ R{a} + 𝟙[b > a] ⊙ R{b} (for max; ties share it)."""
         a, b = self.operands
-        terms = [_share(self.kind, t, mine, other, self.shape)
+        terms = [ex.hadamard(_spread(t, self.shape), _wins(self.kind, mine, other, self.shape))
                  for t, mine, other in ((sweep(a), a, b), (sweep(b), b, a)) if t is not None]
         return ex.tangent_sum(*terms)
 
@@ -155,14 +155,14 @@ def _huber_rule(s):
 
 
 def _constant(what):
-    def rule(s):
+    def rule(s):  # the model checker lets only consts and numbers be the operand
         raise ValueError(f"the {what} is a constant: it has no adjoint")
     return rule
 
 
 OPERATORS = [
     entry("leaky_relu", "leaky_relu(x, a)", 2, _slope("leaky_relu"), _leaky_relu_forward,
-          _leaky_relu_rule, _constant("slope of leaky_relu"), elementwise=True,
+          _leaky_relu_rule, _constant("slope of leaky_relu"), constants=(1,),
           doc="x where x > 0, a x elsewhere, entrywise, a a const or a number; derivative "
               "𝟙[x > 0] + a 𝟙[x ≤ 0] (a at 0, as PyTorch)"),
     entry("max", "max(a, b)", 2, _broadcast_pair("max"), *_extremum("max"),
@@ -172,7 +172,7 @@ OPERATORS = [
           doc="the smaller of a and b entry by entry (equal shapes, or a scalar with "
               "anything); derivative 𝟙[b - a > 0], at a tie half to each, as torch.minimum"),
     entry("huber", "huber(r, delta)", 2, _slope("huber"), _huber_forward, _huber_rule,
-          _constant("threshold of huber"),
-          doc="the Huber loss summed over the entries of r: r²/2 where |r| <= δ, "
-              "δ (|r| - δ/2) elsewhere, δ a const or a number; derivative clip(r, -δ, δ)"),
+          _constant("threshold of huber"), constants=(1,),
+          doc="the Huber loss summed over the entries of r: r²/2 where abs(r) <= δ, "
+              "δ (abs(r) - δ/2) elsewhere, δ a const or a number; derivative clip(r, -δ, δ)"),
 ]
