@@ -196,7 +196,8 @@ def _div_forward(s):
     a, b = s.args
     if s.shapes[1].is_scalar:
         return ex.mul(a, b**-1)
-    return ex.hadamard(a, ex.hpow(b, -1)) if not s.shapes[0].is_scalar else ex.mul(a, ex.hpow(b, -1))
+    inverse = ex.hpow(b, -1)
+    return ex.hadamard(a, inverse) if not s.shapes[0].is_scalar else ex.mul(a, inverse)
 
 
 def _div_rule_numerator(s):

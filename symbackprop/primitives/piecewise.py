@@ -25,7 +25,7 @@ from sympy.matrices.expressions import MatrixExpr
 
 from . import expressions as ex
 from . import matrix_functions as mf
-from .entries import entry, keep
+from .entries import entry
 from .pieces import at_most_zero, clip, huber_entry, leaky_relu, maximum, minimum
 from .shapes import SCALAR, ShapeError
 

@@ -19,9 +19,10 @@ from ..derivation.graph import variable_latex
 from ..derivation.reverse import adjoint_symbol
 from ..language.spelling import default_latex, unicode_name
 from ..primitives import matrix_functions as mf
+from ..primitives.pieces import normal_cdf, normal_pdf
 
 __all__ = ["Notation", "display_names", "hvp_display_names", "adjoint_name", "shape_latex",
-           "shape_text"]
+           "shape_text", "normal_spellings", "notation_notes"]
 
 
 @dataclass(frozen=True)
@@ -210,3 +211,38 @@ def hvp_display_names(hvp, latex, notation=None):
     directions and tangents."""
     notation = notation or Notation()
     return second_order_names(hvp, display_names(hvp.derivation, latex, notation), latex, notation)
+
+
+def notation_notes(exprs, show, latex):
+    """What Φ and φ (gelu's derivative) and an indicator of max are, where `exprs` use them.
+
+    `show` prints an expression as the document does (so Φ written normal_cdf where a
+    name of the model prints Φ is explained as such).
+
+    Examples
+    --------
+    >>> from symbackprop.primitives.pieces import gelu
+    >>> x = sp.Symbol("x", real=True)
+    >>> notation_notes([sp.diff(gelu(x), x)], str, latex=False)[0][:30]
+    'normal_cdf(x) = (1 + erf(x/√2)'
+    """
+    used = set()
+    for e in exprs:
+        for node in sp.preorder_traversal(e):
+            used.add(type(node).__name__)
+    x = sp.Symbol("x", real=True)
+    notes = []
+    if used & {"normal_cdf", "normal_pdf"}:
+        cdf, pdf = (show(f(x)) for f in (normal_cdf, normal_pdf))
+        if latex:
+            notes.append(f"Here ${cdf} = \\frac{{1}}{{2}}\\left(1 + \\operatorname{{erf}}"
+                         f"\\left(x / \\sqrt{{2}}\\right)\\right)$ is the standard normal "
+                         f"distribution function and ${pdf} = e^{{-x^2/2}} / \\sqrt{{2\\pi}}$ "
+                         "its density, entry by entry.")
+        else:
+            notes.append(f"{cdf} = (1 + erf(x/√2))/2 is the standard normal distribution "
+                         f"function and {pdf} = exp(-x²/2)/√(2π) its density, entry by entry.")
+    if "Extremum" in used or used & {"maximum", "minimum"}:
+        notes.append("At a tie of max or min, each argument takes half the adjoint "
+                     "(as torch.maximum and torch.minimum): the indicator is then 1/2.")
+    return notes
