@@ -24,6 +24,7 @@ from sympy.printing.str import StrPrinter
 from ..language.spelling import default_latex, unicode_name
 from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
+from ..primitives import pieces
 from ..primitives.functions import TABLE, operator_latex
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
 
@@ -132,6 +133,14 @@ class _Common:
 
     def _print_AsScalar(self, expr):
         return self._print(expr.arg)
+
+    def _as_ordered_terms(self, expr, order=None):
+        # a piecewise derivative as a lecture writes it, the plain term first:
+        # 𝟙[z > 0] + a 𝟙[z ≤ 0], Φ(z) + z φ(z) (SymPy's order puts them the other way)
+        terms = super()._as_ordered_terms(expr, order=order)
+        if expr.has(sp.Heaviside, pieces.normal_cdf):
+            terms = sorted(terms, key=lambda t: len(sp.Mul.make_args(t)))
+        return terms
 
     def _is_adjoint(self, arg):
         return isinstance(arg, (sp.Symbol, MatrixSymbol)) and arg.name.startswith("∂")
