@@ -96,6 +96,12 @@ def _numpy_ops():
         "gelu": lambda s, a: np.asarray(a) * normal_cdf(np.asarray(a)),
         "max": lambda s, a, b: np.maximum(a, b),
         "min": lambda s, a, b: np.minimum(a, b),
+        "max_all": lambda s, a: float(np.max(a)),
+        "min_all": lambda s, a: float(np.min(a)),
+        "max_rows": lambda s, a: np.max(a, axis=1, keepdims=True),
+        "min_rows": lambda s, a: np.min(a, axis=1, keepdims=True),
+        "max_cols": lambda s, a: np.max(a, axis=0).reshape(-1, 1),
+        "min_cols": lambda s, a: np.min(a, axis=0).reshape(-1, 1),
         "huber": lambda s, r, delta: float(np.sum(np.where(
             np.abs(r) <= delta, 0.5 * np.square(r), delta * (np.abs(r) - 0.5 * delta)))),
     }

@@ -374,7 +374,7 @@ objective J
 def test_indicators_clip_max_min_and_the_normal_distribution_read_back():
     d = sbp.derive(sbp.parse(PIECEWISE))
     text, latex = d.text(), d.latex()
-    for printed in ("𝟙[s ≤ 0]", "𝟙[e ≤ 0]", "𝟙[𝟏 - (y ⊙ s) > 0]", "clip(s - y, -δ, δ)",
+    for printed in ("𝟙[s ≤ 0]", "𝟙[e ≤ 0]", "𝟙[𝟏 > y ⊙ s]", "𝟙[y > s]", "clip(s - y, -δ, δ)",
                     "max(0, 𝟏 - (y ⊙ s))", "min(s, y)", "Φ(s)", "φ(s)"):
         assert printed in text, printed
     assert "\\mathbb{I}\\left[\\boldsymbol{s} \\leq 0\\right]" in latex

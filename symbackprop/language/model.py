@@ -28,6 +28,7 @@ from ..primitives.operators import (
     abstract_operator,
     elementwise_operator,
 )
+from ..primitives.piecewise import OVERLOADS
 from ..primitives.shapes import SCALAR, Shape, ShapeError, matrix, vector
 from . import syntax as ast
 
@@ -531,15 +532,17 @@ class _Checker:
         elif name in self.operators:
             op = self.operators[name]
         elif name in FUNCTIONS:
-            op = REGISTRY[name]
+            op = REGISTRY[OVERLOADS.get((name, len(e.args)), name)]  # max(A) is max_all
         else:
             if name in self.variables:
                 raise ModelError(f"'{name}' is a variable, not a function", e.line, e.col)
             known = list(FUNCTIONS) + list(self.functions)
             raise ModelError(f"unknown function '{name}'{_suggest(name, known)}", e.line, e.col)
         if len(e.args) != op.arity:
-            plural = "s" if op.arity != 1 else ""
-            raise ModelError(f"{name} takes {op.arity} argument{plural}, not {len(e.args)}",
+            counts = sorted({op.arity} | {k for n, k in OVERLOADS if n == name})
+            told = " or ".join(map(str, counts))
+            plural = "s" if counts != [1] else ""
+            raise ModelError(f"{name} takes {told} argument{plural}, not {len(e.args)}",
                              e.line, e.col)
         return op
 

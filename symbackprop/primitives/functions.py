@@ -232,10 +232,13 @@ _WRITTEN_BY_SYMPY = [
     # functions of more than one argument, the operators of primitives.piecewise
     ScalarFunction("leaky_relu", None, numpy="np.where(({x}) > 0, {x}, ({1}) * ({x}))",
                    evaluate=_leaky_relu, arity=2),
+    # max(a, b) entry by entry; read with one argument, max(A) is the largest entry
     ScalarFunction("maximum", None, latex="\\max", text="max", numpy="np.maximum({x}, {1})",
-                   evaluate=np.maximum, arity=2),
+                   evaluate=lambda *a: np.max(a[0]) if len(a) == 1 else np.maximum(*a),
+                   arity=2),
     ScalarFunction("minimum", None, latex="\\min", text="min", numpy="np.minimum({x}, {1})",
-                   evaluate=np.minimum, arity=2),
+                   evaluate=lambda *a: np.min(a[0]) if len(a) == 1 else np.minimum(*a),
+                   arity=2),
     ScalarFunction("clip", None, numpy="np.clip({x}, {1}, {2})", evaluate=np.clip, arity=3),
     # one entry of the Huber loss, printed sum(huber(r, δ)) (a sum's value either way)
     ScalarFunction("huber_entry", None, latex=operator_latex("huber"), text="huber",

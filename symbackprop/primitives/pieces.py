@@ -16,7 +16,7 @@ from __future__ import annotations
 import sympy as sp
 
 __all__ = ["leaky_relu", "elu", "gelu", "normal_cdf", "normal_pdf", "clip", "huber_entry",
-           "maximum", "minimum",
+           "maximum", "minimum", "greatest", "least", "extreme_share",
            "at_most_zero"]
 
 
@@ -161,5 +161,54 @@ class maximum(_Extremum):
 
 class minimum(_Extremum):
     """min(a, b) of two scalars; at a tie each argument's derivative is 1/2 (torch.minimum)."""
+
+    _pick = min
+
+
+class extreme_share(_Real):
+    """``extreme_share(i, s, x_0, ..., x_k)``: x_i's share of the extreme of the x's, the
+    largest for s = 1, the smallest for s = -1: 1 if x_i is it, 0 if not, 1/k at a tie of k.
+
+    Constant between ties, its derivative is 0 (as relu's step's is, but at the kink).
+
+    Examples
+    --------
+    >>> extreme_share(1, 1, 2, 3, 3), extreme_share(0, -1, 2, 3, 3)
+    (1/2, 1)
+    """
+
+    @classmethod
+    def eval(cls, i, sign, *xs):
+        if xs and all(x.is_Number for x in xs):
+            m = max(xs) if sign > 0 else min(xs)
+            return sp.Integer(xs[int(i)] == m) / sum(1 for x in xs if x == m)
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+
+class _Extreme(_Real):
+    """The largest (smallest) of its arguments; each argument's derivative is its share of
+    the extreme, 1/k at a tie of k (:class:`extreme_share`), as torch.amax splits it."""
+
+    _pick = None
+
+    @classmethod
+    def eval(cls, *args):
+        if args and all(a.is_Number for a in args):
+            return cls._pick(args)
+
+    def fdiff(self, argindex=1):
+        return extreme_share(argindex - 1, 1 if self._pick is max else -1, *self.args)
+
+
+class greatest(_Extreme):
+    """max(x_1, ..., x_k): the explicit form of max(A), max_rows(X), max_cols(X)."""
+
+    _pick = max
+
+
+class least(_Extreme):
+    """min(x_1, ..., x_k): the explicit form of min(A), min_rows(X), min_cols(X)."""
 
     _pick = min

@@ -243,6 +243,10 @@ def notation_notes(exprs, show, latex):
             notes.append(f"{cdf} = (1 + erf(x/√2))/2 is the standard normal distribution "
                          f"function and {pdf} = exp(-x²/2)/√(2π) its density, entry by entry.")
     if "Extremum" in used or used & {"maximum", "minimum"}:
-        notes.append("At a tie of max or min, each argument takes half the adjoint "
+        notes.append("At a tie of max(a, b) or min(a, b), each argument takes half the adjoint "
                      "(as torch.maximum and torch.minimum): the indicator is then 1/2.")
+    if "ArgExtreme" in used:
+        notes.append("The indicator of where an extreme is, such as 1 where X reaches max(X), "
+                     "splits the adjoint evenly among tied entries (as torch.amax and "
+                     "torch.amin): at a tie of k entries it is 1/k.")
     return notes

@@ -233,6 +233,17 @@ class NumPyPrinter(Printer):
         args = [self.doprint(a) for a in expr.args]  # {1}, {2}: the arguments after the first
         return TABLE[name].numpy.format(*args, x=args[0])
 
+    def _print_ExtremeLines(self, expr):
+        column = ".T" if expr.axis == 0 else ""  # one per column, as a column
+        return f"np.{expr.kind}({self.doprint(expr.arg)}, axis={expr.axis}, keepdims=True){column}"
+
+    def _print_ArgExtreme(self, expr):
+        # where each extreme is, a tie splitting the adjoint evenly (as torch.amax)
+        x, extreme = (self.doprint(o) for o in expr.operands)
+        extreme += ".T" if expr.axis == 0 else ""
+        axis = "" if expr.axis < 0 else f", axis={expr.axis}, keepdims=True"
+        return (f"({x} == {extreme}) / np.sum({x} == {extreme}{axis})", _PRODUCT)
+
     def _print_Extremum(self, expr):
         row = TABLE[expr.function.__name__]
         args = [self.doprint(a) for a in expr.operands]

@@ -26,6 +26,7 @@ from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
 from ..primitives import pieces
 from ..primitives.functions import TABLE, operator_latex
+from .indicators import LatexIndicators, TextIndicators, comparison
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
 
 __all__ = ["TextPrinter", "MatrixLatexPrinter"]
@@ -57,6 +58,9 @@ class _Common:
         return self.plain_operands.get(arg) or self._print(arg)
 
     def _print_Map(self, expr):
+        compared = comparison(expr)  # 𝟙[a > b] of max(a, b)
+        if compared is not None:
+            return self._compare(*compared)
         # A product of functions of the entries, f(z) g(z), is written f(z) ⊙ g(z).
         body = expr.function.expr
         if body.is_Mul:
@@ -273,7 +277,7 @@ def _inline_quotient(text):
     return False
 
 
-class TextPrinter(_Common, StrPrinter):
+class TextPrinter(_Common, TextIndicators, StrPrinter):
     """Unicode text: ``(∂J/∂o) hᵀ + λ W2``, ``∂J/∂h ⊙ φ'(z)``."""
 
     bracket_adjoints = True  # ∂J/∂o hᵀ would read as ∂J/∂(o hᵀ)
@@ -352,14 +356,6 @@ class TextPrinter(_Common, StrPrinter):
     def _print_Function(self, expr):
         name = type(expr).__name__
         return f"{self._function_name(name)}({', '.join(self._arg(a) for a in expr.args)})"
-
-    def _print_Heaviside(self, expr):
-        side, relation = _indicator(expr)
-        return f"𝟙[{self._arg(side)} {relation} 0]"
-
-    def _print_Extremum(self, expr):
-        a, b = (self._print(o) for o in expr.operands)
-        return f"{TABLE[expr.function.__name__].text}({a}, {b})"
 
     def _print_Exp1(self, expr):
         return "e"  # Euler's number, as in the LaTeX; SymPy's text writes E
@@ -456,7 +452,7 @@ _ACCENTS = tuple(f"\\{a}" for a in ("hat", "widehat", "tilde", "widetilde", "bar
                                       "grave", "mathring"))
 
 
-class MatrixLatexPrinter(_Common, LatexPrinter):
+class MatrixLatexPrinter(_Common, LatexIndicators, LatexPrinter):
     """LaTeX in the textbook's notation: bold matrices, ``^\\top``, ``\\odot``, ``\\phi'``."""
 
     slash_fractions = False  # \frac{a}{b} delimits itself
@@ -582,16 +578,6 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         # \exp(W), not e^{W}: on a matrix, e^{W} reads as the matrix exponential
         return self._print_Function(expr, exp)
 
-    def _print_Heaviside(self, expr, exp=None):
-        # amssymb has no blackboard-bold 1: the indicator is written \mathbb{I}
-        side, relation = _indicator(expr)
-        relation = {"≤": "\\leq", "≥": "\\geq"}.get(relation, relation)
-        return f"\\mathbb{{I}}\\left[{self._arg(side)} {relation} 0\\right]"
-
-    def _print_Extremum(self, expr):
-        a, b = (self._print(o) for o in expr.operands)
-        return f"{TABLE[expr.function.__name__].latex}\\left({a}, {b}\\right)"
-
     def _print_OneMatrix(self, expr):
         one, top = "\\mathbf{1}", TRANSPOSE[self.notation.transpose]
         if expr.rows != 1 and expr.cols != 1:  # a matrix of ones: the product 1 1^T
@@ -639,15 +625,6 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
 
     def _plain(self, name):
         return default_latex(name)
-
-
-def _indicator(step):
-    """What SymPy's step prints as, (side, relation): 𝟙[x > 0] for Heaviside(x, 0) (and
-    Heaviside(x, 1/2), max's: its ties are documented), 𝟙[x ≤ 0] for Heaviside(-x, 1), ..."""
-    arg, at_zero = step.args[0], step.args[1] if len(step.args) > 1 else sp.S.Half
-    if arg.could_extract_minus_sign():
-        return -arg, "≤" if at_zero == 1 else "<"
-    return arg, "≥" if at_zero == 1 else ">"
 
 
 def _atomic(expr):

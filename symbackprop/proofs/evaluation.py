@@ -32,7 +32,7 @@ from sympy.matrices.expressions import HadamardPower, HadamardProduct
 from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
 from ..primitives.functions import TABLE
-from ..primitives.piecewise import Extremum
+from ..primitives.piecewise import ArgExtreme, ExtremeAll, ExtremeLines, Extremum
 
 __all__ = ["Binding", "Evaluator", "sample_values", "initialised", "column",
            "derivation_values"]
@@ -252,6 +252,8 @@ class Evaluator:
             return np.sqrt(np.sum(v(e.arg) ** 2))
         if isinstance(e, Extremum):
             return entrywise_function(e.function.__name__)(*[v(a) for a in e.operands])
+        if isinstance(e, (ExtremeAll, ExtremeLines, ArgExtreme)):
+            return e.numeric(*[v(a) for a in e.operands])
         if isinstance(e, mf.Softmax):
             return softmax(v(e.arg), e.axis)
         if isinstance(e, mf.LogSoftmax):

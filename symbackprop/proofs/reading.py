@@ -145,7 +145,8 @@ class Token:
 
 _TEXT_OPERATORS = ["^⊙", "(", ")", "[", "]", ",", "+", "-", "⊙", "/", "ᵀ", "^", "‖", "𝟏",
                    "𝟙", ">", "<", "≤", "≥", "'", "∂²", "∂", "·", "⁽", "⁾", "I"]
-_TEXT_FUNCTIONS = ["log_softmax", "logsumexp", "softmax", "sum", "tr"]  # with the table's
+_TEXT_FUNCTIONS = ["log_softmax", "logsumexp", "softmax", "sum", "tr", "max_rows", "min_rows",
+                   "max_cols", "min_cols"]  # with the table's
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # not \\d: 𝟏 and 𝟙 are Unicode digits
 
 _LATEX_FIXED = [
@@ -474,9 +475,10 @@ class Parser:
         out = []
         for v, p in self.sum(pos + 1):
             relation = _RELATIONS.get(self.t[p].text) if self.t[p].kind == "op" else None
-            if relation and self.t[p + 1].kind == "num" and self.t[p + 1].value == 0 \
-                    and self._is(p + 2, "]"):
-                out.append((combine(lambda a, r=relation: r(a).astype(np.float64), v), p + 3))
+            for w, q in (self.sum(p + 1) if relation else []):  # 𝟙[x > 0], 𝟙[X ≥ r 𝟏ᵀ]
+                if self._is(q, "]"):
+                    out.append((combine(lambda a, b, r=relation: r(a - b).astype(np.float64),
+                                        v, w), q + 1))
         return out
 
     def _name(self, pos):
