@@ -670,4 +670,5 @@ def test_a_latex_name_that_could_act_is_refused_where_it_is_written(name, unsafe
 def test_harmless_latex_names_are_kept():
     text = ('dim n\nparam w: vector(n) as "\\hat{\\boldsymbol{\\theta}}^{(k)}_{\\mathrm{in}}"\n'
             'J = sum(w)\nobjective J\n')
-    assert "\\hat{\\boldsymbol{\\theta}}^{(k)}_{\\mathrm{in}}" in sbp.derive(sbp.parse(text)).latex()
+    latex = sbp.derive(sbp.parse(text)).latex()
+    assert "\\hat{\\boldsymbol{\\theta}}^{(k)}_{\\mathrm{in}}" in latex
