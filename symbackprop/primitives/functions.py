@@ -227,7 +227,7 @@ _WRITTEN_BY_SYMPY = [
     ScalarFunction("normal_cdf", None, latex="\\Phi", text="Φ", numpy="_normal_cdf({x})",
                    evaluate=_normal_cdf),
     ScalarFunction("normal_pdf", None, latex="\\varphi", text="φ",
-                   numpy="np.exp(-0.5 * np.square({x})) / np.sqrt(2.0 * np.pi)",
+                   numpy="0.3989422804014327 * np.exp(-0.5 * np.square({x}))",  # 1/√(2π) e^..
                    evaluate=_normal_pdf),
     # functions of more than one argument, the operators of primitives.piecewise
     ScalarFunction("leaky_relu", None, numpy="np.where(({x}) > 0, {x}, ({1}) * ({x}))",
@@ -242,8 +242,7 @@ _WRITTEN_BY_SYMPY = [
     ScalarFunction("clip", None, numpy="np.clip({x}, {1}, {2})", evaluate=np.clip, arity=3),
     # one entry of the Huber loss, printed sum(huber(r, δ)) (a sum's value either way)
     ScalarFunction("huber_entry", None, latex=operator_latex("huber"), text="huber",
-                   numpy="np.where(np.abs({x}) <= {1}, 0.5 * np.square({x}), "
-                   "({1}) * (np.abs({x}) - 0.5 * ({1})))", evaluate=_huber, arity=2),
+                   numpy="_huber({x}, {1})", evaluate=_huber, arity=2),
     # sqrt(x^2) is |x|; written abs(x) as a model calls it (|W| of a matrix reads as det W)
     ScalarFunction("Abs", None, latex="\\operatorname{abs}", text="abs", numpy="np.abs({x})",
                    evaluate=np.abs),

@@ -99,6 +99,10 @@ class gelu(_Real):
         x = self.args[0]
         return normal_cdf(x) + x * normal_pdf(x)
 
+    def unfolded(self):
+        """x Φ(x): generated code computes Φ(x) once for gelu and its derivative."""
+        return self.args[0] * normal_cdf(self.args[0])
+
 
 class clip(_Real):
     """x clipped to [lo, hi]: lo below it, hi above it; the derivative 𝟙[lo < x < hi] in x."""

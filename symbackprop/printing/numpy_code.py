@@ -72,6 +72,13 @@ def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 """,
     """\
+def _huber(r, delta):
+    # the Huber loss of each entry, r²/2 where |r| <= δ, δ (|r| - δ/2) elsewhere: c (r - c/2)
+    # with c = r clipped to [-δ, δ]
+    c = np.clip(r, -delta, delta)
+    return c * (r - 0.5 * c)
+""",
+    """\
 def _normal_cdf(x):
     # the standard normal distribution function Φ(x) = (1 + erf(z))/2, z = x/√2 (NumPy has no
     # erf): for |z| < 2 the series erf(z) = 2/√π exp(-z²) Σ 2^n z^(2n+1)/(1·3···(2n+1)), of
@@ -94,7 +101,7 @@ def _normal_cdf(x):
 ]
 
 _RESERVED = {"np", "_softmax", "_log_softmax", "_logsumexp", "_sigmoid", "_normal_cdf",
-             "objective", "value_and_grad"}
+             "_huber", "objective", "value_and_grad"}
 
 
 # l, O and I read as 1 and 0 in many fonts (pycodestyle's E741): written l_, O_, I_ in code

@@ -401,12 +401,22 @@ class NumPyPrinter(Printer):
             arg, sign = ex.mul(*factors), -1
         # the operand's text and binding strength, parenthesized where the body puts it
         self.names[stand_in] = self._print(arg)
-        return self._print(expr.body_at(sign * stand_in))
+        return self._print(_called_once(expr.body_at(sign * stand_in)))
 
     def _print_Apply(self, expr):
         raise TypeError(f"the abstract function {expr.name} has no NumPy form; bind it")
 
     _print_Partial = _print_Apply
+
+
+def _called_once(body):
+    """`body` with a function that two of its terms call collected, so that it is called
+    once: 2 φ(z) - z² φ(z) as φ(z) (2 - z²)."""
+    if not body.is_Add:
+        return body
+    calls = [f for f in body.atoms(sp.Function)
+             if sum(1 for t in body.args if t.has(f)) > 1]
+    return sp.collect(body, calls) if calls else body
 
 
 def _is_step(expr):
