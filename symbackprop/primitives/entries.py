@@ -97,9 +97,9 @@ def entry(name, written, arity, shape_rule, forward, *rules, doc="", label=None,
     Examples
     --------
     >>> op = entry("trace", "trace(A)", 1, to_scalar, lambda s: None, lambda s: None,
-    ...            doc="trace of a square matrix", label=("tr", "\\mathrm{tr}"))
+    ...            doc="trace of a square matrix", label=("tr", "\\\\mathrm{tr}"))
     >>> op.label_text, op.label_latex, op.arity
-    ('tr', '\\mathrm{tr}', 1)
+    ('tr', '\\\\mathrm{tr}', 1)
     """
     text, latex = label or (name, operator_latex(name))
     return Operator(name, written, arity, shape_rule, forward, tuple(rules), elementwise,
