@@ -93,6 +93,19 @@ def _torch_ops(torch):
         "log": lambda s, a: torch.log(a),
         "softplus": lambda s, a: F.softplus(a),
         "sqrt": lambda s, a: torch.sqrt(a),
+        "leaky_relu": lambda s, a, slope: F.leaky_relu(a, float(slope)),
+        "elu": lambda s, a: F.elu(a),
+        "gelu": lambda s, a: F.gelu(a, approximate="none"),
+        "max": lambda s, a, b: torch.maximum(a, b),
+        "min": lambda s, a, b: torch.minimum(a, b),
+        "max_all": lambda s, a: torch.amax(a),
+        "min_all": lambda s, a: torch.amin(a),
+        "max_rows": lambda s, a: torch.amax(a, dim=1, keepdim=True),
+        "min_rows": lambda s, a: torch.amin(a, dim=1, keepdim=True),
+        "max_cols": lambda s, a: torch.amax(a, dim=0, keepdim=True).T,
+        "min_cols": lambda s, a: torch.amin(a, dim=0, keepdim=True).T,
+        "huber": lambda s, r, delta: F.huber_loss(r, torch.zeros_like(r), reduction="sum",
+                                                  delta=float(delta)),
     })
 
 

@@ -96,7 +96,29 @@ def _numpy_ops():
         "sinh": lambda s, a: np.sinh(a),
         "cosh": lambda s, a: np.cosh(a),
         "abs": lambda s, a: np.abs(a),
+        "leaky_relu": lambda s, a, slope: np.where(a > 0, a, slope * a),
+        "elu": lambda s, a: np.where(a > 0, a, np.exp(np.minimum(a, 0.0)) - 1.0),
+        "gelu": lambda s, a: np.asarray(a) * normal_cdf(np.asarray(a)),
+        "max": lambda s, a, b: np.maximum(a, b),
+        "min": lambda s, a, b: np.minimum(a, b),
+        "max_all": lambda s, a: float(np.max(a)),
+        "min_all": lambda s, a: float(np.min(a)),
+        "max_rows": lambda s, a: np.max(a, axis=1, keepdims=True),
+        "min_rows": lambda s, a: np.min(a, axis=1, keepdims=True),
+        "max_cols": lambda s, a: np.max(a, axis=0).reshape(-1, 1),
+        "min_cols": lambda s, a: np.min(a, axis=0).reshape(-1, 1),
+        "huber": lambda s, r, delta: float(np.sum(np.where(
+            np.abs(r) <= delta, 0.5 * np.square(r), delta * (np.abs(r) - 0.5 * delta)))),
     }
+
+
+def normal_cdf(x):
+    """Φ by its series, x/√(2π) Σ (-x²/2)^k / (k! (2k + 1)) + 1/2, not by erf."""
+    total, term = np.zeros_like(x, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    for k in range(200):
+        total = total + term / (2 * k + 1)
+        term = term * (-x * x / 2) / (k + 1)
+    return 0.5 + total / np.sqrt(2 * np.pi)
 
 
 def _evaluate(tree, env, ops, literal):

@@ -239,7 +239,38 @@ SHAPES = [
          "square matrix", "matrix(h, d)", id="trace-non-square"),
     case("dim h, d\ninput x: vector(h)\ninput y: vector(d)\nz = y.T @ (x + 1) @ y\n", 4, 9,
          "vector(d).T @ vector(h)", id="chained-product"),
+    case("dim h, d\ninput a: vector(h)\ninput b: vector(d)\nz = max(a, b)\n", 4, 5,
+         "max(vector(h), vector(d))", "same shape, or one be a scalar", id="max-unequal"),
+    case("dim h\ninput a: vector(h)\nz = leaky_relu(a, a)\n", 3, 5, "leaky_relu",
+         "second argument must be a scalar", id="leaky-relu-vector-slope"),
+    case("dim h, d\ninput x: vector(h)\nz = max_rows(x)\n", 3, 5, "max_rows takes a matrix",
+         id="max-rows-of-a-vector"),
+    case("dim h\ninput a: scalar\nz = max(a)\n", 3, 5, "max takes a vector or a matrix",
+         id="max-of-a-scalar"),
 ]
+
+CONSTANTS = [
+    case("dim h\nparam w: vector(h)\nparam a: scalar\nz = leaky_relu(w, a)\n", 4, 19,
+         "second argument of leaky_relu must be a constant", "'a' is a param",
+         id="leaky-relu-param-slope"),
+    case("dim h\ninput r: vector(h)\ninput d: scalar\nconst c: scalar\nz = huber(r, c * d)\n",
+         5, 16, "second argument of huber must be a constant", "'d' is an input",
+         id="huber-input-threshold"),
+    case("dim h\ninput a: vector(h)\nz = max(a, a, a)\n", 3, 5, "max takes 1 or 2 arguments, "
+         "not 3", id="max-of-three"),
+]
+
+
+@pytest.mark.parametrize("text, line, col, fragments, absent", CONSTANTS)
+def test_a_constant_operand_must_be_constant(text, line, col, fragments, absent):
+    check_case(text, line, col, fragments, absent)
+
+
+def test_max_is_a_name_of_its_own():
+    # max and min are built-ins now: a near miss is offered max, not softmax
+    err = parse_error("dim d\ninput x: vector(d)\nJ = maxx(x)\n")
+    assert "did you mean 'max'?" in err.message, err.message
+    assert sbp.parse("dim d\ninput x: vector(d)\nJ = max(x)\nobjective J\n")
 
 
 @pytest.mark.parametrize("text, line, col, fragments, absent", SHAPES)

@@ -40,6 +40,7 @@ param b: scalar
 input Y: matrix(m, n)
 input y: vector(n)
 input ym: vector(m)
+const c0: scalar
 """
 
 # (expression, its shape) -- the objective is sum(C * expression), C random.
@@ -130,6 +131,27 @@ ROWS = {
     "log scalar": ("log(a^2 + 1)", "scalar"),
     "softplus": ("softplus(A)", "matrix(m, n)"),
     "sqrt": ("sqrt(square(A) + 1)", "matrix(m, n)"),
+    "leaky_relu": ("leaky_relu(A, 0.1)", "matrix(m, n)"),
+    "leaky_relu scalar": ("leaky_relu(a, 0.2)", "scalar"),
+    "leaky_relu const slope": ("leaky_relu(v, c0)", "vector(n)"),
+    "elu scalar": ("elu(a)", "scalar"),
+    "gelu scalar": ("gelu(a)", "scalar"),
+    "max matrix, matrix": ("max(A, B)", "matrix(m, n)"),
+    "max scalar, matrix (hinge)": ("max(0, 1 - A * B)", "matrix(m, n)"),
+    "max vector, scalar": ("max(v, a)", "vector(n)"),
+    "max scalar, scalar": ("max(a, b)", "scalar"),
+    "min matrix, matrix": ("min(A, B)", "matrix(m, n)"),
+    "min scalar, vector": ("min(a, v)", "vector(n)"),
+    "min scalar, scalar": ("min(a, b)", "scalar"),
+    "max of all entries": ("max(A * B)", "scalar"),
+    "min of all entries, a vector": ("min(v)", "scalar"),
+    "max_rows": ("max_rows(A)", "vector(m)"),
+    "min_rows": ("min_rows(A * B)", "vector(m)"),
+    "max_cols": ("max_cols(A)", "vector(n)"),
+    "min_cols": ("min_cols(A)", "vector(n)"),
+    "huber vector": ("huber(A @ v - ym, 0.5)", "scalar"),
+    "huber matrix": ("huber(A - B, c0)", "scalar"),
+    "huber scalar": ("huber(a - b, 0.5)", "scalar"),
 }
 # a new scalar function is tested where it is defined: on A, or on square(A) + 1 if positive
 for _row in called():

@@ -8,12 +8,14 @@ assignments, and twice in one expression), sometimes nested inside a second
 operator, and is type-correct by construction: the strategy tracks every value's
 shape and only picks an operator whose shape rule accepts its operands.  It covers
 every built-in: + - * / @ ^ (exponents 1, 2, 3, -1, -2), unary -, .T (of scalars,
-vectors, matrices), the entrywise functions (sin, cos, sinh, cosh and abs too),
+vectors, matrices), the entrywise functions (sin, cos, sinh, cosh, abs, elu, gelu and
+leaky_relu with a literal slope too), max and min of two values and of all entries,
 sum mean norm trace, softmax
 log_softmax logsumexp (vectors, row vectors, matrix rows), the row-wise sum_rows
-mean_rows center_rows scale_rows shift_rows, the column-wise sum_cols mean_cols
-center_cols scale_cols, and the three losses; scalar, vector-to-rows and
-row-vector-to-rows broadcasting; literals (0 included); `as "..."` names.
+mean_rows center_rows scale_rows shift_rows max_rows min_rows, the column-wise sum_cols
+mean_cols center_cols scale_cols max_cols min_cols, and the four losses (huber with a literal
+threshold); scalar, vector-to-rows and row-vector-to-rows broadcasting; literals (0 included);
+`as "..."` names.
 
 It also tracks a bound on every value's magnitude and, where known, a positive
 lower bound on its entries, so that ``log``, ``sqrt``, division and negative
@@ -348,11 +350,47 @@ def u_center_cols(t):
     return _call("center_cols", t, 2 * t.bound, None)
 
 
+def u_leaky_relu(t):
+    return made("leaky_relu", f"leaky_relu({t.text}, 0.1)", t.shape, t.bound, t.low, ATOM, (t,),
+                t.nonzero)
+
+
+def u_elu(t):
+    return _call("elu", t, max(t.bound, 1.0), t.low if nonneg(t.low) else None,
+                 nonzero=t.nonzero)
+
+
+def u_gelu(t):
+    return _call("gelu", t, t.bound, 0.0 if nonneg(t.low) else None, nonzero=t.nonzero)
+
+
+def u_extreme(kind):
+    """max(A) and min(A) of a vector or a matrix: one of its entries."""
+    def u(t):
+        if is_scalar(t.shape):
+            return None
+        return _call(kind, t, t.bound, t.low, scalar(), t.nonzero)
+    u.__name__ = f"u_{kind}"
+    return u
+
+
+def u_lines(name):
+    """max_rows(X), min_cols(X), ...: one entry of each line of a matrix."""
+    def u(t):
+        if not _rows(t):
+            return None
+        shape = vector(t.shape[1] if name.endswith("rows") else t.shape[2])
+        return _call(name, t, t.bound, t.low, shape, t.nonzero)
+    u.__name__ = f"u_{name}"
+    return u
+
+
 UNARY = [u_neg, u_transpose, u_relu, u_sigmoid, u_tanh, u_exp, u_log, u_softplus, u_sqrt,
          u_sin, u_cos, u_sinh, u_cosh, u_abs, u_square, u_pow(1), u_pow(2), u_pow(3),
          u_pow(-1), u_pow(-2), u_sum, u_mean, u_norm, u_trace, u_softmax, u_log_softmax,
          u_logsumexp, u_sum_rows, u_mean_rows, u_center_rows, u_sum_cols, u_mean_cols,
-         u_center_cols]
+         u_center_cols, u_leaky_relu, u_elu, u_gelu, u_extreme("max"), u_extreme("min"),
+         *[u_lines(f"{k}_{lines}") for k in ("max", "min") for lines in ("rows", "cols")]]
 
 
 # --- binary operators: (term, term) -> term or None --------------------------------
@@ -486,6 +524,31 @@ def b_shift_rows(a, b):
 
 BINARY = [b_add, b_sub, b_mul, b_div, b_matmul, b_squared_error, b_mse, b_cross_entropy,
           b_scale_rows, b_scale_cols, b_shift_rows]
+def b_extremum(kind):
+    """max(a, b), min(a, b): equal shapes, or a scalar with anything."""
+    def b(x, y):
+        if x.shape != y.shape and not (is_scalar(x.shape) or is_scalar(y.shape)):
+            return None
+        shape = y.shape if is_scalar(x.shape) else x.shape
+        lows = [t.low for t in (x, y) if nonneg(t.low)]
+        low = (max(lows) if lows else None) if kind == "max" else (
+            min(lows) if len(lows) == 2 else None)
+        return made(kind, f"{kind}({x.text}, {y.text})", shape, max(x.bound, y.bound), low,
+                    ATOM, (x, y), x.nonzero and y.nonzero)
+    b.__name__ = f"b_{kind}"
+    return b
+
+
+def b_huber(a, b):
+    # the threshold: a positive constant, of literals and consts (k1, ...) only
+    if is_scalar(a.shape) or not is_scalar(b.shape) or not b.positive \
+            or any(not n.startswith("k") for n in b.names):
+        return None
+    return _loss("huber", a, b, entries(a.shape) * a.bound ** 2 / 2)
+
+
+BINARY = [b_add, b_sub, b_mul, b_div, b_matmul, b_squared_error, b_mse, b_cross_entropy,
+          b_scale_rows, b_extremum("max"), b_extremum("min"), b_huber]
 
 # Scalar literals, operands of the binary operators ("2 * v", "v + 1", "3 / (...)");
 # "0" makes adjoints that are exactly zero (`0 * p`), as do `p - p` and `v - (p + v)`.

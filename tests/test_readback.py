@@ -387,3 +387,61 @@ def test_a_negated_sum_of_scalar_products_after_another_term_keeps_its_brackets(
     latex = hvp.latex()
     assert re.search(r"v_\{p\^\{\(2\)\}\}\s*(\\\\\s*&\\quad)?\s*- \\(left|Bigl)\(", latex)
     assert prove_printed(hvp).ok  # it failed: 10 of 11 LaTeX formulas read back equal
+
+
+# --- piecewise functions: indicators, clip, max and min, Φ and φ ---------------------------
+
+PIECEWISE = """\
+dim n, d
+input X: matrix(n, d)
+input y: vector(n)
+param w: vector(d)
+param b: scalar
+const delta: scalar
+s = X @ w + b
+z = leaky_relu(s, 0.1)
+e = elu(s)
+g = gelu(s)
+m = max(0, 1 - y * s)
+J = sum(m) + sum(z) + sum(e) + sum(g) + huber(s - y, delta) + sum(min(s, y))
+objective J
+"""
+
+
+def test_indicators_clip_max_min_and_the_normal_distribution_read_back():
+    d = sbp.derive(sbp.parse(PIECEWISE))
+    text, latex = d.text(), d.latex()
+    for printed in ("𝟙[s ≤ 0]", "𝟙[e ≤ 0]", "𝟙[𝟏 > y ⊙ s]", "𝟙[y > s]", "clip(s - y, -δ, δ)",
+                    "max(0, 𝟏 - (y ⊙ s))", "min(s, y)", "Φ(s)", "φ(s)"):
+        assert printed in text, printed
+    assert "\\mathbb{I}\\left[\\boldsymbol{s} \\leq 0\\right]" in latex
+    assert "\\max\\left(0, " in latex and "\\Phi\\left(" in latex and "\\varphi\\left(" in latex
+    assert "is the standard normal distribution function" in text
+    assert prove_printed(d).ok, str(prove_printed(d))
+    hvp = sbp.derive_hvp(d)
+    assert prove_printed(hvp).ok, str(prove_printed(hvp))
+
+
+def test_a_wrong_indicator_fails_to_read_back():
+    # 𝟙[s ≤ 0] read as 𝟙[s > 0] is another value: the relation is read, not assumed
+    rng = np.random.default_rng(1)
+    s = rng.standard_normal((4, 1))
+    vocabulary = Vocabulary({"s": [Value(s)]}, sizes=(4,))
+    (at_most,), (above,) = read("𝟙[s ≤ 0]", vocabulary), read("𝟙[s > 0]", vocabulary)
+    assert np.array_equal(at_most, (s <= 0).astype(float)) and np.array_equal(above, 1 - at_most)
+    latex = Vocabulary({"s": [Value(s)]}, sizes=(4,), latex=True)
+    (read_latex,) = read("\\mathbb{I}\\left[s \\leq 0\\right]", latex)
+    assert np.array_equal(read_latex, at_most)
+    (clipped,) = read("clip(s, -0.5, 0.5)", vocabulary)
+    assert np.array_equal(clipped, np.clip(s, -0.5, 0.5))
+
+
+def test_the_density_of_gelu_is_never_the_models_phi():
+    # a model's phi prints φ: the density of the standard normal is then normal_pdf
+    d = sbp.derive(sbp.parse("dim n\ninput x: vector(n)\nparam W: matrix(n, n)\nfunc phi\n"
+                             "h = gelu(W @ x)\nJ = sum(phi(h))\nobjective J\n"))
+    text, latex = d.text(), d.latex()
+    assert "φ'(h)" in text and "normal_pdf(W x)" in text and "φ(W x)" not in text
+    assert "\\operatorname{normal\\_pdf}" in latex
+    assert "normal_pdf(x) = exp(-x²/2)/√(2π) its density" in text
+    assert prove_printed(d).ok, str(prove_printed(d))

@@ -65,15 +65,17 @@ API = "api"
 #: The modules in the order of the API reference; any other module follows.
 #: The API pages in reading order: the façade, then the layers from the bottom up.
 MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
-           "primitives.matrix_functions", "primitives.members", "primitives.functions",
-           "primitives.entries", "primitives.reductions", "primitives.operators",
+           "primitives.matrix_functions", "primitives.members", "primitives.pieces",
+           "primitives.functions", "primitives.entries", "primitives.reductions",
+           "primitives.piecewise", "primitives.operators",
            "language.loading", "language.tokens", "language.syntax", "language.model",
            "language.unrolling", "language.looped", "language.spelling", "derivation.graph",
            "derivation.reverse", "derivation.recurrences", "derivation.closed_forms",
            "derivation.folded", "derivation.program", "derivation.loop_statements",
            "derivation.loop_saved", "derivation.loop_program", "derivation.tangent",
            "derivation.loop_tangent",
-           "printing.names", "printing.printers", "printing.documents", "printing.loops",
+           "printing.names", "printing.indicators", "printing.printers", "printing.documents",
+           "printing.loops",
            "printing.loop_memory", "printing.figures", "printing.loop_figures",
            "printing.plate_layout", "printing.matrix_chains", "printing.numpy_printer",
            "printing.numpy_code", "printing.numpy_function",
@@ -354,6 +356,12 @@ OPERATOR_CASES = {
     "squared_error": [("o: vector(n)", "y: vector(n)")],
     "mse": [("o: vector(n)", "y: vector(n)")],
     "cross_entropy": [("o: vector(n)", "y: vector(n)"), ("O: matrix(m, n)", "Y: matrix(m, n)")],
+    "leaky_relu": [("A: matrix(m, n)", "z = leaky_relu(A, 0.01)")],
+    "max": [("A: matrix(m, n)", "B: matrix(m, n)"), ("A: matrix(m, n)", "z = max(0, A)")],
+    "min": [("A: matrix(m, n)", "B: matrix(m, n)"), ("c: scalar", "A: matrix(m, n)")],
+    "max_all": [("A: matrix(m, n)", "z = max(A)")],
+    "min_all": [("x: vector(n)", "z = min(x)")],
+    "huber": [("r: vector(n)", "z = huber(r, 1)"), ("R: matrix(m, n)", "z = huber(R, 0.5)")],
 }
 
 #: How each operator is written in its one-line model (the registry's form, with
@@ -367,11 +375,13 @@ _WRITTEN = {"add": "{0} + {1}", "sub": "{0} - {1}", "neg": "-{0}", "mul": "{0} *
 GROUPS = [
     ("Arithmetic", ["add", "sub", "neg", "mul", "div", "matmul", "pow", "transpose", "copy"]),
     ("Entrywise functions", None),
-    ("Reductions", ["sum", "mean", "norm", "trace"]),
+    ("Reductions", ["sum", "mean", "norm", "trace", "max_all", "min_all"]),
     ("Along each row", ["softmax", "log_softmax", "logsumexp", "sum_rows", "mean_rows",
-                        "center_rows", "scale_rows", "shift_rows"]),
-    ("Along each column", ["sum_cols", "mean_cols", "center_cols", "scale_cols"]),
-    ("Losses", ["squared_error", "mse", "cross_entropy"]),
+                        "center_rows", "scale_rows", "shift_rows", "max_rows", "min_rows"]),
+    ("Along each column", ["sum_cols", "mean_cols", "center_cols", "scale_cols", "max_cols",
+                           "min_cols"]),
+    ("Entrywise, of two arguments", ["leaky_relu", "max", "min"]),
+    ("Losses", ["squared_error", "mse", "cross_entropy", "huber"]),
 ]
 
 

@@ -29,7 +29,7 @@ from .reverse import adjoint_symbol
 
 __all__ = ["Statement", "Program", "forward_program", "training_program", "gradient_statements",
            "finished", "is_temporary", "needed_steps", "reuse_entrywise",
-           "softmax_from_log_softmax", "temporary_name", "zero"]
+           "softmax_from_log_softmax", "split_shared_calls", "temporary_name", "zero"]
 
 _TEMPORARY = "\0temp"
 
@@ -218,6 +218,66 @@ def reuse_entrywise(statements):
     return out
 
 
+def split_shared_calls(statements):
+    """`statements` with a function that two entrywise bodies of one operand call taken out of
+    them, so that :func:`share_subexpressions` computes it once.
+
+    gelu' and gelu'' both call φ: Φ(z) + z ⊙ φ(z) and (2 - z²) ⊙ φ(z) are written with
+    the one φ(z), as a hand-writer would (what :func:`reuse_entrywise` leaves: bodies that
+    are not a function of the other alone).
+
+    Examples
+    --------
+    >>> from symbackprop.primitives.pieces import normal_cdf, normal_pdf
+    >>> z, g, h = (sp.MatrixSymbol(n, 2, 1) for n in "zgh")
+    >>> x = ex.ENTRY
+    >>> out = split_shared_calls([Statement(g, ex.entrywise(normal_cdf(x) + x * normal_pdf(x),
+    ...                           z)), Statement(h, ex.entrywise(-x * normal_pdf(x), z))])
+    >>> ex.entrywise(normal_pdf(x), z) in out[0].value.atoms(ex.Map)
+    True
+    """
+    calls = {}
+    for statement in statements:
+        for e in _subexpressions(statement.value):
+            if isinstance(e, ex.Map):
+                for f in _unfolded(e.function.expr).atoms(sp.Function):
+                    if f.args == (ex.ENTRY,) and f != e.function.expr:
+                        calls.setdefault((e.arg, f), set()).add(e)
+    shared = {key for key, maps in calls.items() if len(maps) > 1}
+    if not shared:
+        return statements
+    rewrite = {}
+    for (arg, f), maps in calls.items():
+        for m in maps:
+            body = _unfolded(m.function.expr)
+            taken = {g for (a, g) in shared if a == arg and body.has(g)}
+            if taken:
+                rewrite[m] = _as_matrix(body, arg, taken)
+    return [replace(s, value=s.value.xreplace(rewrite)) for s in statements]
+
+
+def _unfolded(body):
+    """`body` with a function defined by others written with them: gelu(x) as x Φ(x)."""
+    return body.replace(lambda e: hasattr(type(e), "unfolded"), lambda e: e.unfolded())
+
+
+def _as_matrix(body, arg, taken):
+    """The entrywise `body` at `arg` as matrix algebra, each call of `taken` its own map."""
+    if body in taken or not any(body.has(f) for f in taken):
+        return ex.entrywise(body, arg)
+    if body.is_Add:
+        return ex.add(*(_as_matrix(t, arg, taken) for t in body.args))
+    if body.is_Mul:
+        coeff, factors = body.as_coeff_mul()
+        rest = sp.Mul(*(f for f in factors if not any(f.has(g) for g in taken)))
+        parts = [_as_matrix(f, arg, taken) for f in factors if any(f.has(g) for g in taken)]
+        if rest != 1:
+            parts.insert(0, ex.entrywise(rest, arg))
+        # HadamardProduct itself: ex.hadamard would merge the maps of one operand again
+        return ex.mul(coeff, parts[0] if len(parts) == 1 else sp.HadamardProduct(*parts))
+    return ex.entrywise(body, arg)
+
+
 def softmax_from_log_softmax(statements):
     """`statements` with softmax(x) as exp(log_softmax(x)) where log_softmax(x) is computed too.
 
@@ -273,7 +333,7 @@ def share_subexpressions(statements):
     list of Statement
         The temporaries' targets are symbols for which :func:`is_temporary` holds.
     """
-    statements = reuse_entrywise(softmax_from_log_softmax(statements))
+    statements = split_shared_calls(reuse_entrywise(softmax_from_log_softmax(statements)))
     counts = Counter(e for s in statements for e in _subexpressions(s.value) if _worth_sharing(e))
     size = {e: sum(1 for _ in _subexpressions(e)) for e, n in counts.items() if n > 1}
     temps = {}

@@ -28,6 +28,7 @@ from ..primitives.operators import (
     abstract_operator,
     elementwise_operator,
 )
+from ..primitives.piecewise import OVERLOADS
 from ..primitives.shapes import SCALAR, Shape, ShapeError, matrix, vector
 from . import syntax as ast
 from .spelling import default_latex, unicode_name
@@ -464,6 +465,8 @@ class _Checker:
             return self._name(e)
         if isinstance(e, ast.Call):
             node = self._apply(self._function(e), args, e.line, e.col)
+            for i in node.op.constants:
+                self._constant(e.args[i], node.args[i], e.func)
             func = self.functions.get(e.func)
             if e.func in self.bindings and func is not None and func.params is not None \
                     and not node.shape.is_scalar:
@@ -501,6 +504,16 @@ class _Checker:
             hint = f"; '{e.id}' is a dimension, not a value"
         raise ModelError(f"unknown name '{e.id}'{hint}", e.line, e.col)
 
+    def _constant(self, e, tree, func):
+        """Refuse an operand that must be a constant (leaky_relu's slope) and is not."""
+        moving = [t.name for t in walk(tree) if isinstance(t, Ref)
+                  and self.variables[t.name].role != "const"]
+        if moving:
+            role = self.variables[moving[0]].role
+            raise ModelError(f"the second argument of {func} must be a constant, made of consts "
+                             f"and numbers; '{moving[0]}' is {'an' if role[0] in 'aeiou' else 'a'}"
+                             f" {role}", e.line, e.col)
+
     def _apply(self, op, args, line, col, param=None):
         try:
             shape = op.shape_rule(*(a.shape for a in args), param=param)
@@ -526,15 +539,17 @@ class _Checker:
         elif name in self.operators:
             op = self.operators[name]
         elif name in FUNCTIONS:
-            op = REGISTRY[name]
+            op = REGISTRY[OVERLOADS.get((name, len(e.args)), name)]  # max(A) is max_all
         else:
             if name in self.variables:
                 raise ModelError(f"'{name}' is a variable, not a function", e.line, e.col)
             known = list(FUNCTIONS) + list(self.functions)
             raise ModelError(f"unknown function '{name}'{_suggest(name, known)}", e.line, e.col)
         if len(e.args) != op.arity:
-            plural = "s" if op.arity != 1 else ""
-            raise ModelError(f"{name} takes {op.arity} argument{plural}, not {len(e.args)}",
+            counts = sorted({op.arity} | {k for n, k in OVERLOADS if n == name})
+            told = " or ".join(map(str, counts))
+            plural = "s" if counts != [1] else ""
+            raise ModelError(f"{name} takes {told} argument{plural}, not {len(e.args)}",
                              e.line, e.col)
         return op
 

@@ -71,6 +71,9 @@ class Operator:
         How figures label its circle, in text and in LaTeX (a word such as
         ``cross_entropy`` is ``\\operatorname{cross\\_entropy}``).  None for an
         abstract function: figures label it with the model's name for it.
+    constants : tuple of int
+        The operands that must be constants, consts and numbers (leaky_relu's
+        slope): the model checker refuses others, and their rules are never asked.
     """
 
     name: str
@@ -84,22 +87,23 @@ class Operator:
     body: object = field(default=None, compare=False)
     label_text: str = None
     label_latex: str = None
+    constants: tuple = ()
 
 
 def entry(name, written, arity, shape_rule, forward, *rules, doc="", label=None,
-          elementwise=False):
+          elementwise=False, constants=()):
     r"""An entry; its figure label, (text, LaTeX), is its name as a word unless given.
 
     Examples
     --------
     >>> op = entry("trace", "trace(A)", 1, to_scalar, lambda s: None, lambda s: None,
-    ...            doc="trace of a square matrix", label=("tr", "\\mathrm{tr}"))
+    ...            doc="trace of a square matrix", label=("tr", "\\\\mathrm{tr}"))
     >>> op.label_text, op.label_latex, op.arity
-    ('tr', '\\mathrm{tr}', 1)
+    ('tr', '\\\\mathrm{tr}', 1)
     """
     text, latex = label or (name, operator_latex(name))
     return Operator(name, written, arity, shape_rule, forward, tuple(rules), elementwise,
-                    doc=doc, label_text=text, label_latex=latex)
+                    doc=doc, label_text=text, label_latex=latex, constants=tuple(constants))
 
 
 # --- shape rules that several families use -------------------------------------------

@@ -50,6 +50,7 @@ from sympy.matrices.expressions import (
 __all__ = [
     "Map", "relu", "sigmoid", "softplus", "ENTRY", "entrywise", "add", "neg", "mul", "hadamard",
     "hpow", "transpose", "ones", "is_matrix", "is_zero", "tangent_sum", "without_dirac",
+    "derivative_of_output",
 ]
 
 #: The bound variable of every entrywise function body.
@@ -172,14 +173,20 @@ class Map(MatrixExpr):
             return hadamard(entrywise(derivative, self.arg), t)
         # a forward definition h = phi(z): R{z} * phi'(z), written with the output where
         # the first-order rules write it so (1 - h^2 for tanh)
-        of_output = _derivative_of_output(body, derivative)
+        of_output = derivative_of_output(body, derivative)
         if of_output is not None:
             return hadamard(t, entrywise(of_output, out))
         return hadamard(t, entrywise(derivative, self.arg))
 
 
-def _derivative_of_output(body, derivative):
-    """`derivative` as a function of the output `body` alone, if it is one (1 - h^2 for tanh)."""
+def derivative_of_output(body, derivative):
+    """`derivative` as a function of the output `body` alone, if it is one (1 - h^2 for tanh).
+
+    Examples
+    --------
+    >>> derivative_of_output(sp.tanh(ENTRY), sp.diff(sp.tanh(ENTRY), ENTRY))
+    1 - ξ**2
+    """
     if derivative.has(sp.Derivative, sp.Subs):
         return None
     output = sp.Dummy()

@@ -26,8 +26,10 @@ import sympy as sp
 from sympy.printing.latex import accepted_latex_functions
 
 from .expressions import ENTRY, relu, sigmoid, softplus
+from .pieces import elu, gelu
 
-__all__ = ["ScalarFunction", "TABLE", "add", "called", "spelled", "text_names", "latex_macros",
+__all__ = ["ScalarFunction", "TABLE", "add", "called", "spelled", "arity", "text_names",
+           "latex_macros",
            "operator_latex"]
 
 
@@ -68,6 +70,10 @@ class ScalarFunction:
         Its NumPy function, for the numeric proofs: ``numpy.<name>``.
     domain : {"real", "positive"}
         Where its argument may lie.
+    arity : int
+        How many arguments it takes: 1, but leaky_relu's slope, clip's bounds.
+        The text, LaTeX and NumPy forms of a function of more are written by the
+        printers, ``{1}``, ``{2}`` standing for the arguments after the first.
 
     Examples
     --------
@@ -87,6 +93,7 @@ class ScalarFunction:
     numpy: str = None
     evaluate: Callable = field(default=None, compare=False)
     domain: str = "real"
+    arity: int = 1
 
     def __post_init__(self):
         defaults = {
@@ -135,6 +142,12 @@ def spelled(name):
     return TABLE.get(name) or next((row for row in TABLE.values() if row.text == name), None)
 
 
+def arity(name):
+    """How many arguments the function printed `name` takes (1 for a name not in the table)."""
+    row = spelled(name)
+    return 1 if row is None else row.arity
+
+
 def text_names():
     """Every name text formulas may call a scalar function by: its name and its text."""
     return {spelling for row in TABLE.values() for spelling in (row.name, row.text)}
@@ -176,7 +189,60 @@ _CALLED = [
                    latex="\\operatorname{abs}", numpy="np.abs({x})", evaluate=np.abs),
 ]
 
+def _normal_cdf(x):
+    from math import erf  # NumPy has no erf
+    return 0.5 * (1.0 + np.vectorize(erf, otypes=[float])(np.asarray(x) / np.sqrt(2.0)))
+
+
+def _normal_pdf(x):
+    return np.exp(-0.5 * np.square(x)) / np.sqrt(2.0 * np.pi)
+
+
+def _leaky_relu(x, a):
+    return np.where(x > 0, x, a * x)
+
+
+def _elu(x):
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0.0)))
+
+
+def _huber(r, delta):
+    magnitude = np.abs(r)
+    return np.where(magnitude <= delta, 0.5 * np.square(r), delta * (magnitude - 0.5 * delta))
+
+
+_CALLED += [
+    # elu'(0) = 1 and leaky_relu'(0) = a, as PyTorch's autograd takes them
+    ScalarFunction("elu", elu(ENTRY), "x where x > 0, exp(x) - 1 elsewhere, entrywise; "
+                   "derivative 𝟙[x > 0] + 𝟙[x ≤ 0] (elu(x) + 1), 1 at 0",
+                   numpy="np.where(({x}) > 0, {x}, np.expm1(np.minimum({x}, 0.0)))",
+                   evaluate=_elu),
+    ScalarFunction("gelu", gelu(ENTRY), "x Φ(x) entrywise, Φ the standard normal distribution "
+                   "function; derivative Φ(x) + x φ(x), φ the standard normal density",
+                   numpy="({x}) * _normal_cdf({x})", evaluate=lambda x: x * _normal_cdf(x)),
+]
+
 _WRITTEN_BY_SYMPY = [
+    # the derivative of gelu; printed otherwise where a name of the model prints Φ or φ
+    ScalarFunction("normal_cdf", None, latex="\\Phi", text="Φ", numpy="_normal_cdf({x})",
+                   evaluate=_normal_cdf),
+    ScalarFunction("normal_pdf", None, latex="\\varphi", text="φ",
+                   numpy="0.3989422804014327 * np.exp(-0.5 * np.square({x}))",  # 1/√(2π) e^..
+                   evaluate=_normal_pdf),
+    # functions of more than one argument, the operators of primitives.piecewise
+    ScalarFunction("leaky_relu", None, numpy="np.where(({x}) > 0, {x}, ({1}) * ({x}))",
+                   evaluate=_leaky_relu, arity=2),
+    # max(a, b) entry by entry; read with one argument, max(A) is the largest entry
+    ScalarFunction("maximum", None, latex="\\max", text="max", numpy="np.maximum({x}, {1})",
+                   evaluate=lambda *a: np.max(a[0]) if len(a) == 1 else np.maximum(*a),
+                   arity=2),
+    ScalarFunction("minimum", None, latex="\\min", text="min", numpy="np.minimum({x}, {1})",
+                   evaluate=lambda *a: np.min(a[0]) if len(a) == 1 else np.minimum(*a),
+                   arity=2),
+    ScalarFunction("clip", None, numpy="np.clip({x}, {1}, {2})", evaluate=np.clip, arity=3),
+    # one entry of the Huber loss, printed sum(huber(r, δ)) (a sum's value either way)
+    ScalarFunction("huber_entry", None, latex=operator_latex("huber"), text="huber",
+                   numpy="_huber({x}, {1})", evaluate=_huber, arity=2),
     # sqrt(x^2) is |x|; written abs(x) as a model calls it (|W| of a matrix reads as det W)
     ScalarFunction("Abs", None, latex="\\operatorname{abs}", text="abs", numpy="np.abs({x})",
                    evaluate=np.abs),

@@ -26,7 +26,7 @@ from . import expressions as ex
 from . import functions
 from . import matrix_functions as mf
 from . import members
-from . import reductions
+from . import piecewise, reductions
 from .entries import Operator, Site
 from .entries import entry as _op, keep as _keep, nonscalar as _nonscalar
 from .entries import to_scalar as _to_scalar
@@ -313,9 +313,6 @@ def _cross_entropy_rule_targets(s):
     return ex.mul(-1, s.adj, _rows_averaged(shape), mf.LogSoftmax(o, shape.last_axis))
 
 
-_OUTPUT = sp.Symbol("output of the entrywise function")
-
-
 def elementwise_operator(name, body, doc="", label_text=None, label_latex=None):
     """An operator applying the scalar function ``body`` (in :data:`ENTRY`) entrywise.
 
@@ -336,11 +333,7 @@ def elementwise_operator(name, body, doc="", label_text=None, label_latex=None):
     (1 - ξ**2, h)
     """
     derivative = sp.diff(body, ex.ENTRY)
-    of_output = None
-    if not derivative.has(sp.Derivative, sp.Subs):  # phi' stays phi'(z)
-        candidate = derivative.subs(body, _OUTPUT)
-        if not candidate.has(ex.ENTRY):
-            of_output = candidate.subs(_OUTPUT, ex.ENTRY)
+    of_output = ex.derivative_of_output(body, derivative)
 
     def forward(s):
         (a,) = s.args
@@ -504,7 +497,7 @@ def _entrywise(row):
                                 label_latex=row.latex)
 
 
-for _op_entry in _OPERATORS + reductions.OPERATORS:
+for _op_entry in _OPERATORS + reductions.OPERATORS + piecewise.OPERATORS:
     register(_op_entry)
 for _row in functions.called():  # already in the table: only their operators are new
     register(_entrywise(_row))

@@ -22,8 +22,8 @@ from ..errors import visible
 from ..language.spelling import latex_text
 from ..primitives.matrix_functions import SecondPartial
 from .memory import memory_report
-from .names import (Notation, adjoint_name, display_names, hvp_display_names, shape_latex,
-                    shape_text)
+from .names import (Notation, adjoint_name, display_names, hvp_display_names, notation_notes,
+                    shape_latex, shape_text)
 from .printers import MatrixLatexPrinter, TextPrinter
 
 __all__ = ["text", "latex", "markdown", "hvp_text", "hvp_latex", "hvp_markdown",
@@ -135,6 +135,12 @@ def _backward_steps(w, chain, substituted):
     return tuple(out)
 
 
+def _notation(w, results):
+    """A section saying what Φ, φ and max's indicators are, where the formulas use them."""
+    notes = notation_notes([*w.d.forward.values(), *results], w.print, w.latex)
+    return [Section(w.heading("Notation", "Notation."), notes=tuple(notes))] if notes else []
+
+
 def _backprop_document(w):
     """Forward, Backward, Gradients of the params (if there are params)."""
     seed = w.adjoint(w.model.objective)
@@ -149,6 +155,7 @@ def _backprop_document(w):
     if gradients:
         sections.append(Section(w.heading("Gradients of the params", "Gradients of the params."),
                                 gradients, boxed=True))
+    sections += _notation(w, [s.result for s in w.d.steps])
     return Document(f"Backpropagation through {w.model.objective}", "Backpropagation",
                     w.model.filename, tuple(sections), display_breaks=True)
 
@@ -217,7 +224,8 @@ def _hvp_document(w):
     sections = (_forward(w), backward, _directions(w),
                 _tangents(w, "Forward", "forward order", hvp.forward),
                 _tangents(w, "Backward", "reverse topological order", hvp.backward),
-                _products(w))
+                _products(w)) + tuple(_notation(w, [s.result for s in w.d.steps]
+                                                 + [s.result for s in hvp.forward + hvp.backward]))
     # no display breaks: each tangent is a short display, better kept on one page
     return Document(f"Hessian-vector products of {model.objective}", "Second derivatives",
                     model.filename, sections)

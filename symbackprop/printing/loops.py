@@ -25,7 +25,7 @@ from ..language.spelling import default_latex, unicode_name
 from ..primitives.members import IndexSum, Member, ScalarMember, members_in
 from .documents import (Document, Equation, Section, render_latex, render_markdown,
                         render_text)
-from .names import BOLD, TRANSPOSE, Notation, adjoint_name
+from .names import BOLD, TRANSPOSE, Notation, adjoint_name, normal_spellings, notation_notes
 from .printers import MatrixLatexPrinter, TextPrinter
 
 __all__ = ["loop_text", "loop_latex", "loop_markdown", "loop_names", "LoopTextPrinter",
@@ -294,6 +294,7 @@ def loop_names(derivation, latex, notation=Notation()):
                                                            latex, notation)
     for name, f in model.functions.items():
         out[("func", name)] = (f.latex or default_latex(name)) if latex else unicode_name(name)
+    out.update(normal_spellings(out.values(), latex))
     return out
 
 
@@ -480,6 +481,9 @@ def _closed_forms(w):
 
 def _document(w):
     sections = _forward(w) + _backward(w) + _closed_forms(w) + _gradients(w)
+    notes = notation_notes([v for _, v, _ in w.d.forward] + [s.result for s in w.d.steps],
+                           w.print, w.latex)  # what Φ and φ are, how max splits a tie
+    sections += [Section(w.heading("Notation", "Notation."), notes=tuple(notes))] if notes else []
     if w.d.valid_from > 1:
         lengths = ", ".join(w.model.lengths)
         note = f"These steps hold for {lengths} ≥ {w.d.valid_from}."

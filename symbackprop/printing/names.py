@@ -8,6 +8,8 @@ the printers of :mod:`symbackprop.printing.printers` read that map.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 import sympy as sp
@@ -17,9 +19,10 @@ from ..derivation.graph import variable_latex
 from ..derivation.reverse import adjoint_symbol
 from ..language.spelling import default_latex, unicode_name
 from ..primitives import matrix_functions as mf
+from ..primitives.pieces import normal_cdf, normal_pdf
 
 __all__ = ["Notation", "display_names", "hvp_display_names", "adjoint_name", "shape_latex",
-           "shape_text"]
+           "shape_text", "normal_spellings", "notation_notes"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,33 @@ def display_names(derivation, latex, notation=Notation()):
     for name, f in model.functions.items():
         out[("func", name)] = (f.latex or default_latex(name)) if latex else unicode_name(name)
     out.update(_short_partials(derivation, out))
+    out.update(normal_spellings(out.values(), latex))
+    return out
+
+
+#: Φ and φ of the normal distribution (gelu's derivative), and what a name printed alike is.
+_NORMAL = {"normal_cdf": ("Φ", "\\Phi"), "normal_pdf": ("φϕ", "\\phi\\varphi")}
+
+
+def normal_spellings(shown, latex):
+    """Φ and φ written by their names where a name of the model prints as either.
+
+    A model's ``phi`` prints φ: the standard normal density is then written
+    ``normal_pdf(x)``, so that the two can never be read for each other.
+
+    Examples
+    --------
+    >>> normal_spellings(["φ", "W"], latex=False)
+    {('builtin', 'normal_pdf'): 'normal_pdf'}
+    >>> normal_spellings(["\\boldsymbol{W}"], latex=True)
+    {}
+    """
+    out = {}
+    for name, (letters, macros) in _NORMAL.items():
+        marks = [m for m in re.findall(r"\\[A-Za-z]+|.", macros if latex else letters)]
+        if any(isinstance(text, str) and any(m in text for m in marks) for text in shown):
+            out[("builtin", name)] = ("\\operatorname{" + name.replace("_", "\\_") + "}"
+                                      if latex else name)
     return out
 
 
@@ -181,3 +211,42 @@ def hvp_display_names(hvp, latex, notation=None):
     directions and tangents."""
     notation = notation or Notation()
     return second_order_names(hvp, display_names(hvp.derivation, latex, notation), latex, notation)
+
+
+def notation_notes(exprs, show, latex):
+    """What Φ and φ (gelu's derivative) and an indicator of max are, where `exprs` use them.
+
+    `show` prints an expression as the document does (so Φ written normal_cdf where a
+    name of the model prints Φ is explained as such).
+
+    Examples
+    --------
+    >>> from symbackprop.primitives.pieces import gelu
+    >>> x = sp.Symbol("x", real=True)
+    >>> notation_notes([sp.diff(gelu(x), x)], str, latex=False)[0][:30]
+    'normal_cdf(x) = (1 + erf(x/√2)'
+    """
+    used = set()
+    for e in exprs:
+        for node in sp.preorder_traversal(e):
+            used.add(type(node).__name__)
+    x = sp.Symbol("x", real=True)
+    notes = []
+    if used & {"normal_cdf", "normal_pdf"}:
+        cdf, pdf = (show(f(x)) for f in (normal_cdf, normal_pdf))
+        if latex:
+            notes.append(f"Here ${cdf} = \\frac{{1}}{{2}}\\left(1 + \\operatorname{{erf}}"
+                         f"\\left(x / \\sqrt{{2}}\\right)\\right)$ is the standard normal "
+                         f"distribution function and ${pdf} = e^{{-x^2/2}} / \\sqrt{{2\\pi}}$ "
+                         "its density, entry by entry.")
+        else:
+            notes.append(f"{cdf} = (1 + erf(x/√2))/2 is the standard normal distribution "
+                         f"function and {pdf} = exp(-x²/2)/√(2π) its density, entry by entry.")
+    if "Extremum" in used or used & {"maximum", "minimum"}:
+        notes.append("At a tie of max(a, b) or min(a, b), each argument takes half the adjoint "
+                     "(as torch.maximum and torch.minimum): the indicator is then 1/2.")
+    if "ArgExtreme" in used:
+        notes.append("The indicator of where an extreme is, such as 1 where X reaches max(X), "
+                     "splits the adjoint evenly among tied entries (as torch.amax and "
+                     "torch.amin): at a tie of k entries it is 1/k.")
+    return notes

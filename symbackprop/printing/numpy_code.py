@@ -71,10 +71,37 @@ def _sigmoid(x):
     # 1 / (1 + exp(-x)) without overflow for large |x|
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 """,
+    """\
+def _huber(r, delta):
+    # the Huber loss of each entry, r²/2 where |r| <= δ, δ (|r| - δ/2) elsewhere: c (r - c/2)
+    # with c = r clipped to [-δ, δ]
+    c = np.clip(r, -delta, delta)
+    return c * (r - 0.5 * c)
+""",
+    """\
+def _normal_cdf(x):
+    # the standard normal distribution function Φ(x) = (1 + erf(z))/2, z = x/√2 (NumPy has no
+    # erf): for |z| < 2 the series erf(z) = 2/√π exp(-z²) Σ 2^n z^(2n+1)/(1·3···(2n+1)), of
+    # terms of one sign; beyond, the continued fraction of erfc(|z|) = 1 - erf(|z|), exact in
+    # the far tail where 1 - erf would cancel
+    z = np.asarray(x, dtype=np.float64) / np.sqrt(2.0)
+    near = np.clip(z, -2.0, 2.0)
+    term = total = near
+    for n in range(1, 60):
+        term = term * (2.0 * near * near / (2 * n + 1))
+        total = total + term
+    series = 0.5 + np.exp(-near * near) * total / np.sqrt(np.pi)
+    far = np.maximum(np.abs(z), 2.0)
+    fraction = far
+    for k in range(120, 0, -1):
+        fraction = far + (k / 2.0) / fraction
+    tail = 0.5 * np.exp(-far * far) / (np.sqrt(np.pi) * fraction)  # erfc(|z|)/2
+    return np.where(np.abs(z) < 2.0, series, np.where(z < 0, tail, 1.0 - tail))
+""",
 ]
 
-_RESERVED = {"np", "_softmax", "_log_softmax", "_logsumexp", "_sigmoid", "objective",
-             "value_and_grad"}
+_RESERVED = {"np", "_softmax", "_log_softmax", "_logsumexp", "_sigmoid", "_normal_cdf",
+             "_huber", "objective", "value_and_grad"}
 
 
 # l, O and I read as 1 and 0 in many fonts (pycodestyle's E741): written l_, O_, I_ in code

@@ -228,9 +228,26 @@ class NumPyPrinter(Printer):
     def _print_Function(self, expr):
         # the call each scalar function's row of the table spells, tanh(x) as np.tanh(x)
         name = type(expr).__name__
-        if name not in TABLE or len(expr.args) != 1:
+        if name not in TABLE or len(expr.args) != TABLE[name].arity:
             raise TypeError(f"no NumPy form for the function {name}")
-        return TABLE[name].numpy.format(x=self.doprint(expr.args[0]))
+        args = [self.doprint(a) for a in expr.args]  # {1}, {2}: the arguments after the first
+        return TABLE[name].numpy.format(*args, x=args[0])
+
+    def _print_ExtremeLines(self, expr):
+        column = ".T" if expr.axis == 0 else ""  # one per column, as a column
+        return f"np.{expr.kind}({self.doprint(expr.arg)}, axis={expr.axis}, keepdims=True){column}"
+
+    def _print_ArgExtreme(self, expr):
+        # where each extreme is, a tie splitting the adjoint evenly (as torch.amax)
+        x, extreme = (self.doprint(o) for o in expr.operands)
+        extreme += ".T" if expr.axis == 0 else ""
+        axis = "" if expr.axis < 0 else f", axis={expr.axis}, keepdims=True"
+        return (f"({x} == {extreme}) / np.sum({x} == {extreme}{axis})", _PRODUCT)
+
+    def _print_Extremum(self, expr):
+        row = TABLE[expr.function.__name__]
+        args = [self.doprint(a) for a in expr.operands]
+        return row.numpy.format(*args, x=args[0])
 
     def _print_Heaviside(self, expr):
         return f"np.heaviside({self.doprint(expr.args[0])}, {self.doprint(expr.args[1])})"
@@ -384,12 +401,22 @@ class NumPyPrinter(Printer):
             arg, sign = ex.mul(*factors), -1
         # the operand's text and binding strength, parenthesized where the body puts it
         self.names[stand_in] = self._print(arg)
-        return self._print(expr.body_at(sign * stand_in))
+        return self._print(_called_once(expr.body_at(sign * stand_in)))
 
     def _print_Apply(self, expr):
         raise TypeError(f"the abstract function {expr.name} has no NumPy form; bind it")
 
     _print_Partial = _print_Apply
+
+
+def _called_once(body):
+    """`body` with a function that two of its terms call collected, so that it is called
+    once: 2 φ(z) - z² φ(z) as φ(z) (2 - z²)."""
+    if not body.is_Add:
+        return body
+    calls = [f for f in body.atoms(sp.Function)
+             if sum(1 for t in body.args if t.has(f)) > 1]
+    return sp.collect(body, calls) if calls else body
 
 
 def _is_step(expr):

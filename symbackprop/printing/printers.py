@@ -24,8 +24,10 @@ from sympy.printing.str import StrPrinter
 from ..language.spelling import default_latex, unicode_name
 from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
+from ..primitives import pieces
 from ..primitives.functions import TABLE, operator_latex
 from ..primitives.reductions import unfixed_ones
+from .indicators import LatexIndicators, TextIndicators, comparison
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
 
 __all__ = ["TextPrinter", "MatrixLatexPrinter"]
@@ -63,7 +65,7 @@ class _Common:
         return self.names.get(key)
 
     def _function_name(self, name):
-        shown = self.names.get(("func", name))
+        shown = self.names.get(("func", name)) or self.names.get(("builtin", name))
         if shown is not None:
             return shown
         return self._builtin_function(name)
@@ -73,6 +75,9 @@ class _Common:
         return self.plain_operands.get(arg) or self._print(arg)
 
     def _print_Map(self, expr):
+        compared = comparison(expr)  # 𝟙[a > b] of max(a, b)
+        if compared is not None:
+            return self._compare(*compared)
         # A product of functions of the entries, f(z) g(z), is written f(z) ⊙ g(z).
         body = expr.function.expr
         if body.is_Mul:
@@ -149,6 +154,14 @@ class _Common:
 
     def _print_AsScalar(self, expr):
         return self._print(expr.arg)
+
+    def _as_ordered_terms(self, expr, order=None):
+        # a piecewise derivative as a lecture writes it, the plain term first:
+        # 𝟙[z > 0] + a 𝟙[z ≤ 0], Φ(z) + z φ(z) (SymPy's order puts them the other way)
+        terms = super()._as_ordered_terms(expr, order=order)
+        if expr.has(sp.Heaviside, pieces.normal_cdf):
+            terms = sorted(terms, key=lambda t: len(sp.Mul.make_args(t)))
+        return terms
 
     def _is_adjoint(self, arg):
         return isinstance(arg, (sp.Symbol, MatrixSymbol)) and arg.name.startswith("∂")
@@ -281,7 +294,7 @@ def _inline_quotient(text):
     return False
 
 
-class TextPrinter(_Common, StrPrinter):
+class TextPrinter(_Common, TextIndicators, StrPrinter):
     """Unicode text: ``(∂J/∂o) hᵀ + λ W2``, ``∂J/∂h ⊙ φ'(z)``."""
 
     bracket_adjoints = True  # ∂J/∂o hᵀ would read as ∂J/∂(o hᵀ)
@@ -360,9 +373,6 @@ class TextPrinter(_Common, StrPrinter):
     def _print_Function(self, expr):
         name = type(expr).__name__
         return f"{self._function_name(name)}({', '.join(self._arg(a) for a in expr.args)})"
-
-    def _print_Heaviside(self, expr):
-        return f"𝟙[{self._arg(expr.args[0])} > 0]"
 
     def _print_Exp1(self, expr):
         return "e"  # Euler's number, as in the LaTeX; SymPy's text writes E
@@ -468,7 +478,7 @@ def _applied(name, args):
     return f"{name}{{\\left({args}\\right)}}"
 
 
-class MatrixLatexPrinter(_Common, LatexPrinter):
+class MatrixLatexPrinter(_Common, LatexIndicators, LatexPrinter):
     """LaTeX in the textbook's notation: bold matrices, ``^\\top``, ``\\odot``, ``\\phi'``."""
 
     slash_fractions = False  # \frac{a}{b} delimits itself
@@ -593,10 +603,6 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
     def _print_exp(self, expr, exp=None):
         # \exp(W), not e^{W}: on a matrix, e^{W} reads as the matrix exponential
         return self._print_Function(expr, exp)
-
-    def _print_Heaviside(self, expr, exp=None):
-        # amssymb has no blackboard-bold 1: the indicator is written \mathbb{I}
-        return f"\\mathbb{{I}}\\left[{self._arg(expr.args[0])} > 0\\right]"
 
     def _print_OneMatrix(self, expr):
         one, top = "\\mathbf{1}", TRANSPOSE[self.notation.transpose]

@@ -32,6 +32,7 @@ from sympy.matrices.expressions import HadamardPower, HadamardProduct
 from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
 from ..primitives.functions import TABLE
+from ..primitives.piecewise import ArgExtreme, ExtremeAll, ExtremeLines, Extremum
 
 __all__ = ["Binding", "Evaluator", "sample_values", "initialised", "column",
            "derivation_values"]
@@ -249,6 +250,10 @@ class Evaluator:
             return np.sum(v(e.arg))
         if isinstance(e, mf.Norm):
             return np.sqrt(np.sum(v(e.arg) ** 2))
+        if isinstance(e, Extremum):
+            return entrywise_function(e.function.__name__)(*[v(a) for a in e.operands])
+        if isinstance(e, (ExtremeAll, ExtremeLines, ArgExtreme)):
+            return e.numeric(*[v(a) for a in e.operands])
         if isinstance(e, mf.Softmax):
             return softmax(v(e.arg), e.axis)
         if isinstance(e, mf.LogSoftmax):
@@ -297,8 +302,8 @@ class Evaluator:
             return inner.value(e.expr)
         if isinstance(e, sp.Function):
             f = entrywise_function(type(e).__name__)
-            if f is not None and len(e.args) == 1:
-                return f(v(e.args[0]))
+            if f is not None and len(e.args) == TABLE[type(e).__name__].arity:
+                return f(*[v(a) for a in e.args])
             if isinstance(e, (sp.Max, sp.Min)):
                 reduce = np.maximum if isinstance(e, sp.Max) else np.minimum
                 out = v(e.args[0])

@@ -120,7 +120,7 @@ def combine(op, *sets):
 
 
 def _unary(f):
-    return lambda a: np.asarray(f(a), dtype=np.float64)
+    return lambda *a: np.asarray(f(*a), dtype=np.float64)
 
 
 def _softmax(x):
@@ -155,6 +155,10 @@ BUILTINS = {
     "softmax": _nonscalar(_softmax),
     "log_softmax": _nonscalar(lambda x: np.log(_softmax(x))),
     "logsumexp": _nonscalar(_logsumexp),
+    "max_rows": lambda x: np.max(x, axis=1, keepdims=True),
+    "min_rows": lambda x: np.min(x, axis=1, keepdims=True),
+    "max_cols": lambda x: np.max(x, axis=0, keepdims=True).T,
+    "min_cols": lambda x: np.min(x, axis=0, keepdims=True).T,
 }
 
 

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..primitives.functions import latex_macros, text_names
+from ..primitives.functions import arity, latex_macros, text_names
 from .notation_values import (  # part of what this module offers
     TOO_MANY,
     ReadError,
@@ -144,8 +144,9 @@ class Token:
 
 
 _TEXT_OPERATORS = ["^⊙", "(", ")", "[", "]", ",", "+", "-", "⊙", "/", "ᵀ", "^", "‖", "𝟏",
-                   "𝟙", ">", "'", "∂²", "∂", "·", "⁽", "⁾", "I"]
-_TEXT_FUNCTIONS = ["log_softmax", "logsumexp", "softmax", "sum", "tr"]  # with the table's
+                   "𝟙", ">", "<", "≤", "≥", "'", "∂²", "∂", "·", "⁽", "⁾", "I"]
+_TEXT_FUNCTIONS = ["log_softmax", "logsumexp", "softmax", "sum", "tr", "max_rows", "min_rows",
+                   "max_cols", "min_cols"]  # with the table's
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # not \\d: 𝟏 and 𝟙 are Unicode digits
 
 _LATEX_FIXED = [
@@ -158,7 +159,8 @@ _LATEX_FIXED = [
     (r"\mathbf{1}", "𝟏"), (r"\mathbb{I}", "𝟙"), (r"\mathbf{I}", "I"), (r"\cdot", "·"),
     (r"\frac", "frac"), (r"\sqrt", "sqrt"), (r"\partial", "∂"), ("^{", "^{"), ("{", "{"),
     ("}", "}"), ("(", "("), (")", ")"), ("[", "["), ("]", "]"), (",", ","), ("+", "+"),
-    ("-", "-"), ("/", "/"), (">", ">"), ("'", "'"), ("^", "^"), ("_", "_"),
+    ("-", "-"), ("/", "/"), (">", ">"), ("<", "<"), (r"\leq", "≤"), (r"\geq", "≥"),
+    ("'", "'"), ("^", "^"), ("_", "_"),
 ]
 # spaces only: a line break or an & left inside a group must fail to read
 _LATEX_SPACE = re.compile(r"(\s|\\,|\\;|\\quad|\\qquad|\\!)+")
@@ -212,7 +214,9 @@ def _text_tokens(text, vocabulary, extra=()):
             m = None  # W in W1: a name ends where its word does
         fn = next((f for f in functions if text.startswith(f, i)), None)
         if m and (fn is None or len(m.group()) >= len(fn)):
-            if fn is not None and len(m.group()) == len(fn) and text.startswith("(", m.end()):
+            called = any(isinstance(x, (Entrywise, Scalar)) for x in vocabulary.names[m.group()])
+            if fn is not None and len(m.group()) == len(fn) and text.startswith("(", m.end()) \
+                    and not called:  # the model's φ: the built-in is then printed otherwise
                 raise ReadError(f"{fn!r} is both a function and a name at column {i + 1}")
             return Token("name", m.group(), tuple(vocabulary.names[m.group()])), m.end()
         if fn is not None and not re.match(r"[A-Za-z0-9_]", text[i + len(fn):i + len(fn) + 1]):
@@ -421,7 +425,7 @@ class Parser:
         if tok.kind == "name":
             return self._name(pos)
         if tok.kind == "func":
-            return self._call(builtin(tok.text), tok.text, pos + 1)
+            return self._call(builtin(tok.text), tok.text, pos + 1, many=arity(tok.text) > 1)
         if tok.kind != "op":
             return self.other_primary(pos)
         if tok.text == "(":
@@ -470,9 +474,11 @@ class Parser:
             return []
         out = []
         for v, p in self.sum(pos + 1):
-            if self._is(p, ">") and self.t[p + 1].kind == "num" and self.t[p + 1].value == 0 \
-                    and self._is(p + 2, "]"):
-                out.append((combine(lambda a: (a > 0).astype(np.float64), v), p + 3))
+            relation = _RELATIONS.get(self.t[p].text) if self.t[p].kind == "op" else None
+            for w, q in (self.sum(p + 1) if relation else []):  # 𝟙[x > 0], 𝟙[X ≥ r 𝟏ᵀ]
+                if self._is(q, "]"):
+                    out.append((combine(lambda a, b, r=relation: r(a - b).astype(np.float64),
+                                        v, w), q + 1))
         return out
 
     def _name(self, pos):
@@ -582,6 +588,11 @@ class Parser:
                         out.append((combine(lambda t, *a, m=m: m.binding.second_partial(
                             m.name, slots[0], slots[1], list(a), t), tangent, *args), q + 1))
         return out
+
+
+#: The relations an indicator 𝟙[x > 0] may state of x and 0.
+_RELATIONS = {">": lambda a: a > 0, "<": lambda a: a < 0, "≥": lambda a: a >= 0,
+              "≤": lambda a: a <= 0}
 
 
 def _merged(alternatives):
