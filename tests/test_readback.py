@@ -415,7 +415,8 @@ def test_indicators_clip_max_min_and_the_normal_distribution_read_back():
                     "max(0, 𝟏 - (y ⊙ s))", "min(s, y)", "Φ(s)", "φ(s)"):
         assert printed in text, printed
     assert "\\mathbb{I}\\left[\\boldsymbol{s} \\leq 0\\right]" in latex
-    assert "\\max\\left(0, " in latex and "\\Phi\\left(" in latex and "\\varphi\\left(" in latex
+    assert "\\max{\\left(0, " in latex and "\\Phi{\\left(" in latex
+    assert "\\varphi{\\left(" in latex
     assert "is the standard normal distribution function" in text
     assert prove_printed(d).ok, str(prove_printed(d))
     hvp = sbp.derive_hvp(d)

@@ -684,7 +684,7 @@ def hvp_latex(hvp, standalone=False, **options):
     --------
     >>> import symbackprop as sbp
     >>> tex = hvp_latex(sbp.derive_hvp(sbp.derive(sbp.load("examples/textbook_mlp.sbp"))))
-    >>> "\\\\phi''\\\\left(\\\\boldsymbol{z}\\\\right)" in tex
+    >>> "\\\\phi''{\\\\left(\\\\boldsymbol{z}\\\\right)}" in tex
     True
     """
     w = _Writer(hvp.derivation, True, Notation(**options), hvp)

@@ -80,7 +80,7 @@ class TextIndicators(_Indicators):
 
 
 class LatexIndicators(_Indicators):
-    """\\mathbb{I}\\left[x > 0\\right], \\max\\left(a, b\\right) in LaTeX."""
+    """\\mathbb{I}\\left[x > 0\\right], \\max{\\left(a, b\\right)} in LaTeX."""
 
     def _relation(self, relation):
         return {"≤": "\\leq", "≥": "\\geq"}.get(relation, relation)
@@ -91,4 +91,5 @@ class LatexIndicators(_Indicators):
 
     def _print_Extremum(self, expr):
         a, b = (self._print(o) for o in expr.operands)
-        return f"{TABLE[expr.function.__name__].latex}\\left({a}, {b}\\right)"
+        # braced, as every function applied (printers._applied): no space before the bracket
+        return f"{TABLE[expr.function.__name__].latex}{{\\left({a}, {b}\\right)}}"
