@@ -46,6 +46,7 @@ examples:
   symbackprop derive examples/textbook_mlp.sbp
   symbackprop derive examples/textbook_mlp.sbp --format tex --standalone -o mlp.tex
   symbackprop derive examples/textbook_mlp.sbp --format md --nabla --transpose T
+  symbackprop derive examples/textbook_mlp.sbp --format html -o mlp.html
   symbackprop graph  examples/textbook_mlp.sbp --format png -o mlp.png
   symbackprop check  examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error
   symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2
@@ -209,6 +210,12 @@ def _derive(args):
         if args.standalone:
             raise UsageError("--standalone goes with --format tex")
         text = documents.text(d, **notation)
+    elif args.format == "html":
+        if args.standalone or args.memory:
+            raise UsageError("--standalone and --memory do not go with --format html "
+                             "(a page is a whole document)")
+        text = d.html(**{k: notation[k] for k in ("prod", "shapes", "substituted", "nabla")},
+                      bold=args.bold, transpose=args.transpose)
     else:
         notation.update(bold=args.bold, transpose=args.transpose)
         if args.format == "tex":
@@ -230,6 +237,9 @@ def _derive_loops(d, args):
         raise UsageError(f"{', '.join(unsupported)}: not yet for a model with loops derived in "
                          "general; write it out with --unroll T=3")
     notation = dict(prod=args.prod, shapes=args.shapes, nabla=args.nabla)
+    if args.format == "html":
+        raise UsageError("--format html: not yet for a model with loops; write it out with "
+                         "--unroll " + ",".join(f"{n}=3" for n in d.model.lengths))
     if args.standalone and args.format != "tex":
         raise UsageError("--standalone goes with --format tex")
     if args.format == "text":
@@ -486,8 +496,9 @@ def _add_dtype(p):
 def _derive_command(sub):
     p = _command(sub, "derive", "print the backward derivation, step by step", _derive,
                  "symbackprop derive examples/textbook_mlp.sbp --format tex -o mlp.tex")
-    _add_document(p, ("text", "tex", "md"), "text (Unicode, the default), tex (a LaTeX fragment "
-                  "for \\input) or md (Markdown with $$ blocks)")
+    _add_document(p, ("text", "tex", "md", "html"), "text (Unicode, the default), tex (a LaTeX "
+                  "fragment for \\input), md (Markdown with $$ blocks) or html (one page that "
+                  "works offline: the graphs, and the equations of the node clicked)")
     notation = p.add_argument_group("notation")
     notation.add_argument("--bold", choices=("boldsymbol", "mathbf"), default="boldsymbol",
                           help="LaTeX macro for vectors and matrices (default boldsymbol)")

@@ -42,6 +42,7 @@ class Equation:
     chain: tuple = ()  # the generic form's summands: prod(∂J/∂o, ∂o/∂h) a consumer, or R{...}
     substituted: str | None = None  # the result with the adjoints it reads substituted
     shape: str = ""  # "  ∈ ℝ^h", " \\in \\mathbb{R}^{h}" or ""
+    keys: tuple = ()  # the graph's nodes it is about: a variable, its adjoint, a tangent
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class _Writer:
 
 def _forward(w):
     """The forward pass: the model's assignments with their shapes."""
-    rows = tuple(Equation(w.name[n], w.print(e), shape=w.in_shape(n))
+    rows = tuple(Equation(w.name[n], w.print(e), shape=w.in_shape(n), keys=(n,))
                  for n, e in w.d.forward.items())
     return Section(w.heading("Forward", "Forward pass."), rows, wrap=False)
 
@@ -131,7 +132,7 @@ def _backward_steps(w, chain, substituted):
             if full != step.result:
                 shown = w.print(full)
         out.append(Equation(w.print(step.adjoint), w.print(step.result), terms, shown,
-                            w.in_shape(step.node)))
+                            w.in_shape(step.node), (step.node, step.adjoint.name)))
     return tuple(out)
 
 
@@ -143,8 +144,10 @@ def _backprop_document(w):
                   f"Backward pass, in reverse topological order, from ${seed} = 1$."),
         _backward_steps(w, w.notation.prod, w.notation.substituted), own_displays=True)
     # 0 where the objective does not depend on a param
-    gradients = tuple(Equation(w.print(w.d.step(n).adjoint), w.print(w.d.step(n).result))
-                      if n in w.d.order else Equation(w.adjoint(n), "0") for n in w.d.params)
+    gradients = tuple(Equation(w.print(w.d.step(n).adjoint), w.print(w.d.step(n).result),
+                               keys=(n, w.d.step(n).adjoint.name))
+                      if n in w.d.order else Equation(w.adjoint(n), "0", keys=(n,))
+                      for n in w.d.params)
     sections = [_forward(w), backward]
     if gradients:
         sections.append(Section(w.heading("Gradients of the params", "Gradients of the params."),
@@ -191,7 +194,7 @@ def _tangents(w, which, order, steps):
     """One equation per tangent step, with what it differentiates, R{...}, if asked."""
     rows = tuple(Equation(w.print(s.symbol), w.print(s.result),
                           (w.tangent(w.print(s.of)),) if w.notation.prod else (),
-                          shape=w.in_shape(s.node)) for s in steps)
+                          shape=w.in_shape(s.node), keys=(s.symbol.name,)) for s in steps)
     return Section(w.heading(f"{which} tangents ({order})", f"{which} tangents, in {order}."),
                    rows, own_displays=True, chain_if_fits=True)
 
@@ -202,7 +205,8 @@ def _products(w):
     for n in hvp.wrt:
         step = hvp._backward.get(n)
         lhs = w.print(step.symbol) if step is not None else w.tangent(w.adjoint(n))
-        rows.append(Equation(w.heading(f"H v for {w.name[n]}: {lhs}", lhs), w.print(hvp.hvp(n))))
+        rows.append(Equation(w.heading(f"H v for {w.name[n]}: {lhs}", lhs), w.print(hvp.hvp(n)),
+                             keys=() if step is None else (step.symbol.name,)))
     heading = w.heading("Hessian-vector products",
                         "Hessian-vector products of the objective, per variable.")
     return Section(heading, tuple(rows), boxed=True)
@@ -470,6 +474,8 @@ def _markdown(document, appendix=()):
 
 # the renderers, for the documents of other modules (derivations with loops)
 render_text, render_latex, render_markdown = _text, _latex, _markdown
+# what a document says, before any format, for the renderers of other modules (the page)
+Writer, backprop_document, hvp_document = _Writer, _backprop_document, _hvp_document
 
 
 # --- what backward keeps (first order) --------------------------------------------------------
