@@ -13,11 +13,14 @@ import base64
 import hashlib
 import html
 import re
+import unicodedata
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import networkx as nx
 import pytest
 from browser import inked, launched
+from latex2mathml.symbols_parser import convert_symbol
 from test_hostile import HOSTILE_NAMES, MODEL, _raw_controls
 
 import symbackprop as sbp
@@ -70,6 +73,102 @@ def test_the_page_carries_the_latex_printers_formulas_as_mathml_of_them(name):
         assert tex in said  # the LaTeX printer's string, as the LaTeX document prints it
         assert shown == presentation(tex)  # and what the reader sees is its MathML
         assert "merror" not in shown
+
+
+# What a reader sees of a formula, from its LaTeX and from its MathML, written alike: the
+# glyphs in order, each script, fraction and root with the glyphs inside it.  Equal, the
+# MathML shows every symbol of the LaTeX, in its place, and nothing else.
+_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\S")
+_WRAPPERS = {"\\boldsymbol", "\\mathbf", "\\mathrm", "\\operatorname", "\\mathcal",
+             "\\mathbb", "\\mathsf", "\\text", "\\boxed"}
+_SPACES = {"\\,", "\\;", "\\!", "\\quad", "\\qquad", "\\left", "\\right"}
+
+
+def _glyph(token):
+    if token.startswith("\\") and token[1:].isalpha():
+        code = convert_symbol(token)
+        return token[1:] if code is None else chr(int(code, 16))  # \tanh prints its name
+    return {"\\|": "‖", "-": "−"}.get(token, token.lstrip("\\"))
+
+
+def _latex_seen(tokens, i=0):
+    """The skeleton of tokens[i:] up to the closing brace of its group; and where it ends."""
+    out = []
+    while i < len(tokens) and tokens[i] != "}":
+        t = tokens[i]
+        if t in _SPACES or t in _WRAPPERS or t == "&":
+            i += 1
+            if t in ("\\left", "\\right") and tokens[i] == ".":
+                i += 1  # the empty delimiter
+        elif t in ("^", "_", "\\sqrt"):
+            inner, i = _argument(tokens, i + 1)
+            out.append(("√" if t == "\\sqrt" else t) + f"({inner})")
+        elif t == "\\frac":
+            top, i = _argument(tokens, i + 1)
+            bottom, i = _argument(tokens, i)
+            out.append(f"frac({top})({bottom})")
+        elif t == "{":
+            inner, i = _latex_seen(tokens, i + 1)
+            out.append(inner)
+            i += 1
+        elif t == "'":  # primes are a superscript
+            primes = next((k for k, u in enumerate(tokens[i:]) if u != "'"), len(tokens) - i)
+            out.append(f"^({'′' * primes})")
+            i += primes
+        else:
+            out.append(_glyph(t))
+            i += 1
+    return "".join(out), i
+
+
+def _argument(tokens, i):
+    if tokens[i] == "{":
+        inner, end = _latex_seen(tokens, i + 1)
+        return inner, end + 1
+    if tokens[i] in _WRAPPERS:
+        return _argument(tokens, i + 1)
+    return _glyph(tokens[i]), i + 1
+
+
+def _mathml_seen(node):
+    tag, parts = node.tag, [_mathml_seen(child) for child in node]
+    if tag in ("mi", "mo", "mn", "mtext"):
+        return (node.text or "").replace(" ", "")
+    if tag == "msup":
+        return f"{parts[0]}^({parts[1]})"
+    if tag == "msub":
+        return f"{parts[0]}_({parts[1]})"
+    if tag == "msubsup":
+        return f"{parts[0]}_({parts[1]})^({parts[2]})"
+    if tag == "mfrac":
+        return f"frac({parts[0]})({parts[1]})"
+    if tag == "msqrt":
+        return f"√({''.join(parts)})"
+    return "".join(parts)
+
+
+def _seen(text):
+    return unicodedata.normalize("NFKC", text)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_mathml_shows_each_symbol_of_the_latex_in_its_place(name):
+    d, hvp = _derived(name)
+    for shown, tex in _FORMULA.findall(d.html()):
+        tex = html.unescape(tex)
+        seen, end = _latex_seen(_TOKEN.findall(tex))
+        assert end == len(_TOKEN.findall(tex)), tex
+        tree = ElementTree.fromstring(shown)
+        assert _seen(_mathml_seen(tree)) == _seen(seen), tex
+
+
+@pytest.mark.parametrize("tex, other", [
+    ("{\\boldsymbol{W}^{(2)}}^\\top", "\\boldsymbol{W}^{(2)\\top}"), ("x^{2} y", "x^{2 y}"),
+    ("\\frac{a}{b c}", "\\frac{a}{b} c"), ("a - b", "a + b"), ("\\phi'(z)", "\\phi(z)")])
+def test_what_a_reader_sees_tells_formulas_apart(tex, other):
+    seen = _seen(_mathml_seen(ElementTree.fromstring(presentation(tex))))
+    assert seen == _seen(_latex_seen(_TOKEN.findall(tex))[0])
+    assert seen != _seen(_latex_seen(_TOKEN.findall(other))[0])
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -145,7 +244,6 @@ def test_a_display_name_is_a_formula_on_the_page(shown):
     '<mrow><mi href="javascript:alert(1)">x</mi></mrow>', "<mrow><foreignObject/></mrow>",
     '<mrow xmlns:x="http://www.w3.org/1999/xlink"><mi x:href="y">x</mi></mrow>'])
 def test_markup_off_the_list_is_refused(markup):
-    import xml.etree.ElementTree as ElementTree
     with pytest.raises(UnsafeMarkup):
         clean(ElementTree.fromstring(markup), "math")
     with pytest.raises(UnsafeMarkup):

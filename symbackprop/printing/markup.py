@@ -16,6 +16,7 @@ page carries exactly the formulas the LaTeX document prints and
 from __future__ import annotations
 
 import html
+import re
 import xml.etree.ElementTree as ElementTree
 
 __all__ = ["escape", "clean", "mathml", "presentation", "math_in_text", "svg_tree",
@@ -123,10 +124,14 @@ def clean(element, kind, extra=None):
     return "".join(out)
 
 
+#: A bold upright name, \\boldsymbol{\\mathrm{out}}, whose bold latex2mathml would drop.
+_BOLD_UPRIGHT = re.compile(r"\\(?:boldsymbol|mathbf)\{\\mathrm\{([^{}]*)\}\}")
+
+
 def _converted(latex):
     from latex2mathml.converter import convert  # the page's one dependency
     try:
-        return ElementTree.fromstring(convert(latex))
+        return ElementTree.fromstring(convert(_BOLD_UPRIGHT.sub(r"\\mathbf{\1}", latex)))
     except ElementTree.ParseError as e:  # a formula latex2mathml writes as broken XML
         raise UnsafeMarkup(f"latex2mathml wrote no well-formed MathML for {latex!r}: {e}") \
             from None
