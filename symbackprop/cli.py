@@ -33,6 +33,7 @@ from .primitives.shapes import ShapeError, vector
 from .printing import documents
 from .printing.figures import FORMATS, graph_figure
 from .printing.memory import DTYPES
+from .printing.words import LANGUAGES
 from .printing.numpy_code import generate_source
 from .proofs.check import TOLERANCE, check, default_dims
 from .proofs.sizes import refuse_beyond, small_dims
@@ -204,7 +205,7 @@ def _derive(args):
         raise UsageError("--dims and --dtype go with --memory (sizes and element type to price "
                          "the memory table in bytes)")
     notation = dict(prod=args.prod, shapes=args.shapes, substituted=args.substituted,
-                    nabla=args.nabla, memory=args.memory, dims=args.dims or None,
+                    nabla=args.nabla, lang=args.lang, memory=args.memory, dims=args.dims or None,
                     dtype=args.dtype)
     if args.format == "text":
         if args.standalone:
@@ -214,7 +215,8 @@ def _derive(args):
         if args.standalone or args.memory:
             raise UsageError("--standalone and --memory do not go with --format html "
                              "(a page is a whole document)")
-        text = d.html(**{k: notation[k] for k in ("prod", "shapes", "substituted", "nabla")},
+        text = d.html(**{k: notation[k] for k in ("prod", "shapes", "substituted", "nabla",
+                                                  "lang")},
                       bold=args.bold, transpose=args.transpose)
     else:
         notation.update(bold=args.bold, transpose=args.transpose)
@@ -231,6 +233,7 @@ def _derive(args):
 def _derive_loops(d, args):
     """A model with loops, derived for a general index."""
     unsupported = [flag for flag, used in (("--memory", args.memory and args.format != "text"),
+                                           ("--lang", args.lang != "en"),
                                            ("--dims", bool(args.dims)),
                                            ("--substituted", args.substituted)) if used]
     if unsupported:
@@ -511,6 +514,10 @@ def _derive_command(sub):
     notation.add_argument("--substituted", action="store_true",
                           help="add each adjoint in forward variables only")
     notation.add_argument("--nabla", action="store_true", help="write ∇_W J instead of ∂J/∂W")
+    notation.add_argument("--lang", choices=LANGUAGES, default="en",
+                          help="the language of the headings and notes: en (the default) or zh "
+                          "(Chinese, as the textbook's Chinese edition; tex compiles with "
+                          "xelatex); the formulas are the same")
     memory = p.add_argument_group("memory")
     memory.add_argument("--memory", action="store_true",
                         help="add the section 'What backward keeps' (see the memory command)")

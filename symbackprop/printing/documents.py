@@ -25,12 +25,15 @@ from .memory import memory_report
 from .names import (Notation, adjoint_name, display_names, hvp_display_names, shape_latex,
                     shape_text)
 from .printers import MatrixLatexPrinter, TextPrinter
+from .words import phrase
 
 __all__ = ["text", "latex", "markdown", "hvp_text", "hvp_latex", "hvp_markdown",
            "STANDALONE_PREAMBLE"]
 
 #: The packages a standalone document (and a fragment's host) needs.
 STANDALONE_PREAMBLE = "\\usepackage{amsmath}\n\\usepackage{amssymb}\n"
+#: What a document in Chinese adds (it compiles with XeLaTeX).
+CHINESE_PREAMBLE = "\\usepackage{ctex}\n"
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Document:
     filename: str
     sections: tuple
     display_breaks: bool = False  # standalone LaTeX: a page may break inside a display
+    lang: str = "en"  # the language of its words (printing/words.py)
 
 
 class _Writer:
@@ -81,9 +85,10 @@ class _Writer:
         self.print = (MatrixLatexPrinter if latex else TextPrinter)(names, notation).doprint
         self.name = {n: names[("var", n)] for n in self.model.variables}
 
-    def heading(self, text, latex):
-        """The heading of this format: a terminal's is short, an article's a sentence."""
-        return latex if self.latex else text
+    def heading(self, key, **fields):
+        """What `key` says (:func:`~symbackprop.printing.words.phrase`) in the notation's
+        language, in this format: a terminal's heading is short, an article's a sentence."""
+        return phrase(key, self.notation.lang, self.latex, **fields)
 
     def in_shape(self, name):
         if not self.notation.shapes:
@@ -113,7 +118,7 @@ def _forward(w):
     """The forward pass: the model's assignments with their shapes."""
     rows = tuple(Equation(w.name[n], w.print(e), shape=w.in_shape(n), keys=(n,))
                  for n, e in w.d.forward.items())
-    return Section(w.heading("Forward", "Forward pass."), rows, wrap=False)
+    return Section(w.heading("forward"), rows, wrap=False)
 
 
 def _backward_steps(w, chain, substituted):
@@ -139,10 +144,9 @@ def _backward_steps(w, chain, substituted):
 def _backprop_document(w):
     """Forward, Backward, Gradients of the params (if there are params)."""
     seed = w.adjoint(w.model.objective)
-    backward = Section(
-        w.heading(f"Backward (reverse topological order, from {seed} = 1)",
-                  f"Backward pass, in reverse topological order, from ${seed} = 1$."),
-        _backward_steps(w, w.notation.prod, w.notation.substituted), own_displays=True)
+    backward = Section(w.heading("backward", seed=seed),
+                       _backward_steps(w, w.notation.prod, w.notation.substituted),
+                       own_displays=True)
     # 0 where the objective does not depend on a param
     gradients = tuple(Equation(w.print(w.d.step(n).adjoint), w.print(w.d.step(n).result),
                                keys=(n, w.d.step(n).adjoint.name))
@@ -150,10 +154,10 @@ def _backprop_document(w):
                       for n in w.d.params)
     sections = [_forward(w), backward]
     if gradients:
-        sections.append(Section(w.heading("Gradients of the params", "Gradients of the params."),
-                                gradients, boxed=True))
-    return Document(f"Backpropagation through {w.model.objective}", "Backpropagation",
-                    w.model.filename, tuple(sections), display_breaks=True)
+        sections.append(Section(w.heading("gradients"), gradients, boxed=True))
+    return Document(w.heading("subject", objective=w.model.objective), w.heading("title"),
+                    w.model.filename, tuple(sections), display_breaks=True,
+                    lang=w.notation.lang)
 
 
 def _hvp_notes(w):
@@ -164,39 +168,33 @@ def _hvp_notes(w):
         at, product = "$t$ $= 0$", "$\\boldsymbol{H} \\boldsymbol{v}$"
     else:
         r, moving, moved, at, product = "R{·}", "W", "W + t V_W", "t = 0", "H v"
-    notes = [(f"{r} is the derivative along the directions: the rate of change of a value when "
-              f"every moving variable {moving} becomes {moved}, at {at} (Pearlmutter's "
-              "R-operator, forward-over-reverse).")]
+    notes = [w.heading("r operator", r=r, moving=moving, moved=moved, at=at)]
     fixed = [f"${w.name[n]}$" if w.latex else w.name[n] for n, v in w.model.variables.items()
              if v.declared and n not in w.hvp.directions]
     if fixed:
-        notes.append(f"Fixed (their tangents are 0): {', '.join(fixed)}.")
+        notes.append(w.heading("fixed", fixed=w.heading("list").join(fixed)))
     if any(s.result.has(SecondPartial) for s in w.hvp.backward):
-        notes.append("The second derivative of an abstract loss is its Hessian in the argument, "
-                     "a matrix for a vector argument (multiplying the tangent), a linear map "
-                     "for a matrix argument (applied to the tangent in brackets).")
-    notes.append("At the end, the tangent of each gradient is the Hessian of the objective "
-                 f"times the directions, restricted to that variable: {product}.")
+        notes.append(w.heading("second partial"))
+    notes.append(w.heading("at the end", product=product))
     return tuple(notes)
 
 
 def _directions(w):
     """The directions, one per moving variable, and the notes on the notation."""
     shown = [(w.print(w.hvp.directions[n]), w.name[n], w.in_shape(n)) for n in w.hvp.directions]
+    pairs = [w.heading("direction for", v=v, name=name, shape=shape) for v, name, shape in shown]
     if w.latex:  # in the heading: a display for two short symbols would waste the page
-        listed = ", ".join(f"${v}$ for ${name}$" for v, name, _ in shown)
-        return Section(f"Directions: {listed}.", notes=_hvp_notes(w))
-    return Section("Directions", notes=tuple(f"{v} for {name}{shape}" for v, name, shape in shown)
-                   + _hvp_notes(w))
+        return Section(w.heading("directions", listed=w.heading("list").join(pairs)),
+                       notes=_hvp_notes(w))
+    return Section(w.heading("directions"), notes=tuple(pairs) + _hvp_notes(w))
 
 
-def _tangents(w, which, order, steps):
+def _tangents(w, which, steps):
     """One equation per tangent step, with what it differentiates, R{...}, if asked."""
     rows = tuple(Equation(w.print(s.symbol), w.print(s.result),
                           (w.tangent(w.print(s.of)),) if w.notation.prod else (),
                           shape=w.in_shape(s.node), keys=(s.symbol.name,)) for s in steps)
-    return Section(w.heading(f"{which} tangents ({order})", f"{which} tangents, in {order}."),
-                   rows, own_displays=True, chain_if_fits=True)
+    return Section(w.heading(which), rows, own_displays=True, chain_if_fits=True)
 
 
 def _products(w):
@@ -205,26 +203,23 @@ def _products(w):
     for n in hvp.wrt:
         step = hvp._backward.get(n)
         lhs = w.print(step.symbol) if step is not None else w.tangent(w.adjoint(n))
-        rows.append(Equation(w.heading(f"H v for {w.name[n]}: {lhs}", lhs), w.print(hvp.hvp(n)),
+        rows.append(Equation(w.heading("product of", name=w.name[n], lhs=lhs),
+                             w.print(hvp.hvp(n)),
                              keys=() if step is None else (step.symbol.name,)))
-    heading = w.heading("Hessian-vector products",
-                        "Hessian-vector products of the objective, per variable.")
-    return Section(heading, tuple(rows), boxed=True)
+    return Section(w.heading("products"), tuple(rows), boxed=True)
 
 
 def _hvp_document(w):
     """Forward, Backward, Directions, Forward and Backward tangents, Hessian-vector products."""
     hvp, model, seed = w.hvp, w.model, w.adjoint(w.model.objective)
-    backward = Section(w.heading(f"Backward (reverse topological order, from {seed} = 1)",
-                                 f"Backward pass, from ${seed} = 1$."),
+    backward = Section(w.heading("backward, short", seed=seed),
                        _backward_steps(w, chain=False, substituted=False))
     sections = (_forward(w), backward, _directions(w),
-                _tangents(w, "Forward", "forward order", hvp.forward),
-                _tangents(w, "Backward", "reverse topological order", hvp.backward),
-                _products(w))
+                _tangents(w, "forward tangents", hvp.forward),
+                _tangents(w, "backward tangents", hvp.backward), _products(w))
     # no display breaks: each tangent is a short display, better kept on one page
-    return Document(f"Hessian-vector products of {model.objective}", "Second derivatives",
-                    model.filename, sections)
+    return Document(w.heading("hvp subject", objective=model.objective), w.heading("hvp title"),
+                    model.filename, sections, lang=w.notation.lang)
 
 
 # --- one renderer a format, for either kind ------------------------------------------------
@@ -435,7 +430,8 @@ def _latex(document, standalone, appendix=()):
     # a line break in the file name would end the comment and start LaTeX code: it is shown
     # escaped, as every control character is
     filename = visible(document.filename.replace("\n", "\\n").replace("\r", "\\r"))
-    parts = [f"% {document.subject}, derived by symbackprop from {filename}"]
+    parts = ["% " + phrase("derived", document.lang, True, subject=document.subject,
+                           filename=filename)]
     for section in document.sections:
         if not section.subheading:
             parts.append(f"\\par\\noindent\\textbf{{{section.heading}}}")
@@ -448,10 +444,12 @@ def _latex(document, standalone, appendix=()):
         return fragment
     title = document.filename.replace("\\", "/").split("/")[-1]
     title = latex_text(title)  # a name such as a^b.sbp prints as itself, and calls nothing
+    heading = phrase("standalone title", document.lang, True, title=document.title)
     return ("\\documentclass{article}\n" + STANDALONE_PREAMBLE +
+            (CHINESE_PREAMBLE if document.lang == "zh" else "") +
             ("\\allowdisplaybreaks\n" if document.display_breaks else "") +
             "\\begin{document}\n"
-            f"\\section*{{{document.title}: \\texttt{{{title}}}}}\n" + fragment +
+            f"\\section*{{{heading}\\texttt{{{title}}}}}\n" + fragment +
             "\\end{document}\n")
 
 

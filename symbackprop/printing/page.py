@@ -33,6 +33,7 @@ from . import documents
 from .figures import backward_graph, graph_svg, second_order_graph
 from .markup import clean, escape, math_in_text, mathml, svg_tree
 from .names import Notation
+from .words import page_words, phrase
 
 __all__ = ["html", "SCRIPT", "STYLE", "policy"]
 
@@ -57,7 +58,9 @@ g.edge.lit polygon { stroke: #d0312d; fill: #d0312d; }
       align-items: center; padding: 0.35em 0.5em; margin: 0.2em 0;
       border-left: 4px solid transparent; overflow-x: auto; }
 .eq.lit { background: #fff4c2; border-left-color: #d0312d; }
-.eq.boxed { border: 1px solid #555; border-left-width: 4px; width: max-content; }
+.eq > span { white-space: nowrap; }
+.eq.boxed { border: 1px solid #555; border-left-width: 4px; width: fit-content;
+            max-width: calc(100% - 1.5em); }
 .eq .shape { color: #555; margin-left: 1em; }
 .note { max-width: 48em; }
 math { font-size: 1.15em;
@@ -134,7 +137,7 @@ def _owner(g, node):
     return node
 
 
-def _figure(derivation, which, g, key):
+def _figure(derivation, which, g, key, words):
     """One graph as a figure: its SVG, each node knowing its equations and the edges it reads."""
     prefix = which[0]
     ids = {node: f"{prefix}-{key[node]}" for node in g}
@@ -153,7 +156,7 @@ def _figure(derivation, which, g, key):
             raise RuntimeError("an empty graph: the objective depends on no param")
         body = clean(svg_tree(graph_svg(derivation, g, ids)), "svg", extra)
     except RuntimeError as e:  # no Graphviz, or too large a graph to lay out: said so
-        body = f"<p>Not drawn: {escape(e)}.</p>"
+        body = f"<p>{words['not drawn']}: {escape(e)}.</p>"
     return f'<figure data-graph="{which}" hidden>{body}</figure>'
 
 
@@ -218,18 +221,17 @@ def html(derivation, hvp=None, **options):
     nodes = dict.fromkeys(n for g in graphs.values() for n in g)
     key = {node: f"k{k}" for k, node in enumerate(nodes)}
     parts = [f'<section data-document="backprop">{_sections(first, key)}</section>']
+    words = page_words(notation.lang)
     if hvp is not None:  # after its forward and backward passes, the first document's
-        parts.append(f'<section data-document="hvp"><h2>Second order</h2>'
+        parts.append(f'<section data-document="hvp"><h2>{words["second order"]}</h2>'
                      f'{_sections(second, key, skip=2)}</section>')
-    labels = {"forward": "Graph", "backward": "Backward graph",
-              "second-order": "Second-order graph"}
     buttons = "".join(f'<button type="button" data-show="{w}" aria-pressed="false">'
-                      f"{labels[w]}</button>" for w in graphs)
-    figures = "".join(_figure(derivation, w, g, key) for w, g in graphs.items())
+                      f"{words[w]}</button>" for w in graphs)
+    figures = "".join(_figure(derivation, w, g, key, words) for w, g in graphs.items())
     name = derivation.model.filename.replace("\\", "/").split("/")[-1]
     name = visible(name.replace("\n", "\\n").replace("\r", "\\r"))  # a line break shown
-    title = escape(f"{first.title}: {name}")
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    title = escape(phrase("standalone title", notation.lang, False, title=first.title) + name)
+    return (f'<!DOCTYPE html>\n<html lang="{notation.lang}">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{policy()}">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"

@@ -100,7 +100,9 @@ class ReadbackReport:
 
 # --- taking equations out of documents ---------------------------------------------------
 
-_TEXT_SECTIONS = ("Forward", "Backward", "Closed form", "Gradients", "Hessian-vector")
+_TEXT_SECTIONS = ("Forward", "Backward", "Closed form", "Gradients", "Hessian-vector",
+                  "正向传播", "反向传播（", "参数的梯度", "正向切向量", "反向切向量",
+                  "Hessian 向量积")  # and in Chinese (printing/words.py)
 
 
 _TEXT_HEADING = re.compile(r"for ([A-Za-z]) = (.+), …, (.+):")
@@ -139,7 +141,7 @@ def _text_equations(document):
         at = _TEXT_AT.search(line)
         line = line[:at.start()] if at else line
         body = line.strip().split("  ∈ ")[0]
-        body = re.sub(r"^H v for [^:]+: ", "", body)
+        body = re.sub(r"^(H v for [^:]+|[^:]+ 的 H v): ", "", body)
         stated = _TEXT_RANGE.search(body)
         body = body[:stated.start()] if stated else body
         if body.startswith("= ") and current is not None:
