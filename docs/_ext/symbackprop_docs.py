@@ -223,6 +223,7 @@ class SbpDerivation(_ModelDirective):
         "nabla": directives.flag,
         "bold": lambda arg: directives.choice(arg, ("boldsymbol", "mathbf")),
         "transpose": lambda arg: directives.choice(arg, ("top", "T", "mathsf")),
+        "lang": lambda arg: directives.choice(arg, ("en", "zh")),
     }
 
     def run(self):
@@ -230,7 +231,8 @@ class SbpDerivation(_ModelDirective):
         notation = {"prod": "no-prod" not in self.options,
                     "shapes": "no-shapes" not in self.options,
                     "substituted": "substituted" in self.options,
-                    "nabla": "nabla" in self.options}
+                    "nabla": "nabla" in self.options,
+                    "lang": self.options.get("lang", "en")}
         if self.options.get("format") == "text":
             text = d.text(**notation)
             literal = nodes.literal_block(text, text, language="text")
