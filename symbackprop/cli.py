@@ -210,6 +210,8 @@ def _derive(args):
     if args.format == "text":
         if args.standalone:
             raise UsageError("--standalone goes with --format tex")
+        if args.memory and args.lang != "en":
+            raise UsageError("--memory with --lang: not yet in text; write --format tex or md")
         text = documents.text(d, **notation)
     elif args.format == "html":
         if args.standalone or args.memory:

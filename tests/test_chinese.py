@@ -89,6 +89,22 @@ def test_the_chinese_standalone_compiles_with_xelatex_and_ctex(tmp_path):
     compiles_xelatex(tmp_path, "hvp", hvp.latex(standalone=True, lang="zh"))
 
 
+def test_what_backward_keeps_in_chinese(tmp_path, capsys):
+    d, _ = _derived("self_attention.sbp")
+    source = d.latex(standalone=True, lang="zh", memory=True, dims={"n": 8, "d": 6, "k": 4})
+    assert "\\textbf{反向传播保留的中间变量。} 反向传播要读取正向传播的值" in source
+    assert "\\text{训练} &= \\underbrace{" in source and "字节（float64）" in source
+    assert "What backward keeps" not in source and "caller" not in source
+    compiles_xelatex(tmp_path, "memory", source)
+    markdown = d.markdown(lang="zh", memory=True)
+    assert "**反向传播保留的中间变量。**" in markdown and "| 值 | 元素数 |" in markdown
+    english = d.markdown(memory=True)
+    assert "**What backward keeps.** Backward reads forward values" in english
+    model = str(ROOT / "examples" / "textbook_mlp.sbp")
+    assert main(["derive", model, "--lang", "zh", "--memory"]) == 2
+    assert "not yet in text" in capsys.readouterr().err
+
+
 def test_every_example_in_chinese_compiles_together(tmp_path):
     body = []
     for name in EXAMPLES:

@@ -25,7 +25,7 @@ from .memory import memory_report
 from .names import (Notation, adjoint_name, display_names, hvp_display_names, shape_latex,
                     shape_text)
 from .printers import MatrixLatexPrinter, TextPrinter
-from .words import phrase
+from .words import memory_words, phrase
 
 __all__ = ["text", "latex", "markdown", "hvp_text", "hvp_latex", "hvp_markdown",
            "STANDALONE_PREAMBLE"]
@@ -493,8 +493,8 @@ def _memory_parts(w, dims, dtype, quotes):
                 f"\\partial {j} / \\partial {inner}")
 
     report = memory_report(w.d, latex=True, notation=w.notation, name=inline_adjoint)
-    head = ["Value", "Elements"] + (["Bytes"] if dims else []) + [
-        "Read by", "Inference frees after", "Training frees after"]
+    m = memory_words(w.notation.lang)
+    head = m["head"][:2] + (m["head"][2:3] if dims else []) + m["head"][3:]
     sizes = report.bytes_of(dims, dtype) if dims else None
     body = []
     for v in report.values:  # the role is plain from the name (an input, an adjoint)
@@ -504,30 +504,21 @@ def _memory_parts(w, dims, dtype, quotes):
         # one $...$ per reader: the line may break between them
         cells.append(", ".join(f"${r}$" for r in v.read_by_backward) or "--")
         for freed in (v.inference_freed_after, v.training_freed_after):
-            cells.append("caller" if v.role in ("input", "param", "const")
-                         else "returned" if freed == "(returned)" else
+            cells.append(m["caller"] if v.role in ("input", "param", "const")
+                         else m["returned"] if freed == "(returned)" else
                          f"${freed}$" if freed else "--")
         body.append(cells)
-    kept = ", ".join(f"${v.name}$" for v in report.values if v.kept_for_backward) or "nothing"
-    opening, closing = quotes
-    prose = ("Backward reads forward values, so training keeps each of them until the last "
-             "backward step that reads it, where inference frees it after its last use in "
-             f"the forward pass. Kept for backward: {kept}. Counted in elements: the named "
-             "values held between two statements of the generated code, the inputs, params "
-             f"and consts (marked {opening}caller{closing}) held throughout; NumPy's "
-             "temporaries within one statement come on top.")
+    kept = m["list"].join(f"${v.name}$" for v in report.values if v.kept_for_backward)
+    prose = m["prose"].format(kept=kept or m["nothing"], opening=quotes[0], closing=quotes[1])
     if any(v.role.endswith("(shared)") for v in report.values):
-        prose += (" The values named $\\mathtt{t0}$, $\\mathtt{t1}$, ... are subexpressions "
-                  "the code computes once and shares, as in the generated module.")
+        prose += m["shared"]
     if report.abstract:
-        prose += (" The functions " + ", ".join(f"${f}$" for f in report.abstract) + " are "
-                  "abstract here: bound to built-ins, a derivative may read other values "
-                  "(the derivative of tanh reads its output, not its input).")
+        prose += m["abstract"].format(functions=m["list"].join(f"${f}$" for f in report.abstract))
     peaks = []
     for which in ("inference", "training"):
         own = report.own_peaks(which)
-        rows_ = [f"  \\text{{{which}}} &= \\underbrace{{{sp.latex(report.held_by_caller)}}}"
-                 "_{\\text{caller}}"]
+        rows_ = [f"  \\text{{{m[which]}}} &= \\underbrace{{{sp.latex(report.held_by_caller)}}}"
+                 f"_{{\\text{{{m['caller']}}}}}"]
         candidates = [sp.latex(e) for e in own]
         if sum(map(_width, candidates)) > LINE_WIDTH - 20:
             # one candidate a line: a long max does not fit the page
@@ -540,11 +531,11 @@ def _memory_parts(w, dims, dtype, quotes):
             rows_.append(f"  &\\quad + {most}")
         if dims:
             count = f"{report.bytes(which, dims, dtype):,}".replace(",", "{,}")
-            rows_.append(f"  &= {count} \\text{{ bytes in {dtype}}}")
+            rows_.append(f"  &= {count} \\text{{{m['bytes in'].format(dtype=dtype)}}}")
         peaks.append(" \\\\\n".join(rows_))
     if dims:
         sizes = ", ".join(f"{k} = {v}" for k, v in dims.items())
-        prose += f" Bytes in {dtype} at ${sizes}$."
+        prose += m["bytes at"].format(dtype=dtype, sizes=sizes)
     return prose, head, body, peaks
 
 
@@ -553,22 +544,24 @@ def _latex_memory(w, dims, dtype):
     # the readers' column wraps: a const read by every layer's step is a long list
     columns = "l" * (len(header) - 3) + "p{0.3\\textwidth}ll"
     # the two "frees after" columns under one heading: the table fits the page
-    first = " & ".join(header[:-2]) + " & \\multicolumn{2}{l}{Freed after}"
-    second = " & " * (len(header) - 2) + "inference & training"
+    m = memory_words(w.notation.lang)
+    first = " & ".join(header[:-2]) + f" & \\multicolumn{{2}}{{l}}{{{m['freed after']}}}"
+    second = " & " * (len(header) - 2) + f"{m['inference']} & {m['training']}"
     table = [f"\\begin{{tabular}}{{{columns}}}", first + " \\\\", second + " \\\\ \\hline"]
     table += [" & ".join(row) + " \\\\" for row in rows]
-    return ["\\par\\noindent\\textbf{What backward keeps.} " + prose,
+    return [f"\\par\\noindent\\textbf{{{m['heading']}}} " + prose,
             "\\begin{center}\\footnotesize\\setlength{\\tabcolsep}{4pt}", *table,
             "\\end{tabular}", "\\end{center}",
-            "\\noindent Peak memory, in elements:", _align(" \\\\\n".join(peaks))]
+            f"\\noindent {m['peak']}", _align(" \\\\\n".join(peaks))]
 
 
 def _markdown_memory(w, dims, dtype):
     prose, header, rows, peaks = _memory_parts(w, dims, dtype, ('"', '"'))
-    return ["**What backward keeps.** " + prose, "",
+    m = memory_words(w.notation.lang)
+    return [f"**{m['heading']}** " + prose, "",
             "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
             *("| " + " | ".join(row) + " |" for row in rows),
-            "", "Peak memory, in elements:", "", _markdown_display(" \\\\\n".join(peaks)), ""]
+            "", m["peak"], "", _markdown_display(" \\\\\n".join(peaks)), ""]
 
 
 def text(derivation, memory=False, dims=None, dtype="float64", **options):

@@ -10,7 +10,7 @@ follows the Chinese edition of *Dive into Deep Learning* (§3.14): 正向传播,
 
 from __future__ import annotations
 
-__all__ = ["LANGUAGES", "phrase", "page_words"]
+__all__ = ["LANGUAGES", "phrase", "page_words", "memory_words"]
 
 #: The languages a document is written in.
 LANGUAGES = ("en", "zh")
@@ -104,3 +104,44 @@ def phrase(key, lang, latex, **fields):
 def page_words(lang):
     """The words of the web page in `lang`: its buttons and its notes."""
     return _PAGE[lang]
+
+
+#: The words of the section on what backward keeps (LaTeX and Markdown; {fields} filled in).
+_MEMORY = {
+    "en": {"heading": "What backward keeps.", "peak": "Peak memory, in elements:",
+           "head": ["Value", "Elements", "Bytes", "Read by", "Inference frees after",
+                    "Training frees after"],
+           "freed after": "Freed after", "inference": "inference", "training": "training",
+           "caller": "caller", "returned": "returned", "nothing": "nothing", "list": ", ",
+           "bytes in": " bytes in {dtype}", "bytes at": " Bytes in {dtype} at ${sizes}$.",
+           "prose": ("Backward reads forward values, so training keeps each of them until the "
+                     "last backward step that reads it, where inference frees it after its last "
+                     "use in the forward pass. Kept for backward: {kept}. Counted in elements: "
+                     "the named values held between two statements of the generated code, the "
+                     "inputs, params and consts (marked {opening}caller{closing}) held "
+                     "throughout; NumPy's temporaries within one statement come on top."),
+           "shared": (" The values named $\\mathtt{t0}$, $\\mathtt{t1}$, ... are subexpressions "
+                      "the code computes once and shares, as in the generated module."),
+           "abstract": (" The functions {functions} are abstract here: bound to built-ins, a "
+                        "derivative may read other values (the derivative of tanh reads its "
+                        "output, not its input).")},
+    "zh": {"heading": "反向传播保留的中间变量。", "peak": "内存峰值（按元素计）：",
+           "head": ["值", "元素数", "字节数", "读取它的步骤", "推理时释放于", "训练时释放于"],
+           "freed after": "释放于", "inference": "推理", "training": "训练",
+           "caller": "调用者", "returned": "返回", "nothing": "无", "list": "，",
+           "bytes in": " 字节（{dtype}）", "bytes at": "字节数按 {dtype} 计，取 ${sizes}$。",
+           "prose": ("反向传播要读取正向传播的值，所以训练要保留每个值，直到最后一个读取它的反向"
+                     "传播步骤；而推理在正向传播中最后一次使用它之后就释放它。为反向传播保留的："
+                     "{kept}。按元素计数：生成代码的两条语句之间保留的具名值，以及始终保留的输入、"
+                     "参数和常量（标为{opening}调用者{closing}）；"
+                     "一条语句内 NumPy 的临时数组另计。"),
+           "shared": ("名为 $\\mathtt{t0}$、$\\mathtt{t1}$……的值是代码只计算一次并共享的"
+                      "子表达式，与生成的模块中的名称相同。"),
+           "abstract": ("函数 {functions} 在这里是抽象的：绑定到内置函数后，导数可能读取别的值"
+                        "（tanh 的导数读取它的输出，而不是它的输入）。")},
+}
+
+
+def memory_words(lang):
+    """The words of the section on what backward keeps, in `lang`."""
+    return _MEMORY[lang]
