@@ -16,12 +16,14 @@ import pytest
 def chromium():
     """The path of Chromium, or a skip (a failure in CI)."""
     found = os.environ.get("SYMBACKPROP_CHROMIUM") or shutil.which("chromium")
+    if found and not os.access(found, os.X_OK):
+        found = None
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         found, why = None, "the playwright package is not installed (pip install playwright)"
     else:
-        why = "Chromium is not installed (Debian: chromium), or SYMBACKPROP_CHROMIUM is unset"
+        why = "Chromium is not installed (Debian: chromium; SYMBACKPROP_CHROMIUM names another)"
     if found is None:
         if os.environ.get("SYMBACKPROP_CI"):
             pytest.fail(f"{why}: the web page is tested in a browser in CI")

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser import launched
+from browser import chromium, launched
 from test_page import EXAMPLES, _opened
 from typeset import compiles_xelatex
 
@@ -138,6 +138,7 @@ def test_a_language_off_the_list_is_refused():
 
 @pytest.fixture(scope="module")
 def browser():
+    chromium()  # or a skip, saying why (a failure in CI)
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
         b = launched(playwright)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from browser import inked, launched
+from browser import chromium, inked, launched
 from latex2mathml.symbols_parser import convert_symbol
 from test_hostile import HOSTILE_NAMES, MODEL, _raw_controls
 
@@ -271,6 +271,7 @@ def test_a_model_with_loops_says_html_is_not_yet_for_it(capsys):
 
 @pytest.fixture(scope="module")
 def browser():
+    chromium()  # or a skip, saying why (a failure in CI)
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
         b = launched(playwright)
