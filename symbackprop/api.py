@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from .derivation import loop_tangent, recurrences, reverse, tangent
 from .language.looped import LoopModel, WrittenOutModel
-from .printing import documents, loops
+from .printing import documents, loops, page
 from .printing.figures import Figure
 from .printing.loop_code import loop_bound
 from .printing.loop_figures import LoopFigure
@@ -89,6 +89,20 @@ class Derivation(_Printed, reverse.Derivation):
         :class:`~symbackprop.printing.figures.Figure`, which a notebook shows as SVG."""
         return Figure(self, backward)
 
+    def html(self, second_order=True, **options):
+        """The derivation as one interactive web page (:func:`symbackprop.printing.page.html`),
+        with the Hessian-vector products of the params and the second-order graph unless
+        `second_order` is False; options as in :func:`symbackprop.printing.documents.latex`.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> page = sbp.derive(sbp.load("examples/textbook_mlp.sbp")).html()
+        >>> 'data-show="second-order"' in page and "<math" in page
+        True
+        """
+        return page.html(self, derive_hvp(self) if second_order else None, **options)
+
     def lambdify(self, bind=None, wrt=None):
         """A NumPy function computing the objective and the params' gradients.
 
@@ -150,6 +164,11 @@ class HVPDerivation(_Printed, tangent.HVPDerivation):
         <second-order graph of J: 28 nodes>
         """
         return Figure(self.derivation, second_order=self)
+
+    def html(self, **options):
+        """The first-order derivation and these Hessian-vector products as one interactive
+        web page (:func:`symbackprop.printing.page.html`)."""
+        return page.html(self.derivation, self, **options)
 
     def lambdify(self, bind=None):
         """A NumPy function computing J, its gradients and H v for the `wrt` variables.

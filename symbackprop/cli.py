@@ -31,6 +31,7 @@ from .printing import documents
 from .printing.figures import FORMATS, graph_figure
 from .printing.files import write_atomically
 from .printing.memory import DTYPES
+from .printing.words import LANGUAGES
 from .printing.numpy_code import generate_source
 from .proofs.check import TOLERANCE, check, default_dims
 from .proofs.sizes import refuse_beyond, small_dims
@@ -45,6 +46,7 @@ examples:
   symbackprop derive examples/textbook_mlp.sbp
   symbackprop derive examples/textbook_mlp.sbp --format tex --standalone -o mlp.tex
   symbackprop derive examples/textbook_mlp.sbp --format md --nabla --transpose T
+  symbackprop derive examples/textbook_mlp.sbp --format html -o mlp.html
   symbackprop graph  examples/textbook_mlp.sbp --format png -o mlp.png
   symbackprop check  examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error
   symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2
@@ -145,12 +147,21 @@ def _derive(args):
         raise UsageError("--dims and --dtype go with --memory (sizes and element type to price "
                          "the memory table in bytes)")
     notation = dict(prod=args.prod, shapes=args.shapes, substituted=args.substituted,
-                    nabla=args.nabla, memory=args.memory, dims=args.dims or None,
+                    nabla=args.nabla, lang=args.lang, memory=args.memory, dims=args.dims or None,
                     dtype=args.dtype)
     if args.format == "text":
         if args.standalone:
             raise UsageError("--standalone goes with --format tex")
+        if args.memory and args.lang != "en":
+            raise UsageError("--memory with --lang: not yet in text; write --format tex or md")
         text = documents.text(d, **notation)
+    elif args.format == "html":
+        if args.standalone or args.memory:
+            raise UsageError("--standalone and --memory do not go with --format html "
+                             "(a page is a whole document)")
+        text = d.html(**{k: notation[k] for k in ("prod", "shapes", "substituted", "nabla",
+                                                  "lang")},
+                      bold=args.bold, transpose=args.transpose)
     else:
         notation.update(bold=args.bold, transpose=args.transpose)
         if args.format == "tex":
@@ -166,12 +177,16 @@ def _derive(args):
 def _derive_loops(d, args):
     """A model with loops, derived for a general index."""
     unsupported = [flag for flag, used in (("--memory", args.memory and args.format != "text"),
+                                           ("--lang", args.lang != "en"),
                                            ("--dims", bool(args.dims)),
                                            ("--substituted", args.substituted)) if used]
     if unsupported:
         raise UsageError(f"{', '.join(unsupported)}: not yet for a model with loops derived in "
                          "general; write it out with --unroll T=3")
     notation = dict(prod=args.prod, shapes=args.shapes, nabla=args.nabla)
+    if args.format == "html":
+        raise UsageError("--format html: not yet for a model with loops; write it out with "
+                         "--unroll " + ",".join(f"{n}=3" for n in d.model.lengths))
     if args.standalone and args.format != "tex":
         raise UsageError("--standalone goes with --format tex")
     if args.format == "text":
@@ -462,8 +477,9 @@ def _add_dtype(p):
 def _derive_command(sub):
     p = _command(sub, "derive", "print the backward derivation, step by step", _derive,
                  "symbackprop derive examples/textbook_mlp.sbp --format tex -o mlp.tex")
-    _add_document(p, ("text", "tex", "md"), "text (Unicode, the default), tex (a LaTeX fragment "
-                  "for \\input) or md (Markdown with $$ blocks)")
+    _add_document(p, ("text", "tex", "md", "html"), "text (Unicode, the default), tex (a LaTeX "
+                  "fragment for \\input), md (Markdown with $$ blocks) or html (one page that "
+                  "works offline: the graphs, and the equations of the node clicked)")
     notation = p.add_argument_group("notation")
     notation.add_argument("--bold", choices=("boldsymbol", "mathbf"), default="boldsymbol",
                           help="LaTeX macro for vectors and matrices (default boldsymbol)")
@@ -476,6 +492,10 @@ def _derive_command(sub):
     notation.add_argument("--substituted", action="store_true",
                           help="add each adjoint in forward variables only")
     notation.add_argument("--nabla", action="store_true", help="write ∇_W J instead of ∂J/∂W")
+    notation.add_argument("--lang", choices=LANGUAGES, default="en",
+                          help="the language of the headings and notes: en (the default) or zh "
+                          "(Chinese, as the textbook's Chinese edition; tex compiles with "
+                          "xelatex); the formulas are the same")
     memory = p.add_argument_group("memory")
     memory.add_argument("--memory", action="store_true",
                         help="add the section 'What backward keeps' (see the memory command)")

@@ -54,7 +54,8 @@ def html(tmp_path_factory):
 
 
 def test_the_docs_build_without_warnings(html):
-    for page in ("index", "tutorial", "language", "cli", "api", "comparison", "gallery/index"):
+    for page in ("index", "tutorial", "tutorial_zh", "language", "cli", "api", "comparison",
+                 "gallery/index"):
         assert (html / f"{page}.html").is_file(), page
 
 
@@ -69,6 +70,16 @@ def test_the_tutorial_shows_the_textbook_derivation_and_graphs(html):
     svg = (html / "_images" / "textbook_mlp.svg").read_text(encoding="utf-8")
     assert "<svg" in svg and ">W1<" in svg
     # command outputs are real: check passed
+    assert "passed" in page and "proved" in page
+
+
+def test_the_chinese_tutorial_shows_the_derivation_in_chinese(html):
+    page = (html / "tutorial_zh.html").read_text(encoding="utf-8")
+    d = sbp.derive(sbp.load(ROOT / "examples/textbook_mlp.sbp"))
+    for heading in ("正向传播", "反向传播（按逆拓扑顺序，从", "参数的梯度", "反向传播保留的中间变量"):
+        assert heading in page, heading
+    for step in d.steps[1:]:  # the same formulas as the English page
+        assert _latex(d, step.node) in page, step.node
     assert "passed" in page and "proved" in page
 
 

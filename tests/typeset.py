@@ -1,4 +1,4 @@
-"""Typesetting what symbackprop prints, for the tests: pdflatex, Graphviz, KaTeX, block rows.
+"""Typesetting what symbackprop prints, for the tests: pdflatex, xelatex, Graphviz, KaTeX, rows.
 
 pdflatex (TeX Live) and KaTeX (node) are optional locally: without them, a test skips
 and says why, unless ``SYMBACKPROP_REQUIRE_TEX=1`` or ``SYMBACKPROP_REQUIRE_KATEX=1``
@@ -41,6 +41,32 @@ def compiles(directory, name, source):
     tex.write_text(source, encoding="utf-8")
     result = subprocess.run([pdflatex(), "-interaction=nonstopmode", "-halt-on-error", tex.name],
                             cwd=directory, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (Path(directory) / f"{name}.pdf").stat().st_size > 0
+    return result.stdout
+
+
+def xelatex():
+    """The path of xelatex with ctex (the Chinese documents), or a skip (a failure when TeX
+    is required)."""
+    found = shutil.which("xelatex")
+    kpsewhich = shutil.which("kpsewhich")
+    has_ctex = found and kpsewhich and subprocess.run(
+        [kpsewhich, "ctex.sty"], capture_output=True, text=True).stdout.strip()
+    if not has_ctex:
+        if os.environ.get("SYMBACKPROP_REQUIRE_TEX"):
+            pytest.fail("xelatex and ctex are required (SYMBACKPROP_REQUIRE_TEX is set)")
+        pytest.skip("xelatex or ctex is not installed (Debian: texlive-xetex "
+                    "texlive-lang-chinese)")
+    return found
+
+
+def compiles_xelatex(directory, name, source):
+    """Compile the whole LaTeX document `source` with XeLaTeX as ``name.tex``: its log."""
+    tex = Path(directory) / f"{name}.tex"
+    tex.write_text(source, encoding="utf-8")
+    result = subprocess.run([xelatex(), "-interaction=nonstopmode", "-halt-on-error", tex.name],
+                            cwd=directory, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
     assert (Path(directory) / f"{name}.pdf").stat().st_size > 0
     return result.stdout

@@ -74,14 +74,14 @@ MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
            "derivation.folded", "derivation.program", "derivation.loop_statements",
            "derivation.loop_saved", "derivation.loop_program", "derivation.tangent",
            "derivation.loop_tangent",
-           "printing.names", "printing.indicators", "printing.printers", "printing.documents",
+           "printing.names", "printing.words", "printing.indicators", "printing.printers",
+           "printing.documents",
            "printing.loops",
            "printing.loop_memory", "printing.figures", "printing.loop_figures",
            "printing.plate_layout", "printing.matrix_chains", "printing.numpy_printer",
            "printing.numpy_code", "printing.numpy_function",
            "printing.loop_code", "printing.loop_function", "printing.memory", "printing.files",
-           "printing.entries",
-           "proofs.sizes",
+           "printing.entries", "printing.markup", "printing.page", "proofs.sizes",
            "proofs.explicit",
            "proofs.check", "proofs.verify", "proofs.instances", "proofs.hessian",
            "proofs.bounded", "proofs.evaluation", "proofs.notation_values", "proofs.reading",
@@ -225,6 +225,7 @@ class SbpDerivation(_ModelDirective):
         "nabla": directives.flag,
         "bold": lambda arg: directives.choice(arg, ("boldsymbol", "mathbf")),
         "transpose": lambda arg: directives.choice(arg, ("top", "T", "mathsf")),
+        "lang": lambda arg: directives.choice(arg, ("en", "zh")),
     }
 
     def run(self):
@@ -232,7 +233,8 @@ class SbpDerivation(_ModelDirective):
         notation = {"prod": "no-prod" not in self.options,
                     "shapes": "no-shapes" not in self.options,
                     "substituted": "substituted" in self.options,
-                    "nabla": "nabla" in self.options}
+                    "nabla": "nabla" in self.options,
+                    "lang": self.options.get("lang", "en")}
         if self.options.get("format") == "text":
             text = d.text(**notation)
             literal = nodes.literal_block(text, text, language="text")

@@ -25,12 +25,15 @@ from .memory import memory_report
 from .names import (Notation, adjoint_name, display_names, hvp_display_names, notation_notes,
                     shape_latex, shape_text)
 from .printers import MatrixLatexPrinter, TextPrinter
+from .words import memory_words, phrase
 
 __all__ = ["text", "latex", "markdown", "hvp_text", "hvp_latex", "hvp_markdown",
            "STANDALONE_PREAMBLE"]
 
 #: The packages a standalone document (and a fragment's host) needs.
 STANDALONE_PREAMBLE = "\\usepackage{amsmath}\n\\usepackage{amssymb}\n"
+#: What a document in Chinese adds (it compiles with XeLaTeX).
+CHINESE_PREAMBLE = "\\usepackage{ctex}\n"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Equation:
     chain: tuple = ()  # the generic form's summands: prod(∂J/∂o, ∂o/∂h) a consumer, or R{...}
     substituted: str | None = None  # the result with the adjoints it reads substituted
     shape: str = ""  # "  ∈ ℝ^h", " \\in \\mathbb{R}^{h}" or ""
+    keys: tuple = ()  # the graph's nodes it is about: a variable, its adjoint, a tangent
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class Document:
     filename: str
     sections: tuple
     display_breaks: bool = False  # standalone LaTeX: a page may break inside a display
+    lang: str = "en"  # the language of its words (printing/words.py)
 
 
 class _Writer:
@@ -80,9 +85,10 @@ class _Writer:
         self.print = (MatrixLatexPrinter if latex else TextPrinter)(names, notation).doprint
         self.name = {n: names[("var", n)] for n in self.model.variables}
 
-    def heading(self, text, latex):
-        """The heading of this format: a terminal's is short, an article's a sentence."""
-        return latex if self.latex else text
+    def heading(self, key, **fields):
+        """What `key` says (:func:`~symbackprop.printing.words.phrase`) in the notation's
+        language, in this format: a terminal's heading is short, an article's a sentence."""
+        return phrase(key, self.notation.lang, self.latex, **fields)
 
     def in_shape(self, name):
         if not self.notation.shapes:
@@ -110,9 +116,9 @@ class _Writer:
 
 def _forward(w):
     """The forward pass: the model's assignments with their shapes."""
-    rows = tuple(Equation(w.name[n], w.print(e), shape=w.in_shape(n))
+    rows = tuple(Equation(w.name[n], w.print(e), shape=w.in_shape(n), keys=(n,))
                  for n, e in w.d.forward.items())
-    return Section(w.heading("Forward", "Forward pass."), rows, wrap=False)
+    return Section(w.heading("forward"), rows, wrap=False)
 
 
 def _backward_steps(w, chain, substituted):
@@ -131,33 +137,34 @@ def _backward_steps(w, chain, substituted):
             if full != step.result:
                 shown = w.print(full)
         out.append(Equation(w.print(step.adjoint), w.print(step.result), terms, shown,
-                            w.in_shape(step.node)))
+                            w.in_shape(step.node), (step.node, step.adjoint.name)))
     return tuple(out)
 
 
 def _notation(w, results):
     """A section saying what Φ, φ and max's indicators are, where the formulas use them."""
     notes = notation_notes([*w.d.forward.values(), *results], w.print, w.latex)
-    return [Section(w.heading("Notation", "Notation."), notes=tuple(notes))] if notes else []
+    return [Section(w.heading("notation"), notes=tuple(notes))] if notes else []
 
 
 def _backprop_document(w):
     """Forward, Backward, Gradients of the params (if there are params)."""
     seed = w.adjoint(w.model.objective)
-    backward = Section(
-        w.heading(f"Backward (reverse topological order, from {seed} = 1)",
-                  f"Backward pass, in reverse topological order, from ${seed} = 1$."),
-        _backward_steps(w, w.notation.prod, w.notation.substituted), own_displays=True)
+    backward = Section(w.heading("backward", seed=seed),
+                       _backward_steps(w, w.notation.prod, w.notation.substituted),
+                       own_displays=True)
     # 0 where the objective does not depend on a param
-    gradients = tuple(Equation(w.print(w.d.step(n).adjoint), w.print(w.d.step(n).result))
-                      if n in w.d.order else Equation(w.adjoint(n), "0") for n in w.d.params)
+    gradients = tuple(Equation(w.print(w.d.step(n).adjoint), w.print(w.d.step(n).result),
+                               keys=(n, w.d.step(n).adjoint.name))
+                      if n in w.d.order else Equation(w.adjoint(n), "0", keys=(n,))
+                      for n in w.d.params)
     sections = [_forward(w), backward]
     if gradients:
-        sections.append(Section(w.heading("Gradients of the params", "Gradients of the params."),
-                                gradients, boxed=True))
+        sections.append(Section(w.heading("gradients"), gradients, boxed=True))
     sections += _notation(w, [s.result for s in w.d.steps])
-    return Document(f"Backpropagation through {w.model.objective}", "Backpropagation",
-                    w.model.filename, tuple(sections), display_breaks=True)
+    return Document(w.heading("subject", objective=w.model.objective), w.heading("title"),
+                    w.model.filename, tuple(sections), display_breaks=True,
+                    lang=w.notation.lang)
 
 
 def _hvp_notes(w):
@@ -168,39 +175,33 @@ def _hvp_notes(w):
         at, product = "$t$ $= 0$", "$\\boldsymbol{H} \\boldsymbol{v}$"
     else:
         r, moving, moved, at, product = "R{·}", "W", "W + t V_W", "t = 0", "H v"
-    notes = [(f"{r} is the derivative along the directions: the rate of change of a value when "
-              f"every moving variable {moving} becomes {moved}, at {at} (Pearlmutter's "
-              "R-operator, forward-over-reverse).")]
+    notes = [w.heading("r operator", r=r, moving=moving, moved=moved, at=at)]
     fixed = [f"${w.name[n]}$" if w.latex else w.name[n] for n, v in w.model.variables.items()
              if v.declared and n not in w.hvp.directions]
     if fixed:
-        notes.append(f"Fixed (their tangents are 0): {', '.join(fixed)}.")
+        notes.append(w.heading("fixed", fixed=w.heading("list").join(fixed)))
     if any(s.result.has(SecondPartial) for s in w.hvp.backward):
-        notes.append("The second derivative of an abstract loss is its Hessian in the argument, "
-                     "a matrix for a vector argument (multiplying the tangent), a linear map "
-                     "for a matrix argument (applied to the tangent in brackets).")
-    notes.append("At the end, the tangent of each gradient is the Hessian of the objective "
-                 f"times the directions, restricted to that variable: {product}.")
+        notes.append(w.heading("second partial"))
+    notes.append(w.heading("at the end", product=product))
     return tuple(notes)
 
 
 def _directions(w):
     """The directions, one per moving variable, and the notes on the notation."""
     shown = [(w.print(w.hvp.directions[n]), w.name[n], w.in_shape(n)) for n in w.hvp.directions]
+    pairs = [w.heading("direction for", v=v, name=name, shape=shape) for v, name, shape in shown]
     if w.latex:  # in the heading: a display for two short symbols would waste the page
-        listed = ", ".join(f"${v}$ for ${name}$" for v, name, _ in shown)
-        return Section(f"Directions: {listed}.", notes=_hvp_notes(w))
-    return Section("Directions", notes=tuple(f"{v} for {name}{shape}" for v, name, shape in shown)
-                   + _hvp_notes(w))
+        return Section(w.heading("directions", listed=w.heading("list").join(pairs)),
+                       notes=_hvp_notes(w))
+    return Section(w.heading("directions"), notes=tuple(pairs) + _hvp_notes(w))
 
 
-def _tangents(w, which, order, steps):
+def _tangents(w, which, steps):
     """One equation per tangent step, with what it differentiates, R{...}, if asked."""
     rows = tuple(Equation(w.print(s.symbol), w.print(s.result),
                           (w.tangent(w.print(s.of)),) if w.notation.prod else (),
-                          shape=w.in_shape(s.node)) for s in steps)
-    return Section(w.heading(f"{which} tangents ({order})", f"{which} tangents, in {order}."),
-                   rows, own_displays=True, chain_if_fits=True)
+                          shape=w.in_shape(s.node), keys=(s.symbol.name,)) for s in steps)
+    return Section(w.heading(which), rows, own_displays=True, chain_if_fits=True)
 
 
 def _products(w):
@@ -209,26 +210,25 @@ def _products(w):
     for n in hvp.wrt:
         step = hvp._backward.get(n)
         lhs = w.print(step.symbol) if step is not None else w.tangent(w.adjoint(n))
-        rows.append(Equation(w.heading(f"H v for {w.name[n]}: {lhs}", lhs), w.print(hvp.hvp(n))))
-    heading = w.heading("Hessian-vector products",
-                        "Hessian-vector products of the objective, per variable.")
-    return Section(heading, tuple(rows), boxed=True)
+        rows.append(Equation(w.heading("product of", name=w.name[n], lhs=lhs),
+                             w.print(hvp.hvp(n)),
+                             keys=() if step is None else (step.symbol.name,)))
+    return Section(w.heading("products"), tuple(rows), boxed=True)
 
 
 def _hvp_document(w):
     """Forward, Backward, Directions, Forward and Backward tangents, Hessian-vector products."""
     hvp, model, seed = w.hvp, w.model, w.adjoint(w.model.objective)
-    backward = Section(w.heading(f"Backward (reverse topological order, from {seed} = 1)",
-                                 f"Backward pass, from ${seed} = 1$."),
+    backward = Section(w.heading("backward, short", seed=seed),
                        _backward_steps(w, chain=False, substituted=False))
     sections = (_forward(w), backward, _directions(w),
-                _tangents(w, "Forward", "forward order", hvp.forward),
-                _tangents(w, "Backward", "reverse topological order", hvp.backward),
-                _products(w)) + tuple(_notation(w, [s.result for s in w.d.steps]
-                                                 + [s.result for s in hvp.forward + hvp.backward]))
+                _tangents(w, "forward tangents", hvp.forward),
+                _tangents(w, "backward tangents", hvp.backward), _products(w)) + tuple(
+                    _notation(w, [s.result for s in w.d.steps]
+                              + [s.result for s in hvp.forward + hvp.backward]))
     # no display breaks: each tangent is a short display, better kept on one page
-    return Document(f"Hessian-vector products of {model.objective}", "Second derivatives",
-                    model.filename, sections)
+    return Document(w.heading("hvp subject", objective=model.objective), w.heading("hvp title"),
+                    model.filename, sections, lang=w.notation.lang)
 
 
 # --- one renderer a format, for either kind ------------------------------------------------
@@ -439,7 +439,8 @@ def _latex(document, standalone, appendix=()):
     # a line break in the file name would end the comment and start LaTeX code: it is shown
     # escaped, as every control character is
     filename = visible(document.filename.replace("\n", "\\n").replace("\r", "\\r"))
-    parts = [f"% {document.subject}, derived by symbackprop from {filename}"]
+    parts = ["% " + phrase("derived", document.lang, True, subject=document.subject,
+                           filename=filename)]
     for section in document.sections:
         if not section.subheading:
             parts.append(f"\\par\\noindent\\textbf{{{section.heading}}}")
@@ -452,10 +453,12 @@ def _latex(document, standalone, appendix=()):
         return fragment
     title = document.filename.replace("\\", "/").split("/")[-1]
     title = latex_text(title)  # a name such as a^b.sbp prints as itself, and calls nothing
+    heading = phrase("standalone title", document.lang, True, title=document.title)
     return ("\\documentclass{article}\n" + STANDALONE_PREAMBLE +
+            (CHINESE_PREAMBLE if document.lang == "zh" else "") +
             ("\\allowdisplaybreaks\n" if document.display_breaks else "") +
             "\\begin{document}\n"
-            f"\\section*{{{document.title}: \\texttt{{{title}}}}}\n" + fragment +
+            f"\\section*{{{heading}\\texttt{{{title}}}}}\n" + fragment +
             "\\end{document}\n")
 
 
@@ -478,6 +481,8 @@ def _markdown(document, appendix=()):
 
 # the renderers, for the documents of other modules (derivations with loops)
 render_text, render_latex, render_markdown = _text, _latex, _markdown
+# what a document says, before any format, for the renderers of other modules (the page)
+Writer, backprop_document, hvp_document = _Writer, _backprop_document, _hvp_document
 
 
 # --- what backward keeps (first order) --------------------------------------------------------
@@ -497,8 +502,8 @@ def _memory_parts(w, dims, dtype, quotes):
                 f"\\partial {j} / \\partial {inner}")
 
     report = memory_report(w.d, latex=True, notation=w.notation, name=inline_adjoint)
-    head = ["Value", "Elements"] + (["Bytes"] if dims else []) + [
-        "Read by", "Inference frees after", "Training frees after"]
+    m = memory_words(w.notation.lang)
+    head = m["head"][:2] + (m["head"][2:3] if dims else []) + m["head"][3:]
     sizes = report.bytes_of(dims, dtype) if dims else None
     body = []
     for v in report.values:  # the role is plain from the name (an input, an adjoint)
@@ -508,30 +513,21 @@ def _memory_parts(w, dims, dtype, quotes):
         # one $...$ per reader: the line may break between them
         cells.append(", ".join(f"${r}$" for r in v.read_by_backward) or "--")
         for freed in (v.inference_freed_after, v.training_freed_after):
-            cells.append("caller" if v.role in ("input", "param", "const")
-                         else "returned" if freed == "(returned)" else
+            cells.append(m["caller"] if v.role in ("input", "param", "const")
+                         else m["returned"] if freed == "(returned)" else
                          f"${freed}$" if freed else "--")
         body.append(cells)
-    kept = ", ".join(f"${v.name}$" for v in report.values if v.kept_for_backward) or "nothing"
-    opening, closing = quotes
-    prose = ("Backward reads forward values, so training keeps each of them until the last "
-             "backward step that reads it, where inference frees it after its last use in "
-             f"the forward pass. Kept for backward: {kept}. Counted in elements: the named "
-             "values held between two statements of the generated code, the inputs, params "
-             f"and consts (marked {opening}caller{closing}) held throughout; NumPy's "
-             "temporaries within one statement come on top.")
+    kept = m["list"].join(f"${v.name}$" for v in report.values if v.kept_for_backward)
+    prose = m["prose"].format(kept=kept or m["nothing"], opening=quotes[0], closing=quotes[1])
     if any(v.role.endswith("(shared)") for v in report.values):
-        prose += (" The values named $\\mathtt{t0}$, $\\mathtt{t1}$, ... are subexpressions "
-                  "the code computes once and shares, as in the generated module.")
+        prose += m["shared"]
     if report.abstract:
-        prose += (" The functions " + ", ".join(f"${f}$" for f in report.abstract) + " are "
-                  "abstract here: bound to built-ins, a derivative may read other values "
-                  "(the derivative of tanh reads its output, not its input).")
+        prose += m["abstract"].format(functions=m["list"].join(f"${f}$" for f in report.abstract))
     peaks = []
     for which in ("inference", "training"):
         own = report.own_peaks(which)
-        rows_ = [f"  \\text{{{which}}} &= \\underbrace{{{sp.latex(report.held_by_caller)}}}"
-                 "_{\\text{caller}}"]
+        rows_ = [f"  \\text{{{m[which]}}} &= \\underbrace{{{sp.latex(report.held_by_caller)}}}"
+                 f"_{{\\text{{{m['caller']}}}}}"]
         candidates = [sp.latex(e) for e in own]
         if sum(map(_width, candidates)) > LINE_WIDTH - 20:
             # one candidate a line: a long max does not fit the page
@@ -544,11 +540,11 @@ def _memory_parts(w, dims, dtype, quotes):
             rows_.append(f"  &\\quad + {most}")
         if dims:
             count = f"{report.bytes(which, dims, dtype):,}".replace(",", "{,}")
-            rows_.append(f"  &= {count} \\text{{ bytes in {dtype}}}")
+            rows_.append(f"  &= {count} \\text{{{m['bytes in'].format(dtype=dtype)}}}")
         peaks.append(" \\\\\n".join(rows_))
     if dims:
         sizes = ", ".join(f"{k} = {v}" for k, v in dims.items())
-        prose += f" Bytes in {dtype} at ${sizes}$."
+        prose += m["bytes at"].format(dtype=dtype, sizes=sizes)
     return prose, head, body, peaks
 
 
@@ -557,22 +553,24 @@ def _latex_memory(w, dims, dtype):
     # the readers' column wraps: a const read by every layer's step is a long list
     columns = "l" * (len(header) - 3) + "p{0.3\\textwidth}ll"
     # the two "frees after" columns under one heading: the table fits the page
-    first = " & ".join(header[:-2]) + " & \\multicolumn{2}{l}{Freed after}"
-    second = " & " * (len(header) - 2) + "inference & training"
+    m = memory_words(w.notation.lang)
+    first = " & ".join(header[:-2]) + f" & \\multicolumn{{2}}{{l}}{{{m['freed after']}}}"
+    second = " & " * (len(header) - 2) + f"{m['inference']} & {m['training']}"
     table = [f"\\begin{{tabular}}{{{columns}}}", first + " \\\\", second + " \\\\ \\hline"]
     table += [" & ".join(row) + " \\\\" for row in rows]
-    return ["\\par\\noindent\\textbf{What backward keeps.} " + prose,
+    return [f"\\par\\noindent\\textbf{{{m['heading']}}} " + prose,
             "\\begin{center}\\footnotesize\\setlength{\\tabcolsep}{4pt}", *table,
             "\\end{tabular}", "\\end{center}",
-            "\\noindent Peak memory, in elements:", _align(" \\\\\n".join(peaks))]
+            f"\\noindent {m['peak']}", _align(" \\\\\n".join(peaks))]
 
 
 def _markdown_memory(w, dims, dtype):
     prose, header, rows, peaks = _memory_parts(w, dims, dtype, ('"', '"'))
-    return ["**What backward keeps.** " + prose, "",
+    m = memory_words(w.notation.lang)
+    return [f"**{m['heading']}** " + prose, "",
             "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
             *("| " + " | ".join(row) + " |" for row in rows),
-            "", "Peak memory, in elements:", "", _markdown_display(" \\\\\n".join(peaks)), ""]
+            "", m["peak"], "", _markdown_display(" \\\\\n".join(peaks)), ""]
 
 
 def text(derivation, memory=False, dims=None, dtype="float64", **options):

@@ -31,7 +31,8 @@ from ..language.spelling import unicode_name
 from ..primitives.operators import REGISTRY
 from .names import Notation, adjoint_name, display_names, second_order_names
 
-__all__ = ["graph_figure", "backward_graph", "Figure", "FORMATS", "checked_format", "in_format"]
+__all__ = ["graph_figure", "graph_svg", "backward_graph", "Figure", "FORMATS", "checked_format",
+           "in_format"]
 
 FORMATS = ("tikz", "dot", "svg", "png")
 _COLUMNS_PER_ROW = 16
@@ -316,8 +317,13 @@ def _quote(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _dot(derivation, g):
+def _dot(derivation, g, ids=None):
+    """The DOT text of `g`; `ids` (node or edge to an id) names the SVG elements drawn."""
     labels = _labels(derivation, g, latex=False)
+
+    def named(key):
+        return f", id={_quote(ids[key])}" if ids else ""
+
     lines = [f"digraph {_quote(derivation.model.objective)} {{",
              "  rankdir=LR;",
              '  node [fontname="Helvetica", fontsize=12];',
@@ -335,10 +341,11 @@ def _dot(derivation, g):
                 attrs += ", peripheries=2"
             elif data.get("role") == "param":
                 attrs += ', style=filled, fillcolor="#eeeeee"'
-        lines.append(f"  {_quote(node)} [label={_quote(labels[node])}, {attrs}];")
+        lines.append(f"  {_quote(node)} [label={_quote(labels[node])}, {attrs}{named(node)}];")
     for u, v, data in g.edges(data=True):
-        style = " [style=dashed]" if data.get("kind") == "reads" else ""
-        lines.append(f"  {_quote(u)} -> {_quote(v)}{style};")
+        style = "style=dashed" if data.get("kind") == "reads" else ""
+        style = ", ".join(filter(None, [style, named((u, v))[2:]]))
+        lines.append(f"  {_quote(u)} -> {_quote(v)}{f' [{style}]' if style else ''};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -368,6 +375,12 @@ def _graphviz(dot_source, fmt):
     if result.returncode != 0:
         raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
     return result.stdout
+
+
+def graph_svg(derivation, g, ids):
+    """Graphviz's SVG of the graph `g` of `derivation`, each node and edge drawn as an element
+    with the id that `ids` (node, or (tail, head) pair, to a string) gives it."""
+    return _graphviz(_dot(derivation, g, ids), "svg").decode("utf-8")
 
 
 def graph_figure(derivation, format="tikz", standalone=False, backward=False, second_order=None):

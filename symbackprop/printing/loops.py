@@ -302,6 +302,9 @@ class _LoopWriter:
     """Prints the parts of one derivation with loops, for one format."""
 
     def __init__(self, derivation, latex, notation, names=None):
+        if notation.lang != "en":
+            raise ValueError(f"lang={notation.lang!r}: not yet for a model with loops derived "
+                             "in general; write it out with derivation.unrolled(...)")
         self.d, self.model, self.latex, self.notation = derivation, derivation.model, latex, \
             notation
         names = loop_names(derivation, latex, notation) if names is None else names

@@ -43,6 +43,10 @@ class Notation:
         Add each adjoint's fully substituted form, in forward variables only.
     nabla : bool
         Write ∇_W J instead of ∂J/∂W.
+    lang : {"en", "zh"}
+        The language of the headings and notes (:mod:`symbackprop.printing.words`):
+        English, or Chinese as the Chinese edition of the textbook writes them; the
+        formulas are the same in both.
     """
 
     bold: str = "boldsymbol"
@@ -51,6 +55,7 @@ class Notation:
     shapes: bool = True
     substituted: bool = False
     nabla: bool = False
+    lang: str = "en"
 
     def __post_init__(self):
         if self.bold not in BOLD:
@@ -58,6 +63,8 @@ class Notation:
         if self.transpose not in TRANSPOSE:
             raise ValueError(f"transpose must be one of {', '.join(TRANSPOSE)}, "
                              f"not {self.transpose!r}")
+        if self.lang not in ("en", "zh"):
+            raise ValueError(f"lang must be one of en, zh, not {self.lang!r}")
 
 
 BOLD = {"boldsymbol": "\\boldsymbol", "mathbf": "\\mathbf"}

@@ -2,7 +2,8 @@
 
 ``check`` and ``verify`` prove the expression trees of a derivation; a lecturer
 copies the printed text.  :func:`prove_printed` closes the gap: it writes the
-derivation's documents (text, LaTeX, Markdown, with the notation asked for),
+derivation's documents (text, LaTeX, Markdown, and on request the web page, whose
+formulas carry their LaTeX; with the notation asked for),
 takes every printed equation out of them (each forward line, each adjoint's
 result and substituted form, each param's gradient), reads each side back
 with :mod:`symbackprop.proofs.reading` under every plausible reading, and compares the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 
 import numpy as np
 import sympy as sp
@@ -32,7 +34,8 @@ from .evaluation import Binding, derivation_values, sample_values
 from .reading import Entrywise, Linear, ReadError, Scalar, Value, Vocabulary, read
 from .sizes import default_dims
 
-__all__ = ["prove_printed", "ReadbackReport", "printed_equations", "READBACK_TOLERANCE"]
+__all__ = ["prove_printed", "ReadbackReport", "printed_equations", "page_equations",
+           "READBACK_TOLERANCE"]
 
 #: Relative difference (norm-wise) within which a read formula equals its value.
 READBACK_TOLERANCE = 1e-9
@@ -97,7 +100,9 @@ class ReadbackReport:
 
 # --- taking equations out of documents ---------------------------------------------------
 
-_TEXT_SECTIONS = ("Forward", "Backward", "Closed form", "Gradients", "Hessian-vector")
+_TEXT_SECTIONS = ("Forward", "Backward", "Closed form", "Gradients", "Hessian-vector",
+                  "正向传播", "反向传播（", "参数的梯度", "正向切向量", "反向切向量",
+                  "Hessian 向量积")  # and in Chinese (printing/words.py)
 
 
 _TEXT_HEADING = re.compile(r"for ([A-Za-z]) = (.+), …, (.+):")
@@ -136,7 +141,7 @@ def _text_equations(document):
         at = _TEXT_AT.search(line)
         line = line[:at.start()] if at else line
         body = line.strip().split("  ∈ ")[0]
-        body = re.sub(r"^H v for [^:]+: ", "", body)
+        body = re.sub(r"^(H v for [^:]+|[^:]+ 的 H v): ", "", body)
         stated = _TEXT_RANGE.search(body)
         body = body[:stated.start()] if stated else body
         if body.startswith("= ") and current is not None:
@@ -234,6 +239,58 @@ def _latex_equations(document):
                 current[3] = _narrowed(current[3], stated)
     return [Equation(lhs, tuple(_SHAPE.sub("", s) for s in sides), where, ranges)
             for lhs, sides, where, ranges in out]
+
+
+class _PageEquations(HTMLParser):
+    """The equations of one part of a web page (:mod:`symbackprop.printing.page`): each
+    equation's left-hand side and sides, the TeX annotations of its formulas."""
+
+    def __init__(self, part):
+        super().__init__(convert_charrefs=True)
+        self.part, self.inside, self.role, self.text = part, False, None, None
+        self.equations = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
+        if tag == "section":
+            self.inside = attrs.get("data-document") == self.part
+        elif self.inside and tag == "div" and "eq" in classes:
+            self.equations.append(["", []])
+        elif self.inside and tag == "math":
+            self.role = next((c for c in classes if c in ("lhs", "side", "shape")), None)
+        elif tag == "annotation" and self.role and self.equations:
+            self.text = []
+
+    def handle_data(self, data):
+        if self.text is not None:
+            self.text.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "annotation" and self.text is not None:
+            formula, self.text = "".join(self.text), None
+            if self.role == "lhs":
+                self.equations[-1][0] = formula
+            elif self.role == "side":
+                self.equations[-1][1].append(formula)
+
+
+def page_equations(page, part):
+    """The equations a web page prints in its `part` (``"backprop"`` or ``"hvp"``).
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> page = sbp.derive(sbp.load("examples/textbook_mlp.sbp")).html(second_order=False)
+    >>> first = page_equations(page, "backprop")[0]
+    >>> print(first.lhs, "=", *first.sides)
+    \\boldsymbol{z} = \\boldsymbol{W}^{(1)} \\boldsymbol{x}
+    """
+    reader = _PageEquations(part)
+    reader.feed(page)
+    reader.close()
+    return [Equation(lhs, tuple(sides), f"equation {k}")
+            for k, (lhs, sides) in enumerate(reader.equations, 1)]
 
 
 def printed_equations(document, latex):
@@ -436,13 +493,15 @@ def first_failure(verdicts):
 
 def _documents(subject, formats, notation):
     from ..printing import documents
+    from ..printing.page import html
     if hasattr(subject, "derivation"):  # H v: the second-order documents
         options = dict(bold=notation.bold, transpose=notation.transpose, prod=notation.prod,
                        shapes=notation.shapes, nabla=notation.nabla)
         text_options = {k: v for k, v in options.items() if k not in ("bold", "transpose")}
         writers = {"text": (lambda: documents.hvp_text(subject, **text_options), False),
                    "LaTeX": (lambda: documents.hvp_latex(subject, **options), True),
-                   "Markdown": (lambda: documents.hvp_markdown(subject, **options), True)}
+                   "Markdown": (lambda: documents.hvp_markdown(subject, **options), True),
+                   "HTML": (lambda: html(subject.derivation, subject, **options), True)}
         return {fmt: (writers[fmt][0](), writers[fmt][1]) for fmt in formats}
     derivation = subject
     options = dict(bold=notation.bold, transpose=notation.transpose, prod=notation.prod,
@@ -451,7 +510,8 @@ def _documents(subject, formats, notation):
     text_options = {k: v for k, v in options.items() if k not in ("bold", "transpose")}
     writers = {"text": (lambda: documents.text(derivation, **text_options), False),
                "LaTeX": (lambda: documents.latex(derivation, **options), True),
-               "Markdown": (lambda: documents.markdown(derivation, **options), True)}
+               "Markdown": (lambda: documents.markdown(derivation, **options), True),
+               "HTML": (lambda: html(derivation, **options), True)}
     return {fmt: (writers[fmt][0](), writers[fmt][1]) for fmt in formats}
 
 
@@ -481,7 +541,8 @@ def prove_printed(derivation, formats=("text", "LaTeX", "Markdown"), notation=No
     derivation : Derivation or HVPDerivation
         A first-order derivation, or Hessian-vector products (their documents are read).
     formats : tuple of str
-        Which documents: ``"text"``, ``"LaTeX"``, ``"Markdown"``.
+        Which documents: ``"text"``, ``"LaTeX"``, ``"Markdown"``, ``"HTML"`` (the web
+        page's formulas, their TeX annotations: see :func:`page_equations`).
     notation : Notation, optional
         The notation the documents are written in (the default notation if None).
     bindings : tuple of int
@@ -519,9 +580,11 @@ def prove_printed(derivation, formats=("text", "LaTeX", "Markdown"), notation=No
                                                     binding, sizes)
         return vocabularies[latex, b, p]
 
+    part = "hvp" if hasattr(derivation, "derivation") else "backprop"  # of a web page
     for fmt, (document, latex) in documents.items():
         report.counts[fmt] = 0
-        for equation in printed_equations(document, latex):
+        for equation in (page_equations(document, part) if fmt == "HTML" else
+                         printed_equations(document, latex)):
             for side in equation.sides:
                 if is_definition(side, vocabulary(latex, *settings[0])):
                     continue
