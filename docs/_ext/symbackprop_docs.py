@@ -66,7 +66,7 @@ API = "api"
 #: The API pages in reading order: the façade, then the layers from the bottom up.
 MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
            "primitives.matrix_functions", "primitives.members", "primitives.functions",
-           "primitives.entries", "primitives.operators",
+           "primitives.entries", "primitives.linear_algebra", "primitives.operators",
            "language.loading", "language.tokens", "language.syntax", "language.model",
            "language.unrolling", "language.looped", "language.spelling", "derivation.graph",
            "derivation.reverse", "derivation.recurrences", "derivation.closed_forms",
@@ -345,7 +345,15 @@ OPERATOR_CASES = {
     "scale_rows": [("X: matrix(m, n)", "v: vector(m)")],
     "squared_error": [("o: vector(n)", "y: vector(n)")],
     "mse": [("o: vector(n)", "y: vector(n)")],
-    "cross_entropy": [("o: vector(n)", "y: vector(n)"), ("O: matrix(m, n)", "Y: matrix(m, n)")],
+    "cross_entropy": [("o: vector(n)", "y: vector(n)"), ("O: matrix(m, n)", "Y: matrix(m, n)"),
+                      ("O: matrix(m, n)", "Y: matrix(m, n) onehot", "z = cross_entropy(O, Y)")],
+    "eye": [("A: matrix(n, n)", "z = A + eye(n)")],
+    "diag": [("v: vector(n)",)],
+    "diag_part": [("A: matrix(n, n)",)],
+    "inv": [("X: matrix(n, n)",), ("A: matrix(k, n)", "X: matrix(n, n)", "B: matrix(n, k)",
+                                   "z = trace(A @ inv(X) @ B)")],
+    "det": [("X: matrix(n, n)",)],
+    "logdet": [("X: matrix(n, n)",), ("S: matrix(n, n) spd", "z = logdet(S)")],
 }
 
 #: How each operator is written in its one-line model (the registry's form, with
@@ -363,6 +371,7 @@ GROUPS = [
     ("Along each row", ["softmax", "log_softmax", "logsumexp", "sum_rows", "mean_rows",
                         "center_rows", "scale_rows"]),
     ("Losses", ["squared_error", "mse", "cross_entropy"]),
+    ("Linear algebra", ["eye", "diag", "diag_part", "inv", "det", "logdet"]),
 ]
 
 

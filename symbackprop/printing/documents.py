@@ -22,7 +22,8 @@ from ..errors import visible
 from ..language.spelling import latex_text
 from ..primitives.matrix_functions import SecondPartial
 from .memory import memory_report
-from .names import (Notation, adjoint_name, display_names, hvp_display_names, shape_latex,
+from .names import (Notation, adjoint_name, display_names, domain_statements,
+                    hvp_display_names, shape_latex,
                     shape_text)
 from .printers import MatrixLatexPrinter, TextPrinter
 
@@ -109,10 +110,13 @@ class _Writer:
 # --- what each kind of document holds ------------------------------------------------------
 
 def _forward(w):
-    """The forward pass: the model's assignments with their shapes."""
+    """The forward pass: the model's assignments with their shapes; first, what the
+    declared domains say, if any."""
     rows = tuple(Equation(w.name[n], w.print(e), shape=w.in_shape(n))
                  for n, e in w.d.forward.items())
-    return Section(w.heading("Forward", "Forward pass."), rows, wrap=False)
+    given = domain_statements(w.model, {("var", n): s for n, s in w.name.items()}, w.latex)
+    domains = [Section(w.heading("Domains", "Domains."), notes=tuple(given))] if given else []
+    return *domains, Section(w.heading("Forward", "Forward pass."), rows, wrap=False)
 
 
 def _backward_steps(w, chain, substituted):
@@ -145,7 +149,7 @@ def _backprop_document(w):
     # 0 where the objective does not depend on a param
     gradients = tuple(Equation(w.print(w.d.step(n).adjoint), w.print(w.d.step(n).result))
                       if n in w.d.order else Equation(w.adjoint(n), "0") for n in w.d.params)
-    sections = [_forward(w), backward]
+    sections = [*_forward(w), backward]
     if gradients:
         sections.append(Section(w.heading("Gradients of the params", "Gradients of the params."),
                                 gradients, boxed=True))
@@ -214,7 +218,7 @@ def _hvp_document(w):
     backward = Section(w.heading(f"Backward (reverse topological order, from {seed} = 1)",
                                  f"Backward pass, from ${seed} = 1$."),
                        _backward_steps(w, chain=False, substituted=False))
-    sections = (_forward(w), backward, _directions(w),
+    sections = (*_forward(w), backward, _directions(w),
                 _tangents(w, "Forward", "forward order", hvp.forward),
                 _tangents(w, "Backward", "reverse topological order", hvp.backward),
                 _products(w))

@@ -24,6 +24,7 @@ from sympy.printing.str import StrPrinter
 from ..language.spelling import default_latex, unicode_name
 from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
+from ..primitives.linear_algebra import LogDet, MatrixInverse, on_symmetric
 from ..primitives.functions import TABLE, operator_latex
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
 
@@ -132,6 +133,22 @@ class _Common:
 
     def _print_AsScalar(self, expr):
         return self._print(expr.arg)
+
+    def _print_MatrixInverse(self, expr):
+        return self._inverse(expr.arg, transposed=False)
+
+    def doprint(self, expr):
+        # X⁻ᵀ of a declared symmetric (or spd) X is X⁻¹, as a lecturer writes it
+        symmetric = [k[1] for k in self.names if isinstance(k, tuple) and k[0] == "symmetric"]
+        return super().doprint(on_symmetric(expr, symmetric))
+
+    def _inverse_transpose(self, expr):
+        """X⁻ᵀ for the transpose of an inverse."""
+        return self._inverse(expr.arg.arg, True) if isinstance(expr.arg, MatrixInverse) else None
+
+    def _sized_identity(self):
+        """Whether the identity prints with its size: beside another size, or a name like I."""
+        return self.names.get(("identity", "sized"), False)
 
     def _is_adjoint(self, arg):
         return isinstance(arg, (sp.Symbol, MatrixSymbol)) and arg.name.startswith("∂")
@@ -328,10 +345,18 @@ class TextPrinter(_Common, StrPrinter):
         return f"{self._power_base(expr.base)}^⊙{exponent}"
 
     def _print_Transpose(self, expr):
+        inverse = self._inverse_transpose(expr)
+        if inverse is not None:
+            return inverse
         inner = self._print(expr.arg)
         bare = isinstance(expr.arg, MatrixSymbol) and (not any(c in inner for c in "/∇ ")
                                                        or is_tangent_name(inner))
         return (inner if bare else f"({inner})") + "ᵀ"
+
+    def _inverse(self, arg, transposed):
+        inner = self._print(arg)
+        bare = isinstance(arg, MatrixSymbol) and not any(c in inner for c in "/∇ ")
+        return (inner if bare else f"({inner})") + ("⁻ᵀ" if transposed else "⁻¹")
 
     def _print_Derivative(self, expr):
         f = expr.expr
@@ -358,7 +383,8 @@ class TextPrinter(_Common, StrPrinter):
 
     def _print_Identity(self, expr):
         # a name printed I would read as the identity: the identity then gets its size
-        return f"I_{self._print(expr.rows)}" if "I" in self.names.values() else "I"
+        sized = self._sized_identity() or "I" in self.names.values()
+        return f"I_{self._print(expr.rows)}" if sized else "I"
 
     def _print_NamedCall(self, expr):
         return f"{expr.call_text}({self._print(expr.arg)})"
@@ -406,7 +432,8 @@ class TextPrinter(_Common, StrPrinter):
             # ‖W‖², sum(x)², (xᵀ y)²: a superscript, as elsewhere in the text
             base = self._print(expr.base)
             if isinstance(expr.base, mf.AsScalar) and not isinstance(expr.base.arg,
-                                                                     sp.MatrixSymbol):
+                                                                     sp.MatrixSymbol) \
+                    or isinstance(expr.base, LogDet):  # (log det X)², not log det(X)²
                 base = f"({base})"
             return base + str(expr.exp).translate(_SUPERSCRIPT)
         if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, sp.Function):
@@ -515,6 +542,9 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
                       out)
 
     def _print_Transpose(self, expr):
+        inverse = self._inverse_transpose(expr)
+        if inverse is not None:
+            return inverse
         inner = self._print(expr.arg)
         if is_tangent_name(inner):
             return inner + TRANSPOSE[self.notation.transpose]
@@ -526,6 +556,17 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         elif "^" in inner or "_" in inner:
             inner = f"{{{inner}}}"
         return inner + TRANSPOSE[self.notation.transpose]
+
+    def _inverse(self, arg, transposed):
+        inner = self._print(arg)
+        if not isinstance(arg, MatrixSymbol) or "\\frac" in inner or (
+                "^" in inner and any(a in inner for a in _ACCENTS)):
+            inner = f"\\left({inner}\\right)"
+        elif "^" in inner or "_" in inner:
+            inner = f"{{{inner}}}"
+        mark = TRANSPOSE[self.notation.transpose][1:]
+        mark = mark[1:-1] if mark.startswith("{") else mark
+        return f"{inner}^{{-{mark if transposed else 1}}}"
 
     def _hadamard_join(self, factors):
         return " \\odot ".join(factors)
@@ -555,6 +596,8 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
 
     def _print_Pow(self, expr):
         entrywise = self._entrywise_power(expr)
+        if entrywise is None and isinstance(expr.base, LogDet) and expr.exp != -1:
+            return f"{self._parens(self._print(expr.base))}^{{{self._print(expr.exp)}}}"
         return entrywise if entrywise is not None else super()._print_Pow(expr)
 
     def _print_Abs(self, expr, exp=None):
@@ -579,7 +622,7 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
         return one + top if expr.rows == 1 and expr.cols != 1 else one
 
     def _print_Identity(self, expr):
-        if "\\mathbf{I}" in self.names.values():  # a name printed alike: add the size
+        if self._sized_identity() or "\\mathbf{I}" in self.names.values():  # add the size
             return f"\\mathbf{{I}}_{{{self._print(expr.rows)}}}"
         return "\\mathbf{I}"
 
@@ -631,7 +674,7 @@ def _atomic(expr):
         return bool(expr.exp.is_Integer and expr.exp > 1)
     if isinstance(expr, mf.AsScalar):
         return isinstance(expr.arg, MatrixSymbol)
-    return isinstance(expr, (sp.Function, mf.SumAll, mf.Norm, mf.Apply, sp.Trace))
+    return isinstance(expr, (sp.Function, mf.SumAll, mf.Norm, mf.Apply, sp.Trace, mf.NamedCall))
 
 
 def _varies(expr):
