@@ -99,7 +99,7 @@ def _torch_ops(torch, sizes=None):
 
 def _positive_logdet(torch, a):
     sign, value = torch.linalg.slogdet(a)
-    assert float(sign) > 0, "logdet of a matrix whose determinant is not positive"
+    assert float(sign.detach()) > 0, "logdet of a matrix whose determinant is not positive"
     return value
 
 

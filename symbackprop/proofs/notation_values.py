@@ -17,8 +17,8 @@ import numpy as np
 from ..primitives.functions import spelled
 
 __all__ = ["ReadError", "TOO_MANY", "BUILTINS", "builtin", "is_scalar", "add", "divide", "norm",
-           "scalar_power", "entrywise_power", "superscript_power", "inverse", "combine", "distinct",
-           "readings"]
+           "scalar_power", "entrywise_power", "superscript_power", "inverse", "combine",
+           "distinct", "readings"]
 
 #: Readings kept per subformula; more distinct values than this make a formula unreadable.
 TOO_MANY = 64

@@ -151,7 +151,8 @@ _TEXT_FUNCTIONS = ["log_softmax", "logsumexp", "softmax", "sum", "tr", "det", "l
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # not \\d: 𝟏 and 𝟙 are Unicode digits
 
 _LATEX_FIXED = [
-    (r"^{-\top}", "⁻ᵀ"), (r"^{-T}", "⁻ᵀ"), (r"^{-\mathsf{T}}", "⁻ᵀ"), (r"\left\|", "‖"), (r"\right\|_F", "‖"), (r"\right\|", "‖"), (r"\left(", "("),
+    (r"^{-\top}", "⁻ᵀ"), (r"^{-T}", "⁻ᵀ"), (r"^{-\mathsf{T}}", "⁻ᵀ"),
+    (r"\left\|", "‖"), (r"\right\|_F", "‖"), (r"\right\|", "‖"), (r"\left(", "("),
     (r"\right)", ")"), (r"\left[", "["), (r"\right]", "]"), (r"\Bigl(", "("), (r"\Bigr)", ")"),
     (r"\bigl(", "("), (r"\bigr)", ")"), (r"\Bigl\|", "‖"), (r"\Bigr\|_F", "‖"),
     (r"\Bigr\|", "‖"), (r"\Bigl[", "["), (r"\Bigr]", "]"), (r"\Bigl|", "|"),
