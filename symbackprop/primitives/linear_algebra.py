@@ -19,7 +19,8 @@ formulas), in generated NumPy (``_symbackprop_numpy``) and its tangent
     R{log det X} = tr(X^-1 R{X}).
 
 ``logdet(X)`` is the log of a positive determinant (the generated code computes
-it with ``slogdet``, whose value is log |det X|; both have the derivative X^-T).
+it with ``slogdet``, whose value is the log of the absolute value of the determinant;
+both have the derivative X^-T).
 """
 
 from __future__ import annotations

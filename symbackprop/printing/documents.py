@@ -467,7 +467,9 @@ def _markdown(document, appendix=()):
             parts += [f"**{section.heading}**", ""]
         elif section.heading:
             parts += [section.heading, ""]
-        if section.equations or section.notes:
+        if section.notes:  # a paragraph (\medskip is LaTeX's, not Markdown's)
+            parts += [" ".join(section.notes), ""]
+        elif section.equations:
             parts += [_latex_section(section, _markdown_display), ""]
     return "\n".join([*parts, *appendix])
 
