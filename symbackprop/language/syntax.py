@@ -456,8 +456,9 @@ class _Parser:
         if tok.text not in DOMAINS:
             close = difflib.get_close_matches(tok.text, list(DOMAINS), n=1, cutoff=0.5)
             hint = f"; did you mean '{close[0]}'?" if close else ""
+            *others, last = DOMAINS
             raise self.error(f"unknown domain '{tok.text}': the type may be followed by "
-                             f"{', '.join(DOMAINS)}, then 'as \"...\"'{hint}", tok)
+                             f"{', '.join(others)} or {last}, then 'as \"...\"'{hint}", tok)
         return tok.text
 
     def type_spec(self):
