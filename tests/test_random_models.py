@@ -11,7 +11,8 @@ every built-in: + - * / @ ^ (exponents 1, 2, 3, -1, -2), unary -, .T (of scalars
 vectors, matrices), the entrywise functions (sin, cos, sinh, cosh and abs too),
 sum mean norm trace, softmax
 log_softmax logsumexp (vectors, row vectors, matrix rows), the row-wise sum_rows
-mean_rows center_rows scale_rows, and the three losses; scalar and vector-to-rows
+mean_rows center_rows scale_rows, diag and diag_part, and the three losses; scalar and
+vector-to-rows
 broadcasting; literals (0 included); `as "..."` names.
 
 It also tracks a bound on every value's magnitude and, where known, a positive
@@ -328,10 +329,23 @@ def u_center_rows(t):
     return _call("center_rows", t, 2 * t.bound, None)
 
 
+def u_diag(t):
+    if t.shape[0] != "vector" or t.shape[1] == UNIT:
+        return None
+    return _call("diag", t, t.bound, None, matrix(t.shape[1], t.shape[1]))
+
+
+def u_diag_part(t):
+    kind, rows, cols = t.shape
+    if kind != "matrix" or rows != cols:
+        return None
+    return _call("diag_part", t, t.bound, t.low, vector(rows), t.nonzero)
+
+
 UNARY = [u_neg, u_transpose, u_relu, u_sigmoid, u_tanh, u_exp, u_log, u_softplus, u_sqrt,
          u_sin, u_cos, u_sinh, u_cosh, u_abs, u_square, u_pow(1), u_pow(2), u_pow(3),
          u_pow(-1), u_pow(-2), u_sum, u_mean, u_norm, u_trace, u_softmax, u_log_softmax,
-         u_logsumexp, u_sum_rows, u_mean_rows, u_center_rows]
+         u_logsumexp, u_sum_rows, u_mean_rows, u_center_rows, u_diag, u_diag_part]
 
 
 # --- binary operators: (term, term) -> term or None --------------------------------
