@@ -103,10 +103,10 @@ def _one_hot(model, values, key):
 def torch_function(model, values, wrt):
     """Value and gradients of a (written-out) model by PyTorch autograd, tensors made once."""
     import torch
-    from reference import _torch_ops
+    from reference import _sizes, _torch_ops
     from symbackprop.language.model import Literal, Ref
 
-    ops = _torch_ops(torch)
+    ops = _torch_ops(torch, _sizes(model, values))
     given = {}
     for v in model.variables.values():
         if v.declared:

@@ -34,7 +34,7 @@ class _Ops(dict):
         return lambda s, a: function(a)
 
 
-def _torch_ops(torch):
+def _torch_ops(torch, sizes=None):
     F = torch.nn.functional
 
     def broadcast(value, shape, to):
@@ -106,7 +106,30 @@ def _torch_ops(torch):
         "min_cols": lambda s, a: torch.amin(a, dim=0, keepdim=True).T,
         "huber": lambda s, r, delta: F.huber_loss(r, torch.zeros_like(r), reduction="sum",
                                                   delta=float(delta)),
+        "eye": lambda s: torch.eye(sizes[s.param], dtype=torch.float64),
+        "diag": lambda s, v: torch.diag(v.reshape(-1)),
+        "diag_part": lambda s, a: torch.diagonal(a).reshape(-1, 1),
+        "inv": lambda s, a: torch.linalg.inv(a),
+        "det": lambda s, a: torch.linalg.det(a),
+        "logdet": lambda s, a: _positive_logdet(torch, a),
     })
+
+
+def _positive_logdet(torch, a):
+    sign, value = torch.linalg.slogdet(a)
+    assert float(sign.detach()) > 0, "logdet of a matrix whose determinant is not positive"
+    return value
+
+
+def _sizes(model, arrays):
+    """Each dim symbol's size, read off the arrays of the declared variables."""
+    out = {}
+    for v in model.variables.values():
+        if v.declared and not v.shape.is_scalar:
+            shape = np.shape(arrays[v.name])
+            for symbol, size in zip((v.shape.rows, v.shape.cols), shape):
+                out[symbol] = size
+    return out
 
 
 def torch_value_and_grad(model, arrays, wrt):
@@ -116,7 +139,7 @@ def torch_value_and_grad(model, arrays, wrt):
     vectors 1-D, matrices 2-D, scalars floats.
     """
     torch = torch_or_skip()
-    ops = _torch_ops(torch)
+    ops = _torch_ops(torch, _sizes(model, arrays))
     env = {}
     for v in model.variables.values():
         if not v.declared:
@@ -160,7 +183,7 @@ def torch_hvp(model, arrays, directions):
     of the model's expression trees as :func:`torch_value_and_grad`.
     """
     torch = torch_or_skip()
-    ops = _torch_ops(torch)
+    ops = _torch_ops(torch, _sizes(model, arrays))
     moving = list(directions)
 
     def tensor(name, value):

@@ -31,7 +31,7 @@ def _axis(shape):
     return 0 if shape.kind == "vector" else 1
 
 
-def _numpy_ops():
+def _numpy_ops(sizes=None):
     def broadcast(value, shape, to):
         # a vector(k), a k x 1 column here, is added to every row of a matrix(n, k)
         return value.T if shape.kind == "vector" and to.kind == "matrix" else value
@@ -109,6 +109,12 @@ def _numpy_ops():
         "min_cols": lambda s, a: np.min(a, axis=0).reshape(-1, 1),
         "huber": lambda s, r, delta: float(np.sum(np.where(
             np.abs(r) <= delta, 0.5 * np.square(r), delta * (np.abs(r) - 0.5 * delta)))),
+        "eye": lambda s: np.eye(sizes[s.param]),
+        "diag": lambda s, v: np.diag(np.ravel(v)),
+        "diag_part": lambda s, a: np.array([[a[i, i]] for i in range(a.shape[0])]),
+        "inv": lambda s, a: np.linalg.solve(a, np.eye(a.shape[0])),
+        "det": lambda s, a: float(np.prod(np.linalg.eigvals(a)).real),
+        "logdet": lambda s, a: float(np.sum(np.log(np.linalg.eigvals(a))).real),
     }
 
 
@@ -159,6 +165,10 @@ def _explicit_value(model, arrays):
     return float(value.xreplace(point).evalf(30))
 
 
+def _sizes(model):
+    return {model.dims[n]: s for n, s in DIMS.items()}
+
+
 def _tree(model):
     return next(a.tree for a in model.assignments if a.target == "E")
 
@@ -183,7 +193,7 @@ def test_explicit_definition_agrees_with_numpy(row, seed):
     model = _model(row)
     arrays = random_arrays(model, DIMS, seed)
     mine = _explicit_value(model, arrays)
-    theirs = _evaluate(_tree(model), _columns(model, arrays), _numpy_ops(), float)
+    theirs = _evaluate(_tree(model), _columns(model, arrays), _numpy_ops(_sizes(model)), float)
     assert np.shape(mine) == np.shape(theirs), (np.shape(mine), np.shape(theirs))
     np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-14)
 
@@ -195,7 +205,7 @@ def test_explicit_definition_agrees_with_pytorch(row):
     arrays = random_arrays(model, DIMS, seed=2)
     env = {name: torch.tensor(np.asarray(value, dtype=np.float64), dtype=torch.float64)
            for name, value in _columns(model, arrays).items()}
-    theirs = _evaluate(_tree(model), env, _torch_ops(torch),
+    theirs = _evaluate(_tree(model), env, _torch_ops(torch, _sizes(model)),
                        lambda v: torch.tensor(float(v), dtype=torch.float64))
     theirs = theirs.detach().numpy()
     mine = _explicit_value(model, arrays)

@@ -1,4 +1,4 @@
-"""Declared domains: `positive` and `unit` variables, drawn from and assumed where defined.
+"""Declared domains: drawn from, assumed where defined, used by rules, stated in documents.
 
 A model that takes ``log`` or ``sqrt`` of its data is defined only where the
 data are positive: without a domain, `check` draws standard normal data and
@@ -8,8 +8,10 @@ stops at the first non-finite value; with one, it draws from the domain, and
 
 import numpy as np
 import pytest
+import sympy as sp
 
 import symbackprop as sbp
+from symbackprop.primitives.linear_algebra import MatrixInverse
 from symbackprop.proofs.check import _largest_step, random_arrays
 
 #: log and sqrt of a positive input, log(u) and log(1 - u) of a unit one, and both
@@ -81,8 +83,99 @@ def test_a_positive_scalar_is_a_positive_symbol():
     assert d.adjoint("s") == d.symbols["c"]
 
 
-@pytest.mark.parametrize("name", ["positive", "unit"])
+@pytest.mark.parametrize("name", ["positive", "unit", "onehot", "simplex", "symmetric", "spd"])
 def test_the_domain_words_are_not_keywords(name):
-    model = sbp.parse(f"dim n\ninput {name}: vector(n) {name}\nJ = sum(log({name}))\n"
+    model = sbp.parse(f"dim n\ninput {name}: matrix(n, n) {name}\nJ = sum(exp({name}))\n"
                       "objective J")
     assert model.variables[name].domain == name
+
+
+# --- the domains of whole vectors and matrices ------------------------------------------
+
+WHOLE = """\
+dim n, q
+input Y: matrix(n, q) onehot
+input y: vector(q) onehot
+input P: matrix(n, q) simplex
+input p: vector(q) simplex
+param O: matrix(n, q)
+param o: vector(q)
+param S: matrix(q, q) spd
+param T: matrix(q, q) symmetric
+J = cross_entropy(O, Y) + cross_entropy(o, y) + cross_entropy(O, P) + cross_entropy(o, p)
+K = J + logdet(S) + trace(inv(S) @ T)
+objective K
+"""
+
+
+def test_the_domains_of_whole_values_are_drawn_from():
+    model = sbp.parse(WHOLE)
+    for seed in range(10):
+        a = random_arrays(model, {"n": 3, "q": 4}, seed)
+        assert np.all(np.isin(a["Y"], (0.0, 1.0))) and np.all(a["Y"].sum(axis=1) == 1)
+        assert np.all(np.isin(a["y"], (0.0, 1.0))) and a["y"].sum() == 1
+        assert np.all(a["P"] >= 0) and np.allclose(a["P"].sum(axis=1), 1)
+        assert np.all(a["p"] >= 0) and np.isclose(a["p"].sum(), 1)
+        assert np.array_equal(a["T"], a["T"].T) and np.array_equal(a["S"], a["S"].T)
+        assert np.min(np.linalg.eigvalsh(a["S"])) >= 4 - 1e-12  # A Aᵀ + n I
+
+
+def test_lines_summing_to_one_give_the_textbook_gradient_of_cross_entropy():
+    d = sbp.derive(sbp.parse(WHOLE))
+    assert d.pretty(d.step("O").result) == "(1/n) (softmax(O) - P) + (1/n) (softmax(O) - Y)"
+    assert d.pretty(d.step("o").result) == "2 softmax(o) - p - y"
+    # without the domain, the exact rule for any targets: each line weighted by its sum
+    general = sbp.derive(sbp.parse(WHOLE.replace(" onehot", "").replace(" simplex", "")))
+    assert "⊙" in general.pretty(general.step("O").result)
+
+
+def test_a_param_with_a_domain_keeps_the_general_rule():
+    # a param moves (training steps, the directions of H v) off its domain's lines
+    d = sbp.derive(sbp.parse("dim q\nparam o: vector(q)\nparam y: vector(q) simplex\n"
+                             "J = cross_entropy(o, y)\nobjective J\n"))
+    assert "sum(y)" in d.pretty(d.step("o").result)
+
+
+def test_check_and_verify_prove_the_rules_on_the_domains():
+    model = sbp.parse(WHOLE)
+    report = sbp.check(model, dims={"n": 2, "q": 3})
+    assert report.ok, str(report)
+    assert set(report.errors) == {"Y", "y", "P", "p", "O", "o", "S", "T"}
+    report = sbp.verify(model, dims={"n": 2, "q": 2})
+    assert report.ok, str(report)
+
+
+def test_the_inverse_transpose_of_a_symmetric_matrix_prints_as_its_inverse():
+    d = sbp.derive(sbp.parse(WHOLE))
+    assert d.pretty(d.adjoint("S")) == "-S⁻¹ Tᵀ S⁻¹ + S⁻¹"
+    # the derivation keeps the unconstrained gradient, S⁻ᵀ, which the generated code computes
+    assert d.step("S").result.has(sp.Transpose(MatrixInverse(d.symbols["S"])))
+
+
+def test_the_documents_state_the_domains_before_the_forward_pass():
+    d = sbp.derive(sbp.parse(WHOLE))
+    text = d.text()
+    assert text.startswith("Domains\n  Y ∈ {0,1}^(n×q), each row one-hot.\n"
+                           "  y ∈ {0,1}^q, one-hot.\n"
+                           "  P ∈ ℝ^(n×q), each row in the probability simplex (entries ≥ 0 "
+                           "summing to 1).\n")
+    assert "  S ∈ 𝕊₊₊^q, symmetric positive definite.\n  T ∈ 𝕊^q, symmetric.\n\nForward" \
+        in text
+    latex = d.latex()
+    assert "$\\boldsymbol{S} \\in \\mathbb{S}_{++}^{q}$, symmetric positive definite." in latex
+    assert "$\\boldsymbol{Y} \\in \\{0, 1\\}^{n \\times q}$, each row one-hot." in latex
+    positive = sbp.derive(sbp.parse(DOMAINS))
+    assert "  c > 0.\n" in positive.text() and "  u ∈ (0, 1)^n.\n" in positive.text()
+
+
+@pytest.mark.parametrize("declaration, message", [
+    ("param X: matrix(n, q) spd", "'spd' is a domain of square matrices, and 'X' is a matrix"),
+    ("param X: vector(n) symmetric", "'symmetric' is a domain of square matrices"),
+    ("input y: scalar onehot", "'onehot' is a domain of vectors and matrices (each row)"),
+    ("input y: matrix(n, q) simplx", "unknown domain 'simplx'"),
+])
+def test_a_domain_the_shape_cannot_have_is_an_error_at_the_declaration(declaration, message):
+    with pytest.raises(sbp.ModelError) as err:
+        sbp.parse(f"dim n, q\n{declaration}\nJ = sum(exp(X))\nobjective J\n", filename="m.sbp")
+    assert message in str(err.value)
+    assert "m.sbp:2:" in str(err.value)

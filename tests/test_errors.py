@@ -94,7 +94,8 @@ SYNTAX = [
          "scalar, vector(n) or matrix(m, n)", id="bad-type-name"),
     case("dim h, d\nparam W: matrix(h d)\n", 2, 19, "matrix takes 2 sizes", id="matrix-one-size"),
     case("dim d\ninput x: vector(d) postive\n", 2, 20, "unknown domain 'postive'",
-         "positive or unit", "did you mean 'positive'?", id="misspelt-domain"),
+         "positive, unit, onehot, simplex, symmetric or spd", "did you mean 'positive'?",
+         id="misspelt-domain"),
     case("dim d\ninput x: vector(d) real\n", 2, 20, "unknown domain 'real'",
          absent=("did you mean",), id="unknown-domain-far"),
     case('dim d\ninput x: vector(d) as "x" unit\n', 2, 27, "the domain 'unit' goes after the "

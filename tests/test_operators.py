@@ -32,6 +32,8 @@ param A: matrix(m, n)
 param B: matrix(m, n)
 param S: matrix(n, n)
 param P: matrix(k, n)
+param X: matrix(k, k) spd
+param Q: matrix(k, k)
 param u: vector(m)
 param v: vector(n)
 param w: vector(n)
@@ -152,6 +154,18 @@ ROWS = {
     "huber vector": ("huber(A @ v - ym, 0.5)", "scalar"),
     "huber matrix": ("huber(A - B, c0)", "scalar"),
     "huber scalar": ("huber(a - b, 0.5)", "scalar"),
+    # X is spd, so X + Q - Q.T (its symmetric part X) is invertible with a positive determinant
+    "eye": ("S + 2 * eye(n)", "matrix(n, n)"),
+    "diag": ("diag(v)", "matrix(n, n)"),
+    "diag_part": ("diag_part(S)", "vector(n)"),
+    "diag_part of a product": ("diag_part(A.T @ B)", "vector(n)"),
+    "inv": ("inv(X + Q - Q.T)", "matrix(k, k)"),
+    "inv spd": ("inv(X)", "matrix(k, k)"),
+    "det": ("det(X + Q - Q.T)", "scalar"),
+    "det spd": ("det(X)", "scalar"),
+    "logdet": ("logdet(X + Q - Q.T)", "scalar"),
+    "logdet spd": ("logdet(X)", "scalar"),
+    "trace of A X^-1 B (Cookbook)": ("trace(P.T @ inv(X + Q - Q.T) @ P)", "scalar"),
 }
 # a new scalar function is tested where it is defined: on A, or on square(A) + 1 if positive
 for _row in called():

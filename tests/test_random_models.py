@@ -13,9 +13,9 @@ leaky_relu with a literal slope too), max and min of two values and of all entri
 sum mean norm trace, softmax
 log_softmax logsumexp (vectors, row vectors, matrix rows), the row-wise sum_rows
 mean_rows center_rows scale_rows shift_rows max_rows min_rows, the column-wise sum_cols
-mean_cols center_cols scale_cols max_cols min_cols, and the four losses (huber with a literal
-threshold); scalar, vector-to-rows and row-vector-to-rows broadcasting; literals (0 included);
-`as "..."` names.
+mean_cols center_cols scale_cols max_cols min_cols, diag and diag_part, and the four losses
+(huber with a literal threshold); scalar, vector-to-rows and row-vector-to-rows broadcasting;
+literals (0 included); `as "..."` names.
 
 It also tracks a bound on every value's magnitude and, where known, a positive
 lower bound on its entries, so that ``log``, ``sqrt``, division and negative
@@ -385,12 +385,26 @@ def u_lines(name):
     return u
 
 
+def u_diag(t):
+    if t.shape[0] != "vector" or t.shape[1] == UNIT:
+        return None
+    return _call("diag", t, t.bound, None, matrix(t.shape[1], t.shape[1]))
+
+
+def u_diag_part(t):
+    kind, rows, cols = t.shape
+    if kind != "matrix" or rows != cols:
+        return None
+    return _call("diag_part", t, t.bound, t.low, vector(rows), t.nonzero)
+
+
 UNARY = [u_neg, u_transpose, u_relu, u_sigmoid, u_tanh, u_exp, u_log, u_softplus, u_sqrt,
          u_sin, u_cos, u_sinh, u_cosh, u_abs, u_square, u_pow(1), u_pow(2), u_pow(3),
          u_pow(-1), u_pow(-2), u_sum, u_mean, u_norm, u_trace, u_softmax, u_log_softmax,
          u_logsumexp, u_sum_rows, u_mean_rows, u_center_rows, u_sum_cols, u_mean_cols,
          u_center_cols, u_leaky_relu, u_elu, u_gelu, u_extreme("max"), u_extreme("min"),
-         *[u_lines(f"{k}_{lines}") for k in ("max", "min") for lines in ("rows", "cols")]]
+         *[u_lines(f"{k}_{lines}") for k in ("max", "min") for lines in ("rows", "cols")],
+         u_diag, u_diag_part]
 
 
 # --- binary operators: (term, term) -> term or None --------------------------------

@@ -446,3 +446,50 @@ def test_the_density_of_gelu_is_never_the_models_phi():
     assert "\\operatorname{normal\\_pdf}" in latex
     assert "normal_pdf(x) = exp(-x²/2)/√(2π) its density" in text
     assert prove_printed(d).ok, str(prove_printed(d))
+
+
+# --- the linear algebra of square matrices ---------------------------------------------------
+
+def _square_vocabulary(latex=False):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 3)) + 3 * np.eye(3)
+    bold = "\\boldsymbol{X}" if latex else "X"
+    return x, Vocabulary({bold: [Value(x)], "v" if not latex else "\\boldsymbol{v}":
+                          [Value(np.arange(1.0, 4.0).reshape(3, 1))]}, sizes=(3,), latex=latex)
+
+
+def test_the_inverse_its_transpose_and_the_determinants_read_one_way():
+    x, v = _square_vocabulary()
+    inverse = np.linalg.inv(x)
+    for formula, value in [("X⁻¹", inverse), ("X⁻ᵀ", inverse.T), ("-X⁻ᵀ X X⁻ᵀ", -inverse.T @ x
+                                                                     @ inverse.T),
+                           ("det(X) X⁻ᵀ", np.linalg.det(x) * inverse.T),
+                           ("log det(X)", np.log(np.linalg.det(x))),
+                           ("(log det(X))²", np.log(np.linalg.det(x)) ** 2),
+                           ("diag(v)", np.diag([1.0, 2.0, 3.0])),
+                           ("diag(X)", np.diagonal(x).reshape(3, 1)), ("X + I", x + np.eye(3))]:
+        (read_value,) = read(formula, v)
+        assert np.allclose(read_value, value), formula
+    x, v = _square_vocabulary(latex=True)
+    for formula, value in [("\\boldsymbol{X}^{-1}", inverse),
+                           ("\\boldsymbol{X}^{-\\top}", inverse.T),
+                           ("\\boldsymbol{X}^{-T}", inverse.T),
+                           ("\\log\\det\\left(\\boldsymbol{X}\\right)", np.log(np.linalg.det(x))),
+                           ("\\det\\left(\\boldsymbol{X}\\right) \\boldsymbol{X}^{-\\top}",
+                            np.linalg.det(x) * inverse.T)]:
+        (read_value,) = read(formula, v)
+        assert np.allclose(read_value, value), formula
+
+
+def test_a_name_printed_like_the_identity_gives_the_identity_its_size():
+    d = sbp.derive(sbp.parse("dim n, k\ninput I: matrix(n, n)\nparam W: matrix(n, n)\n"
+                             "J = trace(I @ W + 2 * eye(n))\nobjective J\n"))
+    assert d.pretty(d.forward["J"]) == "tr(I W + 2 I_n)"
+    assert "\\boldsymbol{I} \\boldsymbol{W} + 2 \\mathbf{I}_{n}" in d.latex()
+    assert prove_printed(d).ok
+    two = sbp.derive(sbp.parse("dim n, k\nparam W: matrix(n, n)\nparam V: matrix(k, k)\n"
+                               "J = trace(W + eye(n)) + trace(V - eye(k))\nobjective J\n"))
+    assert "I_n" in two.pretty(two.forward["J"]) and "I_k" in two.pretty(two.forward["J"])
+    one = sbp.derive(sbp.parse("dim n\nparam W: matrix(n, n)\nJ = trace(W + eye(n))\n"
+                               "objective J\n"))
+    assert one.pretty(one.forward["J"]) == "tr(W + I)"

@@ -67,14 +67,15 @@ API = "api"
 MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
            "primitives.matrix_functions", "primitives.members", "primitives.pieces",
            "primitives.functions", "primitives.entries", "primitives.reductions",
-           "primitives.piecewise", "primitives.operators",
+           "primitives.piecewise", "primitives.linear_algebra", "primitives.operators",
            "language.loading", "language.tokens", "language.syntax", "language.model",
            "language.unrolling", "language.looped", "language.spelling", "derivation.graph",
            "derivation.reverse", "derivation.recurrences", "derivation.closed_forms",
            "derivation.folded", "derivation.program", "derivation.loop_statements",
            "derivation.loop_saved", "derivation.loop_program", "derivation.tangent",
            "derivation.loop_tangent",
-           "printing.names", "printing.words", "printing.indicators", "printing.printers",
+           "printing.names", "printing.words", "printing.indicators", "printing.inverses",
+           "printing.printers",
            "printing.documents",
            "printing.loops",
            "printing.loop_memory", "printing.figures", "printing.loop_figures",
@@ -357,13 +358,21 @@ OPERATOR_CASES = {
     "scale_cols": [("X: matrix(m, n)", "v: vector(n)")],
     "squared_error": [("o: vector(n)", "y: vector(n)")],
     "mse": [("o: vector(n)", "y: vector(n)")],
-    "cross_entropy": [("o: vector(n)", "y: vector(n)"), ("O: matrix(m, n)", "Y: matrix(m, n)")],
+    "cross_entropy": [("o: vector(n)", "y: vector(n)"), ("O: matrix(m, n)", "Y: matrix(m, n)"),
+                      ("O: matrix(m, n)", "Y: matrix(m, n) onehot", "z = cross_entropy(O, Y)")],
     "leaky_relu": [("A: matrix(m, n)", "z = leaky_relu(A, 0.01)")],
     "max": [("A: matrix(m, n)", "B: matrix(m, n)"), ("A: matrix(m, n)", "z = max(0, A)")],
     "min": [("A: matrix(m, n)", "B: matrix(m, n)"), ("c: scalar", "A: matrix(m, n)")],
     "max_all": [("A: matrix(m, n)", "z = max(A)")],
     "min_all": [("x: vector(n)", "z = min(x)")],
     "huber": [("r: vector(n)", "z = huber(r, 1)"), ("R: matrix(m, n)", "z = huber(R, 0.5)")],
+    "eye": [("A: matrix(n, n)", "z = A + eye(n)")],
+    "diag": [("v: vector(n)",)],
+    "diag_part": [("A: matrix(n, n)",)],
+    "inv": [("X: matrix(n, n)",), ("A: matrix(k, n)", "X: matrix(n, n)", "B: matrix(n, k)",
+                                   "z = trace(A @ inv(X) @ B)")],
+    "det": [("X: matrix(n, n)",)],
+    "logdet": [("X: matrix(n, n)",), ("S: matrix(n, n) spd", "z = logdet(S)")],
 }
 
 #: How each operator is written in its one-line model (the registry's form, with
@@ -384,6 +393,7 @@ GROUPS = [
                            "min_cols"]),
     ("Entrywise, of two arguments", ["leaky_relu", "max", "min"]),
     ("Losses", ["squared_error", "mse", "cross_entropy", "huber"]),
+    ("Linear algebra", ["eye", "diag", "diag_part", "inv", "det", "logdet"]),
 ]
 
 

@@ -192,7 +192,8 @@ def _shares(walked, symbols, adjoint, wanted, target=None, key=None):
         else:
             out = values[id(node)]
         site = Site(tuple(values[id(a)] for a in node.args), tuple(a.shape for a in node.args),
-                    node.shape, node.param, out, adj)
+                    node.shape, node.param, out, adj,
+                    tuple(getattr(a, "domain", None) for a in node.args))
         for i, arg in enumerate(node.args):
             if needs[id(arg)]:
                 pending.setdefault(id(arg), []).append(node.op.rules[i](site))

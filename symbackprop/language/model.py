@@ -48,11 +48,14 @@ class Variable:
     latex : str or None
         The LaTeX name the model gave with ``as "..."``, if any.
     line, col : int
-    domain : {None, "positive", "unit"}
+    domain : {None, "positive", "unit", "onehot", "simplex", "symmetric", "spd"}
         The values a declared variable takes, as its declaration states them:
-        any real number (None), entries > 0, or entries in the open interval
-        (0, 1).  :func:`symbackprop.check` draws data from it, and the symbols
-        of a scalar carry it as a SymPy assumption.
+        any real number (None), entries > 0, entries in the open interval
+        (0, 1), one-hot or probability rows (of a vector, or of each row of a
+        matrix), a symmetric or a symmetric positive definite matrix.
+        :func:`symbackprop.check` draws data from it, the symbols of a scalar
+        carry it as a SymPy assumption, and derivative rules may use it (the
+        rows of a one-hot or simplex target of cross_entropy sum to 1).
     """
 
     name: str
@@ -93,6 +96,9 @@ class Ref:
     line: int
     col: int
     index: tuple = ()     # of sympy.Expr: ``h[t-1]`` has (t - 1,)
+    #: The declared domain of data (an input's or a const's), which local rules may use;
+    #: None for a param, which moves (training steps, the directions of H v).
+    domain: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -354,6 +360,7 @@ class _Checker:
         self._new_name(s.name, s.line, s.col)
         shape = self._shape(s.type)
         self._scalar_name(s.name, shape, s.line, s.col)
+        _check_domain(s, shape)
         self.variables[s.name] = Variable(s.name, s.role, shape, s.latex, s.line, s.col,
                                           s.domain)
 
@@ -447,7 +454,8 @@ class _Checker:
     def _operands(self, e):
         """The sub-expressions to type before `e`; problems with `e` itself come first."""
         if isinstance(e, ast.Call):
-            self._function(e)
+            if self._function(e).name == "eye":
+                return []  # its argument is a dim, not a value
             return list(e.args)
         if isinstance(e, ast.Binary):
             if e.op == "^":
@@ -463,6 +471,8 @@ class _Checker:
             return Literal(sp.Rational(e.value.numerator, e.value.denominator), e.line, e.col)
         if isinstance(e, ast.Name):
             return self._name(e)
+        if isinstance(e, ast.Call) and e.func == "eye" and self._function(e).name == "eye":
+            return self._apply(REGISTRY["eye"], [], e.line, e.col, self._eye_size(e))
         if isinstance(e, ast.Call):
             node = self._apply(self._function(e), args, e.line, e.col)
             for i in node.op.constants:
@@ -493,7 +503,8 @@ class _Checker:
             raise _Skip
         if e.id in self.variables:
             v = self.variables[e.id]
-            return Ref(e.id, v.shape, e.line, e.col)
+            return Ref(e.id, v.shape, e.line, e.col,
+                       domain=v.domain if v.role in ("input", "const") else None)
         if e.id in self.assigned_later:
             raise ModelError(f"'{e.id}' is used before its definition at line "
                              f"{self.assigned_later[e.id]}", e.line, e.col)
@@ -521,6 +532,15 @@ class _Checker:
             raise ModelError(str(err), line, col) from None
         return Node(op, tuple(args), shape, line, col, param)
 
+    def _eye_size(self, e):
+        """The dim symbol of ``eye(n)``."""
+        (arg,) = e.args
+        if not isinstance(arg, ast.Name) or arg.id not in self.dims:
+            dims = f"; the dims are {', '.join(self.dims)}" if self.dims else ""
+            raise ModelError(f"eye takes the name of a dimension, eye(n){dims}",
+                             getattr(arg, "line", e.line), getattr(arg, "col", e.col))
+        return self.dims[arg.id]
+
     def _exponent(self, e):
         sign = 1
         if isinstance(e, ast.Unary):
@@ -545,7 +565,7 @@ class _Checker:
                 raise ModelError(f"'{name}' is a variable, not a function", e.line, e.col)
             known = list(FUNCTIONS) + list(self.functions)
             raise ModelError(f"unknown function '{name}'{_suggest(name, known)}", e.line, e.col)
-        if len(e.args) != op.arity:
+        if len(e.args) != op.arity and not (op.name == "eye" and len(e.args) == 1):
             counts = sorted({op.arity} | {k for n, k in OVERLOADS if n == name})
             told = " or ".join(map(str, counts))
             plural = "s" if counts != [1] else ""
@@ -587,6 +607,21 @@ def _check_constant_power(base, exponent, e):
 
 class _Skip(Exception):
     """A statement uses something whose definition already failed: nothing new to report."""
+
+
+#: The domains of square matrices, and of vectors or matrices whose lines are distributions.
+SQUARE_DOMAINS = ("symmetric", "spd")
+ROW_DOMAINS = ("onehot", "simplex")
+
+
+def _check_domain(s, shape):
+    """A domain that the declared shape cannot have is an error at the declaration."""
+    if s.domain in SQUARE_DOMAINS and not (shape.kind == "matrix" and shape.rows == shape.cols):
+        raise ModelError(f"'{s.domain}' is a domain of square matrices, and '{s.name}' is a "
+                         f"{shape}", s.line, s.col)
+    if s.domain in ROW_DOMAINS and shape.is_scalar:
+        raise ModelError(f"'{s.domain}' is a domain of vectors and matrices (each row), and "
+                         f"'{s.name}' is a scalar", s.line, s.col)
 
 
 def _replace_role(v, role):

@@ -12,7 +12,8 @@ A model file (``.sbp``) is a list of statements, one a line::
     objective J
 
 A declaration's type may be followed by a domain word, ``positive`` (entries
-> 0) or ``unit`` (entries in (0, 1)), and then by ``as``.
+> 0), ``unit`` (entries in (0, 1)), ``onehot``, ``simplex`` (of a vector or of each
+row of a matrix), ``symmetric`` or ``spd`` (of a square matrix), and then by ``as``.
 
 Families of values are indexed by integers, and loops define them::
 
@@ -71,7 +72,11 @@ REDUCTIONS = ("sum", "mean")
 DECLARED_ROLES = ("input", "param", "const")
 #: The words that may follow a declaration's type: the values it takes.  Not keywords:
 #: they mean a domain only there, so a variable may still be named ``unit``.
-DOMAINS = {"positive": "entries > 0", "unit": "entries in the open interval (0, 1)"}
+DOMAINS = {"positive": "entries > 0", "unit": "entries in the open interval (0, 1)",
+           "onehot": "a vector, or each row of a matrix, has one entry 1 and the others 0",
+           "simplex": "a vector, or each row of a matrix, has entries >= 0 summing to 1",
+           "symmetric": "a square matrix equal to its transpose",
+           "spd": "a symmetric positive definite matrix"}
 
 
 # --- syntax tree -------------------------------------------------------------
@@ -451,8 +456,9 @@ class _Parser:
         if tok.text not in DOMAINS:
             close = difflib.get_close_matches(tok.text, list(DOMAINS), n=1, cutoff=0.5)
             hint = f"; did you mean '{close[0]}'?" if close else ""
+            *others, last = DOMAINS
             raise self.error(f"unknown domain '{tok.text}': the type may be followed by "
-                             f"{' or '.join(DOMAINS)}, then 'as \"...\"'{hint}", tok)
+                             f"{', '.join(others)} or {last}, then 'as \"...\"'{hint}", tok)
         return tok.text
 
     def type_spec(self):

@@ -408,6 +408,8 @@ def transpose(expr):
         return HadamardProduct(*[transpose(f) for f in expr.args])
     if isinstance(expr, (OneMatrix, sp.ZeroMatrix)):
         return type(expr)(expr.cols, expr.rows)
+    if hasattr(expr, "transposed"):  # a class that knows its transpose (diag(v) is symmetric)
+        return expr.transposed()
     if isinstance(expr, (sp.Identity,)) or (isinstance(expr, sp.MatrixSymbol)
                                            and expr.rows == expr.cols == 1):
         return expr

@@ -24,6 +24,7 @@ import sympy as sp
 
 from . import expressions as ex
 from . import functions
+from . import linear_algebra
 from . import matrix_functions as mf
 from . import members
 from . import piecewise, reductions
@@ -300,6 +301,8 @@ def _cross_entropy_rule_logits(s):
     o, y = s.args
     shape = s.shapes[0]
     axis = shape.last_axis
+    if s.domains[1:] and s.domains[1] in ("onehot", "simplex"):  # each line of y sums to 1
+        return ex.mul(s.adj, _rows_averaged(shape), ex.add(mf.Softmax(o, axis), ex.neg(y)))
     # Exact for any y: the familiar softmax(o) - y holds when each line of y sums to 1.
     mass = mf.sum_all(y) if shape.kind != "matrix" else mf.spread(mf.lines_sum(y, axis, shape),
                                                                  axis, shape)
@@ -497,7 +500,8 @@ def _entrywise(row):
                                 label_latex=row.latex)
 
 
-for _op_entry in _OPERATORS + reductions.OPERATORS + piecewise.OPERATORS:
+for _op_entry in (_OPERATORS + reductions.OPERATORS + piecewise.OPERATORS
+                  + linear_algebra.OPERATORS):
     register(_op_entry)
 for _row in functions.called():  # already in the table: only their operators are new
     register(_entrywise(_row))

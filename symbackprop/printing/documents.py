@@ -22,8 +22,8 @@ from ..errors import visible
 from ..language.spelling import latex_text
 from ..primitives.matrix_functions import SecondPartial
 from .memory import memory_report
-from .names import (Notation, adjoint_name, display_names, hvp_display_names, notation_notes,
-                    shape_latex, shape_text)
+from .names import (Notation, adjoint_name, display_names, domain_statements,
+                    hvp_display_names, notation_notes, shape_latex, shape_text)
 from .printers import MatrixLatexPrinter, TextPrinter
 from .words import memory_words, phrase
 
@@ -115,10 +115,13 @@ class _Writer:
 # --- what each kind of document holds ------------------------------------------------------
 
 def _forward(w):
-    """The forward pass: the model's assignments with their shapes."""
+    """The forward pass: the model's assignments with their shapes; first, what the
+    declared domains say, if any."""
     rows = tuple(Equation(w.name[n], w.print(e), shape=w.in_shape(n), keys=(n,))
                  for n, e in w.d.forward.items())
-    return Section(w.heading("forward"), rows, wrap=False)
+    given = domain_statements(w.model, {("var", n): s for n, s in w.name.items()}, w.latex)
+    domains = [Section(w.heading("domains"), notes=tuple(given))] if given else []
+    return *domains, Section(w.heading("forward"), rows, wrap=False)
 
 
 def _backward_steps(w, chain, substituted):
@@ -158,7 +161,7 @@ def _backprop_document(w):
                                keys=(n, w.d.step(n).adjoint.name))
                       if n in w.d.order else Equation(w.adjoint(n), "0", keys=(n,))
                       for n in w.d.params)
-    sections = [_forward(w), backward]
+    sections = [*_forward(w), backward]
     if gradients:
         sections.append(Section(w.heading("gradients"), gradients, boxed=True))
     sections += _notation(w, [s.result for s in w.d.steps])
@@ -221,7 +224,7 @@ def _hvp_document(w):
     hvp, model, seed = w.hvp, w.model, w.adjoint(w.model.objective)
     backward = Section(w.heading("backward, short", seed=seed),
                        _backward_steps(w, chain=False, substituted=False))
-    sections = (_forward(w), backward, _directions(w),
+    sections = (*_forward(w), backward, _directions(w),
                 _tangents(w, "forward tangents", hvp.forward),
                 _tangents(w, "backward tangents", hvp.backward), _products(w)) + tuple(
                     _notation(w, [s.result for s in w.d.steps]
@@ -474,7 +477,9 @@ def _markdown(document, appendix=()):
             parts += [f"**{section.heading}**", ""]
         elif section.heading:
             parts += [section.heading, ""]
-        if section.equations or section.notes:
+        if section.notes:  # a paragraph (\medskip is LaTeX's, not Markdown's)
+            parts += [" ".join(section.notes), ""]
+        elif section.equations:
             parts += [_latex_section(section, _markdown_display), ""]
     return "\n".join([*parts, *appendix])
 

@@ -19,6 +19,7 @@ from ..derivation.graph import variable_latex
 from ..derivation.reverse import adjoint_symbol
 from ..language.spelling import default_latex, unicode_name
 from ..primitives import matrix_functions as mf
+from ..primitives.shapes import vector
 from ..primitives.pieces import normal_cdf, normal_pdf
 
 __all__ = ["Notation", "display_names", "hvp_display_names", "adjoint_name", "shape_latex",
@@ -104,6 +105,10 @@ def display_names(derivation, latex, notation=Notation()):
     for name, f in model.functions.items():
         out[("func", name)] = (f.latex or default_latex(name)) if latex else unicode_name(name)
     out.update(_short_partials(derivation, out))
+    for name, v in model.variables.items():  # X⁻ᵀ of a symmetric X is X⁻¹
+        if getattr(v, "domain", None) in ("symmetric", "spd"):
+            out[("symmetric", derivation.symbols[name])] = True
+    out[("identity", "sized")] = _sized_identity(derivation, out)
     out.update(normal_spellings(out.values(), latex))
     return out
 
@@ -131,7 +136,21 @@ def normal_spellings(shown, latex):
         if any(isinstance(text, str) and any(m in text for m in marks) for text in shown):
             out[("builtin", name)] = ("\\operatorname{" + name.replace("_", "\\_") + "}"
                                       if latex else name)
+
     return out
+
+
+_LIKE_I = re.compile(r"I|\\(?:mathbf|boldsymbol|bm|mathrm|mathit)\{I\}")
+
+
+def _sized_identity(derivation, names):
+    """Whether the identity prints with its size, I_n: where a name prints like I, or where
+    identities of more than one size appear in the derivation."""
+    if any(isinstance(text, str) and _LIKE_I.fullmatch(text) for text in names.values()):
+        return True
+    exprs = list(derivation.forward.values()) + [s.result for s in derivation.steps]
+    sizes = {e.rows for x in exprs if isinstance(x, sp.Basic) for e in x.atoms(sp.Identity)}
+    return len(sizes) > 1
 
 
 def _short_partials(derivation, names):
@@ -257,3 +276,41 @@ def notation_notes(exprs, show, latex):
                      "splits the adjoint evenly among tied entries (as torch.amax and "
                      "torch.amin): at a tie of k entries it is 1/k.")
     return notes
+#: How a declared domain is stated: its set in text and in LaTeX (None: the reals), and
+#: what it says of the entries, of each row of a matrix (one-hot, simplex) or of the matrix.
+_DOMAINS = {
+    "positive": (None, None, ("entries > 0", "entries $> 0$")),
+    "unit": ("(0, 1)", "(0, 1)", ("", "")),
+    "onehot": ("{0,1}", "\\{0, 1\\}", ("one-hot", "one-hot")),
+    "simplex": (None, None, ("in the probability simplex (entries ≥ 0 summing to 1)",
+                             "in the probability simplex (entries $\\geq 0$ summing to 1)")),
+    "symmetric": ("𝕊", "\\mathbb{S}", ("symmetric", "symmetric")),
+    "spd": ("𝕊₊₊", "\\mathbb{S}_{++}", ("symmetric positive definite",) * 2),
+}
+
+
+def domain_statements(model, names, latex):
+    """What the declared domains say, one sentence a variable: ``Y ∈ {0,1}^(n×q), each row
+    one-hot.``, ``Σ ∈ 𝕊₊₊^d, symmetric positive definite.`` (the set of a square domain is
+    of its size: 𝕊^n for n × n matrices), ``c > 0.`` of a positive scalar."""
+    out = []
+    for name, v in model.variables.items():
+        if not v.declared or getattr(v, "domain", None) is None:
+            continue
+        text_set, latex_set, words = _DOMAINS[v.domain]
+        square = v.domain in ("symmetric", "spd")
+        given = (shape_latex if latex else shape_text)(vector(v.shape.rows) if square
+                                                       else v.shape)
+        chosen = latex_set if latex else text_set
+        if chosen is not None:  # (0, 1)^n in place of ℝ^n
+            given = given.replace("\\mathbb{R}" if latex else "ℝ", chosen, 1)
+        said = words[latex]
+        if said and v.shape.kind == "matrix" and v.domain in ("onehot", "simplex"):
+            said = f"each row {said}"
+        shown = names[("var", name)]
+        member = "\\in" if latex else "∈"
+        formula = f"{shown} {member} {given}"
+        if v.shape.is_scalar and v.domain == "positive":
+            formula, said = f"{shown} > 0", ""
+        out.append((f"${formula}$" if latex else formula) + (f", {said}." if said else "."))
+    return out

@@ -25,9 +25,12 @@ from ..language.spelling import default_latex, unicode_name
 from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
 from ..primitives import pieces
+from ..primitives.linear_algebra import LogDet
 from ..primitives.functions import TABLE, operator_latex
 from ..primitives.reductions import unfixed_ones
 from .indicators import LatexIndicators, TextIndicators, comparison
+from .inverses import ACCENTS as _ACCENTS
+from .inverses import LatexInverses, TextInverses
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
 
 __all__ = ["TextPrinter", "MatrixLatexPrinter"]
@@ -47,6 +50,7 @@ class _Common:
         self.sized_ones = frozenset()
 
     def doprint(self, expr):
+        expr = self._symmetric_inverses(expr)  # X⁻ᵀ of a declared symmetric X is X⁻¹
         # the 𝟏 of a formula that is a spread, 𝟏 vᵀ or v 𝟏ᵀ, is written with its size, 𝟏_n:
         # nothing else in the formula says how many rows (columns) the result has
         saved, self.sized_ones = self.sized_ones, unfixed_ones(expr)
@@ -294,7 +298,7 @@ def _inline_quotient(text):
     return False
 
 
-class TextPrinter(_Common, TextIndicators, StrPrinter):
+class TextPrinter(_Common, TextIndicators, TextInverses, StrPrinter):
     """Unicode text: ``(∂J/∂o) hᵀ + λ W2``, ``∂J/∂h ⊙ φ'(z)``."""
 
     bracket_adjoints = True  # ∂J/∂o hᵀ would read as ∂J/∂(o hᵀ)
@@ -358,6 +362,9 @@ class TextPrinter(_Common, TextIndicators, StrPrinter):
         return f"{self._power_base(expr.base)}^⊙{exponent}"
 
     def _print_Transpose(self, expr):
+        inverse = self._inverse_transpose(expr)
+        if inverse is not None:
+            return inverse
         inner = self._print(expr.arg)
         bare = isinstance(expr.arg, MatrixSymbol) and (not any(c in inner for c in "/∇ ")
                                                        or is_tangent_name(inner))
@@ -387,7 +394,8 @@ class TextPrinter(_Common, TextIndicators, StrPrinter):
 
     def _print_Identity(self, expr):
         # a name printed I would read as the identity: the identity then gets its size
-        return f"I_{self._print(expr.rows)}" if "I" in self.names.values() else "I"
+        sized = self._sized_identity() or "I" in self.names.values()
+        return f"I_{self._print(expr.rows)}" if sized else "I"
 
     def _print_NamedCall(self, expr):
         return f"{expr.call_text}({self._print(expr.arg)})"
@@ -435,7 +443,8 @@ class TextPrinter(_Common, TextIndicators, StrPrinter):
             # ‖W‖², sum(x)², (xᵀ y)²: a superscript, as elsewhere in the text
             base = self._print(expr.base)
             if isinstance(expr.base, mf.AsScalar) and not isinstance(expr.base.arg,
-                                                                     sp.MatrixSymbol):
+                                                                     sp.MatrixSymbol) \
+                    or isinstance(expr.base, LogDet):  # (log det X)², not log det(X)²
                 base = f"({base})"
             return base + str(expr.exp).translate(_SUPERSCRIPT)
         if expr.exp.is_Integer and expr.exp > 1 and isinstance(expr.base, sp.Function):
@@ -465,10 +474,6 @@ class TextPrinter(_Common, TextIndicators, StrPrinter):
         return f"{text}^({self._print(exponent)})"
 
 
-#: The accents of LaTeX and amsmath, as a display name may use them (\mathbf{\hat{X}} too).
-_ACCENTS = tuple(f"\\{a}" for a in ("hat", "widehat", "tilde", "widetilde", "bar", "vec", "dot",
-                                      "ddot", "dddot", "ddddot", "check", "breve", "acute",
-                                      "grave", "mathring"))
 
 
 def _applied(name, args):
@@ -478,7 +483,7 @@ def _applied(name, args):
     return f"{name}{{\\left({args}\\right)}}"
 
 
-class MatrixLatexPrinter(_Common, LatexIndicators, LatexPrinter):
+class MatrixLatexPrinter(_Common, LatexIndicators, LatexInverses, LatexPrinter):
     """LaTeX in the textbook's notation: bold matrices, ``^\\top``, ``\\odot``, ``\\phi'``."""
 
     slash_fractions = False  # \frac{a}{b} delimits itself
@@ -551,6 +556,9 @@ class MatrixLatexPrinter(_Common, LatexIndicators, LatexPrinter):
                       out)
 
     def _print_Transpose(self, expr):
+        inverse = self._inverse_transpose(expr)
+        if inverse is not None:
+            return inverse
         inner = self._print(expr.arg)
         if is_tangent_name(inner):
             return inner + TRANSPOSE[self.notation.transpose]
@@ -591,6 +599,8 @@ class MatrixLatexPrinter(_Common, LatexIndicators, LatexPrinter):
 
     def _print_Pow(self, expr):
         entrywise = self._entrywise_power(expr)
+        if entrywise is None and isinstance(expr.base, LogDet) and expr.exp != -1:
+            return f"{self._parens(self._print(expr.base))}^{{{self._print(expr.exp)}}}"
         return entrywise if entrywise is not None else super()._print_Pow(expr)
 
     def _print_Abs(self, expr, exp=None):
@@ -613,7 +623,7 @@ class MatrixLatexPrinter(_Common, LatexIndicators, LatexPrinter):
         return one + top if expr.rows == 1 and expr.cols != 1 else one
 
     def _print_Identity(self, expr):
-        if "\\mathbf{I}" in self.names.values():  # a name printed alike: add the size
+        if self._sized_identity() or "\\mathbf{I}" in self.names.values():  # add the size
             return f"\\mathbf{{I}}_{{{self._print(expr.rows)}}}"
         return "\\mathbf{I}"
 
@@ -665,7 +675,7 @@ def _atomic(expr):
         return bool(expr.exp.is_Integer and expr.exp > 1)
     if isinstance(expr, mf.AsScalar):
         return isinstance(expr.arg, MatrixSymbol)
-    return isinstance(expr, (sp.Function, mf.SumAll, mf.Norm, mf.Apply, sp.Trace))
+    return isinstance(expr, (sp.Function, mf.SumAll, mf.Norm, mf.Apply, sp.Trace, mf.NamedCall))
 
 
 def _varies(expr):

@@ -30,6 +30,7 @@ _PHRASES = {
     "gradients": {"en": ("Gradients of the params", "Gradients of the params."),
                   "zh": ("参数的梯度", "参数的梯度。")},
     "notation": {"en": ("Notation", "Notation."), "zh": ("记号", "记号。")},
+    "domains": {"en": ("Domains", "Domains."), "zh": ("取值范围", "取值范围。")},
     "subject": {"en": ("Backpropagation through {objective}",) * 2,
                 "zh": ("{objective} 的反向传播",) * 2},
     "title": {"en": ("Backpropagation",) * 2, "zh": ("反向传播",) * 2},

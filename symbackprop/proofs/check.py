@@ -103,7 +103,10 @@ def random_arrays(model, dims, seed=0):
 
     Entries are standard normal, uniform in [0.5, 2] for a ``positive`` variable
     and in [0.05, 0.95] for a ``unit`` one; consts are uniform in [0.5, 1.5]
-    (in [0.05, 0.95] if ``unit``).
+    (in [0.05, 0.95] if ``unit``).  A ``onehot`` vector (or each row of a matrix) is
+    a random row of the identity, a ``simplex`` one the softmax of standard normals;
+    a ``symmetric`` matrix is (A + Aᵀ)/2 and an ``spd`` one A Aᵀ + n I, whose
+    eigenvalues are at least n (A standard normal, n × n).
 
     Examples
     --------
@@ -127,7 +130,9 @@ def random_arrays(model, dims, seed=0):
             dims_ = (_size_at(shape.rows, sizes),)
         else:
             dims_ = (_size_at(shape.rows, sizes), _size_at(shape.cols, sizes))
-        if _domain(v) == "unit":
+        if _domain(v) in _DRAWN:
+            value = _DRAWN[_domain(v)](rng, dims_)
+        elif _domain(v) == "unit":
             value = rng.uniform(0.05, 0.95, size=dims_)
         elif v.role == "const":
             value = rng.uniform(0.5, 1.5, size=dims_)
@@ -137,6 +142,30 @@ def random_arrays(model, dims, seed=0):
             value = rng.standard_normal(size=dims_)
         arrays[v.name] = float(value) if dims_ == () else value
     return arrays
+
+
+def _onehot(rng, shape):
+    rows = np.eye(shape[-1])[rng.integers(0, shape[-1], size=shape[0] if len(shape) == 2 else 1)]
+    return rows if len(shape) == 2 else rows[0]
+
+
+def _simplex(rng, shape):
+    e = np.exp(rng.standard_normal(shape))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _spd(rng, shape):
+    a = rng.standard_normal(shape)
+    return a @ a.T + shape[0] * np.eye(shape[0])
+
+
+def _symmetric(rng, shape):
+    a = rng.standard_normal(shape)
+    return (a + a.T) / 2
+
+
+#: How the domains of whole vectors and matrices are drawn, (rng, shape) -> array.
+_DRAWN = {"onehot": _onehot, "simplex": _simplex, "spd": _spd, "symmetric": _symmetric}
 
 
 def check(model, dims=None, bind=None, seed=0, step=LARGEST_STEP):
@@ -266,8 +295,13 @@ def _directions(shape, rng):
 
 def _largest_step(value, direction, domain, largest):
     """`largest`, or less where ``value ± step direction`` would come within half its
-    distance of the edge of its declared domain (0, or 0 and 1)."""
-    if domain == "real":
+    distance of the edge of its declared domain (0, or 0 and 1; for an spd matrix,
+    within half its least eigenvalue of singular).  The derivative compared is the
+    unconstrained one, so a step may leave a domain without an edge (a symmetric
+    matrix moves along any direction)."""
+    if domain == "spd":  # a unit direction moves no eigenvalue by more than 1
+        return min(largest, 0.5 * float(np.min(np.linalg.eigvalsh(value))))
+    if domain not in ("positive", "unit"):
         return largest
     value = np.asarray(value, dtype=np.float64)
     room = value if domain == "positive" else np.minimum(value, 1.0 - value)

@@ -267,6 +267,8 @@ class Evaluator:
         if type(e).__name__ == "SecondPartial":
             return self.binding.second_partial(e.name, e.slot, e.along,
                                                [v(a) for a in e.call_args], v(e.tangent))
+        if hasattr(e, "numeric"):  # the linear algebra of square matrices: inverse, det, ...
+            return e.numeric(*[v(a) for a in e.operands])
         return self._scalar(e)
 
     def _map(self, e):

@@ -330,6 +330,42 @@ def explicit_environment(derivation, sizes, hvp=None):
     return env
 
 
+def on_domain(derivation, env):
+    """The substitution that puts the entry symbols of declared variables on their domains.
+
+    A derivative rule may hold on a domain only (softmax(O) - Y, where each row of a
+    one-hot or simplex Y sums to 1): both sides of a proof are compared there, after
+    differentiating.  The last entry of each line of a one-hot or simplex input (or
+    const) is 1 minus the others; an entry below the diagonal of a symmetric or spd
+    matrix is the one above it.
+
+    Parameters
+    ----------
+    derivation : Derivation
+    env : dict
+        From :func:`explicit_environment`.
+
+    Returns
+    -------
+    dict of sympy.Symbol to sympy.Expr
+    """
+    out = {}
+    for name, v in derivation.model.variables.items():
+        entries = env.get(derivation.symbols[name])
+        if not isinstance(entries, sp.MatrixBase):
+            continue
+        if v.domain in ("onehot", "simplex") and v.role in ("input", "const"):
+            lines = [entries[:, 0]] if v.shape.kind == "vector" else [
+                entries[i, :] for i in range(entries.rows)]
+            for line in lines:
+                out[line[-1]] = 1 - sp.Add(*list(line)[:-1])
+        elif v.domain in ("symmetric", "spd"):
+            for i in range(entries.rows):
+                for j in range(i):
+                    out[entries[i, j]] = entries[j, i]
+    return out
+
+
 def named_environment(derivation, sizes, hvp=None):
     """Every variable, adjoint (and direction and tangent) as a matrix of entry symbols of its own.
 

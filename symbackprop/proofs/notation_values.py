@@ -17,8 +17,8 @@ import numpy as np
 from ..primitives.functions import spelled
 
 __all__ = ["ReadError", "TOO_MANY", "BUILTINS", "builtin", "is_scalar", "add", "divide", "norm",
-           "scalar_power", "entrywise_power", "superscript_power", "combine", "distinct",
-           "readings"]
+           "scalar_power", "entrywise_power", "superscript_power", "inverse", "combine",
+           "distinct", "readings"]
 
 #: Readings kept per subformula; more distinct values than this make a formula unreadable.
 TOO_MANY = 64
@@ -143,15 +143,36 @@ def _nonscalar(f):
     return g
 
 
-def _trace(x):
+def _square(x):
     if is_scalar(x) or x.shape[0] != x.shape[1]:
         raise _Mismatch
-    return np.trace(x)
+    return x
+
+
+def _trace(x):
+    return np.trace(_square(x))
+
+
+def inverse(a):
+    """The inverse of a square matrix, X⁻¹ (a singular one has no reading)."""
+    try:
+        return np.linalg.inv(_square(a))
+    except np.linalg.LinAlgError:
+        raise _Mismatch from None
+
+
+def _diag(x):
+    """diag(v) of a column, the diagonal matrix; diag(A) of a square matrix, its diagonal."""
+    if not is_scalar(x) and x.shape[1] == 1:
+        return np.diagflat(x)
+    return np.diagonal(_square(x)).reshape(-1, 1)
 
 
 #: The functions of matrices, defined here independently of the printers and of the code.
 BUILTINS = {
-    "sum": _unary(np.sum), "tr": _trace,
+    "sum": _unary(np.sum), "tr": _trace, "diag": _diag,
+    "det": lambda x: np.linalg.det(_square(x)),
+    "log det": lambda x: np.log(np.linalg.det(_square(x))),
     "softmax": _nonscalar(_softmax),
     "log_softmax": _nonscalar(lambda x: np.log(_softmax(x))),
     "logsumexp": _nonscalar(_logsumexp),
@@ -177,6 +198,8 @@ def scalar_power(a, k):
     k = float(np.asarray(k))
     if a.ndim == 2 and a.shape[0] == a.shape[1] and k >= 0 and k == int(k):
         return np.linalg.matrix_power(a, int(k))
+    if k == -1:  # X^{-1}, the inverse
+        return inverse(a)
     raise _Mismatch
 
 
@@ -188,10 +211,13 @@ def entrywise_power(a, k):
 
 
 def superscript_power(k):
-    """The power a printed superscript (x², x⁻¹) raises a scalar to, as a function."""
+    """The power a printed superscript (x², x⁻¹) raises a scalar to, as a function; X⁻¹ of
+    a square matrix is its inverse."""
     def power(a):
         if is_scalar(a):
             return a ** k
+        if k == -1:
+            return inverse(a)
         raise _Mismatch
     return power
 

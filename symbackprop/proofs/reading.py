@@ -55,6 +55,7 @@ from .notation_values import (  # part of what this module offers
     distinct,
     divide,
     entrywise_power,
+    inverse,
     is_scalar,
     norm,
     readings,
@@ -143,13 +144,14 @@ class Token:
     value: object = None
 
 
-_TEXT_OPERATORS = ["^⊙", "(", ")", "[", "]", ",", "+", "-", "⊙", "/", "ᵀ", "^", "‖", "𝟏",
+_TEXT_OPERATORS = ["⁻ᵀ", "^⊙", "(", ")", "[", "]", ",", "+", "-", "⊙", "/", "ᵀ", "^", "‖", "𝟏",
                    "𝟙", ">", "<", "≤", "≥", "'", "∂²", "∂", "·", "⁽", "⁾", "I"]
 _TEXT_FUNCTIONS = ["log_softmax", "logsumexp", "softmax", "sum", "tr", "max_rows", "min_rows",
-                   "max_cols", "min_cols"]  # with the table's
+                   "max_cols", "min_cols", "det", "log det", "diag"]  # with the table's
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # not \\d: 𝟏 and 𝟙 are Unicode digits
 
 _LATEX_FIXED = [
+    (r"^{-\top}", "⁻ᵀ"), (r"^{-T}", "⁻ᵀ"), (r"^{-\mathsf{T}}", "⁻ᵀ"),
     (r"\left\|", "‖"), (r"\right\|_F", "‖"), (r"\right\|", "‖"), (r"\left(", "("),
     (r"\right)", ")"), (r"\left[", "["), (r"\right]", "]"), (r"\Bigl(", "("), (r"\Bigr)", ")"),
     (r"\bigl(", "("), (r"\bigr)", ")"), (r"\Bigl\|", "‖"), (r"\Bigr\|_F", "‖"),
@@ -162,6 +164,7 @@ _LATEX_FIXED = [
     ("-", "-"), ("/", "/"), (">", ">"), ("<", "<"), (r"\leq", "≤"), (r"\geq", "≥"),
     ("'", "'"), ("^", "^"), ("_", "_"),
 ]
+_LATEX_DETERMINANTS = {r"\log\det": "log det", r"\det": "det"}
 # spaces only: a line break or an & left inside a group must fail to read
 _LATEX_SPACE = re.compile(r"(\s|\\,|\\;|\\quad|\\qquad|\\!)+")
 _OPERATORNAME = re.compile(r"\\operatorname\{([A-Za-z_\\]+)\}")
@@ -227,8 +230,12 @@ def _text_tokens(text, vocabulary, extra=()):
         op = next((o for o in _TEXT_OPERATORS if text.startswith(o, i)), None)
         return (Token("op", op), i + len(op)) if op else None
 
+    def inverse_transpose(text, i):  # X⁻ᵀ: not the superscript ⁻ of a power
+        return (Token("op", "⁻ᵀ"), i + 2) if text.startswith("⁻ᵀ", i) else None
+
     return _scan(text, [space, *extra, name_or_function, _number_token, _euler,
-                        _script("sup", _SUPERSCRIPTS), _script("sub", _SUBSCRIPTS), operator], 12)
+                        inverse_transpose, _script("sup", _SUPERSCRIPTS),
+                        _script("sub", _SUBSCRIPTS), operator], 12)
 
 
 def _euler(text, i):
@@ -256,6 +263,9 @@ def _latex_tokens(text, vocabulary, extra=()):
             else None
 
     def function(text, i):
+        named = next((f for f in _LATEX_DETERMINANTS if text.startswith(f, i)), None)
+        if named:  # \log\det before \log
+            return Token("func", _LATEX_DETERMINANTS[named]), i + len(named)
         fn = next((f for f in macros if text.startswith(f, i)
                    and not text[i + len(f):i + len(f) + 1].isalpha()), None)
         if fn:
@@ -376,6 +386,8 @@ class Parser:
         if self._is(pos, "ᵀ"):
             return self.postfix(combine(lambda a: a.T if not is_scalar(a) else a, values),
                                 pos + 1)
+        if self._is(pos, "⁻ᵀ"):
+            return self.postfix(combine(lambda a: inverse(a).T, values), pos + 1)
         tok = self.t[pos]
         if tok.kind == "sup":
             return self.postfix(combine(superscript_power(tok.value), values), pos + 1)

@@ -30,6 +30,7 @@ from .explicit import (
     _compare_at_points,
     explicit,
     explicit_environment,
+    on_domain,
 )
 from .sizes import small_dims
 
@@ -250,7 +251,7 @@ def _report(verdicts, dims, what, timeout, accept_numeric, start):
                         timeout, time.monotonic() - start)
 
 
-def _cells(outputs):
+def _cells(outputs, domain=None):
     """(name, index, sides) for every entry of every output; ``sides()`` is
     (derived entry, true entry), each in :func:`_canonical` form.
 
@@ -269,14 +270,17 @@ def _cells(outputs):
             mine = sp.Integer(0) if derived is None else (
                 derived if shape.is_scalar else derived[index])
             shown = index[:1] if shape.kind == "vector" else index
-            column.append((name, shown, functools.partial(_sides, mine, truth, symbol)))
+            column.append((name, shown, functools.partial(_sides, mine, truth, symbol,
+                                                          domain or {})))
         columns.append(column)
     for row in itertools.zip_longest(*columns):
         yield from (cell for cell in row if cell is not None)
 
 
-def _sides(mine, truth, symbol):
-    return _canonical(mine), _canonical(truth(symbol))
+def _sides(mine, truth, symbol, domain):
+    """Both sides, differentiated first and then put on the declared domains."""
+    return _canonical(sp.sympify(mine).xreplace(domain)), \
+        _canonical(sp.sympify(truth(symbol)).xreplace(domain))
 
 
 def verify(model, dims=None, bind=None, timeout=TIMEOUT, accept_numeric=False):
@@ -317,7 +321,7 @@ def verify(model, dims=None, bind=None, timeout=TIMEOUT, accept_numeric=False):
                 env[d.symbols[name]], gradient)
                for name, v in m.variables.items() if v.role in ("param", "input")]
     deadline = start + (math.inf if timeout is None else timeout)
-    verdicts = _judge_entries(_cells(outputs), deadline)
+    verdicts = _judge_entries(_cells(outputs, on_domain(d, env)), deadline)
     return _report(verdicts, dims, "matrix-form gradients", timeout, accept_numeric, start)
 
 
@@ -379,7 +383,7 @@ def verify_hvp(model, dims=None, bind=None, wrt=None, prove=True, timeout=TIMEOU
 
     outputs = [(n, m.variables[n].shape, explicit(hvp.hvp(n), env, sizes), env[d.symbols[n]],
                 hessian_times_v) for n in hvp.wrt]
-    built = [(n, i, sides()) for n, i, sides in _cells(outputs)]
+    built = [(n, i, sides()) for n, i, sides in _cells(outputs, on_domain(d, env))]
     cells = [(n, i, lambda sides=sides: sides) for n, i, sides in built]
     # the entries are built above, all at once: the budget is the proofs'
     deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
