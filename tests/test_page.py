@@ -82,6 +82,9 @@ _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\S")
 _WRAPPERS = {"\\boldsymbol", "\\mathbf", "\\mathrm", "\\operatorname", "\\mathcal",
              "\\mathbb", "\\mathsf", "\\text", "\\boxed"}
 _SPACES = {"\\,", "\\;", "\\!", "\\quad", "\\qquad", "\\left", "\\right"}
+#: Accents over their argument: MathML's mover shows the argument, then the mark.
+_ACCENT_MARKS = {"\\hat": "^", "\\widehat": "^", "\\tilde": "~", "\\widetilde": "~",
+                 "\\bar": "¯"}
 
 
 def _glyph(token):
@@ -103,6 +106,9 @@ def _latex_seen(tokens, i=0):
         elif t in ("^", "_", "\\sqrt"):
             inner, i = _argument(tokens, i + 1)
             out.append(("√" if t == "\\sqrt" else t) + f"({inner})")
+        elif t in _ACCENT_MARKS:  # \hat{X}: X, then its hat
+            inner, i = _argument(tokens, i + 1)
+            out.append(inner + _ACCENT_MARKS[t])
         elif t == "\\frac":
             top, i = _argument(tokens, i + 1)
             bottom, i = _argument(tokens, i)

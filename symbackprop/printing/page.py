@@ -178,6 +178,16 @@ def _equation(e, boxed, key):
     return f'<div class="eq{" boxed" if boxed else ""}" data-keys="{keys}">{row}</div>'
 
 
+def _first_order_part(second, first):
+    """How many sections the H v document `second` begins with that the page already shows
+    from `first`: its domains and forward pass (the same sections), then its backward pass
+    (the same steps, without the chain-rule lines)."""
+    k = 0
+    while k < len(second.sections) and second.sections[k] in first.sections:
+        k += 1
+    return k + 1
+
+
 def _sections(document, key, skip=0):
     out = []
     for section in document.sections[skip:]:
@@ -224,7 +234,7 @@ def html(derivation, hvp=None, **options):
     words = page_words(notation.lang)
     if hvp is not None:  # after its forward and backward passes, the first document's
         parts.append(f'<section data-document="hvp"><h2>{words["second order"]}</h2>'
-                     f'{_sections(second, key, skip=2)}</section>')
+                     f'{_sections(second, key, skip=_first_order_part(second, first))}</section>')
     buttons = "".join(f'<button type="button" data-show="{w}" aria-pressed="false">'
                       f"{words[w]}</button>" for w in graphs)
     figures = "".join(_figure(derivation, w, g, key, words) for w, g in graphs.items())
