@@ -97,9 +97,12 @@ def _numpy_ops():
 def _evaluate(tree, env, ops, literal):
     if isinstance(tree, Ref):
         return env[tree.name]
-    if isinstance(tree, Literal):
-        return literal(tree.value)
+    if isinstance(tree, Literal):  # a number, or a dim used as a value: at DIMS
+        return literal(tree.value.xreplace({sp.Symbol(n, integer=True, positive=True): k
+                                            for n, k in DIMS.items()}))
     assert isinstance(tree, Node)
+    if tree.op.name == "pow" and tree.param.is_Symbol:  # x ^ k, k a const
+        return _evaluate(tree.args[0], env, ops, literal) ** env[tree.param.name]
     return ops[tree.op.name](tree, *[_evaluate(a, env, ops, literal) for a in tree.args])
 
 

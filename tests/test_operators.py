@@ -40,6 +40,9 @@ param b: scalar
 input Y: matrix(m, n)
 input y: vector(n)
 input ym: vector(m)
+input Q: matrix(m, n) positive
+const r: scalar
+param Z: matrix(m + 2*n, n)
 """
 
 # (expression, its shape) -- the objective is sum(C * expression), C random.
@@ -76,6 +79,11 @@ ROWS = {
     "pow negative": ("(square(A) + 1)^-1", "matrix(m, n)"),
     "pow half": ("(square(v) + 1)^0.5", "vector(n)"),
     "pow scalar": ("a^2", "scalar"),
+    "pow const exponent": ("Q ^ r", "matrix(m, n)"),
+    "pow rational exponent": ("Q ^ (1/3)", "matrix(m, n)"),
+    "pow negative rational exponent": ("Q ^ (-1/2) * A", "matrix(m, n)"),
+    "matmul sum of dims": ("Z @ v", "vector(m + 2*n)"),
+    "div by a dim": ("A / n + (m - k) * B", "matrix(m, n)"),
     "square": ("square(A)", "matrix(m, n)"),
     "transpose matrix": ("A.T", "matrix(n, m)"),
     "transpose vector": ("v.T", "vector(n).T"),

@@ -30,6 +30,8 @@ from ..primitives.operators import (
 )
 from ..primitives.shapes import SCALAR, Shape, ShapeError, matrix, vector
 from . import syntax as ast
+from .dim_arithmetic import is_compound, size_polynomial
+from .exponents import EXPONENT, exponent_symbol, folded_exponent
 
 __all__ = ["Model", "Variable", "Function", "Assignment", "Node", "Ref", "Literal", "walk"]
 
@@ -95,9 +97,9 @@ class Ref:
 
 @dataclass(frozen=True)
 class Literal:
-    """A numeric constant, kept exact."""
+    """A numeric constant, kept exact: a number, or a dim's symbol (a dim used as a value)."""
 
-    value: sp.Rational
+    value: sp.Expr
     line: int
     col: int
     shape: Shape = SCALAR
@@ -312,6 +314,8 @@ class _Checker:
 
     def _size(self, size):
         value, line, col = size
+        if is_compound(value):
+            return size_polynomial(value, lambda leaf, at, to: self._size((leaf, at, to)))
         if isinstance(value, int):
             return sp.Integer(value)
         if value in self.poisoned:
@@ -468,7 +472,10 @@ class _Checker:
         if isinstance(e, ast.Binary):
             if e.op == "^":
                 exponent = self._exponent(e.right)
-                _check_constant_power(args[0], exponent, e)
+                if exponent.is_Symbol:
+                    self._positive_base(args[0], exponent, e)
+                else:
+                    _check_constant_power(args[0], exponent, e)
                 return self._apply(REGISTRY["pow"], args, e.line, e.col, exponent)
             return self._apply(REGISTRY[BINARY[e.op]], args, e.line, e.col)
         if isinstance(e, ast.Unary):
@@ -484,14 +491,14 @@ class _Checker:
         if e.id in self.variables:
             v = self.variables[e.id]
             return Ref(e.id, v.shape, e.line, e.col)
+        if e.id in self.dims:  # a dim as a value: a positive integer constant, sum(x) / n
+            return Literal(self.dims[e.id], e.line, e.col)
         if e.id in self.assigned_later:
             raise ModelError(f"'{e.id}' is used before its definition at line "
                              f"{self.assigned_later[e.id]}", e.line, e.col)
         if e.id in self.functions or e.id in FUNCTIONS:
             raise ModelError(f"'{e.id}' is a function; call it with parentheses", e.line, e.col)
         hint = _suggest(e.id, self.variables)
-        if not hint and e.id in self.dims:
-            hint = f"; '{e.id}' is a dimension, not a value"
         raise ModelError(f"unknown name '{e.id}'{hint}", e.line, e.col)
 
     def _apply(self, op, args, line, col, param=None):
@@ -502,12 +509,28 @@ class _Checker:
         return Node(op, tuple(args), shape, line, col, param)
 
     def _exponent(self, e):
-        sign = 1
-        if isinstance(e, ast.Unary):
-            sign, e = -1, e.operand
-        if not isinstance(e, ast.Num):
-            raise ModelError("the exponent of '^' must be a number", e.line, e.col)
-        return sign * sp.Rational(e.value.numerator, e.value.denominator)
+        """The exponent of '^': a rational folded from numbers, or a const scalar's symbol."""
+        value = folded_exponent(e)
+        if value is not None:
+            return value
+        if isinstance(e, ast.Name) and e.id in self.poisoned:
+            raise _Skip
+        v = self.variables.get(e.id) if isinstance(e, ast.Name) else None
+        if v is None or v.role != "const" or not v.shape.is_scalar:
+            article = "an" if v is not None and v.role[0] in "aeiou" else "a"
+            hint = (f"; '{e.id}' is {article} {v.role} {v.shape}: declare it 'const {e.id}: "
+                    "scalar'" if v is not None else "")
+            raise ModelError(f"{EXPONENT}{hint}", e.line, e.col)
+        return exponent_symbol(v)
+
+    def _positive_base(self, base, exponent, e):
+        """A power to a const exponent is real only for a positive base: a declared one."""
+        v = self.variables.get(base.name) if isinstance(base, Ref) and not base.index else None
+        if v is None or v.domain not in ("positive", "unit"):
+            what = f"'{base.name}'" if isinstance(base, Ref) else "its base"
+            raise ModelError(f"a power to the const '{exponent}' is real only for positive "
+                             f"numbers: {what} must be a variable declared positive (input x: "
+                             "vector(n) positive)", e.line, e.col)
 
     def _function(self, e):
         """The operator a call names, with its arity checked."""
@@ -541,6 +564,8 @@ def _bits(tree):
     """An upper bound on log2 of both |v| and 1/|v| for the value v of the constant `tree`,
     or None when it is not a constant built by + - * / ^ from numbers."""
     if isinstance(tree, Literal):
+        if not tree.value.is_Rational:  # a dim: its size is not known here
+            return None
         p, q = abs(tree.value.p), tree.value.q
         return max(math.log2(p) if p else 0.0, math.log2(q))
     if not isinstance(tree, Node) or tree.op.name not in ("add", "sub", "mul", "div", "neg",
@@ -550,6 +575,8 @@ def _bits(tree):
     if None in sizes:
         return None
     if tree.op.name == "pow":
+        if not tree.param.is_Rational:
+            return None
         return sizes[0] * float(abs(tree.param))
     # a sum's denominator divides the product of its terms' (1/|v| is bounded too)
     return sum(sizes) + (1.0 if tree.op.name in ("add", "sub") else 0.0)

@@ -166,7 +166,7 @@ class For:
 @dataclass(frozen=True)
 class TypeSpec:
     kind: str        # scalar | vector | matrix
-    sizes: tuple     # of (str | int | Member, line, col)
+    sizes: tuple     # of (str | int | Member | an expression of dims, line, col)
     line: int
     col: int
 
@@ -473,16 +473,23 @@ class _Parser:
         return TypeSpec(tok.text, tuple(sizes), tok.line, tok.col)
 
     def size(self):
+        """A size: a dim, a positive whole number, or dims and numbers joined by + - *."""
         tok = self.tok
-        if tok.kind == "NUMBER":
-            self.advance()
-            if not re.fullmatch(r"\d{1,%d}" % MAX_NUMBER_DIGITS, tok.text) or int(tok.text) < 1:
-                raise self.error(f"a size must be a positive whole number, not {tok.text}", tok)
-            return (int(tok.text), tok.line, tok.col)
-        name = self.name("a size (a dimension name or a positive whole number)")
-        if self.at("OP", "["):
-            return (self.member(name), name.line, name.col)
-        return (name.text, name.line, name.col)
+        if tok.kind not in ("NUMBER", "NAME") and not self.at("OP", "(") \
+                and not self.at("OP", "-"):
+            self.name("a size (a dimension name or a positive whole number)")
+        e = self.expr()
+        if isinstance(e, Num):
+            if not re.fullmatch(r"\d{1,%d}" % MAX_NUMBER_DIGITS, e.text) or int(e.text) < 1:
+                raise self.error(f"a size must be a positive whole number, not {e.text}", tok)
+            return (int(e.text), tok.line, tok.col)
+        if isinstance(e, Name):
+            if e.id in KEYWORDS:
+                raise self.error(f"'{e.id}' is a keyword and cannot be used as a size", tok)
+            return (e.id, e.line, e.col)
+        if isinstance(e, Member):
+            return (e, e.line, e.col)
+        return (e, tok.line, tok.col)   # an expression of dims: d + h, 4*h
 
     def func(self):
         self.advance()

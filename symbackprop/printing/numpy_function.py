@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+import sympy as sp
+
+from ..primitives.shapes import solved_sizes
 from .numpy_code import _dim_sources, generate_hvp_source, generate_source
 
 __all__ = ["compile_derivation", "compile_hvp"]
@@ -70,8 +73,23 @@ class _Arrays:
                     raise ValueError(f"{v.name} is a {shape}: got shape {np.shape(arrays[v.name])}"
                                      f", but {size} = {known} from the arrays before it")
             values.append(value)
-        values.extend(sizes.get(symbol, 0) for symbol in model.dims.values())
+        dims = _dims_of(sizes)
+        values.extend(dims.get(symbol, 0) for symbol in model.dims.values())
         return values
+
+
+def _dims_of(sizes):
+    """The dims' values that the arrays' sizes give, each size checked against them."""
+    dims = {}
+    for symbol, (value, rest, coefficient) in solved_sizes(list(sizes.items())).items():
+        dims[symbol] = sp.Rational(value - rest.xreplace(dims), coefficient)
+    for size, actual in sizes.items():
+        if size.free_symbols <= set(dims) and size.xreplace(dims) != actual \
+                or any(not (k.is_Integer and k > 0) for k in dims.values()):
+            shown = ", ".join(f"{s} = {k}" for s, k in dims.items())
+            raise ValueError(f"the arrays' shapes give {shown}, at which {size} is "
+                             f"{size.xreplace(dims)}, not {actual}")
+    return {symbol: int(k) for symbol, k in dims.items()}
 
 
 def _to_user(value, shape):

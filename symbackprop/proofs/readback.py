@@ -314,7 +314,10 @@ def printed_vocabulary(subject, latex, notation, evaluator, binding, sizes):
                 add(printer._partial(who, arg), Value(value))
                 for along in plain:
                     add(*_second_partial(printer, who, call, slot, along, args, binding))
-    return Vocabulary(words, sizes=tuple(sorted(set(sizes.values()))), latex=latex)
+    lengths = set(sizes.values()) | {int(k.xreplace(sizes))  # sizes d + h, 4 h too
+                                     for v in model.variables.values()
+                                     for k in (v.shape.rows, v.shape.cols) if not k.is_Atom}
+    return Vocabulary(words, sizes=tuple(sorted(lengths)), latex=latex)
 
 
 def _second_partial(printer, who, call, slot, along, args, binding):
