@@ -18,6 +18,7 @@ import os
 import stat
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import sympy as sp
@@ -25,7 +26,7 @@ import sympy as sp
 from . import __version__
 from .api import LoopDerivation, LoopHVPDerivation, derive, derive_hvp
 from .derivation.recurrences import CHECK_LENGTH
-from .errors import ModelError, visible
+from .errors import ModelError, ModelWarning, visible
 from .language.loading import load
 from .language.looped import LoopModel, WrittenOutModel
 from .primitives.operators import FUNCTIONS, REGISTRY
@@ -626,7 +627,16 @@ def main(argv=None):
         if getattr(args, "output", None) is not None and _same_file(args.output, args.model):
             raise UsageError(f"-o {args.output} is the model file itself: writing there would "
                              "replace the model by its output; nothing was written")
-        return args.func(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ModelWarning)
+            status = args.func(args)
+        for w in caught:  # a model's warnings as its errors are shown, the others as Python's
+            if not issubclass(w.category, ModelWarning):
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        for shown in dict.fromkeys(str(w.message) for w in caught
+                                   if issubclass(w.category, ModelWarning)):
+            print(shown, file=sys.stderr)
+        return status
     except ModelError as err:
         print(err.render(), file=sys.stderr)
         return 2

@@ -646,3 +646,47 @@ def test_harmless_latex_names_are_kept():
     text = ('dim n\nparam w: vector(n) as "\\hat{\\boldsymbol{\\theta}}^{(k)}_{\\mathrm{in}}"\n'
             'J = sum(w)\nobjective J\n')
     assert "\\hat{\\boldsymbol{\\theta}}^{(k)}_{\\mathrm{in}}" in sbp.derive(sbp.parse(text)).latex()
+
+
+# --- a newcomer's habits from other notations ----------------------------------------------
+
+HABITS = [
+    case("dim n\nparam w: vector(n)\nJ = w' @ w\nobjective J\n", 3, 6,
+         "a transpose is written x.T, not x'", id="prime-transpose"),
+    case("dim n\nparam λ: scalar\nJ = λ\nobjective J\n", 2, 7, "write lambda (it prints as λ)",
+         id="greek-letter"),
+    case("param Σ: scalar\nJ = Σ\nobjective J\n", 1, 7, "write Sigma (it prints as Σ)",
+         id="capital-greek-letter"),
+    case("param a: scalar\nJ = a ** 2\nobjective J\n", 2, 7, "a power is written ^, not **",
+         id="double-star-power"),
+    case("dim n\nparam w: vector(n)\nJ = w^T @ w\nobjective J\n", 3, 7,
+         "a transpose is written w.T, not w^T", id="caret-T-transpose"),
+]
+
+
+@pytest.mark.parametrize("text, line, col, fragments, absent", HABITS)
+def test_a_habit_from_another_notation_is_named(text, line, col, fragments, absent):
+    check_case(text, line, col, fragments, absent)
+
+
+def test_a_const_named_T_is_an_exponent():
+    sbp.parse("dim n\ninput x: vector(n) positive\nconst T: scalar\nJ = sum(x ^ T)\n"
+              "objective J\n")
+
+
+def test_a_param_that_does_not_reach_the_objective_is_a_warning_where_derived():
+    model = sbp.parse("dim n\nparam w: vector(n)\nparam u: vector(n)\nJ = sum(w)\nobjective J\n",
+                      filename="m.sbp")  # parsing is silent: the model is valid
+    with pytest.warns(sbp.ModelWarning) as caught:
+        d = sbp.derive(model)
+    assert [str(w.message) for w in caught] == [
+        "m.sbp:3:7: warning: ∂J/∂u = 0: u does not reach J"]
+    assert "u" not in d.order and "∂J/∂u = 0" in d.text()
+
+
+def test_the_command_line_shows_the_warning_and_succeeds(tmp_path, capsys):
+    from symbackprop.cli import main
+    path = tmp_path / "m.sbp"
+    path.write_text("dim n\nparam w: vector(n)\nparam u: vector(n)\nJ = sum(w)\nobjective J\n")
+    assert main(["derive", str(path)]) == 0
+    assert f"{path}:3:7: warning: ∂J/∂u = 0: u does not reach J" in capsys.readouterr().err

@@ -516,6 +516,8 @@ class _Checker:
         if isinstance(e, ast.Name) and e.id in self.poisoned:
             raise _Skip
         v = self.variables.get(e.id) if isinstance(e, ast.Name) else None
+        if isinstance(e, ast.Name) and e.id == "T" and v is None:
+            raise ModelError("a transpose is written w.T, not w^T", e.line, e.col)
         if v is None or v.role != "const" or not v.shape.is_scalar:
             article = "an" if v is not None and v.role[0] in "aeiou" else "a"
             hint = (f"; '{e.id}' is {article} {v.role} {v.shape}: declare it 'const {e.id}: "
