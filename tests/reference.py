@@ -68,6 +68,8 @@ def _torch_ops(torch):
         "square": lambda s, a: a * a,
         "transpose": lambda s, a: a.T if a.dim() == 2 else a,
         "copy": lambda s, a: a,
+        "vcat": lambda s, a, b: torch.cat((a, b), dim=0),
+        "hcat": lambda s, a, b: torch.cat((a, b), dim=1),
         "sum": lambda s, a: torch.sum(a),
         "mean": lambda s, a: torch.mean(a),
         "norm": lambda s, a: torch.sqrt(torch.sum(a * a)),
@@ -131,7 +133,16 @@ def _evaluate(tree, env, ops, sizes):
     assert isinstance(tree, Node)
     if tree.op.name == "pow" and tree.param.is_Symbol:  # x ^ k, k a const
         return _evaluate(tree.args[0], env, ops, sizes) ** env[tree.param.name]
+    if tree.op.name == "slice":  # rows or columns lo..hi, 1-based, at the sizes
+        return cut(_evaluate(tree.args[0], env, ops, sizes), tree.param, sizes)
     return ops[tree.op.name](tree, *[_evaluate(a, env, ops, sizes) for a in tree.args])
+
+
+def cut(value, param, sizes):
+    """Rows (axis 0) or columns (axis 1) lo to hi of a 2-D `value`, 1-based and inclusive."""
+    lo, hi, axis = param
+    lo, hi = int(lo.xreplace(sizes)), int(hi.xreplace(sizes))
+    return value[lo - 1:hi, :] if axis == 0 else value[:, lo - 1:hi]
 
 
 def dims_of(model, arrays):

@@ -66,9 +66,9 @@ API = "api"
 #: The API pages in reading order: the façade, then the layers from the bottom up.
 MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
            "primitives.matrix_functions", "primitives.members", "primitives.functions",
-           "primitives.entries", "primitives.operators",
-           "language.loading", "language.tokens", "language.syntax", "language.dim_arithmetic",
-           "language.exponents", "language.model",
+           "primitives.entries", "primitives.blocks", "primitives.operators",
+           "language.loading", "language.tokens", "language.statements", "language.syntax",
+           "language.dim_arithmetic", "language.exponents", "language.model",
            "language.unrolling", "language.looped", "language.spelling", "derivation.graph",
            "derivation.reverse", "derivation.recurrences", "derivation.closed_forms",
            "derivation.folded", "derivation.program", "derivation.loop_statements",
@@ -347,6 +347,10 @@ OPERATOR_CASES = {
     "squared_error": [("o: vector(n)", "y: vector(n)")],
     "mse": [("o: vector(n)", "y: vector(n)")],
     "cross_entropy": [("o: vector(n)", "y: vector(n)"), ("O: matrix(m, n)", "Y: matrix(m, n)")],
+    "vcat": [("a: vector(m)", "b: vector(n)"), ("A: matrix(m, n)", "B: matrix(k, n)")],
+    "hcat": [("A: matrix(m, n)", "B: matrix(m, k)")],
+    "slice": [("x: vector(m + n)", "z = x[m+1..m+n]"), ("A: matrix(m + k, n)", "z = A[1..m, :]"),
+              ("A: matrix(m, n + k)", "z = A[:, n+1..n+k]")],
 }
 
 #: How each operator is written in its one-line model (the registry's form, with
@@ -364,6 +368,7 @@ GROUPS = [
     ("Along each row", ["softmax", "log_softmax", "logsumexp", "sum_rows", "mean_rows",
                         "center_rows", "scale_rows"]),
     ("Losses", ["squared_error", "mse", "cross_entropy"]),
+    ("Blocks", ["vcat", "hcat", "slice"]),
 ]
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..errors import ModelError
+from ..primitives.blocks import slice_bounds_error
 from ..primitives.expressions import ENTRY
 from ..primitives.operators import (
     BINARY,
@@ -157,6 +158,8 @@ class Model:
     #: The statements checked, when they are not the source's own (a model with loops
     #: written out): what :meth:`bind` checks again.
     statements: tuple = field(default=None, repr=False, compare=False)
+    #: What the slices need at every size: each at least 1 (a start, a length, what is left).
+    bounds: tuple = field(default=(), repr=False, compare=False)
 
     def bind(self, bindings):
         """This model with abstract functions replaced by built-ins.
@@ -254,6 +257,7 @@ class _Checker:
         self.objective = None
         self.objective_failed = False
         self.poisoned = set()
+        self.bounds = []
 
     def model(self):
         statements = self.statements
@@ -288,7 +292,8 @@ class _Checker:
         variables[name] = _replace_role(variables[name], "objective")
         return Model(self.text, self.filename, dict(self.dims), variables, dict(self.functions),
                      tuple(self.assignments), name, dict(self.bindings),
-                     None if self.statements is None else tuple(self.statements))
+                     None if self.statements is None else tuple(self.statements),
+                     tuple(sp.expand(b) for b in self.bounds))
 
     # statements
 
@@ -459,6 +464,8 @@ class _Checker:
             return Literal(sp.Rational(e.value.numerator, e.value.denominator), e.line, e.col)
         if isinstance(e, ast.Name):
             return self._name(e)
+        if isinstance(e, ast.Slice):
+            return self._slice(e)
         if isinstance(e, ast.Call):
             node = self._apply(self._function(e), args, e.line, e.col)
             func = self.functions.get(e.func)
@@ -500,6 +507,27 @@ class _Checker:
             raise ModelError(f"'{e.id}' is a function; call it with parentheses", e.line, e.col)
         hint = _suggest(e.id, self.variables)
         raise ModelError(f"unknown name '{e.id}'{hint}", e.line, e.col)
+
+    def _slice(self, e):
+        """``v[A..B]``, ``W[A..B, :]``, ``A[:, A..B]``: a block whose bounds are sizes."""
+        ref = self._name(ast.Name(e.name, e.line, e.col))
+        shape = ref.shape
+        wanted = {"vector": 1, "row": 1, "matrix": 2}.get(shape.kind)
+        if wanted != len(e.ranges):
+            raise ModelError(f"'{e.name}' is a {shape}: slice it as {e.name}[A..B]"
+                             if wanted == 1 else f"'{e.name}' is a {shape}: it has no slices"
+                             if wanted is None else f"'{e.name}' is a {shape}: slice it as "
+                             f"{e.name}[A..B, :] or {e.name}[:, A..B]", e.line, e.col)
+        axis = 1 if shape.kind == "row" or e.ranges[0] is None else 0
+        r = next(r for r in e.ranges if r is not None)
+        lo, hi = (size_polynomial(b, lambda leaf, at, to: self._size((leaf, at, to)))
+                  for b in (r.lo, r.hi))
+        problem = slice_bounds_error(shape, lo, hi, axis)
+        if problem is not None:
+            raise ModelError(f"{problem} of '{e.name}', a {shape}", r.line, r.col)
+        size = shape.rows if axis == 0 else shape.cols
+        self.bounds.extend([lo, hi - lo + 1, size - hi + 1])
+        return self._apply(REGISTRY["slice"], [ref], e.line, e.col, (lo, hi, axis))
 
     def _apply(self, op, args, line, col, param=None):
         try:

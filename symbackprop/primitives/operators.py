@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from . import blocks
 from . import expressions as ex
 from . import functions
 from . import matrix_functions as mf
@@ -533,7 +534,7 @@ def _entrywise(row):
                                 label_latex=row.latex)
 
 
-for _op_entry in _OPERATORS:
+for _op_entry in _OPERATORS + blocks.OPERATORS:
     register(_op_entry)
 for _row in functions.called():  # already in the table: only their operators are new
     register(_entrywise(_row))

@@ -25,6 +25,8 @@ from ..language.spelling import default_latex, unicode_name
 from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
 from ..primitives.functions import TABLE, operator_latex
+from ..primitives.blocks import Stack
+from .blocks import BlockLatex, BlockText
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
 
 __all__ = ["TextPrinter", "MatrixLatexPrinter"]
@@ -264,7 +266,7 @@ def _inline_quotient(text):
     return False
 
 
-class TextPrinter(_Common, StrPrinter):
+class TextPrinter(BlockText, _Common, StrPrinter):
     """Unicode text: ``(∂J/∂o) hᵀ + λ W2``, ``∂J/∂h ⊙ φ'(z)``."""
 
     bracket_adjoints = True  # ∂J/∂o hᵀ would read as ∂J/∂(o hᵀ)
@@ -330,7 +332,8 @@ class TextPrinter(_Common, StrPrinter):
     def _print_Transpose(self, expr):
         inner = self._print(expr.arg)
         bare = isinstance(expr.arg, MatrixSymbol) and (not any(c in inner for c in "/∇ ")
-                                                       or is_tangent_name(inner))
+                                                       or is_tangent_name(inner)) \
+            or isinstance(expr.arg, Stack)  # [h; x]ᵀ: its brackets close it
         return (inner if bare else f"({inner})") + "ᵀ"
 
     def _print_Derivative(self, expr):
@@ -442,7 +445,7 @@ _ACCENTS = tuple(f"\\{a}" for a in ("hat", "widehat", "tilde", "widetilde", "bar
                                       "grave", "mathring"))
 
 
-class MatrixLatexPrinter(_Common, LatexPrinter):
+class MatrixLatexPrinter(BlockLatex, _Common, LatexPrinter):
     """LaTeX in the textbook's notation: bold matrices, ``^\\top``, ``\\odot``, ``\\phi'``."""
 
     slash_fractions = False  # \frac{a}{b} delimits itself
@@ -516,7 +519,7 @@ class MatrixLatexPrinter(_Common, LatexPrinter):
 
     def _print_Transpose(self, expr):
         inner = self._print(expr.arg)
-        if is_tangent_name(inner):
+        if is_tangent_name(inner) or isinstance(expr.arg, Stack):
             return inner + TRANSPOSE[self.notation.transpose]
         if not isinstance(expr.arg, MatrixSymbol) or "\\frac" in inner or (
                 "^" in inner and any(a in inner for a in _ACCENTS)):

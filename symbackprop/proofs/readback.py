@@ -26,6 +26,7 @@ import sympy as sp
 from ..derivation.reverse import adjoint_symbol
 from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
+from ..primitives.blocks import Stack
 from ..printing.names import Notation, _tangent_name, display_names
 from ..printing.printers import MatrixLatexPrinter, TextPrinter
 from .evaluation import Binding, derivation_values, sample_values
@@ -260,6 +261,20 @@ def _calls(derivation):
     return out
 
 
+def _zero_blocks(subject):
+    """The zero blocks of the block matrices in a derivation's expressions (and its H v's)."""
+    first = getattr(subject, "derivation", subject)
+    expressions = [*first.forward.values(), *(s.result for s in first.steps),
+                   *(first.gradient(n) for n in first.order)]
+    if subject is not first:
+        expressions += [s.result for s in (*subject.forward, *subject.backward)]
+    found = set()
+    for expr in expressions:
+        for stack in expr.atoms(Stack) if isinstance(expr, sp.Basic) else ():
+            found.update(b for b in stack.blocks if isinstance(b, sp.ZeroMatrix))
+    return sorted(found, key=str)
+
+
 def printed_vocabulary(subject, latex, notation, evaluator, binding, sizes):
     derivation = getattr(subject, "derivation", subject)
     names = display_names(derivation, latex, notation)
@@ -302,6 +317,9 @@ def printed_vocabulary(subject, latex, notation, evaluator, binding, sizes):
         eye = np.eye(sizes[symbol])
         add(f"\\mathbf{{I}}_{{{printer.doprint(symbol)}}}" if latex
             else f"I_{printer.doprint(symbol)}", Value(eye))
+    for zero in _zero_blocks(subject):  # a zero block of a block matrix, with its size
+        add(printer.zero_block(zero), Value(np.zeros((evaluator.size(zero.rows),
+                                                      evaluator.size(zero.cols)))))
     for of, call in _calls(derivation):
         shown = [names[("func", call.name)]] + ([names[("var", of)]] if of else [])
         args = [evaluator.value(a) for a in call.call_args]

@@ -56,7 +56,7 @@ def positive_sizes(model, dims, free, pool):
     {'d': 4, 'h': 5}
     """
     compound = {k for v in model.variables.values() for k in (v.shape.rows, v.shape.cols)
-                if not k.is_Atom}
+                if not k.is_Atom} | {k for k in getattr(model, "bounds", ()) if not k.is_number}
     if not compound:
         return dims
     symbols = model.dims
