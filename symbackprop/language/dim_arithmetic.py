@@ -29,7 +29,7 @@ def is_compound(size):
     return isinstance(size, (ast.Binary, ast.Unary, ast.Num))
 
 
-def size_polynomial(e, leaf):
+def size_polynomial(e, leaf, positive=True):
     """The expanded SymPy polynomial of a size expression.
 
     Parameters
@@ -40,6 +40,9 @@ def size_polynomial(e, leaf):
     leaf : callable
         ``(value, line, col) -> sympy.Expr``: a dim's name (or a member of a family of
         dims) to its symbol, raising the model's error for an unknown one.
+    positive : bool
+        Whether a value that cannot be positive is an error (a size; not a slice's bound,
+        which its slice checks).
 
     Raises
     ------
@@ -56,7 +59,7 @@ def size_polynomial(e, leaf):
     2*d + h
     """
     value = _polynomial(e, leaf)
-    if value.is_nonpositive or (value.is_number and value < 1):
+    if positive and (value.is_nonpositive or (value.is_number and value < 1)):
         raise ModelError(f"the size {value} is never positive: a size counts entries", e.line,
                          e.col)
     return value

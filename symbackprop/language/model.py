@@ -520,7 +520,7 @@ class _Checker:
                              f"{e.name}[A..B, :] or {e.name}[:, A..B]", e.line, e.col)
         axis = 1 if shape.kind == "row" or e.ranges[0] is None else 0
         r = next(r for r in e.ranges if r is not None)
-        lo, hi = (size_polynomial(b, lambda leaf, at, to: self._size((leaf, at, to)))
+        lo, hi = (size_polynomial(b, lambda leaf, at, to: self._size((leaf, at, to)), False)
                   for b in (r.lo, r.hi))
         problem = slice_bounds_error(shape, lo, hi, axis)
         if problem is not None:

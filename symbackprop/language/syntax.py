@@ -478,7 +478,7 @@ class _Parser:
         self.advance()
         ranges = [i is None or isinstance(i, Range) for i in indices]
         if any(ranges):
-            if not all(ranges) or len(indices) > 2 or indices == [None] * len(indices):
+            if not all(ranges) or len(indices) > 2 or sum(i is not None for i in indices) != 1:
                 raise self.error("a slice is NAME[A..B] of a vector, NAME[A..B, :] or "
                                  "NAME[:, A..B] of a matrix (1-based, both ends included)",
                                  opening)

@@ -42,7 +42,12 @@ class BlockText:
     """``[a; b]``, ``[A B]``, ``0_(n×1)``, ``v[1..h]``, ``W[1..d, :]``, ``A[:, 2..k]``."""
 
     def zero_block(self, z):
-        return f"0_({self._print(z.rows)}×{self._print(z.cols)})"
+        rows, cols = (self._sized(k) for k in z.shape)
+        return f"0_({rows}×{cols})"
+
+    def _sized(self, k):
+        text = self._print(k)
+        return f"({text})" if isinstance(k, (sp.Add, sp.Mul)) else text
 
     def _text_block(self, b):
         if isinstance(b, sp.ZeroMatrix):
@@ -68,7 +73,9 @@ class BlockLatex:
     ``{\\boldsymbol{v}}_{1:h}``, ``{\\boldsymbol{W}}_{1:d,:}``."""
 
     def zero_block(self, z):
-        return f"\\mathbf{{0}}_{{{self._print(z.rows)} \\times {self._print(z.cols)}}}"
+        rows, cols = (f"\\left({self._print(k)}\\right)" if isinstance(k, sp.Add)
+                      else self._print(k) for k in z.shape)
+        return f"\\mathbf{{0}}_{{{rows} \\times {cols}}}"
 
     def _print_Stack(self, expr):
         # each block in display style, \frac full size, the rows apart: a matrix's cells

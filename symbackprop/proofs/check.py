@@ -183,7 +183,7 @@ def check(model, dims=None, bind=None, seed=0, step=LARGEST_STEP):
     m = d.model
     dims = default_dims(m, dims)
     wrt = [n for n, v in m.variables.items() if v.role in ("param", "input")]
-    f = compile_derivation(d, wrt)
+    f = compile_derivation(d, wrt, dims)
     arrays = random_arrays(m, dims, seed)
     with np.errstate(all="ignore"):
         _, grads = f(**arrays)
