@@ -88,7 +88,7 @@ class Operator:
 
 def entry(name, written, arity, shape_rule, forward, *rules, doc="", label=None,
           elementwise=False):
-    """An entry; its figure label, (text, LaTeX), is its name as a word unless given.
+    r"""An entry; its figure label, (text, LaTeX), is its name as a word unless given.
 
     Examples
     --------

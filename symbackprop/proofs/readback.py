@@ -264,10 +264,12 @@ def _calls(derivation):
 def _zero_blocks(subject):
     """The zero blocks of the block matrices in a derivation's expressions (and its H v's)."""
     first = getattr(subject, "derivation", subject)
-    expressions = [*first.forward.values(), *(s.result for s in first.steps),
-                   *(first.gradient(n) for n in first.order)]
+    expressions = [*first.forward.values(), *(s.result for s in first.steps)]
     if subject is not first:
         expressions += [s.result for s in (*subject.forward, *subject.backward)]
+    if not any(isinstance(e, sp.Basic) and e.has(Stack) for e in expressions):
+        return []
+    expressions += [first.gradient(n) for n in first.params if n in first.order]
     found = set()
     for expr in expressions:
         for stack in expr.atoms(Stack) if isinstance(expr, sp.Basic) else ():
