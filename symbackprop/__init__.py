@@ -13,7 +13,7 @@ finite differences and SymPy's elementwise differentiation.
 from .api import (Derivation, HVPDerivation, LoopDerivation, LoopHVPDerivation, derive,
                   derive_hvp, prove_printed)
 from .derivation.reverse import Step, Term
-from .errors import ModelError
+from .errors import ModelError, ModelWarning
 from .language.loading import load, parse
 from .language.looped import LoopModel
 from .language.model import Model
@@ -24,7 +24,8 @@ from .proofs.hessian import hessian_block
 from .proofs.readback import ReadbackReport
 from .proofs.verify import VerifyReport, verify, verify_hvp
 
-__all__ = ["ModelError", "Model", "LoopModel", "parse", "load", "derive", "Derivation", "Step",
+__all__ = ["ModelError", "ModelWarning", "Model", "LoopModel", "parse", "load", "derive",
+           "Derivation", "Step",
            "Term", "check", "verify", "CheckReport", "VerifyReport", "graph_figure", "Notation",
            "derive_hvp", "HVPDerivation", "LoopDerivation", "LoopHVPDerivation", "hessian_block",
            "verify_hvp", "prove_printed", "ReadbackReport"]

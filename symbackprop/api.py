@@ -103,7 +103,7 @@ class Derivation(_Printed, reverse.Derivation):
         """
         return page.html(self, derive_hvp(self) if second_order else None, **options)
 
-    def lambdify(self, bind=None, wrt=None):
+    def lambdify(self, bind=None, wrt=None, dims=None):
         """A NumPy function computing the objective and the params' gradients.
 
         Parameters
@@ -114,6 +114,8 @@ class Derivation(_Printed, reverse.Derivation):
         wrt : list of str, optional
             The variables whose gradients are returned: the params by default;
             inputs may be added (``wrt=["W1", "x"]``).
+        dims : dict of str to int, optional
+            The sizes of the dims no array has (``k`` of a slice ``v[k..n]``).
 
         Returns
         -------
@@ -126,7 +128,7 @@ class Derivation(_Printed, reverse.Derivation):
         ModelError
             If an abstract function is left unbound.
         """
-        return compile_derivation(self.bound(bind), wrt)
+        return compile_derivation(self.bound(bind), wrt, dims)
 
     def memory(self, wrt=None):
         """What backward keeps: each value's lifetime, and the peak memory of training and

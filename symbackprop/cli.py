@@ -22,7 +22,7 @@ import sympy as sp
 from . import __version__
 from .api import LoopDerivation, LoopHVPDerivation, derive, derive_hvp
 from .derivation.recurrences import CHECK_LENGTH
-from .errors import ModelError, visible
+from .errors import ModelError, visible, with_model_warnings
 from .language.loading import load
 from .language.looped import LoopModel, WrittenOutModel
 from .primitives.operators import FUNCTIONS, REGISTRY
@@ -672,7 +672,7 @@ def _run(args):
             raise UsageError(f"-o {args.output} is the model file itself: writing there would "
                              "replace the model by its output; nothing was written")
         _resolve_format(args)
-        return args.func(args)
+        return with_model_warnings(lambda: args.func(args), sys.stderr)
     except ModelError as err:
         print(err.render(), file=sys.stderr)
         return 2

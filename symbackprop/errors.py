@@ -8,8 +8,9 @@ it is about, so that the command line can print it as compilers do.
 from __future__ import annotations
 
 import unicodedata
+import warnings
 
-__all__ = ["ModelError", "visible", "ECHO_WIDTH"]
+__all__ = ["ModelError", "ModelWarning", "with_model_warnings", "visible", "ECHO_WIDTH"]
 
 #: How many characters of the source line an error shows on each side of its column: a
 #: model of one long line must not make a message of the same size.
@@ -133,3 +134,37 @@ class ModelError(ValueError):
         if len(parts) > 1:
             parts.append(f"{len(parts)} errors")
         return "\n".join(parts)
+
+
+class ModelWarning(UserWarning):
+    """Something in a model that is allowed but likely not meant: a param the objective does
+    not use.  Issued with :func:`warnings.warn` where a derivation is made.
+
+    Examples
+    --------
+    >>> str(ModelWarning("∂J/∂w = 0: w does not reach J", 2, 7, "m.sbp"))
+    'm.sbp:2:7: warning: ∂J/∂w = 0: w does not reach J'
+    """
+
+    def __init__(self, message, line=0, col=0, filename="<string>"):
+        super().__init__(message)
+        self.message, self.line, self.col, self.filename = message, line, col, filename
+
+    def __str__(self):
+        where = f"{self.filename}:{self.line}:{self.col}" if self.line else self.filename
+        return visible(f"{where}: warning: {self.message}")
+
+
+def with_model_warnings(run, stream):
+    """``run()``, the model's warnings it gives written to `stream` as its errors are (each
+    once, ``FILE:LINE:COL: warning: ...``), any other warning as Python shows it."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ModelWarning)
+        result = run()
+    for w in caught:
+        if not issubclass(w.category, ModelWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    for shown in dict.fromkeys(str(w.message) for w in caught
+                               if issubclass(w.category, ModelWarning)):
+        print(shown, file=stream)
+    return result

@@ -11,6 +11,7 @@ import pytest
 
 from symbackprop.language.model import Literal, Node, Ref
 from symbackprop.primitives.operators import REGISTRY
+from symbackprop.primitives.shapes import solved_sizes
 
 
 def torch_or_skip():
@@ -67,6 +68,8 @@ def _torch_ops(torch, sizes=None):
         "square": lambda s, a: a * a,
         "transpose": lambda s, a: a.T if a.dim() == 2 else a,
         "copy": lambda s, a: a,
+        "vcat": lambda s, a, b: torch.cat((a, b), dim=0),
+        "hcat": lambda s, a, b: torch.cat((a, b), dim=1),
         "sum": lambda s, a: torch.sum(a),
         "mean": lambda s, a: torch.mean(a),
         "norm": lambda s, a: torch.sqrt(torch.sum(a * a)),
@@ -149,16 +152,9 @@ def torch_value_and_grad(model, arrays, wrt):
             value = value.reshape(-1, 1)
         env[v.name] = value.requires_grad_(v.name in wrt)
 
-    def evaluate(tree):
-        if isinstance(tree, Ref):
-            return env[tree.name]
-        if isinstance(tree, Literal):
-            return torch.tensor(float(tree.value), dtype=torch.float64)
-        assert isinstance(tree, Node)
-        return ops[tree.op.name](tree, *[evaluate(a) for a in tree.args])
-
+    sizes = dims_of(model, arrays)
     for a in model.assignments:
-        env[a.target] = evaluate(a.tree)
+        env[a.target] = _evaluate(a.tree, env, ops, sizes)
     J = env[model.objective]
     grads = torch.autograd.grad(J, [env[n] for n in wrt], allow_unused=True)
     out = {}
@@ -166,6 +162,43 @@ def torch_value_and_grad(model, arrays, wrt):
         shape = np.shape(arrays[name])
         out[name] = np.zeros(shape) if g is None else g.detach().numpy().reshape(shape)
     return float(J.detach()), out
+
+
+def _evaluate(tree, env, ops, sizes):
+    """The PyTorch value of an expression tree, the declared values in `env`."""
+    torch = ops.torch
+    if isinstance(tree, Ref):
+        return env[tree.name]
+    if isinstance(tree, Literal):  # a number, or a dim used as a value
+        return torch.tensor(float(tree.value.xreplace(sizes)), dtype=torch.float64)
+    assert isinstance(tree, Node)
+    if tree.op.name == "pow" and tree.param.is_Symbol:  # x ^ k, k a const
+        return _evaluate(tree.args[0], env, ops, sizes) ** env[tree.param.name]
+    if tree.op.name == "slice":  # rows or columns lo..hi, 1-based, at the sizes
+        return cut(_evaluate(tree.args[0], env, ops, sizes), tree.param, sizes)
+    return ops[tree.op.name](tree, *[_evaluate(a, env, ops, sizes) for a in tree.args])
+
+
+def cut(value, param, sizes):
+    """Rows (axis 0) or columns (axis 1) lo to hi of a 2-D `value`, 1-based and inclusive."""
+    lo, hi, axis = param
+    lo, hi = int(lo.xreplace(sizes)), int(hi.xreplace(sizes))
+    return value[lo - 1:hi, :] if axis == 0 else value[:, lo - 1:hi]
+
+
+def dims_of(model, arrays):
+    """Each dim's symbol to its size, solved from the declared arrays' shapes."""
+    observed = []
+    for v in model.variables.values():
+        if v.declared and not v.shape.is_scalar:
+            shape = np.shape(np.asarray(arrays[v.name]).reshape(-1, 1)
+                             if v.shape.kind == "vector" else arrays[v.name])
+            observed += [(k, n) for k, n in zip((v.shape.rows, v.shape.cols), shape)
+                         if k.free_symbols]
+    solved = {}
+    for symbol, (value, rest, coefficient) in solved_sizes(observed).items():
+        solved[symbol] = (value - rest.xreplace(solved)) / coefficient
+    return solved
 
 
 def relative_error(a, b):
@@ -195,17 +228,11 @@ def torch_hvp(model, arrays, directions):
                for v in model.variables.values() if v.declared}
         env.update(zip(moving, values))
 
-        def evaluate(tree):
-            if isinstance(tree, Ref):
-                return env[tree.name]
-            if isinstance(tree, Literal):
-                return torch.tensor(float(tree.value), dtype=torch.float64)
-            return ops[tree.op.name](tree, *[evaluate(a) for a in tree.args])
-
         for a in model.assignments:
-            env[a.target] = evaluate(a.tree)
+            env[a.target] = _evaluate(a.tree, env, ops, sizes)
         return env[model.objective]
 
+    sizes = dims_of(model, arrays)
     inputs = tuple(tensor(n, arrays[n]) for n in moving)
     v = tuple(tensor(n, directions[n]) for n in moving)
     _, products = torch.autograd.functional.hvp(objective, inputs, v)

@@ -19,7 +19,7 @@ from symbackprop.proofs.explicit import explicit_environment
 from symbackprop.proofs.check import random_arrays
 from symbackprop.language.model import Literal, Node, Ref
 from symbackprop.primitives.operators import REGISTRY
-from reference import _torch_ops, torch_or_skip
+from reference import _torch_ops, cut, torch_or_skip
 from test_operators import DECLS, ROWS
 
 #: Distinct sizes, so that a confused axis changes the shape of the value.
@@ -65,6 +65,9 @@ def _numpy_ops(sizes=None):
         "square": lambda s, a: a * a,
         "transpose": lambda s, a: np.transpose(a),
         "copy": lambda s, a: a,
+        "vcat": lambda s, a, b: np.vstack((a, b)),
+        "hcat": lambda s, a, b: np.hstack((a, b)),
+        "slice": None,  # cut at DIMS, in _evaluate
         "sum": lambda s, a: float(np.sum(a)),
         "mean": lambda s, a: float(np.mean(a)),
         "norm": lambda s, a: float(np.linalg.norm(np.ravel(a))),
@@ -130,9 +133,15 @@ def normal_cdf(x):
 def _evaluate(tree, env, ops, literal):
     if isinstance(tree, Ref):
         return env[tree.name]
-    if isinstance(tree, Literal):
-        return literal(tree.value)
+    if isinstance(tree, Literal):  # a number, or a dim used as a value: at DIMS
+        return literal(tree.value.xreplace({sp.Symbol(n, integer=True, positive=True): k
+                                            for n, k in DIMS.items()}))
     assert isinstance(tree, Node)
+    if tree.op.name == "pow" and tree.param.is_Symbol:  # x ^ k, k a const
+        return _evaluate(tree.args[0], env, ops, literal) ** env[tree.param.name]
+    if tree.op.name == "slice":  # rows or columns lo..hi, 1-based, at DIMS
+        return cut(_evaluate(tree.args[0], env, ops, literal), tree.param,
+                   {sp.Symbol(n, integer=True, positive=True): k for n, k in DIMS.items()})
     return ops[tree.op.name](tree, *[_evaluate(a, env, ops, literal) for a in tree.args])
 
 

@@ -125,8 +125,8 @@ NAMES = [
          4, 5, "unknown name 'weigths'", "did you mean 'weights'?", id="unknown-name-close"),
     case(HEAD + "z = foo @ x\n", 5, 5, "unknown name 'foo'", absent=("did you mean",),
          id="unknown-name-far"),
-    case(HEAD + "z = W1 @ h\n", 5, 10, "unknown name 'h'", "'h' is a dimension, not a value",
-         id="dimension-used-as-value"),
+    case(HEAD + "z = W1 @ h\n", 5, 8, "matrix(h, d) @ scalar", "multiply by a scalar",
+         id="dimension-used-as-value-is-a-scalar"),
     case(HEAD + "z = tanhh(W1 @ x)\n", 5, 5, "unknown function 'tanhh'", "did you mean 'tanh'?",
          id="unknown-builtin-function-close"),
     case(HEAD + "z = phii(W1 @ x)\n", 5, 5, "unknown function 'phii'", "did you mean 'phi'?",
@@ -315,8 +315,14 @@ MISC = [
     case("input x: vector(2.5)\n", 1, 17, "positive whole number", "not 2.5", id="size-fraction"),
     case("dim d\nparam W: matrix(d, 1e3)\n", 2, 20, "positive whole number", "not 1e3",
          id="size-exponent-notation"),
-    case("dim d\ninput x: vector(d)\nconst c: scalar\ny = x ^ c\n", 4, 9,
-         "exponent of '^' must be a number", id="non-numeric-exponent"),
+    case("dim d\ninput x: vector(d)\nconst c: scalar\ny = x ^ c\n", 4, 7,
+         "power to the const 'c' is real only for positive", "'x' must be a variable declared "
+         "positive", id="const-exponent-of-a-base-not-positive"),
+    case("dim d\ninput x: vector(d) positive\ny = tanh(x) ^ x\n", 3, 15,
+         "exponent of '^' must be a number", "'x' is an input vector(d): declare it 'const x: "
+         "scalar'", id="non-const-exponent"),
+    case("dim d\ninput x: vector(d)\ny = x ^ (1/(2 - 2))\n", 3, 11, "divides by zero",
+         id="exponent-divides-by-zero"),
     case("dim d\ninput x: vector(d)\ny = x ^ (x.T @ x)\n", 3, 14,
          "exponent of '^' must be a number", id="expression-exponent"),
     case(HEAD + "z = phi\n", 5, 5, "'phi' is a function", "call it with parentheses",
@@ -684,3 +690,47 @@ def test_harmless_latex_names_are_kept():
             'J = sum(w)\nobjective J\n')
     latex = sbp.derive(sbp.parse(text)).latex()
     assert "\\hat{\\boldsymbol{\\theta}}^{(k)}_{\\mathrm{in}}" in latex
+
+
+# --- a newcomer's habits from other notations ----------------------------------------------
+
+HABITS = [
+    case("dim n\nparam w: vector(n)\nJ = w' @ w\nobjective J\n", 3, 6,
+         "a transpose is written x.T, not x'", id="prime-transpose"),
+    case("dim n\nparam λ: scalar\nJ = λ\nobjective J\n", 2, 7, "write lambda (it prints as λ)",
+         id="greek-letter"),
+    case("param Σ: scalar\nJ = Σ\nobjective J\n", 1, 7, "write Sigma (it prints as Σ)",
+         id="capital-greek-letter"),
+    case("param a: scalar\nJ = a ** 2\nobjective J\n", 2, 7, "a power is written ^, not **",
+         id="double-star-power"),
+    case("dim n\nparam w: vector(n)\nJ = w^T @ w\nobjective J\n", 3, 7,
+         "a transpose is written w.T, not w^T", id="caret-T-transpose"),
+]
+
+
+@pytest.mark.parametrize("text, line, col, fragments, absent", HABITS)
+def test_a_habit_from_another_notation_is_named(text, line, col, fragments, absent):
+    check_case(text, line, col, fragments, absent)
+
+
+def test_a_const_named_T_is_an_exponent():
+    sbp.parse("dim n\ninput x: vector(n) positive\nconst T: scalar\nJ = sum(x ^ T)\n"
+              "objective J\n")
+
+
+def test_a_param_that_does_not_reach_the_objective_is_a_warning_where_derived():
+    model = sbp.parse("dim n\nparam w: vector(n)\nparam u: vector(n)\nJ = sum(w)\nobjective J\n",
+                      filename="m.sbp")  # parsing is silent: the model is valid
+    with pytest.warns(sbp.ModelWarning) as caught:
+        d = sbp.derive(model)
+    assert [str(w.message) for w in caught] == [
+        "m.sbp:3:7: warning: ∂J/∂u = 0: u does not reach J"]
+    assert "u" not in d.order and "∂J/∂u = 0" in d.text()
+
+
+def test_the_command_line_shows_the_warning_and_succeeds(tmp_path, capsys):
+    from symbackprop.cli import main
+    path = tmp_path / "m.sbp"
+    path.write_text("dim n\nparam w: vector(n)\nparam u: vector(n)\nJ = sum(w)\nobjective J\n")
+    assert main(["derive", str(path)]) == 0
+    assert f"{path}:3:7: warning: ∂J/∂u = 0: u does not reach J" in capsys.readouterr().err

@@ -43,6 +43,11 @@ input Y: matrix(m, n)
 input y: vector(n)
 input ym: vector(m)
 const c0: scalar
+input Qp: matrix(m, n) positive
+const r: scalar
+param Z: matrix(m + 2*n, n)
+param s: vector(m + n)
+param M: matrix(m, n + k)
 """
 
 # (expression, its shape) -- the objective is sum(C * expression), C random.
@@ -83,6 +88,19 @@ ROWS = {
     "pow negative": ("(square(A) + 1)^-1", "matrix(m, n)"),
     "pow half": ("(square(v) + 1)^0.5", "vector(n)"),
     "pow scalar": ("a^2", "scalar"),
+    "pow const exponent": ("Qp ^ r", "matrix(m, n)"),
+    "pow rational exponent": ("Qp ^ (1/3)", "matrix(m, n)"),
+    "pow negative rational exponent": ("Qp ^ (-1/2) * A", "matrix(m, n)"),
+    "matmul sum of dims": ("Z @ v", "vector(m + 2*n)"),
+    "div by a dim": ("A / n + (m - k) * B", "matrix(m, n)"),
+    "vcat vectors": ("vcat(u, tanh(v))", "vector(m + n)"),
+    "vcat matrices": ("vcat(A, P)", "matrix(k + m, n)"),
+    "hcat matrices": ("hcat(A.T, P.T)", "matrix(n, k + m)"),
+    "hcat vectors": ("hcat(v, w * v)", "matrix(n, 2)"),
+    "hcat rows": ("hcat(u.T, v.T)", "vector(m + n).T"),
+    "slice vector": ("s[m+1..m+n]", "vector(n)"),
+    "slice rows": ("Z[m+1..m+n, :]", "matrix(n, n)"),
+    "slice columns": ("M[:, 2..n+1]", "matrix(m, n)"),
     "square": ("square(A)", "matrix(m, n)"),
     "transpose matrix": ("A.T", "matrix(n, m)"),
     "transpose vector": ("v.T", "vector(n).T"),
@@ -176,8 +194,8 @@ for _row in called():
 def model_text(expression, shape):
     if shape == "scalar":
         return DECLS + f"input c: scalar\nE = {expression}\nJ = c * E\nobjective J\n"
-    kind = "vector(n)" if shape == "vector(n).T" else shape
-    weights = "C.T" if shape == "vector(n).T" else "C"
+    kind = shape.removesuffix(".T")  # a row vector is weighed by a transposed input
+    weights = "C.T" if shape.endswith(".T") else "C"
     return DECLS + f"input C: {kind}\nE = {expression}\nJ = sum({weights} * E)\nobjective J\n"
 
 

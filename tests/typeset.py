@@ -196,21 +196,34 @@ def _aligned_bodies(document):
     return bodies
 
 
+_BMATRIX = re.compile(r"\\begin\{bmatrix\}((?:(?!\\begin\{bmatrix\}).)*?)\\end\{bmatrix\}",
+                      re.S)
+
+
 def unbalanced_rows(document):
     """The rows of the aligned blocks in which a brace group or \\left ... \\right is open.
 
     A line break (\\\\) is legal only at the top level of a row: every group a row opens,
-    it closes (\\Bigl( ... \\Bigr) may span rows: it is no group).
+    it closes (\\Bigl( ... \\Bigr) may span rows: it is no group).  A block matrix's rows
+    and cells are inside its environment: each cell must close what it opens, and the
+    matrix is one atom of its row.
     """
     bad = []
     for body in _aligned_bodies(document):
-        for row in re.split(r"\\\\(?![A-Za-z])", body):
-            braces = lefts = 0
-            for token in _TOKEN.finditer(row):
-                braces += {"{": 1, "}": -1}.get(token.group(), 0)
-                lefts += {"left": 1, "right": -1}.get(token.group(1), 0)
-                if braces < 0 or lefts < 0:
-                    break
-            if braces or lefts:
-                bad.append(row.strip())
+        while (matrix := _BMATRIX.search(body)) is not None:  # innermost first
+            cells = re.split(r"\\\\(?![A-Za-z])(?:\[[^\]]*\])?|&", matrix.group(1))
+            bad += [cell.strip() for cell in cells if _open(cell)]
+            body = body[:matrix.start()] + "@" + body[matrix.end():]
+        bad += [row.strip() for row in re.split(r"\\\\(?![A-Za-z])", body) if _open(row)]
     return bad
+
+
+def _open(row):
+    """Whether `row` leaves a brace group or a \\left open, or closes one it did not open."""
+    braces = lefts = 0
+    for token in _TOKEN.finditer(row):
+        braces += {"{": 1, "}": -1}.get(token.group(), 0)
+        lefts += {"left": 1, "right": -1}.get(token.group(1), 0)
+        if braces < 0 or lefts < 0:
+            break
+    return bool(braces or lefts)

@@ -67,8 +67,10 @@ API = "api"
 MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
            "primitives.matrix_functions", "primitives.members", "primitives.pieces",
            "primitives.functions", "primitives.entries", "primitives.reductions",
-           "primitives.piecewise", "primitives.linear_algebra", "primitives.operators",
-           "language.loading", "language.tokens", "language.syntax", "language.model",
+           "primitives.piecewise", "primitives.linear_algebra", "primitives.blocks",
+           "primitives.operators",
+           "language.loading", "language.tokens", "language.statements", "language.syntax",
+           "language.dim_arithmetic", "language.exponents", "language.model",
            "language.unrolling", "language.looped", "language.spelling", "derivation.graph",
            "derivation.reverse", "derivation.recurrences", "derivation.closed_forms",
            "derivation.folded", "derivation.program", "derivation.loop_statements",
@@ -373,6 +375,10 @@ OPERATOR_CASES = {
                                    "z = trace(A @ inv(X) @ B)")],
     "det": [("X: matrix(n, n)",)],
     "logdet": [("X: matrix(n, n)",), ("S: matrix(n, n) spd", "z = logdet(S)")],
+    "vcat": [("a: vector(m)", "b: vector(n)"), ("A: matrix(m, n)", "B: matrix(k, n)")],
+    "hcat": [("A: matrix(m, n)", "B: matrix(m, k)")],
+    "slice": [("x: vector(m + n)", "z = x[m+1..m+n]"), ("A: matrix(m + k, n)", "z = A[1..m, :]"),
+              ("A: matrix(m, n + k)", "z = A[:, n+1..n+k]")],
 }
 
 #: How each operator is written in its one-line model (the registry's form, with
@@ -394,6 +400,7 @@ GROUPS = [
     ("Entrywise, of two arguments", ["leaky_relu", "max", "min"]),
     ("Losses", ["squared_error", "mse", "cross_entropy", "huber"]),
     ("Linear algebra", ["eye", "diag", "diag_part", "inv", "det", "logdet"]),
+    ("Blocks", ["vcat", "hcat", "slice"]),
 ]
 
 

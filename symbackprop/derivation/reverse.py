@@ -27,13 +27,14 @@ Nothing here prints, and nothing recurses on the depth of a model.
 from __future__ import annotations
 
 import heapq
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import sympy as sp
 
-from ..errors import ModelError
+from ..errors import ModelError, ModelWarning
 from ..language.model import Literal, Ref, walk
 from ..primitives import expressions as ex
 from ..primitives.operators import Site
@@ -338,7 +339,13 @@ class Derivation:
         for w in walked.values():
             _check_finite(model, w.assignment, w.value)
         forward = {target: w.value for target, w in walked.items()}
-        return cls(model, symbols, _sweep(model, symbols, walked), forward)
+        derivation = cls(model, symbols, _sweep(model, symbols, walked), forward)
+        for name in derivation.params:
+            if name not in derivation._by_node:
+                v, J = model.variables[name], model.objective
+                warnings.warn(ModelWarning(f"∂{J}/∂{name} = 0: {name} does not reach {J}",
+                                           v.line, v.col, model.filename), stacklevel=3)
+        return derivation
 
     def __repr__(self):
         return f"<Derivation of {self.model.objective} from {self.model.filename}: " \

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..errors import ModelError
+from ..primitives.blocks import slice_bounds_error
 from ..primitives.expressions import ENTRY
 from ..primitives.operators import (
     BINARY,
@@ -32,6 +33,8 @@ from ..primitives.piecewise import OVERLOADS
 from ..primitives.shapes import SCALAR, Shape, ShapeError, matrix, vector
 from . import syntax as ast
 from .spelling import default_latex, unicode_name
+from .dim_arithmetic import is_compound, size_polynomial
+from .exponents import EXPONENT, exponent_symbol, folded_exponent
 
 __all__ = ["Model", "Variable", "Function", "Assignment", "Node", "Ref", "Literal", "walk"]
 
@@ -103,9 +106,9 @@ class Ref:
 
 @dataclass(frozen=True)
 class Literal:
-    """A numeric constant, kept exact."""
+    """A numeric constant, kept exact: a number, or a dim's symbol (a dim used as a value)."""
 
-    value: sp.Rational
+    value: sp.Expr
     line: int
     col: int
     shape: Shape = SCALAR
@@ -163,6 +166,8 @@ class Model:
     #: The statements checked, when they are not the source's own (a model with loops
     #: written out): what :meth:`bind` checks again.
     statements: tuple = field(default=None, repr=False, compare=False)
+    #: What the slices need at every size: each at least 1 (a start, a length, what is left).
+    bounds: tuple = field(default=(), repr=False, compare=False)
 
     def bind(self, bindings):
         """This model with abstract functions replaced by built-ins.
@@ -260,6 +265,7 @@ class _Checker:
         self.objective = None
         self.objective_failed = False
         self.poisoned = set()
+        self.bounds = []
 
     def model(self):
         statements = self.statements
@@ -294,7 +300,8 @@ class _Checker:
         variables[name] = _replace_role(variables[name], "objective")
         return Model(self.text, self.filename, dict(self.dims), variables, dict(self.functions),
                      tuple(self.assignments), name, dict(self.bindings),
-                     None if self.statements is None else tuple(self.statements))
+                     None if self.statements is None else tuple(self.statements),
+                     tuple(sp.expand(b) for b in self.bounds))
 
     # statements
 
@@ -320,6 +327,8 @@ class _Checker:
 
     def _size(self, size):
         value, line, col = size
+        if is_compound(value):
+            return size_polynomial(value, lambda leaf, at, to: self._size((leaf, at, to)))
         if isinstance(value, int):
             return sp.Integer(value)
         if value in self.poisoned:
@@ -473,6 +482,8 @@ class _Checker:
             return self._name(e)
         if isinstance(e, ast.Call) and e.func == "eye" and self._function(e).name == "eye":
             return self._apply(REGISTRY["eye"], [], e.line, e.col, self._eye_size(e))
+        if isinstance(e, ast.Slice):
+            return self._slice(e)
         if isinstance(e, ast.Call):
             node = self._apply(self._function(e), args, e.line, e.col)
             for i in node.op.constants:
@@ -488,7 +499,10 @@ class _Checker:
         if isinstance(e, ast.Binary):
             if e.op == "^":
                 exponent = self._exponent(e.right)
-                _check_constant_power(args[0], exponent, e)
+                if exponent.is_Symbol:
+                    self._positive_base(args[0], exponent, e)
+                else:
+                    _check_constant_power(args[0], exponent, e)
                 return self._apply(REGISTRY["pow"], args, e.line, e.col, exponent)
             return self._apply(REGISTRY[BINARY[e.op]], args, e.line, e.col)
         if isinstance(e, ast.Unary):
@@ -505,14 +519,14 @@ class _Checker:
             v = self.variables[e.id]
             return Ref(e.id, v.shape, e.line, e.col,
                        domain=v.domain if v.role in ("input", "const") else None)
+        if e.id in self.dims:  # a dim as a value: a positive integer constant, sum(x) / n
+            return Literal(self.dims[e.id], e.line, e.col)
         if e.id in self.assigned_later:
             raise ModelError(f"'{e.id}' is used before its definition at line "
                              f"{self.assigned_later[e.id]}", e.line, e.col)
         if e.id in self.functions or e.id in FUNCTIONS:
             raise ModelError(f"'{e.id}' is a function; call it with parentheses", e.line, e.col)
         hint = _suggest(e.id, self.variables)
-        if not hint and e.id in self.dims:
-            hint = f"; '{e.id}' is a dimension, not a value"
         raise ModelError(f"unknown name '{e.id}'{hint}", e.line, e.col)
 
     def _constant(self, e, tree, func):
@@ -524,6 +538,27 @@ class _Checker:
             raise ModelError(f"the second argument of {func} must be a constant, made of consts "
                              f"and numbers; '{moving[0]}' is {'an' if role[0] in 'aeiou' else 'a'}"
                              f" {role}", e.line, e.col)
+
+    def _slice(self, e):
+        """``v[A..B]``, ``W[A..B, :]``, ``A[:, A..B]``: a block whose bounds are sizes."""
+        ref = self._name(ast.Name(e.name, e.line, e.col))
+        shape = ref.shape
+        wanted = {"vector": 1, "row": 1, "matrix": 2}.get(shape.kind)
+        if wanted != len(e.ranges):
+            raise ModelError(f"'{e.name}' is a {shape}: slice it as {e.name}[A..B]"
+                             if wanted == 1 else f"'{e.name}' is a {shape}: it has no slices"
+                             if wanted is None else f"'{e.name}' is a {shape}: slice it as "
+                             f"{e.name}[A..B, :] or {e.name}[:, A..B]", e.line, e.col)
+        axis = 1 if shape.kind == "row" or e.ranges[0] is None else 0
+        r = next(r for r in e.ranges if r is not None)
+        lo, hi = (size_polynomial(b, lambda leaf, at, to: self._size((leaf, at, to)), False)
+                  for b in (r.lo, r.hi))
+        problem = slice_bounds_error(shape, lo, hi, axis)
+        if problem is not None:
+            raise ModelError(f"{problem} of '{e.name}', a {shape}", r.line, r.col)
+        size = shape.rows if axis == 0 else shape.cols
+        self.bounds.extend([lo, hi - lo + 1, size - hi + 1])
+        return self._apply(REGISTRY["slice"], [ref], e.line, e.col, (lo, hi, axis))
 
     def _apply(self, op, args, line, col, param=None):
         try:
@@ -542,12 +577,30 @@ class _Checker:
         return self.dims[arg.id]
 
     def _exponent(self, e):
-        sign = 1
-        if isinstance(e, ast.Unary):
-            sign, e = -1, e.operand
-        if not isinstance(e, ast.Num):
-            raise ModelError("the exponent of '^' must be a number", e.line, e.col)
-        return sign * sp.Rational(e.value.numerator, e.value.denominator)
+        """The exponent of '^': a rational folded from numbers, or a const scalar's symbol."""
+        value = folded_exponent(e)
+        if value is not None:
+            return value
+        if isinstance(e, ast.Name) and e.id in self.poisoned:
+            raise _Skip
+        v = self.variables.get(e.id) if isinstance(e, ast.Name) else None
+        if isinstance(e, ast.Name) and e.id == "T" and v is None:
+            raise ModelError("a transpose is written w.T, not w^T", e.line, e.col)
+        if v is None or v.role != "const" or not v.shape.is_scalar:
+            article = "an" if v is not None and v.role[0] in "aeiou" else "a"
+            hint = (f"; '{e.id}' is {article} {v.role} {v.shape}: declare it 'const {e.id}: "
+                    "scalar'" if v is not None else "")
+            raise ModelError(f"{EXPONENT}{hint}", e.line, e.col)
+        return exponent_symbol(v)
+
+    def _positive_base(self, base, exponent, e):
+        """A power to a const exponent is real only for a positive base: a declared one."""
+        v = self.variables.get(base.name) if isinstance(base, Ref) and not base.index else None
+        if v is None or v.domain not in ("positive", "unit"):
+            what = f"'{base.name}'" if isinstance(base, Ref) else "its base"
+            raise ModelError(f"a power to the const '{exponent}' is real only for positive "
+                             f"numbers: {what} must be a variable declared positive (input x: "
+                             "vector(n) positive)", e.line, e.col)
 
     def _function(self, e):
         """The operator a call names, with its arity checked."""
@@ -583,6 +636,8 @@ def _bits(tree):
     """An upper bound on log2 of both |v| and 1/|v| for the value v of the constant `tree`,
     or None when it is not a constant built by + - * / ^ from numbers."""
     if isinstance(tree, Literal):
+        if not tree.value.is_Rational:  # a dim: its size is not known here
+            return None
         p, q = abs(tree.value.p), tree.value.q
         return max(math.log2(p) if p else 0.0, math.log2(q))
     if not isinstance(tree, Node) or tree.op.name not in ("add", "sub", "mul", "div", "neg",
@@ -592,6 +647,8 @@ def _bits(tree):
     if None in sizes:
         return None
     if tree.op.name == "pow":
+        if not tree.param.is_Rational:
+            return None
         return sizes[0] * float(abs(tree.param))
     # a sum's denominator divides the product of its terms' (1/|v| is bounded too)
     return sum(sizes) + (1.0 if tree.op.name in ("add", "sub") else 0.0)

@@ -47,6 +47,7 @@ from fractions import Fraction
 
 from ..errors import ModelError
 from .spelling import unsafe_part
+from .statements import Assign, Decl, Dim, For, Func, Objective, TypeSpec
 from .tokens import MAX_NUMBER_DIGITS
 from .tokens import describe as _describe
 from .tokens import literal_value as _literal_value
@@ -55,7 +56,7 @@ from .tokens import tokens as _tokens
 __all__ = [
     "parse_statements", "Num", "Name", "Call", "Binary", "Unary", "Transpose",
     "TypeSpec", "Dim", "Decl", "Func", "Assign", "Objective", "KEYWORDS", "Member", "Range",
-    "For", "Reduce", "REDUCTIONS",
+    "Slice", "For", "Reduce", "REDUCTIONS",
 ]
 
 MAX_SOURCE_CHARS = 1_000_000
@@ -148,76 +149,22 @@ class Range:
 
 
 @dataclass(frozen=True)
+class Slice:
+    """``NAME[A..B]``, ``NAME[A..B, :]``, ``NAME[:, A..B]``: a contiguous block, 1-based and
+    inclusive; each of `ranges` a :class:`Range` or None for ``:`` (all of that axis)."""
+    name: str
+    ranges: tuple
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
 class Reduce:
     """``sum(EXPR for VAR in A..B)`` (or ``mean``)."""
     func: str
     body: object
     var: str
     range: Range
-    line: int
-    col: int
-
-
-@dataclass(frozen=True)
-class For:
-    """``for VAR in A..B:`` and its indented body of statements."""
-    var: str
-    range: Range
-    body: tuple
-    line: int
-    col: int
-
-
-@dataclass(frozen=True)
-class TypeSpec:
-    kind: str        # scalar | vector | matrix
-    sizes: tuple     # of (str | int | Member, line, col)
-    line: int
-    col: int
-
-
-@dataclass(frozen=True)
-class Dim:
-    names: tuple     # of (name, line, col)
-    line: int
-    col: int
-    index: tuple | None = None   # (VAR, Range) of ``dim n[l] for l in 0..L``: one name
-
-
-@dataclass(frozen=True)
-class Decl:
-    role: str        # input | param | const
-    name: str
-    type: TypeSpec
-    latex: str | None
-    line: int
-    col: int         # the name's position
-    domain: str | None = None   # a key of DOMAINS, written after the type
-    index: tuple | None = None    # (VAR, Range) of a family: ``x[t]: ... for t in 1..T``
-
-
-@dataclass(frozen=True)
-class Func:
-    name: str
-    params: tuple | None   # None: elementwise; else the parameter names
-    latex: str | None
-    line: int
-    col: int
-
-
-@dataclass(frozen=True)
-class Assign:
-    target: str
-    expr: object
-    latex: str | None
-    line: int
-    col: int
-    indices: tuple = ()    # of a member's assignment, ``h[t] = ...``
-
-
-@dataclass(frozen=True)
-class Objective:
-    name: str
     line: int
     col: int
 
@@ -479,16 +426,23 @@ class _Parser:
         return TypeSpec(tok.text, tuple(sizes), tok.line, tok.col)
 
     def size(self):
+        """A size: a dim, a positive whole number, or dims and numbers joined by + - *."""
         tok = self.tok
-        if tok.kind == "NUMBER":
-            self.advance()
-            if not re.fullmatch(r"\d{1,%d}" % MAX_NUMBER_DIGITS, tok.text) or int(tok.text) < 1:
-                raise self.error(f"a size must be a positive whole number, not {tok.text}", tok)
-            return (int(tok.text), tok.line, tok.col)
-        name = self.name("a size (a dimension name or a positive whole number)")
-        if self.at("OP", "["):
-            return (self.member(name), name.line, name.col)
-        return (name.text, name.line, name.col)
+        if tok.kind not in ("NUMBER", "NAME") and not self.at("OP", "(") \
+                and not self.at("OP", "-"):
+            self.name("a size (a dimension name or a positive whole number)")
+        e = self.expr()
+        if isinstance(e, Num):
+            if not re.fullmatch(r"\d{1,%d}" % MAX_NUMBER_DIGITS, e.text) or int(e.text) < 1:
+                raise self.error(f"a size must be a positive whole number, not {e.text}", tok)
+            return (int(e.text), tok.line, tok.col)
+        if isinstance(e, Name):
+            if e.id in KEYWORDS:
+                raise self.error(f"'{e.id}' is a keyword and cannot be used as a size", tok)
+            return (e.id, e.line, e.col)
+        if isinstance(e, Member):
+            return (e, e.line, e.col)
+        return (e, tok.line, tok.col)   # an expression of dims: d + h, 4*h
 
     def func(self):
         self.advance()
@@ -506,24 +460,48 @@ class _Parser:
 
     def assign(self):
         target = self.name("a variable name")
-        indices = self.member(target).indices if self.at("OP", "[") else ()
+        indexed = self.member(target) if self.at("OP", "[") else None
+        if isinstance(indexed, Slice):
+            raise self.error(f"a slice of '{target.text}' cannot be assigned: name the whole "
+                             "value, or assign a new name", target)
+        indices = indexed.indices if indexed is not None else ()
         self.expect("OP", "=")
         expr = self.expr()
         return Assign(target.text, expr, self.latex(), target.line, target.col, indices)
 
     def member(self, name):
-        """``NAME[i, ...]``, from the '['; `name` is the name's token."""
+        """``NAME[i, ...]``, from the '['; `name` is the name's token.  With a range ``A..B``
+        or ``:`` inside, a :class:`Slice`."""
         opening = self.advance()
-        indices = [self.expr()]
+        indices = [self.index()]
         while self.at("OP", ","):
             self.advance()
-            indices.append(self.expr())
+            indices.append(self.index())
         if not self.at("OP", "]"):
             raise self.error(f"expected ']' to close the index opened here, found "
                              f"{_describe(self.tok)}", opening if self.tok.line != opening.line
                              else None)
         self.advance()
+        ranges = [i is None or isinstance(i, Range) for i in indices]
+        if any(ranges):
+            if not all(ranges) or len(indices) > 2 or sum(i is not None for i in indices) != 1:
+                raise self.error("a slice is NAME[A..B] of a vector, NAME[A..B, :] or "
+                                 "NAME[:, A..B] of a matrix (1-based, both ends included)",
+                                 opening)
+            return Slice(name.text, tuple(indices), name.line, name.col)
         return Member(name.text, tuple(indices), name.line, name.col)
+
+    def index(self):
+        """One index inside brackets: an expression, a range ``A..B``, or ``:``."""
+        if self.at("OP", ":"):
+            self.advance()
+            return None
+        first = self.tok
+        e = self.expr()
+        if not self.at("OP", ".."):
+            return e
+        self.advance()
+        return Range(e, self.expr(), first.line, first.col)
 
     def latex(self):
         if not self.at("NAME", "as"):

@@ -10,6 +10,7 @@ token, which the parser reports when it reaches it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -70,9 +71,11 @@ def tokens(source):
                 end = source.find("\n", pos)
                 pos = len(source) if end < 0 else end
             else:
-                yield Token("ERROR", f"unexpected character {ch!r}", line, col)
+                yield Token("ERROR", _unexpected(ch), line, col)
                 pos += 1
             continue
+        if m.group() == "*" and source.startswith("**", pos):
+            yield Token("ERROR", "a power is written ^, not ** (write x ^ 2)", line, col)
         kind = m.lastgroup
         text = m.group()
         if kind == "newline":
@@ -93,6 +96,29 @@ def tokens(source):
     for _ in levels[1:]:
         yield Token("DEDENT", "", line, end_col)
     yield Token("END", "", line, end_col)
+
+
+def _unexpected(ch):
+    """The message for a character no token starts with, naming the habit it comes from.
+
+    Examples
+    --------
+    >>> _unexpected("λ")
+    "unexpected character 'λ': names are ASCII; write lambda (it prints as λ)"
+    >>> print(_unexpected("'"))
+    unexpected character "'": a transpose is written x.T, not x'
+    """
+    if ch == "'":
+        return "unexpected character \"'\": a transpose is written x.T, not x'"
+    try:
+        parts = unicodedata.name(ch).split()
+    except ValueError:
+        parts = []
+    if parts[:1] == ["GREEK"] and parts[-2:-1] == ["LETTER"]:
+        word = {"LAMDA": "LAMBDA"}.get(parts[-1], parts[-1]).lower()
+        word = word.capitalize() if "CAPITAL" in parts else word
+        return f"unexpected character {ch!r}: names are ASCII; write {word} (it prints as {ch})"
+    return f"unexpected character {ch!r}"
 
 
 def _indentation(blank, levels, line, col):

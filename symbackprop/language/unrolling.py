@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import replace
+from fractions import Fraction
 
 import sympy as sp
 
 from ..errors import ModelError
 from . import syntax as ast
+from .dim_arithmetic import is_compound, map_size_leaves, size_leaves
 
-__all__ = ["unroll", "is_looped", "unique_errors", "index_expression", "range_bounds", "lengths_of",
+__all__ = ["unroll", "is_looped", "unique_errors", "index_expression", "range_bounds",
+           "lengths_of",
            "member_name", "index_symbol"]
 
 #: The most members one family may have when unrolled: a bound on the work of a check.
@@ -195,7 +198,9 @@ def _expressions(s):
     if isinstance(s, ast.Assign):
         return [s.expr]
     if isinstance(s, ast.Decl):
-        return [size for size, _, _ in s.type.sizes if isinstance(size, ast.Member)]
+        return [leaf for size, _, _ in s.type.sizes
+                for leaf in (size_leaves(size) if is_compound(size) else [size])
+                if isinstance(leaf, ast.Member)]
     return []
 
 
@@ -347,12 +352,23 @@ class _Unroller:
     def _type(self, t, env):
         sizes = []
         for size, line, col in t.sizes:
-            if isinstance(size, ast.Member):
+            if is_compound(size):
+                size = map_size_leaves(size, lambda leaf: self._size_leaf(leaf, env))
+            elif isinstance(size, ast.Member):
                 size = self._member_of_dims(size, env)
             elif size in self.lengths:
                 size = self.lengths[size]
             sizes.append((size, line, col))
         return replace(t, sizes=tuple(sizes))
+
+    def _size_leaf(self, leaf, env):
+        """A dim's name or member inside a size expression, written out (a syntax node)."""
+        if isinstance(leaf, ast.Member):
+            return ast.Name(self._member_of_dims(leaf, env), leaf.line, leaf.col)
+        if leaf.id in self.lengths:
+            k = self.lengths[leaf.id]
+            return ast.Num(Fraction(k), str(k), leaf.line, leaf.col)
+        return leaf
 
     def _member_of_dims(self, m, env):
         if self.families.get(m.name) != "dim":

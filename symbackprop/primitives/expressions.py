@@ -329,6 +329,9 @@ def add(*terms):
             key = mul(*mats)
             coefficients[key] = coefficients.get(key, 0) + coeff
         combined = [mul(c, m) for m, c in coefficients.items() if c != 0]
+        merge = next((type(t).merged_sum for t in combined if hasattr(t, "merged_sum")), None)
+        if merge is not None and len(combined) > 1:  # block matrices, block by block
+            combined = merge(combined)
         if not combined:
             return sp.ZeroMatrix(*flat[0].shape)
         return combined[0] if len(combined) == 1 else sp.MatAdd(*combined)

@@ -4,7 +4,9 @@ A value is a scalar, a column vector, a row vector (a transposed vector) or a
 matrix.  Vectors and row vectors are kept distinct from ``matrix(n, 1)`` and
 ``matrix(1, n)`` because the user declared them so: a vector comes back from
 NumPy code as a 1-D array, a matrix as a 2-D array.  Sizes are SymPy
-expressions: a declared dimension (a positive integer symbol) or an integer.
+expressions: a declared dimension (a positive integer symbol), an integer, or a
+polynomial of dims with integer coefficients (``d + h``, ``4*h``), kept
+expanded, so that two shapes are equal when their sizes' polynomials are.
 
 Shape rules raise :class:`ShapeError`; the model checker adds the place.
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-__all__ = ["Shape", "ShapeError", "SCALAR", "vector", "row", "matrix"]
+__all__ = ["Shape", "ShapeError", "SCALAR", "vector", "row", "matrix", "solved_sizes"]
 
 
 class ShapeError(Exception):
@@ -41,11 +43,20 @@ class Shape:
     ('vector(n)', 'vector(n).T', (n, 1))
     >>> str(matrix(n, 3).T)
     'matrix(3, n)'
+    >>> h = sp.Symbol("h", integer=True, positive=True)
+    >>> vector(2 * (n + h)) == vector(2 * h + 2 * n), str(vector(n + h))
+    (True, 'vector(h + n)')
     """
 
     kind: str
     rows: sp.Expr
     cols: sp.Expr
+
+    def __post_init__(self):
+        for axis in ("rows", "cols"):
+            size = getattr(self, axis)
+            if isinstance(size, sp.Expr) and not size.is_Atom:
+                object.__setattr__(self, axis, sp.expand(size))
 
     @property
     def is_scalar(self):
@@ -102,3 +113,46 @@ def matrix(m, n):
 def _as_size(k):
     """A size as a SymPy expression: an int as an Integer, a dim's symbol as it is."""
     return sp.Integer(k) if isinstance(k, int) else k
+
+
+def solved_sizes(observed):
+    """The dims that known sizes determine, each solved from one size, in the order solved.
+
+    A size that is one unknown dim gives it; a size linear in one unknown dim, the
+    other dims solved before, gives it too (``d + h`` of length 7, with ``d`` known,
+    gives ``h = 7 - d``).
+
+    Parameters
+    ----------
+    observed : list of (sympy.Expr, object)
+        Sizes and what each is: a number, or a symbol standing for an array's length.
+
+    Returns
+    -------
+    dict
+        Each dim solved (a symbol) to ``(value, rest, coefficient)``: the dim is
+        ``(value - rest) / coefficient``, `rest` in the dims solved before it.
+
+    Examples
+    --------
+    >>> d, h = sp.symbols("d h", integer=True, positive=True)
+    >>> solved_sizes([(d + 2 * h, 11), (d, 3)])
+    {d: (3, 0, 1), h: (11, d, 2)}
+    """
+    solved = {}
+    pending = sorted(observed, key=lambda pair: len(pair[0].free_symbols) + (not pair[0].is_Atom))
+    progress = True
+    while progress:
+        progress = False
+        for size, value in pending:
+            unknown = [s for s in size.free_symbols if s not in solved]
+            if len(unknown) != 1:
+                continue
+            (s,) = unknown
+            poly = sp.Poly(size, s)
+            coefficient = poly.coeff_monomial(s)
+            if poly.degree() != 1 or not coefficient.is_Integer:
+                continue
+            solved[s] = (value, sp.expand(size - coefficient * s), coefficient)
+            progress = True
+    return solved

@@ -25,7 +25,8 @@ from ..language.spelling import default_latex, unicode_name
 from ..primitives.members import IndexSum, Member, ScalarMember, members_in
 from .documents import (Document, Equation, Section, render_latex, render_markdown,
                         render_text)
-from .names import BOLD, TRANSPOSE, Notation, adjoint_name, normal_spellings, notation_notes
+from .names import (BOLD, TRANSPOSE, Notation, adjoint_name, normal_spellings, notation_notes,
+                    shape_latex, shape_text)
 from .printers import MatrixLatexPrinter, TextPrinter
 
 __all__ = ["loop_text", "loop_latex", "loop_markdown", "loop_names", "LoopTextPrinter",
@@ -322,17 +323,9 @@ class _LoopWriter:
             shape = self.model.families[name].shape_at(index)
         else:
             shape = self.model.variables[name].shape
-        p = self.print
         if self.latex:
-            space = "\\mathbb{R}" + ("" if shape.is_scalar else
-                                     f"^{{{p(shape.rows)}}}" if shape.kind == "vector" else
-                                     f"^{{{p(shape.rows)} \\times {p(shape.cols)}}}")
-            return f" \\in {space}"
-        if shape.is_scalar:
-            return "  ∈ ℝ"
-        if shape.kind == "vector":
-            return f"  ∈ ℝ^{p(shape.rows)}"
-        return f"  ∈ ℝ^({p(shape.rows)}×{p(shape.cols)})"
+            return f" \\in {shape_latex(shape, self.print)}"
+        return f"  ∈ {shape_text(shape, self.print)}"
 
     def loop_heading(self, var, first, last):
         """``for t = T−1, …, 1:`` from the first and last values in the order they run."""

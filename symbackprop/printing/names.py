@@ -211,25 +211,34 @@ def is_tangent_name(text):
         and text.count("R{") + text.count("\\mathcal{R}") == 1
 
 
-def shape_latex(shape):
-    """A shape as a LaTeX set, ``\\mathbb{R}^{q \\times h}``."""
+def shape_latex(shape, printed=sp.latex):
+    """A shape as a LaTeX set, ``\\mathbb{R}^{q \\times h}``; a sum of dims in brackets beside
+    ``\\times``, ``\\mathbb{R}^{(d + h) \\times d}``."""
     if shape.is_scalar:
         return "\\mathbb{R}"
-    rows, cols = sp.latex(shape.rows), sp.latex(shape.cols)
+    rows, cols = (_bracketed(s, printed, sp.Add) for s in (shape.rows, shape.cols))
     if shape.kind == "vector":
-        return f"\\mathbb{{R}}^{{{rows}}}"
+        return f"\\mathbb{{R}}^{{{printed(shape.rows)}}}"
     if shape.kind == "row":
         return f"\\mathbb{{R}}^{{1 \\times {cols}}}"
     return f"\\mathbb{{R}}^{{{rows} \\times {cols}}}"
 
 
-def shape_text(shape):
-    """A shape as Unicode, ℝ^(q×h)."""
+def shape_text(shape, printed=str):
+    """A shape as Unicode, ℝ^(q×h); a size that is not one dim or number in brackets,
+    ℝ^(d + h), ℝ^((d + h)×d)."""
     if shape.is_scalar:
         return "ℝ"
+    rows, cols = (_bracketed(s, printed, (sp.Add, sp.Mul)) for s in (shape.rows, shape.cols))
     if shape.kind == "vector":
-        return f"ℝ^{shape.rows}"
-    return f"ℝ^({shape.rows}×{shape.cols})"
+        return f"ℝ^{rows}"
+    return f"ℝ^({rows}×{cols})"
+
+
+def _bracketed(size, printed, kinds):
+    """`size` printed, in brackets when it is a compound expression of `kinds`."""
+    text = printed(size)
+    return f"({text})" if isinstance(size, kinds) else text
 
 
 def hvp_display_names(hvp, latex, notation=None):

@@ -33,6 +33,7 @@ import keyword
 import re
 import textwrap
 
+import sympy as sp
 
 from ..derivation.program import (
     Program,
@@ -43,6 +44,7 @@ from ..derivation.program import (
 )
 from ..derivation.reverse import adjoint_symbol
 from ..primitives import expressions as ex
+from ..primitives.shapes import solved_sizes
 from .names import display_names, hvp_display_names
 from .numpy_printer import NumPyPrinter
 from .printers import TextPrinter
@@ -364,14 +366,31 @@ def _sizes(model, idents, dims):
         The parameters' names of the other dims, in model order.
     """
     sources = _dim_sources(model)
-    sizes = {symbol: f"{idents[name]}.shape[{axis}]" for symbol, (name, axis) in sources.items()}
+    printed = {symbol: dims[n] for n, symbol in model.dims.items()}
+    sizes = {}
+    for symbol, (name, axis, rest, coefficient) in sources.items():
+        # the dim is (length - rest) / coefficient: k of n - k + 1 is n + 1 - W.shape[0]
+        length = f"{idents[name]}.shape[{axis}]"
+        text = str(rest.xreplace({s: sp.Symbol(printed[s]) for s in rest.free_symbols}))
+        if rest == 0:
+            text = length
+        elif coefficient < 0:
+            text = f"{text} - {length}"
+        else:
+            bracket = isinstance(rest, sp.Add) or rest.could_extract_minus_sign()
+            text = f"{length} - ({text})" if bracket else f"{length} - {text}"
+        sizes[symbol] = text if abs(coefficient) == 1 else f"({text}) // {abs(coefficient)}"
     return sizes, [dims[n] for n, symbol in model.dims.items() if symbol not in sources]
 
 
 def _generated_function(name, parameters, docstring, body, returned, sizes, names):
     """The lines of a generated function: signature, docstring, the sizes it reads, body."""
+    needed = "\n".join(body)
+    for symbol in reversed(list(sizes)):  # a size read through others needs them too
+        if re.search(rf"\b{names[symbol]}\b", needed):
+            needed += "\n" + sizes[symbol]
     used = [f"    {names[symbol]} = {source}" for symbol, source in sizes.items()
-            if re.search(rf"\b{names[symbol]}\b", "\n".join(body))]
+            if re.search(rf"\b{names[symbol]}\b", needed)]
     return [*_signature(name, parameters), *_docstring(docstring), *used, *body, *returned]
 
 
@@ -402,16 +421,21 @@ def _module(title, description, model, functions):
 
 
 def _dim_sources(model):
-    """For each dim some declared array has: (the first such array's name, its axis)."""
-    sources = {}
+    """For each dim the declared arrays' shapes determine, how: (the array's name, its axis,
+    rest, coefficient), the dim being (that axis's length - rest) / coefficient, with `rest`
+    in the dims before it (:func:`~symbackprop.primitives.shapes.solved_sizes`)."""
+    observed = []
     for name, v in model.variables.items():
         if not v.declared or v.shape.is_scalar:
             continue
         for axis, size in enumerate((v.shape.rows, v.shape.cols)):
-            if size in model.dims.values() and size not in sources:
-                sources[size] = (name, axis)
+            if size.free_symbols:
+                observed.append((size, (name, axis)))
+    solved = solved_sizes(observed)
     order = list(model.dims.values())
-    return dict(sorted(sources.items(), key=lambda item: order.index(item[0])))
+    read = sorted((s for s in solved if solved[s][1] == 0), key=order.index)
+    return {symbol: (*solved[symbol][0], *solved[symbol][1:])
+            for symbol in read + [s for s in solved if s not in read]}
 
 
 def _signature(name, parameters):

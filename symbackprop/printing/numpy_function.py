@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
+import sympy as sp
+
+from ..language.model import Literal, walk
+from ..primitives.shapes import solved_sizes
 from .numpy_code import _dim_sources, generate_hvp_source, generate_source
 
 __all__ = ["compile_derivation", "compile_hvp"]
@@ -31,9 +35,14 @@ def _passed(model, values):
 class _Arrays:
     """Convert keyword arrays to the column layout, resolving and checking dims."""
 
-    def __init__(self, model):
+    def __init__(self, model, dims=None):
         self.model = model
         self.declared = [v for v in model.variables.values() if v.declared]
+        #: The sizes of the dims no array has (a slice's bound, a dim used as a value).
+        self.given = {model.dims[n]: int(k) for n, k in (dims or {}).items()}
+        self.needed = set().union(*(b.free_symbols for b in getattr(model, "bounds", ()))) | {
+            node.value for a in model.assignments for node in walk(a.tree)
+            if isinstance(node, Literal) and node.value.is_Symbol}
 
     def __call__(self, arrays):
         model = self.model
@@ -70,8 +79,28 @@ class _Arrays:
                     raise ValueError(f"{v.name} is a {shape}: got shape {np.shape(arrays[v.name])}"
                                      f", but {size} = {known} from the arrays before it")
             values.append(value)
-        values.extend(sizes.get(symbol, 0) for symbol in model.dims.values())
+        dims = {**self.given, **_dims_of(sizes)}
+        unknown = [n for n, symbol in model.dims.items() if symbol not in dims
+                   and symbol in self.needed]
+        if unknown:
+            raise TypeError(f"no array has the size {', '.join(unknown)}: give it with "
+                            f"dims={{{unknown[0]!r}: ...}} where the function is compiled")
+        values.extend(dims.get(symbol, 0) for symbol in model.dims.values())
         return values
+
+
+def _dims_of(sizes):
+    """The dims' values that the arrays' sizes give, each size checked against them."""
+    dims = {}
+    for symbol, (value, rest, coefficient) in solved_sizes(list(sizes.items())).items():
+        dims[symbol] = sp.Rational(value - rest.xreplace(dims), coefficient)
+    for size, actual in sizes.items():
+        if size.free_symbols <= set(dims) and size.xreplace(dims) != actual \
+                or any(not (k.is_Integer and k > 0) for k in dims.values()):
+            shown = ", ".join(f"{s} = {k}" for s, k in dims.items())
+            raise ValueError(f"the arrays' shapes give {shown}, at which {size} is "
+                             f"{size.xreplace(dims)}, not {actual}")
+    return {symbol: int(k) for symbol, k in dims.items()}
 
 
 def _to_user(value, shape):
@@ -83,13 +112,13 @@ def _to_user(value, shape):
 class _Compiled:
     """A generated module, compiled, with its functions called on keyword arrays."""
 
-    def __init__(self, source, model):
+    def __init__(self, source, model, dims=None):
         self.source, self.model = source, model
         self.namespace = {}
         # Safe: `source` is generated from the derivation's expressions, not from user text
         # (see symbackprop.printing.numpy_code).
         exec(compile(source, f"<symbackprop {model.filename}>", "exec"), self.namespace)
-        self.convert = _Arrays(model)
+        self.convert = _Arrays(model, dims)
 
     def __call__(self, function, arrays, after_declared=()):
         """Run the generated `function`: the declared arrays, `after_declared`, the sizes."""
@@ -103,7 +132,7 @@ class _Compiled:
         return {n: _to_user(value, shapes[n].shape) for n, value in zip(names, values)}
 
 
-def compile_derivation(derivation, wrt=None):
+def compile_derivation(derivation, wrt=None, dims=None):
     """Compile a derivation into a NumPy function.
 
     Parameters
@@ -112,6 +141,8 @@ def compile_derivation(derivation, wrt=None):
         With every abstract function bound (see :meth:`Derivation.bound`).
     wrt : list of str, optional
         The variables to differentiate with respect to; the params by default.
+    dims : dict of str to int, optional
+        The sizes of the dims that no array's shape gives (``k`` of ``v[k..n]``).
 
     Returns
     -------
@@ -132,7 +163,7 @@ def compile_derivation(derivation, wrt=None):
     (5.0, array([2., 4.]))
     """
     wrt = list(derivation.params if wrt is None else wrt)
-    module = _Compiled(generate_source(derivation, wrt), derivation.model)
+    module = _Compiled(generate_source(derivation, wrt), derivation.model, dims)
 
     def value_and_grad(**arrays):
         J, grads = module("value_and_grad", arrays)

@@ -29,6 +29,7 @@ from sympy.printing.printer import Printer
 from ..primitives import expressions as ex
 from ..primitives.functions import TABLE
 from ..primitives.matrix_functions import Norm
+from .blocks import BlockNumPy
 from .matrix_chains import chain_order
 
 __all__ = ["NumPyPrinter"]
@@ -38,7 +39,7 @@ __all__ = ["NumPyPrinter"]
 _SUM, _PRODUCT, _NEGATION, _POWER, _ATOM = range(5)
 
 
-class NumPyPrinter(Printer):
+class NumPyPrinter(BlockNumPy, Printer):
     """Print the derivation's expressions as NumPy, in the column layout.
 
     Parentheses appear only where Python's precedence needs them (and around a

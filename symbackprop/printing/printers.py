@@ -31,6 +31,8 @@ from ..primitives.reductions import unfixed_ones
 from .indicators import LatexIndicators, TextIndicators, comparison
 from .inverses import ACCENTS as _ACCENTS
 from .inverses import LatexInverses, TextInverses
+from ..primitives.blocks import Stack
+from .blocks import BlockLatex, BlockText
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
 
 __all__ = ["TextPrinter", "MatrixLatexPrinter"]
@@ -298,7 +300,7 @@ def _inline_quotient(text):
     return False
 
 
-class TextPrinter(_Common, TextIndicators, TextInverses, StrPrinter):
+class TextPrinter(BlockText, _Common, TextIndicators, TextInverses, StrPrinter):
     """Unicode text: ``(∂J/∂o) hᵀ + λ W2``, ``∂J/∂h ⊙ φ'(z)``."""
 
     bracket_adjoints = True  # ∂J/∂o hᵀ would read as ∂J/∂(o hᵀ)
@@ -367,7 +369,8 @@ class TextPrinter(_Common, TextIndicators, TextInverses, StrPrinter):
             return inverse
         inner = self._print(expr.arg)
         bare = isinstance(expr.arg, MatrixSymbol) and (not any(c in inner for c in "/∇ ")
-                                                       or is_tangent_name(inner))
+                                                       or is_tangent_name(inner)) \
+            or isinstance(expr.arg, Stack)  # [h; x]ᵀ: its brackets close it
         return (inner if bare else f"({inner})") + "ᵀ"
 
     def _print_Derivative(self, expr):
@@ -483,7 +486,8 @@ def _applied(name, args):
     return f"{name}{{\\left({args}\\right)}}"
 
 
-class MatrixLatexPrinter(_Common, LatexIndicators, LatexInverses, LatexPrinter):
+class MatrixLatexPrinter(BlockLatex, _Common, LatexIndicators, LatexInverses,
+                         LatexPrinter):
     """LaTeX in the textbook's notation: bold matrices, ``^\\top``, ``\\odot``, ``\\phi'``."""
 
     slash_fractions = False  # \frac{a}{b} delimits itself
@@ -560,7 +564,7 @@ class MatrixLatexPrinter(_Common, LatexIndicators, LatexInverses, LatexPrinter):
         if inverse is not None:
             return inverse
         inner = self._print(expr.arg)
-        if is_tangent_name(inner):
+        if is_tangent_name(inner) or isinstance(expr.arg, Stack):
             return inner + TRANSPOSE[self.notation.transpose]
         if not isinstance(expr.arg, MatrixSymbol) or "\\frac" in inner or (
                 "^" in inner and any(a in inner for a in _ACCENTS)):

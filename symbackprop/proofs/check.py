@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
+from ..language.model import Node, Ref, walk
 from ..derivation.reverse import Derivation, derive
 from ..printing.numpy_function import compile_derivation
 from .sizes import _size_at, default_dims
@@ -211,7 +212,7 @@ def check(model, dims=None, bind=None, seed=0, step=LARGEST_STEP):
     m = d.model
     dims = default_dims(m, dims)
     wrt = [n for n, v in m.variables.items() if v.role in ("param", "input")]
-    f = compile_derivation(d, wrt)
+    f = compile_derivation(d, wrt, dims)
     arrays = random_arrays(m, dims, seed)
     with np.errstate(all="ignore"):
         _, grads = f(**arrays)
@@ -249,9 +250,25 @@ def _first_non_finite(derivation, f, arrays):
         if not np.all(np.isfinite(value)):
             if name in model.variables:
                 line = model.variables[name].line
-                return [f"{name} (line {line}) is not finite: the first non-finite forward value"]
-            return [f"{name} is not finite: the first non-finite adjoint"]
+                return [f"{name} (line {line}) is not finite: the first non-finite forward value"
+                        ] + _power_hints(model)
+            return [f"{name} is not finite: the first non-finite adjoint"] + _power_hints(model)
     return []
+
+
+def _power_hints(model):
+    """The non-integer powers of declared variables that may take any real value: where the
+    data drawn are negative, such a power is not a real number."""
+    hints = []
+    for a in model.assignments:
+        for node in walk(a.tree):
+            if isinstance(node, Node) and node.op.name == "pow" and node.param.is_Rational \
+                    and not node.param.is_Integer and isinstance(node.args[0], Ref):
+                v = model.variables[node.args[0].name]
+                if v.declared and v.domain is None:
+                    hints.append(f"{v.name} ^ ({node.param}) (line {node.line}) is real only "
+                                 f"where {v.name} >= 0: declare {v.name} positive")
+    return hints
 
 
 def _compare(objective, arrays, name, gradient, domain, rng, largest):

@@ -77,6 +77,8 @@ def explicit(expr, env, sizes):
             out = value(e.base).applyfunc(lambda x: x**exponent)
         elif isinstance(e, sp.Trace):
             out = value(e.arg).trace()
+        elif hasattr(e, "explicit_at"):  # a slice: its bounds at the sizes
+            out = e.explicit_at(lambda k: _size_at(k, sizes), *[value(a) for a in e.operands])
         elif hasattr(e, "explicit"):  # the classes of symbackprop.primitives
             out = e.explicit(*[value(a) for a in e.operands])
         elif isinstance(e, MatrixExpr):

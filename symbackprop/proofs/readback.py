@@ -28,6 +28,7 @@ import sympy as sp
 from ..derivation.reverse import adjoint_symbol
 from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
+from ..primitives.blocks import Stack
 from ..printing.names import Notation, _tangent_name, display_names
 from ..printing.printers import MatrixLatexPrinter, TextPrinter
 from .evaluation import Binding, derivation_values, sample_values
@@ -317,6 +318,22 @@ def _calls(derivation):
     return out
 
 
+def _zero_blocks(subject):
+    """The zero blocks of the block matrices in a derivation's expressions (and its H v's)."""
+    first = getattr(subject, "derivation", subject)
+    expressions = [*first.forward.values(), *(s.result for s in first.steps)]
+    if subject is not first:
+        expressions += [s.result for s in (*subject.forward, *subject.backward)]
+    if not any(isinstance(e, sp.Basic) and e.has(Stack) for e in expressions):
+        return []
+    expressions += [first.gradient(n) for n in first.params if n in first.order]
+    found = set()
+    for expr in expressions:
+        for stack in expr.atoms(Stack) if isinstance(expr, sp.Basic) else ():
+            found.update(b for b in stack.blocks if isinstance(b, sp.ZeroMatrix))
+    return sorted(found, key=str)
+
+
 def printed_vocabulary(subject, latex, notation, evaluator, binding, sizes):
     derivation = getattr(subject, "derivation", subject)
     names = display_names(derivation, latex, notation)
@@ -359,6 +376,9 @@ def printed_vocabulary(subject, latex, notation, evaluator, binding, sizes):
         eye, dim = np.eye(sizes[symbol]), printer.doprint(symbol)
         add(f"\\mathbf{{I}}_{{{dim}}}" if latex else f"I_{dim}", Value(eye))
         add(f"\\mathbf{{1}}_{{{dim}}}" if latex else f"𝟏_{dim}", Value(np.ones((len(eye), 1))))
+    for zero in _zero_blocks(subject):  # a zero block of a block matrix, with its size
+        add(printer.zero_block(zero), Value(np.zeros((evaluator.size(zero.rows),
+                                                      evaluator.size(zero.cols)))))
     for of, call in _calls(derivation):
         shown = [names[("func", call.name)]] + ([names[("var", of)]] if of else [])
         args = [evaluator.value(a) for a in call.call_args]
@@ -371,7 +391,10 @@ def printed_vocabulary(subject, latex, notation, evaluator, binding, sizes):
                 add(printer._partial(who, arg), Value(value))
                 for along in plain:
                     add(*_second_partial(printer, who, call, slot, along, args, binding))
-    return Vocabulary(words, sizes=tuple(sorted(set(sizes.values()))), latex=latex)
+    lengths = set(sizes.values()) | {int(k.xreplace(sizes))  # sizes d + h, 4 h too
+                                     for v in model.variables.values()
+                                     for k in (v.shape.rows, v.shape.cols) if not k.is_Atom}
+    return Vocabulary(words, sizes=tuple(sorted(lengths)), latex=latex)
 
 
 def _second_partial(printer, who, call, slot, along, args, binding):

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..primitives.functions import arity, latex_macros, text_names
+from .block_reading import block_matrix, sliced
 from .notation_values import (  # part of what this module offers
     TOO_MANY,
     ReadError,
@@ -145,12 +146,14 @@ class Token:
 
 
 _TEXT_OPERATORS = ["⁻ᵀ", "^⊙", "(", ")", "[", "]", ",", "+", "-", "⊙", "/", "ᵀ", "^", "‖", "𝟏",
-                   "𝟙", ">", "<", "≤", "≥", "'", "∂²", "∂", "·", "⁽", "⁾", "I"]
+                   "𝟙", ">", "<", "≤", "≥", "'", "∂²", "∂", "·", "⁽", "⁾", "I", "..", ";", ":"]
 _TEXT_FUNCTIONS = ["log_softmax", "logsumexp", "softmax", "sum", "tr", "max_rows", "min_rows",
                    "max_cols", "min_cols", "det", "log det", "diag"]  # with the table's
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # not \\d: 𝟏 and 𝟙 are Unicode digits
 
 _LATEX_FIXED = [
+    (r"\begin{bmatrix}", "["), (r"\end{bmatrix}", "]"), ("\\\\[1.5ex]", ";"), ("\\\\", ";"),
+    ("&", "&"), (":", ":"),
     (r"^{-\top}", "⁻ᵀ"), (r"^{-T}", "⁻ᵀ"), (r"^{-\mathsf{T}}", "⁻ᵀ"),
     (r"\left\|", "‖"), (r"\right\|_F", "‖"), (r"\right\|", "‖"), (r"\left(", "("),
     (r"\right)", ")"), (r"\left[", "["), (r"\right]", "]"), (r"\Bigl(", "("), (r"\Bigr)", ")"),
@@ -166,7 +169,7 @@ _LATEX_FIXED = [
 ]
 _LATEX_DETERMINANTS = {r"\log\det": "log det", r"\det": "det"}
 # spaces only: a line break or an & left inside a group must fail to read
-_LATEX_SPACE = re.compile(r"(\s|\\,|\\;|\\quad|\\qquad|\\!)+")
+_LATEX_SPACE = re.compile(r"(\s|\\,|\\;|\\quad|\\qquad|\\!|\\displaystyle)+")
 _OPERATORNAME = re.compile(r"\\operatorname\{([A-Za-z_\\]+)\}")
 
 
@@ -370,7 +373,7 @@ class Parser:
         if tok.kind not in ("op", "end", "sup", "sub"):  # a name, a number, an extension's atom
             return True
         return tok.kind == "op" and tok.text in ("(", "‖", "𝟏", "𝟙", "∂", "∂²", "frac", "sqrt",
-                                                  "{", "I", "|")
+                                                  "{", "I", "|", "[")
 
     @_memoised
     def factor(self, pos, signed=False):
@@ -382,7 +385,10 @@ class Parser:
         return _merged(out)
 
     def postfix(self, values, pos):
-        """ᵀ, superscript powers and ^⊙k after an atom."""
+        """ᵀ, superscript powers, ^⊙k and slices after an atom."""
+        cut = sliced(self, values, pos)
+        if cut:
+            return [(values, pos)] + [a for v, p in cut for a in self.postfix(v, p)]
         if self._is(pos, "ᵀ"):
             return self.postfix(combine(lambda a: a.T if not is_scalar(a) else a, values),
                                 pos + 1)
@@ -442,6 +448,8 @@ class Parser:
             return self.other_primary(pos)
         if tok.text == "(":
             return [(v, p + 1) for v, p in self.sum(pos + 1) if self._is(p, ")")]
+        if tok.text == "[":
+            return block_matrix(self, pos)
         if tok.text == "{":  # TeX grouping is invisible: it may hold one factor only
             return [(v, p + 1) for v, p in self.factor(pos + 1) if self._is(p, "}")]
         if tok.text == "‖":

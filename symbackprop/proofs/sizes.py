@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-__all__ = ["default_dims", "small_dims", "entries", "refuse_beyond"]
+__all__ = ["default_dims", "small_dims", "positive_sizes", "entries", "refuse_beyond"]
 
 
 _SIZES = (5, 4, 3, 6, 2, 7, 8, 9)
@@ -29,8 +29,59 @@ def default_dims(model, dims=None, sizes=_SIZES):
     for name, size in dims.items():
         if not isinstance(size, (int, np.integer)) or size < 1:
             raise ValueError(f"dimension {name} must be a positive whole number, not {size!r}")
-    return {name: int(dims.get(name, sizes[i % len(sizes)]))
-            for i, name in enumerate(model.dims)}
+    drawn = {name: int(dims.get(name, sizes[i % len(sizes)]))
+             for i, name in enumerate(model.dims)}
+    return positive_sizes(model, drawn, [n for n in model.dims if n not in dims], sizes)
+
+
+#: How many other assignments of sizes :func:`positive_sizes` tries at most.
+MAX_TRIES = 20_000
+
+
+def positive_sizes(model, dims, free, pool):
+    """`dims`, or another choice of the `free` dims' sizes, at which every size of the model
+    (``n - k + 1``, ``h - d``) is positive: first the pool's sizes in other orders, then
+    any of 1 to 9.
+
+    Raises
+    ------
+    ValueError
+        When no choice tried makes every size positive, naming a size and its value.
+
+    Examples
+    --------
+    >>> import symbackprop as sbp
+    >>> m = sbp.parse("dim d, h\\nparam w: vector(h - d)\\nJ = sum(w)\\nobjective J")
+    >>> positive_sizes(m, {"d": 5, "h": 4}, ["d", "h"], (5, 4, 3))
+    {'d': 4, 'h': 5}
+    """
+    compound = {k for v in model.variables.values() for k in (v.shape.rows, v.shape.cols)
+                if not k.is_Atom} | {k for k in getattr(model, "bounds", ()) if not k.is_number}
+    if not compound:
+        return dims
+    symbols = model.dims
+
+    def broken(choice):
+        at = {symbols[n]: k for n, k in choice.items()}
+        return next(((k, k.xreplace(at)) for k in sorted(compound, key=str)
+                     if k.xreplace(at) < 1), None)
+
+    first = broken(dims)
+    if first is None:
+        return dims
+    pool = list(dict.fromkeys(pool))
+    tries = itertools.chain(itertools.permutations(pool, len(free)) if len(pool) >= len(free)
+                            else (), itertools.product(range(1, 10), repeat=len(free)))
+    for values in itertools.islice(tries, MAX_TRIES):
+        choice = {**dims, **dict(zip(free, values))}
+        if broken(choice) is None:
+            return choice
+    size, value = first
+    shown = ", ".join(f"{n}={k}" for n, k in dims.items())
+    hint = ("no sizes of the other dims tried make every size positive" if free else
+            "give sizes at which every size is positive (--dims)")
+    raise ValueError(f"the size {size} is {value} at {shown}, and a size counts entries: "
+                     f"{hint}")
 
 
 def _size_at(expr, dims):
@@ -54,7 +105,11 @@ def small_dims(model, dims=None):
     given = {name: size for name, size in default_dims(model, dims).items()
              if name in (dims or {})}
     free = (size for size in itertools.count(2) if size not in given.values())
-    return {name: given[name] if name in given else next(free) for name in model.dims}
+    drawn = {name: given[name] if name in given else next(free) for name in model.dims}
+    rest = [n for n in model.dims if n not in given]
+    pool = sorted(k for n, k in drawn.items() if n in rest)
+    return positive_sizes(model, drawn, rest, pool + [k for k in range(2, 10) if k not in pool
+                                                      and k not in given.values()])
 
 
 def entries(model, dims):

@@ -1,0 +1,129 @@
+"""Block matrices and slices: vcat, hcat, v[1..h], W[1..d, :], A[:, 2..k].
+
+Their rules are proved three ways with the other operators (tests/test_operators.py
+ROWS, and second order in tests/test_second_order.py); here: what the language
+accepts and refuses, the sizes drawn for a slice, the printed block matrices and
+zero blocks, and the reader of those forms, which must refuse a wrong one.
+"""
+
+import numpy as np
+import pytest
+
+import symbackprop as sbp
+from symbackprop.language.model import Node, walk
+from symbackprop.proofs.reading import ReadError, Value, Vocabulary, read
+from symbackprop.proofs.sizes import default_dims, small_dims
+
+LSTM = "examples/lstm_stacked.sbp"
+
+
+def _parse_error(text):
+    with pytest.raises(sbp.ModelError) as info:
+        sbp.parse(text)
+    return info.value
+
+
+def _slices(model):
+    return [n.param for a in model.assignments for n in walk(a.tree)
+            if isinstance(n, Node) and n.op.name == "slice"]
+
+
+def test_slices_are_ranges_of_sizes_one_based_and_inclusive():
+    m = sbp.parse("dim d, h\nparam v: vector(2*h)\nparam W: matrix(d, h)\n"
+                  "J = sum(v[h+1..2*h]) + sum(W[1..d, :]) + sum(W[:, 2..h])\nobjective J")
+    d, h = m.dims["d"], m.dims["h"]
+    assert _slices(m) == [(h + 1, 2 * h, 0), (1, d, 0), (2, h, 1)]
+
+
+@pytest.mark.parametrize("text, line, col, fragment", [
+    ("dim h\nparam v: vector(h)\nJ = sum(v[0..h])\nobjective J", 3, 11, "the range 0..h"),
+    ("dim h\nparam v: vector(h)\nJ = sum(v[1..h + 1])\nobjective J", 3, 11, "ends after h"),
+    ("dim h\nparam v: vector(h)\nJ = sum(v[h+1..h])\nobjective J", 3, 11,
+     "ends before it starts"),
+    ("dim h\nparam W: matrix(h, h)\nJ = sum(W[1..h])\nobjective J", 3, 9,
+     "slice it as W[A..B, :] or W[:, A..B]"),
+    ("dim h\nparam W: matrix(h, h)\nJ = sum(W[1..h, 1..h])\nobjective J", 3, 10,
+     "a slice is NAME[A..B] of a vector"),
+    ("dim h\nparam v: vector(h)\nv[1..h] = v\n", 3, 1, "a slice of 'v' cannot be assigned"),
+    ("dim h, d\nparam v: vector(h)\nparam W: matrix(d, h)\nJ = sum(vcat(v, W))\nobjective J",
+     4, 9, "vcat(vector(h), matrix(d, h)): the columns 1 and h differ"),
+])
+def test_a_slice_or_block_that_cannot_be_is_an_error_at_its_place(text, line, col, fragment):
+    err = _parse_error(text)
+    assert (err.line, err.col) == (line, col), err
+    assert fragment in err.message, err.message
+
+
+def test_sizes_drawn_keep_every_slice_inside():
+    m = sbp.parse("dim n, k\nparam v: vector(n)\nJ = sum(v[k..n])\nobjective J")
+    for dims in (default_dims(m), small_dims(m)):
+        assert 1 <= dims["k"] <= dims["n"], dims
+    assert sbp.check(m).ok and sbp.verify(m).ok
+
+
+def test_the_lstm_gates_adjoints_are_one_block_matrix():
+    d = sbp.derive(sbp.load(LSTM))
+    forward = d.text().split("Backward")[0]
+    assert "a = W [h⁽⁰⁾; x] + b" in forward or "a = W [h0; x] + b" in forward, forward
+    assert "i = σ(a[1..n])" in forward and "g = tanh(a[3 n + 1..4 n])" in forward
+    assert d.pretty(d.adjoint("a")) == ("[(∂J/∂i ⊙ i ⊙ (1 - i)); (∂J/∂f ⊙ f ⊙ (1 - f)); "
+                                        "(∂J/∂o ⊙ o ⊙ (1 - o)); (∂J/∂g ⊙ (1 - g^⊙2))]")
+    assert "\\begin{bmatrix}" in d.latex()
+    report = sbp.check(d)
+    assert report.ok, str(report)
+    assert sbp.prove_printed(d).ok
+
+
+def test_a_slice_adjoint_is_placed_into_sized_zeros_and_read_back():
+    d = sbp.derive(sbp.parse("dim n, k\nparam s: vector(n + k)\nJ = sum(tanh(s[k..n + k]))\n"
+                             "objective J"))
+    assert d.pretty(d.adjoint("s")) == "[0_((k - 1)×1); (1 - tanh²(s[k..k + n]))]"
+    assert "\\mathbf{0}_{\\left(k - 1\\right) \\times 1}" in d.latex()
+    assert sbp.check(d).ok and sbp.verify(d).ok and sbp.prove_printed(d).ok
+
+
+A, B = np.arange(4.0).reshape(2, 2), np.arange(4.0, 10.0).reshape(3, 2)
+X = np.arange(5.0).reshape(5, 1)
+WORDS = {"A": [Value(A)], "B": [Value(B)], "x": [Value(X)], "n": [Value(np.asarray(2.0))]}
+
+
+@pytest.mark.parametrize("formula, expected", [
+    ("[A; B]", np.vstack((A, B))),
+    ("[A A]", np.hstack((A, A))),
+    ("[(A + A); B]", np.vstack((2 * A, B))),
+    ("x[n..n + 1]", X[1:3]),
+    ("[x; x][n + 3..2 n + 4]", np.vstack((X, X))[4:8]),
+    ("B[2..3, :]", B[1:3]),
+    ("B[:, n..n]", B[:, 1:2]),
+])
+def test_the_reader_reads_blocks_and_slices(formula, expected):
+    (value,) = read(formula, Vocabulary(WORDS, sizes=(2, 3)))
+    np.testing.assert_array_equal(value, expected)
+
+
+@pytest.mark.parametrize("formula, expected", [
+    ("{\\begin{bmatrix} \\displaystyle A \\\\[1.5ex] \\displaystyle B \\end{bmatrix}}",
+     np.vstack((A, B))),
+    ("{\\begin{bmatrix} A & A \\end{bmatrix}}", np.hstack((A, A))),
+    ("{x}_{n:n + 1}", X[1:3]),
+    ("{B}_{:,n:n}", B[:, 1:2]),
+])
+def test_the_reader_reads_the_latex_of_blocks_and_slices(formula, expected):
+    (value,) = read(formula, Vocabulary(WORDS, sizes=(2, 3), latex=True))
+    np.testing.assert_array_equal(value, expected)
+
+
+@pytest.mark.parametrize("formula", ["[A]", "[A; x]", "x[0..1]", "x[2..9]", "x[n..1]",
+                                     "B[1..2.5, :]"])
+def test_the_reader_has_no_reading_of_a_block_that_cannot_be(formula):
+    with pytest.raises(ReadError):
+        read(formula, Vocabulary(WORDS, sizes=(2, 3)))
+
+
+def test_a_wrong_block_matrix_is_caught_by_the_read_back():
+    d = sbp.derive(sbp.load(LSTM))
+    text = d.text()
+    swapped = text.replace("[h⁽⁰⁾; x]", "[x; h⁽⁰⁾]").replace("[h0; x]", "[x; h0]")
+    assert swapped != text
+    report = sbp.prove_printed(d, formats=("text",), documents={"text": (swapped, False)})
+    assert not report.ok
