@@ -81,7 +81,10 @@ def test_the_page_carries_the_latex_printers_formulas_as_mathml_of_them(name):
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\S")
 _WRAPPERS = {"\\boldsymbol", "\\mathbf", "\\mathrm", "\\operatorname", "\\mathcal",
              "\\mathbb", "\\mathsf", "\\text", "\\boxed"}
-_SPACES = {"\\,", "\\;", "\\!", "\\quad", "\\qquad", "\\left", "\\right"}
+_SPACES = {"\\,", "\\;", "\\!", "\\quad", "\\qquad", "\\left", "\\right", "\\displaystyle",
+           "\\\\"}  # a row break of a block matrix shows nothing of its own
+#: A block matrix's brackets, as MathML shows them around its table.
+_ENVIRONMENTS = {"\\begin": "[", "\\end": "]"}
 #: Accents over their argument: MathML's mover shows the argument, then the mark.
 _ACCENT_MARKS = {"\\hat": "^", "\\widehat": "^", "\\tilde": "~", "\\widetilde": "~",
                  "\\bar": "¯"}
@@ -101,11 +104,16 @@ def _latex_seen(tokens, i=0):
         t = tokens[i]
         if t in _SPACES or t in _WRAPPERS or t == "&":
             i += 1
+            if t == "\\\\" and tokens[i:i + 1] == ["["]:  # \\[1.5ex]: a row break's space
+                i = tokens.index("]", i) + 1
             if t in ("\\left", "\\right") and tokens[i] == ".":
                 i += 1  # the empty delimiter
         elif t in ("^", "_", "\\sqrt"):
             inner, i = _argument(tokens, i + 1)
             out.append(("√" if t == "\\sqrt" else t) + f"({inner})")
+        elif t in _ENVIRONMENTS and tokens[i + 1] == "{":  # \begin{bmatrix}: [
+            i = tokens.index("}", i) + 1
+            out.append(_ENVIRONMENTS[t])
         elif t in _ACCENT_MARKS:  # \hat{X}: X, then its hat
             inner, i = _argument(tokens, i + 1)
             out.append(inner + _ACCENT_MARKS[t])

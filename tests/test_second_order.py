@@ -367,7 +367,10 @@ def test_cli_hvp_code_runs_and_needs_bound_functions(capsys, tmp_path):
     assert main(["hvp", "examples/textbook_mlp.sbp", "--format", "py", "--bind",
                  "phi=tanh,ell=squared_error", "-o", str(out)]) == 0
     compile(out.read_text(), str(out), "exec")
-    assert main(["hvp", "examples/textbook_mlp.sbp", "--standalone"]) == 2
+    capsys.readouterr()
+    assert main(["hvp", "examples/textbook_mlp.sbp", "--standalone"]) == 0  # implies LaTeX
+    assert capsys.readouterr().out.startswith("\\documentclass")
+    assert main(["hvp", "examples/textbook_mlp.sbp", "--format", "text", "--standalone"]) == 2
 
 
 def test_cli_hessian_prints_closed_forms_and_entries(capsys):

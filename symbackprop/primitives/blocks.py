@@ -10,7 +10,7 @@ tile a whole value add up to one block matrix, ``[∂J/∂i; ∂J/∂f; ∂J/∂
 (:func:`merged_sum`, which :func:`~symbackprop.primitives.expressions.add` calls).
 
 :class:`Stack` and :class:`Slice` define their meaning entry by entry at given
-sizes (``explicit_at``), numerically (``numeric``) and their tangents
+sizes (``explicit_at``), numerically (``numeric_at``) and their tangents
 (``_tangent``), as the classes of :mod:`~symbackprop.primitives.expressions` do.
 """
 
@@ -54,7 +54,7 @@ class Stack(MatrixExpr):
     def explicit(self, *values):
         return (sp.Matrix.vstack if self.axis == 0 else sp.Matrix.hstack)(*values)
 
-    def numeric(self, size, *values):
+    def numeric_at(self, size, *values):
         return (np.vstack if self.axis == 0 else np.hstack)(
             [np.reshape(v, _numeric_shape(b, size)) for b, v in zip(self.blocks, values)])
 
@@ -96,7 +96,7 @@ class Slice(MatrixExpr):
         lo, hi = size(self.lo) - 1, size(self.hi)
         return value[lo:hi, :] if self.axis == 0 else value[:, lo:hi]
 
-    def numeric(self, size, value):
+    def numeric_at(self, size, value):
         lo, hi = size(self.lo) - 1, size(self.hi)
         value = np.reshape(value, _numeric_shape(self.arg, size))
         return value[lo:hi, :] if self.axis == 0 else value[:, lo:hi]

@@ -128,10 +128,15 @@ def clean(element, kind, extra=None):
 _BOLD_UPRIGHT = re.compile(r"\\(?:boldsymbol|mathbf)\{\\mathrm\{([^{}]*)\}\}")
 
 
+#: The extra space of a row break, \\[1.5ex], which latex2mathml would print as text.
+_ROW_SPACE = re.compile(r"\\\\\[[0-9.]+(?:ex|em|pt)\]")
+
+
 def _converted(latex):
     from latex2mathml.converter import convert  # the page's one dependency
+    latex = _ROW_SPACE.sub(r"\\\\", _BOLD_UPRIGHT.sub(r"\\mathbf{\1}", latex))
     try:
-        return ElementTree.fromstring(convert(_BOLD_UPRIGHT.sub(r"\\mathbf{\1}", latex)))
+        return ElementTree.fromstring(convert(latex))
     except ElementTree.ParseError as e:  # a formula latex2mathml writes as broken XML
         raise UnsafeMarkup(f"latex2mathml wrote no well-formed MathML for {latex!r}: {e}") \
             from None

@@ -264,8 +264,8 @@ class Evaluator:
             return self.binding.scalar(e.name, [v(a) for a in e.call_args])
         if isinstance(e, mf.Partial):
             return self.binding.partial(e.name, e.slot, [v(a) for a in e.call_args])
-        if hasattr(e, "numeric"):  # block matrices and slices, at the sizes
-            return e.numeric(self.size, *[v(a) for a in e.operands])
+        if hasattr(e, "numeric_at"):  # block matrices and slices, at the sizes
+            return e.numeric_at(self.size, *[v(a) for a in e.operands])
         if type(e).__name__ == "SecondPartial":
             return self.binding.second_partial(e.name, e.slot, e.along,
                                                [v(a) for a in e.call_args], v(e.tangent))
