@@ -146,8 +146,9 @@ def test_a_figure_wider_than_the_page_is_scaled_and_says_so(tmp_path):
     placed = figure_placement(d, backward=True)
     assert placed.scale < 1
     tikz = graph_figure(d, "tikz", backward=True)
-    assert tikz.startswith(f"% scaled to {placed.scale} to fit a page")
-    assert f"\\scalebox{{{placed.scale}}}{{%" in tikz
+    assert tikz.startswith(f"\\begin{{tikzpicture}}[>=stealth, font=\\small, "
+                           f"scale={placed.scale}, transform shape]\n  % scaled to "
+                           f"{placed.scale} to fit a page of 15 cm by 22 cm\n")
     compiles(tmp_path, "scaled", graph_figure(d, "tikz", standalone=True, backward=True))
 
 

@@ -302,7 +302,13 @@ def figure_placement(derivation, backward=False, second_order=None):
 def _placed_tikz(g, labels, placed):
     """The picture at Graphviz's positions: sized shapes, arrows along its splines."""
     safe = {node: f"n{i}" for i, node in enumerate(g)}  # TikZ node names: no '#' or '∂'
-    lines = ["\\begin{tikzpicture}[>=stealth, font=\\small]"]
+    scale = placed.scale
+    if scale < 1:  # nodes and their text scaled with the coordinates (transform shape)
+        lines = [f"\\begin{{tikzpicture}}[>=stealth, font=\\small, scale={scale}, "
+                 "transform shape]", f"  % scaled to {scale} to fit a page of {PAGE_WIDTH:g} cm "
+                 f"by {PAGE_HEIGHT:g} cm"]
+    else:
+        lines = ["\\begin{tikzpicture}[>=stealth, font=\\small]"]
     lines.append(f"  \\useasboundingbox (0, 0) rectangle ({placed.width}, {placed.height});")
     for (node, data), shape in zip(g.nodes(data=True), placed.shapes):
         if shape.round:
@@ -311,7 +317,7 @@ def _placed_tikz(g, labels, placed):
             size = (f"minimum width={shape.width}cm, minimum height={shape.height}cm, "
                     "inner sep=1pt")
             if data["kind"] == "operator":  # a long name: a rounded box, not a big circle
-                size = "rounded corners=2.5mm, " + size
+                size = f"rounded corners={round(2.5 * scale, 2)}mm, " + size
         options = _options(data).replace("circle", "rectangle") if not shape.round and \
             data["kind"] == "operator" else _options(data)
         lines.append(f"  \\node[{options}, {size}] ({safe[node]}) at ({shape.x}, {shape.y}) "
@@ -323,9 +329,6 @@ def _placed_tikz(g, labels, placed):
                         for a, b, c in zip(rest[::3], rest[1::3], rest[2::3]))
         lines.append(f"  \\draw[{options}] {_xy(start)}{curve} -- {_xy(arrow.tip)};")
     lines.append("\\end{tikzpicture}")
-    if placed.scale < 1:  # text, lines and arrowheads scaled alike
-        lines = [f"% scaled to {placed.scale} to fit a page of {PAGE_WIDTH:g} cm by "
-                 f"{PAGE_HEIGHT:g} cm", f"\\scalebox{{{placed.scale}}}{{%", *lines, "}"]
     return "\n".join(lines)
 
 

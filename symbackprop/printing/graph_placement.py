@@ -12,8 +12,9 @@ coordinates and Bézier curves (``.. controls ..``), which a lecturer can
 still move by hand.  Only numbered ids (``n0``, ``n1``, ...) and sizes reach
 Graphviz, never a name from the model.  A picture larger than a page
 (:data:`PAGE_WIDTH` by :data:`PAGE_HEIGHT`) is scaled to it as a whole
-(``\\scalebox``: text, lines and arrowheads alike).  Without Graphviz, or for a
-graph too big for it, :mod:`.figures` keeps its own layered layout.
+(``scale`` and ``transform shape``: coordinates, shapes and text alike).
+Without Graphviz, or for a graph too big for it, :mod:`.figures` keeps its
+own layered layout.
 """
 
 from __future__ import annotations
