@@ -1,18 +1,21 @@
 """Figures of the computational graph: TikZ, DOT, SVG and PNG.
 
-Boxes are variables and circles operators, as in the textbook's figure; the
-inputs sit at the lower left and the objective at the upper right.  With
+Boxes are variables and circles (or, for a long name, rounded boxes) operators, as in
+the textbook's figure; the inputs sit on the left and the objective on the right.  With
 ``backward=True`` the figure is the backward graph: one box per adjoint, an
 arrow from each consumer's adjoint to the adjoints it feeds, and a dashed arrow
 from each forward value that a backward step reads (what training must keep).
 
 Choices, and why:
 
-* TikZ is laid out here (:func:`_layout`): layered columns climbing one step
-  per column give the textbook's diagonal, long arrows bend around nodes
-  through waypoints, and long models wrap into several rows, so a 30-layer
-  network stays legible on a page.  LaTeX labels come from the model's names.
-  The result is plain TikZ a lecturer can edit.
+* TikZ is placed by Graphviz (:mod:`.graph_placement` says why): every
+  shape sized to its label, no two overlapping, every arrow a spline around
+  the nodes it does not join, the picture scaled to a page's width when it
+  is wider; written out as plain TikZ coordinates a lecturer can edit.
+  Without Graphviz (or for a graph too big for it) the picture is laid out
+  here (:func:`_layout`): layered columns climbing one step per column give
+  the textbook's diagonal, long arrows bend through waypoints, and long
+  models wrap into several rows.  LaTeX labels come from the model's names.
 * DOT is written here, not with ``nx.nx_pydot``: that needs pydot, whose label
   quoting mangles Unicode and backslashes, for what is a dozen lines of text.
 * SVG and PNG are Graphviz's ``dot`` layout of that DOT text: for pictures
@@ -29,6 +32,7 @@ import networkx as nx
 
 from ..language.spelling import unicode_name
 from ..primitives.operators import REGISTRY
+from .graph_placement import PAGE_HEIGHT, PAGE_WIDTH, node_size, placement
 from .names import Notation, adjoint_name, display_names, second_order_names
 
 __all__ = ["graph_figure", "graph_svg", "backward_graph", "Figure", "FORMATS", "checked_format",
@@ -261,30 +265,95 @@ def _labels(derivation, g, latex):
     return labels
 
 
-def _tikz(derivation, g, standalone):
-    # Written here rather than with nx.to_latex_raw: arrows that span columns
-    # are drawn through waypoints, which to_latex_raw cannot express.
-    labels = _labels(derivation, g, latex=True)
+_STYLE = {"variable": "draw, rectangle", "adjoint": "draw, rectangle, rounded corners",
+          "operator": "draw, circle", "tangent": "draw, rectangle, rounded corners, fill=black!4",
+          "direction": "draw, rectangle, fill=black!8"}
+
+
+def _options(data):
+    options = _STYLE[data["kind"]]
+    if data.get("role") == "objective":
+        options += ", double, double distance=1pt"
+    elif data.get("role") == "param":
+        options += ", fill=black!8"
+    return options
+
+
+def _placement(derivation, g, labels=None):
+    """Graphviz's placement of `g`'s nodes, sized to their labels (RuntimeError without it)."""
+    labels = labels or _labels(derivation, g, latex=True)
+    index = {node: i for i, node in enumerate(g)}
+    sizes = [node_size(data["kind"], labels[node]) for node, data in g.nodes(data=True)]
+    edges = [(index[u], index[v]) for u, v in g.edges]
+    return placement(sizes, edges, lambda source: _graphviz(source, "json"))
+
+
+def figure_placement(derivation, backward=False, second_order=None):
+    """The shapes and arrows the TikZ figure draws, as :func:`graph_figure` lays them out.
+
+    Returns
+    -------
+    Placement
+        From Graphviz (a RuntimeError without it); shapes and arrows in the
+        order of the graph's nodes and edges.
+    """
+    return _placement(derivation, _graph(derivation, backward, second_order))
+
+
+def _placed_tikz(g, labels, placed):
+    """The picture at Graphviz's positions: sized shapes, arrows along its splines."""
+    safe = {node: f"n{i}" for i, node in enumerate(g)}  # TikZ node names: no '#' or '∂'
+    scale = placed.scale
+    if scale < 1:  # nodes and their text scaled with the coordinates (transform shape)
+        lines = [f"\\begin{{tikzpicture}}[>=stealth, font=\\small, scale={scale}, "
+                 "transform shape]", f"  % scaled to {scale} to fit a page of {PAGE_WIDTH:g} cm "
+                 f"by {PAGE_HEIGHT:g} cm"]
+    else:
+        lines = ["\\begin{tikzpicture}[>=stealth, font=\\small]"]
+    lines.append(f"  \\useasboundingbox (0, 0) rectangle ({placed.width}, {placed.height});")
+    for (node, data), shape in zip(g.nodes(data=True), placed.shapes):
+        if shape.round:
+            size = f"minimum size={shape.width}cm, inner sep=0pt"
+        else:
+            size = (f"minimum width={shape.width}cm, minimum height={shape.height}cm, "
+                    "inner sep=1pt")
+            if data["kind"] == "operator":  # a long name: a rounded box, not a big circle
+                size = f"rounded corners={round(2.5 * scale, 2)}mm, " + size
+        options = _options(data).replace("circle", "rectangle") if not shape.round and \
+            data["kind"] == "operator" else _options(data)
+        lines.append(f"  \\node[{options}, {size}] ({safe[node]}) at ({shape.x}, {shape.y}) "
+                     f"{{${labels[node]}$}};")
+    for (u, v, data), arrow in zip(g.edges(data=True), placed.arrows):
+        options = "->, dashed" if data.get("kind") == "reads" else "->"
+        start, *rest = arrow.spline
+        curve = "".join(f" .. controls {_xy(a)} and {_xy(b)} .. {_xy(c)}"
+                        for a, b, c in zip(rest[::3], rest[1::3], rest[2::3]))
+        lines.append(f"  \\draw[{options}] {_xy(start)}{curve} -- {_xy(arrow.tip)};")
+    lines.append("\\end{tikzpicture}")
+    return "\n".join(lines)
+
+
+def _xy(point):
+    return f"({point[0]:g}, {point[1]:g})"
+
+
+def _layered_tikz(derivation, g, labels):
+    # Without Graphviz.  Written here rather than with nx.to_latex_raw: arrows that span
+    # columns are drawn through waypoints, which to_latex_raw cannot express.
     dx = _DX
     if any(kind == "tangent" for _, kind in g.nodes(data="kind")):
         # columns as wide as the widest label: R{dJ/dW} is wider than a variable's box
         dx = max(_DX, 0.2 * max(_visible_width(label) for label in labels.values()) + 0.6)
     pos, waypoints = _layout(g, dx)
     safe = {node: f"n{i}" for i, node in enumerate(g)}  # TikZ node names: no '#' or '∂'
-    style = {"variable": "draw, rectangle, minimum size=6mm",
-             "adjoint": "draw, rectangle, rounded corners, minimum size=6mm",
-             "operator": "draw, circle, inner sep=1pt, minimum size=5mm",
-             "tangent": "draw, rectangle, rounded corners, fill=black!4, minimum size=6mm",
-             "direction": "draw, rectangle, fill=black!8, minimum size=6mm"}
+    size = {"variable": "minimum size=6mm", "adjoint": "minimum size=6mm",
+            "operator": "inner sep=1pt, minimum size=5mm", "tangent": "minimum size=6mm",
+            "direction": "minimum size=6mm"}
     lines = ["\\begin{tikzpicture}[>=stealth, font=\\small]"]
     for node, data in g.nodes(data=True):
-        options = style[data["kind"]]
-        if data.get("role") == "objective":
-            options += ", double"
-        elif data.get("role") == "param":
-            options += ", fill=black!8"
         x, y = pos[node]
-        lines.append(f"  \\node[{options}] ({safe[node]}) at ({x}, {y}) {{${labels[node]}$}};")
+        lines.append(f"  \\node[{_options(data)}, {size[data['kind']]}] ({safe[node]}) "
+                     f"at ({x}, {y}) {{${labels[node]}$}};")
     for u, v, data in g.edges(data=True):
         options = "->, dashed" if data.get("kind") == "reads" else "->"
         via = "".join(f" -- ({x}, {y})" for x, y in waypoints.get((u, v), []))
@@ -292,17 +361,20 @@ def _tikz(derivation, g, standalone):
             options += ", rounded corners=4pt"
         lines.append(f"  \\draw[{options}] ({safe[u]}){via} -- ({safe[v]});")
     lines.append("\\end{tikzpicture}")
-    picture = "\n".join(lines)
+    return "\n".join(lines)
+
+
+def _tikz(derivation, g, standalone):
+    labels = _labels(derivation, g, latex=True)
+    try:
+        picture = _placed_tikz(g, labels, _placement(derivation, g, labels))
+    except RuntimeError:  # no Graphviz, or a graph too big for it: the layered layout
+        picture = _layered_tikz(derivation, g, labels)
     if not standalone:
         return picture
-    # The page is cut to the picture, so a large model is one legible page.
-    xs, ys = [x for x, _ in pos.values()], [y for _, y in pos.values()]
-    width, height = max(xs) - min(xs) + 6, max(ys) - min(ys) + 5
-    return ("\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage{amssymb}\n"
-            "\\usepackage{tikz}\n"
-            f"\\usepackage[paperwidth={width:.1f}cm, paperheight={height:.1f}cm, "
-            "margin=1cm]{geometry}\n"
-            "\\pagestyle{empty}\n\\begin{document}\n\\noindent\n"
+    # The page is cut to the picture (standalone), so a large model is one legible page.
+    return ("\\documentclass[border=2mm]{standalone}\n\\usepackage{amsmath}\n"
+            "\\usepackage{amssymb}\n\\usepackage{tikz}\n\\begin{document}\n"
             + picture + "\n\\end{document}\n")
 
 
@@ -383,6 +455,12 @@ def graph_svg(derivation, g, ids):
     return _graphviz(_dot(derivation, g, ids), "svg").decode("utf-8")
 
 
+def _graph(derivation, backward, second_order):
+    if second_order is not None:
+        return second_order_graph(second_order)
+    return backward_graph(derivation) if backward else derivation.graph
+
+
 def graph_figure(derivation, format="tikz", standalone=False, backward=False, second_order=None):
     """A figure of the computational graph (or of the backward graph).
 
@@ -413,10 +491,7 @@ def graph_figure(derivation, format="tikz", standalone=False, backward=False, se
     True
     """
     checked_format(format)
-    if second_order is not None:
-        g = second_order_graph(second_order)
-    else:
-        g = backward_graph(derivation) if backward else derivation.graph
+    g = _graph(derivation, backward, second_order)
     if not g:  # nothing to draw, and nothing to place: said, not an empty picture
         raise RuntimeError(f"{derivation.model.objective} depends on no param: its backward "
                            "graph is empty (derive shows every gradient 0)")
