@@ -266,6 +266,7 @@ class _Checker:
         self.objective_failed = False
         self.poisoned = set()
         self.bounds = []
+        self.spelled = {}  # each name's text and LaTeX spellings: (name, line) of the first
 
     def model(self):
         statements = self.statements
@@ -352,11 +353,13 @@ class _Checker:
             raise ModelError(f"'{name}' is a function; choose another name for the variable",
                              line, col)
         shown = unicode_name(name)
-        for other in self.variables.values():  # Wq and W_q, eps and epsilon
-            if unicode_name(other.name) == shown or default_latex(other.name) == \
-                    default_latex(name):
-                raise ModelError(f"'{name}' and '{other.name}' (line {other.line}) would both "
-                                 f"print as {shown}: rename one", line, col)
+        spellings = (("text", shown), ("latex", default_latex(name)))
+        for spelling in spellings:  # Wq and W_q, eps and epsilon
+            if spelling in self.spelled:
+                other, at = self.spelled[spelling]
+                raise ModelError(f"'{name}' and '{other}' (line {at}) would both print as "
+                                 f"{shown}: rename one", line, col)
+        self.spelled.update(dict.fromkeys(spellings, (name, line)))
 
     def _scalar_name(self, name, shape, line, col):
         # a scalar prints plainly, as a dim does: n/n would be unreadable (a vector or
