@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 import pytest
-from browser import chromium, launched
 from test_page import EXAMPLES, _opened
 from typeset import compiles_xelatex
 
@@ -134,16 +133,6 @@ def test_a_language_off_the_list_is_refused():
     loops = sbp.derive(sbp.load(ROOT / "examples" / "loops" / "bptt.sbp"))
     with pytest.raises(ValueError, match="not yet for a model with loops"):
         loops.text(lang="zh")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium()  # or a skip, saying why (a failure in CI)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        b = launched(playwright)
-        yield b
-        b.close()
 
 
 def test_the_chinese_page_in_a_browser(browser, tmp_path):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from browser import chromium, inked, launched
+from browser import inked
 from latex2mathml.symbols_parser import convert_symbol
 from test_hostile import HOSTILE_NAMES, MODEL, _raw_controls
 
@@ -282,16 +282,6 @@ def test_a_model_with_loops_says_html_is_not_yet_for_it(capsys):
 
 
 # --- in a browser ------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium()  # or a skip, saying why (a failure in CI)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        b = launched(playwright)
-        yield b
-        b.close()
-
 
 def _opened(browser, path):
     """A page of the file at `path`, every request but for the file refused and recorded."""
