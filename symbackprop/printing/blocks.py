@@ -34,6 +34,12 @@ def _delimited(expr):
     return isinstance(expr, (Stack, Slice, sp.ZeroMatrix))
 
 
+def _of_a_vector(slice_):
+    """Whether a slice is of a vector or a row along its length: one range, no ':'."""
+    rows, cols = slice_.arg.shape
+    return cols == 1 and slice_.axis == 0 or rows == 1 and slice_.axis == 1
+
+
 def _range(printer, expr, to):
     return f"{printer._print(expr.lo)}{to}{printer._print(expr.hi)}"
 
@@ -62,8 +68,7 @@ class BlockText:
     def _print_Slice(self, expr):
         base = self._text_block(expr.arg)
         span = _range(self, expr, "..")
-        rows, cols = expr.arg.shape
-        if cols == 1 and expr.axis == 0 or rows == 1 and expr.axis == 1:
+        if _of_a_vector(expr):
             return f"{base}[{span}]"
         return f"{base}[{span}, :]" if expr.axis == 0 else f"{base}[:, {span}]"
 
@@ -89,8 +94,7 @@ class BlockLatex:
         base = self._print(expr.arg)
         base = base if _delimited(expr.arg) else self._parens(base)
         span = _range(self, expr, ":")
-        rows, cols = expr.arg.shape
-        if cols == 1 and expr.axis == 0 or rows == 1 and expr.axis == 1:
+        if _of_a_vector(expr):
             return f"{{{base}}}_{{{span}}}"
         return f"{{{base}}}_{{{span},:}}" if expr.axis == 0 else f"{{{base}}}_{{:,{span}}}"
 
