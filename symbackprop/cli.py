@@ -620,10 +620,10 @@ def main(argv=None):
         parser.print_help(sys.stderr)  # a newcomer typing just `symbackprop` sees the commands
         return 2
     args = parser.parse_args(argv)
-    seconds, memory = (TIME_LIMIT if args.time_limit is None and argv is None
-                       else args.time_limit or None,
-                       MEMORY_LIMIT if args.memory_limit is None and argv is None
-                       else args.memory_limit or None)
+    program = argv is None  # the defaults hold for the program, not for Python callers
+    seconds = (TIME_LIMIT if program and args.time_limit is None else args.time_limit) or None
+    memory = (MEMORY_LIMIT if program and args.memory_limit is None else args.memory_limit) \
+        or None
     if not (seconds or memory) or not hasattr(os, "fork"):
         return _run(args)
     return _within(args, seconds, memory)
