@@ -27,13 +27,11 @@ MARGIN = 24  # pixels of white around the text
 def document():
     """``symbackprop derive --format tex`` of the textbook model, from its backward pass on.
 
-    The steps, each an ``align*`` of its own in the output, are set in one ``align*`` so
-    that the picture stays short; every line is symbackprop's.
+    Every line is symbackprop's, as it writes them: one ``align*`` a section.
     """
     d = sbp.derive(sbp.load(ROOT / "examples" / "textbook_mlp.sbp"))
     fragment = d.latex()
     body = fragment[fragment.index("\\par\\noindent\\textbf{Backward"):]
-    body = body.replace("\n\\end{align*}\n\n\\begin{align*}\n", " \\\\[6pt]\n")
     return ("\\documentclass[11pt]{article}\n" + STANDALONE_PREAMBLE +
             "\\usepackage[paperwidth=19cm, paperheight=40cm, margin=1cm]{geometry}\n"
             "\\pagestyle{empty}\n\\begin{document}\n" + body + "\\end{document}\n")

@@ -147,8 +147,8 @@ def _derive(args):
         raise UsageError("--dims and --dtype go with --memory (sizes and element type to price "
                          "the memory table in bytes)")
     notation = dict(prod=args.prod, shapes=args.shapes, substituted=args.substituted,
-                    nabla=args.nabla, lang=args.lang, memory=args.memory, dims=args.dims or None,
-                    dtype=args.dtype)
+                    nabla=args.nabla, lang=args.lang, wrt=_wrt_names(args.wrt), inputs=args.inputs,
+                    memory=args.memory, dims=args.dims or None, dtype=args.dtype)
     if args.format == "text":
         if args.standalone:
             raise UsageError("--standalone goes with --format tex")
@@ -160,7 +160,7 @@ def _derive(args):
             raise UsageError("--standalone and --memory do not go with --format html "
                              "(a page is a whole document)")
         text = d.html(**{k: notation[k] for k in ("prod", "shapes", "substituted", "nabla",
-                                                  "lang")},
+                                                  "lang", "wrt", "inputs")},
                       bold=args.bold, transpose=args.transpose)
     else:
         notation.update(bold=args.bold, transpose=args.transpose)
@@ -179,7 +179,9 @@ def _derive_loops(d, args):
     unsupported = [flag for flag, used in (("--memory", args.memory and args.format != "text"),
                                            ("--lang", args.lang != "en"),
                                            ("--dims", bool(args.dims)),
-                                           ("--substituted", args.substituted)) if used]
+                                           ("--substituted", args.substituted),
+                                           ("--wrt", bool(args.wrt)), ("--inputs", args.inputs))
+                   if used]
     if unsupported:
         raise UsageError(f"{', '.join(unsupported)}: not yet for a model with loops derived in "
                          "general; write it out with --unroll T=3")
@@ -496,6 +498,10 @@ def _derive_command(sub):
                           help="the language of the headings and notes: en (the default) or zh "
                           "(Chinese, as the textbook's Chinese edition; tex compiles with "
                           "xelatex); the formulas are the same")
+    shown = p.add_argument_group("steps shown")
+    _add_wrt(shown)  # the steps on the way to these gradients are shown
+    shown.add_argument("--inputs", action="store_true",
+                       help="show the adjoints of the inputs too (data and labels)")
     memory = p.add_argument_group("memory")
     memory.add_argument("--memory", action="store_true",
                         help="add the section 'What backward keeps' (see the memory command)")

@@ -99,6 +99,20 @@ def test_derive_prints_the_textbook_steps(capsys):
     assert "(∂J/∂z) xᵀ + λ W1" in steps["∂J/∂W1"]
 
 
+def test_derive_shows_the_inputs_adjoints_on_request(capsys):
+    _, out, _ = run(capsys, "derive", MLP)
+    assert backward_lhs(out) == ["∂J/∂L", "∂J/∂s", "∂J/∂o", "∂s/∂W1", "∂s/∂W2", "∂J/∂W2",
+                                 "∂J/∂h", "∂J/∂z", "∂J/∂W1"]
+    status, out, err = run(capsys, "derive", MLP, "--inputs")
+    assert status == 0 and err == "" and backward_lhs(out)[-2:] == ["∂J/∂y", "∂J/∂x"]
+    status, out, err = run(capsys, "derive", MLP, "--wrt", "x", "--format", "md")
+    assert status == 0 and "\\partial \\boldsymbol{x}" in out and "\\partial s}" not in out
+    status, out, err = run(capsys, "derive", MLP, "--wrt", "W3")
+    assert status == 2 and out == ""
+    assert err == "symbackprop: error: no gradient of 'W3' to show: 'W3' is not a variable of " \
+                  "the model\n"
+
+
 def test_derive_tex(capsys):
     status, out, err = run(capsys, "derive", MLP, "--format", "tex")
     assert status == 0 and err == ""

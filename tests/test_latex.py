@@ -14,7 +14,7 @@ import pytest
 
 import symbackprop as sbp
 from symbackprop.proofs.sizes import default_dims
-from symbackprop.printing.documents import LINE_WIDTH, _broken_inside, _broken_sum, _width
+from symbackprop.printing.line_breaks import LINE_WIDTH, _broken_inside, broken_sum, width
 from symbackprop import derive_hvp
 from typeset import assert_katex_renders, compile_together, formulas, unbalanced_rows
 
@@ -66,7 +66,7 @@ def test_no_line_break_inside_a_fraction_or_a_norm():
     for title, document in {**tex, **md}.items():
         assert unbalanced_rows(document) == [], title
     # the long row of dJ/dz stays one row: its only sum is in the numerator of a fraction
-    row = next(r for r in d.latex().splitlines() if "\\operatorname{sum}" in r)
+    row = next(r for r in d.latex(inputs=True).splitlines() if "\\operatorname{sum}" in r)
     assert row.startswith("  &\\quad + \\frac{\\operatorname{sum}{\\left(")
     assert "\\Bigl" not in d.latex()
 
@@ -110,13 +110,13 @@ def test_the_brackets_enclosing_a_break_become_big_a_norm_included():
 def test_a_sum_inside_a_brace_group_is_not_broken(group):
     inner = "\\left(" + " + ".join([LONG] * 9) + "\\right)"
     row = "  &= " + group.format(inner) + " \\boldsymbol{h}"
-    assert _width(row) > LINE_WIDTH
+    assert width(row) > LINE_WIDTH
     assert _broken_inside(row, "  &\\quad ") == [row]
 
 
 def test_a_long_sum_breaks_at_its_top_level_terms():
     latex = " + ".join([f"\\frac{{{LONG}}}{{2}}"] * 5 + [f"\\sqrt{{{LONG} + {LONG}}}"])
-    rows = _broken_sum(latex, "  J &= ", "  &\\quad ")
+    rows = broken_sum(latex, "  J &= ", "  &\\quad ")
     assert len(rows) > 1 and all(r.startswith("  &\\quad + ") for r in rows[1:])
     assert unbalanced_rows("\\begin{align*}" + " \\\\\n".join(rows) + "\\end{align*}") == []
 

@@ -796,7 +796,8 @@ def test_printed_formulas_read_back(text):
     # what a lecturer copies is proved, not only the tree behind it: every formula of the
     # text, LaTeX and Markdown documents, substituted forms included, under every reading
     note(text)
-    report = sbp.prove_printed(derived(text), notation=sbp.Notation(substituted=True))
+    report = sbp.prove_printed(derived(text), notation=sbp.Notation(substituted=True,
+                                                                        inputs=True))
     assert report.ok, str(report)
     assert report.total > 0
 

@@ -71,7 +71,7 @@ def test_a_scalar_function_is_one_row_of_the_table(cosh):
     assert "np.cosh(z)" in generate_source(d) and "np.sinh(" in generate_source(d)
     assert sbp.check(d).ok
     assert sbp.verify(d).ok
-    report = sbp.prove_printed(d)
+    report = sbp.prove_printed(d, notation=sbp.Notation(inputs=True))
     assert report.ok, str(report)
     # the figures and the reference have it too
     assert "{$\\cosh$}" in graph_figure(d, "tikz")

@@ -175,3 +175,77 @@ def test_lambdify_returns_gradients_in_each_params_shape(d):
     dJ_dz = (arrays["W2"].T @ dJ_do) * (1 - h**2)
     np.testing.assert_allclose(grads["W1"], np.outer(dJ_dz, arrays["x"]) + 0.1 * arrays["W1"],
                                rtol=1e-13)
+
+
+# --- the steps the book shows, as it shows them ---------------------------------------------
+
+BOOK_STEPS = [  # the text's seven steps, in its order; step 3 is the regularizer's own gradients
+    "∂J/∂L = 1", "∂J/∂s = 1",
+    "∂J/∂o = prod(∂J/∂L, ∂L/∂o) = ∂L/∂o",
+    "∂s/∂W1 = λ W1", "∂s/∂W2 = λ W2",
+    "∂J/∂W2 = prod(∂J/∂o, ∂o/∂W2) + prod(∂J/∂s, ∂s/∂W2) = (∂J/∂o) hᵀ + λ W2",
+    "∂J/∂h = prod(∂J/∂o, ∂o/∂h) = W2ᵀ (∂J/∂o)",
+    "∂J/∂z = prod(∂J/∂h, ∂h/∂z) = ∂J/∂h ⊙ φ'(z)",
+    "∂J/∂W1 = prod(∂J/∂z, ∂z/∂W1) + prod(∂J/∂s, ∂s/∂W1) = (∂J/∂z) xᵀ + λ W1",
+]
+
+
+def _backward_lines(text):
+    section = text.split("\n\n")[1].splitlines()
+    assert section[0].startswith("Backward")
+    return [line.strip() for line in section[1:]]
+
+
+def test_the_backward_section_is_the_books_seven_steps(d):
+    assert _backward_lines(d.text(shapes=False)) == BOOK_STEPS
+
+
+def test_a_scalars_own_gradients_are_data_of_the_sweep(d):
+    sym = d.symbols
+    (through_o, through_s), = [d.step("W2").terms]
+    assert through_o.local is None  # do/dW2 is a Jacobian: no step shows it
+    assert through_s.local == sp.MatMul(sym["lambda"], sym["W2"])
+    assert d.step("o").terms[0].local == mf.Partial("ell", "L", 0, sym["o"], sym["y"])
+
+
+def test_the_inputs_adjoints_on_request(d):
+    every = _backward_lines(d.text(shapes=False, inputs=True))
+    assert every == BOOK_STEPS + ["∂J/∂y = prod(∂J/∂L, ∂L/∂y) = ∂L/∂y",
+                                  "∂J/∂x = prod(∂J/∂z, ∂z/∂x) = W1ᵀ (∂J/∂z)"]
+    assert "Gradients\n  ∂J/∂W1" in d.text(inputs=True) and "  ∂J/∂x = W1ᵀ (∂J/∂z)\n" in \
+        d.text(inputs=True).split("Gradients\n")[1]
+    # only the steps on the way to dJ/dx: the regularizer does not lead there
+    assert _backward_lines(d.text(shapes=False, wrt=["x"])) == [
+        "∂J/∂L = 1", "∂J/∂o = prod(∂J/∂L, ∂L/∂o) = ∂L/∂o",
+        "∂J/∂h = prod(∂J/∂o, ∂o/∂h) = W2ᵀ (∂J/∂o)",
+        "∂J/∂z = prod(∂J/∂h, ∂h/∂z) = ∂J/∂h ⊙ φ'(z)",
+        "∂J/∂x = prod(∂J/∂z, ∂z/∂x) = W1ᵀ (∂J/∂z)"]
+    with pytest.raises(ValueError, match="no gradient of 'lambda' to show: 'lambda' has no adj"):
+        d.text(wrt=["lambda"])
+
+
+def test_a_model_without_params_shows_its_inputs_adjoints():
+    d = sbp.derive(sbp.parse("dim n\ninput x: vector(n)\nJ = sum(tanh(x))\nobjective J"))
+    assert _backward_lines(d.text(shapes=False)) == ["∂J/∂x = 1 - tanh²(x)"]
+
+
+def test_a_changed_local_gradient_is_caught_by_the_read_back(d):
+    text = d.text().replace("∂s/∂W1 = λ W1", "∂s/∂W1 = λ W2ᵀ")
+    report = sbp.prove_printed(d, formats=("text",), documents={"text": (text, False)})
+    assert not report.ok and "∂s/∂W1 = λ W2ᵀ" in str(report)
+
+
+def test_a_page_breaks_between_steps_never_inside_one(d):
+    # one align* a section; the rows of a step joined by \\* (no page break after the row)
+    tex = d.latex(standalone=True, inputs=True)
+    assert "\\allowdisplaybreaks" in tex
+    backward = tex.split("Backward pass")[1].split("\\end{align*}")[0]
+    assert backward.count("\\begin{align*}") == 1
+    rows = backward.split("\\begin{align*}")[1].split("\\\\")
+    starts = [rows[0].strip()] + [row.strip() for row in rows[1:]]
+    for before, row in zip(starts, starts[1:]):
+        if row.startswith("*"):  # within a step: the row goes on with its &=
+            assert row[1:].lstrip().startswith("&")
+        else:  # a new step, set a little apart: its own left-hand side
+            assert row.startswith("[3pt]") and row[5:].lstrip().startswith("\\frac{\\partial"), \
+                (before, row)

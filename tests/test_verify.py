@@ -9,6 +9,7 @@ import sympy as sp
 import symbackprop as sbp
 from symbackprop.primitives import expressions as ex
 from symbackprop.proofs.sizes import small_dims as _small_dims
+from symbackprop.proofs import bounded
 from symbackprop.proofs.explicit import explicit_environment
 from symbackprop.cli import main
 from symbackprop.primitives.operators import REGISTRY
@@ -49,11 +50,10 @@ def test_explicit_forms_put_the_sizes_for_the_dims():
         assert not (value.free_symbols & dims), symbol
 
 
-def test_a_proof_out_of_time_is_reported_as_numeric_equality_not_as_a_failure():
-    model = sbp.parse(CENTERED)
-    start = time.monotonic()
-    report = sbp.verify(model, dims={"m": 2, "n": 2}, timeout=1.0)
-    assert time.monotonic() - start < 15  # the budget, plus building and comparing the entries
+def test_a_proof_out_of_time_is_reported_as_numeric_equality_not_as_a_failure(monkeypatch):
+    # every proof runs out of its time, whatever the machine's speed
+    monkeypatch.setattr(bounded, "bounded_proof", lambda difference, seconds, forms: (None, True))
+    report = sbp.verify(sbp.parse(CENTERED), dims={"m": 2, "n": 2}, timeout=600.0)
     assert not report.mismatches, str(report)
     assert report.unproved and not report.ok
     assert all(points == 3 for _, _, _, points in report.unproved)
@@ -62,6 +62,18 @@ def test_a_proof_out_of_time_is_reported_as_numeric_equality_not_as_a_failure():
     assert text.splitlines()[-1].startswith("NOT PROVED")
     accepted = dataclasses.replace(report, accept_numeric=True)
     assert accepted.ok and str(accepted).splitlines()[-1].startswith("passed, not all proved")
+
+
+def test_verify_keeps_to_its_time_budget():
+    start = time.monotonic()
+    report = sbp.verify(sbp.parse(CENTERED), dims={"m": 2, "n": 2}, timeout=1.0)
+    assert time.monotonic() - start < 15  # the budget, plus building and comparing the entries
+    assert not report.mismatches and not report.ok, str(report)
+    # on a loaded machine the budget may run out before some entries are even built: those
+    # are said to be not compared, never passed
+    for _, _, why, points in report.unproved:
+        assert points == 3 or (points == 0 and why.startswith("not compared")), why
+    assert str(report).splitlines()[-1].startswith("NOT PROVED")
 
 
 def test_a_wrong_rule_gets_a_short_counterexample(monkeypatch):

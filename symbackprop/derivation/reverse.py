@@ -55,10 +55,16 @@ class Term:
         ``prod(dJ/dchild, dchild/dnode)``).
     value : sympy.Expr
         The share in matrix form, e.g. ``(dJ/do) h^T`` for ``W2`` through ``o``.
+    local : sympy.Expr or None
+        Where the consumer is a scalar other than the objective, its own gradient
+        d(consumer)/d(node), shaped like the node (``lambda W2`` for ``W2`` through
+        the regularizer ``s``): the textbook shows it as a step of its own.  Else None
+        (a Jacobian, which no step shows).
     """
 
     consumer: str
     value: object
+    local: object = None
 
 
 @dataclass(frozen=True)
@@ -256,7 +262,7 @@ def _sweep(model, symbols, walked):
         if name == objective:
             terms, result = (), sp.Integer(1)
         else:
-            terms = tuple(Term(c, received[name][c]) for c in consumers[name] if c in active)
+            terms = tuple(Term(c, *received[name][c]) for c in consumers[name] if c in active)
             result = ex.add(*(t.value for t in terms))
         steps.append(Step(name, symbol, terms, result))
         values[name] = result if result.is_number else symbol
@@ -264,8 +270,13 @@ def _sweep(model, symbols, walked):
             continue
         wanted = {r for r in walked[name].reads if r in active}
         shares = _shares(walked[name], symbols, values[name], wanted)
+        local = None
+        if name != objective and model.variables[name].shape.is_scalar:
+            # a scalar's own gradient: its share with the adjoint 1 (the rules are linear in it)
+            local = shares if values[name] == 1 else _shares(walked[name], symbols,
+                                                             sp.Integer(1), wanted)
         for operand in (r for r in walked[name].reads if r in wanted):
-            received[operand][name] = shares[operand]
+            received[operand][name] = (shares[operand], None if local is None else local[operand])
             remaining[operand] -= 1
             if remaining[operand] == 0:
                 counter += 1

@@ -12,15 +12,16 @@ sets the lecturer's choices; only :mod:`symbackprop.printing.printers` prints ex
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import sympy as sp
 
+from ..derivation.program import needed_steps
 from ..derivation.reverse import adjoint_symbol
 from ..errors import visible
 from ..language.spelling import latex_text
 from ..primitives.matrix_functions import SecondPartial
+from .line_breaks import LINE_WIDTH, broken_sum, width
 from .memory import memory_report
 from .names import (Notation, adjoint_name, display_names, domain_statements,
                     hvp_display_names, notation_notes, shape_latex, shape_text)
@@ -56,7 +57,7 @@ class Section:
     equations: tuple = ()
     notes: tuple = ()  # prose: a line each in text, one paragraph in LaTeX
     wrap: bool = True  # a long result breaks over rows (not a forward row: the model's line)
-    own_displays: bool = False  # a display an equation, so a page may break between them
+    own_displays: bool = False  # a page may break between equations, never inside one
     chain_if_fits: bool = False  # a chain form too long for the line is left out
     boxed: bool = False  # a summary: each equation in a box
     subheading: bool = False  # part of the section before: a loop's heading, or none
@@ -70,7 +71,6 @@ class Document:
     title: str  # a standalone document's title, before the model's file name
     filename: str
     sections: tuple
-    display_breaks: bool = False  # standalone LaTeX: a page may break inside a display
     lang: str = "en"  # the language of its words (printing/words.py)
 
 
@@ -101,9 +101,12 @@ class _Writer:
         return adjoint_name(self.name[self.model.objective], self.name[wrt], self.latex,
                             self.notation)
 
+    def local(self, of, wrt):
+        """d(of)/d(wrt), a local derivative: always written with ∂, as the textbook does."""
+        return adjoint_name(self.name[of], self.name[wrt], self.latex, Notation())
+
     def prod(self, term, node):
-        first, child = self.adjoint(term.consumer), self.name[term.consumer]
-        local = adjoint_name(child, self.name[node], self.latex, Notation())  # always ∂
+        first, local = self.adjoint(term.consumer), self.local(term.consumer, node)
         return (f"\\operatorname{{prod}}{{\\left({first}, {local}\\right)}}" if self.latex else
                 f"prod({first}, {local})")
 
@@ -124,13 +127,53 @@ def _forward(w):
     return *domains, Section(w.heading("forward"), rows, wrap=False)
 
 
-def _backward_steps(w, chain, substituted):
-    """One equation per backward step, the chain-rule form and the substituted one if asked."""
-    out, too_deep = [], False
-    for step in w.d.steps:
+def _wanted(w):
+    """The variables whose gradients the notes lead to: the notation's `wrt` (the params
+    by default; every input for a model without params), and the inputs if asked."""
+    d, notation = w.d, w.notation
+    inputs = [n for n, v in w.model.variables.items() if v.role == "input" and n in d.order]
+    if notation.wrt is None:
+        wanted = [n for n in d.params if n in d.order] or inputs
+    else:
+        for name in notation.wrt:
+            try:
+                d.step(name)
+            except KeyError as err:  # not a variable, or one without an adjoint
+                raise ValueError(f"no gradient of {name!r} to show: {err.args[0]}") from None
+        wanted = list(notation.wrt)
+    return wanted + [n for n in inputs if notation.inputs and n not in wanted]
+
+
+def _local_gradients(w, consumer, steps):
+    """The gradients of a scalar `consumer` (a regularizer s) that summed `steps` read, each
+    shown as a step of its own before the first of them: ∂s/∂W1 = λ W1, as the textbook's
+    third step; one that prints as its own name (∂L/∂o of an abstract ℓ) is left out."""
+    out, declared = [], list(w.model.variables)
+    for step in sorted(steps, key=lambda s: declared.index(s.node)):  # as the model lists them
+        for term in step.terms if len(step.terms) > 1 else ():
+            if term.consumer == consumer and term.local is not None:
+                lhs, result = w.local(consumer, step.node), w.print(term.local)
+                if result != lhs:
+                    out.append(Equation(lhs, result, shape=w.in_shape(step.node),
+                                        keys=(consumer,)))
+    return out
+
+
+def _backward_steps(w, chain, substituted, steps):
+    """One equation per backward step of `steps`, the chain-rule form and the substituted one
+    if asked; a scalar's own gradients before the first step that sums them."""
+    out, too_deep, locals_shown = [], False, set()
+    objective = w.model.objective
+    for step in steps:
         if not step.terms:
             continue  # the seed dJ/dJ = 1 is said in the heading
-        terms = tuple(w.prod(t, step.node) for t in step.terms) if chain else ()
+        for term in step.terms if len(step.terms) > 1 else ():
+            if term.local is not None and term.consumer not in locals_shown:
+                locals_shown.add(term.consumer)
+                out += _local_gradients(w, term.consumer, steps)
+        # prod(∂J/∂J, ∂J/∂L) says nothing: ∂J/∂L is written directly, as the textbook does
+        vacuous = len(step.terms) == 1 and step.terms[0].consumer == objective
+        terms = tuple(w.prod(t, step.node) for t in step.terms) if chain and not vacuous else ()
         shown = None
         if substituted and not too_deep:
             try:
@@ -151,23 +194,28 @@ def _notation(w, results):
 
 
 def _backprop_document(w):
-    """Forward, Backward, Gradients of the params (if there are params)."""
+    """Forward, Backward (the steps on the way to the wanted gradients), the gradients."""
     seed = w.adjoint(w.model.objective)
+    wanted = _wanted(w)
+    steps = needed_steps(w.d, wanted)
     backward = Section(w.heading("backward", seed=seed),
-                       _backward_steps(w, w.notation.prod, w.notation.substituted),
+                       _backward_steps(w, w.notation.prod, w.notation.substituted, steps),
                        own_displays=True)
+    listed = (list(w.d.params) if w.notation.wrt is None else []) + [
+        n for n in wanted if w.notation.wrt is not None or w.model.variables[n].role != "param"]
     # 0 where the objective does not depend on a param
     gradients = tuple(Equation(w.print(w.d.step(n).adjoint), w.print(w.d.step(n).result),
                                keys=(n, w.d.step(n).adjoint.name))
                       if n in w.d.order else Equation(w.adjoint(n), "0", keys=(n,))
-                      for n in w.d.params)
+                      for n in listed)
     sections = [*_forward(w), backward]
     if gradients:
-        sections.append(Section(w.heading("gradients"), gradients, boxed=True))
-    sections += _notation(w, [s.result for s in w.d.steps])
+        only_params = all(w.model.variables[n].role == "param" for n in listed)
+        sections.append(Section(w.heading("gradients" if only_params else "gradients asked"),
+                                gradients, boxed=True))
+    sections += _notation(w, [s.result for s in steps])
     return Document(w.heading("subject", objective=w.model.objective), w.heading("title"),
-                    w.model.filename, tuple(sections), display_breaks=True,
-                    lang=w.notation.lang)
+                    w.model.filename, tuple(sections), lang=w.notation.lang)
 
 
 def _hvp_notes(w):
@@ -222,14 +270,14 @@ def _products(w):
 def _hvp_document(w):
     """Forward, Backward, Directions, Forward and Backward tangents, Hessian-vector products."""
     hvp, model, seed = w.hvp, w.model, w.adjoint(w.model.objective)
+    steps = needed_steps(w.d, hvp.wrt)  # the adjoints the tangents read
     backward = Section(w.heading("backward, short", seed=seed),
-                       _backward_steps(w, chain=False, substituted=False))
+                       _backward_steps(w, chain=False, substituted=False, steps=steps))
     sections = (*_forward(w), backward, _directions(w),
                 _tangents(w, "forward tangents", hvp.forward),
                 _tangents(w, "backward tangents", hvp.backward), _products(w)) + tuple(
-                    _notation(w, [s.result for s in w.d.steps]
+                    _notation(w, [s.result for s in steps]
                               + [s.result for s in hvp.forward + hvp.backward]))
-    # no display breaks: each tangent is a short display, better kept on one page
     return Document(w.heading("hvp subject", objective=model.objective), w.heading("hvp title"),
                     model.filename, sections, lang=w.notation.lang)
 
@@ -256,166 +304,24 @@ def _text(document, appendix=()):
     return "\n".join([*lines, *appendix]) + "\n"
 
 
-#: The tokens that nest: \left and \right with their delimiter (\left. \left\| \left\{
-#: included; not \leftarrow), other commands and escaped characters (\{ is no brace), braces.
-_TOKEN = re.compile(r"\\(left|right)(?![A-Za-z])\s*(\\[A-Za-z]+|\\.|.)|\\[A-Za-z]+|\\.|[{}]")
-
-
-def _summands(latex):
-    """A printed sum's top-level terms, each with its sign: [("", "a"), ("+", "b"), ("-", "c")].
-
-    Top level: outside every brace group and every \\left ... \\right pair.
-    """
-    depth, start, out, sign = 0, 0, [], ""
-    tokens = {m.start(): m for m in _TOKEN.finditer(latex)}
-    i = 0
-    while i < len(latex):
-        token = tokens.get(i)
-        if token is not None:
-            if token.group(1) == "left" or token.group() == "{":
-                depth += 1
-            elif token.group(1) == "right" or token.group() == "}":
-                depth -= 1
-            i = token.end()
-            continue
-        if depth == 0 and latex[i:i + 3] in (" + ", " - ") and i > start:
-            out.append((sign, latex[start:i]))
-            sign, start = latex[i + 1], i + 3
-            i += 3
-            continue
-        i += 1
-    out.append((sign, latex[start:]))
-    return out
-
-
-_COMMAND = re.compile(r"\\([A-Za-z]+)")
-_INVISIBLE = {"left", "right", "frac", "boldsymbol", "mathbf", "operatorname", "mathsf",
-              "mathrm", "mathtt", "mathcal", "top", "quad", "qquad"}
-
-
-def _width(latex):
-    """About how many characters wide `latex` renders (a fraction counts both its lines)."""
-    text = _COMMAND.sub(lambda m: "" if m.group(1) in _INVISIBLE else "x", latex)
-    return sum(c not in "{}^_ " for c in text)
-
-
-#: About as many characters of mathematics as a line of an article holds.
-LINE_WIDTH = 36
-
-
-def _broken_sum(latex, first, following):
-    """`latex` as rows, breaking a long sum before its top-level terms, so it fits the page.
-
-    A term still too long, such as W^T (a + b) with a long sum in its brackets, is
-    broken inside its first bracketed sum, whose brackets become \\Bigl( \\Bigr).
-    """
-    if _width(latex) <= LINE_WIDTH:
-        return [first + latex]
-    terms = _summands(latex)
-    rows = [first + terms[0][1]]
-    width = _width(terms[0][1])
-    for sign, term in terms[1:]:
-        if width + _width(term) > LINE_WIDTH:
-            rows.append(f"{following}{sign} {term}")
-            width = _width(term)
-        else:
-            rows[-1] += f" {sign} {term}"
-            width += _width(term)
-    out = []
-    for row in rows:
-        out += _broken_inside(row, following) if _width(row) > LINE_WIDTH else [row]
-    return out
-
-
-class _Pair:
-    """A \\left ... \\right pair of a row: where its two delimiters are, what encloses it."""
-
-    def __init__(self, opening, parent, braces):
-        self.opening, self.closing, self.parent = opening, None, parent
-        self.braces = braces  # how many brace groups enclose it: \\ is legal only outside all
-
-    @property
-    def inside(self):
-        return self.opening.end(), self.closing.start()
-
-    def text(self, row):
-        """What the brackets hold."""
-        return row[self.opening.end():self.closing.start()]
-
-
-def _pairs(row):
-    """The \\left ... \\right pairs of `row`, each knowing its enclosing pair and brace depth."""
-    pairs, stack, braces = [], [], 0
-    for token in _TOKEN.finditer(row):
-        if token.group(1) == "left":
-            stack.append(_Pair(token, stack[-1] if stack else None, braces))
-        elif token.group(1) == "right" and stack:
-            pair = stack.pop()
-            pair.closing = token
-            pairs.append(pair)
-        elif token.group() == "{":
-            braces += 1
-        elif token.group() == "}":
-            braces -= 1
-    return pairs
-
-
-def _broken_inside(row, following):
-    """`row` broken inside its widest bracketed sum, or as it is if it has none.
-
-    A line break is legal only at the top level of an aligned row: never in a brace
-    group (\\frac{}{}, \\sqrt{}, a superscript), so a sum there is not broken.  The
-    brackets around the break, that one and the \\left ... \\right pairs enclosing it,
-    become \\Bigl( \\Bigr) (or \\Bigl\\| \\Bigr\\|, ...): \\left and \\right cannot span lines.
-    """
-    candidates = [pair for pair in _pairs(row)
-                  if pair.braces == 0 and pair.opening.group(2) == "("
-                  and pair.closing.group(2) == ")" and len(_summands(pair.text(row))) > 1]
-    if not candidates:
-        return [row]  # too long, but a break inside a brace group would not compile
-    chosen = max(candidates, key=lambda pair: _width(pair.text(row)))
-    fixed, pair = [], chosen
-    while pair is not None:
-        fixed += [(pair.opening, "\\Bigl"), (pair.closing, "\\Bigr")]
-        pair = pair.parent
-    fixed.sort(key=lambda f: f[0].start())
-    # a term a row: the sum may fit on its own, the row around it does not
-    start, end = chosen.inside
-    terms = _summands(row[start:end])
-    body = [terms[0][1]] + [f"{sign} {term}" for sign, term in terms[1:]]
-
-    def text(first, last):  # row[first:last] with the enclosing brackets made Big
-        out, position = "", first
-        for match, big in fixed:
-            if first <= match.start() and match.end() <= last:
-                out += row[position:match.start()] + big + match.group(2)
-                position = match.end()
-        return out + row[position:last]
-
-    rows = [text(0, start) + body[0]]
-    rows += [f"{following}\\qquad {part}" for part in body[1:]]
-    rows[-1] += text(end, len(row))
-    return rows
-
-
 def _latex_rows(equation, section):
     """The aligned rows of one equation, as `section` sets them."""
     lhs, chain, shape = equation.lhs, equation.chain, equation.shape
     if section.boxed:  # a long result breaks over aligned lines inside its box
-        broken = _broken_sum(equation.result, f"{lhs} &= ", "&\\quad ")
+        broken = broken_sum(equation.result, f"{lhs} &= ", "&\\quad ")
         boxed = (" \\\\ ".join(broken).join(["\\begin{aligned}", "\\end{aligned}"])
                  if len(broken) > 1 else f"{lhs} = {equation.result}")
         return [f"  &\\boxed{{{boxed}}}"]
     if not section.wrap:
         return [f"  {lhs} &= {equation.result}{shape}"]
-    if section.chain_if_fits and _width(lhs + " + ".join(chain)) > LINE_WIDTH + 6:
+    if section.chain_if_fits and width(lhs + " + ".join(chain)) > LINE_WIDTH + 6:
         chain = ()
     rows = []
     if chain:
         # one consumer per line when there are several, so long steps fit the page
-        rows.append(f"  {lhs} &= " + (" \\\\\n  &\\quad + ".join(chain) if len(chain) > 2
-                                      else " + ".join(chain)))
-    rows += _broken_sum(equation.result, "  &= " if rows else f"  {lhs} &= ", "  &\\quad ")
+        rows += ([f"  {lhs} &= {chain[0]}", *(f"  &\\quad + {c}" for c in chain[1:])]
+                 if len(chain) > 2 else [f"  {lhs} &= " + " + ".join(chain)])
+    rows += broken_sum(equation.result, "  &= " if rows else f"  {lhs} &= ", "  &\\quad ")
     if equation.substituted:
         rows.append(f"  &= {equation.substituted}{shape}")
     else:
@@ -423,14 +329,18 @@ def _latex_rows(equation, section):
     return rows
 
 
-def _latex_section(section, display):
-    """A section's body: its notes as a paragraph, or its equations in displays."""
+def _latex_section(section, display, pages=False):
+    """A section's body: its notes as a paragraph, or its equations in one display.
+
+    On `pages` (LaTeX, not Markdown), the rows of one equation are joined by ``\\\\*``, so
+    that a page breaks between the steps of a derivation, never inside one, and the steps
+    are set a little apart."""
     if section.notes:
         return " ".join(section.notes) + "\n\\medskip"
     rows = [_latex_rows(equation, section) for equation in section.equations]
-    if section.own_displays:
-        return "\n\n".join(display(" \\\\\n".join(own)) for own in rows)
-    return display(" \\\\\n".join(row for own in rows for row in own))
+    steps = pages and section.own_displays
+    within, between = (" \\\\*\n", " \\\\[3pt]\n") if steps else (" \\\\\n",) * 2
+    return display(between.join(within.join(own) for own in rows))
 
 
 def _align(body):
@@ -450,7 +360,7 @@ def _latex(document, standalone, appendix=()):
         elif section.heading:
             parts.append(f"\\par\\noindent {section.heading}")
         if section.equations or section.notes:
-            parts.append(_latex_section(section, _align))
+            parts.append(_latex_section(section, _align, pages=True))
     fragment = "\n".join([*parts, *appendix]) + "\n"
     if not standalone:
         return fragment
@@ -459,7 +369,7 @@ def _latex(document, standalone, appendix=()):
     heading = phrase("standalone title", document.lang, True, title=document.title)
     return ("\\documentclass{article}\n" + STANDALONE_PREAMBLE +
             (CHINESE_PREAMBLE if document.lang == "zh" else "") +
-            ("\\allowdisplaybreaks\n" if document.display_breaks else "") +
+            "\\allowdisplaybreaks\n" +  # between the steps of a display (\\* within one)
             "\\begin{document}\n"
             f"\\section*{{{heading}\\texttt{{{title}}}}}\n" + fragment +
             "\\end{document}\n")
@@ -534,7 +444,7 @@ def _memory_parts(w, dims, dtype, quotes):
         rows_ = [f"  \\text{{{m[which]}}} &= \\underbrace{{{sp.latex(report.held_by_caller)}}}"
                  f"_{{\\text{{{m['caller']}}}}}"]
         candidates = [sp.latex(e) for e in own]
-        if sum(map(_width, candidates)) > LINE_WIDTH - 20:
+        if sum(map(width, candidates)) > LINE_WIDTH - 20:
             # one candidate a line: a long max does not fit the page
             rows_.append(f"  &\\quad + \\max\\bigl({candidates[0]},")
             rows_ += [f"  &\\qquad {c}," for c in candidates[1:-1]]

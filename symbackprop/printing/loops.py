@@ -485,7 +485,7 @@ def _document(w):
         note = f"These steps hold for {lengths} ≥ {w.d.valid_from}."
         sections.append(Section("", notes=(note,), subheading=True))
     return Document(f"Backpropagation through {w.model.objective}", "Backpropagation",
-                    w.model.filename, tuple(sections), display_breaks=True)
+                    w.model.filename, tuple(sections))
 
 
 def loop_hvp_names(hvp, latex, notation=Notation()):
@@ -530,7 +530,7 @@ def _hvp_document(hvp, latex, notation):
     sections += _grouped(w.heading("Backward tangents", "Backward tangents, in the backward "
                                    "order."), items)
     return Document(f"Hessian-vector products of {w.model.objective}", "Hessian-vector products",
-                    w.model.filename, tuple(sections), display_breaks=True)
+                    w.model.filename, tuple(sections))
 
 
 def loop_hvp_text(hvp, **options):

@@ -48,6 +48,12 @@ class Notation:
         The language of the headings and notes (:mod:`symbackprop.printing.words`):
         English, or Chinese as the Chinese edition of the textbook writes them; the
         formulas are the same in both.
+    wrt : tuple of str or None
+        The variables whose gradients the backward steps lead to: only the steps
+        those gradients read are shown.  None: the params, as the textbook shows them
+        (every input, for a model without params).
+    inputs : bool
+        Show the adjoints of the inputs too (the data and the labels), besides `wrt`.
     """
 
     bold: str = "boldsymbol"
@@ -57,8 +63,12 @@ class Notation:
     substituted: bool = False
     nabla: bool = False
     lang: str = "en"
+    wrt: tuple | None = None
+    inputs: bool = False
 
     def __post_init__(self):
+        if self.wrt is not None:
+            object.__setattr__(self, "wrt", tuple(self.wrt))
         if self.bold not in BOLD:
             raise ValueError(f"bold must be one of {', '.join(BOLD)}, not {self.bold!r}")
         if self.transpose not in TRANSPOSE:

@@ -29,6 +29,7 @@ _PHRASES = {
                                "反向传播（从 ${seed} = 1$ 开始）。")},
     "gradients": {"en": ("Gradients of the params", "Gradients of the params."),
                   "zh": ("参数的梯度", "参数的梯度。")},
+    "gradients asked": {"en": ("Gradients", "Gradients."), "zh": ("梯度", "梯度。")},
     "notation": {"en": ("Notation", "Notation."), "zh": ("记号", "记号。")},
     "domains": {"en": ("Domains", "Domains."), "zh": ("取值范围", "取值范围。")},
     "subject": {"en": ("Backpropagation through {objective}",) * 2,

@@ -18,6 +18,7 @@ than values and are not read.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -29,7 +30,7 @@ from ..derivation.reverse import adjoint_symbol
 from ..primitives import expressions as ex
 from ..primitives import matrix_functions as mf
 from ..primitives.blocks import Stack
-from ..printing.names import Notation, _tangent_name, display_names
+from ..printing.names import Notation, _tangent_name, adjoint_name, display_names
 from ..printing.printers import MatrixLatexPrinter, TextPrinter
 from .evaluation import Binding, derivation_values, sample_values
 from .reading import Entrywise, Linear, ReadError, Scalar, Value, Vocabulary, read
@@ -201,6 +202,8 @@ def _rows(body):
     """The rows of an aligned block; a boxed row's own aligned rows in its place."""
     for row in _top_level_split(body, "\\\\"):
         row = row.strip()
+        # \\* (no page break after the row before) and \\[3pt] (space before this one)
+        row = re.sub(r"^(\*|\[[^\]]*\])\s*", "", row)
         boxed = re.fullmatch(r"&\\boxed\{(.*)\}", row, re.S)
         if not boxed:
             yield row
@@ -368,6 +371,12 @@ def printed_vocabulary(subject, latex, notation, evaluator, binding, sizes):
             tangent = _tangent_name(names[symbol], latex)
             if tangent not in words:
                 add(tangent, zero)
+    for step in derivation.steps:  # a scalar's own gradient, ∂s/∂W1, shown as a step
+        for term in step.terms:
+            if getattr(term, "local", None) is not None:
+                local = adjoint_name(names[("var", term.consumer)], names[("var", step.node)],
+                                     latex, Notation())
+                add(local, Value(evaluator.value(term.local)))
     for name, symbol in model.dims.items():  # a dim as a value, 1/n, unless a name prints alike
         text = printer.doprint(symbol)
         if text not in words:
@@ -517,21 +526,15 @@ def first_failure(verdicts):
 def _documents(subject, formats, notation):
     from ..printing import documents
     from ..printing.page import html
+    options = dataclasses.asdict(notation)  # every field: the steps shown, the language too
     if hasattr(subject, "derivation"):  # H v: the second-order documents
-        options = dict(bold=notation.bold, transpose=notation.transpose, prod=notation.prod,
-                       shapes=notation.shapes, nabla=notation.nabla)
-        text_options = {k: v for k, v in options.items() if k not in ("bold", "transpose")}
-        writers = {"text": (lambda: documents.hvp_text(subject, **text_options), False),
+        writers = {"text": (lambda: documents.hvp_text(subject, **options), False),
                    "LaTeX": (lambda: documents.hvp_latex(subject, **options), True),
                    "Markdown": (lambda: documents.hvp_markdown(subject, **options), True),
                    "HTML": (lambda: html(subject.derivation, subject, **options), True)}
         return {fmt: (writers[fmt][0](), writers[fmt][1]) for fmt in formats}
     derivation = subject
-    options = dict(bold=notation.bold, transpose=notation.transpose, prod=notation.prod,
-                   shapes=notation.shapes, substituted=notation.substituted,
-                   nabla=notation.nabla)
-    text_options = {k: v for k, v in options.items() if k not in ("bold", "transpose")}
-    writers = {"text": (lambda: documents.text(derivation, **text_options), False),
+    writers = {"text": (lambda: documents.text(derivation, **options), False),
                "LaTeX": (lambda: documents.latex(derivation, **options), True),
                "Markdown": (lambda: documents.markdown(derivation, **options), True),
                "HTML": (lambda: html(derivation, **options), True)}
