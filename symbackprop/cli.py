@@ -179,13 +179,12 @@ def _derive_loops(d, args):
     unsupported = [flag for flag, used in (("--memory", args.memory and args.format != "text"),
                                            ("--lang", args.lang != "en"),
                                            ("--dims", bool(args.dims)),
-                                           ("--substituted", args.substituted),
-                                           ("--wrt", bool(args.wrt)), ("--inputs", args.inputs))
-                   if used]
+                                           ("--substituted", args.substituted)) if used]
     if unsupported:
         raise UsageError(f"{', '.join(unsupported)}: not yet for a model with loops derived in "
                          "general; write it out with --unroll T=3")
-    notation = dict(prod=args.prod, shapes=args.shapes, nabla=args.nabla)
+    notation = dict(prod=args.prod, shapes=args.shapes, nabla=args.nabla,
+                    wrt=_wrt_names(args.wrt), inputs=args.inputs)
     if args.format == "html":
         raise UsageError("--format html: not yet for a model with loops; write it out with "
                          "--unroll " + ",".join(f"{n}=3" for n in d.model.lengths))

@@ -109,7 +109,7 @@ def test_derive_shows_the_inputs_adjoints_on_request(capsys):
     assert status == 0 and "\\partial \\boldsymbol{x}" in out and "\\partial s}" not in out
     status, out, err = run(capsys, "derive", MLP, "--wrt", "W3")
     assert status == 2 and out == ""
-    assert err == "symbackprop: error: no gradient of 'W3' to show: 'W3' is not a variable of " \
+    assert err == "symbackprop: error: no gradient of 'W3' to show: it is not a variable of " \
                   "the model\n"
 
 

@@ -67,8 +67,8 @@ def _model(which, bind=False):
     return sbp.parse(BPTT if which == "bptt" else LAYERS, bind=BIND[which] if bind else None)
 
 
-def _backward_lines(d):
-    text = d.text(prod=False, shapes=False)
+def _backward_lines(d, **options):
+    text = d.text(prod=False, shapes=False, **options)
     return text.split("Backward")[1].split("Closed form")[0].split("Gradients")[0].splitlines()
 
 
@@ -156,6 +156,10 @@ def test_backpropagation_through_time_as_the_book_writes_it():
         "∂L/∂h_t = W_qhᵀ (∂L/∂o_t) + W_hhᵀ (∂L/∂h_{t+1})",
         "∂L/∂W_hx = Σ_{t=1}^{T} (∂L/∂h_t) x_tᵀ",
         "∂L/∂W_hh = Σ_{t=1}^{T} (∂L/∂h_t) h_{t-1}ᵀ",
+        "",
+    ]
+    # the inputs' adjoints, beyond the book, on request
+    assert [line.strip() for line in _backward_lines(d, inputs=True)][1:] == lines[1:-1] + [
         "for t = T, …, 1:",
         "∂L/∂y_t = (1/T) (∂ℓ/∂y_t)",
         "∂L/∂x_t = W_hxᵀ (∂L/∂h_t)",
@@ -173,10 +177,10 @@ def test_the_four_equations_of_an_l_layer_network():
         "∂J/∂z⁽ˡ⁾ = ∂J/∂h⁽ˡ⁾ ⊙ φ'(z⁽ˡ⁾)",
         "∂J/∂h⁽ˡ⁻¹⁾ = W⁽ˡ⁾ᵀ (∂J/∂z⁽ˡ⁾)",
         "∂J/∂W⁽ˡ⁾ = λ W⁽ˡ⁾ + (∂J/∂z⁽ˡ⁾) h⁽ˡ⁻¹⁾ᵀ",
-        "∂J/∂y = ∂ℓ/∂y",
-        "∂J/∂x = ∂J/∂h⁽⁰⁾",
         "",
     ]
+    assert [line.strip() for line in _backward_lines(d, inputs=True)][-3:] == [
+        "∂J/∂y = ∂ℓ/∂y", "∂J/∂x = ∂J/∂h⁽⁰⁾", ""]
 
 
 def test_the_chain_rule_lines_name_the_consumer_member():
@@ -487,11 +491,13 @@ objective L
 
 def test_a_zero_piece_is_shown_where_another_step_reads_it():
     d = sbp.derive(sbp.parse(LOSS_AT_THE_END))
-    text = d.text(prod=False, shapes=False)
+    text = d.text(prod=False, shapes=False, inputs=True)
     # ∂L/∂h_{t-1} reads ∂L/∂o_{t-1}: its zero piece is printed; y's, read by none, is not
     assert "  for t = T - 1, …, 1:\n    ∂L/∂o_t = 0\n" in text
     assert "∂L/∂h_{t-1} = Cᵀ (∂L/∂o_{t-1}) + Bᵀ (∂L/∂a_t)" in text
-    assert "∂L/∂y_t" not in text and "∂L/∂y_T = -(o_T - y_T)" in text
+    backward, gradients = text.split("Gradients")
+    assert "∂L/∂y_t" not in backward and "∂L/∂y_T = -(o_T - y_T)" in backward
+    assert "∂L/∂y_t = 0,  t = 1, …, T - 1\n  ∂L/∂y_T = -(o_T - y_T)\n" in gradients
     for k in (1, 2, 3):  # the written-out model has no step for ∂L/∂o_1 or ∂L/∂y_1: both 0
         assert d.prove({"T": k}).ok
-    assert d.prove_printed().ok
+    assert d.prove_printed(notation=sbp.Notation(inputs=True)).ok

@@ -220,7 +220,7 @@ def test_the_inputs_adjoints_on_request(d):
         "∂J/∂h = prod(∂J/∂o, ∂o/∂h) = W2ᵀ (∂J/∂o)",
         "∂J/∂z = prod(∂J/∂h, ∂h/∂z) = ∂J/∂h ⊙ φ'(z)",
         "∂J/∂x = prod(∂J/∂z, ∂z/∂x) = W1ᵀ (∂J/∂z)"]
-    with pytest.raises(ValueError, match="no gradient of 'lambda' to show: 'lambda' has no adj"):
+    with pytest.raises(ValueError, match="no gradient of 'lambda' to show: it does not vary"):
         d.text(wrt=["lambda"])
 
 

@@ -127,21 +127,30 @@ def _forward(w):
     return *domains, Section(w.heading("forward"), rows, wrap=False)
 
 
-def _wanted(w):
-    """The variables whose gradients the notes lead to: the notation's `wrt` (the params
-    by default; every input for a model without params), and the inputs if asked."""
-    d, notation = w.d, w.notation
-    inputs = [n for n, v in w.model.variables.items() if v.role == "input" and n in d.order]
+def wanted_gradients(roles, order, notation):
+    """The variables whose gradients the notes lead to: the notation's `wrt` (the params by
+    default; every input for a model without params), and the inputs if asked.
+
+    `roles` maps each variable to its role, in declaration order; `order` holds those
+    with an adjoint."""
+    inputs = [n for n, role in roles.items() if role == "input" and n in order]
     if notation.wrt is None:
-        wanted = [n for n in d.params if n in d.order] or inputs
+        wanted = [n for n, role in roles.items() if role == "param" and n in order] or inputs
     else:
         for name in notation.wrt:
-            try:
-                d.step(name)
-            except KeyError as err:  # not a variable, or one without an adjoint
-                raise ValueError(f"no gradient of {name!r} to show: {err.args[0]}") from None
+            if name not in order:
+                why = ("it does not vary with an input or param, or does not reach the objective"
+                       if name in roles else "it is not a variable of the model")
+                raise ValueError(f"no gradient of {name!r} to show: {why}")
         wanted = list(notation.wrt)
     return wanted + [n for n in inputs if notation.inputs and n not in wanted]
+
+
+def gradients_listed(roles, wanted, notation):
+    """The gradients the summary lists: every param by default (0 for one the objective does
+    not read), then the wanted inputs; with `wrt`, those asked for."""
+    params = [n for n, role in roles.items() if role == "param"] if notation.wrt is None else []
+    return params + [n for n in wanted if n not in params]
 
 
 def _local_gradients(w, consumer, steps):
@@ -196,13 +205,13 @@ def _notation(w, results):
 def _backprop_document(w):
     """Forward, Backward (the steps on the way to the wanted gradients), the gradients."""
     seed = w.adjoint(w.model.objective)
-    wanted = _wanted(w)
+    roles = {n: v.role for n, v in w.model.variables.items()}
+    wanted = wanted_gradients(roles, w.d.order, w.notation)
     steps = needed_steps(w.d, wanted)
     backward = Section(w.heading("backward", seed=seed),
                        _backward_steps(w, w.notation.prod, w.notation.substituted, steps),
                        own_displays=True)
-    listed = (list(w.d.params) if w.notation.wrt is None else []) + [
-        n for n in wanted if w.notation.wrt is not None or w.model.variables[n].role != "param"]
+    listed = gradients_listed(roles, wanted, w.notation)
     # 0 where the objective does not depend on a param
     gradients = tuple(Equation(w.print(w.d.step(n).adjoint), w.print(w.d.step(n).result),
                                keys=(n, w.d.step(n).adjoint.name))
@@ -210,7 +219,7 @@ def _backprop_document(w):
                       for n in listed)
     sections = [*_forward(w), backward]
     if gradients:
-        only_params = all(w.model.variables[n].role == "param" for n in listed)
+        only_params = all(roles[n] == "param" for n in listed)
         sections.append(Section(w.heading("gradients" if only_params else "gradients asked"),
                                 gradients, boxed=True))
     sections += _notation(w, [s.result for s in steps])

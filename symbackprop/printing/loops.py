@@ -20,11 +20,12 @@ import sympy as sp
 from sympy.matrices.expressions import MatrixSymbol
 
 from ..derivation.graph import variable_latex
+from ..derivation.program import needed_steps
 from ..language.model import Variable
 from ..language.spelling import default_latex, unicode_name
 from ..primitives.members import IndexSum, Member, ScalarMember, members_in
 from .documents import (Document, Equation, Section, render_latex, render_markdown,
-                        render_text)
+                        gradients_listed, render_text, wanted_gradients)
 from .names import (BOLD, TRANSPOSE, Notation, adjoint_name, normal_spellings, notation_notes,
                     shape_latex, shape_text)
 from .printers import MatrixLatexPrinter, TextPrinter
@@ -401,9 +402,10 @@ def _backward(w):
     seed = w.print(w.d.adjoint_symbol(w.model.objective))
     # a piece that is 0 (∂L/∂o_t for t < T of a loss at o_T) is shown where another step
     # reads its family: ∂L/∂h_{t-1} = Cᵀ (∂L/∂o_{t-1}) + … must not name an unshown value
-    read = {m.family for s in w.d.steps for m in members_in(s.result)}
+    steps = needed_steps(w.d, wanted_gradients(w.model.roles, w.d.order, w.notation))
+    read = {m.family for s in steps for m in members_in(s.result)}
     items = []
-    for step in w.d.steps:
+    for step in steps:
         if not step.terms and getattr(step.adjoint, "family", None) not in read:
             continue
         at = {} if step.index is None or _ranged(step) else {step.index: step.lo}
@@ -422,7 +424,9 @@ def _step_equation(w, step, at):
     adjoint = step.adjoint.xreplace(at) if at else step.adjoint
     index = getattr(adjoint, "index", None)
     chain = ()
-    if w.notation.prod:
+    # prod(∂L/∂L, ∂L/∂o_t) says nothing: ∂L/∂o_t is written directly, as the textbook does
+    vacuous = len(step.terms) == 1 and step.terms[0].consumer == w.model.objective
+    if w.notation.prod and not vacuous:
         chain = tuple(w.prod(_shifted(s, at), step.node, index) for s in step.terms)
     result = step.result.xreplace(at) if at else step.result
     return Equation(w.print(step.adjoint.xreplace(at) if at else step.adjoint), w.print(result),
@@ -438,10 +442,16 @@ def _shifted(share, at):
 
 def _gradients(w):
     rows = []
-    params = [n for n, role in w.model.roles.items() if role == "param"]
-    for name in params:
+    roles = w.model.roles
+    listed = gradients_listed(roles, wanted_gradients(roles, w.d.order, w.notation), w.notation)
+    for name in listed:
         steps = [s for s in w.d.steps if s.node == name]
         for step in steps:
+            if step.index is not None and not _ranged(step):  # one index: said at that index
+                at = {step.index: step.lo}
+                rows.append(Equation(w.print(step.adjoint.xreplace(at)),
+                                     w.print(step.result.xreplace(at))))
+                continue
             result = w.print(step.result)
             if step.index is not None:
                 result += (f", \\quad {w.print(step.index)} = {w.print(step.lo)}, \\dots, "
@@ -451,8 +461,9 @@ def _gradients(w):
             rows.append(Equation(w.print(step.adjoint), result))
     if not rows:
         return []
-    return [Section(w.heading("Gradients of the params", "Gradients of the params."),
-                    tuple(rows), boxed=True)]
+    heading = ("Gradients of the params", "Gradients of the params.") if all(
+        roles[n] == "param" for n in listed) else ("Gradients", "Gradients.")
+    return [Section(w.heading(*heading), tuple(rows), boxed=True)]
 
 
 def _closed_forms(w):

@@ -14,6 +14,7 @@ proved like every model's) under every plausible reading, as
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -46,11 +47,10 @@ _SIZES = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
 def _documents(subject, formats, notation):
     writers = (loop_hvp_text, loop_hvp_latex, loop_hvp_markdown) if _is_hvp(subject) else \
         (loop_text, loop_latex, loop_markdown)
-    options = dict(prod=notation.prod, shapes=notation.shapes, nabla=notation.nabla)
-    latex_options = dict(options, bold=notation.bold, transpose=notation.transpose)
+    options = dataclasses.asdict(notation)  # every field: the steps shown too
     made = {"text": (lambda: writers[0](subject, **options), False),
-            "LaTeX": (lambda: writers[1](subject, **latex_options), True),
-            "Markdown": (lambda: writers[2](subject, **latex_options), True)}
+            "LaTeX": (lambda: writers[1](subject, **options), True),
+            "Markdown": (lambda: writers[2](subject, **options), True)}
     return {fmt: (made[fmt][0](), made[fmt][1]) for fmt in formats}
 
 
