@@ -35,7 +35,7 @@ from .printing.words import LANGUAGES
 from .printing.numpy_code import generate_source
 from .proofs.check import TOLERANCE, check, default_dims
 from .proofs.sizes import refuse_beyond, small_dims
-from .proofs.bounded import run_bounded
+from .proofs.forked import run_bounded
 from .proofs.readback import prove_printed
 from .proofs.verify import TIMEOUT, verify
 

@@ -85,7 +85,8 @@ MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
            "printing.entries", "printing.markup", "printing.page", "proofs.sizes",
            "proofs.explicit",
            "proofs.check", "proofs.verify", "proofs.instances", "proofs.hessian",
-           "proofs.bounded", "proofs.evaluation", "proofs.notation_values", "proofs.reading",
+           "proofs.forked", "proofs.bounded", "proofs.evaluation", "proofs.notation_values",
+           "proofs.reading",
            "proofs.index_reading", "proofs.readback", "proofs.loop_readback", "cli"]
 HELP_COLUMNS = "88"
 
