@@ -31,7 +31,7 @@ extensions = [
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
-exclude_patterns = ["_build", "_generated", "README.md"]
+exclude_patterns = ["_build", "_generated", "README.md", "operators.md"]  # operators.md: for the forge
 templates_path = []
 
 # MyST: $...$ and $$...$$ math (the derivations' Markdown), amsmath environments,

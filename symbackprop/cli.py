@@ -42,6 +42,7 @@ examples:
   symbackprop codegen examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error -o grads.py
   symbackprop hvp    examples/textbook_mlp.sbp --format tex --standalone -o hvp.tex
   symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2
+  symbackprop ops tanh
 
 exit status: 0 on success, 1 when check or verify finds a wrong gradient, 2 for a bad
 model file or bad usage (the message says FILE:LINE:COL).
@@ -69,6 +70,7 @@ COMMANDS = {
     "memory": "what backward keeps: each value's lifetime, and peak memory of training and "
               "inference",
     "codegen": "write the NumPy module computing the objective and its gradients",
+    "ops": "the operators: how each is written, its shape and its local derivative rules",
 }
 
 
@@ -337,7 +339,8 @@ def _parser(command=None):
     for name, add_command in (("derive", _derive_command), ("graph", _graph_command),
                               ("check", _check_command), ("verify", _verify_command),
                               ("hvp", _hvp_command), ("hessian", _hessian_command),
-                              ("memory", _memory_command), ("codegen", _codegen_command)):
+                              ("memory", _memory_command), ("codegen", _codegen_command),
+                              ("ops", _ops_command)):
         if command is None or command == name:
             add_command(sub)
         else:
@@ -589,6 +592,23 @@ def _codegen_command(sub):
     _add_output(p)
     _add_wrt(p)
     _add_bind(p)
+
+
+def _ops(args):
+    from .printing.operator_reference import find_operators, groups, operator_text
+    shown = [("", find_operators(args.names))] if args.names else groups()
+    _emit("\n\n".join((title and f"== {title} ==\n\n") + "\n\n".join(map(operator_text, names))
+                      for title, names in shown) + "\n", None)
+    return 0
+
+
+def _ops_command(sub):
+    p = sub.add_parser("ops", help=COMMANDS["ops"], epilog="example:\n  symbackprop ops tanh",
+                       description=COMMANDS["ops"] + ", each derived by symbackprop on one-line "
+                       "models z = op(A, ...) with J = f(z)", formatter_class=argparse.
+                       RawDescriptionHelpFormatter)
+    p.add_argument("names", metavar="NAME", nargs="*", help="the operators shown (all by default)")
+    p.set_defaults(func=_ops, model="", bind="", unroll="", time_limit=None, memory_limit=None)
 
 
 def main(argv=None):
