@@ -46,6 +46,13 @@ It measures, in one run, and prints a table with PASS/MISS against targets:
    founding issue (``examples/loops/bptt.sbp``, ``mlp_layers.sbp``) in general,
    derived once for every length (target <= 1 s), beside the same models
    written out at T (or L) = 4, 16 and 64, whose cost grows with the length.
+8. Start-up: whole-process times of ``symbackprop --version``, ``--help`` and
+   ``derive examples/textbook_mlp.sbp`` (``python -m symbackprop`` in a fresh
+   process, its budget's child included), the median CPU time (user + system)
+   and wall time of several runs, beside ``python -c pass`` and a process that
+   only imports SymPy and NetworkX, the floor of any command that derives.
+   Targets: --version and --help <= 0.15 s, derive <= 0.5 s of CPU.
+   ``--startup-only`` runs this section alone.
 
 Every timing is the median of several repeats after a warm-up, with
 ``time.perf_counter``; SymPy's cache is cleared before each symbolic repeat so
@@ -783,6 +790,47 @@ def bench_derived_once(budget=60.0):
                 "(info)")
 
 
+# ------------------------------------------------------------------------ 8. start-up
+
+def process_times(command, runs):
+    """Median (CPU seconds, wall seconds) of `runs` fresh processes running `command`;
+    the CPU time counts the process and every child it waited for."""
+    import resource
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cpu, wall = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        wall.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(cpu), statistics.median(wall)
+
+
+def bench_startup(runs=7):
+    """Whole-process times of the command line, beside Python's and SymPy's own start-up."""
+    name = "8 start-up"
+    python = [sys.executable]
+    cases = [("python -c pass", python + ["-c", "pass"], None),
+             ("python: import sympy, networkx", python + ["-c", "import sympy, networkx"], None),
+             ("symbackprop --version", python + ["-m", "symbackprop", "--version"], 0.15),
+             ("symbackprop --help", python + ["-m", "symbackprop", "--help"], 0.15),
+             ("symbackprop derive examples/textbook_mlp.sbp",
+              python + ["-m", "symbackprop", "derive", "examples/textbook_mlp.sbp"], 0.5)]
+    floor = None
+    for what, command, target in cases:
+        process_times(command, 1)  # warm-up: the files in the page cache, bytecode written
+        cpu, wall = process_times(command, runs)
+        floor = cpu if "sympy" in what else floor
+        print(f"  {what}: CPU {cpu:.3f} s, wall {wall:.3f} s (median of {runs})", flush=True)
+        row(name, f"{what}: CPU s (wall {wall:.2f})", f"{cpu:.3f}",
+            "(info)" if target is None else f"<= {target:g} s",
+            None if target is None else cpu <= target)
+    # the ratio reads alike on a loaded machine, whose CPU times all grow
+    row(name, "  derive / import sympy, networkx (CPU)", f"{cpu / floor:.2f}", "(info)")
+
+
 def section(title, fn, *args):
     print(f"\n{title}", flush=True)
     t = time.perf_counter()
@@ -804,6 +852,8 @@ def main():
                              "generated statement (1), cProfile (2, 4)")
     parser.add_argument("--examples-only", action="store_true",
                         help="run section 6 alone (every example against PyTorch and by hand)")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="run section 8 alone (whole-process times of the command line)")
     args = parser.parse_args()
 
     threads, source = blas_threads()
@@ -813,20 +863,24 @@ def main():
           f"load average {load_average()}")
 
     times = None
-    if not args.examples_only:
+    if args.startup_only:
+        section("8. Start-up: whole-process times of the command line", bench_startup)
+    elif not args.examples_only:
         section("1. Runtime: value and gradients, 4-layer tanh MLP, float64", bench_runtime,
                 threads)
         times = section("2. Derivation + LaTeX of deep MLPs", bench_derivation)
         section("3. Expression size, width-3 tanh chain", bench_size)
         section("4. Code generation: lambdify of a 64-layer MLP", bench_lambdify)
-    if not args.examples_only:
+    if not (args.examples_only or args.startup_only):
         section("5. Runtime: value and gradients, tanh RNN with loops kept, float64", bench_rnn,
                 threads)
-    section("6. Runtime: every example, large and small, against PyTorch and by hand",
-            bench_every_example, threads)
-    if not args.examples_only:
+    if not args.startup_only:
+        section("6. Runtime: every example, large and small, against PyTorch and by hand",
+                bench_every_example, threads)
+    if not (args.examples_only or args.startup_only):
         section("7. Derivation + LaTeX of models with loops: once, for every length",
                 bench_derived_once)
+        section("8. Start-up: whole-process times of the command line", bench_startup)
 
     widths = [max(len(str(r[i])) for r in ROWS + [("section", "measurement", "value", "target",
                                                      "status")]) for i in range(5)]

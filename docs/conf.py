@@ -31,7 +31,8 @@ extensions = [
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
-exclude_patterns = ["_build", "_generated", "README.md"]
+# docs/operators.md is the operator reference read on the forge (the site generates its own)
+exclude_patterns = ["_build", "_generated", "README.md", "operators.md"]
 templates_path = []
 
 # MyST: $...$ and $$...$$ math (the derivations' Markdown), amsmath environments,

@@ -21,19 +21,12 @@ from __future__ import annotations
 
 from .derivation import loop_tangent, recurrences, reverse, tangent
 from .language.looped import LoopModel, WrittenOutModel
-from .printing import documents, loops, page
-from .printing.figures import Figure
-from .printing.loop_code import loop_bound
-from .printing.loop_figures import LoopFigure
-from .printing.loop_function import compile_loop_derivation
-from .printing.loop_memory import loop_memory_report
-from .printing.memory import hvp_memory_report, memory_report
+from .printing import documents, loops
 from .printing.names import Notation, display_names, hvp_display_names
-from .printing.numpy_function import compile_derivation, compile_hvp
 from .printing.printers import TextPrinter
-from .proofs.instances import prove_hvp_instances, prove_instances
-from .proofs.loop_readback import prove_printed_loops
-from .proofs.readback import prove_printed as _prove_printed
+
+# The figures, code generators, memory reports and proofs are imported by the methods
+# that use them: a derivation printed as text (``symbackprop derive``) needs none of them.
 
 __all__ = ["Derivation", "HVPDerivation", "LoopDerivation", "LoopHVPDerivation", "derive",
            "derive_hvp", "prove_printed"]
@@ -87,6 +80,7 @@ class Derivation(_Printed, reverse.Derivation):
     def figure(self, backward=False):
         """The computational (or backward) graph as a
         :class:`~symbackprop.printing.figures.Figure`, which a notebook shows as SVG."""
+        from .printing.figures import Figure
         return Figure(self, backward)
 
     def html(self, second_order=True, **options):
@@ -101,6 +95,7 @@ class Derivation(_Printed, reverse.Derivation):
         >>> 'data-show="second-order"' in page and "<math" in page
         True
         """
+        from .printing import page
         return page.html(self, derive_hvp(self) if second_order else None, **options)
 
     def lambdify(self, bind=None, wrt=None, dims=None):
@@ -128,6 +123,7 @@ class Derivation(_Printed, reverse.Derivation):
         ModelError
             If an abstract function is left unbound.
         """
+        from .printing.numpy_function import compile_derivation
         return compile_derivation(self.bound(bind), wrt, dims)
 
     def memory(self, wrt=None):
@@ -141,6 +137,7 @@ class Derivation(_Printed, reverse.Derivation):
         >>> d.memory().kept
         ('x', 'y', 'W1', 'W2', 'λ', 'z', 'h', 'o')
         """
+        from .printing.memory import memory_report
         return memory_report(self, wrt)
 
 
@@ -165,11 +162,13 @@ class HVPDerivation(_Printed, tangent.HVPDerivation):
         >>> hvp.figure()
         <second-order graph of J: 28 nodes>
         """
+        from .printing.figures import Figure
         return Figure(self.derivation, second_order=self)
 
     def html(self, **options):
         """The first-order derivation and these Hessian-vector products as one interactive
         web page (:func:`symbackprop.printing.page.html`)."""
+        from .printing import page
         return page.html(self.derivation, self, **options)
 
     def lambdify(self, bind=None):
@@ -192,6 +191,7 @@ class HVPDerivation(_Printed, tangent.HVPDerivation):
         >>> hvps["w"]
         array([2., 0.])
         """
+        from .printing.numpy_function import compile_hvp
         return compile_hvp(self.bound(bind))
 
     def memory(self):
@@ -209,6 +209,7 @@ class HVPDerivation(_Printed, tangent.HVPDerivation):
         >>> report.elements("hvp", {"d": 784, "h": 256, "q": 10})
         814108
         """
+        from .printing.memory import hvp_memory_report
         return hvp_memory_report(self)
 
 
@@ -241,6 +242,7 @@ class LoopDerivation(_Printed, recurrences.LoopDerivation):
     def memory(self):
         """What backward keeps, in the lengths and widths
         (:func:`symbackprop.printing.loop_memory.loop_memory_report`)."""
+        from .printing.loop_memory import loop_memory_report
         return loop_memory_report(self)
 
     def unrolled(self, lengths=None):
@@ -252,6 +254,7 @@ class LoopDerivation(_Printed, recurrences.LoopDerivation):
     def prove(self, lengths, dims=None):
         """This derivation at `lengths` against the written-out model's, formula by formula
         (:func:`symbackprop.proofs.instances.prove_instances`)."""
+        from .proofs.instances import prove_instances
         return prove_instances(self, lengths, dims)
 
     def prove_printed(self, lengths=None, **options):
@@ -265,6 +268,7 @@ class LoopDerivation(_Printed, recurrences.LoopDerivation):
         >>> print(d.prove_printed({"L": 4}).summary())
         printed formulas: text 11/11, LaTeX 11/11, Markdown 11/11 read back equal
         """
+        from .proofs.loop_readback import prove_printed_loops
         return prove_printed_loops(self, lengths, **options)
 
     def figure(self, unrolled=None):
@@ -282,12 +286,14 @@ class LoopDerivation(_Printed, recurrences.LoopDerivation):
         >>> d.figure(unrolled={"T": 2})
         <graph of L: 27 nodes>
         """
+        from .printing.loop_figures import LoopFigure
         if unrolled is not None:
             return self.unrolled(unrolled).figure()
         return LoopFigure(self)
 
     def bound(self, bind=None):
         """This derivation with abstract functions bound to built-ins; all must be bound."""
+        from .printing.loop_code import loop_bound
         return loop_bound(self, bind)
 
     def lambdify(self, bind=None, wrt=None):
@@ -314,6 +320,7 @@ class LoopDerivation(_Printed, recurrences.LoopDerivation):
         ModelError
             If an abstract function is left unbound.
         """
+        from .printing.loop_function import compile_loop_derivation
         return compile_loop_derivation(self.bound(bind), wrt)
 
 
@@ -344,6 +351,7 @@ class LoopHVPDerivation(_Printed, loop_tangent.LoopHVP):
     def prove(self, lengths, dims=None):
         """These tangents at `lengths` against the written-out model's H v derivation
         (:func:`symbackprop.proofs.instances.prove_hvp_instances`)."""
+        from .proofs.instances import prove_hvp_instances
         return prove_hvp_instances(self, lengths, dims)
 
     def prove_printed(self, lengths=None, **options):
@@ -357,6 +365,7 @@ class LoopHVPDerivation(_Printed, loop_tangent.LoopHVP):
         >>> print(hvp.prove_printed(formats=("text",)).summary())
         printed formulas: text 9/9 read back equal
         """
+        from .proofs.loop_readback import prove_printed_loops
         return prove_printed_loops(self, lengths, **options)
 
 
@@ -442,4 +451,5 @@ def prove_printed(derivation, **options):
     """
     if isinstance(derivation, (LoopDerivation, LoopHVPDerivation)):
         return derivation.prove_printed(**options)
+    from .proofs.readback import prove_printed as _prove_printed
     return _prove_printed(derivation, **options)

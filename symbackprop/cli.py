@@ -17,27 +17,15 @@ import sys
 import time
 import traceback
 
-import sympy as sp
-
 from . import __version__
-from .api import LoopDerivation, LoopHVPDerivation, derive, derive_hvp
-from .derivation.recurrences import CHECK_LENGTH
 from .errors import ModelError, visible, with_model_warnings
-from .language.loading import load
-from .language.looped import LoopModel, WrittenOutModel
-from .primitives.operators import FUNCTIONS, REGISTRY
-from .primitives.shapes import ShapeError, vector
-from .printing import documents
-from .printing.figures import FORMATS, graph_figure
-from .printing.files import write_atomically
-from .printing.memory import DTYPES
+from .printing.files import SUFFIXES, same_file, write_atomically
 from .printing.words import LANGUAGES
-from .printing.numpy_code import generate_source
-from .proofs.check import TOLERANCE, check, default_dims
-from .proofs.sizes import refuse_beyond, small_dims
-from .proofs.bounded import run_bounded
-from .proofs.readback import prove_printed
-from .proofs.verify import TIMEOUT, verify
+from .proofs.forked import run_bounded
+
+# The rest of the package is imported by the command that needs it: SymPy, NetworkX and
+# NumPy take most of a second to import, which --version, --help and the budget's
+# parent process need not pay (tests/test_cli.py checks that --version imports none).
 
 __all__ = ["main"]
 
@@ -54,16 +42,12 @@ examples:
   symbackprop codegen examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error -o grads.py
   symbackprop hvp    examples/textbook_mlp.sbp --format tex --standalone -o hvp.tex
   symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2
+  symbackprop ops tanh
 
 exit status: 0 on success, 1 when check or verify finds a wrong gradient, 2 for a bad
 model file or bad usage (the message says FILE:LINE:COL).
 """
 
-
-#: The formats an output file's suffix names, the first a command writes being taken.
-SUFFIXES = {".txt": ("text",), ".tex": ("tex", "tikz"), ".md": ("md",), ".markdown": ("md",),
-            ".html": ("html",), ".htm": ("html",), ".py": ("py",), ".dot": ("dot",),
-            ".gv": ("dot",), ".svg": ("svg",), ".png": ("png",)}
 
 #: The budget of a command run as the program (``symbackprop ...``): seconds of wall-clock
 #: time and GiB of memory; --time-limit and --memory-limit change it, 0 lifts it.
@@ -73,6 +57,21 @@ TIME_LIMIT, MEMORY_LIMIT = 600.0, 8.0
 #: before it starts, unless --max-entries raises it: arrays of finite differences for
 #: check, symbolic entries for verify, and for hessian a table that grows as their square.
 MAX_ENTRIES = {"check": 1_000_000, "verify": 5_000, "hessian": 500}
+
+
+#: Each command and what it does, in the order ``--help`` lists them.
+COMMANDS = {
+    "derive": "print the backward derivation, step by step",
+    "graph": "draw the computational graph (boxes: variables, circles: operators)",
+    "check": "compare the gradients with finite differences (float64)",
+    "verify": "prove the gradients equal to SymPy's entrywise derivatives",
+    "hvp": "derive the Hessian-vector products, node by node (forward-over-reverse)",
+    "hessian": "the Hessian: blocks in closed form, and entry by entry at small sizes",
+    "memory": "what backward keeps: each value's lifetime, and peak memory of training and "
+              "inference",
+    "codegen": "write the NumPy module computing the objective and its gradients",
+    "ops": "the operators: how each is written, its shape and its local derivative rules",
+}
 
 
 class UsageError(Exception):
@@ -95,14 +94,6 @@ def _option_pairs(text, what, convert=str):
     return out
 
 
-def _same_file(a, b):
-    """Whether the paths `a` and `b` name one file (through links and relative paths)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.realpath(a) == os.path.realpath(b)
-
-
 def _emit(text, out):
     if out is not None:
         write_atomically(out, text)
@@ -113,6 +104,8 @@ def _emit(text, out):
 
 
 def _graph(args):
+    from .api import LoopDerivation, derive, derive_hvp
+    from .printing.figures import graph_figure
     d = derive(_load(args, loops=True))
     if args.standalone and args.format != "tikz":
         raise UsageError("--standalone goes with --format tikz")
@@ -140,6 +133,8 @@ def _graph(args):
 
 
 def _derive(args):
+    from .api import LoopDerivation, derive
+    from .printing import documents
     d = derive(_load(args, loops=True))
     if isinstance(d, LoopDerivation):
         return _derive_loops(d, args)
@@ -207,6 +202,7 @@ def _wrt_names(text):
 
 
 def _memory(args):
+    from .api import LoopDerivation, derive, derive_hvp
     if args.dtype != "float64" and not args.dims:
         raise UsageError("--dtype goes with --dims (sizes to count bytes at)")
     d = derive(_load(args, loops=True))
@@ -225,6 +221,8 @@ def _memory(args):
 
 
 def _codegen(args):
+    from .api import LoopDerivation, derive
+    from .printing.numpy_code import generate_source
     d = derive(_load(args, loops=True)).bound()
     if isinstance(d, LoopDerivation):  # the looped module: the same source for every length
         from .printing.loop_code import generate_loop_source
@@ -235,6 +233,7 @@ def _codegen(args):
 
 
 def _hvp(args):
+    from .api import LoopHVPDerivation, derive, derive_hvp
     from .printing.numpy_code import generate_hvp_source
     hvp = derive_hvp(derive(_load(args, loops=True)))
     if args.standalone and args.format != "tex":
@@ -255,45 +254,25 @@ def _hvp(args):
 
 
 def _hessian(args):
-    from .printing.entries import entry_text
-    from .proofs.hessian import elementwise_hessian, hessian_block
+    from .api import derive
+    from .proofs.hessian import hessian_text
+    from .proofs.sizes import default_dims, refuse_beyond
     d = derive(_load(args))
-    lines = ["Hessian blocks in closed form (V -> M V or V -> V M)"]
-    for a in d.params:
-        for b in d.params:
-            block = hessian_block(d, a, b)
-            if block is None:
-                shown = "no matrix-product form (see the entries below, or symbackprop hvp)"
-            else:
-                side, M = block
-                # as `hvp` names directions: V for a matrix, v for a vector or a scalar
-                v = f"{'V' if d.model.variables[b].shape.kind == 'matrix' else 'v'}_{b}"
-                matrix = d.pretty(M)
-                matrix = f"({matrix})" if isinstance(M, (sp.MatAdd, sp.Add)) else matrix
-                shown = (f"{v} -> 0" if M == 0 or isinstance(M, sp.ZeroMatrix) else
-                         f"{v} -> {matrix} {v}" if side == "left" else f"{v} -> {v} {matrix}")
-            lines.append(f"  ∂²{d.model.objective}/∂{a}∂{b}: {shown}")
     if not d.params:
         raise UsageError("the model has no params: there is no Hessian to show")
     # 2 for each dim by default: the entries grow as the fourth power of the sizes
     dims = default_dims(d.model, args.dims or None, sizes=(2,))
     refuse_beyond(d.model, dims, args.max_entries or MAX_ENTRIES["hessian"], "hessian")
-    labels, H = elementwise_hessian(d, dims, named=True)
-    sizes = ", ".join(f"{k}={v}" for k, v in dims.items())
-    lines += ["", f"Hessian entry by entry ({sizes or 'no dims'}), rows and columns "
-              f"{', '.join(labels)}"]
-    lines += [f"  [{labels[i]}, {labels[j]}] = {entry_text(H[i, j])}"
-              for i in range(H.rows) for j in range(H.cols) if H[i, j] != 0]
-    if H.is_zero_matrix:
-        lines.append("  every entry is 0")
-    if d.model.functions:
-        lines.append("  (the entries of the forward values by their names, z[0] for the first "
-                     "entry of z; ∂ℓ/∂o[0] and φ'(z[0]) at the forward values)")
-    _emit("\n".join(lines) + "\n", args.output)
+    _emit(hessian_text(d, dims), args.output)
     return 0
 
 
 def _check(args):
+    from .language.looped import LoopModel
+    from .proofs.check import check, default_dims
+    from .proofs.readback import prove_printed
+    from .proofs.sizes import refuse_beyond
+    from .api import derive
     model = _load(args, bind=False, loops=True)
     if isinstance(model, LoopModel):
         return _check_loops(args, model)
@@ -310,6 +289,10 @@ def _check(args):
 def _check_loops(args, model):
     """A model with loops: the numbers of the model written out, the general derivation
     against the written-out one, and the general formulas as printed, read back."""
+    from .api import derive
+    from .language.looped import CHECK_LENGTH
+    from .proofs.check import check, default_dims
+    from .proofs.sizes import refuse_beyond
     lengths = {n: CHECK_LENGTH for n in model.lengths}
     at = ", ".join(f"{n} = {k}" for n, k in lengths.items())
     flat = model.unrolled(lengths)
@@ -326,6 +309,8 @@ def _check_loops(args, model):
 
 
 def _verify(args):
+    from .proofs.sizes import refuse_beyond, small_dims
+    from .proofs.verify import TIMEOUT, verify
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
     model = _load(args, bind=False)
@@ -338,18 +323,13 @@ def _verify(args):
     return 0 if report.ok else 1
 
 
-def _scalar_of_two_vectors(op):
-    """Whether `op` can stand for a loss ell(o, y): two same-shape operands to a scalar."""
-    if op.elementwise or op.arity != 2:
-        return False
-    try:
-        return op.shape_rule(vector(sp.Symbol("n")), vector(sp.Symbol("n")), None).is_scalar
-    except ShapeError:
-        return False
+def _parser(command=None):
+    """The argument parser of every command, in the order ``--help`` lists them.
 
-
-def _parser():
-    """The argument parser of every command, in the order ``--help`` lists them."""
+    With `command` (a name, or "" for none), only that command's options are added and
+    the others are listed with what they do: the help of some options names the operators
+    of the registry or the proofs' defaults, whose modules import SymPy.
+    """
     parser = argparse.ArgumentParser(
         prog="symbackprop",
         description="Derive backpropagation by symbols: a model written as equations becomes "
@@ -357,15 +337,21 @@ def _parser():
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"symbackprop {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add_command in (_derive_command, _graph_command, _check_command, _verify_command,
-                        _hvp_command, _hessian_command, _memory_command, _codegen_command):
-        add_command(sub)
+    for name, add_command in (("derive", _derive_command), ("graph", _graph_command),
+                              ("check", _check_command), ("verify", _verify_command),
+                              ("hvp", _hvp_command), ("hessian", _hessian_command),
+                              ("memory", _memory_command), ("codegen", _codegen_command),
+                              ("ops", _ops_command)):
+        if command is None or command == name:
+            add_command(sub)
+        else:
+            sub.add_parser(name, help=COMMANDS[name])
     return parser
 
 
-def _command(sub, name, help_, func, example, more=""):
+def _command(sub, name, func, example, more=""):
     """A subcommand's parser, taking the model file; `more` continues the description."""
-    p = sub.add_parser(name, help=help_, description=help_ + more,
+    p = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name] + more,
                        epilog=f"example:\n  {example}",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL", help="the model file (.sbp)")
@@ -386,6 +372,8 @@ def _command(sub, name, help_, func, example, more=""):
 def _load(args, bind=True, loops=False):
     """The command's model, written out with --unroll; a model with loops is read by the
     commands that derive it in general (`loops`), and written out for the others."""
+    from .language.loading import load
+    from .language.looped import LoopModel, WrittenOutModel
     model = load(args.model, bind=args.bind if bind else None)
     if args.unroll:
         if not isinstance(model, (LoopModel, WrittenOutModel)):
@@ -403,8 +391,8 @@ def _load(args, bind=True, loops=False):
 @functools.cache
 def _bind_help():
     """The help of --bind, naming the built-ins (the registry is fixed: worked out once)."""
-    elementwise = ", ".join(sorted(n for n, op in REGISTRY.items() if op.elementwise))
-    losses = ", ".join(sorted(n for n in FUNCTIONS if _scalar_of_two_vectors(REGISTRY[n])))
+    from .primitives.operators import bindable
+    elementwise, losses = map(", ".join, bindable())
     return ("bind abstract functions to built-ins, e.g. phi=tanh,ell=squared_error; an "
             f"elementwise func to one of {elementwise}; a func of two arguments to one of "
             f"{losses}")
@@ -471,12 +459,13 @@ def _add_wrt(p):
 
 
 def _add_dtype(p):
+    from .printing.memory import DTYPES
     p.add_argument("--dtype", choices=tuple(DTYPES), default="float64",
                    help="the element type bytes are counted in (default float64)")
 
 
 def _derive_command(sub):
-    p = _command(sub, "derive", "print the backward derivation, step by step", _derive,
+    p = _command(sub, "derive", _derive,
                  "symbackprop derive examples/textbook_mlp.sbp --format tex -o mlp.tex")
     _add_document(p, ("text", "tex", "md", "html"), "text (Unicode, the default), tex (a LaTeX "
                   "fragment for \\input), md (Markdown with $$ blocks) or html (one page that "
@@ -509,8 +498,8 @@ def _derive_command(sub):
 
 
 def _graph_command(sub):
-    p = _command(sub, "graph",
-                 "draw the computational graph (boxes: variables, circles: operators)", _graph,
+    from .printing.figures import FORMATS
+    p = _command(sub, "graph", _graph,
                  "symbackprop graph examples/textbook_mlp.sbp --format png -o mlp.png",
                  "; of a model with loops, the folded graph: each loop's body once, inside a "
                  "plate labelled with its range (--unroll draws it written out)")
@@ -527,7 +516,9 @@ def _graph_command(sub):
 
 
 def _check_command(sub):
-    p = _command(sub, "check", "compare the gradients with finite differences (float64)", _check,
+    from .language.looped import CHECK_LENGTH
+    from .proofs.check import TOLERANCE
+    p = _command(sub, "check", _check,
                  "symbackprop check examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error",
                  ". Each gradient is compared along random unit directions. Passes (exit 0) "
                  f"when every relative error is at most {TOLERANCE:g} (or within what finite "
@@ -545,8 +536,9 @@ def _check_command(sub):
 
 
 def _verify_command(sub):
-    p = _command(sub, "verify", "prove the gradients equal to SymPy's entrywise derivatives",
-                 _verify, "symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2",
+    from .proofs.verify import TIMEOUT
+    p = _command(sub, "verify", _verify,
+                 "symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2",
                  ". Abstract functions may stay abstract (the derivation as written is proved); "
                  "exit 1 when an entry differs, or when an entry is only equal at random points "
                  "to 50 digits because its proof did not finish (unless --accept-numeric). "
@@ -564,8 +556,7 @@ def _verify_command(sub):
 
 
 def _hvp_command(sub):
-    p = _command(sub, "hvp",
-                 "derive the Hessian-vector products, node by node (forward-over-reverse)", _hvp,
+    p = _command(sub, "hvp", _hvp,
                  "symbackprop hvp examples/textbook_mlp.sbp --format tex --standalone -o hvp.tex")
     _add_document(p, ("text", "tex", "md", "py"), "text (the default), tex, md, or py (the "
                   "NumPy module computing J, its gradients and H v; abstract functions must be "
@@ -573,9 +564,8 @@ def _hvp_command(sub):
 
 
 def _hessian_command(sub):
-    p = _command(sub, "hessian",
-                 "the Hessian: blocks in closed form, and entry by entry at small sizes",
-                 _hessian, "symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2")
+    p = _command(sub, "hessian", _hessian,
+                 "symbackprop hessian examples/ridge_regression.sbp --dims n=2,d=2")
     _add_dims(p, "small sizes for the entries, e.g. n=3,d=2 (2 each by default)")
     _add_max_entries(p, "hessian")
     _add_output(p)
@@ -583,8 +573,7 @@ def _hessian_command(sub):
 
 
 def _memory_command(sub):
-    p = _command(sub, "memory", "what backward keeps: each value's lifetime, and peak memory of "
-                 "training and inference", _memory,
+    p = _command(sub, "memory", _memory,
                  "symbackprop memory examples/textbook_mlp.sbp --dims d=784,h=256,q=10 "
                  "--dtype float32")
     _add_dims(p, "sizes to price the values in bytes, e.g. d=784,h=256,q=10 (formulas only "
@@ -600,8 +589,7 @@ def _memory_command(sub):
 
 
 def _codegen_command(sub):
-    p = _command(sub, "codegen",
-                 "write the NumPy module computing the objective and its gradients", _codegen,
+    p = _command(sub, "codegen", _codegen,
                  "symbackprop codegen examples/textbook_mlp.sbp "
                  "--bind phi=tanh,ell=squared_error -o grads.py",
                  "; for a model with loops, a module with the loops kept, the same for every "
@@ -609,6 +597,23 @@ def _codegen_command(sub):
     _add_output(p)
     _add_wrt(p)
     _add_bind(p)
+
+
+def _ops(args):
+    from .printing.operator_reference import find_operators, groups, operator_text
+    shown = [("", find_operators(args.names))] if args.names else groups()
+    _emit("\n\n".join((title and f"== {title} ==\n\n") + "\n\n".join(map(operator_text, names))
+                      for title, names in shown) + "\n", None)
+    return 0
+
+
+def _ops_command(sub):
+    p = sub.add_parser("ops", help=COMMANDS["ops"], epilog="example:\n  symbackprop ops tanh",
+                       description=COMMANDS["ops"] + ", each derived by symbackprop on one-line "
+                       "models z = op(A, ...) with J = f(z)", formatter_class=argparse.
+                       RawDescriptionHelpFormatter)
+    p.add_argument("names", metavar="NAME", nargs="*", help="the operators shown (all by default)")
+    p.set_defaults(func=_ops, model="", bind="", unroll="", time_limit=None, memory_limit=None)
 
 
 def main(argv=None):
@@ -620,8 +625,10 @@ def main(argv=None):
     out of either.  Called with `argv` (from Python), it runs here, bounded only by the
     limits given in `argv`.
     """
-    parser = _parser()
-    if not (sys.argv[1:] if argv is None else argv):
+    words = sys.argv[1:] if argv is None else argv
+    # the first word not an option is the command (the program's own options take no value)
+    parser = _parser(next((w for w in words if not w.startswith("-")), ""))
+    if not words:
         parser.print_help(sys.stderr)  # a newcomer typing just `symbackprop` sees the commands
         return 2
     args = parser.parse_args(argv)
@@ -673,7 +680,7 @@ def _run(args):
         if hasattr(args, "dims"):
             args.dims = _option_pairs(args.dims, "dims", int)
         args.unroll = _option_pairs(args.unroll, "unroll", int)
-        if getattr(args, "output", None) is not None and _same_file(args.output, args.model):
+        if getattr(args, "output", None) is not None and same_file(args.output, args.model):
             raise UsageError(f"-o {args.output} is the model file itself: writing there would "
                              "replace the model by its output; nothing was written")
         _resolve_format(args)

@@ -372,7 +372,7 @@ def test_running_out_of_memory_is_a_message(model, capsys, monkeypatch):
     def exhausted(args):
         raise MemoryError
     parser = cli._parser
-    monkeypatch.setattr(cli, "_parser", lambda: _with_derive(parser(), exhausted))
+    monkeypatch.setattr(cli, "_parser", lambda *only: _with_derive(parser(*only), exhausted))
     status, out, err = run(capsys, "derive", model)
     assert status == 2 and err == f"symbackprop: error: derive ran out of memory on {model} " \
         "(try smaller --dims)\n"

@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import shlex
 import shutil
 from pathlib import Path
@@ -54,9 +53,10 @@ from sphinx.util.docutils import SphinxDirective
 import package_layers
 import symbackprop as sbp
 from symbackprop import cli
-from symbackprop.primitives.operators import FUNCTIONS, REGISTRY
-from symbackprop.printing.printers import MatrixLatexPrinter
-from symbackprop.printing.names import display_names, shape_latex
+from symbackprop.primitives.operators import FUNCTIONS
+from symbackprop.printing.operator_reference import (escape_markdown as _escape,
+                                                     math_block as _math, reference_markdown,
+                                                     rule_model, rule_rows)
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = "_generated"
@@ -82,10 +82,12 @@ MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
            "printing.loop_figures", "printing.plate_layout", "printing.matrix_chains",
            "printing.numpy_printer", "printing.numpy_code", "printing.numpy_function",
            "printing.loop_code", "printing.loop_function", "printing.memory", "printing.files",
-           "printing.entries", "printing.markup", "printing.page", "proofs.sizes",
+           "printing.entries", "printing.markup", "printing.page", "printing.operator_reference",
+           "proofs.sizes",
            "proofs.explicit",
            "proofs.check", "proofs.verify", "proofs.instances", "proofs.hessian",
-           "proofs.bounded", "proofs.evaluation", "proofs.notation_values", "proofs.reading",
+           "proofs.forked", "proofs.bounded", "proofs.evaluation", "proofs.notation_values",
+           "proofs.reading",
            "proofs.index_reading", "proofs.readback", "proofs.loop_readback", "cli"]
 HELP_COLUMNS = "88"
 
@@ -307,11 +309,6 @@ class SbpCommand(SphinxDirective):
 
 # --- generated pages -------------------------------------------------------------------
 
-def _escape(text):
-    """Plain text for Markdown: every ASCII punctuation mark escaped."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
-
-
 def _sentence(text):
     """Help text as a sentence: a capital first letter and a full stop, escaped."""
     text = text.strip()
@@ -324,159 +321,15 @@ def _write(path, text):
         path.write_text(text, encoding="utf-8")
 
 
-#: Operands for each operator's one-line model, as in the language: the cases
-#: shown in the reference.  An operator missing here gets matrix(m, n) operands.
-#: A case may end with its own assignment ("z = x.T @ y").
-OPERATOR_CASES = {
-    "add": [("A: matrix(m, n)", "B: matrix(m, n)"), ("A: matrix(m, n)", "b: vector(n)"),
-            ("A: matrix(m, n)", "b: vector(n)", "z = A + b.T"), ("A: matrix(m, n)", "c: scalar")],
-    "sub": [("A: matrix(m, n)", "B: matrix(m, n)"), ("A: matrix(m, n)", "b: vector(n)"),
-            ("A: matrix(m, n)", "b: vector(n)", "z = A - b.T")],
-    "neg": [("A: matrix(m, n)",)],
-    "mul": [("c: scalar", "A: matrix(m, n)"), ("A: matrix(m, n)", "B: matrix(m, n)")],
-    "div": [("A: matrix(m, n)", "c: scalar"), ("A: matrix(m, n)", "B: matrix(m, n)")],
-    "matmul": [("A: matrix(m, n)", "B: matrix(n, k)"), ("A: matrix(m, n)", "x: vector(n)"),
-               ("x: vector(n)", "y: vector(n)", "z = x.T @ y")],
-    "pow": [("A: matrix(m, n)",)],
-    "transpose": [("A: matrix(m, n)",), ("x: vector(n)",)],
-    "copy": [("A: matrix(m, n)",)],
-    "sum": [("A: matrix(m, n)",)],
-    "mean": [("A: matrix(m, n)",)],
-    "norm": [("x: vector(n)",), ("A: matrix(m, n)",)],
-    "trace": [("A: matrix(n, n)",)],
-    "softmax": [("x: vector(n)",), ("X: matrix(m, n)",)],
-    "log_softmax": [("x: vector(n)",), ("X: matrix(m, n)",)],
-    "logsumexp": [("x: vector(n)",), ("X: matrix(m, n)",)],
-    "sum_rows": [("X: matrix(m, n)",)],
-    "mean_rows": [("X: matrix(m, n)",)],
-    "center_rows": [("X: matrix(m, n)",)],
-    "scale_rows": [("X: matrix(m, n)", "v: vector(m)")],
-    "shift_rows": [("X: matrix(m, n)", "c: vector(m)")],
-    "sum_cols": [("X: matrix(m, n)",)],
-    "mean_cols": [("X: matrix(m, n)",)],
-    "center_cols": [("X: matrix(m, n)",)],
-    "scale_cols": [("X: matrix(m, n)", "v: vector(n)")],
-    "squared_error": [("o: vector(n)", "y: vector(n)")],
-    "mse": [("o: vector(n)", "y: vector(n)")],
-    "cross_entropy": [("o: vector(n)", "y: vector(n)"), ("O: matrix(m, n)", "Y: matrix(m, n)"),
-                      ("O: matrix(m, n)", "Y: matrix(m, n) onehot", "z = cross_entropy(O, Y)")],
-    "leaky_relu": [("A: matrix(m, n)", "z = leaky_relu(A, 0.01)")],
-    "max": [("A: matrix(m, n)", "B: matrix(m, n)"), ("A: matrix(m, n)", "z = max(0, A)")],
-    "min": [("A: matrix(m, n)", "B: matrix(m, n)"), ("c: scalar", "A: matrix(m, n)")],
-    "max_all": [("A: matrix(m, n)", "z = max(A)")],
-    "min_all": [("x: vector(n)", "z = min(x)")],
-    "huber": [("r: vector(n)", "z = huber(r, 1)"), ("R: matrix(m, n)", "z = huber(R, 0.5)")],
-    "eye": [("A: matrix(n, n)", "z = A + eye(n)")],
-    "diag": [("v: vector(n)",)],
-    "diag_part": [("A: matrix(n, n)",)],
-    "inv": [("X: matrix(n, n)",), ("A: matrix(k, n)", "X: matrix(n, n)", "B: matrix(n, k)",
-                                   "z = trace(A @ inv(X) @ B)")],
-    "det": [("X: matrix(n, n)",)],
-    "logdet": [("X: matrix(n, n)",), ("S: matrix(n, n) spd", "z = logdet(S)")],
-    "vcat": [("a: vector(m)", "b: vector(n)"), ("A: matrix(m, n)", "B: matrix(k, n)")],
-    "hcat": [("A: matrix(m, n)", "B: matrix(m, k)")],
-    "slice": [("x: vector(m + n)", "z = x[m+1..m+n]"), ("A: matrix(m + k, n)", "z = A[1..m, :]"),
-              ("A: matrix(m, n + k)", "z = A[:, n+1..n+k]")],
-}
-
-#: How each operator is written in its one-line model (the registry's form, with
-#: the operands named as in OPERATOR_CASES).
-_WRITTEN = {"add": "{0} + {1}", "sub": "{0} - {1}", "neg": "-{0}", "mul": "{0} * {1}",
-            "div": "{0} / {1}", "matmul": "{0} @ {1}", "pow": "{0} ^ 3", "transpose": "{0}.T",
-            "copy": "{0}"}
-
-#: The sections of the operator reference; "Entrywise functions" is every elementwise
-#: entry of the registry (a scalar function's row included), and "Other" the rest.
-GROUPS = [
-    ("Arithmetic", ["add", "sub", "neg", "mul", "div", "matmul", "pow", "transpose", "copy"]),
-    ("Entrywise functions", None),
-    ("Reductions", ["sum", "mean", "norm", "trace", "max_all", "min_all"]),
-    ("Along each row", ["softmax", "log_softmax", "logsumexp", "sum_rows", "mean_rows",
-                        "center_rows", "scale_rows", "shift_rows", "max_rows", "min_rows"]),
-    ("Along each column", ["sum_cols", "mean_cols", "center_cols", "scale_cols", "max_cols",
-                           "min_cols"]),
-    ("Entrywise, of two arguments", ["leaky_relu", "max", "min"]),
-    ("Losses", ["squared_error", "mse", "cross_entropy", "huber"]),
-    ("Linear algebra", ["eye", "diag", "diag_part", "inv", "det", "logdet"]),
-    ("Blocks", ["vcat", "hcat", "slice"]),
-]
-
-
-def rule_model(expression, operands, extra="", target="z"):
-    """The one-line model ``z = expression`` with ``J = f(z)``, ``f`` abstract.
-
-    ``dJ/dz`` then stays a named adjoint, and each operand's backward step is
-    exactly the operator's local rule: its vector-Jacobian product.
-    """
-    lines = ["dim m, n, k"] + [f"input {o}" for o in operands]
-    lines += [extra, "func f(u)", f"{target} = {expression}", f"J = f({target})", "objective J"]
-    return "\n".join(line for line in lines if line) + "\n"
-
-
 def rule_latex(source, operands, target="z"):
     """LaTeX rows ``z = ...`` and ``dJ/d(operand) = ...`` for a one-line model."""
-    d = sbp.derive(sbp.parse(source, "<operator reference>"))
-    printer = MatrixLatexPrinter(display_names(d, latex=True))
-    names = display_names(d, latex=True)
-    z = d.model.variables[target]
-    rows = [f"{names[('var', target)]} &= {printer.doprint(d.forward[target])} "
-            f"\\in {shape_latex(z.shape)}"]
-    for name in operands:
-        if name in d.order:
-            step = d.step(name)
-            rows.append(f"{printer.doprint(step.adjoint)} &= {printer.doprint(step.result)}")
-    return rows
-
-
-def _math(rows):
-    return "$$\n\\begin{aligned}\n" + " \\\\[3pt]\n".join(rows) + "\n\\end{aligned}\n$$\n"
-
-
-def anchor(name):
-    """The link target of an operator's section (docutils ids have no underscores)."""
-    return "op-" + name.replace("_", "-")
+    return rule_rows(source, operands, target)
 
 
 def operators_page():
-    """The operator reference, in Markdown: one section per registry entry."""
-    entrywise = [n for n, op in REGISTRY.items() if op.elementwise]  # read now: rows added late
-    groups = [(title, entrywise if names is None else names) for title, names in GROUPS]
-    grouped = {name for _, names in groups for name in names}
-    groups += [("Other", [n for n in REGISTRY if n not in grouped])]
-    out = []
-    for title, names in groups:
-        if not names:
-            continue
-        out += [f"# {title}", ""]
-        out += ["| written | name | what it computes |", "|---|---|---|"]
-        out += [f"| `{REGISTRY[n].written}` | [{n}](#{anchor(n)}) | {_escape(REGISTRY[n].doc)} |"
-                for n in names]
-        out.append("")
-        for name in names:
-            op = REGISTRY[name]
-            out += [f"({anchor(name)})=", f"## `{op.written}`", "",
-                    f"`{name}`: {_escape(op.doc)}.", ""]
-            cases = OPERATOR_CASES.get(name) or [tuple(f"{chr(65 + i)}: matrix(m, n)"
-                                                       for i in range(op.arity))]
-            for operands in cases:
-                expression = None
-                if operands[-1].startswith("z = "):
-                    operands, expression = operands[:-1], operands[-1].removeprefix("z = ")
-                names_ = [o.split(":")[0].strip() for o in operands]
-                if expression is None:
-                    form = _WRITTEN.get(name, name + "(" + ", ".join(
-                        "{%d}" % i for i in range(len(names_))) + ")")
-                    expression = form.format(*names_)
-                source = rule_model(expression, operands)
-                try:
-                    rows = rule_latex(source, names_)
-                except sbp.ModelError as err:
-                    raise RuntimeError(f"operator reference: the case {operands} of '{name}' "
-                                       f"does not parse ({err}); fix OPERATOR_CASES in "
-                                       f"{Path(__file__).name}") from None
-                declared = ", ".join(f"`{o}`" for o in operands)
-                out += [f"`z = {expression}` with {declared}:", "", _math(rows)]
-    return "\n".join(out) + "\n"
+    """The operator reference, in Markdown: one section per registry entry
+    (:func:`symbackprop.printing.operator_reference.reference_markdown`)."""
+    return reference_markdown()
 
 
 def abstract_rules():

@@ -35,7 +35,8 @@ from .entries import to_scalar as _to_scalar
 from .shapes import SCALAR, ShapeError, matrix, vector
 
 __all__ = ["Operator", "Site", "REGISTRY", "BINARY", "FUNCTIONS", "elementwise_operator",
-           "abstract_operator", "index_sum_operator", "register", "register_function"]
+           "abstract_operator", "index_sum_operator", "register", "register_function",
+           "bindable"]
 
 
 # --- shape rules -------------------------------------------------------------------
@@ -494,6 +495,28 @@ def register_function(row):
         raise ValueError(f"the operator {row.name} is already registered")
     functions.add(row)
     return register(_entrywise(row))
+
+
+def bindable():
+    """The built-ins an abstract function may be bound to, each list sorted by name.
+
+    Returns
+    -------
+    elementwise : list of str
+        For a ``func phi``: the elementwise operators.
+    losses : list of str
+        For a ``func ell(a, b)``: the operators taking two operands of one shape
+        to a scalar.
+    """
+    n = vector(sp.Symbol("n"))
+
+    def loss(op):
+        try:
+            return not op.elementwise and op.arity == 2 and op.shape_rule(n, n, None).is_scalar
+        except ShapeError:
+            return False
+    return (sorted(name for name, op in REGISTRY.items() if op.elementwise),
+            sorted(name for name in FUNCTIONS if loss(REGISTRY[name])))
 
 
 def _entrywise(row):

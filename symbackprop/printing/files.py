@@ -15,7 +15,12 @@ from pathlib import Path
 
 from ..errors import visible
 
-__all__ = ["OutputError", "write_atomically"]
+__all__ = ["OutputError", "write_atomically", "same_file", "SUFFIXES"]
+
+#: The formats an output file's suffix names, the first a command writes being taken.
+SUFFIXES = {".txt": ("text",), ".tex": ("tex", "tikz"), ".md": ("md",), ".markdown": ("md",),
+            ".html": ("html",), ".htm": ("html",), ".py": ("py",), ".dot": ("dot",),
+            ".gv": ("dot",), ".svg": ("svg",), ".png": ("png",)}
 
 
 class OutputError(ValueError):
@@ -86,3 +91,11 @@ def _write_into(path, st, data):
             raise OutputError(f"-o {path}: a FIFO that nothing reads; nothing was "
                              "written") from None
         raise OSError(err.errno, err.strerror, str(path)) from None
+
+
+def same_file(a, b):
+    """Whether the paths `a` and `b` name one file (through links and relative paths)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)

@@ -12,6 +12,9 @@ import sympy as sp
 
 from ..derivation.tangent import derive_hvp
 from ..primitives import expressions as ex
+from ..printing.entries import entry_text
+from ..printing.names import display_names
+from ..printing.printers import TextPrinter
 from .explicit import (
     _at_random_point,
     _entry_symbols,
@@ -20,7 +23,7 @@ from .explicit import (
 )
 from .sizes import default_dims
 
-__all__ = ["hessian_block", "elementwise_hessian"]
+__all__ = ["hessian_block", "elementwise_hessian", "hessian_text"]
 
 
 def _terms(expr):
@@ -191,3 +194,36 @@ def _agree_at_points(mine, truth, rng, points=3):
         if abs(a - b) > 1e-25 * max(abs(a) + abs(b), 1.0):
             return False
     return evaluated > 0
+
+
+def hessian_text(derivation, dims):
+    """The Hessian as ``symbackprop hessian`` prints it: each block of the params in closed
+    form (:func:`hessian_block`), then every entry at the sizes `dims`."""
+    d, pretty = derivation, TextPrinter(display_names(derivation, latex=False)).doprint
+    lines = ["Hessian blocks in closed form (V -> M V or V -> V M)"]
+    for a in d.params:
+        for b in d.params:
+            block = hessian_block(d, a, b)
+            if block is None:
+                shown = "no matrix-product form (see the entries below, or symbackprop hvp)"
+            else:
+                side, M = block
+                # as `hvp` names directions: V for a matrix, v for a vector or a scalar
+                v = f"{'V' if d.model.variables[b].shape.kind == 'matrix' else 'v'}_{b}"
+                matrix = pretty(M)
+                matrix = f"({matrix})" if isinstance(M, (sp.MatAdd, sp.Add)) else matrix
+                shown = (f"{v} -> 0" if M == 0 or isinstance(M, sp.ZeroMatrix) else
+                         f"{v} -> {matrix} {v}" if side == "left" else f"{v} -> {v} {matrix}")
+            lines.append(f"  ∂²{d.model.objective}/∂{a}∂{b}: {shown}")
+    labels, H = elementwise_hessian(d, dims, named=True)
+    sizes = ", ".join(f"{k}={v}" for k, v in dims.items())
+    lines += ["", f"Hessian entry by entry ({sizes or 'no dims'}), rows and columns "
+              f"{', '.join(labels)}"]
+    lines += [f"  [{labels[i]}, {labels[j]}] = {entry_text(H[i, j])}"
+              for i in range(H.rows) for j in range(H.cols) if H[i, j] != 0]
+    if H.is_zero_matrix:
+        lines.append("  every entry is 0")
+    if d.model.functions:
+        lines.append("  (the entries of the forward values by their names, z[0] for the first "
+                     "entry of z; ∂ℓ/∂o[0] and φ'(z[0]) at the forward values)")
+    return "\n".join(lines) + "\n"
