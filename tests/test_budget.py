@@ -95,7 +95,7 @@ def test_the_program_has_a_budget_by_default_and_python_callers_choose(tmp_path,
     # from Python, in this process, unbounded unless asked
     def forked(*args, **kwargs):
         raise AssertionError("main(argv) forked without a limit in argv")
-    monkeypatch.setattr(cli, "run_bounded", forked)
+    monkeypatch.setattr(cli, "run_within", forked)
     assert cli.main(["derive", str(model)]) == 0
     out, err = capfd.readouterr()
     assert out.startswith("Forward") and err == ""

@@ -88,7 +88,8 @@ MODULES = ["api", "errors", "primitives.shapes", "primitives.expressions",
            "proofs.check", "proofs.verify", "proofs.instances", "proofs.hessian",
            "proofs.forked", "proofs.bounded", "proofs.evaluation", "proofs.notation_values",
            "proofs.reading",
-           "proofs.index_reading", "proofs.readback", "proofs.loop_readback", "cli"]
+           "proofs.index_reading", "proofs.readback", "proofs.loop_readback", "cli",
+           "cli.budget"]
 HELP_COLUMNS = "88"
 
 

@@ -14,14 +14,12 @@ import argparse
 import functools
 import os
 import sys
-import time
-import traceback
 
-from . import __version__
-from .errors import ModelError, visible, with_model_warnings
-from .printing.files import SUFFIXES, same_file, write_atomically
-from .printing.words import LANGUAGES
-from .proofs.forked import run_bounded
+from .. import __version__
+from ..errors import ModelError, visible, with_model_warnings
+from ..printing.files import SUFFIXES, same_file, write_atomically
+from ..printing.words import LANGUAGES
+from .budget import run_within
 
 # The rest of the package is imported by the command that needs it: SymPy, NetworkX and
 # NumPy take most of a second to import, which --version, --help and the budget's
@@ -104,8 +102,8 @@ def _emit(text, out):
 
 
 def _graph(args):
-    from .api import LoopDerivation, derive, derive_hvp
-    from .printing.figures import graph_figure
+    from ..api import LoopDerivation, derive, derive_hvp
+    from ..printing.figures import graph_figure
     d = derive(_load(args, loops=True))
     if args.standalone and args.format != "tikz":
         raise UsageError("--standalone goes with --format tikz")
@@ -133,8 +131,8 @@ def _graph(args):
 
 
 def _derive(args):
-    from .api import LoopDerivation, derive
-    from .printing import documents
+    from ..api import LoopDerivation, derive
+    from ..printing import documents
     d = derive(_load(args, loops=True))
     if isinstance(d, LoopDerivation):
         return _derive_loops(d, args)
@@ -202,7 +200,7 @@ def _wrt_names(text):
 
 
 def _memory(args):
-    from .api import LoopDerivation, derive, derive_hvp
+    from ..api import LoopDerivation, derive, derive_hvp
     if args.dtype != "float64" and not args.dims:
         raise UsageError("--dtype goes with --dims (sizes to count bytes at)")
     d = derive(_load(args, loops=True))
@@ -221,11 +219,11 @@ def _memory(args):
 
 
 def _codegen(args):
-    from .api import LoopDerivation, derive
-    from .printing.numpy_code import generate_source
+    from ..api import LoopDerivation, derive
+    from ..printing.numpy_code import generate_source
     d = derive(_load(args, loops=True)).bound()
     if isinstance(d, LoopDerivation):  # the looped module: the same source for every length
-        from .printing.loop_code import generate_loop_source
+        from ..printing.loop_code import generate_loop_source
         _emit(generate_loop_source(d, _wrt_names(args.wrt)), args.output)
         return 0
     _emit(generate_source(d, _wrt_names(args.wrt)), args.output)
@@ -233,8 +231,8 @@ def _codegen(args):
 
 
 def _hvp(args):
-    from .api import LoopHVPDerivation, derive, derive_hvp
-    from .printing.numpy_code import generate_hvp_source
+    from ..api import LoopHVPDerivation, derive, derive_hvp
+    from ..printing.numpy_code import generate_hvp_source
     hvp = derive_hvp(derive(_load(args, loops=True)))
     if args.standalone and args.format != "tex":
         raise UsageError("--standalone goes with --format tex")
@@ -254,9 +252,9 @@ def _hvp(args):
 
 
 def _hessian(args):
-    from .api import derive
-    from .proofs.hessian import hessian_text
-    from .proofs.sizes import default_dims, refuse_beyond
+    from ..api import derive
+    from ..proofs.hessian import hessian_text
+    from ..proofs.sizes import default_dims, refuse_beyond
     d = derive(_load(args))
     if not d.params:
         raise UsageError("the model has no params: there is no Hessian to show")
@@ -268,11 +266,11 @@ def _hessian(args):
 
 
 def _check(args):
-    from .language.looped import LoopModel
-    from .proofs.check import check, default_dims
-    from .proofs.readback import prove_printed
-    from .proofs.sizes import refuse_beyond
-    from .api import derive
+    from ..language.looped import LoopModel
+    from ..proofs.check import check, default_dims
+    from ..proofs.readback import prove_printed
+    from ..proofs.sizes import refuse_beyond
+    from ..api import derive
     model = _load(args, bind=False, loops=True)
     if isinstance(model, LoopModel):
         return _check_loops(args, model)
@@ -289,10 +287,10 @@ def _check(args):
 def _check_loops(args, model):
     """A model with loops: the numbers of the model written out, the general derivation
     against the written-out one, and the general formulas as printed, read back."""
-    from .api import derive
-    from .language.looped import CHECK_LENGTH
-    from .proofs.check import check, default_dims
-    from .proofs.sizes import refuse_beyond
+    from ..api import derive
+    from ..language.looped import CHECK_LENGTH
+    from ..proofs.check import check, default_dims
+    from ..proofs.sizes import refuse_beyond
     lengths = {n: CHECK_LENGTH for n in model.lengths}
     at = ", ".join(f"{n} = {k}" for n, k in lengths.items())
     flat = model.unrolled(lengths)
@@ -309,8 +307,8 @@ def _check_loops(args, model):
 
 
 def _verify(args):
-    from .proofs.sizes import refuse_beyond, small_dims
-    from .proofs.verify import TIMEOUT, verify
+    from ..proofs.sizes import refuse_beyond, small_dims
+    from ..proofs.verify import TIMEOUT, verify
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
     model = _load(args, bind=False)
@@ -372,8 +370,8 @@ def _command(sub, name, func, example, more=""):
 def _load(args, bind=True, loops=False):
     """The command's model, written out with --unroll; a model with loops is read by the
     commands that derive it in general (`loops`), and written out for the others."""
-    from .language.loading import load
-    from .language.looped import LoopModel, WrittenOutModel
+    from ..language.loading import load
+    from ..language.looped import LoopModel, WrittenOutModel
     model = load(args.model, bind=args.bind if bind else None)
     if args.unroll:
         if not isinstance(model, (LoopModel, WrittenOutModel)):
@@ -391,7 +389,7 @@ def _load(args, bind=True, loops=False):
 @functools.cache
 def _bind_help():
     """The help of --bind, naming the built-ins (the registry is fixed: worked out once)."""
-    from .primitives.operators import bindable
+    from ..primitives.operators import bindable
     elementwise, losses = map(", ".join, bindable())
     return ("bind abstract functions to built-ins, e.g. phi=tanh,ell=squared_error; an "
             f"elementwise func to one of {elementwise}; a func of two arguments to one of "
@@ -459,7 +457,7 @@ def _add_wrt(p):
 
 
 def _add_dtype(p):
-    from .printing.memory import DTYPES
+    from ..printing.memory import DTYPES
     p.add_argument("--dtype", choices=tuple(DTYPES), default="float64",
                    help="the element type bytes are counted in (default float64)")
 
@@ -498,7 +496,7 @@ def _derive_command(sub):
 
 
 def _graph_command(sub):
-    from .printing.figures import FORMATS
+    from ..printing.figures import FORMATS
     p = _command(sub, "graph", _graph,
                  "symbackprop graph examples/textbook_mlp.sbp --format png -o mlp.png",
                  "; of a model with loops, the folded graph: each loop's body once, inside a "
@@ -516,8 +514,8 @@ def _graph_command(sub):
 
 
 def _check_command(sub):
-    from .language.looped import CHECK_LENGTH
-    from .proofs.check import TOLERANCE
+    from ..language.looped import CHECK_LENGTH
+    from ..proofs.check import TOLERANCE
     p = _command(sub, "check", _check,
                  "symbackprop check examples/textbook_mlp.sbp --bind phi=tanh,ell=squared_error",
                  ". Each gradient is compared along random unit directions. Passes (exit 0) "
@@ -536,7 +534,7 @@ def _check_command(sub):
 
 
 def _verify_command(sub):
-    from .proofs.verify import TIMEOUT
+    from ..proofs.verify import TIMEOUT
     p = _command(sub, "verify", _verify,
                  "symbackprop verify examples/textbook_mlp.sbp --dims d=3,h=2,q=2",
                  ". Abstract functions may stay abstract (the derivation as written is proved); "
@@ -600,7 +598,7 @@ def _codegen_command(sub):
 
 
 def _ops(args):
-    from .printing.operator_reference import find_operators, groups, operator_text
+    from ..printing.operator_reference import find_operators, groups, operator_text
     shown = [("", find_operators(args.names))] if args.names else groups()
     _emit("\n\n".join((title and f"== {title} ==\n\n") + "\n\n".join(map(operator_text, names))
                       for title, names in shown) + "\n", None)
@@ -638,39 +636,7 @@ def main(argv=None):
         or None
     if not (seconds or memory) or not hasattr(os, "fork"):
         return _run(args)
-    return _within(args, seconds, memory)
-
-
-def _within(args, seconds, memory):
-    """`_run(args)` in a child process stopped after `seconds` or beyond `memory` GiB."""
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()  # the child writes to the same files: nothing written twice
-    start = time.monotonic()
-    status = run_bounded(functools.partial(_child, args), seconds,
-                         memory=int(memory * 2**30) if memory else None)
-    if status is not None:
-        return int(status)
-    what = f"symbackprop: error: {args.command} {visible(args.model)}"
-    if seconds and time.monotonic() - start >= seconds:
-        print(f"{what}: stopped after {seconds:g} s, its time limit (--time-limit); nothing "
-              "was written", file=sys.stderr)
-    else:
-        print(f"{what}: stopped, it needed more than {memory:g} GiB, its memory limit "
-              "(--memory-limit); nothing was written", file=sys.stderr)
-    return 2
-
-
-def _child(args):
-    """The command in the child process: its exit status as a string, every output flushed
-    (the child leaves without Python's own exit)."""
-    try:
-        return str(_run(args))
-    except BaseException:  # a bug: reported as Python would report it, status 1
-        traceback.print_exc()
-        return "1"
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
+    return run_within(_run, args, seconds, memory)
 
 
 def _run(args):
