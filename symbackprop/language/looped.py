@@ -294,6 +294,12 @@ class _General(_Checker):
     def _decl(self, s):
         if s.index is None:
             return super()._decl(s)
+        if s.more:
+            raise _TwoIndices(
+                f"{s.name}[{', '.join(v for v, _ in s.family_indices)}] has "
+                f"{len(s.family_indices)} indices: it is derived written out at lengths "
+                f"(--unroll {_at_check_length(self.lengths)}), not yet in general form",
+                s.line, s.col)
         var, r = s.index
         index = index_symbol(var)
         self.scope[var] = index
@@ -382,9 +388,13 @@ class _General(_Checker):
         return Ref(e.name, family.shape_at(index[0]), e.line, e.col, index)
 
 
+def _at_check_length(lengths):
+    return ",".join(f"{n}={CHECK_LENGTH}" for n in lengths)
+
+
 def _one_index(name, indices, where, lengths):
     if len(indices) > 1:
-        at = ",".join(f"{n}={CHECK_LENGTH}" for n in lengths)
+        at = _at_check_length(lengths)
         raise _TwoIndices(
             f"{name}[{', '.join('…' for _ in indices)}] has {len(indices)} indices: a family "
             f"over layers and time is derived written out at lengths (--unroll {at}), not "
