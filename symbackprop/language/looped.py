@@ -87,7 +87,7 @@ class Family:
 
     def shape_at(self, index):
         """The shape of the member at `index` (a tuple or sympy.Tuple for two indices)."""
-        if self.extra:
+        if self.extra and isinstance(index, (tuple, sp.Tuple)):
             return _shape_xreplace(self.shape, dict(zip(self.indices, tuple(index))))
         return _shape_xreplace(self.shape, {self.index: index})
 

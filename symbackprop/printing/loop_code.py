@@ -81,6 +81,9 @@ class LoopNumPyPrinter(NumPyPrinter):
         self.offsets = dict(offsets)
 
     def _print_Member(self, expr):
+        if isinstance(expr.index, sp.Tuple):  # K[o, c] of a stacked (O, C, ...) array
+            positions = (i - k for i, k in zip(expr.index, self.offsets[expr.family]))
+            return f"{self.names[expr.family]}[{', '.join(map(self.doprint, positions))}]"
         position = sp.sympify(expr.index, strict=True) - self.offsets[expr.family]
         return f"{self.names[expr.family]}[{self.doprint(position)}]"
 
