@@ -317,6 +317,13 @@ class _General(_Checker):
         for var, _ in s.family_indices:
             del self.scope[var]
         first, *extra = ranges
+        if extra and any(shape_size.has(r.var) for r in ranges
+                         for shape_size in (sp.sympify(shape.rows, strict=True),
+                                            sp.sympify(shape.cols, strict=True))):
+            raise _TwoIndices(
+                f"the shape of {s.name}[...] depends on its indices: a family of two indices "
+                f"of such shapes is derived written out at lengths (--unroll "
+                f"{_at_check_length(self.lengths)}), not yet in general form", s.line, s.col)
         self.families[s.name] = Family(s.name, s.role, first.var, shape,
                                        ((first.lo, first.hi),), s.latex, s.line, s.col,
                                        s.domain, tuple(extra))
