@@ -211,8 +211,9 @@ class LoopTextPrinter(_LoopPrinting, TextPrinter):
         return f"R{{{inner}}}"
 
     def _direction(self, inner, kind):
+        # a member's direction is braced, v_{b_o}, as the read-back spells the family
         letter = "V" if kind == "matrix" else "v"
-        return f"{letter}_{inner}" if inner.isidentifier() else f"{letter}_{{{inner}}}"
+        return f"{letter}_{{{inner}}}"
 
     def _sigma(self, var, lo, hi):
         return f"Σ_{{{var}={lo}}}^{{{hi}}}"
