@@ -121,8 +121,14 @@ def _general():
     return sbp.derive(sbp.parse(CHANNELS, "channels.sbp"))
 
 
-def test_the_example_is_the_model_above():
-    assert EXAMPLE.read_text().split("\n", 1)[1] == CHANNELS
+def test_the_example_has_kernels_of_two_indices_and_a_shared_mixing():
+    d = sbp.derive(sbp.load(EXAMPLE))
+    assert d.model.lengths == ("O", "C") and d.model.families["K"].extra
+    text = d.text(prod=False, shapes=False)
+    assert "  ∂J/∂W = Σ_{o=1}^{O} (∂J/∂Y_o) H_oᵀ\n" in text
+    assert "    ∂J/∂K_{o,c} = (∂J/∂A_o) X_cᵀ\n" in text
+    memory = d.memory().text()
+    assert "in all: O n (p + q) entries" in memory and "grows linearly with O\n" in memory
 
 
 def test_a_family_of_two_indices_is_typed_for_general_indices():

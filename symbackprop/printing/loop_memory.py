@@ -68,7 +68,10 @@ class LoopMemoryReport:
                          f"{p.doprint(k.hi)}: {p.doprint(k.elements)} entries each")
         lines.append(f"  in all: {p.doprint(sp.simplify(self.total))} entries, besides the "
                      "inputs, params and consts")
-        lengths = ", ".join(self.derivation.model.lengths)
+        model = self.derivation.model
+        # the lengths it grows with: O of channels, not C (the inputs' count)
+        lengths = ", ".join([n for n in model.lengths if self.total.has(model.dims[n])]
+                            or model.lengths)
         lines.append(f"  it grows linearly with {lengths}" if _linear(self) else
                      f"  it grows with {lengths}")
         return "\n".join(lines) + "\n"
