@@ -103,6 +103,17 @@ def test_mistakes_with_two_indices_are_located(edit, line, col, message):
     assert len(first.errors) == 1, [str(e) for e in first.errors]
 
 
+def test_indices_swapped_are_outside_the_family_at_every_length():
+    # at the check length O = C = 3 every member exists; in general c runs over 1..C, not O
+    text = CHANNELS.replace("K[o, c] @ X[c]", "K[c, o] @ X[c]")
+    with pytest.raises(sbp.ModelError) as caught:
+        sbp.parse(text, "channels.sbp")
+    assert (caught.value.line, caught.value.col, caught.value.filename) == (6, 21,
+                                                                            "channels.sbp")
+    assert "read at index 1 over 1..C, outside the family 'K', whose index 1 runs over 1..O" \
+        in caught.value.message
+
+
 def test_the_same_letter_for_both_indices_is_an_error():
     text = CHANNELS.replace("K[o, c]: matrix(p, m) for o in 1..O, c in 1..C",
                             "K[o, o]: matrix(p, m) for o in 1..O, o in 1..C")

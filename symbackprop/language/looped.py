@@ -421,6 +421,12 @@ class _General(_Checker):
         for k, ((lo, hi), i) in enumerate(zip(family.bounds, index)):
             var = next(iter(i.free_symbols), None)
             r = loops.get(var)
+            if r is not None and sp.sympify(r.hi + (i - var), strict=True).free_symbols != \
+                    sp.sympify(hi, strict=True).free_symbols:  # K[c, o]: over C, not O
+                reach = f"{r.lo + (i - var)}..{r.hi + (i - var)}"
+                raise ModelError(f"{e.name}[...] is read at index {k + 1} over {reach}, "
+                                 f"outside the family '{e.name}', whose index {k + 1} runs "
+                                 f"over {lo}..{hi}", e.line, e.col)
             if r is None or sp.simplify(r.lo + (i - var) - lo) != 0 or \
                     sp.simplify(r.hi + (i - var) - hi) != 0 or \
                     any(var in j.free_symbols for j in index[:k]):
