@@ -272,3 +272,38 @@ def test_what_the_general_form_does_not_take_is_derived_written_out(text):
                                                     "channels.sbp")
     flat = model.unrolled({"O": 2, "C": 2})
     assert sbp.check(flat).ok
+
+
+#: The other way round: a loop over the input channels, a sum over the output channels, and
+#: a penalty summed over both indices.
+TRANSPOSED = """\
+dim n, m, p, O, C
+input Y[o]: matrix(p, n) for o in 1..O
+param K[o, c]: matrix(p, m) for o in 1..O, c in 1..C
+for c in 1..C:
+    G[c] = tanh(sum(K[o, c].T @ Y[o] for o in 1..O))
+J = sum(sum(G[c]) for c in 1..C) + sum(sum(norm(K[o, c])^2 for c in 1..C) for o in 1..O)
+objective J
+"""
+
+
+@pytest.mark.parametrize("lengths", SIZES, ids=lambda s: f"O{s['O']}C{s['C']}")
+def test_a_sum_over_the_first_index_inside_a_loop_over_the_second(lengths):
+    model = sbp.parse(TRANSPOSED)
+    d = sbp.derive(model)
+    text = d.text(prod=False, shapes=False)
+    assert "J = (Σ_{c=1}^{C} sum(G_c)) + Σ_{o=1}^{O} Σ_{c=1}^{C} ‖K_{o,c}‖²" in text
+    assert "∂J/∂Y_o = Σ_{c=1}^{C} K_{o,c} (∂J/∂G_c ⊙ (1 - G_c^⊙2))" in text
+    assert d.prove(lengths).ok and d.prove_printed(lengths).ok
+    flat = model.unrolled(lengths)
+    values = random_arrays(flat, default_dims(flat), seed=2)
+    J_torch, g_torch = torch_value_and_grad(flat, values, [n for n in flat.variables
+                                                          if n.startswith("K_")])
+    outs, ins = range(1, lengths["O"] + 1), range(1, lengths["C"] + 1)
+    J, grads = d.lambdify()(Y=np.stack([values[f"Y_{o}"] for o in outs]),
+                            K=np.stack([np.stack([values[f"K_{o}_{c}"] for c in ins])
+                                        for o in outs]))
+    assert relative_error(J, J_torch) <= 1e-12
+    for o in outs:
+        for c in ins:
+            assert relative_error(grads["K"][o - 1, c - 1], g_torch[f"K_{o}_{c}"]) <= 1e-12

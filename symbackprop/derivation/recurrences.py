@@ -676,6 +676,11 @@ def _product(power):
 
 def _sums_written_out(expr):
     """Outermost first: an inner sum's bounds may be the outer sum's index."""
+    if isinstance(expr, sp.Sum) and len(expr.limits) > 1:  # Σ_o Σ_c joined: the last outside
+        var, lo, hi = expr.limits[-1]
+        inner = sp.Sum(expr.function, *expr.limits[:-1])
+        return sp.Add(*[_sums_written_out(inner.xreplace({var: sp.Integer(k)}))
+                        for k in range(int(lo), int(hi) + 1)])
     if isinstance(expr, (IndexSum, sp.Sum)):
         var, lo, hi = expr.limits[0] if isinstance(expr, sp.Sum) else expr.limits
         terms = [_sums_written_out(expr.args[0].xreplace({var: sp.Integer(k)}))

@@ -121,6 +121,11 @@ class _LoopPrinting:
         return f"{self._sigma(self._print(var), self._print(lo), self._print(hi))} {text}"
 
     def _print_Sum(self, expr):
+        if len(expr.limits) > 1:  # SymPy joins nested sums: Σ_o Σ_c, the last limit outside
+            var, lo, hi = expr.limits[-1]
+            inner = sp.Sum(expr.function, *expr.limits[:-1])
+            return f"{self._sigma(self._print(var), self._print(lo), self._print(hi))} " \
+                f"{self._print(inner)}"
         (var, lo, hi), = expr.limits
         text = self._print(expr.function)
         if expr.function.is_Add:
