@@ -69,6 +69,8 @@ def closed_forms(derivation):
     out = []
     for node in dict.fromkeys(s.node for s in derivation.steps):
         pieces = [s for s in derivation.steps if s.node == node and s.index is not None]
+        if any(isinstance(p.index, sp.Tuple) for p in pieces):
+            continue  # a declared family of two indices: no recurrence
         form = _closed_form(derivation, pieces)
         if form is not None:
             out.append(form)

@@ -178,6 +178,15 @@ class _Folding:
     def _declared_family(self, f):
         plate, renaming = self._home(f)
         var = renaming[f.index]
+        if f.extra:  # K[o, c]: in the plate over c inside the plate over o
+            inner = [var]
+            for r in f.extra:
+                plate, renaming = self._plate(plate, r.var, r.lo, r.hi, renaming)
+                inner.append(renaming[r.var])
+            self._box(f.name, plate, sp.Tuple(*inner))
+            (lo, hi), = f.ranges
+            self.defs[f.name] = [(f.name, var, lo, hi, plate)]
+            return
         self._box(f.name, plate, var)
         (lo, hi), = f.ranges
         self.defs[f.name] = [(f.name, var, lo, hi, plate)]

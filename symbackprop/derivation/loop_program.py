@@ -276,6 +276,9 @@ class _Backward:
             if step.within is not None and self._peeled(step):
                 continue
             step = unaligned(step)  # scheduled as a piece of its own
+            if isinstance(step.index, sp.Tuple):  # a declared family of two indices
+                self._pair(step)
+                continue
             step = replace(step, result=self.apart(step.result, {step.index} - {None}))
             if step.index is None:
                 if step.result.is_number and step.node not in self.wrt:
@@ -317,6 +320,15 @@ class _Backward:
         self.done[target] = contributions[-1][0]
         if not here.items:
             self.blocks.remove(here)
+
+    def _pair(self, step):
+        """The step of a family of two indices: a loop over each, the first outermost."""
+        result = self.apart(step.result, set(step.index))
+        items = _assigned(step.adjoint, result, self.comment(step.adjoint, result),
+                          step.node in self.wrt)
+        for var, lo, hi in reversed(tuple(zip(step.index, step.lo, step.hi))):
+            items = [ForLoop(var, lo, hi, tuple(items), descending=True)]
+        self.blocks.append(_Block("straight", items))
 
     def _boundary(self, step):
         at = {step.index: step.lo}
@@ -589,6 +601,13 @@ def _storage(derivation, wrt):
     model = derivation.model
     out = {}
     for name, f in model.families.items():
+        if f.extra:  # K[o, c]: one array (or list) indexed by both, each from its lo
+            lo, hi = (sp.Tuple(*b) for b in zip(*f.bounds))
+            count = sp.Tuple(*(sp.simplify(b - a + 1) for a, b in zip(lo, hi)))
+            label = derivation.adjoint_symbol(name, sp.Tuple(*f.indices)).family
+            out[name] = Storage(name, lo, count, is_stacked(f), f.declared)
+            out[label] = Storage(label, lo, count, is_stacked(f) and name in wrt, name in wrt)
+            continue
         lo, hi = _bounds(f.ranges, model)
         count = sp.simplify(hi - lo + 1)
         stacked = is_stacked(f)

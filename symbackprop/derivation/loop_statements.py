@@ -13,6 +13,7 @@ step reads (dJ/dX of a layer stack whose input's gradient is not asked for).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 
 import sympy as sp
@@ -103,7 +104,10 @@ def _same(a, b):
 
 
 def _offset_of(index, var):
-    """``k`` when `index` is ``var + k`` for an integer k, else None."""
+    """``k`` when `index` is ``var + k`` for an integer k, else None (and for the index of
+    a member of two indices)."""
+    if isinstance(index, sp.Tuple) or isinstance(var, sp.Tuple):
+        return None
     k = sp.simplify(sp.sympify(index, strict=True) - var)
     return int(k) if k.is_Integer else None
 
@@ -144,7 +148,11 @@ class _Replay:
         self.lengths = {model.dims[n]: sp.Integer(length) for n in model.lengths}
         self.known = {d.symbol(n) for n, v in model.variables.items() if v.declared}
         for name, f in model.families.items():
-            if f.declared:
+            if f.declared and f.extra:  # K[o, c]: every pair
+                spans = [range(*(int(sp.sympify(b, strict=True).xreplace(self.lengths)) + d
+                                 for b, d in zip(bounds, (0, 1)))) for bounds in f.bounds]
+                self.known |= {(name, ks) for ks in itertools.product(*spans)}
+            elif f.declared:
                 lo, hi = (int(sp.sympify(b, strict=True).xreplace(self.lengths))
                           for b in f.ranges[0])
                 self.known |= {(name, k) for k in range(lo, hi + 1)}
@@ -180,6 +188,8 @@ class _Replay:
 
     def _key(self, e, env):
         if isinstance(e, (Member, ScalarMember)):
+            if isinstance(e.index, sp.Tuple):
+                return (e.family, tuple(int(i) for i in e.index.xreplace(env)))
             return (e.family, int(sp.sympify(e.index, strict=True).xreplace(env)))
         return e
 
@@ -315,8 +325,8 @@ def unread_first_left_out(steps, wrt):
     """
     out = list(steps)
     for step in steps:
-        if step.index is None or step.within is not None or step.node in wrt or \
-                _same(step.lo, step.hi):
+        if step.index is None or isinstance(step.index, sp.Tuple) or \
+                step.within is not None or step.node in wrt or _same(step.lo, step.hi):
             continue
         first = step.adjoint.index.xreplace({step.index: step.lo})
         if any(_reads(other, step.adjoint.family, first) for other in steps):
@@ -341,8 +351,8 @@ def _reads(step, family, index):
     for m in members_in(step.result):
         if m.family != family:
             continue
-        if index is None:
-            return True
+        if index is None or isinstance(step.index, sp.Tuple):
+            return True  # a step of a family of two indices: taken to read every member
         offset = None if step.index is None else _offset_of(m.index, step.index)
         if offset is None:  # a member at a fixed index, or at an index bound by a sum
             apart = sp.simplify(m.index - index)

@@ -23,7 +23,7 @@ import sympy as sp
 
 from ..primitives.members import Member, ScalarMember, member
 from ..primitives.shapes import SCALAR, matrix
-from .recurrences import Renamer
+from .recurrences import Renamer, step_indices
 from .reverse import shaped_symbol
 from .tangent import jvp
 
@@ -257,7 +257,6 @@ def instantiate_hvp(hvp, lengths=None):
         if step.index is None:
             out[rename(step.symbol)] = rename(step.result)
             continue
-        for k in rename.indices(step.lo, step.hi):
-            at = {step.index: sp.Integer(k)}
+        for at in step_indices(step, rename.values):
             out[rename(step.symbol.xreplace(at))] = rename(step.result.xreplace(at))
     return rename.flat, out

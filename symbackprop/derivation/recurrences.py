@@ -39,7 +39,7 @@ from .closed_forms import closed_forms
 from .reverse import _shares, _walked, adjoint_symbol, shaped_symbol
 
 __all__ = ["derive_loops", "LoopDerivation", "RecurrenceStep", "Share", "instantiate",
-           "Renamer", "unaligned", "at_long_lengths", "LARGE"]
+           "Renamer", "step_indices", "member_index", "unaligned", "at_long_lengths", "LARGE"]
 
 #: The value every length takes when the pieces of a range are put in order.
 LARGE = 10**6
@@ -205,7 +205,7 @@ class _Sweep:
         self.valid_from = 1
 
     def _value_of(self, ref):
-        return self.symbols.value(ref.name, ref.index[0] if ref.index else None)
+        return self.symbols.value(ref.name, member_index(ref.index))
 
     def _target(self, a):
         return self.symbols.value(a.target, a.index[0] if a.index else None)
@@ -295,6 +295,8 @@ class _Sweep:
         loops = tuple(a.loops) + tuple(_range(p) for p in around)
         consumer_index = a.index[0] if a.index else None
         lo = hi = None
+        if len(ref_index) > 1:  # K[o, c]: every index a loop's or a sum's, over its range
+            return self._placed_pair(a, name, ref_index, loops, value, consumer_index)
         if ref_index:
             (g,) = ref_index
             u = self.index_of[name]
@@ -311,6 +313,24 @@ class _Sweep:
                 lo = hi = g
         for r in reversed(loops):
             value = index_sum(value, r.var, r.lo, r.hi)
+        return Share(a.target, consumer_index, value, loops, lo, hi)
+
+    def _placed_pair(self, a, name, ref_index, loops, value, consumer_index):
+        """A share to a member of a family of two indices, at the family's own indices; the
+        loops that do not index it are summed over (the language checked that each index is
+        a loop's variable, shifted, over the index's whole range)."""
+        family = self.model.families[name]
+        shift = {}
+        for u, g in zip(family.indices, ref_index):
+            r = next(r for r in loops if r.var in g.free_symbols)
+            shift[r.var] = u - (g - r.var)
+        value = value.xreplace(shift)
+        if consumer_index is not None:
+            consumer_index = sp.sympify(consumer_index, strict=True).xreplace(shift)
+        loops = tuple(r for r in loops if r.var not in shift)
+        for r in reversed(loops):
+            value = index_sum(value, r.var, r.lo, r.hi)
+        lo, hi = (sp.Tuple(*b) for b in zip(*family.bounds))
         return Share(a.target, consumer_index, value, loops, lo, hi)
 
     # the steps
@@ -376,6 +396,11 @@ class _Sweep:
                                    tuple(shares), ex.add(*(s.value for s in shares)))]
         u = self.index_of[name]
         family = self.model.families[name]
+        if family.extra:  # one piece: every member of a declared family of two indices
+            lo, hi = (sp.Tuple(*b) for b in zip(*family.bounds))
+            value = ex.add(*(s.value for s in shares)) if shares else _zero(family.shape)
+            return [RecurrenceStep(name, u, lo, hi, self.symbols.adjoint(name, u),
+                                   tuple(shares), value)]
         pieces = []
         for lo, hi in self._segments(self._varying_ranges(family), shares):
             terms = tuple(s for s in shares if self._covers(s, lo, hi))
@@ -481,7 +506,9 @@ def _indices(model):
     the first loop that defines it."""
     out = {}
     for name, family in model.families.items():
-        if family.declared:
+        if family.extra:
+            out[name] = sp.Tuple(*family.indices)
+        elif family.declared:
             out[name] = family.index
     for a in model.assignments:
         free = sp.sympify(a.index[0], strict=True).free_symbols if a.index else ()
@@ -533,9 +560,7 @@ def instantiate(derivation, lengths=None):
         if step.index is None:
             adjoints[rename.adjoint(step.node, None)] = rename(step.result)
             continue
-        lo, hi = (int(sp.sympify(b, strict=True).xreplace(values)) for b in (step.lo, step.hi))
-        for k in range(lo, hi + 1):
-            at = {step.index: sp.Integer(k)}
+        for at in step_indices(step, values):
             adjoints[rename(step.adjoint.xreplace(at))] = rename(step.result.xreplace(at))
     forward = {}
     for target, value, loops in derivation.forward:
@@ -550,6 +575,24 @@ def instantiate(derivation, lengths=None):
         for name, value in form.gradients.items():
             closed[rename.adjoint(name, None)] = rename(value)
     return flat, adjoints, forward, closed
+
+
+def step_indices(step, values):
+    """Each substitution of integers for a step's index (or two) over its range, at the
+    lengths `values`."""
+    if isinstance(step.index, sp.Tuple):
+        ranges = [IndexRange(v, lo, hi) for v, lo, hi in zip(step.index, step.lo, step.hi)]
+        return _iterations(ranges, values)
+    lo, hi = (int(sp.sympify(b, strict=True).xreplace(values)) for b in (step.lo, step.hi))
+    return [{step.index: sp.Integer(k)} for k in range(lo, hi + 1)]
+
+
+def member_index(index):
+    """The index of a member as its symbol holds it: the one index, a sympy.Tuple of two,
+    None for a single value."""
+    if not index:
+        return None
+    return index[0] if len(index) == 1 else sp.Tuple(*index)
 
 
 def _iterations(loops, values):
@@ -603,7 +646,7 @@ class Renamer:
         return expr.xreplace(self.widths)
 
     def _member(self, e):
-        index = int(e.index)
+        index = tuple(map(int, e.index)) if isinstance(e.index, sp.Tuple) else (int(e.index),)
         family = e.family
         if family[:2] in ("R{", "V{") and family.endswith("}"):  # a tangent, a direction
             inner = self._member(type(e)(family[2:-1], *e.args[1:]))
@@ -612,8 +655,8 @@ class Renamer:
                 else sp.Symbol(name, real=True)
         prefix = f"∂{self.flat.objective}/∂"
         if family.startswith(prefix):
-            return self.adjoint(family[len(prefix):], index)
-        v = self.flat.variables[member_name(family, (index,))]
+            return adjoint_symbol(self.flat, member_name(family[len(prefix):], index))
+        v = self.flat.variables[member_name(family, index)]
         return shaped_symbol(v.name, v.shape, v.domain)
 
 
@@ -633,6 +676,11 @@ def _product(power):
 
 def _sums_written_out(expr):
     """Outermost first: an inner sum's bounds may be the outer sum's index."""
+    if isinstance(expr, sp.Sum) and len(expr.limits) > 1:  # Σ_o Σ_c joined: the last outside
+        var, lo, hi = expr.limits[-1]
+        inner = sp.Sum(expr.function, *expr.limits[:-1])
+        return sp.Add(*[_sums_written_out(inner.xreplace({var: sp.Integer(k)}))
+                        for k in range(int(lo), int(hi) + 1)])
     if isinstance(expr, (IndexSum, sp.Sum)):
         var, lo, hi = expr.limits[0] if isinstance(expr, sp.Sum) else expr.limits
         terms = [_sums_written_out(expr.args[0].xreplace({var: sp.Integer(k)}))

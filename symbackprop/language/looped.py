@@ -14,6 +14,7 @@ readings agree.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -68,13 +69,26 @@ class Family:
     line: int
     col: int
     domain: str | None = None
+    extra: tuple = ()   # of IndexRange: the further indices of a family of two, K[o, c]
 
     @property
     def declared(self):
         return self.role in ast.DECLARED_ROLES
 
+    @property
+    def indices(self):
+        """The family's index variables: (l,), or (o, c) for a family of two indices."""
+        return (self.index, *(r.var for r in self.extra))
+
+    @property
+    def bounds(self):
+        """(lo, hi) of each index of a family of two indices (of its one range, else)."""
+        return (self.ranges[0], *((r.lo, r.hi) for r in self.extra))
+
     def shape_at(self, index):
-        """The shape of the member at `index`."""
+        """The shape of the member at `index` (a tuple or sympy.Tuple for two indices)."""
+        if self.extra and isinstance(index, (tuple, sp.Tuple)):
+            return _shape_xreplace(self.shape, dict(zip(self.indices, tuple(index))))
         return _shape_xreplace(self.shape, {self.index: index})
 
 
@@ -294,14 +308,25 @@ class _General(_Checker):
     def _decl(self, s):
         if s.index is None:
             return super()._decl(s)
-        var, r = s.index
-        index = index_symbol(var)
-        self.scope[var] = index
+        ranges = []
+        for var, r in s.family_indices:
+            lo, hi = (index_expression(b, {}, self.dims) for b in (r.lo, r.hi))
+            ranges.append(IndexRange(index_symbol(var), lo, hi))
+            self.scope[var] = ranges[-1].var
         shape = self._shape(s.type)
-        del self.scope[var]
-        lo, hi = (index_expression(b, {}, self.dims) for b in (r.lo, r.hi))
-        self.families[s.name] = Family(s.name, s.role, index, shape, ((lo, hi),), s.latex,
-                                       s.line, s.col, s.domain)
+        for var, _ in s.family_indices:
+            del self.scope[var]
+        first, *extra = ranges
+        if extra and any(shape_size.has(r.var) for r in ranges
+                         for shape_size in (sp.sympify(shape.rows, strict=True),
+                                            sp.sympify(shape.cols, strict=True))):
+            raise _TwoIndices(
+                f"the shape of {s.name}[...] depends on its indices: a family of two indices "
+                f"of such shapes is derived written out at lengths (--unroll "
+                f"{_at_check_length(self.lengths)}), not yet in general form", s.line, s.col)
+        self.families[s.name] = Family(s.name, s.role, first.var, shape,
+                                       ((first.lo, first.hi),), s.latex, s.line, s.col,
+                                       s.domain, tuple(extra))
 
     def _size(self, size):
         value, line, col = size
@@ -355,6 +380,8 @@ class _General(_Checker):
     def _operands(self, e):
         if isinstance(e, ast.Reduce):
             self.scope[e.var] = index_symbol(e.var)
+            lo, hi = (index_expression(b, {}, self.dims) for b in (e.range.lo, e.range.hi))
+            self.loops.append(IndexRange(self.scope[e.var], lo, hi))  # until its _type
             return [e.body]
         if isinstance(e, ast.Member):
             return []
@@ -363,6 +390,7 @@ class _General(_Checker):
     def _type(self, e, args):
         if isinstance(e, ast.Reduce):
             var = self.scope.pop(e.var)
+            self.loops.pop()
             lo, hi = (index_expression(b, {}, self.dims) for b in (e.range.lo, e.range.hi))
             op = index_sum_operator(var, lo, hi, mean=e.func == "mean")
             return Node(op, tuple(args), args[0].shape, e.line, e.col, (var, lo, hi))
@@ -376,15 +404,46 @@ class _General(_Checker):
         return super()._name(e)
 
     def _member(self, e):
-        _one_index(e.name, e.indices, e, self.lengths)
-        index = tuple(index_expression(i, self.scope, self.dims) for i in e.indices)
         family = self.families[e.name]
+        if not family.extra:
+            _one_index(e.name, e.indices, e, self.lengths)
+        index = tuple(index_expression(i, self.scope, self.dims) for i in e.indices)
+        if family.extra:
+            self._whole_ranges(e, family, index)
+            return Ref(e.name, family.shape_at(index), e.line, e.col, index)
         return Ref(e.name, family.shape_at(index[0]), e.line, e.col, index)
+
+    def _whole_ranges(self, e, family, index):
+        """A member of a family of two indices is read, in general form, with each index a
+        loop's (or a sum's) variable that runs over that index's whole range: K[o, c] in the
+        loop over o and the sum over c."""
+        loops = {r.var: r for r in self.loops}
+        for k, ((lo, hi), i) in enumerate(zip(family.bounds, index)):
+            var = next(iter(i.free_symbols), None)
+            r = loops.get(var)
+            if r is not None and sp.sympify(r.hi + (i - var), strict=True).free_symbols != \
+                    sp.sympify(hi, strict=True).free_symbols:  # K[c, o]: over C, not O
+                reach = f"{r.lo + (i - var)}..{r.hi + (i - var)}"
+                raise ModelError(f"{e.name}[...] is read at index {k + 1} over {reach}, "
+                                 f"outside the family '{e.name}', whose index {k + 1} runs "
+                                 f"over {lo}..{hi}", e.line, e.col)
+            if r is None or sp.simplify(r.lo + (i - var) - lo) != 0 or \
+                    sp.simplify(r.hi + (i - var) - hi) != 0 or \
+                    any(var in j.free_symbols for j in index[:k]):
+                raise _TwoIndices(
+                    f"{e.name}[...] is read here at other than every index of its range, each "
+                    "from its own loop or sum: such a model is derived written out at "
+                    f"lengths (--unroll {_at_check_length(self.lengths)}), not yet in general "
+                    "form", e.line, e.col)
+
+
+def _at_check_length(lengths):
+    return ",".join(f"{n}={CHECK_LENGTH}" for n in lengths)
 
 
 def _one_index(name, indices, where, lengths):
     if len(indices) > 1:
-        at = ",".join(f"{n}={CHECK_LENGTH}" for n in lengths)
+        at = _at_check_length(lengths)
         raise _TwoIndices(
             f"{name}[{', '.join('…' for _ in indices)}] has {len(indices)} indices: a family "
             f"over layers and time is derived written out at lengths (--unroll {at}), not "
@@ -406,14 +465,23 @@ def _agree(model, flat):
     values = {model.dims[n]: CHECK_LENGTH for n in model.lengths}
     widths = model.widths_in(flat)
     for family in model.families.values():
-        for lo, hi in family.ranges:
-            lo, hi = (int(sp.sympify(b, strict=True).xreplace(values)) for b in (lo, hi))
-            for k in range(lo, hi + 1):
-                general = _shape_xreplace(family.shape_at(k), values)
-                general = _shape_xreplace(general, widths)
-                written = flat.variables[member_name(family.name, (k,))].shape
-                if general != written:
-                    raise ModelError(f"the shape of {family.name}[{k}] is {written}, and the "
-                                     f"general form gives {general}: the shape depends on the "
-                                     "index in a way the definitions do not say",
-                                     family.line, family.col)
+        for ks in _members_of(family, values):
+            general = _shape_xreplace(family.shape_at(ks if family.extra else ks[0]), values)
+            general = _shape_xreplace(general, widths)
+            written = flat.variables[member_name(family.name, ks)].shape
+            if general != written:
+                raise ModelError(f"the shape of {family.name}[{', '.join(map(str, ks))}] is "
+                                 f"{written}, and the general form gives {general}: the shape "
+                                 "depends on the index in a way the definitions do not say",
+                                 family.line, family.col)
+
+
+def _members_of(family, values):
+    """The index tuples of a family's members at the lengths `values`."""
+    spans = []
+    for lo, hi in (family.bounds if family.extra else family.ranges):
+        lo, hi = (int(sp.sympify(b, strict=True).xreplace(values)) for b in (lo, hi))
+        spans.append(range(lo, hi + 1))
+    if family.extra:
+        return list(itertools.product(*spans))
+    return [(k,) for span in spans for k in span]

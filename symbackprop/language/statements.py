@@ -47,6 +47,12 @@ class Decl:
     col: int         # the name's position
     domain: str | None = None   # a key of DOMAINS, written after the type
     index: tuple | None = None    # (VAR, Range) of a family: ``x[t]: ... for t in 1..T``
+    more: tuple = ()   # the further (VAR, Range) of a family of two indices, ``K[o, c]``
+
+    @property
+    def family_indices(self):
+        """Every (VAR, Range) of a declared family, in the order of its indices."""
+        return () if self.index is None else (self.index, *self.more)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,8 @@ MAX_LINE_CHARS = 10_000
 MAX_STATEMENTS = 20_000
 MAX_NESTING = 50
 MAX_LOOPS = 8
+#: The most indices a declared family has: ``K[o, c]``.
+MAX_FAMILY_INDICES = 2
 MAX_ERRORS = 20
 
 KEYWORDS = frozenset({"dim", "input", "param", "const", "func", "objective", "as", "for", "in"})
@@ -342,33 +344,58 @@ class _Parser:
         return var, Range(lo, self.expr(), first.line, first.col)
 
     def family(self):
-        """An optional ``for VAR in A..B`` after a family's declaration."""
+        """An optional ``for VAR in A..B`` after a family's declaration, or ``for VAR in
+        A..B, VAR in A..B`` after a family of two indices: a list of (VAR, Range)."""
         if not self.at("NAME", "for"):
             return None
         self.advance()
         var, range_ = self.loop_range("the family's index")
-        return (var.text, range_)
+        out = [(var.text, range_)]
+        while self.at("OP", ",") and len(out) < MAX_FAMILY_INDICES:
+            self.advance()
+            var, range_ = self.loop_range("the family's second index")
+            out.append((var.text, range_))
+        if self.at("OP", ","):
+            raise self.error(f"a family has at most {MAX_FAMILY_INDICES} indices")
+        return out
 
     def index_names(self):
-        """The ``[t]`` after a declared family's name: its index variable."""
+        """The ``[t]`` or ``[o, c]`` after a declared family's name: its index variables."""
         opening = self.advance()
-        var = self.name("the family's index")
+        names = [self.name("the family's index")]
+        while self.at("OP", ",") and len(names) < MAX_FAMILY_INDICES:
+            self.advance()
+            names.append(self.name("the family's second index"))
         if not self.at("OP", "]"):
-            raise self.error(f"expected ']' after the index '{var.text}' (a declared family "
-                             f"has one index), found {_describe(self.tok)}")
+            raise self.error(f"expected ']' after the index '{names[-1].text}' (a declared "
+                             f"family has one index or two), found {_describe(self.tok)}")
         self.advance()
-        return var, opening
+        return names, opening
+
+    def _named_ranges(self, what, name, names, ranges):
+        """The (VAR, Range) pairs of a family declared ``NAME[VARS]: ... for VAR in ...``:
+        the same variables, in the same order."""
+        wanted = [n.text for n in names]
+        given = [var for var, _ in ranges or ()]
+        if given != wanted:
+            fors = ", ".join(f"{v} in 1..{v.upper()}" for v in wanted)
+            raise self.error(f"a family names its ranges after its type, one for each index "
+                             f"in order: {what} {name.text}[{', '.join(wanted)}]: ... for "
+                             f"{fors}", name)
+        return ranges
 
     def dim(self):
         kw = self.advance()
         names = [self.name("a dimension name")]
         if self.at("OP", "["):
-            var, _ = self.index_names()
+            indices, _ = self.index_names()
             index = self.family()
-            if index is None or index[0] != var.text:
-                raise self.error(f"a family of dimensions names its range: dim {names[0].text}"
-                                 f"[{var.text}] for {var.text} in 0..L")
-            return Dim(((names[0].text, names[0].line, names[0].col),), kw.line, kw.col, index)
+            var = indices[0].text
+            if len(indices) > 1 or index is None or len(index) > 1 or index[0][0] != var:
+                raise self.error(f"a family of dimensions has one index and names its range: "
+                                 f"dim {names[0].text}[{var}] for {var} in 0..L")
+            return Dim(((names[0].text, names[0].line, names[0].col),), kw.line, kw.col,
+                       index[0])
         while self.at("OP", ","):
             self.advance()
             names.append(self.name("a dimension name"))
@@ -377,23 +404,25 @@ class _Parser:
     def decl(self):
         role = self.advance().text
         name = self.name(f"the {role}'s name")
-        var = None
+        names = None
         if self.at("OP", "["):
-            var, _ = self.index_names()
+            names, _ = self.index_names()
         self.expect("OP", ":", "':' and a type")
         type_ = self.type_spec()
         domain = self.domain()
-        index = self.family()
-        if var is not None and (index is None or index[0] != var.text):
-            raise self.error(f"a family names its range after its type: {role} {name.text}"
-                             f"[{var.text}]: ... for {var.text} in 1..T")
-        if var is None and index is not None:
-            raise self.error(f"'for {index[0]} in ...' declares a family: write the index "
-                             f"after the name, {name.text}[{index[0]}]", name)
+        ranges = self.family()
+        if names is None and ranges is not None:
+            vars_ = ", ".join(var for var, _ in ranges)
+            raise self.error(f"'for {ranges[0][0]} in ...' declares a family: write the index "
+                             f"after the name, {name.text}[{vars_}]", name)
+        if names is not None:
+            ranges = self._named_ranges(role, name, names, ranges)
         latex = self.latex()
         if self.at("NAME") and self.tok.text in DOMAINS:
             raise self.error(f"the domain '{self.tok.text}' goes after the type, before 'as'")
-        return Decl(role, name.text, type_, latex, name.line, name.col, domain, index)
+        index, *more = ranges or (None,)
+        return Decl(role, name.text, type_, latex, name.line, name.col, domain, index,
+                    tuple(more))
 
     def domain(self):
         """The optional domain word after a declaration's type."""

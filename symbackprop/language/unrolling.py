@@ -153,6 +153,7 @@ def lengths_of(statements):
         index = getattr(s, "index", None)
         if index is not None:
             ranges.append(index[1])
+        ranges.extend(r for _, r in getattr(s, "more", ()))
         for r in ranges:
             used.update(_names(r.lo) | _names(r.hi))
         for e in _expressions(s):
@@ -338,15 +339,26 @@ class _Unroller:
     def _decl(self, s, env):
         if s.index is None:
             return [replace(s, type=self._type(s.type, env))]
-        var, r = s.index
-        self._fresh_variable(var, env, s)
-        values = self._values(r, env, f"the family '{s.name}'")
-        self.ranges[s.name] = (values.start, values.stop - 1)
+        envs = [()]
+        bounds = []
+        for var, r in s.family_indices:
+            self._fresh_variable(var, env, s)
+            if any(var == v for v, _ in bounds):
+                raise ModelError(f"the family '{s.name}' names the index '{var}' twice: give "
+                                 "each index its own letter", s.line, s.col)
+            values = self._values(r, env, f"the family '{s.name}'")
+            bounds.append((var, (values.start, values.stop - 1)))
+            envs = [e + ((var, k),) for e in envs for k in values]
+        if len(envs) > MAX_MEMBERS:
+            raise ModelError(f"the family '{s.name}' has {len(envs):,} members at these lengths "
+                             f"(the limit is {MAX_MEMBERS:,})", s.line, s.col)
+        self.ranges[s.name] = tuple(b for _, b in bounds)
         out = []
-        for k in values:
-            latex = None if s.latex is None else f"{{{s.latex}}}_{{{k}}}"
-            out.append(replace(s, name=self._mangled(s.name, (k,), s), latex=latex, index=None,
-                               type=self._type(s.type, {**env, var: k})))
+        for pairs in envs:
+            ks = tuple(k for _, k in pairs)
+            latex = None if s.latex is None else f"{{{s.latex}}}_{{{','.join(map(str, ks))}}}"
+            out.append(replace(s, name=self._mangled(s.name, ks, s), latex=latex, index=None,
+                               more=(), type=self._type(s.type, {**env, **dict(pairs)})))
         return out
 
     def _type(self, t, env):
@@ -470,11 +482,8 @@ class _Unroller:
             raise ModelError(f"'{m.name}' is {what}: only a family's members have an index",
                              m.line, m.col)
         values = self._indices(m.indices, env)
-        if kind == "declared":
-            lo, hi = self.ranges.get(m.name, (None, None))
-            if lo is not None and (len(values) != 1 or not lo <= values[0] <= hi):
-                raise ModelError(f"{_member(m.name, values)} is outside the family '{m.name}', "
-                                 f"which runs over {lo}..{hi} here", m.line, m.col)
+        if kind == "declared" and m.name in self.ranges:
+            self._within(m, values, self.ranges[m.name])
         elif (m.name, values) not in self.defined:
             later = _defined_later(self.statements, m.name)
             verb = "is read before it is defined" if later else "is never defined"
@@ -482,6 +491,20 @@ class _Unroller:
             raise ModelError(f"{_member(m.name, values)} {verb}" + (f" (at {at})" if at else ""),
                              m.line, m.col)
         return ast.Name(self._mangled(m.name, values, m), m.line, m.col)
+
+
+    def _within(self, m, values, ranges):
+        """A declared family's member: as many indices as the family has, each in its range."""
+        if len(values) != len(ranges):
+            wanted = "one index" if len(ranges) == 1 else f"{len(ranges)} indices"
+            given = "one" if len(values) == 1 else str(len(values))
+            raise ModelError(f"the family '{m.name}' has {wanted}, and {m.name}[...] gives "
+                             f"{given}", m.line, m.col)
+        for value, (lo, hi) in zip(values, ranges):
+            if not lo <= value <= hi:
+                over = " × ".join(f"{a}..{b}" for a, b in ranges)
+                raise ModelError(f"{_member(m.name, values)} is outside the family '{m.name}', "
+                                 f"which runs over {over} here", m.line, m.col)
 
 
 class _Poisoned(Exception):

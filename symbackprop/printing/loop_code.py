@@ -81,6 +81,9 @@ class LoopNumPyPrinter(NumPyPrinter):
         self.offsets = dict(offsets)
 
     def _print_Member(self, expr):
+        if isinstance(expr.index, sp.Tuple):  # K[o, c] of a stacked (O, C, ...) array
+            positions = (i - k for i, k in zip(expr.index, self.offsets[expr.family]))
+            return f"{self.names[expr.family]}[{', '.join(map(self.doprint, positions))}]"
         position = sp.sympify(expr.index, strict=True) - self.offsets[expr.family]
         return f"{self.names[expr.family]}[{self.doprint(position)}]"
 
@@ -213,6 +216,7 @@ class _Arguments:
                         if n in model.families}
         self.count = sp.Symbol("\0count", integer=True)
         self.lengths, self.dims, self.widths = {}, {}, []
+        self.axes = {}  # a length read off another axis than the first: C of K[o, c]
         for name in self.arrays:
             if name in model.families:
                 self._family(name, model.families[name])
@@ -222,16 +226,19 @@ class _Arguments:
         self.passed = [n for n, s in model.dims.items() if s not in sourced]
 
     def _family(self, name, family):
-        lo, hi = family.ranges[0]
-        count = sp.simplify(sp.sympify(hi, strict=True) - lo + 1)
-        free = [s for s in sp.sympify(count, strict=True).free_symbols if s not in self.lengths]
-        if len(free) == 1:
-            (length,) = free
-            solved = sp.solve(sp.Eq(count, self.count), length)
-            if len(solved) == 1:
-                self.lengths[length] = (name, solved[0])
+        bounds = family.bounds if family.extra else family.ranges[:1]
+        for index_axis, (lo, hi) in enumerate(bounds):
+            count = sp.simplify(sp.sympify(hi, strict=True) - lo + 1)
+            free = [s for s in sp.sympify(count, strict=True).free_symbols
+                    if s not in self.lengths]
+            if len(free) == 1:
+                (length,) = free
+                solved = sp.solve(sp.Eq(count, self.count), length)
+                if len(solved) == 1:
+                    self.lengths[length] = (name, solved[0])
+                    self.axes[length] = index_axis
         if self.stacked[name]:
-            self._sizes(family.shape, lambda axis: (name, None, axis + 1))
+            self._sizes(family.shape, lambda axis: (name, None, axis + len(bounds)))
         else:
             first = family.shape_at(lo)
             self._sizes(first, lambda axis: (name, 0, axis), family, lo, hi)
@@ -290,8 +297,8 @@ def _preamble(arguments, idents, names, printer, text, valid_from):
     lengths = []
     for length, (name, solved) in arguments.lengths.items():
         if re.search(rf"\b{names[length]}\b", needed):
-            reader = f"{idents[name]}.shape[0]" if arguments.stacked[name] else \
-                f"len({idents[name]})"
+            reader = f"{idents[name]}.shape[{arguments.axes.get(length, 0)}]" \
+                if arguments.stacked[name] else f"len({idents[name]})"
             stand_in = sp.Symbol("\0reader", integer=True)
             printer.names[stand_in] = reader
             lengths.append(f"    {names[length]} = "
@@ -440,6 +447,9 @@ class _Code:
                 parts.append(f"{ident} {self._shape(self.model.variables[name].shape)}")
                 continue
             f, s = self.model.families[name], self.storage[name]
+            if f.extra:
+                parts.append(self._described_pair(name, ident, f, s))
+                continue
             lo, hi, position = (str(e).replace(" ", "") for e in (*f.ranges[0],
                                                                    f.index - s.offset))
             at = f"{name}[{f.index}] for {f.index} = {lo}..{hi} at {ident}[{position}]"
@@ -454,6 +464,18 @@ class _Code:
             parts.append("then " + ", ".join(self.names[self.model.dims[n]]
                                              for n in self.arguments.passed))
         return "; ".join(parts)
+
+    def _described_pair(self, name, ident, f, s):
+        """``K (O, C, p, m), K[o, c] for o = 1..O, c = 1..C at K[o - 1, c - 1]``."""
+        def text(e):
+            return str(e).replace(" ", "")
+        ranges = ", ".join(f"{v} = {text(lo)}..{text(hi)}" for v, (lo, hi) in
+                           zip(f.indices, f.bounds))
+        position = ", ".join(text(v - k) for v, k in zip(f.indices, s.offset))
+        counts = ", ".join(self._print(c) for c in s.count)
+        inner = "" if f.shape.is_scalar else ", " + self._shape(f.shape)[1:-1]
+        return (f"{ident} ({counts}{inner}), {name}[{', '.join(map(str, f.indices))}] for "
+                f"{ranges} at {ident}[{position}]")
 
     def _shape(self, shape):
         if shape.is_scalar:

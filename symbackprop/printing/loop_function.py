@@ -63,6 +63,9 @@ class _Declared:
         lo, hi = family.ranges[0]
         self.first, self.last = _integer(lo, symbols), _integer(hi, symbols)
         self.bounds = f"{lo}..{hi}"
+        # K[o, c]: one stacked array, both indices first
+        self.pairs = tuple((_integer(a, symbols), _integer(b, symbols), f"{a}..{b}")
+                           for a, b in family.bounds) if family.extra else ()
 
     @staticmethod
     def _sizes(shape, symbols):
@@ -112,7 +115,8 @@ class _LoopArrays:
         found = {}
         for symbol, (name, solve) in self.solved.items():
             given = arrays[name]
-            found[symbol] = int(solve(np.shape(given)[0] if self.arguments.stacked[name]
+            axis = self.arguments.axes.get(symbol, 0)
+            found[symbol] = int(solve(np.shape(given)[axis] if self.arguments.stacked[name]
                                       else len(given)))
         for name in self.model.lengths:
             symbol = self.model.dims[name]
@@ -129,6 +133,8 @@ class _LoopArrays:
     def _converted(self, d, given, values, sizes):
         if not d.family:
             return self._member(d, given, d.name, values, sizes)
+        if d.pairs:
+            return self._pair(d, given, values, sizes)
         lo, hi = int(d.first(*values)), int(d.last(*values))
         if d.stacked:
             value = np.asarray(given, dtype=np.float64)
@@ -145,6 +151,20 @@ class _LoopArrays:
                              f"[{d.bounds}]): got a list of {len(given)}")
         return [self._member(d, m, f"{d.name}[{k}]", values, sizes, k)
                 for k, m in zip(range(lo, hi + 1), given)]
+
+    def _pair(self, d, given, values, sizes):
+        """A family of two indices: one array, (count of the first, of the second, ...)."""
+        counts = tuple(int(hi(*values)) - int(lo(*values)) + 1 for lo, hi, _ in d.pairs)
+        value = np.asarray(given, dtype=np.float64)
+        if value.ndim != d.ndim + 2 or value.shape[:2] != counts:
+            bounds = ", ".join(b for _, _, b in d.pairs)
+            raise ValueError(f"{d.name} is a family of {counts[0]} × {counts[1]} members "
+                             f"({d.name}[{bounds}]) of {d.shape}: expected a {d.ndim + 2}-D "
+                             f"array of shape ({counts[0]}, {counts[1]}, ...), got shape "
+                             f"{value.shape}")
+        if value.size:
+            self._member(d, value[0, 0], f"{d.name}[1, 1]", values, sizes)
+        return value.reshape(value.shape + (1,)) if d.shape.kind == "vector" else value
 
     def _member(self, d, given, label, values, sizes, index=None):
         """One value or member, checked against its shape, in the column layout."""
@@ -173,7 +193,7 @@ class _LoopArrays:
         shape = model.families[name].shape
         if self.arguments.stacked[name]:
             value = np.asarray(value)
-            return value.reshape(value.shape[:2]) if shape.kind == "vector" else value
+            return value.reshape(value.shape[:-1]) if shape.kind == "vector" else value
         return [_to_user(m, shape) for m in value]
 
 

@@ -68,7 +68,10 @@ class LoopMemoryReport:
                          f"{p.doprint(k.hi)}: {p.doprint(k.elements)} entries each")
         lines.append(f"  in all: {p.doprint(sp.simplify(self.total))} entries, besides the "
                      "inputs, params and consts")
-        lengths = ", ".join(self.derivation.model.lengths)
+        model = self.derivation.model
+        # the lengths it grows with: O of channels, not C (the inputs' count)
+        lengths = ", ".join([n for n in model.lengths if self.total.has(model.dims[n])]
+                            or model.lengths)
         lines.append(f"  it grows linearly with {lengths}" if _linear(self) else
                      f"  it grows with {lengths}")
         return "\n".join(lines) + "\n"
@@ -109,9 +112,11 @@ def loop_memory_report(derivation):
     reads = {}
     for step in derivation.steps:
         if step.index is None:
-            _collect(step.result, None, None, None, forward, reads)
+            _collect(step.result, (), forward, reads)
+        elif isinstance(step.index, sp.Tuple):  # a step of a family of two indices
+            _collect(step.result, tuple(zip(step.index, step.lo, step.hi)), forward, reads)
         else:
-            _collect(step.result, step.index, step.lo, step.hi, forward, reads)
+            _collect(step.result, ((step.index, step.lo, step.hi),), forward, reads)
     kept = []
     for family in model.families:
         if family not in reads:
@@ -123,21 +128,22 @@ def loop_memory_report(derivation):
     return LoopMemoryReport(derivation, kept)
 
 
-def _collect(expr, var, lo, hi, forward, reads):
-    """The forward members `expr` reads, as intervals of indices per family."""
+def _collect(expr, ranges, forward, reads):
+    """The forward members `expr` reads, as intervals of indices per family; `ranges` are
+    the (var, lo, hi) the step's index (or two) runs over."""
     for e in sp.preorder_traversal(expr):
         if isinstance(e, IndexSum):
-            inner_var, a, b = e.limits
-            _collect(e.body, inner_var, a, b, forward, reads)
+            _collect(e.body, (e.limits,), forward, reads)
     outside = expr.replace(lambda e: isinstance(e, IndexSum), lambda e: sp.ZeroMatrix(*e.shape))
     for m in outside.atoms(Member, ScalarMember):
         if m.family not in forward:
             continue
         index = sp.sympify(m.index, strict=True)
-        if var is not None and index.has(var):
-            interval = (index.xreplace({var: lo}), index.xreplace({var: hi}))
-        else:
-            interval = (index, index)
+        interval = (index, index)
+        for var, lo, hi in ranges:
+            if index.has(var):
+                interval = (index.xreplace({var: lo}), index.xreplace({var: hi}))
+                break
         reads.setdefault(m.family, []).append(interval)
 
 

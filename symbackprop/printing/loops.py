@@ -43,6 +43,8 @@ LAYER_INDICES = ("l",)
 def _index(expr):
     """An index as it is written: ``t+1``, ``T-1``, ``T+t-i``: the terms added first, then the
     subtracted ones, then the number."""
+    if isinstance(expr, (sp.Tuple, tuple)):  # K[o, c]: K_{o,c}
+        return ",".join(_index(part) for part in expr)
     expr = sp.expand(sp.sympify(expr, strict=True))
     if not expr.is_Add:
         return str(expr).replace(" ", "")
@@ -120,6 +122,11 @@ class _LoopPrinting:
         return f"{self._sigma(self._print(var), self._print(lo), self._print(hi))} {text}"
 
     def _print_Sum(self, expr):
+        if len(expr.limits) > 1:  # SymPy joins nested sums: Σ_o Σ_c, the last limit outside
+            var, lo, hi = expr.limits[-1]
+            inner = sp.Sum(expr.function, *expr.limits[:-1])
+            return f"{self._sigma(self._print(var), self._print(lo), self._print(hi))} " \
+                f"{self._print(inner)}"
         (var, lo, hi), = expr.limits
         text = self._print(expr.function)
         if expr.function.is_Add:
@@ -210,8 +217,9 @@ class LoopTextPrinter(_LoopPrinting, TextPrinter):
         return f"R{{{inner}}}"
 
     def _direction(self, inner, kind):
+        # a member's direction is braced, v_{b_o}, as the read-back spells the family
         letter = "V" if kind == "matrix" else "v"
-        return f"{letter}_{inner}" if inner.isidentifier() else f"{letter}_{{{inner}}}"
+        return f"{letter}_{{{inner}}}"
 
     def _sigma(self, var, lo, hi):
         return f"Σ_{{{var}={lo}}}^{{{hi}}}"
@@ -329,11 +337,19 @@ class _LoopWriter:
         return f"  ∈ {shape_text(shape, self.print)}"
 
     def loop_heading(self, var, first, last):
-        """``for t = T−1, …, 1:`` from the first and last values in the order they run."""
-        var, first, last = (self.print(sp.sympify(x, strict=True)) for x in (var, first, last))
+        """``for t = T−1, …, 1:`` from the first and last values in the order they run;
+        ``for o = O, …, 1, c = C, …, 1:`` for the two indices of a family of two."""
+        if isinstance(var, sp.Tuple):
+            ranges = [self._range(*r) for r in zip(var, first, last)]
+            return (f"For {', '.join(ranges)}:" if self.latex else f"for {', '.join(ranges)}:")
         if self.latex:
-            return f"For ${var} = {first}, \\dots, {last}$:"
-        return f"for {var} = {first}, …, {last}:"
+            return f"For {self._range(var, first, last)}:"
+        return f"for {self._range(var, first, last)}:"
+
+    def _range(self, var, first, last):
+        var, first, last = (self.print(sp.sympify(x, strict=True)) for x in (var, first, last))
+        return f"${var} = {first}, \\dots, {last}$" if self.latex else \
+            f"{var} = {first}, …, {last}"
 
     def part(self, step):
         """``(t = T, …, 2)``: the part of its loop a step holds in."""
@@ -393,6 +409,8 @@ def _grouped(heading, items):
 
 def _ranged(step):
     """Whether a piece holds over a range of indices (else at one index, or a single value)."""
+    if isinstance(step.index, sp.Tuple):
+        return True
     return step.index is not None and sp.simplify(step.hi - step.lo) != 0
 
 
@@ -453,11 +471,12 @@ def _gradients(w):
                                      w.print(step.result.xreplace(at))))
                 continue
             result = w.print(step.result)
-            if step.index is not None:
-                result += (f", \\quad {w.print(step.index)} = {w.print(step.lo)}, \\dots, "
-                           f"{w.print(step.hi)}" if w.latex else
-                           f",  {w.print(step.index)} = {w.print(step.lo)}, …, "
-                           f"{w.print(step.hi)}")
+            pairs = () if step.index is None else tuple(zip(step.index, step.lo, step.hi)) \
+                if isinstance(step.index, sp.Tuple) else ((step.index, step.lo, step.hi),)
+            for var, lo, hi in pairs:
+                result += (f", \\quad {w.print(var)} = {w.print(lo)}, \\dots, "
+                           f"{w.print(hi)}" if w.latex else
+                           f",  {w.print(var)} = {w.print(lo)}, …, {w.print(hi)}")
             rows.append(Equation(w.print(step.adjoint), result))
     if not rows:
         return []

@@ -213,7 +213,9 @@ class _Settings:
         flat = self.written.model
         self.dims = default_dims(flat, sizes=_SIZES)
         self.sizes = {flat.dims[n]: s for n, s in self.dims.items()}
-        self.variables = tuple(sorted({str(v) for v in self.derivation.index_of.values()}))
+        self.variables = tuple(sorted({str(v) for index in self.derivation.index_of.values()
+                                       for v in (index if isinstance(index, sp.Tuple)
+                                                 else (index,))}))
         self.made = {}
 
     def __call__(self, latex, b, p):

@@ -108,18 +108,44 @@ _TEXT_SECTIONS = ("Forward", "Backward", "Closed form", "Gradients", "Hessian-ve
 
 
 _TEXT_HEADING = re.compile(r"for ([A-Za-z]) = (.+), …, (.+):")
+# for o = O, …, 1, c = C, …, 1: the heading of a family of two indices
+_TEXT_PAIR_HEADING = re.compile(r"for ([A-Za-z]) = ([^,]+), …, ([^,]+), "
+                                r"([A-Za-z]) = ([^,]+), …, ([^,]+):")
 _TEXT_AT = re.compile(r"\s+\(for ([A-Za-z]) = (.+?), …, (.+?)\)$")  # after the shape
-_TEXT_RANGE = re.compile(r",\s+([A-Za-z]) = (.+?), …, (.+?)$")  # a boxed gradient's range
-_LATEX_HEADING = re.compile(r"For \$([A-Za-z]) = (.+?), \\dots, (.+?)\$:")
-_LATEX_RANGE = re.compile(r",\s*\\quad\s*([A-Za-z]) = (.+?), \\dots, (.+?)\s*$")
+_TEXT_RANGE = re.compile(r",\s+([A-Za-z]) = ([^,]+?), …, ([^,]+?)$")  # a boxed gradient's range
+_LATEX_HEADING = re.compile(r"For \$([A-Za-z]) = (.+?), \\dots, (.+?)\$"
+                            r"(?:, \$([A-Za-z]) = (.+?), \\dots, (.+?)\$)?:")
+_LATEX_RANGE = re.compile(r",\s*\\quad\s*([A-Za-z]) = ([^,]+?), \\dots, ([^,]+?)\s*$")
 
 
 def _narrowed(ranges, found):
-    """`ranges` with the range a formula states for itself (`found`, a match) in place."""
+    """`ranges` with the range a formula states for itself (`found`, a match, or a tuple
+    of matches) in place."""
     if found is None:
         return ranges
-    var = found.group(1)
-    return tuple(r for r in ranges if r[0] != var) + (found.groups(),)
+    for one in (found if isinstance(found, tuple) else (found,)):
+        var = one.group(1)
+        ranges = tuple(r for r in ranges if r[0] != var) + (one.groups(),)
+    return ranges
+
+
+def _stated(body, pattern):
+    """The ranges a formula states at its end (``,  o = 1, …, O,  c = 1, …, C``), in order,
+    and the formula without them; (None, body) if it states none."""
+    found = []
+    while True:
+        m = pattern.search(body)
+        if m is None:
+            break
+        found.insert(0, m)
+        body = body[:m.start()]
+    return (tuple(found) or None), body
+
+
+def _pairs(groups):
+    """The (var, first, last) of a heading's match: one, or two for a pair of indices."""
+    groups = tuple(groups)
+    return tuple(groups[k:k + 3] for k in range(0, len(groups), 3) if groups[k] is not None)
 
 
 def _text_equations(document):
@@ -135,17 +161,17 @@ def _text_equations(document):
             continue
         indent = len(line) - len(line.lstrip())
         headings = [h for h in headings if h[0] < indent]
-        heading = _TEXT_HEADING.fullmatch(line.strip())
+        heading = _TEXT_PAIR_HEADING.fullmatch(line.strip()) or \
+            _TEXT_HEADING.fullmatch(line.strip())
         if heading:
-            headings.append((indent, heading.groups()))
+            headings.extend((indent, pair) for pair in _pairs(heading.groups()))
             current = None
             continue
         at = _TEXT_AT.search(line)
         line = line[:at.start()] if at else line
         body = line.strip().split("  ∈ ")[0]
         body = re.sub(r"^(H v for [^:]+|[^:]+ 的 H v): ", "", body)
-        stated = _TEXT_RANGE.search(body)
-        body = body[:stated.start()] if stated else body
+        stated, body = _stated(body, _TEXT_RANGE)
         if body.startswith("= ") and current is not None:
             current[1].append(body[2:])
             current[3] = _narrowed(_narrowed(current[3], stated), at)
@@ -221,12 +247,12 @@ def _latex_equations(document):
     for begin, body in _blocks(document):
         where = f"line {document[:begin].count(chr(10)) + 1}"
         # a heading "For $t = T, \dots, 1$:" between the last block and this one is its range
-        headings = tuple(m.groups() for m in _LATEX_HEADING.finditer(document, previous, begin))
+        headings = tuple(pair for m in _LATEX_HEADING.finditer(document, previous, begin)
+                         for pair in _pairs(m.groups()))
         previous = begin + len(body)
         current = None
         for row in _rows(body):
-            stated = _LATEX_RANGE.search(row)
-            row = row[:stated.start()] if stated else row
+            stated, row = _stated(row, _LATEX_RANGE)
             if row.startswith("&\\quad"):
                 if current is not None:
                     current[1][-1] += " " + row[len("&\\quad"):]
