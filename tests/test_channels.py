@@ -18,6 +18,9 @@ from symbackprop.language import syntax as ast
 from symbackprop.proofs.check import random_arrays
 from symbackprop.proofs.sizes import default_dims
 from symbackprop.proofs.loop_readback import prove_printed_loops
+
+# the inputs' adjoints too, shown on request: each rule read back where it is printed
+EVERY_STEP = sbp.Notation(inputs=True)
 from reference import relative_error, torch_value_and_grad
 from typeset import compile_together
 
@@ -47,7 +50,7 @@ def test_a_family_of_two_indices_is_declared_with_a_range_for_each():
 
 def test_a_member_of_two_indices_prints_with_both():
     d = sbp.derive(sbp.parse(CHANNELS).unrolled({"O": 2, "C": 2}))
-    text = d.text(prod=False, shapes=False)
+    text = d.text(prod=False, shapes=False, inputs=True)
     assert "Y_2 = tanh(K_{2,1} X_1 + K_{2,2} X_2 + b_2 (𝟏 𝟏ᵀ))" in text
     assert "∂J/∂X_1 = K_{1,1}ᵀ (∂J/∂Y_1 ⊙ (1 - Y_1^⊙2)) + K_{2,1}ᵀ" in text
     assert "\\boldsymbol{K}_{2,1}" in d.latex()
@@ -60,7 +63,7 @@ def test_written_out_it_is_proved_three_ways(lengths):
     report = sbp.verify(flat, dims={name: 2 for name in flat.dims})
     assert report.ok, str(report)
     d = sbp.derive(flat)
-    assert sbp.prove_printed(d).ok
+    assert sbp.prove_printed(d, notation=EVERY_STEP).ok
     arrays = random_arrays(flat, default_dims(flat), seed=5)
     wrt = [n for n, v in flat.variables.items() if v.role in ("param", "input")]
     J, grads = d.lambdify(wrt=wrt)(**arrays)
@@ -135,7 +138,7 @@ def _general():
 def test_the_example_has_kernels_of_two_indices_and_a_shared_mixing():
     d = sbp.derive(sbp.load(EXAMPLE))
     assert d.model.lengths == ("O", "C") and d.model.families["K"].extra
-    text = d.text(prod=False, shapes=False)
+    text = d.text(prod=False, shapes=False, inputs=True)
     assert "  ∂J/∂W = Σ_{o=1}^{O} (∂J/∂Y_o) H_oᵀ\n" in text
     assert "    ∂J/∂K_{o,c} = (∂J/∂A_o) X_cᵀ\n" in text
     memory = d.memory().text()
@@ -151,13 +154,13 @@ def test_a_family_of_two_indices_is_typed_for_general_indices():
 
 
 def test_the_backward_steps_are_the_lecture_notes():
-    text = _general().text(prod=False, shapes=False)
+    text = _general().text(prod=False, shapes=False, inputs=True)
     backward = text.split("Backward")[1].split("Gradients")[0]
     assert "  for o = O, …, 1, c = C, …, 1:\n" \
            "    ∂J/∂K_{o,c} = (∂J/∂Y_o ⊙ (1 - Y_o^⊙2)) X_cᵀ\n" in backward
     assert "  for c = C, …, 1:\n    ∂J/∂X_c = Σ_{o=1}^{O} K_{o,c}ᵀ (∂J/∂Y_o ⊙ (1 - Y_o^⊙2))\n" \
         in backward
-    gradients = text.split("Gradients of the params")[1]
+    gradients = text.split("Gradients")[1]
     assert "∂J/∂K_{o,c} = (∂J/∂Y_o ⊙ (1 - Y_o^⊙2)) X_cᵀ,  o = 1, …, O,  c = 1, …, C" \
         in gradients
     tex = _general().latex()
@@ -180,9 +183,9 @@ def test_the_general_derivation_is_the_written_out_one(lengths):
 @pytest.mark.parametrize("lengths", SIZES, ids=lambda s: f"O{s['O']}C{s['C']}")
 def test_the_printed_general_formulas_read_back(lengths):
     d = _general()
-    report = d.prove_printed(lengths)
+    report = d.prove_printed(lengths, notation=EVERY_STEP)
     assert report.ok, str(report.failures)
-    assert report.counts == {"text": 8, "LaTeX": 8, "Markdown": 8}
+    assert report.counts == {"text": 9, "LaTeX": 9, "Markdown": 9}  # ∂J/∂X_c listed too
     assert sbp.derive_hvp(d).prove_printed(lengths).ok
 
 
@@ -193,7 +196,7 @@ def test_the_printed_general_formulas_read_back(lengths):
 ])
 def test_a_wrong_index_in_print_fails_the_read_back(wrong, right):
     d = _general()
-    text = d.text()
+    text = d.text(inputs=True)
     assert right in text
     report = prove_printed_loops(d, {"O": 2, "C": 3},
                                  documents={"text": (text.replace(right, wrong, 1), False)})
@@ -291,10 +294,10 @@ objective J
 def test_a_sum_over_the_first_index_inside_a_loop_over_the_second(lengths):
     model = sbp.parse(TRANSPOSED)
     d = sbp.derive(model)
-    text = d.text(prod=False, shapes=False)
+    text = d.text(prod=False, shapes=False, inputs=True)
     assert "J = (Σ_{c=1}^{C} sum(G_c)) + Σ_{o=1}^{O} Σ_{c=1}^{C} ‖K_{o,c}‖²" in text
     assert "∂J/∂Y_o = Σ_{c=1}^{C} K_{o,c} (∂J/∂G_c ⊙ (1 - G_c^⊙2))" in text
-    assert d.prove(lengths).ok and d.prove_printed(lengths).ok
+    assert d.prove(lengths).ok and d.prove_printed(lengths, notation=EVERY_STEP).ok
     flat = model.unrolled(lengths)
     values = random_arrays(flat, default_dims(flat), seed=2)
     J_torch, g_torch = torch_value_and_grad(flat, values, [n for n in flat.variables
