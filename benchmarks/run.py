@@ -47,6 +47,11 @@ It measures, in one run, and prints a table with PASS/MISS against targets:
    derived once for every length (target <= 1 s), beside the same models
    written out at T (or L) = 4, 16 and 64, whose cost grows with the length.
 
+8. A LeNet-style layer (28 x 28 images, a 5 x 5 kernel, ReLU, 2 x 2 max pooling, batch
+   64, float64): the generated value-and-gradients against PyTorch autograd on the CPU
+   (target <= 2.0) and against a hand-written NumPy im2col backward; one channel, the
+   batch as 64 calls (see ``benchmarks/convolution.py``).  ``--conv-only`` runs it alone.
+
 Every timing is the median of several repeats after a warm-up, with
 ``time.perf_counter``; SymPy's cache is cleared before each symbolic repeat so
 that each costs what it costs in a fresh session.  Runtime is judged only by
@@ -511,6 +516,11 @@ def bench_every_example(threads):
             set_blas_threads(before)
 
 
+def bench_convolution(threads):
+    from convolution import bench  # benchmarks/convolution.py, beside this script
+    return bench(row, note, interleaved, rel)
+
+
 # --------------------------------------------------------------------------- 2. derivation scaling
 
 def derive_and_latex(model):
@@ -804,6 +814,9 @@ def main():
                              "generated statement (1), cProfile (2, 4)")
     parser.add_argument("--examples-only", action="store_true",
                         help="run section 6 alone (every example against PyTorch and by hand)")
+    parser.add_argument("--conv-only", action="store_true",
+                        help="run section 8 alone (a convolutional layer against PyTorch and "
+                             "by hand)")
     args = parser.parse_args()
 
     threads, source = blas_threads()
@@ -813,6 +826,8 @@ def main():
           f"load average {load_average()}")
 
     times = None
+    if args.conv_only:
+        args.examples_only = True
     if not args.examples_only:
         section("1. Runtime: value and gradients, 4-layer tanh MLP, float64", bench_runtime,
                 threads)
@@ -822,11 +837,14 @@ def main():
     if not args.examples_only:
         section("5. Runtime: value and gradients, tanh RNN with loops kept, float64", bench_rnn,
                 threads)
-    section("6. Runtime: every example, large and small, against PyTorch and by hand",
-            bench_every_example, threads)
+    if not args.conv_only:
+        section("6. Runtime: every example, large and small, against PyTorch and by hand",
+                bench_every_example, threads)
     if not args.examples_only:
         section("7. Derivation + LaTeX of models with loops: once, for every length",
                 bench_derived_once)
+    section("8. Runtime: a LeNet-style convolutional layer, batch 64, float64",
+            bench_convolution, threads)
 
     widths = [max(len(str(r[i])) for r in ROWS + [("section", "measurement", "value", "target",
                                                      "status")]) for i in range(5)]
