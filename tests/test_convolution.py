@@ -42,7 +42,7 @@ POOLS = {
     "maxpool2d 3": ("matrix(6, 3)", "maxpool2d(X, 3)"),
     "avgpool2d 2": ("matrix(4, 2)", "avgpool2d(X, 2)"),
     "avgpool2d symbolic": ("matrix(2*n, 2*m)", "avgpool2d(X, k=2)"),
-    "conv, relu, pool": ("matrix(8, 8)", "maxpool2d(relu(conv2d(X, K)), 3)"),
+    "conv, relu, pool": ("matrix(6, 6)", "maxpool2d(relu(conv2d(X, K)), 2)"),
 }
 
 
@@ -122,7 +122,7 @@ def test_pytorch_hvp(case):
 
 
 @pytest.mark.parametrize("case", ["conv2d stride 2, pad 1", "conv1d stride 2, pad 1",
-                                  "maxpool2d 2", "conv, relu, pool"])
+                                  "maxpool2d 2"])
 def test_hvp_entry_by_entry(case):
     report = verify_hvp(_model(case), dims=SMALL, prove=False)
     assert report.ok, str(report)
