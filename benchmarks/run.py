@@ -53,6 +53,10 @@ It measures, in one run, and prints a table with PASS/MISS against targets:
    only imports SymPy and NetworkX, the floor of any command that derives.
    Targets: --version and --help <= 0.15 s, derive <= 0.5 s of CPU.
    ``--startup-only`` runs this section alone.
+9. A LeNet-style layer (28 x 28 images, a 5 x 5 kernel, ReLU, 2 x 2 max pooling, batch
+   64, float64): the generated value-and-gradients against PyTorch autograd on the CPU
+   (target <= 2.0) and against a hand-written NumPy im2col backward; one channel, the
+   batch as 64 calls (see ``benchmarks/convolution.py``).  ``--conv-only`` runs it alone.
 
 Every timing is the median of several repeats after a warm-up, with
 ``time.perf_counter``; SymPy's cache is cleared before each symbolic repeat so
@@ -518,6 +522,11 @@ def bench_every_example(threads):
             set_blas_threads(before)
 
 
+def bench_convolution(threads):
+    from convolution import bench  # benchmarks/convolution.py, beside this script
+    return bench(row, note, interleaved, rel)
+
+
 # --------------------------------------------------------------------------- 2. derivation scaling
 
 def derive_and_latex(model):
@@ -854,6 +863,9 @@ def main():
                         help="run section 6 alone (every example against PyTorch and by hand)")
     parser.add_argument("--startup-only", action="store_true",
                         help="run section 8 alone (whole-process times of the command line)")
+    parser.add_argument("--conv-only", action="store_true",
+                        help="run section 9 alone (a convolutional layer against PyTorch and "
+                             "by hand)")
     args = parser.parse_args()
 
     threads, source = blas_threads()
@@ -863,24 +875,28 @@ def main():
           f"load average {load_average()}")
 
     times = None
+    only = args.startup_only or args.conv_only
     if args.startup_only:
         section("8. Start-up: whole-process times of the command line", bench_startup)
-    elif not args.examples_only:
+    elif not (args.examples_only or only):
         section("1. Runtime: value and gradients, 4-layer tanh MLP, float64", bench_runtime,
                 threads)
         times = section("2. Derivation + LaTeX of deep MLPs", bench_derivation)
         section("3. Expression size, width-3 tanh chain", bench_size)
         section("4. Code generation: lambdify of a 64-layer MLP", bench_lambdify)
-    if not (args.examples_only or args.startup_only):
+    if not (args.examples_only or only):
         section("5. Runtime: value and gradients, tanh RNN with loops kept, float64", bench_rnn,
                 threads)
-    if not args.startup_only:
+    if not only:
         section("6. Runtime: every example, large and small, against PyTorch and by hand",
                 bench_every_example, threads)
-    if not (args.examples_only or args.startup_only):
+    if not (args.examples_only or only):
         section("7. Derivation + LaTeX of models with loops: once, for every length",
                 bench_derived_once)
         section("8. Start-up: whole-process times of the command line", bench_startup)
+    if args.conv_only or not (args.examples_only or only):
+        section("9. Runtime: a LeNet-style convolutional layer, batch 64, float64",
+                bench_convolution, threads)
 
     widths = [max(len(str(r[i])) for r in ROWS + [("section", "measurement", "value", "target",
                                                      "status")]) for i in range(5)]

@@ -115,6 +115,13 @@ def _torch_ops(torch, sizes=None):
         "inv": lambda s, a: torch.linalg.inv(a),
         "det": lambda s, a: torch.linalg.det(a),
         "logdet": lambda s, a: _positive_logdet(torch, a),
+        # a vector is an n x 1 column here: conv1d reads it as one channel of length n
+        "conv1d": lambda s, x, k: F.conv1d(x.T[None], k.T[None], stride=s.param[0],
+                                           padding=s.param[1])[0].T,
+        "conv2d": lambda s, x, k: F.conv2d(x[None, None], k[None, None], stride=s.param[0],
+                                           padding=s.param[1])[0, 0],
+        "maxpool2d": lambda s, x: F.max_pool2d(x[None, None], s.param[0])[0, 0],
+        "avgpool2d": lambda s, x: F.avg_pool2d(x[None, None], s.param[0])[0, 0],
     })
 
 

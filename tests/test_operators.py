@@ -184,6 +184,13 @@ ROWS = {
     "logdet": ("logdet(X + Q - Q.T)", "scalar"),
     "logdet spd": ("logdet(X)", "scalar"),
     "trace of A X^-1 B (Cookbook)": ("trace(P.T @ inv(X + Q - Q.T) @ P)", "scalar"),
+    # inputs built to be larger than their kernels at every size
+    "conv1d": ("conv1d(vcat(v, s), w)", "vector(m + n + 1)"),
+    "conv2d": ("conv2d(hcat(Z, Z), S)", "matrix(m + n + 1, n + 1)"),
+    "conv2d padded": ("conv2d(Z, S * S, pad=1)", "matrix(m + n + 3, 3)"),
+    # four blocks of other values: no two entries of a window are equal
+    "maxpool2d": ("maxpool2d(hcat(vcat(A, B), vcat(tanh(B), tanh(A))), 2)", "matrix(m, n)"),
+    "avgpool2d": ("avgpool2d(hcat(vcat(A, B), vcat(B, A)), 2)", "matrix(m, n)"),
 }
 # a new scalar function is tested where it is defined: on A, or on square(A) + 1 if positive
 for _row in called():

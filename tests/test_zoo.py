@@ -33,6 +33,8 @@ VERIFY_DIMS = {
     # softmax over rows of Q K^T: every dim 2 takes ~75 s of sympy.simplify;
     # n = 2 keeps a real row-wise softmax, d = 1 keeps it to ~3 s.
     "self_attention": {"n": 2, "d": 1, "k": 2},
+    # a 4 x 6 image through a 3 x 3 kernel and 2 x 2 pooling: ~15 s
+    "conv2d_pool": {"h": 1, "w": 2, "q": 2},
 }
 
 def _load(path, bound=True):

@@ -35,6 +35,7 @@ from . import syntax as ast
 from .spelling import default_latex, unicode_name
 from .dim_arithmetic import is_compound, size_polynomial
 from .exponents import EXPONENT, exponent_symbol, folded_exponent
+from .options import call_options, takes
 
 __all__ = ["Model", "Variable", "Function", "Assignment", "Node", "Ref", "Literal", "walk"]
 
@@ -466,9 +467,10 @@ class _Checker:
     def _operands(self, e):
         """The sub-expressions to type before `e`; problems with `e` itself come first."""
         if isinstance(e, ast.Call):
-            if self._function(e).name == "eye":
+            op = self._function(e)
+            if op.name == "eye":
                 return []  # its argument is a dim, not a value
-            return list(e.args)
+            return list(e.args[:op.arity])  # after them, whole-number options
         if isinstance(e, ast.Binary):
             if e.op == "^":
                 self._exponent(e.right)
@@ -488,7 +490,8 @@ class _Checker:
         if isinstance(e, ast.Slice):
             return self._slice(e)
         if isinstance(e, ast.Call):
-            node = self._apply(self._function(e), args, e.line, e.col)
+            op = self._function(e)
+            node = self._apply(op, args, e.line, e.col, call_options(e, op))
             for i in node.op.constants:
                 self._constant(e.args[i], node.args[i], e.func)
             func = self.functions.get(e.func)
@@ -621,8 +624,9 @@ class _Checker:
                 raise ModelError(f"'{name}' is a variable, not a function", e.line, e.col)
             known = list(FUNCTIONS) + list(self.functions)
             raise ModelError(f"unknown function '{name}'{_suggest(name, known)}", e.line, e.col)
-        if len(e.args) != op.arity and not (op.name == "eye" and len(e.args) == 1):
-            counts = sorted({op.arity} | {k for n, k in OVERLOADS if n == name})
+        if not takes(op, len(e.args)) and not (op.name == "eye" and len(e.args) == 1):
+            counts = sorted({op.arity, op.arity + len(op.options)}
+                            | {k for n, k in OVERLOADS if n == name})
             told = " or ".join(map(str, counts))
             plural = "s" if counts != [1] else ""
             raise ModelError(f"{name} takes {told} argument{plural}, not {len(e.args)}",

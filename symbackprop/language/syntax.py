@@ -54,7 +54,7 @@ from .tokens import literal_value as _literal_value
 from .tokens import tokens as _tokens
 
 __all__ = [
-    "parse_statements", "Num", "Name", "Call", "Binary", "Unary", "Transpose",
+    "parse_statements", "Num", "Name", "Call", "Keyword", "Binary", "Unary", "Transpose",
     "TypeSpec", "Dim", "Decl", "Func", "Assign", "Objective", "KEYWORDS", "Member", "Range",
     "Slice", "For", "Reduce", "REDUCTIONS",
 ]
@@ -102,8 +102,20 @@ class Name:
 
 @dataclass(frozen=True)
 class Call:
+    """``f(a, b)``; `keywords` the arguments given by name, ``stride=2``, as
+    :class:`Keyword` records."""
     func: str
     args: tuple
+    line: int
+    col: int
+    keywords: tuple = ()
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """``NAME=EXPR`` inside a call's brackets, after its other arguments."""
+    name: str
+    value: object
     line: int
     col: int
 
@@ -626,10 +638,10 @@ class _Parser:
     def call(self, tok):
         """``f(a, b)``, or ``sum(EXPR for VAR in A..B)``, from the '('."""
         opening = self.advance()
-        args = []
+        args, keywords = [], []
         if not self.at("OP", ")"):
-            args.append(self.expr())
-            if self.at("NAME", "for"):
+            self.argument(args, keywords)
+            if self.at("NAME", "for") and not keywords:
                 if tok.text not in REDUCTIONS:
                     raise self.error(f"'for' inside a call adds members over an index, in "
                                      f"{' or '.join(REDUCTIONS)} only, not in {tok.text}")
@@ -639,9 +651,25 @@ class _Parser:
                 return Reduce(tok.text, args[0], var.text, range_, tok.line, tok.col)
             while self.at("OP", ","):
                 self.advance()
-                args.append(self.expr())
+                self.argument(args, keywords)
         self.close(opening, "the call")
-        return Call(tok.text, tuple(args), tok.line, tok.col)
+        return Call(tok.text, tuple(args), tok.line, tok.col, tuple(keywords))
+
+    def argument(self, args, keywords):
+        """One argument of a call: ``NAME=EXPR`` to `keywords`, else an expression to `args`
+        (after which no argument is given by position)."""
+        tok, following = self.tok, self.toks[self.i + 1]
+        if tok.kind == "NAME" and following.kind == "OP" and following.text == "=":
+            if any(k.name == tok.text for k in keywords):
+                raise self.error(f"the argument '{tok.text}' is given twice", tok)
+            self.advance()
+            self.advance()
+            keywords.append(Keyword(tok.text, self.expr(), tok.line, tok.col))
+            return
+        if keywords:
+            raise self.error("an argument given by position after one given by name "
+                             f"('{keywords[-1].name}='): give the positional ones first", tok)
+        args.append(self.expr())
 
 
 def parse_statements(source):

@@ -78,6 +78,11 @@ class Operator:
     constants : tuple of int
         The operands that must be constants, consts and numbers (leaky_relu's
         slope): the model checker refuses others, and their rules are never asked.
+    options : tuple of (str, int or None, int)
+        Whole numbers written in the call after the operands, in this order or by name
+        (``conv2d(X, K, stride=2, pad=1)``, ``maxpool2d(X, 2)``): each its name, its
+        default (None: required) and its least value.  Their values, in this order, are
+        the site's ``param``.
     """
 
     name: str
@@ -92,10 +97,11 @@ class Operator:
     label_text: str = None
     label_latex: str = None
     constants: tuple = ()
+    options: tuple = ()
 
 
 def entry(name, written, arity, shape_rule, forward, *rules, doc="", label=None,
-          elementwise=False, constants=()):
+          elementwise=False, constants=(), options=()):
     r"""An entry; its figure label, (text, LaTeX), is its name as a word unless given.
 
     Examples
@@ -107,7 +113,8 @@ def entry(name, written, arity, shape_rule, forward, *rules, doc="", label=None,
     """
     text, latex = label or (name, operator_latex(name))
     return Operator(name, written, arity, shape_rule, forward, tuple(rules), elementwise,
-                    doc=doc, label_text=text, label_latex=latex, constants=tuple(constants))
+                    doc=doc, label_text=text, label_latex=latex, constants=tuple(constants),
+                    options=tuple(options))
 
 
 # --- shape rules that several families use -------------------------------------------

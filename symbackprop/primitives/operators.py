@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from . import blocks
+from . import blocks, convolution
 from . import expressions as ex
 from . import functions
 from . import linear_algebra
@@ -525,7 +525,8 @@ def _entrywise(row):
 
 
 for _op_entry in (_OPERATORS + reductions.OPERATORS + piecewise.OPERATORS
-                  + linear_algebra.OPERATORS + blocks.OPERATORS):
+                  + linear_algebra.OPERATORS + blocks.OPERATORS
+                  + convolution.OPERATORS):
     register(_op_entry)
 for _row in functions.called():  # already in the table: only their operators are new
     register(_entrywise(_row))

@@ -21,6 +21,7 @@ from ..language.spelling import default_latex, unicode_name
 from ..primitives import matrix_functions as mf
 from ..primitives.shapes import vector
 from ..primitives.pieces import normal_cdf, normal_pdf
+from .windows import window_notes
 
 __all__ = ["Notation", "display_names", "hvp_display_names", "adjoint_name", "shape_latex",
            "shape_text", "normal_spellings", "notation_notes"]
@@ -294,7 +295,7 @@ def notation_notes(exprs, show, latex):
         notes.append("The indicator of where an extreme is, such as 1 where X reaches max(X), "
                      "splits the adjoint evenly among tied entries (as torch.amax and "
                      "torch.amin): at a tie of k entries it is 1/k.")
-    return notes
+    return notes + window_notes(used, latex)
 #: How a declared domain is stated: its set in text and in LaTeX (None: the reals), and
 #: what it says of the entries, of each row of a matrix (one-hot, simplex) or of the matrix.
 _DOMAINS = {

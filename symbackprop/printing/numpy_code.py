@@ -48,6 +48,7 @@ from ..primitives.shapes import solved_sizes
 from .names import display_names, hvp_display_names
 from .numpy_printer import NumPyPrinter
 from .printers import TextPrinter
+from .windows import HELPERS as _WINDOW_HELPERS
 
 __all__ = ["NumPyPrinter", "generate_source", "generate_hvp_source", "code_names",
            "hvp_code_names"]
@@ -102,8 +103,11 @@ def _normal_cdf(x):
 """,
 ]
 
+HELPERS += _WINDOW_HELPERS
+
 _RESERVED = {"np", "_softmax", "_log_softmax", "_logsumexp", "_sigmoid", "_normal_cdf",
-             "_huber", "objective", "value_and_grad"}
+             "_huber", "objective", "value_and_grad", "_correlate", "_pad", "_dilate",
+             "_maxpool", "_avgpool", "_upsample", "_maxpool_mask"}
 
 
 # l, O and I read as 1 and 0 in many fonts (pycodestyle's E741): written l_, O_, I_ in code

@@ -30,6 +30,7 @@ from ..primitives import expressions as ex
 from ..primitives.functions import TABLE
 from ..primitives.matrix_functions import Norm
 from .blocks import BlockNumPy
+from .windows import WindowNumPy
 from .matrix_chains import chain_order
 
 __all__ = ["NumPyPrinter"]
@@ -39,7 +40,7 @@ __all__ = ["NumPyPrinter"]
 _SUM, _PRODUCT, _NEGATION, _POWER, _ATOM = range(5)
 
 
-class NumPyPrinter(BlockNumPy, Printer):
+class NumPyPrinter(BlockNumPy, WindowNumPy, Printer):
     """Print the derivation's expressions as NumPy, in the column layout.
 
     Parentheses appear only where Python's precedence needs them (and around a

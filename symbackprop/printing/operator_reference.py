@@ -76,6 +76,12 @@ OPERATOR_CASES = {
     "logdet": [("X: matrix(n, n)",), ("S: matrix(n, n) spd", "z = logdet(S)")],
     "vcat": [("a: vector(m)", "b: vector(n)"), ("A: matrix(m, n)", "B: matrix(k, n)")],
     "hcat": [("A: matrix(m, n)", "B: matrix(m, k)")],
+    "conv1d": [("x: vector(n)", "w: vector(k)")],
+    "conv2d": [("X: matrix(m, n)", "K: matrix(k, k)"),
+               ("X: matrix(2*m + 1, 2*n + 1)", "K: matrix(3, 3)",
+                "z = conv2d(X, K, stride=2, pad=1)")],
+    "maxpool2d": [("X: matrix(2*m, 2*n)", "z = maxpool2d(X, 2)")],
+    "avgpool2d": [("X: matrix(2*m, 2*n)", "z = avgpool2d(X, 2)")],
     "slice": [("x: vector(m + n)", "z = x[m+1..m+n]"), ("A: matrix(m + k, n)", "z = A[1..m, :]"),
               ("A: matrix(m, n + k)", "z = A[:, n+1..n+k]")],
 }
@@ -100,6 +106,7 @@ GROUPS = [
     ("Losses", ["squared_error", "mse", "cross_entropy", "huber"]),
     ("Linear algebra", ["eye", "diag", "diag_part", "inv", "det", "logdet"]),
     ("Blocks", ["vcat", "hcat", "slice"]),
+    ("Convolution and pooling", ["conv1d", "conv2d", "maxpool2d", "avgpool2d"]),
 ]
 
 

@@ -29,11 +29,11 @@ from ..primitives.linear_algebra import LogDet
 from ..primitives.functions import TABLE, operator_latex
 from ..primitives.reductions import unfixed_ones
 from .indicators import LatexIndicators, TextIndicators, comparison
-from .inverses import ACCENTS as _ACCENTS
-from .inverses import LatexInverses, TextInverses
+from .inverses import ACCENTS as _ACCENTS, LatexInverses, TextInverses
 from ..primitives.blocks import Stack
 from .blocks import BlockLatex, BlockText
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
+from .windows import WindowLatex, WindowText
 
 __all__ = ["TextPrinter", "MatrixLatexPrinter"]
 
@@ -300,7 +300,7 @@ def _inline_quotient(text):
     return False
 
 
-class TextPrinter(BlockText, _Common, TextIndicators, TextInverses, StrPrinter):
+class TextPrinter(BlockText, WindowText, _Common, TextIndicators, TextInverses, StrPrinter):
     """Unicode text: ``(∂J/∂o) hᵀ + λ W2``, ``∂J/∂h ⊙ φ'(z)``."""
 
     bracket_adjoints = True  # ∂J/∂o hᵀ would read as ∂J/∂(o hᵀ)
@@ -486,7 +486,7 @@ def _applied(name, args):
     return f"{name}{{\\left({args}\\right)}}"
 
 
-class MatrixLatexPrinter(BlockLatex, _Common, LatexIndicators, LatexInverses,
+class MatrixLatexPrinter(BlockLatex, WindowLatex, _Common, LatexIndicators, LatexInverses,
                          LatexPrinter):
     """LaTeX in the textbook's notation: bold matrices, ``^\\top``, ``\\odot``, ``\\phi'``."""
 

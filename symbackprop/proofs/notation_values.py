@@ -15,6 +15,7 @@ import itertools
 import numpy as np
 
 from ..primitives.functions import spelled
+from . import window_values
 
 __all__ = ["ReadError", "TOO_MANY", "BUILTINS", "builtin", "is_scalar", "add", "divide", "norm",
            "scalar_power", "entrywise_power", "superscript_power", "inverse", "combine",
@@ -180,6 +181,7 @@ BUILTINS = {
     "min_rows": lambda x: np.min(x, axis=1, keepdims=True),
     "max_cols": lambda x: np.max(x, axis=0, keepdims=True).T,
     "min_cols": lambda x: np.min(x, axis=0, keepdims=True).T,
+    **window_values.FUNCTIONS,
 }
 
 
@@ -233,15 +235,27 @@ def _bracketing(ops, strength):
     """The tree of a chain under one convention: nested (op, left, right) of operand indices."""
     operands = list(range(len(ops) + 1))
     operators = list(ops)
-    for level in sorted(set(strength[o] for o in ops), reverse=True):
+    for level in sorted(set(_strength(strength, o) for o in ops), reverse=True):
         i = 0
         while i < len(operators):
-            if strength[operators[i]] == level:  # left to right within a level
+            if _strength(strength, operators[i]) == level:  # left to right within a level
                 operands[i:i + 2] = [(operators[i], operands[i], operands[i + 1])]
                 del operators[i]
             else:
                 i += 1
     return operands[0]
+
+
+def _strength(strength, op):
+    """How tightly `op` binds under a convention: ⋆ (with its stride, "⋆2") as a product."""
+    return strength["juxt"] if op.startswith("⋆") else strength[op]
+
+
+def _binary(op):
+    if op.startswith("⋆"):
+        stride = int(op[1:] or 1)
+        return lambda a, k: window_values.correlate(a, k, stride)
+    return _BINARY[op]
 
 
 def readings(operands, ops):
@@ -253,7 +267,7 @@ def readings(operands, ops):
         Each factor's readings.
     ops : list of str
         The operators between them: ``"juxt"`` (a product written by juxtaposition),
-        ``"⊙"`` or ``"/"``.
+        ``"⊙"``, ``"/"``, or ``"⋆"`` and its stride (``"⋆2"``), a cross-correlation.
 
     Examples
     --------
@@ -281,7 +295,7 @@ def _evaluate(tree, operands):
     if isinstance(tree, int):
         return operands[tree]
     op, left, right = tree
-    return combine(_BINARY[op], _evaluate(left, operands), _evaluate(right, operands))
+    return combine(_binary(op), _evaluate(left, operands), _evaluate(right, operands))
 
 
 def builtin(name):

@@ -426,9 +426,10 @@ def printed_vocabulary(subject, latex, notation, evaluator, binding, sizes):
                 add(printer._partial(who, arg), Value(value))
                 for along in plain:
                     add(*_second_partial(printer, who, call, slot, along, args, binding))
-    lengths = set(sizes.values()) | {int(k.xreplace(sizes))  # sizes d + h, 4 h too
+    lengths = set(sizes.values()) | {int(k.xreplace(sizes))  # sizes d + h, 4 h, 24 too
                                      for v in model.variables.values()
-                                     for k in (v.shape.rows, v.shape.cols) if not k.is_Atom}
+                                     for k in (v.shape.rows, v.shape.cols)
+                                     if not k.is_Atom or (k.is_Integer and k > 1)}
     return Vocabulary(words, sizes=tuple(sorted(lengths)), latex=latex)
 
 

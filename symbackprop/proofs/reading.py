@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..primitives.functions import arity, latex_macros, text_names
+from . import window_values
 from .block_reading import block_matrix, sliced
 from .notation_values import (  # part of what this module offers
     TOO_MANY,
@@ -146,9 +147,11 @@ class Token:
 
 
 _TEXT_OPERATORS = ["⁻ᵀ", "^⊙", "(", ")", "[", "]", ",", "+", "-", "⊙", "/", "ᵀ", "^", "‖", "𝟏",
-                   "𝟙", ">", "<", "≤", "≥", "'", "∂²", "∂", "·", "⁽", "⁾", "I", "..", ";", ":"]
+                   "𝟙", ">", "<", "≤", "≥", "'", "∂²", "∂", "·", "⁽", "⁾", "I", "..", ";", ":",
+                   "⋆"]
 _TEXT_FUNCTIONS = ["log_softmax", "logsumexp", "softmax", "sum", "tr", "max_rows", "min_rows",
-                   "max_cols", "min_cols", "det", "log det", "diag"]  # with the table's
+                   "max_cols", "min_cols", "det", "log det", "diag",
+                   *window_values.FUNCTIONS]  # with the table's
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # not \\d: 𝟏 and 𝟙 are Unicode digits
 
 _LATEX_FIXED = [
@@ -160,7 +163,7 @@ _LATEX_FIXED = [
     (r"\bigl(", "("), (r"\bigr)", ")"), (r"\Bigl\|", "‖"), (r"\Bigr\|_F", "‖"),
     (r"\Bigr\|", "‖"), (r"\Bigl[", "["), (r"\Bigr]", "]"), (r"\Bigl|", "|"),
     (r"\Bigr|", "|"), (r"\left|", "|"), (r"\right|", "|"),
-    (r"\odot", "⊙"), (r"^\top", "ᵀ"), (r"^{T}", "ᵀ"), (r"^{\mathsf{T}}", "ᵀ"),
+    (r"\odot", "⊙"), (r"\star", "⋆"), (r"^\top", "ᵀ"), (r"^{T}", "ᵀ"), (r"^{\mathsf{T}}", "ᵀ"),
     (r"\mathbf{1}", "𝟏"), (r"\mathbb{I}", "𝟙"), (r"\mathbf{I}", "I"), (r"\cdot", "·"),
     (r"\frac", "frac"), (r"\sqrt", "sqrt"), (r"\partial", "∂"), ("^{", "^{"), ("{", "{"),
     ("}", "}"), ("(", "("), (")", ")"), ("[", "["), ("]", "]"), (",", ","), ("+", "+"),
@@ -170,7 +173,7 @@ _LATEX_FIXED = [
 _LATEX_DETERMINANTS = {r"\log\det": "log det", r"\det": "det"}
 # spaces only: a line break or an & left inside a group must fail to read
 _LATEX_SPACE = re.compile(r"(\s|\\,|\\;|\\quad|\\qquad|\\!|\\displaystyle)+")
-_OPERATORNAME = re.compile(r"\\operatorname\{([A-Za-z_\\]+)\}")
+_OPERATORNAME = re.compile(r"\\operatorname\{([A-Za-z0-9_\\]+)\}")
 
 
 def _scan(text, rules, width):
@@ -360,6 +363,10 @@ class Parser:
                     op = "juxt" if self.t[p].text == "·" else self.t[p].text
                     for f, q in self.factor(p + 1, True):
                         longer.append((operands + [f], ops + [op], q))
+                elif self._is(p, "⋆"):  # A ⋆ K, A ⋆₂ K, A \star_{2} K
+                    op, start = self._star(p)
+                    for f, q in self.factor(start):
+                        longer.append((operands + [f], ops + [op], q))
                 elif self._starts_factor(p):
                     for f, q in self.factor(p):
                         longer.append((operands + [f], ops + ["juxt"], q))
@@ -367,6 +374,15 @@ class Parser:
                 done.append((operands, ops, p))  # ‖‖z‖ W‖: the inner chain stops before ‖
             chains = grown
         return _merged([(readings(operands, ops), p) for operands, ops, p in done])
+
+    def _star(self, pos):
+        """The operator ⋆ at `pos` with its stride, ("⋆2", next position); "⋆" for 1."""
+        if self.t[pos + 1].kind == "sub":
+            return f"⋆{self.t[pos + 1].value}", pos + 2
+        if self._is(pos + 1, "_") and self._is(pos + 2, "{") and self.t[pos + 3].kind == "num" \
+                and self._is(pos + 4, "}"):
+            return f"⋆{int(self.t[pos + 3].value)}", pos + 5
+        return "⋆", pos + 1
 
     def _starts_factor(self, pos):
         tok = self.t[pos]
@@ -443,7 +459,8 @@ class Parser:
         if tok.kind == "name":
             return self._name(pos)
         if tok.kind == "func":
-            return self._call(builtin(tok.text), tok.text, pos + 1, many=arity(tok.text) > 1)
+            many = arity(tok.text) > 1 or tok.text in window_values.MANY
+            return self._call(builtin(tok.text), tok.text, pos + 1, many=many)
         if tok.kind != "op":
             return self.other_primary(pos)
         if tok.text == "(":
