@@ -1,7 +1,7 @@
 """The statements of the model language's syntax tree: declarations, loops, assignments.
 
-:mod:`symbackprop.language.syntax` parses text into them (and into the
-expressions they hold, which it defines); it offers these under its own name too.
+:mod:`symbackprop.language.syntax` parses text into them (and into the expressions they
+hold, :mod:`symbackprop.language.expression_nodes`); it offers both under its own name too.
 """
 
 from __future__ import annotations

@@ -27,7 +27,9 @@ Families of values are indexed by integers, and loops define them::
 A loop's body is the indented block after ``for VAR in A..B:``; ``sum`` and
 ``mean`` of ``EXPR for VAR in A..B`` add the members over an index.
 
-This module turns text into the dataclasses below with a hand-written
+This module turns text into the dataclasses of
+:mod:`symbackprop.language.expression_nodes` and :mod:`symbackprop.language.statements`
+with a hand-written
 tokenizer and a recursive-descent parser.  The text is only ever read: no part
 of it reaches ``eval``, ``exec`` or SymPy's string parsers.  Limits on size and
 nesting turn pathological input into a :class:`~symbackprop.errors.ModelError`
@@ -42,11 +44,11 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
-from fractions import Fraction
 
 from ..errors import ModelError
 from .spelling import unsafe_part
+from .expression_nodes import (Binary, Call, Keyword, Member, Name, Num, Range, Reduce, Slice,
+                               Transpose, Unary)
 from .statements import Assign, Decl, Dim, For, Func, Objective, TypeSpec
 from .tokens import MAX_NUMBER_DIGITS
 from .tokens import describe as _describe
@@ -80,107 +82,6 @@ DOMAINS = {"positive": "entries > 0", "unit": "entries in the open interval (0, 
            "simplex": "a vector, or each row of a matrix, has entries >= 0 summing to 1",
            "symmetric": "a square matrix equal to its transpose",
            "spd": "a symmetric positive definite matrix"}
-
-
-# --- syntax tree -------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Num:
-    """A numeric literal, kept exact."""
-    value: Fraction
-    text: str
-    line: int
-    col: int
-
-
-@dataclass(frozen=True)
-class Name:
-    id: str
-    line: int
-    col: int
-
-
-@dataclass(frozen=True)
-class Call:
-    """``f(a, b)``; `keywords` the arguments given by name, ``stride=2``, as
-    :class:`Keyword` records."""
-    func: str
-    args: tuple
-    line: int
-    col: int
-    keywords: tuple = ()
-
-
-@dataclass(frozen=True)
-class Keyword:
-    """``NAME=EXPR`` inside a call's brackets, after its other arguments."""
-    name: str
-    value: object
-    line: int
-    col: int
-
-
-@dataclass(frozen=True)
-class Binary:
-    op: str          # one of + - * / @ ^
-    left: object
-    right: object
-    line: int        # the operator's position
-    col: int
-
-
-@dataclass(frozen=True)
-class Unary:
-    op: str          # "-"
-    operand: object
-    line: int
-    col: int
-
-
-@dataclass(frozen=True)
-class Transpose:
-    operand: object
-    line: int
-    col: int
-
-
-@dataclass(frozen=True)
-class Member:
-    """``NAME[i]`` (or ``NAME[i, j]``): a member of a family, its indices expressions."""
-    name: str
-    indices: tuple
-    line: int
-    col: int
-
-
-@dataclass(frozen=True)
-class Range:
-    """``A..B``: the integers from A to B, both included; the bounds are expressions."""
-    lo: object
-    hi: object
-    line: int
-    col: int
-
-
-@dataclass(frozen=True)
-class Slice:
-    """``NAME[A..B]``, ``NAME[A..B, :]``, ``NAME[:, A..B]``: a contiguous block, 1-based and
-    inclusive; each of `ranges` a :class:`Range` or None for ``:`` (all of that axis)."""
-    name: str
-    ranges: tuple
-    line: int
-    col: int
-
-
-@dataclass(frozen=True)
-class Reduce:
-    """``sum(EXPR for VAR in A..B)`` (or ``mean``)."""
-    func: str
-    body: object
-    var: str
-    range: Range
-    line: int
-    col: int
 
 
 # --- parser ------------------------------------------------------------------

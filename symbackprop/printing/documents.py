@@ -94,7 +94,8 @@ class _Writer:
         if not self.notation.shapes:
             return ""
         shape = self.model.variables[name].shape
-        return f" \\in {shape_latex(shape)}" if self.latex else f"  ∈ {shape_text(shape)}"
+        return (f" \\in {shape_latex(shape, self.print)}" if self.latex else
+                f"  ∈ {shape_text(shape, self.print)}")
 
     def adjoint(self, wrt):
         """dJ/dwrt, from the printed names."""
