@@ -50,6 +50,14 @@ def test_deep_model_agrees_with_finite_differences():
     assert report.ok, str(report)
 
 
+def test_a_64_layer_tanh_model_agrees_with_finite_differences_in_seconds():
+    # Once reported as failing (relative errors near 1e-5), and slow: every one of the
+    # thousands of calls of the finite differences solved the dims from the shapes anew.
+    report = sbp.check(sbp.parse(deep_mlp(64)), dims={"n": 3})
+    assert report.ok, str(report)
+    assert len(report.errors) == 65 and max(report.errors.values()) < 1e-7  # x, W1 ... W64
+
+
 def test_a_long_sum_in_one_assignment():
     text = "dim d\ninput x: vector(d)\nJ = sum(x" + " + x" * 500 + ")\nobjective J\n"
     d = sbp.derive(sbp.parse(text))
