@@ -111,6 +111,31 @@ def test_a_display_name_cannot_carry_a_tag_or_a_control_character(latex):
     assert not _raw_controls(caught.value.render())
 
 
+#: Display names the language accepts, each a construct pdflatex must set as it is.
+ACCEPTED = ["\\mathbf{}", "x^{}", "x'", "x''^2", "x'_1", "^2", "a|b", "\\|", "\\text{}",
+            "\\left(x\\right)", "\\left\\langle x \\right\\rangle", "\\left. x \\right|_{0}",
+            "\\left(\\right.", "{\\left(x\\right)}^2", "(x", "x)", "[x]", "x/", "x!",
+            "\\hat\\hat x", "\\mathbf\\alpha", "\\hat x_1^2", "x^ 2", "x^\\alpha_\\beta",
+            "{x}^2_1", "x_{a}{}_{b}",
+            "\\text{a \\textbf{b}}", "\\text{a\\,b\\ c\\{\\}}", "\\mathrm{\\text{a}}", "x_1'",
+            "\\left(x' \\right)", "\\mathrm{x}^{\\mathrm{y}}_{z}", "\\bar{x}_{\\ast}"]
+
+
+def test_every_accepted_construct_and_command_compiles(tmp_path):
+    # A name the language accepts must never stop the lecturer's document: every construct
+    # above and every command it allows, all in one document.
+    from symbackprop.language.spelling import _TAKING, _TEXT, SAFE_COMMANDS
+    names = list(ACCEPTED)
+    for command in sorted(SAFE_COMMANDS - {"left", "right"}):
+        names.append(f"\\{command}{{x}}" if command in _TAKING | _TEXT else f"x_{{\\{command}}}")
+    assert all(safe_latex(name) for name in names)
+    lines = ["dim n"] + [f'param w{k}: vector(n) as "{name}"' for k, name in enumerate(names)]
+    lines += ["J = " + " + ".join(f"sum(w{k})" for k in range(len(names))), "objective J"]
+    d = sbp.derive(sbp.parse("\n".join(lines) + "\n", "accepted.sbp"))
+    assert "\\left. x \\right|_{0}" in d.latex()
+    compiles(tmp_path, "accepted", d.latex(standalone=True))
+
+
 def test_angle_brackets_are_written_as_commands():
     text = MODEL.replace("vector(n)\nparam", 'vector(n) as "\\langle x \\rangle"\nparam')
     markdown = sbp.derive(sbp.parse(text)).markdown()
