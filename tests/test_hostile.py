@@ -385,6 +385,15 @@ def test_a_huge_literal_size_is_refused_before_the_work(tmp_path, capsys, comman
     assert "--max-entries" in err
 
 
+def test_memory_of_a_huge_literal_size_counts_without_allocating(tmp_path, capsys):
+    # memory only counts elements: 100,000,000 of them answer at once, nothing allocated
+    (tmp_path / "huge.sbp").write_text("param w: vector(99999999)\nJ = sum(w * w)\n"
+                                       "objective J\n", encoding="utf-8")
+    status, out, err = run(capsys, "memory", tmp_path / "huge.sbp")
+    assert status == 0 and err == ""
+    assert "peak, training: 99999999 + 100000000 elements" in out
+
+
 def test_max_entries_is_the_limit_and_can_be_raised(capsys):
     mlp = os.path.join(os.path.dirname(__file__), "..", "examples", "textbook_mlp.sbp")
     status, _, err = run(capsys, "verify", mlp, "--max-entries", "10")
