@@ -417,3 +417,11 @@ def _with_derive(parser, func):
     for action in parser._subparsers._group_actions:
         action.choices["derive"].set_defaults(func=func)
     return parser
+
+
+def test_verify_of_an_entrywise_composition_through_abs_is_proved():
+    # tanh(abs(s)) once reported a false failure: the kink of abs is a branch to compare on
+    text = ("dim n\nparam w: vector(n)\ns = sum(w)\nJ = tanh(abs(s)) + sum(tanh(abs(w)))\n"
+            "objective J\n")
+    report = sbp.verify(sbp.derive(sbp.parse(text)), dims={"n": 2})
+    assert report.ok, str(report)
