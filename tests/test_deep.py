@@ -2,6 +2,7 @@
 
 import sys
 
+import pytest
 import sympy as sp
 
 import symbackprop as sbp
@@ -48,6 +49,14 @@ def test_300_layers_numbers_agree_with_autograd():
 def test_deep_model_agrees_with_finite_differences():
     report = sbp.check(sbp.parse(deep_mlp(12)), dims={"n": 3})
     assert report.ok, str(report)
+
+
+def test_a_64_layer_tanh_model_agrees_with_finite_differences_in_seconds():
+    # Once reported as failing (relative errors near 1e-5), and slow: every one of the
+    # thousands of calls of the finite differences solved the dims from the shapes anew.
+    report = sbp.check(sbp.parse(deep_mlp(64)), dims={"n": 3})
+    assert report.ok, str(report)
+    assert len(report.errors) == 65 and max(report.errors.values()) < 1e-7  # x, W1 ... W64
 
 
 def test_a_long_sum_in_one_assignment():
@@ -146,3 +155,23 @@ def test_a_nested_entrywise_function_prints_in_polynomial_work():
     budget = _calls(_derive_and_print(small)) * (deep // small) ** 3
     calls = _calls(_derive_and_print(deep), budget)
     assert calls <= budget, f"depth {deep} stopped past {budget} calls, cubic in depth {small}'s"
+
+
+def test_a_nested_entrywise_function_40_deep_derives_in_quadratic_work():
+    # Once exponential (time doubled per level: 12 levels took minutes).  The derivative of
+    # 40 nested tanh is a product of 40 factors of up to 40 functions each, so its size, and
+    # the work, grow as the square of the depth: 16 times depth 10's calls for 4 times the depth.
+    budget = _calls(lambda: sbp.derive(sbp.parse(nested_tanh(10)))) * 4 ** 2
+    calls = _calls(lambda: sbp.derive(sbp.parse(nested_tanh(40))), budget)
+    assert calls <= budget, f"depth 40 stopped past {budget} calls, quadratic in depth 10's"
+
+
+def test_a_product_of_2000_factors_derives_in_quadratic_work():
+    # One line of 2000 factors once took minutes (about n^2.5).
+    def product(factors):
+        return "param x: scalar\nJ = " + " * ".join(["x"] * factors) + "\nobjective J\n"
+    derived = []
+    budget = _calls(lambda: sbp.derive(sbp.parse(product(500)))) * 4 ** 2
+    calls = _calls(lambda: derived.append(sbp.derive(sbp.parse(product(2000)))), budget)
+    assert calls <= budget, f"2000 factors stopped past {budget} calls, quadratic in 500's"
+    assert derived[0].lambdify()(x=1.001)[1]["x"] == pytest.approx(2000 * 1.001 ** 1999, rel=1e-12)

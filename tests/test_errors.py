@@ -556,10 +556,11 @@ def test_injection_is_rejected_and_never_run(tmp_path):
     assert not marker.exists()
 
 
-def test_text_in_latex_names_is_never_evaluated(tmp_path):
+def test_text_in_latex_names_is_never_evaluated(tmp_path, monkeypatch):
     """A LaTeX name is free text: accepted, printed, and never run."""
-    marker = tmp_path / "pwned_xyz"
-    payload = f"__import__('os').system('touch {marker}')"
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "pwned"
+    payload = "open('pwned', 'w').write('x')"  # Python, and LaTeX that compiles
     text = (f'dim d\nparam w: vector(d) as "{payload}"\nfunc phi as "{payload}"\n'
             f'J = sum(phi(w)) as "{payload}"\nobjective J\n')
     derivation = sbp.derive(sbp.parse(text))
@@ -675,6 +676,18 @@ def test_a_function_of_arguments_stays_scalar_valued_when_bound():
     ("\\input{/etc/passwd}", "\\input"), ("\\immediate\\write18{touch x}", "\\immediate"),
     ("^^5cinput{x}", "^^"), ("\\def\\x{y}", "\\def"), ("x}{", "an unmatched '}'"),
     ("{x", "an unclosed '{'"), ("a#1", "'#'"), ("$x$", "'$'"), ("50%", "'%'"),
+    ("\\end{document}", "\\end"), ("\\catcode`\\@=11", "\\catcode"),
+    ("\\immediate\\openout5=p.tex", "\\immediate"), ("\\csname input\\endcsname", "\\csname"),
+    ("\\directlua{os.exit()}", "\\directlua"), ("\\mathrm{\\input{x}}", "\\input"),
+    # accepted commands put where pdflatex stops at them
+    ("x^", "^ without its argument"), ("\\hat", "\\hat without its argument"),
+    ("x^\\hat{y}", "^ without its argument"), ("x_1_2", "a double subscript"),
+    ("x^{a}^{b}", "a double superscript"), ("x^2'", "a double superscript"),
+    ("\\left(x", "\\left without its \\right"), ("x\\right)", "\\right without its \\left"),
+    ("{\\left(}\\right)", "\\left without its \\right"),
+    ("\\left x", "\\left without a delimiter"),
+    ("\\text{a_b}", "_ in \\text"), ("\\text{\\alpha}", "\\alpha in \\text"),
+    ("\\mathscr{X}", "\\mathscr"),
 ])
 def test_a_latex_name_that_could_act_is_refused_where_it_is_written(name, unsafe):
     # a LaTeX name is compiled wherever the derivation is: none may read, write or define

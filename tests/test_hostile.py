@@ -111,6 +111,31 @@ def test_a_display_name_cannot_carry_a_tag_or_a_control_character(latex):
     assert not _raw_controls(caught.value.render())
 
 
+#: Display names the language accepts, each a construct pdflatex must set as it is.
+ACCEPTED = ["\\mathbf{}", "x^{}", "x'", "x''^2", "x'_1", "^2", "a|b", "\\|", "\\text{}",
+            "\\left(x\\right)", "\\left\\langle x \\right\\rangle", "\\left. x \\right|_{0}",
+            "\\left(\\right.", "{\\left(x\\right)}^2", "(x", "x)", "[x]", "x/", "x!",
+            "\\hat\\hat x", "\\mathbf\\alpha", "\\hat x_1^2", "x^ 2", "x^\\alpha_\\beta",
+            "{x}^2_1", "x_{a}{}_{b}",
+            "\\text{a \\textbf{b}}", "\\text{a\\,b\\ c\\{\\}}", "\\mathrm{\\text{a}}", "x_1'",
+            "\\left(x' \\right)", "\\mathrm{x}^{\\mathrm{y}}_{z}", "\\bar{x}_{\\ast}"]
+
+
+def test_every_accepted_construct_and_command_compiles(tmp_path):
+    # A name the language accepts must never stop the lecturer's document: every construct
+    # above and every command it allows, all in one document.
+    from symbackprop.language.spelling import _TAKING, _TEXT, SAFE_COMMANDS
+    names = list(ACCEPTED)
+    for command in sorted(SAFE_COMMANDS - {"left", "right"}):
+        names.append(f"\\{command}{{x}}" if command in _TAKING | _TEXT else f"x_{{\\{command}}}")
+    assert all(safe_latex(name) for name in names)
+    lines = ["dim n"] + [f'param w{k}: vector(n) as "{name}"' for k, name in enumerate(names)]
+    lines += ["J = " + " + ".join(f"sum(w{k})" for k in range(len(names))), "objective J"]
+    d = sbp.derive(sbp.parse("\n".join(lines) + "\n", "accepted.sbp"))
+    assert "\\left. x \\right|_{0}" in d.latex()
+    compiles(tmp_path, "accepted", d.latex(standalone=True))
+
+
 def test_angle_brackets_are_written_as_commands():
     text = MODEL.replace("vector(n)\nparam", 'vector(n) as "\\langle x \\rangle"\nparam')
     markdown = sbp.derive(sbp.parse(text)).markdown()
@@ -360,6 +385,15 @@ def test_a_huge_literal_size_is_refused_before_the_work(tmp_path, capsys, comman
     assert "--max-entries" in err
 
 
+def test_memory_of_a_huge_literal_size_counts_without_allocating(tmp_path, capsys):
+    # memory only counts elements: 100,000,000 of them answer at once, nothing allocated
+    (tmp_path / "huge.sbp").write_text("param w: vector(99999999)\nJ = sum(w * w)\n"
+                                       "objective J\n", encoding="utf-8")
+    status, out, err = run(capsys, "memory", tmp_path / "huge.sbp")
+    assert status == 0 and err == ""
+    assert "peak, training: 99999999 + 100000000 elements" in out
+
+
 def test_max_entries_is_the_limit_and_can_be_raised(capsys):
     mlp = os.path.join(os.path.dirname(__file__), "..", "examples", "textbook_mlp.sbp")
     status, _, err = run(capsys, "verify", mlp, "--max-entries", "10")
@@ -383,3 +417,11 @@ def _with_derive(parser, func):
     for action in parser._subparsers._group_actions:
         action.choices["derive"].set_defaults(func=func)
     return parser
+
+
+def test_verify_of_an_entrywise_composition_through_abs_is_proved():
+    # tanh(abs(s)) once reported a false failure: the kink of abs is a branch to compare on
+    text = ("dim n\nparam w: vector(n)\ns = sum(w)\nJ = tanh(abs(s)) + sum(tanh(abs(w)))\n"
+            "objective J\n")
+    report = sbp.verify(sbp.derive(sbp.parse(text)), dims={"n": 2})
+    assert report.ok, str(report)

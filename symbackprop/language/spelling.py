@@ -114,7 +114,7 @@ SAFE_COMMANDS = frozenset((
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu "
     "xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta "
     "Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega ell hbar imath jmath partial nabla infty "
-    "mathbf boldsymbol mathrm mathit mathsf mathtt mathcal mathbb mathfrak mathscr "
+    "mathbf boldsymbol mathrm mathit mathsf mathtt mathcal mathbb mathfrak "
     "operatorname text textrm textbf textit textsf hat widehat tilde widetilde bar overline "
     "underline vec dot ddot breve check acute grave mathring prime top intercal dagger ast "
     "star circ bullet cdot odot otimes oplus times div pm mp leq geq neq left right langle "
@@ -140,9 +140,10 @@ def safe_latex(text):
 
 
 def unsafe_part(text):
-    """What makes a LaTeX name unsafe (``\\\\input``, ``^^``, ``#``, an unbalanced brace), or
-    None when it is safe (:func:`safe_latex`)."""
-    depth, at = 0, 0
+    """What makes a LaTeX name unsafe (``\\input``, ``^^``, ``#``, an unbalanced brace, a
+    construct that stops pdflatex such as ``x^`` or ``\\left(`` alone), or None when it is
+    safe (:func:`safe_latex`)."""
+    found, at = [], 0
     while at < len(text):
         if text.startswith("^^", at):  # ^^5c is a backslash to TeX
             return "^^"
@@ -151,12 +152,81 @@ def unsafe_part(text):
             return f"'{text[at:at + 2] if text[at] == chr(92) else text[at]}'"
         if m.group(1) is not None and m.group(1) not in SAFE_COMMANDS:
             return "\\" + m.group(1)
-        if m.group(3) in ("{", "}"):
-            depth += 1 if m.group(3) == "{" else -1
-            if depth < 0:
-                return "an unmatched '}'"
+        if m.group(0) not in (" ", "\t"):  # TeX skips blanks in math
+            found.append(m.group(0))
         at = m.end()
-    return None if depth == 0 else "an unclosed '{'"
+    return _unbuilt(found)
+
+
+#: The commands that take an argument: a group, a letter or a symbol after them.
+_TAKING = frozenset((
+    "mathbf boldsymbol mathrm mathit mathsf mathtt mathcal mathbb mathfrak "
+    "operatorname hat widehat tilde widetilde bar overline underline vec dot ddot breve check "
+    "acute grave mathring").split())
+_TEXT = frozenset("text textrm textbf textit textsf".split())
+#: What may follow \left and \right.
+_DELIMITERS = frozenset("( ) [ ] . | / \\{ \\} \\| \\langle \\rangle \\lvert \\rvert \\lVert "
+                        "\\rVert \\vert \\Vert".split())
+_SPACES = frozenset(("\\ ", "\\,", "\\;", "\\:", "\\!", "\\quad", "\\qquad"))
+#: The commands text mode takes besides \text, \textbf and the like.
+_IN_TEXT = frozenset(("\\ ", "\\,", "\\{", "\\}"))
+
+
+def _unbuilt(tokens):
+    """What in the LaTeX `tokens` (no blanks) pdflatex stops at, or None: braces out of
+    balance, ``^``, ``_``, an accent or a font without its argument, a double script,
+    ``\\left`` and ``\\right`` unpaired, math inside ``\\text``."""
+    # per open group: [\left open in it, in text mode, a script's argument, the scripts
+    # of the atom before it]; `scripts` are those of the atom being built (_, ^, ')
+    groups, scripts, wants = [[0, False, False, set()]], set(), None
+    for k, tok in enumerate(tokens):
+        text = groups[-1][1]
+        if wants is not None:  # the argument of ^, _, an accent or a font
+            if tok == "{":
+                groups.append([0, wants == "text" or text, wants == "script", scripts])
+                scripts, wants = set(), None
+                continue
+            if wants == "text" or tok in ("}", "^", "_", "'") or tok in _SPACES \
+                    or tok[1:] in _TEXT | {"left", "right"} \
+                    or wants == "script" and tok[1:] in _TAKING:
+                return f"{tokens[k - 1]} without its argument"
+            wants = "accent" if tok[1:] in _TAKING else None
+        elif tok == "}":
+            if len(groups) == 1:
+                return "an unmatched '}'"
+            opened, _, argument, before = groups.pop()
+            if opened:
+                return "\\left without its \\right"
+            scripts = before if argument else set()
+        elif text:
+            if tok in ("^", "_") or tok.startswith("\\") and tok not in _IN_TEXT \
+                    and tok[1:] not in _TEXT:
+                return f"{tok} in \\text"
+            wants = "text" if tok[1:] in _TEXT else None
+        elif tok in ("^", "_", "'"):
+            kind = "_" if tok == "_" else "^"
+            if kind in scripts or tok == "^" and "'" in scripts and tokens[k - 1] != "'":
+                return "a double subscript" if kind == "_" else "a double superscript"
+            scripts = scripts | {tok}
+            wants = None if tok == "'" else "script"
+        elif tok in ("\\left", "\\right"):
+            if tokens[k + 1:k + 2] == [] or tokens[k + 1] not in _DELIMITERS:
+                return f"{tok} without a delimiter"
+            if tok == "\\right" and not groups[-1][0]:
+                return "\\right without its \\left"
+            groups[-1][0] += 1 if tok == "\\left" else -1
+        elif tok[1:] in _TAKING or tok[1:] in _TEXT:
+            wants, scripts = "text" if tok[1:] in _TEXT else "accent", set()
+        elif tok == "{":
+            groups.append([0, False, False, scripts])
+            scripts = set()
+        elif tok not in _SPACES:  # a new atom, for scripts of its own
+            scripts = set()
+    if wants is not None:
+        return f"{tokens[-1]} without its argument"
+    if len(groups) > 1:
+        return "an unclosed '{'"
+    return "\\left without its \\right" if groups[0][0] else None
 
 
 # what text mode cannot take as it is, spelled so that it prints as itself

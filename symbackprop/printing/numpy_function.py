@@ -22,11 +22,10 @@ from .numpy_code import _dim_sources, generate_hvp_source, generate_source
 __all__ = ["compile_derivation", "compile_hvp"]
 
 
-def _passed(model, values):
-    """Of `values` (from :class:`_Arrays`: the declared arrays, then every dim's size), the
-    arguments the generated functions take: the arrays, and the sizes no array has."""
-    declared = sum(v.declared for v in model.variables.values())
-    sized = _dim_sources(model)
+def _passed(model, values, declared, sized):
+    """Of `values` (from :class:`_Arrays`: the `declared` arrays, then every dim's size), the
+    arguments the generated functions take: the arrays, and the sizes no array (`sized`,
+    from :func:`~symbackprop.printing.numpy_code._dim_sources`) has."""
     return values[:declared] + [value for symbol, value in zip(model.dims.values(),
                                                                 values[declared:])
                                 if symbol not in sized]
@@ -43,6 +42,9 @@ class _Arrays:
         self.needed = set().union(*(b.free_symbols for b in getattr(model, "bounds", ()))) | {
             node.value for a in model.assignments for node in walk(a.tree)
             if isinstance(node, Literal) and node.value.is_Symbol}
+        # the dims solved from the arrays' sizes, by the sizes: a check or a proof calls
+        # with the same shapes thousands of times, and solving them costs a polynomial
+        self.solved = {}
 
     def __call__(self, arrays):
         model = self.model
@@ -79,7 +81,10 @@ class _Arrays:
                     raise ValueError(f"{v.name} is a {shape}: got shape {np.shape(arrays[v.name])}"
                                      f", but {size} = {known} from the arrays before it")
             values.append(value)
-        dims = {**self.given, **_dims_of(sizes)}
+        key = tuple(sizes.items())
+        if key not in self.solved:
+            self.solved[key] = _dims_of(sizes)
+        dims = {**self.given, **self.solved[key]}
         unknown = [n for n, symbol in model.dims.items() if symbol not in dims
                    and symbol in self.needed]
         if unknown:
@@ -119,11 +124,12 @@ class _Compiled:
         # (see symbackprop.printing.numpy_code).
         exec(compile(source, f"<symbackprop {model.filename}>", "exec"), self.namespace)
         self.convert = _Arrays(model, dims)
+        self.sized = _dim_sources(model)  # once: it is asked at every call
 
     def __call__(self, function, arrays, after_declared=()):
         """Run the generated `function`: the declared arrays, `after_declared`, the sizes."""
-        passed = _passed(self.model, self.convert(arrays))
         count = len(self.convert.declared)
+        passed = _passed(self.model, self.convert(arrays), count, self.sized)
         return self.namespace[function](*passed[:count], *after_declared, *passed[count:])
 
     def as_user(self, names, values):
