@@ -26,7 +26,9 @@ from test_hostile import HOSTILE_NAMES, MODEL, _raw_controls
 import symbackprop as sbp
 from symbackprop.cli import main
 from symbackprop.errors import visible
+from symbackprop.derivation.program import needed_steps
 from symbackprop.printing import documents
+from symbackprop.printing.documents import wanted_gradients
 from symbackprop.printing.figures import backward_graph
 from symbackprop.printing.markup import UnsafeMarkup, clean, mathml, presentation
 from symbackprop.printing.names import Notation, adjoint_name
@@ -337,11 +339,24 @@ def _clicks(page, which, nodes, real=3):
     return out
 
 
+def _shown(d):
+    """The backward steps the page shows: those on the way to the params' gradients."""
+    roles = {n: v.role for n, v in d.model.variables.items()}
+    return needed_steps(d, wanted_gradients(roles, d.order, Notation()))
+
+
 def _expected_rows(d, node, names, j):
-    """The left-hand sides of the rows about a variable: forward, backward step, gradient."""
+    """The left-hand sides of the rows about a variable: forward, backward step, gradient,
+    and a scalar's own gradients (∂s/∂W1 of the regularizer s)."""
     rows = [names[("var", node)]] if node in d.forward else []
     adjoint = adjoint_name(j, names[("var", node)], True, Notation())
-    rows += [adjoint] * (any(s.node == node and s.terms for s in d.steps) + (node in d.params))
+    shown = _shown(d)
+    rows += [adjoint] * (any(s.node == node and s.terms for s in shown) + (node in d.params))
+    for step in shown:
+        for term in step.terms if len(step.terms) > 1 else ():
+            if term.consumer == node and term.local is not None:
+                rows.append(adjoint_name(names[("var", node)], names[("var", step.node)], True,
+                                         Notation()))
     return sorted(rows)
 
 
@@ -367,10 +382,12 @@ def _backward_clicks(d, page):
     names = d.display_names(True)
     g = backward_graph(d)
     steps = [s for s in d.steps if s.adjoint.name in g]
+    shown = {s.node for s in _shown(d)}
     lit = _clicks(page, "backward", [s.adjoint.name for s in steps])
     for step in steps:
         rows, edges = lit[step.adjoint.name]
-        assert rows == [names[step.adjoint]] * (bool(step.terms) + (step.node in d.params))
+        assert rows == [names[step.adjoint]] * (bool(step.terms and step.node in shown)
+                                                + (step.node in d.params))
         assert edges == {f"{u}->{v}" for u, v in g.in_edges(step.adjoint.name)}
 
 

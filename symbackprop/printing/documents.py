@@ -523,6 +523,8 @@ def text(derivation, memory=False, dims=None, dtype="float64", **options):
       ∂J/∂L = 1
       ∂J/∂s = 1
       ∂J/∂o = ∂L/∂o
+      ∂s/∂W1 = λ W1
+      ∂s/∂W2 = λ W2
       ∂J/∂W2 = (∂J/∂o) hᵀ + λ W2
     ...
     """
