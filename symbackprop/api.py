@@ -266,7 +266,7 @@ class LoopDerivation(_Printed, recurrences.LoopDerivation):
         >>> import symbackprop as sbp
         >>> d = sbp.derive(sbp.load("examples/loops/mlp_layers.sbp"))
         >>> print(d.prove_printed({"L": 4}).summary())
-        printed formulas: text 11/11, LaTeX 11/11, Markdown 11/11 read back equal
+        printed formulas: text 9/9, LaTeX 9/9, Markdown 9/9 read back equal
         """
         from .proofs.loop_readback import prove_printed_loops
         return prove_printed_loops(self, lengths, **options)
@@ -447,7 +447,7 @@ def prove_printed(derivation, **options):
     --------
     >>> import symbackprop as sbp
     >>> print(sbp.prove_printed(sbp.derive(sbp.load("examples/loops/bptt.sbp"))).summary())
-    printed formulas: text 18/18, LaTeX 18/18, Markdown 18/18 read back equal
+    printed formulas: text 16/16, LaTeX 16/16, Markdown 16/16 read back equal
     """
     if isinstance(derivation, (LoopDerivation, LoopHVPDerivation)):
         return derivation.prove_printed(**options)

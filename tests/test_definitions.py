@@ -118,7 +118,30 @@ def _numpy_ops(sizes=None):
         "inv": lambda s, a: np.linalg.solve(a, np.eye(a.shape[0])),
         "det": lambda s, a: float(np.prod(np.linalg.eigvals(a)).real),
         "logdet": lambda s, a: float(np.sum(np.log(np.linalg.eigvals(a))).real),
+        "conv1d": lambda s, a, k: correlated(a, k, *s.param, vector=True),
+        "conv2d": lambda s, a, k: correlated(a, k, *s.param),
+        "maxpool2d": lambda s, a: pooled(a, int(s.param[0]), np.max),
+        "avgpool2d": lambda s, a: pooled(a, int(s.param[0]), np.mean),
     }
+
+
+def correlated(a, k, stride, pad, vector=False):
+    """Cross-correlation by its definition, window by window: entry (i, j) is the sum of k
+    times the window of the zero-padded a at (stride i, stride j); a vector is a column."""
+    stride, pad = int(stride), int(pad)
+    a = np.pad(a, ((pad, pad), (0, 0)) if vector else pad)
+    (p, r), (n, m) = k.shape, a.shape
+    out = np.zeros(((n - p) // stride + 1, (m - r) // stride + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.sum(a[i * stride:i * stride + p, j * stride:j * stride + r] * k)
+    return out
+
+
+def pooled(a, k, reduce):
+    """Each k x k window, side by side, reduced to one entry."""
+    return np.array([[reduce(a[i:i + k, j:j + k]) for j in range(0, a.shape[1], k)]
+                     for i in range(0, a.shape[0], k)])
 
 
 def normal_cdf(x):

@@ -796,10 +796,18 @@ def test_printed_formulas_read_back(text):
     # what a lecturer copies is proved, not only the tree behind it: every formula of the
     # text, LaTeX and Markdown documents, substituted forms included, under every reading
     note(text)
-    report = sbp.prove_printed(derived(text), notation=sbp.Notation(substituted=True,
-                                                                        inputs=True))
+    report = sbp.prove_printed(derived(text), notation=sbp.Notation(substituted=True))
     assert report.ok, str(report)
     assert report.total > 0
+
+
+@settings(max_examples=examples(60))
+@given(text=models())
+def test_printed_adjoints_of_the_inputs_read_back(text):
+    # the steps shown on request (--inputs) are proved as the default ones are
+    note(text)
+    report = sbp.prove_printed(derived(text), notation=sbp.Notation(inputs=True))
+    assert report.ok, str(report)
 
 
 @settings(max_examples=examples(30))

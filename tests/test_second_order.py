@@ -54,6 +54,7 @@ HESSIAN_DIMS = {
     "self_attention": {"n": 2, "d": 1, "k": 1},
     "mlp_minibatch": {"n": 1, "d": 2, "h": 2, "q": 2},
     "mlp_softplus": {"d": 1, "h": 2, "q": 2},
+    "conv2d_pool": {"h": 1, "w": 1, "q": 2},  # an explicit Hessian of 3 x 3 kernel entries
 }
 
 

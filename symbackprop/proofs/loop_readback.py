@@ -270,7 +270,7 @@ def prove_printed_loops(derivation, lengths=None, formats=("text", "LaTeX", "Mar
     >>> import symbackprop as sbp
     >>> d = sbp.derive(sbp.load("examples/loops/bptt.sbp"))
     >>> print(prove_printed_loops(d, formats=("text",)).summary())
-    printed formulas: text 18/18 read back equal
+    printed formulas: text 16/16 read back equal
     """
     notation = notation or Notation()
     settings = _Settings(derivation, lengths, notation)
