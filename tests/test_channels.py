@@ -18,11 +18,11 @@ from symbackprop.language import syntax as ast
 from symbackprop.proofs.check import random_arrays
 from symbackprop.proofs.sizes import default_dims
 from symbackprop.proofs.loop_readback import prove_printed_loops
+from reference import relative_error, torch_value_and_grad
+from typeset import compile_together
 
 # the inputs' adjoints too, shown on request: each rule read back where it is printed
 EVERY_STEP = sbp.Notation(inputs=True)
-from reference import relative_error, torch_value_and_grad
-from typeset import compile_together
 
 CHANNELS = """\
 dim n, m, p, O, C

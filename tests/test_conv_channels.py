@@ -42,12 +42,12 @@ def test_the_general_derivation_and_its_print_are_proved(d, lengths):
 @pytest.mark.parametrize("n, m, p, r", [(6, 5, 3, 2), (8, 8, 5, 5)])
 def test_the_generated_code_agrees_with_a_multichannel_conv2d(d, lengths, n, m, p, r):
     torch = torch_or_skip()
-    O, C = lengths["O"], lengths["C"]
-    rng = np.random.default_rng(O * 10 + C + n)
-    X = rng.standard_normal((C, n, m))
-    Y = rng.standard_normal((O, n - p + 1, m - r + 1))
-    K = rng.standard_normal((O, C, p, r))
-    b = rng.standard_normal(O)
+    outs, ins = lengths["O"], lengths["C"]
+    rng = np.random.default_rng(outs * 10 + ins + n)
+    X = rng.standard_normal((ins, n, m))
+    Y = rng.standard_normal((outs, n - p + 1, m - r + 1))
+    K = rng.standard_normal((outs, ins, p, r))
+    b = rng.standard_normal(outs)
     J, grads = d.lambdify(wrt=["K", "b", "X"])(X=X, Y=Y, K=K, b=b)
     tX, tK, tb = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (X, K, b))
     H = torch.tanh(torch.nn.functional.conv2d(tX[None], tK, tb))[0]
