@@ -59,7 +59,7 @@ def test_every_printed_tangent_reads_back(path):
     hvp = sbp.derive_hvp(_derivation(path))
     report = sbp.prove_printed(hvp)
     assert report.ok, str(report)
-    assert min(report.counts.values()) >= 7
+    assert min(report.counts.values()) > len(hvp.backward)  # the tangents were read
     assert hvp.prove_printed({n: 2 for n in hvp.derivation.model.lengths},
                              formats=("text",)).ok
 
