@@ -154,14 +154,20 @@ def gradients_listed(roles, wanted, notation):
     return params + [n for n in wanted if n not in params]
 
 
+def _shown_locals(step):
+    """The terms of `step` whose consumer's own gradient is shown as a step: those of a
+    scalar consumer, in a step that sums several terms."""
+    return [t for t in step.terms if t.local is not None] if len(step.terms) > 1 else []
+
+
 def _local_gradients(w, consumer, steps):
     """The gradients of a scalar `consumer` (a regularizer s) that summed `steps` read, each
     shown as a step of its own before the first of them: ∂s/∂W1 = λ W1, as the textbook's
     third step; one that prints as its own name (∂L/∂o of an abstract ℓ) is left out."""
     out, declared = [], list(w.model.variables)
     for step in sorted(steps, key=lambda s: declared.index(s.node)):  # as the model lists them
-        for term in step.terms if len(step.terms) > 1 else ():
-            if term.consumer == consumer and term.local is not None:
+        for term in _shown_locals(step):
+            if term.consumer == consumer:
                 lhs, result = w.local(consumer, step.node), w.print(term.local)
                 if result != lhs:
                     out.append(Equation(lhs, result, shape=w.in_shape(step.node),
@@ -177,8 +183,8 @@ def _backward_steps(w, chain, substituted, steps):
     for step in steps:
         if not step.terms:
             continue  # the seed dJ/dJ = 1 is said in the heading
-        for term in step.terms if len(step.terms) > 1 else ():
-            if term.local is not None and term.consumer not in locals_shown:
+        for term in _shown_locals(step):
+            if term.consumer not in locals_shown:
                 locals_shown.add(term.consumer)
                 out += _local_gradients(w, term.consumer, steps)
         # prod(∂J/∂J, ∂J/∂L) says nothing: ∂J/∂L is written directly, as the textbook does
