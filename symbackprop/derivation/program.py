@@ -28,10 +28,12 @@ from ..primitives.matrix_functions import LogSoftmax, Softmax
 from .reverse import adjoint_symbol
 
 __all__ = ["Statement", "Program", "forward_program", "training_program", "gradient_statements",
-           "finished", "is_temporary", "needed_steps", "reuse_entrywise",
+           "decompose_compositions", "finished", "is_temporary", "needed_steps", "reuse_entrywise",
            "softmax_from_log_softmax", "split_shared_calls", "temporary_name", "zero"]
 
 _TEMPORARY = "\0temp"
+_STAND_IN = sp.Dummy("s", real=True)  # real, as ENTRY: else nested calls query assumptions
+# exponentially when rebuilt
 
 
 @dataclass(frozen=True)
@@ -321,6 +323,94 @@ def _held_inside(m, others):
     return best
 
 
+def _outer_call(body):
+    """The outermost call through which alone `body` reads ξ, or None.
+
+    Walks down while one argument alone holds ξ: ``1 - tanh²(tanh(ξ))`` gives
+    ``tanh(tanh(ξ))``, ``tanh(ξ) + ξ`` gives None.  Nothing is rebuilt, so a chain of
+    n calls costs a walk of n nodes.
+    """
+    e = body
+    while not isinstance(e, sp.Function):
+        holding = [a for a in e.args if a.has(ex.ENTRY)]
+        if len(holding) != 1:
+            return None
+        e = holding[0]
+    return e
+
+
+def _composed(call):
+    """Whether `call` is a function of a function of ξ that the code may compute in two
+    steps: not ``log(σ(x))``, which the code prints in a form finite for every x."""
+    if len(call.args) != 1 or not call.args[0].has(sp.Function):
+        return False
+    return not (isinstance(call, sp.log) and isinstance(call.args[0], ex.sigmoid))
+
+
+def _decomposed(body, arg):
+    """`body` at `arg` as maps without compositions where it can be: a product as the Hadamard
+    product of its factors, ``1 - tanh²(tanh(ξ))`` at w as ``1 - t²`` of t = tanh(tanh(w)),
+    t itself as tanh of tanh(w)."""
+    outers = []  # the functions applied, innermost last, around what `body` becomes
+    while True:
+        call = _outer_call(body)
+        if body.is_Mul and any(_composed(c) for c in body.atoms(sp.Function)):
+            coeff, factors = body.as_coeff_mul()
+            composed = [f for f in factors if any(_composed(c) for c in f.atoms(sp.Function))]
+            plain = sp.Mul(*(f for f in factors if f not in composed))
+            # recursion on the factors only: as deep as the model's brackets, which are bounded
+            parts = [_decomposed(f, arg) for f in composed]
+            if plain.has(ex.ENTRY):
+                parts.insert(0, ex.Map(sp.Lambda(ex.ENTRY, plain), arg))
+            else:
+                coeff *= plain
+            # HadamardProduct itself: ex.hadamard would merge the maps of one operand again
+            value = ex.mul(coeff, parts[0] if len(parts) == 1 else sp.HadamardProduct(*parts))
+            break
+        if call is None or not _composed(call):
+            value = ex.Map(sp.Lambda(ex.ENTRY, body), arg)
+            break
+        if call == body:
+            outers.append(call.func(ex.ENTRY))
+            body = call.args[0]
+        else:
+            outers.append(body.xreplace({call: _STAND_IN}).xreplace({_STAND_IN: ex.ENTRY}))
+            body = call
+    for outer in reversed(outers):
+        value = ex.Map(sp.Lambda(ex.ENTRY, outer), value)
+    return value
+
+
+def decompose_compositions(statements):
+    """`statements` with each entrywise composition written as a chain of maps.
+
+    The derivative of n nested functions is a product of n factors, the k-th of
+    which contains the k innermost functions: printed as one body each, the code
+    would compute n²/2 calls.  As chains, :func:`share_subexpressions` computes each
+    inner value once (and :func:`reuse_entrywise` reads it), n calls in all, as a
+    hand-writer naming the intermediate values would.
+
+    Examples
+    --------
+    >>> w = sp.MatrixSymbol("w", 2, 1)
+    >>> m = ex.entrywise(sp.tanh(sp.tanh(ex.ENTRY)), w)
+    >>> out = decompose_compositions([Statement(sp.MatrixSymbol("z", 2, 1), m)])
+    >>> out[0].value.function.expr, out[0].value.arg.function.expr, out[0].value.arg.arg
+    (tanh(ξ), tanh(ξ), w)
+    """
+    done = {}
+    for statement in statements:
+        pending = [e for e in _subexpressions(statement.value) if isinstance(e, ex.Map)]
+        # innermost first, so that an outer map is rebuilt on its arguments' chains
+        for m in reversed(pending):
+            if m not in done:
+                done[m] = _decomposed(m.function.expr, m.arg.xreplace(done))
+    rewrite = {m: d for m, d in done.items() if d != m}
+    if not rewrite:
+        return statements
+    return [replace(s, value=s.value.xreplace(rewrite)) for s in statements]
+
+
 def share_subexpressions(statements):
     """`statements` with each repeated subexpression computed once, just before its first use.
 
@@ -333,7 +423,8 @@ def share_subexpressions(statements):
     list of Statement
         The temporaries' targets are symbols for which :func:`is_temporary` holds.
     """
-    statements = split_shared_calls(reuse_entrywise(softmax_from_log_softmax(statements)))
+    statements = split_shared_calls(reuse_entrywise(softmax_from_log_softmax(
+        decompose_compositions(statements))))
     counts = Counter(e for s in statements for e in _subexpressions(s.value) if _worth_sharing(e))
     size = {e: sum(1 for _ in _subexpressions(e)) for e, n in counts.items() if n > 1}
     temps = {}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 import sympy as sp
-from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatrixSymbol
+from sympy.matrices.expressions import HadamardProduct, MatrixSymbol
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
@@ -28,10 +28,11 @@ from ..primitives import pieces
 from ..primitives.linear_algebra import LogDet
 from ..primitives.functions import TABLE, operator_latex
 from ..primitives.reductions import unfixed_ones
-from .indicators import LatexIndicators, TextIndicators, comparison
+from .indicators import LatexIndicators, TextIndicators
 from .inverses import ACCENTS as _ACCENTS, LatexInverses, TextInverses
 from ..primitives.blocks import Stack
 from .blocks import BlockLatex, BlockText
+from .entrywise import EntrywiseFunctions, hadamard_body
 from .names import BOLD, TRANSPOSE, Notation, is_tangent_name
 from .windows import WindowLatex, WindowText
 
@@ -41,7 +42,7 @@ _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
-class _Common:
+class _Common(EntrywiseFunctions):
     """What the two printers share: names, and the classes both print alike."""
 
     def __init__(self, names=None, notation=Notation(), **settings):
@@ -49,6 +50,7 @@ class _Common:
         self.names = dict(names or {})
         self.notation = notation
         self.plain_operands = {}
+        self.entries = set()
         self.sized_ones = frozenset()
 
     def doprint(self, expr):
@@ -80,39 +82,6 @@ class _Common:
         """A function's argument: a stand-in prints without the brackets a call already has."""
         return self.plain_operands.get(arg) or self._print(arg)
 
-    def _print_Map(self, expr):
-        compared = comparison(expr)  # 𝟙[a > b] of max(a, b)
-        if compared is not None:
-            return self._compare(*compared)
-        # A product of functions of the entries, f(z) g(z), is written f(z) ⊙ g(z).
-        body = expr.function.expr
-        if body.is_Mul:
-            varying = [f for f in body.args if f.has(ex.ENTRY)]
-            if len(varying) > 1:
-                constant = sp.Mul(*(f for f in body.args if not f.has(ex.ENTRY)))
-                # entrywise, not Map: a factor that is the entry itself is the operand
-                product = HadamardProduct(*(ex.entrywise(f, expr.arg) for f in varying))
-                return self._print(product if constant == 1 else sp.MatMul(constant, product))
-        # The body is printed as a scalar function of a stand-in symbol that
-        # prints as the operand: phi'(z), 1 - tanh^2(z).
-        # In a power or a product the operand is bracketed unless a plain name;
-        # as a function's argument it is not (the call has brackets already).
-        # Real, as ENTRY is: the body was built at a real entry, so putting a real stand-in in
-        # its place renames and evaluates nothing new, whereas a stand-in of no assumptions
-        # makes every tanh(tanh(...)) ask whether its argument is real, which expands real and
-        # imaginary parts at every level (exponential in the nesting depth).
-        stand_in = sp.Symbol(f"\0map{len(self.names)}", real=True)
-        operand = self._print(expr.arg)
-        bracketed = operand if self._plain_operand(expr.arg) else self._parens(operand)
-        # added in place (the printer owns its copy): copying per call is quadratic in depth
-        self.names[stand_in] = bracketed
-        self.plain_operands[stand_in] = operand
-        return self._print(expr.body_at(stand_in))
-
-    def _plain_operand(self, arg):
-        """Whether an entrywise function's operand is a name, which needs no brackets."""
-        return isinstance(arg, MatrixSymbol)
-
     def _print_Subs(self, expr):
         # φ'(tr(W)): SymPy writes the derivative of an abstract function at a compound
         # scalar as Subs(Derivative(φ(ξ), ξ), ξ, tr(W)); a lecturer writes φ'(tr(W))
@@ -128,35 +97,6 @@ class _Common:
                 self.plain_operands[stand_in] = operand
                 return self._print(d.xreplace({variable: stand_in}))
         return super()._print_Subs(expr)
-
-    def _entrywise_power(self, expr):
-        """A power of a matrix inside an entrywise function, h^⊙2, as a Hadamard power.
-
-        (1 - σ(a))^⊙2 too: a superscript on a matrix would read as a matrix power.  A
-        function's power keeps the lecturer's tanh²(z).
-        """
-        if _varies(expr.base) and expr.exp != sp.Rational(1, 2) \
-                and not (isinstance(expr.base, sp.Function) and expr.exp.is_positive):
-            return self._print_HadamardPower(HadamardPower(expr.base, expr.exp))
-        return None
-
-    def _entrywise_product(self, expr):
-        """A product inside an entrywise function of two factors that vary: f(a) ⊙ g(a)."""
-        varying = [f for f in expr.args if _varies(f)]
-        if len(varying) < 2:
-            return None
-        constant = sp.Mul(*(f for f in expr.args if not _varies(f)))
-        factors = []
-        for f in varying:
-            text = self._print(f)
-            factors.append(self._parens(text) if f.is_Add or f.could_extract_minus_sign()
-                           else text)
-        product = self._hadamard_join(factors)
-        if constant == 1:
-            return product
-        if constant == -1:
-            return f"-{product}"  # a minus negates the whole product after it
-        return f"{self._factor(constant)} {self._parens(product)}"
 
     def _print_AsScalar(self, expr):
         return self._print(expr.arg)
@@ -182,7 +122,7 @@ class _Common:
             return True  # 4 (xᵀ x) x, not 4 xᵀ x x
         if isinstance(arg, ex.Map):  # 1 - tanh^2(z), -phi(z): a sum or a sign inside
             body = arg.function.expr
-            return body.is_Add or body.could_extract_minus_sign() or _hadamard_body(body)
+            return body.is_Add or body.could_extract_minus_sign() or hadamard_body(body)
         return False
 
     def _power_base(self, base):
@@ -207,7 +147,7 @@ class _Common:
         text = self._print(arg)
         # ⊙ is associative: a Hadamard product (or a Map printed as one) needs no brackets
         flat = isinstance(arg, HadamardProduct) or (isinstance(arg, ex.Map)
-                                                    and _hadamard_body(arg.function.expr))
+                                                    and hadamard_body(arg.function.expr))
         compound = self._compound(arg) and not flat
         product = isinstance(arg, sp.MatMul) or (isinstance(arg, sp.OneMatrix)
                                                  and arg.rows != 1 and arg.cols != 1)
@@ -680,17 +620,6 @@ def _atomic(expr):
     if isinstance(expr, mf.AsScalar):
         return isinstance(expr.arg, MatrixSymbol)
     return isinstance(expr, (sp.Function, mf.SumAll, mf.Norm, mf.Apply, sp.Trace, mf.NamedCall))
-
-
-def _varies(expr):
-    """Whether a scalar expression depends on the entry of an entrywise function being printed."""
-    return any(isinstance(s, sp.Symbol) and s.name.startswith("\0map")
-               for s in getattr(expr, "free_symbols", ()))
-
-
-def _hadamard_body(body):
-    """Whether an entrywise body prints as a Hadamard product, σ(z) ⊙ tanh(z)."""
-    return body.is_Mul and sum(1 for f in body.args if f.has(ex.ENTRY)) > 1
 
 
 def _primes(n, latex):
