@@ -169,14 +169,14 @@ def _derive(args):
 
 def _derive_loops(d, args):
     """A model with loops, derived for a general index."""
-    unsupported = [flag for flag, used in (("--memory", args.memory and args.format != "text"),
-                                           ("--lang", args.lang != "en"),
+    unsupported = [flag for flag, used in (("--memory", args.memory and (args.format != "text"
+                                                                      or args.lang != "en")),
                                            ("--dims", bool(args.dims)),
                                            ("--substituted", args.substituted)) if used]
     if unsupported:
         raise UsageError(f"{', '.join(unsupported)}: not yet for a model with loops derived in "
                          "general; write it out with --unroll T=3")
-    notation = dict(prod=args.prod, shapes=args.shapes, nabla=args.nabla,
+    notation = dict(prod=args.prod, shapes=args.shapes, nabla=args.nabla, lang=args.lang,
                     wrt=_wrt_names(args.wrt), inputs=args.inputs)
     if args.format == "html":
         raise UsageError("--format html: not yet for a model with loops; write it out with "

@@ -103,18 +103,20 @@ class ReadbackReport:
 # --- taking equations out of documents ---------------------------------------------------
 
 _TEXT_SECTIONS = ("Forward", "Backward", "Closed form", "Gradients", "Hessian-vector",
-                  "正向传播", "反向传播（", "参数的梯度", "正向切向量", "反向切向量",
-                  "Hessian 向量积")  # and in Chinese (printing/words.py)
+                  "正向传播", "反向传播（", "参数的梯度", "梯度", "闭式解", "正向切向量",
+                  "反向切向量", "Hessian 向量积")  # and in Chinese (printing/words.py)
 
 
-_TEXT_HEADING = re.compile(r"for ([A-Za-z]) = (.+), …, (.+):")
+# a loop's heading, "for t = T - 1, …, 1:", in Chinese "对 t = T - 1, …, 1："
+_TEXT_HEADING = re.compile(r"(?:for|对) ([A-Za-z]) = (.+), …, (.+)[:：]")
 # for o = O, …, 1, c = C, …, 1: the heading of a family of two indices
-_TEXT_PAIR_HEADING = re.compile(r"for ([A-Za-z]) = ([^,]+), …, ([^,]+), "
-                                r"([A-Za-z]) = ([^,]+), …, ([^,]+):")
-_TEXT_AT = re.compile(r"\s+\(for ([A-Za-z]) = (.+?), …, (.+?)\)$")  # after the shape
+_TEXT_PAIR_HEADING = re.compile(r"(?:for|对) ([A-Za-z]) = ([^,]+), …, ([^,]+), "
+                                r"([A-Za-z]) = ([^,]+), …, ([^,]+)[:：]")
+# after the shape: "(for t = T, …, 2)", in Chinese "（对 t = T, …, 2）"
+_TEXT_AT = re.compile(r"\s+(?:\(for|（对) ([A-Za-z]) = (.+?), …, (.+?)[)）]$")
 _TEXT_RANGE = re.compile(r",\s+([A-Za-z]) = ([^,]+?), …, ([^,]+?)$")  # a boxed gradient's range
-_LATEX_HEADING = re.compile(r"For \$([A-Za-z]) = (.+?), \\dots, (.+?)\$"
-                            r"(?:, \$([A-Za-z]) = (.+?), \\dots, (.+?)\$)?:")
+_LATEX_HEADING = re.compile(r"(?:For|对) \$([A-Za-z]) = (.+?), \\dots, (.+?)\$"
+                            r"(?:, \$([A-Za-z]) = (.+?), \\dots, (.+?)\$)?[:：]")
 _LATEX_RANGE = re.compile(r",\s*\\quad\s*([A-Za-z]) = ([^,]+?), \\dots, ([^,]+?)\s*$")
 
 
@@ -474,12 +476,13 @@ _CHAIN_RULE = re.compile(r"((Σ|\\sum)_\{[^{}]*\}\^\{[^{}]*\} )?(prod\(|\\operat
 
 
 _DIRECTION = ("a direction of ", "\\text{a direction of }")  # V_W = a direction of W
+_DIRECTION_ZH = (" 的方向", "\\text{ 的方向}")  # in Chinese: V_W = W 的方向
 
 
 def is_definition(side, vocabulary):
     """A chain-rule line, prod(∂J/∂o, ∂o/∂W2) (or their sum over an index), or a tangent's
     definition, R{W1 x}: not values."""
-    if _CHAIN_RULE.match(side) or side.startswith(_DIRECTION):
+    if _CHAIN_RULE.match(side) or side.startswith(_DIRECTION) or side.endswith(_DIRECTION_ZH):
         return True
     for head, opening, closing in (("R", "{", "}"),
                                    ("\\mathcal{R}", "\\left\\{", "\\right\\}")):
