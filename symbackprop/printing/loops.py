@@ -33,7 +33,7 @@ from .words import phrase
 
 __all__ = ["loop_text", "loop_latex", "loop_markdown", "loop_names", "LoopTextPrinter",
            "LoopLatexPrinter", "loop_hvp_text", "loop_hvp_latex", "loop_hvp_markdown",
-           "loop_hvp_names"]
+           "loop_hvp_names", "loop_document", "loop_hvp_document"]
 
 _SUPERSCRIPTS = dict(zip("0123456789+-=()lLtT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ˡᴸᵗᵀ"))
 
@@ -377,7 +377,9 @@ def _forward(w, rows=None, heading=None):
         name = getattr(target, "family", None) or str(target)
         shape = w.shape(name, getattr(target, "index", None)) if rows is None else ""
         loop = " ".join(w.loop_heading(r.var, r.lo, r.hi) for r in loops) or None
-        items.append((Equation(w.print(target), w.print(value), shape=shape), loop))
+        about = name[2:-1] if name.startswith("R{") else name  # a tangent is about its value
+        items.append((Equation(w.print(target), w.print(value), shape=shape, keys=(about,)),
+                      loop))
     sections = _grouped(heading or w.say("forward"), items)
     return [Section(x.heading, x.equations, x.notes, wrap=False, subheading=x.subheading)
             for x in sections]
@@ -444,7 +446,7 @@ def _step_equation(w, step, at):
         chain = tuple(w.prod(_shifted(s, at), step.node, index) for s in step.terms)
     result = step.result.xreplace(at) if at else step.result
     return Equation(w.print(step.adjoint.xreplace(at) if at else step.adjoint), w.print(result),
-                    chain, shape=w.shape(step.node, index))
+                    chain, shape=w.shape(step.node, index), keys=(step.node,))
 
 
 def _shifted(share, at):
@@ -464,7 +466,7 @@ def _gradients(w):
             if step.index is not None and not _ranged(step):  # one index: said at that index
                 at = {step.index: step.lo}
                 rows.append(Equation(w.print(step.adjoint.xreplace(at)),
-                                     w.print(step.result.xreplace(at))))
+                                     w.print(step.result.xreplace(at)), keys=(name,)))
                 continue
             result = w.print(step.result)
             pairs = () if step.index is None else tuple(zip(step.index, step.lo, step.hi)) \
@@ -473,7 +475,7 @@ def _gradients(w):
                 result += (f", \\quad {w.print(var)} = {w.print(lo)}, \\dots, "
                            f"{w.print(hi)}" if w.latex else
                            f",  {w.print(var)} = {w.print(lo)}, …, {w.print(hi)}")
-            rows.append(Equation(w.print(step.adjoint), result))
+            rows.append(Equation(w.print(step.adjoint), result, keys=(name,)))
     if not rows:
         return []
     heading = "gradients" if all(roles[n] == "param" for n in listed) else "gradients asked"
@@ -488,8 +490,9 @@ def _closed_forms(w):
                          for x in (form.index, form.lo, form.hi))
         at = (f", \\quad {index} = {lo}, \\dots, {hi}" if w.latex else
               f",  {index} = {lo}, …, {hi}")
-        rows.append(Equation(w.print(form.adjoint), w.print(form.result) + at))
-        rows += [Equation(w.print(w.d.adjoint_symbol(name)), w.print(value))
+        rows.append(Equation(w.print(form.adjoint), w.print(form.result) + at,
+                             keys=(form.node,)))
+        rows += [Equation(w.print(w.d.adjoint_symbol(name)), w.print(value), keys=(name,))
                  for name, value in form.gradients.items()]
     if not rows:
         return []
@@ -536,7 +539,8 @@ def _hvp_document(hvp, latex, notation):
     directions = []
     for name, direction in hvp.directions.items():
         of = w.print(hvp.derivation.symbol(name, getattr(direction, "index", None)))
-        directions.append(Equation(w.print(direction), w.say("direction of", name=name, of=of)))
+        directions.append(Equation(w.print(direction), w.say("direction of", name=name, of=of),
+                                   keys=(name,)))
     directions = tuple(directions)
     sections = [Section(w.say("loop directions"), directions, wrap=False)]
     rows = [(s.symbol, s.result, s.loops) for s in hvp.forward]
@@ -546,10 +550,20 @@ def _hvp_document(hvp, latex, notation):
         at = {} if step.index is None or _ranged(step) else {step.index: step.lo}
         loop = w.loop_heading(step.index, step.hi, step.lo) if _ranged(step) else None
         items.append((Equation(w.print(step.symbol.xreplace(at)),
-                               w.print(step.result.xreplace(at))), loop))
+                               w.print(step.result.xreplace(at)), keys=(step.node,)), loop))
     sections += _grouped(w.say("loop backward tangents"), items)
     return Document(w.say("hvp subject", objective=w.model.objective), w.say("loop hvp title"),
                     w.model.filename, tuple(sections), lang=w.notation.lang)
+
+
+def loop_document(derivation, latex, notation):
+    """What a derivation with loops says, before any format (the web page renders it)."""
+    return _document(_LoopWriter(derivation, latex, notation))
+
+
+def loop_hvp_document(hvp, latex, notation):
+    """What the H v derivation of a model with loops says, before any format."""
+    return _hvp_document(hvp, latex, notation)
 
 
 def loop_hvp_text(hvp, **options):
