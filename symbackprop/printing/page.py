@@ -43,6 +43,8 @@ body { font-family: system-ui, sans-serif; margin: 0; color: #1a1a1a; line-heigh
 header, main { padding: 0 1.2em; }
 h1 { font-size: 1.3em; margin: 0.6em 0 0.2em; }
 h2 { font-size: 1.05em; margin: 1.2em 0 0.4em; }
+.loop > h3 { font-size: 1em; font-weight: normal; margin: 0.5em 0 0.1em; }
+.loop > h3 ~ .eq { margin-left: 1.2em; }
 #graphs { position: sticky; top: 0; z-index: 1; background: #fff;
           border-bottom: 1px solid #bbb; padding: 0.4em 1.2em; }
 #graphs button { font: inherit; padding: 0.2em 0.7em; margin-right: 0.3em; cursor: pointer;
