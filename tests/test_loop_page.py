@@ -140,6 +140,8 @@ def test_the_command_line_writes_the_loop_page(tmp_path, capsys):
     assert 'data-show="second-order"' in capsys.readouterr().out
     assert main(["hvp", plain, "--lang", "zh"]) == 0
     assert "\n反向切向量（按逆拓扑顺序）\n" in capsys.readouterr().out
+    assert main(["hvp", plain, "--lang", "zh", "--format", "py"]) == 2
+    assert "--lang goes with" in capsys.readouterr().err
 
 
 # --- in a browser ------------------------------------------------------------------------------

@@ -235,6 +235,8 @@ def _hvp(args):
     hvp = derive_hvp(derive(_load(args, loops=True)))
     if args.standalone and args.format != "tex":
         raise UsageError("--standalone goes with --format tex")
+    if args.format == "py" and args.lang != "en":
+        raise UsageError("--lang goes with text, tex, md and html: a module has no headings")
     if args.format == "py" and isinstance(hvp, LoopHVPDerivation):
         raise UsageError("--format py: not yet for a model with loops; write it out with "
                          "--unroll T=3")
