@@ -204,8 +204,9 @@ def test_the_loop_headings_are_the_textbooks():
     for heading in ("方向", "正向切向量", "反向切向量"):
         assert f"\n{heading}\n" in "\n" + second
     assert "  V_W_hh = W_hh 的方向\n" in second
-    assert "{V}_{\\boldsymbol{W}_{\\mathrm{hh}}} &= \\boldsymbol{W}_{\\mathrm{hh}} \\text{ 的方向}" \
-        in hvp.latex(lang="zh")
+    direction = ("{V}_{\\boldsymbol{W}_{\\mathrm{hh}}} &= \\boldsymbol{W}_{\\mathrm{hh}} "
+                 "\\text{ 的方向}")
+    assert direction in hvp.latex(lang="zh")
     part = _derived_loops("rnn_tanh_steps.sbp")[0].text(lang="zh")
     assert "  ∈ ℝ^h  （对 t = T, …, 2）\n" in part  # the part of a range a step holds in
     english = re.compile(r"\b(for|Forward|Backward|Closed|Gradients|Directions|direction)\b")
