@@ -239,6 +239,22 @@ class LoopDerivation(_Printed, recurrences.LoopDerivation):
         return loops.LoopTextPrinter(self.display_names(latex=False), Notation(),
                                      self.model.objective).doprint(expr)
 
+    def html(self, second_order=True, **options):
+        """The derivation as one interactive web page
+        (:func:`symbackprop.printing.loop_page.loop_html`): the general formulas and the
+        folded graph, with the Hessian-vector products of the params unless `second_order`
+        is False; options as in :func:`symbackprop.printing.loops.loop_latex`.
+
+        Examples
+        --------
+        >>> import symbackprop as sbp
+        >>> page = sbp.derive(sbp.load("examples/loops/bptt.sbp")).html()
+        >>> 'data-document="hvp"' in page and "<svg" in page
+        True
+        """
+        from .printing.loop_page import loop_html
+        return loop_html(self, derive_hvp(self) if second_order else None, **options)
+
     def memory(self):
         """What backward keeps, in the lengths and widths
         (:func:`symbackprop.printing.loop_memory.loop_memory_report`)."""
@@ -347,6 +363,12 @@ class LoopHVPDerivation(_Printed, loop_tangent.LoopHVP):
         """An expression of this derivation as Unicode text."""
         return loops.LoopTextPrinter(self.display_names(latex=False), Notation(),
                                      self.derivation.model.objective).doprint(expr)
+
+    def html(self, **options):
+        """The first-order derivation and these Hessian-vector products as one interactive
+        web page (:func:`symbackprop.printing.loop_page.loop_html`)."""
+        from .printing.loop_page import loop_html
+        return loop_html(self.derivation, self, **options)
 
     def prove(self, lengths, dims=None):
         """These tangents at `lengths` against the written-out model's H v derivation

@@ -123,16 +123,19 @@ def test_the_command_line_writes_chinese(tmp_path, capsys):
     assert main(["derive", str(model), "--lang", "zh", "--format", "html",
                  "-o", str(tmp_path / "p.html")]) == 0
     assert '<html lang="zh">' in (tmp_path / "p.html").read_text(encoding="utf-8")
-    assert main(["derive", str(ROOT / "examples" / "loops" / "bptt.sbp"), "--lang", "zh"]) == 2
-    assert "--lang" in capsys.readouterr().err
+    loops = str(ROOT / "examples" / "loops" / "bptt.sbp")
+    assert main(["derive", loops, "--lang", "zh"]) == 0
+    assert capsys.readouterr().out.startswith("正向传播\n")
+    assert main(["derive", loops, "--lang", "zh", "--memory"]) == 2  # its report is English
+    assert "--memory" in capsys.readouterr().err
 
 
 def test_a_language_off_the_list_is_refused():
     with pytest.raises(ValueError, match="lang must be one of en, zh"):
         Notation(lang="fr")
     loops = sbp.derive(sbp.load(ROOT / "examples" / "loops" / "bptt.sbp"))
-    with pytest.raises(ValueError, match="not yet for a model with loops"):
-        loops.text(lang="zh")
+    with pytest.raises(ValueError, match="lang must be one of en, zh"):
+        loops.text(lang="fr")
 
 
 def test_the_chinese_page_in_a_browser(browser, tmp_path):
@@ -149,3 +152,75 @@ def test_the_chinese_page_in_a_browser(browser, tmp_path):
         assert fetched == [] and problems == []
     finally:
         context.close()
+
+
+# --- models with loops, derived in general ---------------------------------------------------
+
+LOOPS = sorted(p.name for p in (ROOT / "examples" / "loops").glob("*.sbp"))
+
+
+def _derived_loops(name):
+    d = sbp.derive(sbp.load(ROOT / "examples" / "loops" / name))
+    return d, sbp.derive_hvp(d)
+
+
+def _direction_in_english(side):
+    """A direction's words, V_W = W 的方向, as the English document says them (the rest is a
+    formula, the same in both)."""
+    for chinese, english in ((" \\text{ 的方向}", "\\text{a direction of } "),
+                             (" 的方向", "a direction of ")):
+        if side.endswith(chinese):
+            return english + side[:-len(chinese)]
+    return side
+
+
+@pytest.mark.parametrize("name", LOOPS)
+def test_a_chinese_loop_document_has_the_english_formulas_and_they_read_back(name):
+    for subject in _derived_loops(name):
+        for fmt, latex in (("text", False), ("LaTeX", True), ("Markdown", True)):
+            writer = {"text": subject.text, "LaTeX": subject.latex,
+                      "Markdown": subject.markdown}[fmt]
+            # the same formulas, each read under the same loop's range
+            chinese, english = ([(e.lhs, tuple(map(_direction_in_english, e.sides)), e.ranges)
+                                 for e in printed_equations(writer(lang=lang), latex)]
+                                for lang in ("zh", "en"))
+            assert chinese and chinese == english, fmt
+        report = subject.prove_printed(notation=Notation(lang="zh"))
+        assert report.ok, str(report)
+        assert report.counts == subject.prove_printed().counts  # every section found
+
+
+def test_the_loop_headings_are_the_textbooks():
+    d, hvp = _derived_loops("bptt.sbp")
+    text = d.text(lang="zh")
+    assert text.splitlines()[:3] == ["正向传播", "  h_0 = h0  ∈ ℝ^h", "  对 t = 1, …, T："]
+    for heading in ("反向传播（按逆拓扑顺序，从 ∂L/∂L = 1 开始）", "闭式解", "参数的梯度"):
+        assert f"\n{heading}\n" in text
+    assert "\n  对 t = T - 1, …, 1：\n" in text and "这个递推是线性的" in text
+    tex = d.latex(lang="zh")
+    assert "\\par\\noindent 对 $t = T - 1, \\dots, 1$：\n" in tex
+    assert "\\textbf{闭式解。}" in tex and d.markdown(lang="zh").startswith("**正向传播。**")
+    second = hvp.text(lang="zh")
+    for heading in ("方向", "正向切向量", "反向切向量"):
+        assert f"\n{heading}\n" in "\n" + second
+    assert "  V_W_hh = W_hh 的方向\n" in second
+    direction = ("{V}_{\\boldsymbol{W}_{\\mathrm{hh}}} &= \\boldsymbol{W}_{\\mathrm{hh}} "
+                 "\\text{ 的方向}")
+    assert direction in hvp.latex(lang="zh")
+    part = _derived_loops("rnn_tanh_steps.sbp")[0].text(lang="zh")
+    assert "  ∈ ℝ^h  （对 t = T, …, 2）\n" in part  # the part of a range a step holds in
+    english = re.compile(r"\b(for|Forward|Backward|Closed|Gradients|Directions|direction)\b")
+    assert not english.search(text + second + part)
+
+
+def test_an_english_loop_document_is_as_it_was():
+    d, _ = _derived_loops("bptt.sbp")
+    assert d.text() == d.text(lang="en") and "\n  for t = T - 1, …, 1:\n" in d.text()
+
+
+@pytest.mark.parametrize("name", LOOPS)
+def test_every_chinese_loop_standalone_compiles_with_xelatex(tmp_path, name):
+    for k, subject in enumerate(_derived_loops(name)):
+        source = subject.latex(standalone=True, lang="zh")
+        assert "\\usepackage{ctex}" in source and "对 $" in source
+        compiles_xelatex(tmp_path, f"loops{k}", source)

@@ -278,11 +278,6 @@ def test_text_in_a_formula_is_written_escaped():
     assert "<mo>&gt;</mo>" in mathml("\\mathbb{I}\\left[x > 0\\right]")
 
 
-def test_a_model_with_loops_says_html_is_not_yet_for_it(capsys):
-    status = main(["derive", str(ROOT / "examples" / "loops" / "bptt.sbp"), "--format", "html"])
-    assert status == 2 and "--unroll" in capsys.readouterr().err
-
-
 # --- in a browser ------------------------------------------------------------------------------
 
 def _opened(browser, path):

@@ -169,21 +169,20 @@ def _derive(args):
 
 def _derive_loops(d, args):
     """A model with loops, derived for a general index."""
-    unsupported = [flag for flag, used in (("--memory", args.memory and args.format != "text"),
-                                           ("--lang", args.lang != "en"),
+    unsupported = [flag for flag, used in (("--memory", args.memory and (args.format != "text"
+                                                                      or args.lang != "en")),
                                            ("--dims", bool(args.dims)),
                                            ("--substituted", args.substituted)) if used]
     if unsupported:
         raise UsageError(f"{', '.join(unsupported)}: not yet for a model with loops derived in "
                          "general; write it out with --unroll T=3")
-    notation = dict(prod=args.prod, shapes=args.shapes, nabla=args.nabla,
+    notation = dict(prod=args.prod, shapes=args.shapes, nabla=args.nabla, lang=args.lang,
                     wrt=_wrt_names(args.wrt), inputs=args.inputs)
-    if args.format == "html":
-        raise UsageError("--format html: not yet for a model with loops; write it out with "
-                         "--unroll " + ",".join(f"{n}=3" for n in d.model.lengths))
     if args.standalone and args.format != "tex":
         raise UsageError("--standalone goes with --format tex")
-    if args.format == "text":
+    if args.format == "html":  # the general formulas and the folded graph
+        text = d.html(bold=args.bold, transpose=args.transpose, **notation)
+    elif args.format == "text":
         text = d.text(**notation) + ("\n" + d.memory().text() if args.memory else "")
     elif args.format == "tex":
         text = d.latex(standalone=args.standalone, bold=args.bold, transpose=args.transpose,
@@ -236,15 +235,19 @@ def _hvp(args):
     hvp = derive_hvp(derive(_load(args, loops=True)))
     if args.standalone and args.format != "tex":
         raise UsageError("--standalone goes with --format tex")
+    if args.format == "py" and args.lang != "en":
+        raise UsageError("--lang goes with text, tex, md and html: a module has no headings")
     if args.format == "py" and isinstance(hvp, LoopHVPDerivation):
         raise UsageError("--format py: not yet for a model with loops; write it out with "
                          "--unroll T=3")
     if args.format == "text":
-        text = hvp.text()
+        text = hvp.text(lang=args.lang)
     elif args.format == "tex":
-        text = hvp.latex(standalone=args.standalone)
+        text = hvp.latex(standalone=args.standalone, lang=args.lang)
     elif args.format == "md":
-        text = hvp.markdown()
+        text = hvp.markdown(lang=args.lang)
+    elif args.format == "html":  # the first-order derivation too, and the graphs
+        text = hvp.html(lang=args.lang)
     else:
         text = generate_hvp_source(hvp.bound())
     _emit(text, args.output)
@@ -556,9 +559,13 @@ def _verify_command(sub):
 def _hvp_command(sub):
     p = _command(sub, "hvp", _hvp,
                  "symbackprop hvp examples/textbook_mlp.sbp --format tex --standalone -o hvp.tex")
-    _add_document(p, ("text", "tex", "md", "py"), "text (the default), tex, md, or py (the "
-                  "NumPy module computing J, its gradients and H v; abstract functions must be "
-                  "bound)")
+    _add_document(p, ("text", "tex", "md", "html", "py"), "text (the default), tex, md, html "
+                  "(one page that works offline: the derivation and its H v, the graphs, and the "
+                  "equations of the node clicked) or py (the NumPy module computing J, its "
+                  "gradients and H v; abstract functions must be bound)")
+    p.add_argument("--lang", choices=LANGUAGES, default="en",
+                   help="the language of the headings and notes of text, tex, md and html: en "
+                        "(the default) or zh (Chinese; tex compiles with xelatex)")
 
 
 def _hessian_command(sub):

@@ -29,12 +29,12 @@ import sympy as sp
 
 from ..derivation.folded import folded_graph
 from ..language.spelling import default_latex, safe_latex
-from .figures import Figure, _operator_label, _quote, checked_format, in_format
+from .figures import Figure, _graphviz, _operator_label, _quote, checked_format, in_format
 from .loops import LoopLatexPrinter, LoopTextPrinter, loop_names
 from .names import Notation
 from .plate_layout import plate_layout
 
-__all__ = ["loop_figure", "LoopFigure", "safe_latex"]
+__all__ = ["loop_figure", "LoopFigure", "loop_graph_svg", "safe_latex"]
 
 _SUPERSCRIPTS = dict(zip("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
 _SUBSCRIPTS = dict(zip("0123456789aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
@@ -126,8 +126,14 @@ def _node_attributes(data):
     return attrs
 
 
-def _dot(derivation, g):
+def _dot(derivation, g, ids=None):
+    """The DOT text of the folded graph `g`; `ids` (node or (tail, head) to an id) names the
+    SVG elements drawn, for the web page."""
     labels = _Labels(derivation, g, latex=False)
+
+    def named(key):
+        return f", id={_quote(ids[key])}" if ids else ""
+
     lines = [f"digraph {_quote(derivation.model.objective)} {{",
              '  rankdir=LR; fontname="Helvetica";',
              '  node [fontname="Helvetica", fontsize=12];',
@@ -146,7 +152,7 @@ def _dot(derivation, g):
     def write(key, indent):
         for node in inside[key]:
             lines.append(f"{indent}{_quote(node)} [label={_quote(labels.node(node))}, "
-                         f"{_node_attributes(g.nodes[node])}];")
+                         f"{_node_attributes(g.nodes[node])}{named(node)}];")
         for child in children[key]:
             lines.append(f"{indent}subgraph {_quote(f'cluster_{number[child]}')} {{")
             lines.append(f"{indent}  label={_quote(labels.plate(child))}; labeljust=r; "
@@ -162,6 +168,8 @@ def _dot(derivation, g):
             attrs.append(f"label={_quote(labels.edge(u, v))}")
         if data["kind"] == "recurrence":
             attrs += ["constraint=false", "style=bold"]
+        if ids:
+            attrs.append(named((u, v))[2:])
         suffix = f" [{', '.join(attrs)}]" if attrs else ""
         lines.append(f"  {_quote(u)} -> {_quote(v)}{suffix};")
     lines.append("}")
@@ -268,6 +276,12 @@ def loop_figure(derivation, format="tikz", standalone=False):
     g = folded_graph(derivation.model)
     return in_format(format, lambda: _tikz(derivation, g, standalone),
                      lambda: _dot(derivation, g))
+
+
+def loop_graph_svg(derivation, g, ids):
+    """Graphviz's SVG of the folded graph `g` (:func:`folded_graph` of the model), each node
+    and edge drawn as an element with the id `ids` gives it."""
+    return _graphviz(_dot(derivation, g, ids), "svg").decode("utf-8")
 
 
 class LoopFigure(Figure):

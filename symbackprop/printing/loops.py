@@ -29,10 +29,11 @@ from .documents import (Document, Equation, Section, render_latex, render_markdo
 from .names import (BOLD, TRANSPOSE, Notation, adjoint_name, normal_spellings, notation_notes,
                     shape_latex, shape_text)
 from .printers import MatrixLatexPrinter, TextPrinter
+from .words import phrase
 
 __all__ = ["loop_text", "loop_latex", "loop_markdown", "loop_names", "LoopTextPrinter",
            "LoopLatexPrinter", "loop_hvp_text", "loop_hvp_latex", "loop_hvp_markdown",
-           "loop_hvp_names"]
+           "loop_hvp_names", "loop_document", "loop_hvp_document"]
 
 _SUPERSCRIPTS = dict(zip("0123456789+-=()lLtT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ˡᴸᵗᵀ"))
 
@@ -312,9 +313,6 @@ class _LoopWriter:
     """Prints the parts of one derivation with loops, for one format."""
 
     def __init__(self, derivation, latex, notation, names=None):
-        if notation.lang != "en":
-            raise ValueError(f"lang={notation.lang!r}: not yet for a model with loops derived "
-                             "in general; write it out with derivation.unrolled(...)")
         self.d, self.model, self.latex, self.notation = derivation, derivation.model, latex, \
             notation
         names = loop_names(derivation, latex, notation) if names is None else names
@@ -322,8 +320,10 @@ class _LoopWriter:
         self.printer = printer(names, notation, self.model.objective)
         self.print = self.printer.doprint
 
-    def heading(self, text, latex):
-        return latex if self.latex else text
+    def say(self, key, **fields):
+        """What `key` says (:func:`~symbackprop.printing.words.phrase`) in the notation's
+        language, in this format."""
+        return phrase(key, self.notation.lang, self.latex, **fields)
 
     def shape(self, name, index=None):
         if not self.notation.shapes:
@@ -341,10 +341,8 @@ class _LoopWriter:
         ``for o = O, …, 1, c = C, …, 1:`` for the two indices of a family of two."""
         if isinstance(var, sp.Tuple):
             ranges = [self._range(*r) for r in zip(var, first, last)]
-            return (f"For {', '.join(ranges)}:" if self.latex else f"for {', '.join(ranges)}:")
-        if self.latex:
-            return f"For {self._range(var, first, last)}:"
-        return f"for {self._range(var, first, last)}:"
+            return self.say("loop", ranges=", ".join(ranges))
+        return self.say("loop", ranges=self._range(var, first, last))
 
     def _range(self, var, first, last):
         var, first, last = (self.print(sp.sympify(x, strict=True)) for x in (var, first, last))
@@ -357,7 +355,7 @@ class _LoopWriter:
                        for x in (step.index, step.hi, step.lo))
         if self.latex:
             return f", \\quad {var} = {hi}, \\dots, {lo}"
-        return f"  (for {var} = {hi}, …, {lo})"
+        return self.say("loop part", ranges=f"{var} = {hi}, …, {lo}")
 
     def prod(self, share, node, index):
         child = self.d.symbol(share.consumer, share.index)
@@ -379,8 +377,10 @@ def _forward(w, rows=None, heading=None):
         name = getattr(target, "family", None) or str(target)
         shape = w.shape(name, getattr(target, "index", None)) if rows is None else ""
         loop = " ".join(w.loop_heading(r.var, r.lo, r.hi) for r in loops) or None
-        items.append((Equation(w.print(target), w.print(value), shape=shape), loop))
-    sections = _grouped(heading or w.heading("Forward", "Forward pass."), items)
+        about = name[2:-1] if name.startswith("R{") else name  # a tangent is about its value
+        items.append((Equation(w.print(target), w.print(value), shape=shape, keys=(about,)),
+                      loop))
+    sections = _grouped(heading or w.say("forward"), items)
     return [Section(x.heading, x.equations, x.notes, wrap=False, subheading=x.subheading)
             for x in sections]
 
@@ -433,9 +433,7 @@ def _backward(w):
             loop = w.loop_heading(step.index, step.within[1], step.within[0])
             equation = dataclasses.replace(equation, shape=equation.shape + w.part(step))
         items.append((equation, loop))
-    return _grouped(w.heading(f"Backward (reverse topological order, from {seed} = 1)",
-                              f"Backward pass, in reverse topological order, from "
-                              f"${seed} = 1$."), items)
+    return _grouped(w.say("backward", seed=seed), items)
 
 
 def _step_equation(w, step, at):
@@ -448,7 +446,7 @@ def _step_equation(w, step, at):
         chain = tuple(w.prod(_shifted(s, at), step.node, index) for s in step.terms)
     result = step.result.xreplace(at) if at else step.result
     return Equation(w.print(step.adjoint.xreplace(at) if at else step.adjoint), w.print(result),
-                    chain, shape=w.shape(step.node, index))
+                    chain, shape=w.shape(step.node, index), keys=(step.node,))
 
 
 def _shifted(share, at):
@@ -468,7 +466,7 @@ def _gradients(w):
             if step.index is not None and not _ranged(step):  # one index: said at that index
                 at = {step.index: step.lo}
                 rows.append(Equation(w.print(step.adjoint.xreplace(at)),
-                                     w.print(step.result.xreplace(at))))
+                                     w.print(step.result.xreplace(at)), keys=(name,)))
                 continue
             result = w.print(step.result)
             pairs = () if step.index is None else tuple(zip(step.index, step.lo, step.hi)) \
@@ -477,12 +475,11 @@ def _gradients(w):
                 result += (f", \\quad {w.print(var)} = {w.print(lo)}, \\dots, "
                            f"{w.print(hi)}" if w.latex else
                            f",  {w.print(var)} = {w.print(lo)}, …, {w.print(hi)}")
-            rows.append(Equation(w.print(step.adjoint), result))
+            rows.append(Equation(w.print(step.adjoint), result, keys=(name,)))
     if not rows:
         return []
-    heading = ("Gradients of the params", "Gradients of the params.") if all(
-        roles[n] == "param" for n in listed) else ("Gradients", "Gradients.")
-    return [Section(w.heading(*heading), tuple(rows), boxed=True)]
+    heading = "gradients" if all(roles[n] == "param" for n in listed) else "gradients asked"
+    return [Section(w.say(heading), tuple(rows), boxed=True)]
 
 
 def _closed_forms(w):
@@ -493,29 +490,26 @@ def _closed_forms(w):
                          for x in (form.index, form.lo, form.hi))
         at = (f", \\quad {index} = {lo}, \\dots, {hi}" if w.latex else
               f",  {index} = {lo}, …, {hi}")
-        rows.append(Equation(w.print(form.adjoint), w.print(form.result) + at))
-        rows += [Equation(w.print(w.d.adjoint_symbol(name)), w.print(value))
+        rows.append(Equation(w.print(form.adjoint), w.print(form.result) + at,
+                             keys=(form.node,)))
+        rows += [Equation(w.print(w.d.adjoint_symbol(name)), w.print(value), keys=(name,))
                  for name, value in form.gradients.items()]
     if not rows:
         return []
-    note = ("The recurrence is linear and its coefficient is the same at every step, so it "
-            "unrolls into powers of the coefficient: gradients through many steps shrink or grow "
-            "with them.")
-    return [Section(w.heading("Closed form", "Closed form."), tuple(rows), notes=()),
-            Section("", notes=(note,), subheading=True)]
+    return [Section(w.say("closed form"), tuple(rows), notes=()),
+            Section("", notes=(w.say("closed form note"),), subheading=True)]
 
 
 def _document(w):
     sections = _forward(w) + _backward(w) + _closed_forms(w) + _gradients(w)
     notes = notation_notes([v for _, v, _ in w.d.forward] + [s.result for s in w.d.steps],
                            w.print, w.latex)  # what Φ and φ are, how max splits a tie
-    sections += [Section(w.heading("Notation", "Notation."), notes=tuple(notes))] if notes else []
+    sections += [Section(w.say("notation"), notes=tuple(notes))] if notes else []
     if w.d.valid_from > 1:
-        lengths = ", ".join(w.model.lengths)
-        note = f"These steps hold for {lengths} ≥ {w.d.valid_from}."
+        note = w.say("valid from", lengths=", ".join(w.model.lengths), first=w.d.valid_from)
         sections.append(Section("", notes=(note,), subheading=True))
-    return Document(f"Backpropagation through {w.model.objective}", "Backpropagation",
-                    w.model.filename, tuple(sections))
+    return Document(w.say("subject", objective=w.model.objective), w.say("title"),
+                    w.model.filename, tuple(sections), lang=w.notation.lang)
 
 
 def loop_hvp_names(hvp, latex, notation=Notation()):
@@ -545,22 +539,31 @@ def _hvp_document(hvp, latex, notation):
     directions = []
     for name, direction in hvp.directions.items():
         of = w.print(hvp.derivation.symbol(name, getattr(direction, "index", None)))
-        directions.append(Equation(w.print(direction), w.heading(
-            f"a direction of {name}", f"\\text{{a direction of }} {of}")))
+        directions.append(Equation(w.print(direction), w.say("direction of", name=name, of=of),
+                                   keys=(name,)))
     directions = tuple(directions)
-    sections = [Section(w.heading("Directions", "Directions."), directions, wrap=False)]
+    sections = [Section(w.say("loop directions"), directions, wrap=False)]
     rows = [(s.symbol, s.result, s.loops) for s in hvp.forward]
-    sections += _forward(w, rows, w.heading("Forward tangents", "Forward tangents."))
+    sections += _forward(w, rows, w.say("loop forward tangents"))
     items = []
     for step in hvp.backward:
         at = {} if step.index is None or _ranged(step) else {step.index: step.lo}
         loop = w.loop_heading(step.index, step.hi, step.lo) if _ranged(step) else None
         items.append((Equation(w.print(step.symbol.xreplace(at)),
-                               w.print(step.result.xreplace(at))), loop))
-    sections += _grouped(w.heading("Backward tangents", "Backward tangents, in the backward "
-                                   "order."), items)
-    return Document(f"Hessian-vector products of {w.model.objective}", "Hessian-vector products",
-                    w.model.filename, tuple(sections))
+                               w.print(step.result.xreplace(at)), keys=(step.node,)), loop))
+    sections += _grouped(w.say("loop backward tangents"), items)
+    return Document(w.say("hvp subject", objective=w.model.objective), w.say("loop hvp title"),
+                    w.model.filename, tuple(sections), lang=w.notation.lang)
+
+
+def loop_document(derivation, latex, notation):
+    """What a derivation with loops says, before any format (the web page renders it)."""
+    return _document(_LoopWriter(derivation, latex, notation))
+
+
+def loop_hvp_document(hvp, latex, notation):
+    """What the H v derivation of a model with loops says, before any format."""
+    return _hvp_document(hvp, latex, notation)
 
 
 def loop_hvp_text(hvp, **options):

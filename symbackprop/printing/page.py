@@ -35,13 +35,16 @@ from .markup import clean, escape, math_in_text, mathml, svg_tree
 from .names import Notation
 from .words import page_words, phrase
 
-__all__ = ["html", "SCRIPT", "STYLE", "policy"]
+__all__ = ["html", "SCRIPT", "STYLE", "policy", "sections_html", "whole_page",
+           "figure_html"]
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 0; color: #1a1a1a; line-height: 1.4; }
 header, main { padding: 0 1.2em; }
 h1 { font-size: 1.3em; margin: 0.6em 0 0.2em; }
 h2 { font-size: 1.05em; margin: 1.2em 0 0.4em; }
+.loop > h3 { font-size: 1em; font-weight: normal; margin: 0.5em 0 0.1em; }
+.loop > h3 ~ .eq { margin-left: 1.2em; }
 #graphs { position: sticky; top: 0; z-index: 1; background: #fff;
           border-bottom: 1px solid #bbb; padding: 0.4em 1.2em; }
 #graphs button { font: inherit; padding: 0.2em 0.7em; margin-right: 0.3em; cursor: pointer;
@@ -139,9 +142,17 @@ def _owner(g, node):
 
 def _figure(derivation, which, g, key, words):
     """One graph as a figure: its SVG, each node knowing its equations and the edges it reads."""
-    prefix = which[0]
-    ids = {node: f"{prefix}-{key[node]}" for node in g}
-    ids.update({edge: f"{prefix}-e{k}" for k, edge in enumerate(g.edges)})
+    ids = {node: f"{which[0]}-{key[node]}" for node in g}
+    return figure_html(which, g, ids, key.__getitem__,
+                       lambda named: graph_svg(derivation, g, named), words)
+
+
+def figure_html(which, g, ids, key, draw, words):
+    """The graph `g` as the page's figure `which`: `draw(ids)` gives its SVG, each node and
+    edge with its id (`ids` names the nodes); each node knows the key of what it is about,
+    `key` of the variable it computes, and the edges it reads."""
+    ids = dict(ids)
+    ids.update({edge: f"{which[0]}-e{k}" for k, edge in enumerate(g.edges)})
     extra = {}
     for node in g:
         owner = _owner(g, node)
@@ -149,12 +160,12 @@ def _figure(derivation, which, g, key, words):
             read = [e for e in g.edges if _owner(g, e[1]) == node]
         else:
             read = list(g.in_edges(node))
-        extra[ids[node]] = {"data-keys": key[owner],
+        extra[ids[node]] = {"data-keys": key(owner),
                             "data-reads": " ".join(ids[e] for e in read)}
     try:
         if not g:
             raise RuntimeError("an empty graph: the objective depends on no param")
-        body = clean(svg_tree(graph_svg(derivation, g, ids)), "svg", extra)
+        body = clean(svg_tree(draw(ids)), "svg", extra)
     except RuntimeError as e:  # no Graphviz, or too large a graph to lay out: said so
         body = f"<p>{words['not drawn']}: {escape(e)}.</p>"
     return f'<figure data-graph="{which}" hidden>{body}</figure>'
@@ -188,14 +199,23 @@ def _first_order_part(second, first):
     return k + 1
 
 
-def _sections(document, key, skip=0):
+def sections_html(document, key, skip=0):
+    """The sections of `document` (from the `skip`-th) as the page shows them; `key` maps
+    what an equation is about (:attr:`Equation.keys`) to the page's keys of graph nodes.
+
+    A loop's part of a section (a subheading) is a ``div`` of class ``loop``, its heading
+    (``For t = T - 1, …, 1:``) first: what its equations hold for is in it."""
     out = []
     for section in document.sections[skip:]:
         level = "h3" if section.subheading else "h2"
+        part = []
         if section.heading:
-            out.append(f"<{level}>{math_in_text(section.heading)}</{level}>")
-        out += [f'<p class="note">{math_in_text(note)}</p>' for note in section.notes]
-        out += [_equation(e, section.boxed, key) for e in section.equations]
+            part.append(f"<{level}>{math_in_text(section.heading)}</{level}>")
+        part += [f'<p class="note">{math_in_text(note)}</p>' for note in section.notes]
+        part += [_equation(e, section.boxed, key) for e in section.equations]
+        if section.subheading:
+            part = ['<div class="loop">', *part, "</div>"]
+        out += part
     return "\n".join(out)
 
 
@@ -230,18 +250,27 @@ def html(derivation, hvp=None, **options):
         graphs["second-order"] = second_order_graph(hvp)
     nodes = dict.fromkeys(n for g in graphs.values() for n in g)
     key = {node: f"k{k}" for k, node in enumerate(nodes)}
-    parts = [f'<section data-document="backprop">{_sections(first, key)}</section>']
+    parts = [f'<section data-document="backprop">{sections_html(first, key)}</section>']
     words = page_words(notation.lang)
     if hvp is not None:  # after its forward and backward passes, the first document's
+        later = sections_html(second, key, skip=_first_order_part(second, first))
         parts.append(f'<section data-document="hvp"><h2>{words["second order"]}</h2>'
-                     f'{_sections(second, key, skip=_first_order_part(second, first))}</section>')
+                     f"{later}</section>")
+    figures = {w: _figure(derivation, w, g, key, words) for w, g in graphs.items()}
+    return whole_page(first, notation.lang, figures, parts)
+
+
+def whole_page(document, lang, figures, parts):
+    """The page around its figures (graph name to a ``figure`` element) and its `parts`
+    (``section`` elements), titled as the standalone `document` is."""
+    words = page_words(lang)
     buttons = "".join(f'<button type="button" data-show="{w}" aria-pressed="false">'
-                      f"{words[w]}</button>" for w in graphs)
-    figures = "".join(_figure(derivation, w, g, key, words) for w, g in graphs.items())
-    name = derivation.model.filename.replace("\\", "/").split("/")[-1]
+                      f"{words[w]}</button>" for w in figures)
+    figures = "".join(figures.values())
+    name = document.filename.replace("\\", "/").split("/")[-1]
     name = visible(name.replace("\n", "\\n").replace("\r", "\\r"))  # a line break shown
-    title = escape(phrase("standalone title", notation.lang, False, title=first.title) + name)
-    return (f'<!DOCTYPE html>\n<html lang="{notation.lang}">\n<head>\n<meta charset="utf-8">\n'
+    title = escape(phrase("standalone title", lang, False, title=document.title) + name)
+    return (f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{policy()}">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"

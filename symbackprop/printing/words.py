@@ -74,6 +74,28 @@ _PHRASES = {
                "the directions, restricted to that variable: {product}.",) * 2,
         "zh": ("最后，每个梯度的切向量就是目标函数的 Hessian 乘以方向，"
                "限制在该变量上：{product}。",) * 2},
+    # a model with loops (printing/loops.py): a loop's heading, the part of a range a step
+    # holds in, the closed form of a linear recurrence, and its H v document
+    "loop": {"en": ("for {ranges}:", "For {ranges}:"), "zh": ("对 {ranges}：",) * 2},
+    "loop part": {"en": ("  (for {ranges})",) * 2, "zh": ("  （对 {ranges}）",) * 2},
+    "closed form": {"en": ("Closed form", "Closed form."), "zh": ("闭式解", "闭式解。")},
+    "closed form note": {
+        "en": ("The recurrence is linear and its coefficient is the same at every step, so it "
+               "unrolls into powers of the coefficient: gradients through many steps shrink or "
+               "grow with them.",) * 2,
+        "zh": ("这个递推是线性的，且每一步的系数相同，所以它展开为系数的幂："
+               "经过许多步的梯度随之衰减或增长。",) * 2},
+    "valid from": {"en": ("These steps hold for {lengths} ≥ {first}.",) * 2,
+                   "zh": ("这些步骤在 {lengths} ≥ {first} 时成立。",) * 2},
+    "loop hvp title": {"en": ("Hessian-vector products",) * 2, "zh": ("Hessian 向量积",) * 2},
+    "loop directions": {"en": ("Directions", "Directions."), "zh": ("方向", "方向。")},
+    "direction of": {"en": ("a direction of {name}", "\\text{{a direction of }} {of}"),
+                     "zh": ("{name} 的方向", "{of} \\text{{ 的方向}}")},
+    "loop forward tangents": {"en": ("Forward tangents", "Forward tangents."),
+                              "zh": ("正向切向量", "正向切向量。")},
+    "loop backward tangents": {"en": ("Backward tangents",
+                                      "Backward tangents, in the backward order."),
+                               "zh": ("反向切向量", "反向切向量，按反向传播的顺序。")},
     "standalone title": {"en": ("{title}: ",) * 2, "zh": ("{title}：",) * 2},
     "derived": {"en": ("{subject}, derived by symbackprop from {filename}",) * 2,
                 "zh": ("{subject}，由 symbackprop 从 {filename} 推导",) * 2},

@@ -32,8 +32,8 @@ from ..printing.loops import (LoopLatexPrinter, LoopTextPrinter, loop_hvp_latex,
 from ..printing.names import Notation
 from .evaluation import Binding, initialised, sample_values
 from .index_reading import Family, Indices, Spelling, index_value, read_at
-from .readback import (ReadbackReport, first_failure, is_definition, printed_equations,
-                       printed_vocabulary, values_of, why_wrong)
+from .readback import (ReadbackReport, first_failure, is_definition, page_equations,
+                       printed_equations, printed_vocabulary, values_of, why_wrong)
 from .reading import Value
 from .sizes import default_dims
 
@@ -50,8 +50,16 @@ def _documents(subject, formats, notation):
     options = dataclasses.asdict(notation)  # every field: the steps shown too
     made = {"text": (lambda: writers[0](subject, **options), False),
             "LaTeX": (lambda: writers[1](subject, **options), True),
-            "Markdown": (lambda: writers[2](subject, **options), True)}
+            "Markdown": (lambda: writers[2](subject, **options), True),
+            "HTML": (lambda: _page(subject, options), True)}
     return {fmt: (made[fmt][0](), made[fmt][1]) for fmt in formats}
+
+
+def _page(subject, options):
+    from ..printing.loop_page import loop_html  # the page's module draws; only it needs that
+    if _is_hvp(subject):
+        return loop_html(subject.derivation, subject, **options)
+    return loop_html(subject, **options)
 
 
 def _is_hvp(subject):
@@ -253,7 +261,8 @@ def prove_printed_loops(derivation, lengths=None, formats=("text", "LaTeX", "Mar
         The lengths to read at (:data:`~symbackprop.derivation.recurrences.CHECK_LENGTH`
         for each not given).
     formats : tuple of str
-        Which documents: ``"text"``, ``"LaTeX"``, ``"Markdown"``.
+        Which documents: ``"text"``, ``"LaTeX"``, ``"Markdown"``, ``"HTML"`` (the web
+        page's formulas, their TeX annotations, each under its loop's heading).
     notation : Notation, optional
     bindings, points : tuple of int
         Seeds of the random smooth functions and of the random points.
@@ -278,7 +287,9 @@ def prove_printed_loops(derivation, lengths=None, formats=("text", "LaTeX", "Mar
     documents = documents or _documents(derivation, formats, notation)
     for fmt, (document, latex) in documents.items():
         report.counts[fmt] = 0
-        for equation in printed_equations(document, latex):
+        equations = (page_equations(document, "hvp" if _is_hvp(derivation) else "backprop")
+                     if fmt == "HTML" else printed_equations(document, latex))
+        for equation in equations:
             at = _at_every_index(equation.ranges, settings.lengths)
             for side in equation.sides:
                 if at == [] or is_definition(side, settings(latex, 0, 0)[0]):

@@ -103,18 +103,20 @@ class ReadbackReport:
 # --- taking equations out of documents ---------------------------------------------------
 
 _TEXT_SECTIONS = ("Forward", "Backward", "Closed form", "Gradients", "Hessian-vector",
-                  "正向传播", "反向传播（", "参数的梯度", "正向切向量", "反向切向量",
-                  "Hessian 向量积")  # and in Chinese (printing/words.py)
+                  "正向传播", "反向传播（", "参数的梯度", "梯度", "闭式解", "正向切向量",
+                  "反向切向量", "Hessian 向量积")  # and in Chinese (printing/words.py)
 
 
-_TEXT_HEADING = re.compile(r"for ([A-Za-z]) = (.+), …, (.+):")
+# a loop's heading, "for t = T - 1, …, 1:", in Chinese "对 t = T - 1, …, 1："
+_TEXT_HEADING = re.compile(r"(?:for|对) ([A-Za-z]) = (.+), …, (.+)[:：]")
 # for o = O, …, 1, c = C, …, 1: the heading of a family of two indices
-_TEXT_PAIR_HEADING = re.compile(r"for ([A-Za-z]) = ([^,]+), …, ([^,]+), "
-                                r"([A-Za-z]) = ([^,]+), …, ([^,]+):")
-_TEXT_AT = re.compile(r"\s+\(for ([A-Za-z]) = (.+?), …, (.+?)\)$")  # after the shape
+_TEXT_PAIR_HEADING = re.compile(r"(?:for|对) ([A-Za-z]) = ([^,]+), …, ([^,]+), "
+                                r"([A-Za-z]) = ([^,]+), …, ([^,]+)[:：]")
+# after the shape: "(for t = T, …, 2)", in Chinese "（对 t = T, …, 2）"
+_TEXT_AT = re.compile(r"\s+(?:\(for|（对) ([A-Za-z]) = (.+?), …, (.+?)[)）]$")
 _TEXT_RANGE = re.compile(r",\s+([A-Za-z]) = ([^,]+?), …, ([^,]+?)$")  # a boxed gradient's range
-_LATEX_HEADING = re.compile(r"For \$([A-Za-z]) = (.+?), \\dots, (.+?)\$"
-                            r"(?:, \$([A-Za-z]) = (.+?), \\dots, (.+?)\$)?:")
+_LATEX_HEADING = re.compile(r"(?:For|对) \$([A-Za-z]) = (.+?), \\dots, (.+?)\$"
+                            r"(?:, \$([A-Za-z]) = (.+?), \\dots, (.+?)\$)?[:：]")
 _LATEX_RANGE = re.compile(r",\s*\\quad\s*([A-Za-z]) = ([^,]+?), \\dots, ([^,]+?)\s*$")
 
 
@@ -273,36 +275,57 @@ def _latex_equations(document):
 
 class _PageEquations(HTMLParser):
     """The equations of one part of a web page (:mod:`symbackprop.printing.page`): each
-    equation's left-hand side and sides, the TeX annotations of its formulas."""
+    equation's left-hand side and sides, the TeX annotations of its formulas, and the ranges
+    it is printed for (a model with loops: its loop's heading, ``For t = T, …, 1:``, and the
+    ranges it states at its end or after its shape)."""
 
     def __init__(self, part):
         super().__init__(convert_charrefs=True)
         self.part, self.inside, self.role, self.text = part, False, None, None
-        self.equations = []
+        self.equations, self.heading, self.ranges, self.in_math = [], None, (), False
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         classes = (attrs.get("class") or "").split()
         if tag == "section":
             self.inside = attrs.get("data-document") == self.part
-        elif self.inside and tag == "div" and "eq" in classes:
-            self.equations.append(["", []])
-        elif self.inside and tag == "math":
+        elif not self.inside:
+            return
+        if tag in ("h2", "h3") or (tag == "div" and "loop" in classes):
+            self.ranges = ()  # a new section, or a loop's part of one
+            self.heading = [] if tag == "h3" else None
+        elif tag == "div" and "eq" in classes:
+            self.equations.append(["", [], self.ranges])
+        elif tag == "math":
+            self.in_math = True
             self.role = next((c for c in classes if c in ("lhs", "side", "shape")), None)
-        elif tag == "annotation" and self.role and self.equations:
+        elif tag == "annotation" and (self.role or self.heading is not None):
             self.text = []
 
     def handle_data(self, data):
         if self.text is not None:
             self.text.append(data)
+        elif self.heading is not None and not self.in_math:
+            self.heading.append(data)
 
     def handle_endtag(self, tag):
         if tag == "annotation" and self.text is not None:
             formula, self.text = "".join(self.text), None
-            if self.role == "lhs":
+            if self.heading is not None and self.role is None:
+                self.heading.append(f"${formula}$")
+            elif self.role == "lhs":
                 self.equations[-1][0] = formula
-            elif self.role == "side":
-                self.equations[-1][1].append(formula)
+            elif self.role in ("side", "shape"):
+                stated, formula = _stated(formula, _LATEX_RANGE)
+                self.equations[-1][2] = _narrowed(self.equations[-1][2], stated)
+                if self.role == "side":
+                    self.equations[-1][1].append(formula)
+        elif tag == "h3" and self.heading is not None:
+            found = _LATEX_HEADING.fullmatch("".join(self.heading).strip())
+            self.ranges = _pairs(found.groups()) if found else ()
+            self.heading = None
+        elif tag == "math":
+            self.role, self.in_math = None, False
 
 
 def page_equations(page, part):
@@ -319,8 +342,8 @@ def page_equations(page, part):
     reader = _PageEquations(part)
     reader.feed(page)
     reader.close()
-    return [Equation(lhs, tuple(sides), f"equation {k}")
-            for k, (lhs, sides) in enumerate(reader.equations, 1)]
+    return [Equation(lhs, tuple(sides), f"equation {k}", ranges)
+            for k, (lhs, sides, ranges) in enumerate(reader.equations, 1)]
 
 
 def printed_equations(document, latex):
@@ -474,12 +497,13 @@ _CHAIN_RULE = re.compile(r"((Σ|\\sum)_\{[^{}]*\}\^\{[^{}]*\} )?(prod\(|\\operat
 
 
 _DIRECTION = ("a direction of ", "\\text{a direction of }")  # V_W = a direction of W
+_DIRECTION_ZH = (" 的方向", "\\text{ 的方向}")  # in Chinese: V_W = W 的方向
 
 
 def is_definition(side, vocabulary):
     """A chain-rule line, prod(∂J/∂o, ∂o/∂W2) (or their sum over an index), or a tangent's
     definition, R{W1 x}: not values."""
-    if _CHAIN_RULE.match(side) or side.startswith(_DIRECTION):
+    if _CHAIN_RULE.match(side) or side.startswith(_DIRECTION) or side.endswith(_DIRECTION_ZH):
         return True
     for head, opening, closing in (("R", "{", "}"),
                                    ("\\mathcal{R}", "\\left\\{", "\\right\\}")):
