@@ -84,7 +84,9 @@ def test_check(path):
 def test_verify(path):
     model = _load(path)
     dims = VERIFY_DIMS.get(path.stem, {name: 2 for name in model.dims})
-    report = sbp.verify(model, dims=dims)
+    # no time limit: the verdict must not depend on the machine's speed or load (the limit
+    # itself is tested in tests/test_verify.py)
+    report = sbp.verify(model, dims=dims, timeout=None)
     assert report.ok, str(report)
     assert set(report.entries) == {n for n, v in model.variables.items()
                                    if v.role in ("param", "input")}
