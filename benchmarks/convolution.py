@@ -33,20 +33,20 @@ def _im2col(X, k):
 def hand_value_and_grad(X, C, K, beta):
     """The layer over the batch by hand: im2col, one product for every channel, ReLU,
     pooling and back; the pooling adjoint goes to the first max of each window."""
-    B, O, k = X.shape[0], K.shape[0], K.shape[1]
+    B, outs, k = X.shape[0], K.shape[0], K.shape[1]
     cols = _im2col(X, k)                                            # (B, 24, 24, 25)
-    Z = np.einsum("bijw,ow->boij", cols, K.reshape(O, -1), optimize=True)
+    Z = np.einsum("bijw,ow->boij", cols, K.reshape(outs, -1), optimize=True)
     Z += beta[None, :, None, None]
     H = np.maximum(Z, 0.0)
     n = H.shape[2] // POOL
-    blocks = H.reshape(B, O, n, POOL, n, POOL).transpose(0, 1, 2, 4, 3, 5)
-    blocks = blocks.reshape(B, O, n, n, POOL * POOL)
+    blocks = H.reshape(B, outs, n, POOL, n, POOL).transpose(0, 1, 2, 4, 3, 5)
+    blocks = blocks.reshape(B, outs, n, n, POOL * POOL)
     first = np.argmax(blocks, axis=4)[..., None]
     P = np.take_along_axis(blocks, first, axis=4)[..., 0]
     J = float(np.vdot(C, P))
     grad_blocks = np.zeros_like(blocks)
     np.put_along_axis(grad_blocks, first, C[..., None], axis=4)
-    grad_H = grad_blocks.reshape(B, O, n, n, POOL, POOL).transpose(0, 1, 2, 4, 3, 5)
+    grad_H = grad_blocks.reshape(B, outs, n, n, POOL, POOL).transpose(0, 1, 2, 4, 3, 5)
     grad_Z = grad_H.reshape(H.shape) * (Z > 0)
     grad_K = np.einsum("boij,bijw->ow", grad_Z, cols, optimize=True).reshape(K.shape)
     return J, grad_K, grad_Z.sum(axis=(0, 2, 3))

@@ -54,3 +54,14 @@ def test_the_generated_code_agrees_with_conv2d_and_max_pool2d(d, B, outs, q, p):
     for name, tensor in (("K", tK), ("beta", tb), ("X", tX), ("C", tC)):
         assert grads[name].shape == tensor.shape, name
         assert relative_error(grads[name], tensor.grad.numpy()) <= 1e-12, name
+
+
+def test_the_kernel_and_the_bias_gradients_share_one_loop_over_the_batch(d):
+    from symbackprop.printing.loop_code import generate_loop_source
+    backward = generate_loop_source(d).split("def value_and_grad")[1].split("del J\n")[1]
+    # both sums read the same window products at each image: computed once, in one loop
+    assert backward.count("for b in range(B, 0, -1):") == 2  # ∂L/∂J_b, then the two sums
+    assert backward.count("_correlate(X[b - 1], K[o - 1], 1)") == 1
+    assert backward.count("_maxpool_mask(") == 1
+    body = backward.split("grad_beta[o - 1] = 0.0\n")[1]
+    assert "grad_K[o - 1] += " in body and "grad_beta[o - 1] += " in body
