@@ -224,8 +224,8 @@ def _constant_adjoints(env, theirs, adjoints):
     so taking its value here proves nothing twice and hides no error.
     """
     for a, value in theirs.items():
-        if not isinstance(value, sp.MatrixBase) and not hasattr(value, "shape") \
-                and sp.sympify(value).is_number and adjoints.get(a) == value:
+        if not hasattr(value, "shape") and sp.sympify(value).is_number \
+                and adjoints.get(a) == value:
             env[a] = value
 
 
