@@ -53,10 +53,11 @@ It measures, in one run, and prints a table with PASS/MISS against targets:
    only imports SymPy and NetworkX, the floor of any command that derives.
    Targets: --version and --help <= 0.15 s, derive <= 0.5 s of CPU.
    ``--startup-only`` runs this section alone.
-9. A LeNet-style layer (28 x 28 images, a 5 x 5 kernel, ReLU, 2 x 2 max pooling, batch
-   64, float64): the generated value-and-gradients against PyTorch autograd on the CPU
-   (target <= 2.0) and against a hand-written NumPy im2col backward; one channel, the
-   batch as 64 calls (see ``benchmarks/convolution.py``).  ``--conv-only`` runs it alone.
+9. A LeNet-style layer (28 x 28 images, 1 -> 8 channels, 5 x 5 kernels, ReLU, 2 x 2 max
+   pooling, batch 64, float64): the generated value-and-gradients of
+   ``benchmarks/lenet_layer.sbp`` (its loop code, one call on the stacked batch) against
+   PyTorch autograd on the CPU (target <= 2.0) and against a hand-written NumPy im2col
+   backward (see ``benchmarks/convolution.py``).  ``--conv-only`` runs it alone.
 
 Every timing is the median of several repeats after a warm-up, with
 ``time.perf_counter``; SymPy's cache is cleared before each symbolic repeat so

@@ -501,3 +501,26 @@ def test_a_zero_piece_is_shown_where_another_step_reads_it():
     for k in (1, 2, 3):  # the written-out model has no step for ∂L/∂o_1 or ∂L/∂y_1: both 0
         assert d.prove({"T": k}).ok
     assert d.prove_printed(notation=sbp.Notation(inputs=True)).ok
+
+
+SUM_OF_MEMBERS = """\
+dim n, B
+input X[b]: matrix(n, n) for b in 1..B
+param K: matrix(n, n)
+for b in 1..B:
+    J[b] = sum(X[b] * K)
+L = sum(J[b] for b in 1..B)
+objective L
+"""
+
+
+def test_an_adjoint_that_is_a_number_is_proved_where_the_written_out_steps_write_the_number():
+    d = sbp.derive(sbp.parse(SUM_OF_MEMBERS))
+    assert "∂L/∂K = Σ_{b=1}^{B} (∂L/∂J_b) X_b" in d.text(prod=False, shapes=False)
+    # the written-out ∂L/∂K is X_1 + X_2: ∂L/∂J_1 = 1 stands in it as the number
+    for k in (1, 2, 3):
+        report = d.prove({"B": k})
+        assert report.ok, str(report)
+    twice = sbp.derive(sbp.parse(SUM_OF_MEMBERS.replace("L = sum(", "L = 2 * sum(")))
+    assert "∂L/∂J_b = 2" in twice.text(prod=False, shapes=False)
+    assert twice.prove({"B": 2}).ok

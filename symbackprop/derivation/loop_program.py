@@ -39,7 +39,8 @@ import sympy as sp
 from ..primitives import expressions as ex
 from ..primitives.members import IndexSum, Member, ScalarMember, members_in
 from .loop_statements import (ForLoop, LoopStatement, _offset_of, _same, dead_members,
-                              is_sum, is_view, replayed, sum_limits, unread_first_left_out)
+                              fused_accumulations, is_sum, is_view, replayed, sum_limits,
+                              unread_first_left_out)
 from .loop_saved import saved_for_backward
 from .recurrences import at_long_lengths, unaligned
 from .program import Statement, needed_steps, share_subexpressions, zero
@@ -670,7 +671,8 @@ def loop_program(derivation, wrt=None, comment=None):
     for fuse, more in ((True, True), (True, False), (False, False)):
         builder = _Backward(derivation, wrt, comment)
         builder.fuse = fuse
-        backward, kept, names = _loops(builder.blocks_of(wrt)) + zeros, [], _Names()
+        backward = fused_accumulations(_loops(builder.blocks_of(wrt)) + zeros)
+        kept, names = [], _Names()
         first = forward
         if more:  # kept forward subexpressions, carried values
             first, backward, kept = saved_for_backward(forward, backward)

@@ -22,7 +22,8 @@ from ..primitives.members import IndexSum, Member, ScalarMember, members_in
 from .recurrences import at_long_lengths
 
 __all__ = ["LoopStatement", "ForLoop", "is_view", "is_sum", "sum_limits", "statements",
-           "replayed", "released", "dead_members", "unread_first_left_out"]
+           "replayed", "released", "dead_members", "unread_first_left_out",
+           "fused_accumulations"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,61 @@ class ForLoop:
     carried: tuple = ()
 
 
+def fused_accumulations(items):
+    """`items` with a loop that only adds to sums joined to the same loop before it.
+
+    Two gradients summed over one index, each its own loop (a kernel's and a bias's over the
+    images of a batch), read the same forward values at each index: one loop computes them
+    once (the shared subexpressions of its body) where two would compute them twice. The
+    zeros the second sums start from move before the first loop; a loop is joined only when
+    neither loop reads what the other adds to, so the order of the additions is all that
+    changes.
+    """
+    out = []
+    for item in items:
+        if isinstance(item, ForLoop):
+            item = replace(item, body=tuple(fused_accumulations(item.body)))
+        out = _joined(out, item) or out + [item]
+    return out
+
+
+def _adds_only(item):
+    return isinstance(item, ForLoop) and not item.carried and all(
+        isinstance(s, LoopStatement) and s.accumulate for s in item.body)
+
+
+def _joined(out, loop):
+    """`out` + [`loop`] with `loop` joined to the loop before it, or None."""
+    if not _adds_only(loop):
+        return None
+    starts = len(out)
+    while starts and isinstance(out[starts - 1], LoopStatement) and \
+            not out[starts - 1].accumulate and _is_zero(out[starts - 1].value):
+        starts -= 1
+    if not starts or not _adds_only(out[starts - 1]):
+        return None
+    first, zeros = out[starts - 1], out[starts:]
+    if (first.var, first.lo, first.hi, first.descending) != \
+            (loop.var, loop.lo, loop.hi, loop.descending):
+        return None
+    mine, theirs = _sums(loop.body), _sums(first.body)
+    if {_family(z.target) for z in zeros} != mine or mine & theirs \
+            or any(s.value.has(*theirs) for s in loop.body) \
+            or any(s.value.has(*mine) for s in first.body):
+        return None
+    return out[:starts - 1] + zeros + [replace(first, body=first.body + loop.body)]
+
+
+def _family(target):
+    return target.args[0] if isinstance(target, (Member, ScalarMember)) else target
+
+
+def _sums(body):
+    return {_family(s.target) for s in body}
+
+
+def _is_zero(value):
+    return value == 0 or isinstance(value, sp.ZeroMatrix)
 
 
 def is_view(value):

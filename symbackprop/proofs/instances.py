@@ -100,6 +100,7 @@ def prove_instances(derivation, lengths, dims=None):
     pairs = [(str(s), forward[s], written.forward[name])
              for name, s in written.symbols.items() if s in forward and name in written.forward]
     theirs = {s.adjoint: s.result for s in written.steps}
+    _constant_adjoints(env, theirs, adjoints)
     pairs += [(str(a), adjoints[a], theirs[a]) for a in theirs if a in adjoints]
     # an adjoint one side gives as 0 (∂L/∂y_1 of a loss reading y_T only) the other may
     # leave out: a derivation gives no step for what the objective does not depend on
@@ -212,6 +213,20 @@ def _is_tangent(symbol):
 
 def _zero_like(symbol):
     return sp.ZeroMatrix(*symbol.shape) if isinstance(symbol, sp.MatrixSymbol) else sp.Integer(0)
+
+
+def _constant_adjoints(env, theirs, adjoints):
+    """Give a scalar adjoint that both sides make the same number (∂L/∂J_1 = 1 of
+    ``L = sum(J[b] for b in 1..B)``) that number in `env`.
+
+    The written-out derivation writes such a number in place of the adjoint's name in the
+    steps that use it; the general one keeps the name. The step itself is still compared,
+    so taking its value here proves nothing twice and hides no error.
+    """
+    for a, value in theirs.items():
+        if not hasattr(value, "shape") and sp.sympify(value).is_number \
+                and adjoints.get(a) == value:
+            env[a] = value
 
 
 def _is_zero(value):
