@@ -41,8 +41,11 @@ BIND = {"textbook_mlp": {"phi": "tanh", "ell": "squared_error"},
         "bptt": {"ell": "squared_error"}}
 #: The length each example with loops loops over, at both sizes.
 LENGTHS = {"bptt": {"T": 16}, "gru": {"T": 16}, "rnn_tanh": {"T": 16},
-           "rnn_tanh_steps": {"T": 16}, "mlp_layers": {"L": 3}, "mlp_layers_batch": {"L": 2}}
+           "rnn_tanh_steps": {"T": 16}, "mlp_layers": {"L": 3}, "mlp_layers_batch": {"L": 2},
+           "channels": {"O": 4, "C": 3}, "conv_channels": {"O": 4, "C": 3}}
 SIZES = {"large": (256, 256), "small": (1, 16)}  # (batch, width)
+#: Sizes that are not a batch or a width: a LeNet-sized image and kernel, at both sizes.
+FIXED_DIMS = {"conv_channels": {"n": 28, "m": 28, "p": 5, "r": 5}}
 
 
 def examples():
@@ -57,10 +60,17 @@ def _looped(model, flat_values, lengths):
     at = {model.dims[n]: v for n, v in lengths.items()}
     out = {n: flat_values[n] for n in model.variables if n in flat_values}
     for name, family in model.families.items():
-        lo, hi = (int(sp.sympify(b).xreplace(at)) for b in family.ranges[0])
-        if f"{name}_{lo}" not in flat_values:
+        bounds = list(family.ranges) + [(e.lo, e.hi) for e in family.extra]
+        indices = [range(lo, hi + 1) for lo, hi in
+                   ((int(sp.sympify(b).xreplace(at)) for b in r) for r in bounds)]
+        if len(indices) == 2:  # K[o, c]: stacked with both indices first, (O, C, p, r)
+            if f"{name}_{indices[0][0]}_{indices[1][0]}" in flat_values:
+                out[name] = np.stack([np.stack([flat_values[f"{name}_{o}_{c}"]
+                                                for c in indices[1]]) for o in indices[0]])
             continue
-        members = [flat_values[f"{name}_{k}"] for k in range(lo, hi + 1)]
+        if f"{name}_{indices[0][0]}" not in flat_values:
+            continue
+        members = [flat_values[f"{name}_{k}"] for k in indices[0]]
         out[name] = np.stack(members) if is_stacked(family) else members
     return out
 
@@ -70,6 +80,7 @@ def prepare(name, path, batch, width):
     model = sbp.load(path, bind=BIND.get(name))
     flat = model.unrolled(LENGTHS[name]) if name in LENGTHS else model
     dims = {n: batch if n == "n" else width for n in flat.dims}
+    dims.update(FIXED_DIMS.get(name, {}))
     values = random_arrays(flat, dims, seed=1)
     # params at the scale of an initialisation, 1/sqrt(width): sigmoids and logs stay finite
     values.update({n: values[n] / np.sqrt(width) for n, v in flat.variables.items()
@@ -103,10 +114,11 @@ def _one_hot(model, values, key):
 def torch_function(model, values, wrt):
     """Value and gradients of a (written-out) model by PyTorch autograd, tensors made once."""
     import torch
-    from reference import _sizes, _torch_ops
+    from reference import _sizes, _torch_ops, cut, dims_of
     from symbackprop.language.model import Literal, Ref
 
     ops = _torch_ops(torch, _sizes(model, values))
+    sizes = dims_of(model, values)
     given = {}
     for v in model.variables.values():
         if v.declared:
@@ -122,6 +134,10 @@ def torch_function(model, values, wrt):
             if tree.value not in literals:
                 literals[tree.value] = torch.tensor(float(tree.value), dtype=torch.float64)
             return literals[tree.value]
+        if tree.op.name == "pow" and tree.param.is_Symbol:  # x ^ k, k a const
+            return evaluate(tree.args[0], env) ** env[tree.param.name]
+        if tree.op.name == "slice":  # rows or columns lo..hi, as tests/reference.py cuts them
+            return cut(evaluate(tree.args[0], env), tree.param, sizes)
         return ops[tree.op.name](tree, *[evaluate(a, env) for a in tree.args])
 
     params = [given[n] for n in wrt]
@@ -147,6 +163,14 @@ def rel(a, b):
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
 
 
+def _member_indices(flat_name, family):
+    """(o, c) of K_o_c, (t,) of h_t, for a member of `family`; () for anything else."""
+    parts = flat_name[len(family) + 1:].split("_")
+    if not flat_name.startswith(family + "_") or not all(p.isdigit() for p in parts):
+        return ()
+    return tuple(int(p) for p in parts)
+
+
 def torch_agrees(f, arrays, torch_fn, model, wrt, flat_values):
     """The largest relative difference between the generated and PyTorch's gradients."""
     J, grads = f(**arrays)
@@ -155,9 +179,8 @@ def torch_agrees(f, arrays, torch_fn, model, wrt, flat_values):
                 for n, g in zip(wrt, g_t)}
     errors = [rel(J, J_t.item())]
     for name, g in grads.items():
-        members = sorted((n for n in by_torch if n == name or n.startswith(name + "_")
-                          and n.rpartition("_")[2].isdigit()),
-                         key=lambda n: int(n.rpartition("_")[2]) if n != name else 0)
+        members = sorted((n for n in by_torch if n == name or _member_indices(n, name)),
+                         key=lambda n: _member_indices(n, name))
         errors.append(rel(g, [by_torch[n] for n in members]))
     return max(errors)
 
@@ -376,10 +399,12 @@ def _status(field):
 def _module_call(f, model, arrays):
     """The generated module's value_and_grad called directly, its arguments in its own layout
     (vectors as columns) made once: what the code costs without the wrapper's checks."""
+    from symbackprop.printing.numpy_code import _dim_sources
     from symbackprop.printing.numpy_function import _Arrays, _passed
     namespace = {}
     exec(compile(f.source, "<generated>", "exec"), namespace)
-    passed = _passed(model, _Arrays(model)(arrays))
+    convert = _Arrays(model)
+    passed = _passed(model, convert(arrays), len(convert.declared), _dim_sources(model))
     function = namespace["value_and_grad"]
     return lambda: function(*passed)
 

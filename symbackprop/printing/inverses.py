@@ -28,8 +28,13 @@ class _Inverses:
 
     def _symmetric_inverses(self, expr):
         """`expr` with X⁻ᵀ written X⁻¹ for each X the names mark symmetric."""
-        symmetric = [k[1] for k in self.names if isinstance(k, tuple) and k[0] == "symmetric"]
-        return on_symmetric(expr, symmetric)
+        # found once: the names are the whole model's, and every formula and size is printed
+        # through here (a scan per print was quadratic in the model's size)
+        symmetric = self.__dict__.get("_symmetric")
+        if symmetric is None:
+            symmetric = self._symmetric = [k[1] for k in self.names
+                                           if isinstance(k, tuple) and k[0] == "symmetric"]
+        return on_symmetric(expr, symmetric) if symmetric else expr
 
     def _inverse_transpose(self, expr):
         """X⁻ᵀ for the transpose of an inverse."""
