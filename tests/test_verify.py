@@ -110,3 +110,13 @@ def test_the_command_line_budget_and_acceptance(capsys, tmp_path):
     assert "(accepted)" in capsys.readouterr().out
     assert main(["verify", str(path), "--timeout", "0"]) == 2
     assert "--timeout must be a positive number" in capsys.readouterr().err
+
+
+def test_a_proof_without_a_time_limit_waits_for_its_answer():
+    # verify(timeout=None) gives each entry an infinite share, which select() cannot take
+    from symbackprop.proofs.forked import run_bounded
+    assert run_bounded(lambda: "proved", float("inf")) == "proved"
+    assert run_bounded(lambda: "proved", None) == "proved"
+    example = Path(__file__).resolve().parents[1] / "examples" / "linear_regression.sbp"
+    report = sbp.verify(sbp.load(example), timeout=None)
+    assert report.ok and report.entries

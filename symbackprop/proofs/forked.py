@@ -69,7 +69,9 @@ def run_bounded(func, seconds, memory=None):
             os._exit(status)
     os.close(write)
     try:
-        ready, _, _ = select.select([read], [], [], None if seconds is None else max(seconds, 0.0))
+        # no limit (None, or the infinite share of a proof without a deadline): wait for it
+        unlimited = seconds is None or seconds == float("inf")
+        ready, _, _ = select.select([read], [], [], None if unlimited else max(seconds, 0.0))
         out = os.read(read, 4096) if ready else b""
     finally:
         os.close(read)
