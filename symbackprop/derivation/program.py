@@ -353,7 +353,6 @@ def _decomposed(body, arg):
     t itself as tanh of tanh(w)."""
     outers = []  # the functions applied, innermost last, around what `body` becomes
     while True:
-        call = _outer_call(body)
         if body.is_Mul and any(_composed(c) for c in body.atoms(sp.Function)):
             coeff, factors = body.as_coeff_mul()
             composed = [f for f in factors if any(_composed(c) for c in f.atoms(sp.Function))]
@@ -367,6 +366,7 @@ def _decomposed(body, arg):
             # HadamardProduct itself: ex.hadamard would merge the maps of one operand again
             value = ex.mul(coeff, parts[0] if len(parts) == 1 else sp.HadamardProduct(*parts))
             break
+        call = _outer_call(body)
         if call is None or not _composed(call):
             value = ex.Map(sp.Lambda(ex.ENTRY, body), arg)
             break
