@@ -138,6 +138,17 @@ def test_printed_formulas_read_back(case):
     assert hvp_report.ok, str(hvp_report)
 
 
+def test_a_bias_broadcast_to_an_unnamed_convolution_reads_back():
+    # 𝟏 𝟏ᵀ is the size of X ⋆ K, 2q × 2q, which no named value has: the reader must still try it
+    d = sbp.derive(sbp.parse(
+        "dim q, p\ninput X: matrix(2*q + p - 1, 2*q + p - 1)\ninput C: matrix(q, q)\n"
+        "param K: matrix(p, p)\nparam b: scalar\nJ = sum(C * maxpool2d(conv2d(X, K) + b, 2))\n"
+        "objective J\n"))
+    assert "J = sum(C ⊙ maxpool(X ⋆ K + b (𝟏 𝟏ᵀ), 2))" in d.text(shapes=False)
+    report = sbp.prove_printed(d)
+    assert report.ok and report.counts["text"] == 5, str(report)
+
+
 def test_the_rules_print_as_a_lecture_writes_them():
     d = sbp.derive(_model("conv2d 6x5 by 3x2"))
     assert d.pretty(d.step("K").result) == "X ⋆ ∂J/∂Y"

@@ -55,7 +55,8 @@ def html(tmp_path_factory):
 
 
 def test_the_docs_build_without_warnings(html):
-    for page in ("index", "tutorial", "tutorial_zh", "language", "cli", "api", "comparison",
+    for page in ("index", "tutorial", "tutorial_zh", "loops", "convolution", "language", "cli",
+                 "api", "comparison",
                  "gallery/index"):
         assert (html / f"{page}.html").is_file(), page
 

@@ -34,6 +34,16 @@ def test_the_general_derivation_is_proved_against_the_written_out_one(d):
     assert report.ok, str(report)
 
 
+def test_the_printed_general_formulas_and_h_v_read_back(d):
+    # the bias's 𝟏 𝟏ᵀ has the size of an unnamed convolution, 2q × 2q
+    report = d.prove_printed({"B": 2, "O": 2})
+    assert report.ok and report.counts["text"] == 7, str(report.failures)
+    hvp = sbp.derive_hvp(d)  # the batch's members J_b are scalars the tangents differentiate in
+    assert hvp.prove({"B": 2, "O": 2}).ok
+    assert hvp.prove_printed({"B": 2, "O": 2}).ok
+    assert "<math" in d.html()
+
+
 @pytest.mark.parametrize("B, outs, q, p", [(1, 1, 2, 3), (2, 3, 3, 3), (3, 2, 2, 5)])
 def test_the_generated_code_agrees_with_conv2d_and_max_pool2d(d, B, outs, q, p):
     torch = torch_or_skip()

@@ -233,6 +233,7 @@ class SbpDerivation(_ModelDirective):
         "bold": lambda arg: directives.choice(arg, ("boldsymbol", "mathbf")),
         "transpose": lambda arg: directives.choice(arg, ("top", "T", "mathsf")),
         "lang": lambda arg: directives.choice(arg, ("en", "zh")),
+        "wrt": directives.unchanged,
     }
 
     def run(self):
@@ -242,6 +243,8 @@ class SbpDerivation(_ModelDirective):
                     "substituted": "substituted" in self.options,
                     "nabla": "nabla" in self.options,
                     "lang": self.options.get("lang", "en")}
+        if "wrt" in self.options:  # as derive --wrt: the steps to these gradients
+            notation["wrt"] = tuple(n.strip() for n in self.options["wrt"].split(","))
         if self.options.get("format") == "text":
             text = d.text(**notation)
             literal = nodes.literal_block(text, text, language="text")

@@ -55,6 +55,7 @@ class ScalarMember(sp.Expr):
     is_real = True
     is_symbol = True
     is_number = False
+    _diff_wrt = True  # a scalar the tangent sweep differentiates in, as in a Symbol
 
     def __new__(cls, family, index):
         return super().__new__(cls, _str(family), sp.sympify(index, strict=True))

@@ -449,11 +449,22 @@ def printed_vocabulary(subject, latex, notation, evaluator, binding, sizes):
                 add(printer._partial(who, arg), Value(value))
                 for along in plain:
                     add(*_second_partial(printer, who, call, slot, along, args, binding))
-    lengths = set(sizes.values()) | {int(k.xreplace(sizes))  # sizes d + h, 4 h, 24 too
-                                     for v in model.variables.values()
-                                     for k in (v.shape.rows, v.shape.cols)
-                                     if not k.is_Atom or (k.is_Integer and k > 1)}
-    return Vocabulary(words, sizes=tuple(sorted(lengths)), latex=latex)
+    return Vocabulary(words, sizes=_lengths(derivation, sizes), latex=latex)
+
+
+def _lengths(derivation, sizes):
+    """The sizes a printed 𝟏 may have: the dims', and the rows and columns of every value and
+    of every matrix a definition computes (d + h, 4 h, 24 too; an unnamed convolution's 2 q)."""
+    shapes = [(v.shape.rows, v.shape.cols) for v in derivation.model.variables.values()]
+    for expr in (derivation.forward or {}).values():
+        shapes.extend(e.shape for e in sp.preorder_traversal(expr)
+                      if getattr(e, "is_Matrix", False))
+    lengths = set(sizes.values())
+    for k in {k for shape in shapes for k in shape}:
+        k = k if isinstance(k, sp.Basic) else sp.Integer(k)
+        if not k.is_Atom or (k.is_Integer and k > 1):
+            lengths.add(int(k.xreplace(sizes)))
+    return tuple(sorted(lengths))
 
 
 def _second_partial(printer, who, call, slot, along, args, binding):
