@@ -397,8 +397,8 @@ def _status(field):
 
 
 def _module_call(f, model, arrays):
-    """The generated module's value_and_grad called directly, its arguments in its own layout
-    (vectors as columns) made once: what the code costs without the wrapper's checks."""
+    """The generated module's value_and_grad called directly, its arguments checked and
+    converted once: what the code costs without the wrapper's checks."""
     from symbackprop.printing.numpy_code import _dim_sources
     from symbackprop.printing.numpy_function import _Arrays, _passed
     namespace = {}

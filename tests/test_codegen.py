@@ -93,13 +93,30 @@ def test_codegen_writes_a_module_that_computes_the_gradients(tmp_path, capsys):
     dims = default_dims(model)
     arrays = random_arrays(model, dims, seed=3)
     J, grads = sbp.derive(model).lambdify()(**arrays)
-    columns = {k: (v.reshape(-1, 1) if np.ndim(v) == 1 else v) for k, v in arrays.items()}
-    # the sizes are read off the arrays: the caller passes the arrays only
-    J2, (g_W1, g_W2) = namespace["value_and_grad"](
-        columns["x"], columns["y"], columns["W1"], columns["W2"], columns["lambda"])
-    assert J2 == J
-    np.testing.assert_array_equal(g_W1, grads["W1"])
-    np.testing.assert_array_equal(g_W2, grads["W2"])
+    # called as lambdify's function is: 1-D vectors in, J and the gradients by name out (the
+    # sizes are read off the arrays: the caller passes the arrays only)
+    passed = [arrays[n] for n in ("x", "y", "W1", "W2", "lambda")]
+    J2, grads2 = namespace["value_and_grad"](*passed)
+    assert type(J2) is float and J2 == J and list(grads2) == ["W1", "W2"]
+    for name in grads:
+        np.testing.assert_array_equal(grads2[name], grads[name])
+    assert namespace["objective"](*passed) == J
+    # a column is taken too, as the formulas write a vector
+    columns = [v.reshape(-1, 1) if np.ndim(v) == 1 else v for v in passed]
+    assert namespace["value_and_grad"](*columns)[0] == J
+
+
+def test_the_module_returns_vectors_and_scalars_as_lambdify_does():
+    d = sbp.derive(sbp.parse("dim n\ninput x: vector(n)\nparam w: vector(n)\nparam c: scalar\n"
+                             "J = sum(tanh(w * x)) + c^2\nobjective J\n"))
+    namespace = {}
+    exec(compile(generate_source(d), "<module>", "exec"), namespace)
+    x, w = np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.25, -0.5])
+    J, grads = namespace["value_and_grad"](x, w, 3.0)
+    expected = d.lambdify()(x=x, w=w, c=3.0)
+    assert J == expected[0] and grads["w"].shape == (3,) and type(grads["c"]) is float
+    np.testing.assert_array_equal(grads["w"], expected[1]["w"])
+    assert grads["c"] == expected[1]["c"] == 6.0
 
 
 def test_codegen_errors(capsys, tmp_path):

@@ -43,8 +43,9 @@ from ..primitives import expressions as ex
 from ..primitives.members import IndexSum, Member, ScalarMember
 from .loops import LoopTextPrinter, loop_names
 from .names import Notation
-from .numpy_code import (_RESERVED, NumPyPrinter, _assignment, _comment, _docstring,
-                         _identifier, _module, _returned, _signature)
+from .numpy_code import (_RESERVED, CONVENTION, NumPyPrinter, _assignment, _comment,
+                         _docstring, _identifier, _module, _signature, as_columns, layout,
+                         returned_by_name)
 
 __all__ = ["LoopNumPyPrinter", "generate_loop_source", "loop_bound", "loop_arguments"]
 
@@ -435,8 +436,19 @@ class _Code:
                              "\n".join(allocations + body + returned), self.d.valid_from)
         parameters = [self.idents[n] for n in self.arguments.arrays] + \
             [self.names[self.model.dims[n]] for n in self.arguments.passed]
-        return [*_signature(name, parameters), *_docstring(docstring), *preamble,
+        columns = as_columns({self.idents[n]: self.layout(n) for n in self.arguments.arrays},
+                             "\n".join(body))
+        return [*_signature(name, parameters), *_docstring(docstring), *columns, *preamble,
                 *allocations, *body, *returned]
+
+    def layout(self, name):
+        """How a declared value or family is passed and returned (see :func:`as_columns`)."""
+        if name in self.model.variables:
+            return layout(self.model.variables[name].shape)
+        kind = layout(self.model.families[name].shape)
+        if kind != "vector":  # scalars and matrices: as they are, stacked or listed
+            return "family"
+        return "stacked vectors" if self.arguments.stacked[name] else "listed vectors"
 
     def described(self):
         """The arguments with their layouts, for the module's docstring."""
@@ -454,12 +466,11 @@ class _Code:
                                                                    f.index - s.offset))
             at = f"{name}[{f.index}] for {f.index} = {lo}..{hi} at {ident}[{position}]"
             if s.stacked:
-                shape = self._shape(f.shape)
-                inner = "" if f.shape.is_scalar else ", " + shape[1:-1]
+                inner = "" if f.shape.is_scalar else ", " + self._sizes(f.shape)
                 parts.append(f"{ident} ({self._print(s.count)}{inner}), {at}")
             else:
                 parts.append(f"{ident} a list of {self._print(s.count)} arrays, {at}, "
-                             f"{name}[{f.index}] of shape ({f.shape.rows}, {f.shape.cols})")
+                             f"{name}[{f.index}] of shape {self._shape(f.shape)}")
         if self.arguments.passed:
             parts.append("then " + ", ".join(self.names[self.model.dims[n]]
                                              for n in self.arguments.passed))
@@ -473,14 +484,20 @@ class _Code:
                            zip(f.indices, f.bounds))
         position = ", ".join(text(v - k) for v, k in zip(f.indices, s.offset))
         counts = ", ".join(self._print(c) for c in s.count)
-        inner = "" if f.shape.is_scalar else ", " + self._shape(f.shape)[1:-1]
+        inner = "" if f.shape.is_scalar else ", " + self._sizes(f.shape)
         return (f"{ident} ({counts}{inner}), {name}[{', '.join(map(str, f.indices))}] for "
                 f"{ranges} at {ident}[{position}]")
+
+    def _sizes(self, shape):
+        """A member's sizes as the caller passes it: ``n_d`` of a vector, ``n_h, n_d``."""
+        if shape.kind == "vector":
+            return self._print(shape.rows)
+        return f"{self._print(shape.rows)}, {self._print(shape.cols)}"
 
     def _shape(self, shape):
         if shape.is_scalar:
             return "a float"
-        return f"({self._print(shape.rows)}, {self._print(shape.cols)})"
+        return f"({self._sizes(shape)},)" if shape.kind == "vector" else f"({self._sizes(shape)})"
 
 
 def _formula(derivation):
@@ -515,7 +532,8 @@ def generate_loop_source(derivation, wrt=None):
     str
         Python source defining ``objective(...)`` and ``value_and_grad(...)``,
         which take the declared values and families in model order (then any
-        length or size no array has) and return J, and J with the gradients.
+        length or size no array has), laid out as :meth:`LoopDerivation.lambdify`'s
+        function takes them, and return J, and J with the gradients by name.
         The forward and backward passes are loops; the source does not depend
         on the lengths.  It imports NumPy only.
 
@@ -542,7 +560,7 @@ def generate_loop_source(derivation, wrt=None):
             grad_W_hh += grad_h[t] * h[t - 1].T
             h[t - 1] = grad_o[t - 1] = grad_h[t + 1] = None
         del h, grad_o, grad_h
-        return L, (grad_W_hx, grad_W_hh, grad_W_qh)
+        return float(L), {'W_hx': grad_W_hx, 'W_hh': grad_W_hh, 'W_qh': grad_W_qh}
     <BLANKLINE>
     """
     derivation = loop_bound(derivation)
@@ -555,18 +573,20 @@ def generate_loop_source(derivation, wrt=None):
         text.names[("family", name)], text.names[("layered", name)] = name.lstrip("\0"), False
     code = _Code(derivation, program, text)
     objective = code.names[program.objective]
-    grads = [code.names[r] for r in program.results]
+    grads = [(n, code.names[r], code.layout(n)) for n, r in zip(wrt, program.results)]
     model = derivation.model
     wrt_text = ", ".join(wrt) if wrt else "nothing"
     functions = [
         code.function("objective", list(program.forward), f"The objective {model.objective}: "
-                      "the forward pass alone.", [f"    return {objective}"]),
+                      "the forward pass alone.", [f"    return float({objective})"]),
         code.function("value_and_grad", list(program.forward + program.backward),
                       f"{model.objective} and its gradients with respect to {wrt_text}: the "
                       "forward pass, then the backward, loops in reverse.",
-                      _returned(objective, [grads])),
+                      returned_by_name(objective, [grads])),
     ]
-    description = (f"Arguments: {code.described()}. A vector is a column, a scalar a float; a "
-                   "family's gradient is returned as the family is passed.")
+    description = (f"Arguments: {code.described()}. {CONVENTION} A family of vectors is one "
+                   "array, a member a row (or a list of 1-D arrays where the members' sizes "
+                   f"differ). value_and_grad returns {model.objective} and the gradients by name, "
+                   "each laid out as its value or family is passed.")
     return _module("Objective and gradients of a model with loops, generated by symbackprop.",
                    description, model, functions)

@@ -3,8 +3,8 @@
 :func:`compile_loop_derivation` compiles the module of
 :mod:`symbackprop.printing.loop_code` and wraps it as
 :mod:`symbackprop.printing.numpy_function` wraps flat code: arrays are checked
-against the declared shapes, the lengths and sizes resolved from them; a vector
-goes in and comes out as a 1-D array, a scalar as a float.  A family whose
+against the declared shapes, the lengths and sizes resolved from them; the
+generated functions take and return a vector as a 1-D array, a scalar as a float.  A family whose
 members have one shape is one array, index first (``x`` of ``x[t]: vector(d)``
 for t in 1..T is T x d, ``x[t]`` at ``x[t - 1]``), and its gradient too; a
 family whose shape varies with the index is a list, and so is its gradient.
@@ -20,7 +20,6 @@ import sympy as sp
 
 from ..derivation.loop_program import checked_loop_wrt
 from .loop_code import generate_loop_source, loop_arguments, loop_bound
-from .numpy_function import _to_user
 
 __all__ = ["compile_loop_derivation"]
 
@@ -145,7 +144,7 @@ class _LoopArrays:
                                  f"{value.shape}")
             if len(value):
                 self._member(d, value[0], f"{d.name}[{lo}]", values, sizes, lo)
-            return value.reshape(value.shape + (1,)) if d.shape.kind == "vector" else value
+            return value
         if len(given) != hi - lo + 1:
             raise ValueError(f"{d.name} is a family of {hi - lo + 1} members ({d.name}"
                              f"[{d.bounds}]): got a list of {len(given)}")
@@ -164,10 +163,10 @@ class _LoopArrays:
                              f"{value.shape}")
         if value.size:
             self._member(d, value[0, 0], f"{d.name}[1, 1]", values, sizes)
-        return value.reshape(value.shape + (1,)) if d.shape.kind == "vector" else value
+        return value
 
     def _member(self, d, given, label, values, sizes, index=None):
-        """One value or member, checked against its shape, in the column layout."""
+        """One value or member, checked against its shape."""
         value = np.asarray(given, dtype=np.float64)
         if d.shape.is_scalar:
             if value.size != 1:
@@ -183,18 +182,7 @@ class _LoopArrays:
             if known != actual:
                 raise ValueError(f"{label} is a {d.shape}: got shape {value.shape}, but "
                                  f"{_named(key)} = {known} from the arrays before it")
-        return value.reshape(-1, 1) if d.shape.kind == "vector" else value
-
-    def as_user(self, name, value):
-        """A gradient in the shape of what it is the gradient of."""
-        model = self.model
-        if name in model.variables:
-            return _to_user(value, model.variables[name].shape)
-        shape = model.families[name].shape
-        if self.arguments.stacked[name]:
-            value = np.asarray(value)
-            return value.reshape(value.shape[:-1]) if shape.kind == "vector" else value
-        return [_to_user(m, shape) for m in value]
+        return value
 
 
 def _named(key):
@@ -243,10 +231,9 @@ def compile_loop_derivation(derivation, wrt=None):
     convert = _LoopArrays(derivation)
 
     def value_and_grad(**arrays):
-        J, grads = namespace["value_and_grad"](*convert(arrays))
-        return float(J), {n: convert.as_user(n, g) for n, g in zip(wrt, grads)}
+        return namespace["value_and_grad"](*convert(arrays))
 
-    value_and_grad.objective = lambda **arrays: float(namespace["objective"](*convert(arrays)))
+    value_and_grad.objective = lambda **arrays: namespace["objective"](*convert(arrays))
     value_and_grad.source = source
     value_and_grad.wrt = tuple(wrt)
     return value_and_grad

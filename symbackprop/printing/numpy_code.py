@@ -19,9 +19,11 @@ names that are not Python keywords and cannot collide (``lambda`` becomes
 ``lambda_``); numbers are printed from exact rationals.  Nothing the user
 wrote is evaluated.
 
-Layout: a vector is computed as an n x 1 column and a scalar as a float; the
-wrapper converts 1-D arrays in and out.  Softmax, log-softmax, log-sum-exp,
-sigmoid and softplus use their numerically stable forms.  Products with
+Layout: the functions take and return what :meth:`Derivation.lambdify`'s function does,
+a vector as a 1-D array, a matrix 2-D and a scalar a float, the gradients in a dict by
+name; inside, a vector is computed as the n x 1 column the formulas multiply, so each
+function turns its vectors into columns first and its vector results back.  Softmax,
+log-softmax, log-sum-exp, sigmoid and softplus use their numerically stable forms.  Products with
 all-ones matrices are printed as broadcasts and sums over an axis, and chains
 of products in the order their sizes make cheapest
 (:mod:`symbackprop.printing.numpy_printer`).
@@ -106,8 +108,8 @@ def _normal_cdf(x):
 HELPERS += _WINDOW_HELPERS
 
 _RESERVED = {"np", "_softmax", "_log_softmax", "_logsumexp", "_sigmoid", "_normal_cdf",
-             "_huber", "objective", "value_and_grad", "_correlate", "_pad", "_dilate",
-             "_maxpool", "_avgpool", "_upsample", "_maxpool_mask"}
+             "_huber", "objective", "value_and_grad", "trace", "hvp", "_correlate", "_pad",
+             "_dilate", "_maxpool", "_avgpool", "_upsample", "_maxpool_mask", "float"}
 
 
 # l, O and I read as 1 and 0 in many fonts (pycodestyle's E741): written l_, O_, I_ in code
@@ -278,21 +280,25 @@ class _Source:
         self.printer = NumPyPrinter(names)
         self.sizes, self.unsized = _sizes(model, idents, dims)
         self.declared = [idents[n] for n, v in model.variables.items() if v.declared]
+        self.layouts = {idents[n]: layout(v.shape) for n, v in model.variables.items()
+                        if v.declared}
 
     def function(self, name, program, docstring, returned, after_declared=(), **options):
-        """A function running `program`: the declared arrays, `after_declared`, the sizes no
-        array has; `options` as in :func:`_body`."""
+        """A function running `program`: the declared arrays, `after_declared` (a dict of
+        identifier to layout), the sizes no array has; `options` as in :func:`_body`."""
         body = _body(program, self.names, self.printer, **options)
+        after_declared = dict(after_declared)
         parameters = self.declared + list(after_declared) + self.unsized
+        columns = as_columns({**self.layouts, **after_declared}, "\n".join(body))
         return _generated_function(name, parameters, docstring, body, returned, self.sizes,
-                                   self.names)
+                                   self.names, columns)
 
-    def module(self, title, functions, after_declared=""):
+    def module(self, title, functions, after_declared="", returned=""):
         """The module of `functions`, its docstring describing their arguments."""
         arguments = (_described_arguments(self.model, self.idents, self.printer) + after_declared
                      + (", then the sizes " + ", ".join(self.unsized) if self.unsized else ""))
-        return _module(title, f"Arguments: {arguments}. A vector is a column, a scalar a float.",
-                       self.model, functions)
+        return _module(title, f"Arguments: {arguments}. {CONVENTION}{returned}", self.model,
+                       functions)
 
 
 def generate_source(derivation, wrt=None):
@@ -309,8 +315,10 @@ def generate_source(derivation, wrt=None):
     -------
     str
         Python source defining ``objective(...)``, ``value_and_grad(...)`` and
-        ``trace(...)``; all take the declared variables, then the dims, in
-        model order.  It imports NumPy only.
+        ``trace(...)``; all take the declared variables, then the dims no array
+        has, in model order (vectors 1-D, as :meth:`Derivation.lambdify`'s
+        function takes them); ``value_and_grad`` returns ``(J, grads)``, the
+        gradients by name.  It imports NumPy only.
 
     Examples
     --------
@@ -320,13 +328,15 @@ def generate_source(derivation, wrt=None):
     >>> print(generate_source(d).split("def value_and_grad")[1])  # doctest: +ELLIPSIS
     (x, y, W1, W2, lambda_):
         ...
+        x = np.reshape(x, (-1, 1))
+        y = np.reshape(y, (-1, 1))
         z = W1 @ x
         h = np.tanh(z)
         ...
         # ∂J/∂W1 = (∂J/∂z) xᵀ + λ W1
         grad_W1 = grad_z * x.T + lambda_ * W1
         del grad_z
-        return J, (grad_W1, grad_W2)
+        return float(J), {'W1': grad_W1, 'W2': grad_W2}
     ...
     """
     model = derivation.model
@@ -337,23 +347,25 @@ def generate_source(derivation, wrt=None):
     everything = Program(training.statements, [s.target for s in training])
     source = _Source(model, idents, dims, names, [inference, training])
     objective = idents[model.objective]
-    grads = [names[adjoint_symbol(model, n)] for n in wrt]
+    grads = [(n, names[adjoint_symbol(model, n)], layout(model.variables[n].shape))
+             for n in wrt]
     traced = [f"        {str(s.target)!r}: {names[s.target]},"
               for s in training if not is_temporary(s.target)]
     wrt_text = ", ".join(wrt) if wrt else "nothing"
     functions = [
         source.function("objective", inference, f"The objective {model.objective}: the forward "
                         "pass alone, each value freed after its last use.",
-                        [f"    return {objective}"]),
+                        [f"    return float({objective})"]),
         source.function("value_and_grad", training, f"{model.objective} and its gradients with "
                         f"respect to {wrt_text}: the forward pass, then the backward.",
-                        _returned(objective, [grads])),
+                        returned_by_name(objective, [grads])),
         source.function("trace", everything, "Every forward value and adjoint, by name, to find "
-                        "where a NaN first appears.", ["    return {", *traced, "    }"],
-                        comments=False, release=False),
+                        "where a NaN first appears (a vector as the column the code holds).",
+                        ["    return {", *traced, "    }"], comments=False, release=False),
     ]
     return source.module("Objective and gradients of a model, generated by symbackprop.",
-                         functions)
+                         functions, returned=" value_and_grad returns J and the gradients "
+                         "by name, each shaped as its variable.")
 
 
 def _sizes(model, idents, dims):
@@ -387,23 +399,27 @@ def _sizes(model, idents, dims):
     return sizes, [dims[n] for n, symbol in model.dims.items() if symbol not in sources]
 
 
-def _generated_function(name, parameters, docstring, body, returned, sizes, names):
-    """The lines of a generated function: signature, docstring, the sizes it reads, body."""
+def _generated_function(name, parameters, docstring, body, returned, sizes, names,
+                        columns=()):
+    """The lines of a generated function: signature, docstring, its vectors made `columns`,
+    the sizes it reads, body."""
     needed = "\n".join(body)
     for symbol in reversed(list(sizes)):  # a size read through others needs them too
         if re.search(rf"\b{names[symbol]}\b", needed):
             needed += "\n" + sizes[symbol]
     used = [f"    {names[symbol]} = {source}" for symbol, source in sizes.items()
             if re.search(rf"\b{names[symbol]}\b", needed)]
-    return [*_signature(name, parameters), *_docstring(docstring), *used, *body, *returned]
+    return [*_signature(name, parameters), *_docstring(docstring), *columns, *used, *body,
+            *returned]
 
 
 def _described_arguments(model, idents, printer):
-    """The declared variables with their shapes, for a module's docstring: ``x (n_d, 1)``."""
+    """The declared variables with their shapes, for a module's docstring: ``x (n_d,)``."""
     shapes = []
     for n, v in model.variables.items():
         if v.declared:
-            shape = "a float" if v.shape.is_scalar else \
+            shape = "a float" if v.shape.is_scalar else f"({printer.doprint(v.shape.rows)},)" \
+                if v.shape.kind == "vector" else \
                 f"({printer.doprint(v.shape.rows)}, {printer.doprint(v.shape.cols)})"
             shapes.append(f"{idents[n]} {shape}")
     return ", ".join(shapes)
@@ -458,17 +474,51 @@ def _docstring(text):
     return [f'    """{lines[0]}', *(f"    {line}" for line in lines[1:]), '    """']
 
 
-def _returned(objective, groups):
-    """``return J, (a, b), ...``: the objective, then each group of results as a tuple."""
-    tuples = [f"({', '.join(g)}{',' if len(g) == 1 else ''})" for g in groups]
-    line = f"    return {objective}, {', '.join(tuples)}"
+CONVENTION = "A vector is a 1-D array (or a column), a matrix 2-D, a scalar a float."
+
+
+def layout(shape):
+    """How a value is passed and returned: "scalar", "vector" or "matrix"."""
+    return "scalar" if shape.is_scalar else shape.kind
+
+
+def as_columns(layouts, body):
+    """The lines that turn the vector arguments `body` reads into the columns it computes with.
+
+    `layouts` maps each argument's identifier to its layout: "vector", "stacked vectors" (a
+    family in one array, a member a row) or "listed vectors" (a family as a list); the caller
+    passes a vector 1-D, as :meth:`Derivation.lambdify`'s function takes it.
+
+    Examples
+    --------
+    >>> as_columns({"x": "vector", "W": "matrix", "h": "stacked vectors"}, "W @ x + h[t]")
+    ['    x = np.reshape(x, (-1, 1))', '    h = np.reshape(h, np.shape(h) + (1,))']
+    """
+    lines = {"vector": "{0} = np.reshape({0}, (-1, 1))",
+             "stacked vectors": "{0} = np.reshape({0}, np.shape({0}) + (1,))",
+             "listed vectors": "{0} = [np.reshape(m, (-1, 1)) for m in {0}]"}
+    return [f"    {lines[kind].format(ident)}" for ident, kind in layouts.items()
+            if kind in lines and re.search(rf"\b{ident}\b", body)]
+
+
+def as_given(ident, kind):
+    """A result in the layout its variable is passed in: a vector 1-D, a scalar a float."""
+    return {"scalar": f"float({ident})", "vector": f"np.reshape({ident}, -1)",
+            "stacked vectors": f"{ident}[..., 0]",
+            "listed vectors": f"[np.reshape(m, -1) for m in {ident}]"}.get(kind, ident)
+
+
+def returned_by_name(objective, groups):
+    """``return float(J), {'a': ..., 'b': ...}, ...``: the objective, then each group of
+    (name, identifier, layout) as a dict by name, each result in its variable's layout."""
+    dicts = [[f"{name!r}: {as_given(ident, kind)}" for name, ident, kind in g] for g in groups]
+    line = f"    return float({objective}), " + ", ".join("{" + ", ".join(d) + "}" for d in dicts)
     if len(line) <= LINE_LENGTH:
         return [line]
-    lines = [f"    return {objective}, ("]
-    for k, group in enumerate(groups):
-        wrapped = textwrap.wrap(", ".join(group), LINE_LENGTH - 9)
-        lines += [*(f"        {part}" for part in wrapped[:-1]), f"        {wrapped[-1]},"]
-        lines.append("    )" if k == len(groups) - 1 else "    ), (")
+    lines = [f"    return float({objective}), {{"]
+    for k, entries in enumerate(dicts):
+        lines += [f"        {entry}," for entry in entries]
+        lines.append("    }" if k == len(dicts) - 1 else "    }, {")
     return lines
 
 
@@ -497,7 +547,7 @@ def generate_hvp_source(hvp):
     ``hvp(*declared, *directions, *sizes)`` (only the sizes no array has) runs
     :meth:`~symbackprop.derivation.tangent.HVPDerivation.program`, each step under a
     comment quoting its formula, and
-    returns ``J, (grads...), (hvps...)`` for the `wrt` variables.
+    returns ``(J, grads, hvps)``, the gradients and H v by name for the `wrt` variables.
 
     Examples
     --------
@@ -510,18 +560,22 @@ def generate_hvp_source(hvp):
         # R{z} = V_W1 x
         r_z = v_W1 @ x
         ...
-        return J, (grad_W1, grad_W2), (r_grad_W1, r_grad_W2)
+        return float(J), {'W1': grad_W1, 'W2': grad_W2}, {'W1': r_grad_W1, 'W2': r_grad_W2}
     """
     model = hvp.model
     idents, dims, directions, names = _hvp_identifiers(hvp)
     program = hvp.program(_formula(hvp_display_names(hvp, latex=False)))
     source = _Source(model, idents, dims, names, [program])
-    grads = [names[adjoint_symbol(model, n)] for n in hvp.wrt]
-    hvps = [names[hvp.output(n)] for n in hvp.wrt]
+    shapes = {n: layout(model.variables[n].shape) for n in hvp.wrt}
+    grads = [(n, names[adjoint_symbol(model, n)], shapes[n]) for n in hvp.wrt]
+    hvps = [(n, names[hvp.output(n)], shapes[n]) for n in hvp.wrt]
     function = source.function("hvp", program, f"{model.objective}, its gradients and the "
                                "Hessian-vector products H v, v given per variable.",
-                               _returned(idents[model.objective], [grads, hvps]),
-                               directions.values())
+                               returned_by_name(idents[model.objective], [grads, hvps]),
+                               {ident: layout(model.variables[n].shape)
+                                for n, ident in directions.items()})
     return source.module("Objective, gradients and Hessian-vector products of a model, generated "
                          "by symbackprop.", [function], ", then a direction for each of "
-                         + ", ".join(directions) + " (shaped like it)")
+                         + ", ".join(directions) + " (shaped like it)", " hvp returns J, the "
+                         "gradients and the products H v, both by name, each shaped as its "
+                         "variable.")

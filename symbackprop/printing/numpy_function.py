@@ -2,8 +2,9 @@
 
 :func:`compile_derivation` and :func:`compile_hvp` compile the modules of
 :mod:`symbackprop.printing.numpy_code` and wrap them: arrays are checked
-against the declared shapes (dims resolved from them), vectors go in and come
-out as 1-D arrays, scalars as floats.
+against the declared shapes (dims resolved from them), with clear messages; the
+generated functions themselves take and return vectors as 1-D arrays and scalars as
+floats, so the module ``symbackprop codegen`` writes is called the same way.
 
 Why compiling is safe: the source is generated from the derivation's expressions,
 never from the model's text (see :mod:`symbackprop.printing.numpy_code`).
@@ -32,7 +33,7 @@ def _passed(model, values, declared, sized):
 
 
 class _Arrays:
-    """Convert keyword arrays to the column layout, resolving and checking dims."""
+    """Keyword arrays as the generated functions' arguments, their shapes and dims checked."""
 
     def __init__(self, model, dims=None):
         self.model = model
@@ -73,8 +74,6 @@ class _Arrays:
             if value.ndim != expected:
                 raise ValueError(f"{v.name} is a {shape}: expected a {expected}-D array, got "
                                  f"shape {value.shape}")
-            if shape.kind == "vector":
-                value = value.reshape(-1, 1)
             for size, actual in zip((shape.rows, shape.cols), value.shape):
                 known = int(size) if size.is_Integer else sizes.setdefault(size, actual)
                 if known != actual:
@@ -108,12 +107,6 @@ def _dims_of(sizes):
     return {symbol: int(k) for symbol, k in dims.items()}
 
 
-def _to_user(value, shape):
-    if shape.is_scalar:
-        return float(value)
-    return np.asarray(value).reshape(-1) if shape.kind == "vector" else np.asarray(value)
-
-
 class _Compiled:
     """A generated module, compiled, with its functions called on keyword arrays."""
 
@@ -131,11 +124,6 @@ class _Compiled:
         count = len(self.convert.declared)
         passed = _passed(self.model, self.convert(arrays), count, self.sized)
         return self.namespace[function](*passed[:count], *after_declared, *passed[count:])
-
-    def as_user(self, names, values):
-        """Results by name, each in its variable's shape (a vector 1-D, a scalar a float)."""
-        shapes = self.model.variables
-        return {n: _to_user(value, shapes[n].shape) for n, value in zip(names, values)}
 
 
 def compile_derivation(derivation, wrt=None, dims=None):
@@ -172,10 +160,9 @@ def compile_derivation(derivation, wrt=None, dims=None):
     module = _Compiled(generate_source(derivation, wrt), derivation.model, dims)
 
     def value_and_grad(**arrays):
-        J, grads = module("value_and_grad", arrays)
-        return float(J), module.as_user(wrt, grads)
+        return module("value_and_grad", arrays)
 
-    value_and_grad.objective = lambda **arrays: float(module("objective", arrays))
+    value_and_grad.objective = lambda **arrays: module("objective", arrays)
     value_and_grad.trace = lambda **arrays: module("trace", arrays)
     value_and_grad.source = module.source
     value_and_grad.wrt = tuple(wrt)
@@ -197,9 +184,7 @@ def compile_hvp(hvp):
 
     def hvp_function(*directions, **arrays):
         v = _directions(directions, arrays, model, along)
-        J, grads, hvps = module("hvp", arrays, [_direction(v[n], arrays[n], n, model)
-                                               for n in along])
-        return float(J), module.as_user(wrt, grads), module.as_user(wrt, hvps)
+        return module("hvp", arrays, [_direction(v[n], arrays[n], n, model) for n in along])
 
     hvp_function.source = module.source
     hvp_function.wrt = tuple(wrt)
@@ -226,11 +211,9 @@ def _directions(given, arrays, model, along):
 
 
 def _direction(value, array, name, model):
-    """A direction in the generated code's layout, checked against its variable's array."""
+    """A direction, checked against its variable's array."""
     value = np.asarray(value, dtype=np.float64)
     if value.shape != np.shape(array):
         raise ValueError(f"the direction of {name} has shape {value.shape}, not "
                          f"{np.shape(array)} (the shape of {name})")
-    shape = model.variables[name].shape
-    return float(value) if shape.is_scalar else (
-        value.reshape(-1, 1) if shape.kind == "vector" else value)
+    return float(value) if model.variables[name].shape.is_scalar else value
