@@ -75,6 +75,28 @@ def test_the_headings_are_the_textbooks():
     assert not re.search(r"\b(Forward|Backward|Gradients|Directions)\b", text + second)
 
 
+#: English words that the notes and domains of a document would carry (the formulas'
+#: function names, erf, exp, max, are not among them).
+_ENGLISH = re.compile(r"\b(the|is|of|at|each|entries|entry|window|tie|one-hot|symmetric|"
+                      r"positive|definite|density|adjoint|kernel|block|indicator)\b")
+
+
+@pytest.mark.parametrize("name", ["mlp_gelu.sbp", "hinge_max.sbp", "conv2d_pool.sbp",
+                                  "gaussian_nll.sbp", "softmax_regression.sbp",
+                                  "conv1d_layer.sbp"])
+def test_the_notes_and_domains_are_in_chinese(name):
+    d = sbp.derive(sbp.load(ROOT / "examples" / name))
+    for fmt in ("text", "latex", "markdown"):
+        chinese, english = (getattr(d, fmt)(lang=lang) for lang in ("zh", "en"))
+        said = [line for line in chinese.splitlines() if line not in english.splitlines()]
+        notes = [line for line in said if re.search("[.。]$", line.strip())]
+        assert notes, fmt  # each of these models has a note or a domain
+        for line in said:  # the words, the headings included: no English is left
+            prose = re.sub(r"\$[^$]*\$|\\[a-zA-Z]+|torch\.\w+|max_pool2d|max\\_pool2d", "",
+                           line)
+            assert not _ENGLISH.search(prose), (fmt, line)
+
+
 def test_an_english_document_is_as_it_was():
     d, _ = _derived("textbook_mlp.sbp")
     assert d.text() == d.text(lang="en") and d.text().startswith("Forward\n")

@@ -123,7 +123,8 @@ def _forward(w):
     declared domains say, if any."""
     rows = tuple(Equation(w.name[n], w.print(e), shape=w.in_shape(n), keys=(n,))
                  for n, e in w.d.forward.items())
-    given = domain_statements(w.model, {("var", n): s for n, s in w.name.items()}, w.latex)
+    given = domain_statements(w.model, {("var", n): s for n, s in w.name.items()}, w.latex,
+                              w.notation.lang)
     domains = [Section(w.heading("domains"), notes=tuple(given))] if given else []
     return *domains, Section(w.heading("forward"), rows, wrap=False)
 
@@ -205,7 +206,8 @@ def _backward_steps(w, chain, substituted, steps):
 
 def _notation(w, results):
     """A section saying what Φ, φ and max's indicators are, where the formulas use them."""
-    notes = notation_notes([*w.d.forward.values(), *results], w.print, w.latex)
+    notes = notation_notes([*w.d.forward.values(), *results], w.print, w.latex,
+                           w.notation.lang)
     return [Section(w.heading("notation"), notes=tuple(notes))] if notes else []
 
 

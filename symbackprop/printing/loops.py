@@ -503,7 +503,7 @@ def _closed_forms(w):
 def _document(w):
     sections = _forward(w) + _backward(w) + _closed_forms(w) + _gradients(w)
     notes = notation_notes([v for _, v, _ in w.d.forward] + [s.result for s in w.d.steps],
-                           w.print, w.latex)  # what Φ and φ are, how max splits a tie
+                           w.print, w.latex, w.notation.lang)  # what Φ and φ are, max's ties
     sections += [Section(w.say("notation"), notes=tuple(notes))] if notes else []
     if w.d.valid_from > 1:
         note = w.say("valid from", lengths=", ".join(w.model.lengths), first=w.d.valid_from)

@@ -22,6 +22,7 @@ from ..primitives import matrix_functions as mf
 from ..primitives.shapes import vector
 from ..primitives.pieces import normal_cdf, normal_pdf
 from .windows import window_notes
+from .words import phrase
 
 __all__ = ["Notation", "display_names", "hvp_display_names", "adjoint_name", "shape_latex",
            "shape_text", "normal_spellings", "notation_notes"]
@@ -259,7 +260,7 @@ def hvp_display_names(hvp, latex, notation=None):
     return second_order_names(hvp, display_names(hvp.derivation, latex, notation), latex, notation)
 
 
-def notation_notes(exprs, show, latex):
+def notation_notes(exprs, show, latex, lang="en"):
     """What Φ and φ (gelu's derivative) and an indicator of max are, where `exprs` use them.
 
     `show` prints an expression as the document does (so Φ written normal_cdf where a
@@ -280,36 +281,26 @@ def notation_notes(exprs, show, latex):
     notes = []
     if used & {"normal_cdf", "normal_pdf"}:
         cdf, pdf = (show(f(x)) for f in (normal_cdf, normal_pdf))
-        if latex:
-            notes.append(f"Here ${cdf} = \\frac{{1}}{{2}}\\left(1 + \\operatorname{{erf}}"
-                         f"\\left(x / \\sqrt{{2}}\\right)\\right)$ is the standard normal "
-                         f"distribution function and ${pdf} = e^{{-x^2/2}} / \\sqrt{{2\\pi}}$ "
-                         "its density, entry by entry.")
-        else:
-            notes.append(f"{cdf} = (1 + erf(x/√2))/2 is the standard normal distribution "
-                         f"function and {pdf} = exp(-x²/2)/√(2π) its density, entry by entry.")
+        notes.append(phrase("note normal", lang, latex, cdf=cdf, pdf=pdf))
     if "Extremum" in used or used & {"maximum", "minimum"}:
-        notes.append("At a tie of max(a, b) or min(a, b), each argument takes half the adjoint "
-                     "(as torch.maximum and torch.minimum): the indicator is then 1/2.")
+        notes.append(phrase("note tie", lang, latex))
     if "ArgExtreme" in used:
-        notes.append("The indicator of where an extreme is, such as 1 where X reaches max(X), "
-                     "splits the adjoint evenly among tied entries (as torch.amax and "
-                     "torch.amin): at a tie of k entries it is 1/k.")
-    return notes + window_notes(used, latex)
+        notes.append(phrase("note extreme", lang, latex))
+    return notes + window_notes(used, latex, lang)
 #: How a declared domain is stated: its set in text and in LaTeX (None: the reals), and
-#: what it says of the entries, of each row of a matrix (one-hot, simplex) or of the matrix.
+#: and whether it says more of the entries, of each row of a matrix (one-hot, simplex) or of
+#: the matrix (the words in printing/words.py, "domain ...").
 _DOMAINS = {
-    "positive": (None, None, ("entries > 0", "entries $> 0$")),
-    "unit": ("(0, 1)", "(0, 1)", ("", "")),
-    "onehot": ("{0,1}", "\\{0, 1\\}", ("one-hot", "one-hot")),
-    "simplex": (None, None, ("in the probability simplex (entries ≥ 0 summing to 1)",
-                             "in the probability simplex (entries $\\geq 0$ summing to 1)")),
-    "symmetric": ("𝕊", "\\mathbb{S}", ("symmetric", "symmetric")),
-    "spd": ("𝕊₊₊", "\\mathbb{S}_{++}", ("symmetric positive definite",) * 2),
+    "positive": (None, None, True),
+    "unit": ("(0, 1)", "(0, 1)", False),
+    "onehot": ("{0,1}", "\\{0, 1\\}", True),
+    "simplex": (None, None, True),
+    "symmetric": ("𝕊", "\\mathbb{S}", True),
+    "spd": ("𝕊₊₊", "\\mathbb{S}_{++}", True),
 }
 
 
-def domain_statements(model, names, latex):
+def domain_statements(model, names, latex, lang="en"):
     """What the declared domains say, one sentence a variable: ``Y ∈ {0,1}^(n×q), each row
     one-hot.``, ``Σ ∈ 𝕊₊₊^d, symmetric positive definite.`` (the set of a square domain is
     of its size: 𝕊^n for n × n matrices), ``c > 0.`` of a positive scalar."""
@@ -317,20 +308,22 @@ def domain_statements(model, names, latex):
     for name, v in model.variables.items():
         if not v.declared or getattr(v, "domain", None) is None:
             continue
-        text_set, latex_set, words = _DOMAINS[v.domain]
+        text_set, latex_set, worded = _DOMAINS[v.domain]
         square = v.domain in ("symmetric", "spd")
         given = (shape_latex if latex else shape_text)(vector(v.shape.rows) if square
                                                        else v.shape)
         chosen = latex_set if latex else text_set
         if chosen is not None:  # (0, 1)^n in place of ℝ^n
             given = given.replace("\\mathbb{R}" if latex else "ℝ", chosen, 1)
-        said = words[latex]
+        said = phrase(f"domain {v.domain}", lang, latex) if worded else ""
         if said and v.shape.kind == "matrix" and v.domain in ("onehot", "simplex"):
-            said = f"each row {said}"
+            said = phrase("domain each row", lang, latex, said=said)
         shown = names[("var", name)]
         member = "\\in" if latex else "∈"
         formula = f"{shown} {member} {given}"
         if v.shape.is_scalar and v.domain == "positive":
             formula, said = f"{shown} > 0", ""
-        out.append((f"${formula}$" if latex else formula) + (f", {said}." if said else "."))
+        given = f"${formula}$" if latex else formula
+        out.append(phrase("domain sentence", lang, latex, given=given, said=said) if said
+                   else phrase("domain bare", lang, latex, given=given))
     return out

@@ -22,6 +22,7 @@ import sympy as sp
 from sympy.matrices.expressions import HadamardProduct
 
 from ..primitives.windows import Correlate, Upsample
+from .words import phrase
 
 __all__ = ["WindowText", "WindowLatex", "WindowNumPy", "HELPERS", "window_notes"]
 
@@ -172,49 +173,17 @@ def _maxpool_mask(a, k):
 ]
 
 
-#: What the notation section says of each class, (text, LaTeX); the notes in this order.
-_NOTES = [
-    ("Correlate",
-     "A ⋆ K is the cross-correlation of A with the kernel K, as PyTorch's conv2d computes it "
-     "(no flip): entry (i, j) is the sum of K ⊙ the window of A at (i, j); A ⋆ₛ K moves the "
-     "window s entries a step (a stride s).",
-     "$A \\star K$ is the cross-correlation of $A$ with the kernel $K$, as PyTorch's conv2d "
-     "computes it (no flip): entry $(i, j)$ is the sum of $K \\odot$ the window of $A$ at "
-     "$(i, j)$; $A \\star_s K$ moves the window $s$ entries a step (a stride $s$)."),
-    ("Pad",
-     "pad(A, t, l) adds t zero rows above and below A and l zero columns on each side (of a "
-     "vector, t zeros at each end; with four amounts: above, below, left, right; a negative "
-     "amount crops).",
-     "$\\operatorname{pad}(A, t, l)$ adds $t$ zero rows above and below $A$ and $l$ zero "
-     "columns on each side (of a vector, $t$ zeros at each end; with four amounts: above, "
-     "below, left, right; a negative amount crops)."),
-    ("Rot180", "rot180(K) is K turned by 180°, its rows and columns reversed.",
-     "$\\operatorname{rot180}(K)$ is $K$ turned by $180^\\circ$, its rows and columns "
-     "reversed."),
-    ("Dilate", "dilate(G, s) puts s − 1 zero rows and columns between those of G.",
-     "$\\operatorname{dilate}(G, s)$ puts $s - 1$ zero rows and columns between those of $G$."),
-    ("Upsample", "upsample(G, k) copies each entry of G to a k × k block.",
-     "$\\operatorname{upsample}(G, k)$ copies each entry of $G$ to a $k \\times k$ block."),
-    ("Pool", "maxpool(X, k) and avgpool(X, k) are the max and the mean of each k × k window, "
-     "the windows side by side.",
-     "$\\operatorname{maxpool}(X, k)$ and $\\operatorname{avgpool}(X, k)$ are the max and the "
-     "mean of each $k \\times k$ window, the windows side by side."),
-    ("PoolMask",
-     "The indicator 𝟙[X ≥ upsample(P, k)] of max pooling is 1 where an entry is the max of "
-     "its window; at a tie the first of the tied entries, row by row, takes the adjoint (as "
-     "PyTorch's max_pool2d).",
-     "The indicator $\\mathbb{I}[X \\geq \\operatorname{upsample}(P, k)]$ of max pooling is 1 "
-     "where an entry is the max of its window; at a tie the first of the tied entries, row "
-     "by row, takes the adjoint (as PyTorch's max\\_pool2d)."),
-]
+#: The classes the notation section explains (its words in printing/words.py, "note ..."),
+#: in this order.
+_NOTES = ["Correlate", "Pad", "Rot180", "Dilate", "Upsample", "Pool", "PoolMask"]
 
 
-def window_notes(used, latex):
+def window_notes(used, latex, lang="en"):
     """What the notation section says of the window classes in `used` (class names): one
     note for ⋆, one for the moves around it, one for the indicator of max pooling."""
-    said = [(name, latex_note if latex else text) for name, text, latex_note in _NOTES
-            if name in used]
-    moves = " ".join(note for name, note in said if name not in ("Correlate", "PoolMask"))
+    said = [(name, phrase(f"note {name}", lang, latex)) for name in _NOTES if name in used]
+    space = "" if lang == "zh" else " "  # Chinese sentences follow 。 without a space
+    moves = space.join(note for name, note in said if name not in ("Correlate", "PoolMask"))
     first = [note for name, note in said if name == "Correlate"]
     last = [note for name, note in said if name == "PoolMask"]
     return first + ([moves] if moves else []) + last

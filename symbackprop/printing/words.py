@@ -97,6 +97,110 @@ _PHRASES = {
                                       "Backward tangents, in the backward order."),
                                "zh": ("反向切向量", "反向切向量，按反向传播的顺序。")},
     "standalone title": {"en": ("{title}: ",) * 2, "zh": ("{title}：",) * 2},
+    # the notation section: what a symbol of the formulas is, where they use it
+    "note normal": {
+        "en": ("{cdf} = (1 + erf(x/√2))/2 is the standard normal distribution function and "
+               "{pdf} = exp(-x²/2)/√(2π) its density, entry by entry.",
+               "Here ${cdf} = \\frac{{1}}{{2}}\\left(1 + \\operatorname{{erf}}\\left(x / "
+               "\\sqrt{{2}}\\right)\\right)$ is the standard normal distribution function and "
+               "${pdf} = e^{{-x^2/2}} / \\sqrt{{2\\pi}}$ its density, entry by entry."),
+        "zh": ("{cdf} = (1 + erf(x/√2))/2 是标准正态分布函数，{pdf} = exp(-x²/2)/√(2π) "
+               "是它的概率密度，逐元素计算。",
+               "其中 ${cdf} = \\frac{{1}}{{2}}\\left(1 + \\operatorname{{erf}}\\left(x / "
+               "\\sqrt{{2}}\\right)\\right)$ 是标准正态分布函数，"
+               "${pdf} = e^{{-x^2/2}} / \\sqrt{{2\\pi}}$ 是它的概率密度，逐元素计算。")},
+    "note tie": {
+        "en": ("At a tie of max(a, b) or min(a, b), each argument takes half the adjoint (as "
+               "torch.maximum and torch.minimum): the indicator is then 1/2.",) * 2,
+        "zh": ("max(a, b) 或 min(a, b) 的两个参数相等时，每个参数得到一半的梯度"
+               "（与 torch.maximum、torch.minimum 相同）：这时指示函数取 1/2。",) * 2},
+    "note extreme": {
+        "en": ("The indicator of where an extreme is, such as 1 where X reaches max(X), splits "
+               "the adjoint evenly among tied entries (as torch.amax and torch.amin): at a tie "
+               "of k entries it is 1/k.",) * 2,
+        "zh": ("极值所在位置的指示函数（例如在 X 取到 max(X) 处为 1）把梯度平均分给并列的元素"
+               "（与 torch.amax、torch.amin 相同）：k 个元素并列时取 1/k。",) * 2},
+    "note Correlate": {
+        "en": ("A ⋆ K is the cross-correlation of A with the kernel K, as PyTorch's conv2d "
+               "computes it (no flip): entry (i, j) is the sum of K ⊙ the window of A at "
+               "(i, j); A ⋆ₛ K moves the window s entries a step (a stride s).",
+               "$A \\star K$ is the cross-correlation of $A$ with the kernel $K$, as PyTorch's "
+               "conv2d computes it (no flip): entry $(i, j)$ is the sum of $K \\odot$ the "
+               "window of $A$ at $(i, j)$; $A \\star_s K$ moves the window $s$ entries a step "
+               "(a stride $s$)."),
+        "zh": ("A ⋆ K 是 A 与卷积核 K 的互相关，与 PyTorch 的 conv2d 的计算相同（卷积核不翻转）："
+               "第 (i, j) 个元素是 K ⊙ A 在 (i, j) 处的窗口的元素之和；"
+               "A ⋆ₛ K 每一步把窗口移动 s 个元素（步幅为 s）。",
+               "$A \\star K$ 是 $A$ 与卷积核 $K$ 的互相关，与 PyTorch 的 conv2d 的计算相同"
+               "（卷积核不翻转）：第 $(i, j)$ 个元素是 $K \\odot$ $A$ 在 $(i, j)$ "
+               "处的窗口的元素之和；$A \\star_s K$ 每一步把窗口移动 $s$ 个元素（步幅为 $s$）。")},
+    "note Pad": {
+        "en": ("pad(A, t, l) adds t zero rows above and below A and l zero columns on each side "
+               "(of a vector, t zeros at each end; with four amounts: above, below, left, "
+               "right; a negative amount crops).",
+               "$\\operatorname{{pad}}(A, t, l)$ adds $t$ zero rows above and below $A$ and $l$ "
+               "zero columns on each side (of a vector, $t$ zeros at each end; with four "
+               "amounts: above, below, left, right; a negative amount crops)."),
+        "zh": ("pad(A, t, l) 在 A 的上方和下方各添 t 行零，左右两侧各添 l 列零"
+               "（对向量，两端各添 t 个零；给出四个数时依次是上、下、左、右；负数表示裁去）。",
+               "$\\operatorname{{pad}}(A, t, l)$ 在 $A$ 的上方和下方各添 $t$ 行零，左右两侧各添 "
+               "$l$ 列零（对向量，两端各添 $t$ 个零；给出四个数时依次是上、下、左、右；"
+               "负数表示裁去）。")},
+    "note Rot180": {
+        "en": ("rot180(K) is K turned by 180°, its rows and columns reversed.",
+               "$\\operatorname{{rot180}}(K)$ is $K$ turned by $180^\\circ$, its rows and "
+               "columns reversed."),
+        "zh": ("rot180(K) 是 K 旋转 180° 所得的矩阵，行和列的次序都倒过来。",
+               "$\\operatorname{{rot180}}(K)$ 是 $K$ 旋转 $180^\\circ$ 所得的矩阵，"
+               "行和列的次序都倒过来。")},
+    "note Dilate": {
+        "en": ("dilate(G, s) puts s − 1 zero rows and columns between those of G.",
+               "$\\operatorname{{dilate}}(G, s)$ puts $s - 1$ zero rows and columns between "
+               "those of $G$."),
+        "zh": ("dilate(G, s) 在 G 的相邻两行之间、相邻两列之间各插入 s − 1 行、s − 1 列零。",
+               "$\\operatorname{{dilate}}(G, s)$ 在 $G$ 的相邻两行之间、相邻两列之间各插入 "
+               "$s - 1$ 行、$s - 1$ 列零。")},
+    "note Upsample": {
+        "en": ("upsample(G, k) copies each entry of G to a k × k block.",
+               "$\\operatorname{{upsample}}(G, k)$ copies each entry of $G$ to a $k \\times k$ "
+               "block."),
+        "zh": ("upsample(G, k) 把 G 的每个元素复制成一个 k × k 的块。",
+               "$\\operatorname{{upsample}}(G, k)$ 把 $G$ 的每个元素复制成一个 "
+               "$k \\times k$ 的块。")},
+    "note Pool": {
+        "en": ("maxpool(X, k) and avgpool(X, k) are the max and the mean of each k × k window, "
+               "the windows side by side.",
+               "$\\operatorname{{maxpool}}(X, k)$ and $\\operatorname{{avgpool}}(X, k)$ are the "
+               "max and the mean of each $k \\times k$ window, the windows side by side."),
+        "zh": ("maxpool(X, k) 和 avgpool(X, k) 分别是每个 k × k 窗口的最大值和平均值，"
+               "窗口互不重叠地并排。",
+               "$\\operatorname{{maxpool}}(X, k)$ 和 $\\operatorname{{avgpool}}(X, k)$ "
+               "分别是每个 $k \\times k$ 窗口的最大值和平均值，窗口互不重叠地并排。")},
+    "note PoolMask": {
+        "en": ("The indicator 𝟙[X ≥ upsample(P, k)] of max pooling is 1 where an entry is the "
+               "max of its window; at a tie the first of the tied entries, row by row, takes "
+               "the adjoint (as PyTorch's max_pool2d).",
+               "The indicator $\\mathbb{{I}}[X \\geq \\operatorname{{upsample}}(P, k)]$ of max "
+               "pooling is 1 where an entry is the max of its window; at a tie the first of the "
+               "tied entries, row by row, takes the adjoint (as PyTorch's max\\_pool2d)."),
+        "zh": ("最大池化的指示函数 𝟙[X ≥ upsample(P, k)] 在元素是其窗口的最大值处为 1；"
+               "有并列时，按行依次数的第一个并列元素得到梯度（与 PyTorch 的 max_pool2d 相同）。",
+               "最大池化的指示函数 $\\mathbb{{I}}[X \\geq \\operatorname{{upsample}}(P, k)]$ "
+               "在元素是其窗口的最大值处为 1；有并列时，按行依次数的第一个并列元素得到梯度"
+               "（与 PyTorch 的 max\\_pool2d 相同）。")},
+    # what a declared domain says of its variable (printing/names.py domain_statements)
+    "domain positive": {"en": ("entries > 0", "entries $> 0$"),
+                        "zh": ("元素 > 0", "元素 $> 0$")},
+    "domain onehot": {"en": ("one-hot",) * 2, "zh": ("独热向量",) * 2},
+    "domain simplex": {
+        "en": ("in the probability simplex (entries ≥ 0 summing to 1)",
+               "in the probability simplex (entries $\\geq 0$ summing to 1)"),
+        "zh": ("在概率单纯形中（元素 ≥ 0，和为 1）", "在概率单纯形中（元素 $\\geq 0$，和为 1）")},
+    "domain symmetric": {"en": ("symmetric",) * 2, "zh": ("对称",) * 2},
+    "domain spd": {"en": ("symmetric positive definite",) * 2, "zh": ("对称正定",) * 2},
+    "domain each row": {"en": ("each row {said}",) * 2, "zh": ("每一行{said}",) * 2},
+    "domain sentence": {"en": ("{given}, {said}.",) * 2, "zh": ("{given}，{said}。",) * 2},
+    "domain bare": {"en": ("{given}.",) * 2, "zh": ("{given}。",) * 2},
     "derived": {"en": ("{subject}, derived by symbackprop from {filename}",) * 2,
                 "zh": ("{subject}，由 symbackprop 从 {filename} 推导",) * 2},
 }
