@@ -152,3 +152,54 @@ def test_two_names_that_would_print_alike_are_an_error(first, second, shown):
         sbp.parse(text, "m.sbp")
     assert str(err.value).startswith(f"m.sbp:3:7: error: '{second}' and '{first}' (line 2) "
                                      f"would both print as {shown}: rename one")
+
+
+STEPS = """\
+dim d, h
+input x1: vector(d)
+input x2: vector(d)
+param W: matrix(h, d)
+param U: matrix(h, h)
+param lambda1: scalar
+h1 = tanh(W @ x1)
+h2 = tanh(W @ x2 + U @ h1)
+J = sum(h2) + lambda1 * norm(U)^2
+objective J
+"""
+
+
+def test_a_trailing_number_prints_as_a_subscript_on_request():
+    d = sbp.derive(sbp.parse(STEPS))
+    text = d.text(index_style="subscript", prod=False)
+    assert "h_2 = tanh(W x_2 + U h_1)" in text and "λ_1 ‖U‖²" in text
+    assert "∂J/∂h_1 = Uᵀ (∂J/∂h_2 ⊙ (1 - h_2^⊙2))" in text
+    latex = d.latex(index_style="subscript")
+    assert "\\boldsymbol{x}_{1}" in latex and "\\lambda_{1}" in latex and "^{(1)}" not in latex
+    # by default a trailing number is a layer's index, W1 as W^(1)
+    assert "h2 = tanh(W x2 + U h1)" in d.text() and "\\boldsymbol{h}^{(1)}" in d.latex()
+    formats = ("text", "LaTeX", "Markdown", "HTML")
+    report = sbp.prove_printed(d, formats=formats, notation=sbp.Notation(index_style="subscript"))
+    assert report.ok, str(report)
+    assert report.counts == sbp.prove_printed(d, formats=formats).counts  # every formula read
+
+
+def test_names_the_subscript_style_prints_alike_are_refused_where_declared():
+    d = sbp.derive(sbp.parse("dim d\ninput x1: vector(d)\nparam x_1: vector(d)\n"
+                             "J = sum(x1 * x_1)\nobjective J\n"))
+    assert "x1 ⊙ x_1" in d.text()  # apart in the default style
+    with pytest.raises(sbp.ModelError, match="'x_1' and 'x1' would both print as x_1") as e:
+        d.text(index_style="subscript")
+    assert (e.value.line, e.value.col) == (3, 7)
+    with pytest.raises(ValueError, match="index_style must be one of layer, subscript"):
+        sbp.Notation(index_style="time")
+
+
+def test_the_command_line_takes_the_index_style(tmp_path, capsys):
+    from symbackprop.cli import main
+    path = tmp_path / "steps.sbp"
+    path.write_text(STEPS, encoding="utf-8")
+    assert main(["derive", str(path), "--index-style", "subscript"]) == 0
+    assert "h_2 = tanh(W x_2 + U h_1)" in capsys.readouterr().out
+    assert main(["derive", str(path), "--index-style", "subscript", "--format", "html",
+                 "-o", str(tmp_path / "steps.html")]) == 0
+    assert "<msub>" in (tmp_path / "steps.html").read_text(encoding="utf-8")

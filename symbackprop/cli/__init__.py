@@ -18,6 +18,7 @@ import sys
 from .. import __version__
 from ..errors import ModelError, visible, with_model_warnings
 from ..printing.files import SUFFIXES, same_file, write_atomically
+from ..language.spelling import INDEX_STYLES
 from ..printing.words import LANGUAGES
 from .budget import run_within
 
@@ -104,6 +105,7 @@ def _emit(text, out):
 def _graph(args):
     from ..api import LoopDerivation, derive, derive_hvp
     from ..printing.figures import graph_figure
+    from ..printing.names import Notation
     d = derive(_load(args, loops=True))
     if args.standalone and args.format != "tikz":
         raise UsageError("--standalone goes with --format tikz")
@@ -123,7 +125,8 @@ def _graph(args):
             figure = d.figure().source(args.format, standalone=args.standalone)
         else:
             figure = graph_figure(d, args.format, standalone=args.standalone,
-                                  backward=args.backward, second_order=hvp)
+                                  backward=args.backward, second_order=hvp,
+                                  notation=Notation(index_style=args.index_style))
     except RuntimeError as err:
         raise UsageError(str(err)) from None
     _emit(figure, args.output)
@@ -141,7 +144,8 @@ def _derive(args):
                          "the memory table in bytes)")
     notation = dict(prod=args.prod, shapes=args.shapes, substituted=args.substituted,
                     nabla=args.nabla, lang=args.lang, wrt=_wrt_names(args.wrt), inputs=args.inputs,
-                    memory=args.memory, dims=args.dims or None, dtype=args.dtype)
+                    index_style=args.index_style, memory=args.memory, dims=args.dims or None,
+                    dtype=args.dtype)
     if args.format == "text":
         if args.standalone:
             raise UsageError("--standalone goes with --format tex")
@@ -153,7 +157,7 @@ def _derive(args):
             raise UsageError("--standalone and --memory do not go with --format html "
                              "(a page is a whole document)")
         text = d.html(**{k: notation[k] for k in ("prod", "shapes", "substituted", "nabla",
-                                                  "lang", "wrt", "inputs")},
+                                                  "lang", "wrt", "inputs", "index_style")},
                       bold=args.bold, transpose=args.transpose)
     else:
         notation.update(bold=args.bold, transpose=args.transpose)
@@ -177,7 +181,7 @@ def _derive_loops(d, args):
         raise UsageError(f"{', '.join(unsupported)}: not yet for a model with loops derived in "
                          "general; write it out with --unroll T=3")
     notation = dict(prod=args.prod, shapes=args.shapes, nabla=args.nabla, lang=args.lang,
-                    wrt=_wrt_names(args.wrt), inputs=args.inputs)
+                    wrt=_wrt_names(args.wrt), inputs=args.inputs, index_style=args.index_style)
     if args.standalone and args.format != "tex":
         raise UsageError("--standalone goes with --format tex")
     if args.format == "html":  # the general formulas and the folded graph
@@ -483,6 +487,7 @@ def _derive_command(sub):
     notation.add_argument("--substituted", action="store_true",
                           help="add each adjoint in forward variables only")
     notation.add_argument("--nabla", action="store_true", help="write ∇_W J instead of ∂J/∂W")
+    _add_index_style(notation)
     notation.add_argument("--lang", choices=LANGUAGES, default="en",
                           help="the language of the headings and notes: en (the default) or zh "
                           "(Chinese, as the textbook's Chinese edition; tex compiles with "
@@ -512,8 +517,15 @@ def _graph_command(sub):
     p.add_argument("--second-order", action="store_true",
                    help="draw the graph of the Hessian-vector products: the backward graph and "
                         "the tangents R{·} of forward-over-reverse, with what each reads")
+    _add_index_style(p)
     _add_output(p)
     _add_bind(p)
+
+
+def _add_index_style(p):
+    p.add_argument("--index-style", choices=INDEX_STYLES, default="layer",
+                   help="how a name's trailing number prints: layer (W1 as W^(1) in LaTeX, "
+                   "the default) or subscript (x1 as x_1, for time steps)")
 
 
 def _check_command(sub):

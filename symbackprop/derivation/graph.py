@@ -45,11 +45,13 @@ from ..language.spelling import default_latex
 __all__ = ["build_graph", "variable_latex"]
 
 
-def variable_latex(variable, bold_macro="\\boldsymbol"):
-    """The LaTeX name of a variable: the model's ``as "..."`` or the default."""
+def variable_latex(variable, bold_macro="\\boldsymbol", spelled=None):
+    """The LaTeX name of a variable: the model's ``as "..."`` or the default (of `spelled`,
+    the name as the notation spells it, if given: ``x_1`` for ``x1``)."""
     if variable.latex is not None:
         return variable.latex
-    return default_latex(variable.name, bold=not variable.shape.is_scalar, bold_macro=bold_macro)
+    return default_latex(spelled or variable.name, bold=not variable.shape.is_scalar,
+                         bold_macro=bold_macro)
 
 
 def _operator_latex(node, model):

@@ -12,8 +12,8 @@ import re
 
 from ..errors import visible
 
-__all__ = ["default_latex", "unicode_name", "GREEK", "safe_latex", "unsafe_part", "SAFE_COMMANDS",
-           "latex_text"]
+__all__ = ["default_latex", "unicode_name", "as_subscript", "INDEX_STYLES", "GREEK", "safe_latex",
+           "unsafe_part", "SAFE_COMMANDS", "latex_text"]
 
 _LOWER = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho "
           "sigma tau upsilon phi chi psi omega").split()
@@ -80,6 +80,31 @@ def default_latex(name, bold=False, bold_macro="\\boldsymbol"):
     if sub:
         out += f"_{{{sub}}}" if len(sub) == 1 or sub.isdigit() else f"_{{\\mathrm{{{sub}}}}}"
     return out
+
+
+#: How a name's trailing number may print: a layer's index, or a subscript (a time step).
+INDEX_STYLES = ("layer", "subscript")
+
+
+def as_subscript(name):
+    """`name` with its trailing number as a subscript, as a time step is written: ``x1`` as
+    ``x_1`` (printed x_1, :math:`\\boldsymbol{x}_{1}`), where by default it is a layer's
+    index (:math:`\\boldsymbol{x}^{(1)}`); a name with no trailing number, or with a
+    subscript already, as it is.
+
+    Examples
+    --------
+    >>> as_subscript("x1"), as_subscript("W12"), as_subscript("lambda2")
+    ('x_1', 'W_12', 'lambda_2')
+    >>> as_subscript("W_in"), as_subscript("Wq2"), as_subscript("h_1_2"), as_subscript("W1_in")
+    ('W_in', 'Wq2', 'h_1_2', 'W1_in')
+    """
+    m = _PARTS.fullmatch(name)
+    if m is None or not m["num"] or m["sub"] is not None or _MEMBER.fullmatch(name):
+        return name
+    if _lettered(m)[1] is not None:  # Wq2 is W_q2 already
+        return name
+    return f"{m['base']}_{m['num']}"
 
 
 def unicode_name(name):

@@ -101,7 +101,7 @@ def backward_graph(derivation):
     return _reading_graph(nx.DiGraph(), forward, steps, values, lambda s: order(values[s][0]))
 
 
-def second_order_graph(hvp):
+def second_order_graph(hvp, notation=None):
     """The graph of a Hessian-vector product: the backward graph, and the tangent sweep on it.
 
     The textbook's question, what happens to the graph when second derivatives
@@ -125,7 +125,8 @@ def second_order_graph(hvp):
     """
     derivation = hvp.derivation
     forward, g = derivation.graph, backward_graph(derivation)
-    names = {latex: second_order_names(hvp, display_names(derivation, latex, Notation()), latex)
+    notation = notation or Notation()
+    names = {latex: second_order_names(hvp, display_names(derivation, latex, notation), latex)
              for latex in (False, True)}
     j = names[True][("var", derivation.model.objective)]
 
@@ -244,13 +245,16 @@ def _layout(g, dx=_DX):
     return {n: pos[n] for n in g}, waypoints
 
 
-def _names(derivation, latex):
-    names = display_names(derivation, latex, Notation())
+def _names(derivation, latex, notation):
+    names = display_names(derivation, latex, notation)
     return {n: names[("var", n)] for n in derivation.model.variables}
 
 
-def _labels(derivation, g, latex):
-    names = _names(derivation, latex)
+def _labels(derivation, g, latex, notation=None):
+    """Each node's label: a value's name as the notation prints it (the default names if
+    None), an adjoint's ∂J/∂x, an operator's symbol."""
+    notation = notation or Notation()
+    names = _names(derivation, latex, notation)
     j = names[derivation.model.objective]
     labels = {}
     for node, data in g.nodes(data=True):
@@ -259,7 +263,7 @@ def _labels(derivation, g, latex):
         elif data["kind"] == "variable":
             labels[node] = names[node]
         elif data["kind"] == "adjoint":
-            labels[node] = adjoint_name(j, names[data["of"]], latex, Notation())
+            labels[node] = adjoint_name(j, names[data["of"]], latex, notation)
         else:
             labels[node] = _operator_label(g, node, latex)
     return labels
@@ -364,8 +368,8 @@ def _layered_tikz(derivation, g, labels):
     return "\n".join(lines)
 
 
-def _tikz(derivation, g, standalone):
-    labels = _labels(derivation, g, latex=True)
+def _tikz(derivation, g, standalone, notation=None):
+    labels = _labels(derivation, g, True, notation)
     try:
         picture = _placed_tikz(g, labels, _placement(derivation, g, labels))
     except RuntimeError:  # no Graphviz, or a graph too big for it: the layered layout
@@ -389,9 +393,9 @@ def _quote(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _dot(derivation, g, ids=None):
+def _dot(derivation, g, ids=None, notation=None):
     """The DOT text of `g`; `ids` (node or edge to an id) names the SVG elements drawn."""
-    labels = _labels(derivation, g, latex=False)
+    labels = _labels(derivation, g, False, notation)
 
     def named(key):
         return f", id={_quote(ids[key])}" if ids else ""
@@ -449,19 +453,20 @@ def _graphviz(dot_source, fmt):
     return result.stdout
 
 
-def graph_svg(derivation, g, ids):
+def graph_svg(derivation, g, ids, notation=None):
     """Graphviz's SVG of the graph `g` of `derivation`, each node and edge drawn as an element
     with the id that `ids` (node, or (tail, head) pair, to a string) gives it."""
-    return _graphviz(_dot(derivation, g, ids), "svg").decode("utf-8")
+    return _graphviz(_dot(derivation, g, ids, notation), "svg").decode("utf-8")
 
 
-def _graph(derivation, backward, second_order):
+def _graph(derivation, backward, second_order, notation=None):
     if second_order is not None:
-        return second_order_graph(second_order)
+        return second_order_graph(second_order, notation)
     return backward_graph(derivation) if backward else derivation.graph
 
 
-def graph_figure(derivation, format="tikz", standalone=False, backward=False, second_order=None):
+def graph_figure(derivation, format="tikz", standalone=False, backward=False, second_order=None,
+                 notation=None):
     """A figure of the computational graph (or of the backward graph).
 
     Parameters
@@ -475,6 +480,9 @@ def graph_figure(derivation, format="tikz", standalone=False, backward=False, se
     second_order : HVPDerivation, optional
         Draw the graph of its Hessian-vector products (:func:`second_order_graph`)
         instead; `derivation` is its first-order derivation.
+    notation : Notation, optional
+        How the values' names print (its ``index_style`` and ``bold``); the defaults if
+        None.
 
     Returns
     -------
@@ -491,12 +499,12 @@ def graph_figure(derivation, format="tikz", standalone=False, backward=False, se
     True
     """
     checked_format(format)
-    g = _graph(derivation, backward, second_order)
+    g = _graph(derivation, backward, second_order, notation)
     if not g:  # nothing to draw, and nothing to place: said, not an empty picture
         raise RuntimeError(f"{derivation.model.objective} depends on no param: its backward "
                            "graph is empty (derive shows every gradient 0)")
-    return in_format(format, lambda: _tikz(derivation, g, standalone),
-                     lambda: _dot(derivation, g))
+    return in_format(format, lambda: _tikz(derivation, g, standalone, notation),
+                     lambda: _dot(derivation, g, notation=notation))
 
 
 def checked_format(format):

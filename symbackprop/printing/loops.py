@@ -19,7 +19,6 @@ import dataclasses
 import sympy as sp
 from sympy.matrices.expressions import MatrixSymbol
 
-from ..derivation.graph import variable_latex
 from ..derivation.program import needed_steps
 from ..language.model import Variable
 from ..language.spelling import default_latex, unicode_name
@@ -27,7 +26,7 @@ from ..primitives.members import IndexSum, Member, ScalarMember, members_in
 from .documents import (Document, Equation, Section, render_latex, render_markdown,
                         gradients_listed, render_text, wanted_gradients)
 from .names import (BOLD, TRANSPOSE, Notation, adjoint_name, normal_spellings, notation_notes,
-                    shape_latex, shape_text)
+                    shape_latex, shape_text, variable_name)
 from .printers import MatrixLatexPrinter, TextPrinter
 from .words import phrase
 
@@ -292,11 +291,11 @@ def loop_names(derivation, latex, notation=Notation()):
     bold = BOLD[notation.bold]
     out = {}
     for name, v in model.variables.items():
-        shown = variable_latex(v, bold) if latex else unicode_name(name)
+        shown = variable_name(v, latex, notation, bold)
         out[derivation.symbol(name)] = out[("var", name)] = shown
     for name, f in model.families.items():
         pseudo = Variable(name, f.role, f.shape, f.latex, f.line, f.col)
-        shown = variable_latex(pseudo, bold) if latex else unicode_name(name)
+        shown = variable_name(pseudo, latex, notation, bold)
         out[("family", name)] = out[("var", name)] = shown
         out[("layered", name)] = str(derivation.index_of[name]) in LAYER_INDICES
     objective = out[("var", model.objective)]

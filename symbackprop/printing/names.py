@@ -17,7 +17,8 @@ from sympy.matrices.expressions import MatrixSymbol
 
 from ..derivation.graph import variable_latex
 from ..derivation.reverse import adjoint_symbol
-from ..language.spelling import default_latex, unicode_name
+from ..errors import ModelError
+from ..language.spelling import INDEX_STYLES, as_subscript, default_latex, unicode_name
 from ..primitives import matrix_functions as mf
 from ..primitives.shapes import vector
 from ..primitives.pieces import normal_cdf, normal_pdf
@@ -56,6 +57,10 @@ class Notation:
         (every input, for a model without params).
     inputs : bool
         Show the adjoints of the inputs too (the data and the labels), besides `wrt`.
+    index_style : {"layer", "subscript"}
+        How a name's trailing number prints: a layer's index, ``W1`` as
+        :math:`\\boldsymbol{W}^{(1)}` (the default), or a subscript, ``x1`` as ``x_1``
+        and :math:`\\boldsymbol{x}_{1}`, as time steps are written.
     """
 
     bold: str = "boldsymbol"
@@ -67,6 +72,7 @@ class Notation:
     lang: str = "en"
     wrt: tuple | None = None
     inputs: bool = False
+    index_style: str = "layer"
 
     def __post_init__(self):
         if self.wrt is not None:
@@ -78,6 +84,9 @@ class Notation:
                              f"not {self.transpose!r}")
         if self.lang not in ("en", "zh"):
             raise ValueError(f"lang must be one of en, zh, not {self.lang!r}")
+        if self.index_style not in INDEX_STYLES:
+            raise ValueError(f"index_style must be one of {', '.join(INDEX_STYLES)}, "
+                             f"not {self.index_style!r}")
 
 
 BOLD = {"boldsymbol": "\\boldsymbol", "mathbf": "\\mathbf"}
@@ -106,11 +115,11 @@ def display_names(derivation, latex, notation=Notation()):
     ``("func", name)`` for abstract functions.
     """
     model = derivation.model
-    bold = BOLD[notation.bold]
     out = {}
     for name, v in model.variables.items():
-        shown = variable_latex(v, bold) if latex else unicode_name(name)
-        out[derivation.symbols[name]] = out[("var", name)] = shown
+        out[derivation.symbols[name]] = out[("var", name)] = variable_name(v, latex, notation)
+    if notation.index_style != "layer":
+        _printed_apart(model, out, notation)
     j = out[("var", model.objective)]
     for name in model.variables:
         out[adjoint_symbol(model, name)] = adjoint_name(j, out[("var", name)], latex, notation)
@@ -123,6 +132,29 @@ def display_names(derivation, latex, notation=Notation()):
     out[("identity", "sized")] = _sized_identity(derivation, out)
     out.update(normal_spellings(out.values(), latex))
     return out
+
+
+def variable_name(variable, latex, notation, bold=None):
+    """How a variable (or a family) prints: the model's ``as "..."``, or its default name
+    spelled as the notation's index style says."""
+    spelled = as_subscript(variable.name) if notation.index_style == "subscript" else \
+        variable.name
+    if latex:
+        return variable_latex(variable, bold or BOLD[notation.bold], spelled)
+    return unicode_name(spelled)
+
+
+def _printed_apart(model, shown, notation):
+    """Refuse two names that the index style prints alike (``x1`` and ``x_1`` as subscripts)."""
+    seen = {}
+    for name, v in model.variables.items():
+        text = shown[("var", name)]
+        if text in seen:
+            line = model.source.splitlines()[v.line - 1] if v.line else None
+            raise ModelError(f"'{name}' and '{seen[text]}' would both print as {text} with "
+                             f"the {notation.index_style} index style: rename one, or leave "
+                             "the style out", v.line, v.col, model.filename, line)
+        seen[text] = name
 
 
 #: Φ and φ of the normal distribution (gelu's derivative), and what a name printed alike is.

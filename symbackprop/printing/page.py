@@ -140,11 +140,11 @@ def _owner(g, node):
     return node
 
 
-def _figure(derivation, which, g, key, words):
+def _figure(derivation, which, g, key, words, notation):
     """One graph as a figure: its SVG, each node knowing its equations and the edges it reads."""
     ids = {node: f"{which[0]}-{key[node]}" for node in g}
     return figure_html(which, g, ids, key.__getitem__,
-                       lambda named: graph_svg(derivation, g, named), words)
+                       lambda named: graph_svg(derivation, g, named, notation), words)
 
 
 def figure_html(which, g, ids, key, draw, words):
@@ -247,7 +247,7 @@ def html(derivation, hvp=None, **options):
     graphs = {"forward": derivation.graph, "backward": backward_graph(derivation)}
     if hvp is not None:
         second = documents.hvp_document(documents.Writer(derivation, True, notation, hvp))
-        graphs["second-order"] = second_order_graph(hvp)
+        graphs["second-order"] = second_order_graph(hvp, notation)
     nodes = dict.fromkeys(n for g in graphs.values() for n in g)
     key = {node: f"k{k}" for k, node in enumerate(nodes)}
     parts = [f'<section data-document="backprop">{sections_html(first, key)}</section>']
@@ -256,7 +256,7 @@ def html(derivation, hvp=None, **options):
         later = sections_html(second, key, skip=_first_order_part(second, first))
         parts.append(f'<section data-document="hvp"><h2>{words["second order"]}</h2>'
                      f"{later}</section>")
-    figures = {w: _figure(derivation, w, g, key, words) for w, g in graphs.items()}
+    figures = {w: _figure(derivation, w, g, key, words, notation) for w, g in graphs.items()}
     return whole_page(first, notation.lang, figures, parts)
 
 
