@@ -11,6 +11,8 @@ generated code loops over no entry, and the options of a call are checked where
 they are written.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -19,7 +21,7 @@ from symbackprop import derive_hvp
 from symbackprop.proofs.check import random_arrays
 from symbackprop.proofs.sizes import default_dims
 from symbackprop.proofs.verify import verify_hvp
-from reference import relative_error, torch_hvp, torch_value_and_grad
+from reference import relative_error, torch_hvp, torch_or_skip, torch_value_and_grad
 
 #: (input shape, kernel shape, options) of a convolution: objective sum(C ⊙ tanh(Y)).
 CONVOLUTIONS = {
@@ -181,10 +183,62 @@ def test_a_tie_in_max_pooling_goes_to_the_first_max_as_in_pytorch():
 
 
 def test_the_generated_code_loops_over_no_entry():
+    # the model's functions loop over nothing; a helper loops at most over the entries of a
+    # kernel (range(p), range(r)) or the k x k offsets of a pooling window (range(k)), each
+    # step whole-array NumPy: never over the entries of an image
     for case in ("conv2d stride 2, pad 1", "conv, relu, pool"):
         source = sbp.derive(_model(case)).lambdify().source
         assert "sliding_window_view" in source
-        assert "for " not in source, case
+        assert "for " not in source.split("\ndef objective(")[1], case
+        loops = re.findall(r"\bfor \w+ in ([^:]+):", source)
+        assert loops and set(loops) <= {"range(p)", "range(r)", "range(k)"}, case
+        assert source.count("for ") == len(loops), case
+
+
+def _helpers():
+    """The window helpers a generated module defines, compiled (they import NumPy only)."""
+    from symbackprop.printing.windows import HELPERS
+    namespace = {"np": np}
+    for helper in HELPERS:
+        exec(compile(helper, "<helper>", "exec"), namespace)
+    return namespace
+
+
+#: (image, kernel, stride) for each way the generated _correlate computes: both small
+#: (tensordot), a small kernel over a large output (a loop over the kernel's entries, with
+#: a stride too), a large kernel and a small output (einsum, with a stride too), columns
+@pytest.mark.parametrize("image, kernel, stride", [
+    ((9, 8), (3, 2), 1), ((64, 70), (3, 3), 1), ((131, 130), (5, 4), 2), ((70, 64), (64, 60), 1),
+    ((140, 130), (64, 60), 2), ((260, 1), (3, 1), 1), ((260, 1), (257, 1), 1)])
+def test_the_correlation_helper_agrees_with_pytorch_every_way_it_computes(image, kernel, stride):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(0)
+    a, k = rng.standard_normal(image), rng.standard_normal(kernel)
+    got = _helpers()["_correlate"](a, k, stride)
+    expected = torch.nn.functional.conv2d(torch.tensor(a)[None, None], torch.tensor(k)[None, None],
+                                          stride=stride)[0, 0].numpy()
+    assert got.shape == expected.shape
+    assert relative_error(got, expected) <= 1e-13
+
+
+#: (image, window) with few windows (reductions over each window's axes) and many (the
+#: k² strided views of a window's entries)
+@pytest.mark.parametrize("image, k", [((12, 10), 2), ((96, 64), 8), ((64, 72), 2),
+                                      ((128, 128), 4)])
+def test_the_pooling_helpers_agree_with_pytorch_ties_included(image, k):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 3, image).astype(np.float64)  # three values: ties in most windows
+    g = rng.standard_normal((image[0] // k, image[1] // k))
+    helpers = _helpers()
+    t = torch.tensor(a, requires_grad=True)
+    pooled = torch.nn.functional.max_pool2d(t[None, None], k)[0, 0]
+    routed, = torch.autograd.grad((pooled * torch.tensor(g)).sum(), t)
+    assert np.array_equal(helpers["_maxpool"](a, k), pooled.detach().numpy())
+    assert np.array_equal(helpers["_upsample"](g, k), np.kron(g, np.ones((k, k))))
+    assert np.array_equal(helpers["_maxpool_mask"](a, k), (routed.numpy() != 0).astype(float))
+    top = helpers["_maxpool"](a, k)
+    assert np.array_equal(helpers["_masked_upsample"](a, top, g, k), routed.numpy())
 
 
 @pytest.mark.parametrize("text, message, col", [

@@ -198,9 +198,10 @@ def test_relu_derivative_in_a_product_is_a_comparison():
         assert expected in code and "np.heaviside" not in code
 
 
-def test_an_outer_product_is_a_broadcast_not_a_matrix_product():
+def test_an_outer_product_is_an_einsum_not_a_matrix_product():
     code = _value_and_grad(ROOT / "examples" / "textbook_mlp.sbp")
-    assert "grad_W1 = grad_z * x.T + lambda_ * W1" in code and "@ x.T" not in code
+    assert 'grad_W1 = np.einsum("ik,kj->ij", grad_z, x.T) + lambda_ * W1' in code
+    assert "@ x.T" not in code and "* x.T" not in code
     model = sbp.load(ROOT / "examples" / "textbook_mlp.sbp", bind=BIND["textbook_mlp"])
     assert sbp.check(model, dims={"d": 1, "h": 3, "q": 1}).ok
 
@@ -229,3 +230,43 @@ def test_a_layer_stack_computes_no_gradient_of_its_input_unless_asked():
     J, (gW, gb) = d.lambdify()(**arrays)
     J_x, (gW_x, gb_x, _) = d.lambdify(wrt=["W", "b", "X"])(**arrays)
     assert J == J_x and all(np.array_equal(a, b) for a, b in zip(gW + gb, gW_x + gb_x))
+
+
+def test_a_trace_of_a_product_is_a_dot_product_and_the_product_is_never_formed():
+    code = _value_and_grad(ROOT / "examples" / "logdet.sbp")
+    assert "t = np.vdot(A, B.T @ Y.T)" in code and "np.trace" not in code
+    n, k = sp.symbols("n k", integer=True, positive=True)
+    X, Y = sp.MatrixSymbol("X", n, k), sp.MatrixSymbol("Y", k, n)
+    printer = NumPyPrinter({X: "X", Y: "Y"})
+    assert printer.doprint(sp.Trace(ex.mul(X.T, X))) == "np.vdot(X, X)"  # no transposed copy
+    assert printer.doprint(sp.Trace(ex.mul(X, Y))) == "np.vdot(X, Y.T)"
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((4, 3)), rng.standard_normal((3, 4))
+    assert np.isclose(eval(printer.doprint(3 * sp.Trace(ex.mul(X, Y, X, Y))),
+                           {"np": np, "X": x, "Y": y}), 3 * np.trace(x @ y @ x @ y), rtol=1e-14)
+
+
+def test_two_indicators_of_one_sign_are_one_comparison():
+    code = _value_and_grad(ROOT / "examples" / "mlp_gelu.sbp")
+    assert "grad_z2 = grad_h2 * np.where(z2 > 0, 1, a)" in code and "heaviside" not in code
+
+
+def test_the_generated_normal_distribution_function_is_right_to_a_few_ulps():
+    import math
+    from symbackprop.printing.numpy_code import HELPERS
+    namespace = {"np": np}
+    exec(next(h for h in HELPERS if h.startswith("def _normal_cdf(")), namespace)
+    cdf = namespace["_normal_cdf"]
+    x = np.concatenate([np.linspace(-37.5, 8.5, 46001), np.geomspace(1e-300, 1.0, 301),
+                        -np.geomspace(1e-300, 1.0, 301)])
+    exact = np.array([0.5 * math.erfc(-v / math.sqrt(2.0)) for v in x])
+    # Φ(x) moves x² times as much as x, relatively, in its left tail: x rounded to the ulp
+    # alone costs x² ulps there; every value is within four times that, and 40 ulps inside ±6
+    error = np.abs(cdf(x) - exact) / exact
+    assert np.all(error <= 4 * 2.0**-52 * np.maximum(x * x, 10.0))
+    assert error[np.abs(x) <= 6].max() <= 40 * 2.0**-52
+    grid = x[:700].reshape(100, 7)[:, ::-1].T  # a strided 2-D array keeps its shape
+    assert np.array_equal(cdf(grid), cdf(grid.ravel()).reshape(grid.shape))
+    assert cdf(0.25).shape == () and np.isclose(cdf(0.25), 0.5 * math.erfc(-0.25 / math.sqrt(2)))
+    special = cdf(np.array([np.inf, -np.inf, np.nan, 40.0, -40.0]))
+    assert np.array_equal(special, [1.0, 0.0, np.nan, 1.0, 0.0], equal_nan=True)

@@ -16,7 +16,10 @@ with T or L.  It is built from a
   term at the boundary beside the boundary piece, the others inside the
   recurrence's loop; a sum that fits no such place is a loop of its own;
 * within a run of statements and within one iteration, every repeated
-  subexpression computed once (:func:`~.program.share_subexpressions`); and a
+  subexpression computed once (:func:`~.program.share_subexpressions`), the
+  forward pass's last statements and the backward pass's first taken as one run
+  (:func:`~.loop_saved.shared_passes`: cross-entropy's log-softmax, computed for
+  the objective, is read again by its adjoint); and a
   subexpression that one iteration computes and the next reads shifted by one
   (``dJ/dh_{t+1} * (1 - h_{t+1}^2)`` of a tanh RNN, computed at t + 1 as
   ``dJ/dh_t * (1 - h_t^2)``) carried from one iteration to the next instead of
@@ -41,9 +44,9 @@ from ..primitives.members import IndexSum, Member, ScalarMember, members_in
 from .loop_statements import (ForLoop, LoopStatement, _offset_of, _same, dead_members,
                               fused_accumulations, is_sum, is_view, replayed, sum_limits,
                               unread_first_left_out)
-from .loop_saved import saved_for_backward
+from .loop_saved import saved_for_backward, shared_passes
 from .recurrences import at_long_lengths, unaligned
-from .program import Statement, needed_steps, share_subexpressions, zero
+from .program import needed_steps, zero
 
 __all__ = ["Storage", "LoopProgram", "loop_program", "checked_loop_wrt", "is_stacked"]
 
@@ -486,48 +489,6 @@ class _Names:
             sp.Symbol(name, real=True)
 
 
-def _hidden(statements):
-    """`statements` as :class:`~.program.Statement` with every member and sum over an index a
-    symbol (a member is a name; a sum's bound index must not leave it), and the way back."""
-    forth = {}
-    for s in statements:
-        for expr in (s.target, s.value):
-            for e in sp.preorder_traversal(expr):
-                if isinstance(e, (Member, ScalarMember, IndexSum, sp.Sum)) and e not in forth:
-                    forth[e] = sp.MatrixSymbol(f"\0hidden{len(forth)}", *e.shape) \
-                        if ex.is_matrix(e) else sp.Symbol(f"\0hidden{len(forth)}", real=True)
-    hidden = [Statement(s.target.xreplace(forth), s.value.xreplace(forth)) for s in statements]
-    return hidden, {v: k for k, v in forth.items()}
-
-
-def _shared_run(run, names):
-    """A run of statements with each repeated subexpression computed once."""
-    hidden, back = _hidden(run)
-    targets = {s.target for s in hidden}
-    out, originals, rename = [], iter(run), {}
-    for s in share_subexpressions(hidden):
-        if s.target in targets:
-            out.append(replace(next(originals), value=s.value))
-        else:
-            rename[s.target] = names.symbol("temp", s.value)
-            out.append(LoopStatement(s.target, s.value))
-    back = {**back, **rename}
-    return [replace(s, target=s.target.xreplace(back), value=s.value.xreplace(back))
-            for s in out]
-
-
-def _shared(items, names):
-    out, run = [], []
-    for item in items:
-        if isinstance(item, LoopStatement):
-            run.append(item)
-            continue
-        out += _shared_run(run, names)
-        run = []
-        out.append(replace(item, body=tuple(_shared(item.body, names))))
-    return out + _shared_run(run, names)
-
-
 def _outside_sums(expr):
     """Every subexpression, not entering sums over an index or entrywise bodies."""
     stack = [expr]
@@ -679,7 +640,7 @@ def loop_program(derivation, wrt=None, comment=None):
             backward = _with_carries(backward, names)
         lists = {**storage, **{name: Storage(name, loop.lo, sp.simplify(loop.hi - loop.lo + 1),
                                              False, False) for name, loop in kept}}
-        program = LoopProgram(derivation, wrt, _shared(first, names), _shared(backward, names),
+        program = LoopProgram(derivation, wrt, *shared_passes(first, backward, names, more),
                               results, lists)
         problem = replayed(program)
         if problem is None:

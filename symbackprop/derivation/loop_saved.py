@@ -11,6 +11,11 @@ backward steps read at the index they need, as if the model had named it.
 
 Only subexpressions with a matrix product are kept: an entrywise one costs less
 to compute again than to hold.
+
+Within a run of statements every repeated subexpression is computed once
+(:func:`shared_passes`), and the forward pass's last run and the backward pass's
+first are one run for it: what the objective and the first adjoints share is
+computed once and held from one pass to the other.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from dataclasses import replace
 import sympy as sp
 
 from ..primitives import expressions as ex
-from ..primitives.members import Member, ScalarMember, member, members_in
+from ..primitives.members import IndexSum, Member, ScalarMember, member, members_in
 from .loop_statements import ForLoop, LoopStatement, _offset_of, is_sum, is_view
+from .program import Statement, share_subexpressions
 
-__all__ = ["saved_for_backward"]
+__all__ = ["saved_for_backward", "shared_passes"]
 
 
 def _outside_sums(expr):
@@ -137,3 +143,69 @@ def _kept_in(loop, chosen):
                 pending.remove((e, m))
         body.append(replace(s, value=s.value.xreplace({e: m for e, m in chosen})))
     return replace(loop, body=tuple(body))
+
+
+# --- within a run of statements, and across the passes' ends -------------------------------
+
+def _hidden(statements):
+    """`statements` as :class:`~.program.Statement` with every member and sum over an index a
+    symbol (a member is a name; a sum's bound index must not leave it), and the way back."""
+    forth = {}
+    for s in statements:
+        for expr in (s.target, s.value):
+            for e in sp.preorder_traversal(expr):
+                if isinstance(e, (Member, ScalarMember, IndexSum, sp.Sum)) and e not in forth:
+                    forth[e] = sp.MatrixSymbol(f"\0hidden{len(forth)}", *e.shape) \
+                        if ex.is_matrix(e) else sp.Symbol(f"\0hidden{len(forth)}", real=True)
+    hidden = [Statement(s.target.xreplace(forth), s.value.xreplace(forth)) for s in statements]
+    return hidden, {v: k for k, v in forth.items()}
+
+
+def _shared_run(run, names):
+    """A run of statements with each repeated subexpression computed once."""
+    hidden, back = _hidden(run)
+    targets = {s.target for s in hidden}
+    out, originals, rename = [], iter(run), {}
+    for s in share_subexpressions(hidden):
+        if s.target in targets:
+            out.append(replace(next(originals), value=s.value))
+        else:
+            rename[s.target] = names.symbol("temp", s.value)
+            out.append(LoopStatement(s.target, s.value))
+    back = {**back, **rename}
+    return [replace(s, target=s.target.xreplace(back), value=s.value.xreplace(back))
+            for s in out]
+
+
+def _shared(items, names):
+    out, run = [], []
+    for item in items:
+        if isinstance(item, LoopStatement):
+            run.append(item)
+            continue
+        out += _shared_run(run, names)
+        run = []
+        out.append(replace(item, body=tuple(_shared(item.body, names))))
+    return out + _shared_run(run, names)
+
+
+def shared_passes(forward, backward, names, across=True):
+    """The forward and backward items, each with every repeated subexpression computed once
+    within a run of statements; with `across`, the forward pass's last run and the backward
+    pass's first too taken as one run, a subexpression they share computed once, in the
+    forward pass, and held until the backward reads it (cross-entropy's log_softmax(H_L) in
+    the objective and softmax(H_L) = exp(log_softmax(H_L)) in its adjoint).
+
+    `names` numbers the temporaries (``names.symbol("temp", like)``).
+    """
+    if not across:
+        return _shared(forward, names), _shared(backward, names)
+    tail = len(forward) - next((i for i, item in enumerate(reversed(forward))
+                                if isinstance(item, ForLoop)), len(forward))
+    head = next((i for i, item in enumerate(backward) if isinstance(item, ForLoop)),
+                len(backward))
+    joint = _shared_run(list(forward[tail:]) + list(backward[:head]), names)
+    ends = {item.target for item in forward[tail:]}
+    cut = max((i + 1 for i, s in enumerate(joint) if s.target in ends), default=0)
+    return (_shared(forward[:tail], names) + joint[:cut],
+            joint[cut:] + _shared(backward[head:], names))

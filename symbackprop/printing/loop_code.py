@@ -556,8 +556,8 @@ def generate_loop_source(derivation, wrt=None):
         for t in range(T - 1, 0, -1):
             # ∂L/∂h_t = W_qhᵀ (∂L/∂o_t) + W_hhᵀ (∂L/∂h_{t+1})
             grad_h[t] = W_qh.T @ grad_o[t - 1] + W_hh.T @ grad_h[t + 1]
-            grad_W_hx += grad_h[t] * x[t - 1].T
-            grad_W_hh += grad_h[t] * h[t - 1].T
+            grad_W_hx += np.einsum("ik,kj->ij", grad_h[t], x[t - 1].T)
+            grad_W_hh += np.einsum("ik,kj->ij", grad_h[t], h[t - 1].T)
             h[t - 1] = grad_o[t - 1] = grad_h[t + 1] = None
         del h, grad_o, grad_h
         return float(L), {'W_hx': grad_W_hx, 'W_hh': grad_W_hh, 'W_qh': grad_W_qh}

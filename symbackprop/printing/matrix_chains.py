@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-__all__ = ["chain_order", "chain_cost", "LONGEST_CHAIN"]
+__all__ = ["chain_order", "chain_cost", "trace_split", "LONGEST_CHAIN"]
 
 #: Chains longer than this are left to the sizes at call time: the candidates grow
 #: as the Catalan numbers, and models rarely multiply more than a few matrices in a row.
@@ -74,6 +74,47 @@ def chain_cost(shapes, tree):
         (p, q, a), (_, r, b) = walk(t[0]), walk(t[1])
         return p, r, a + b + p * q * r
     return sp.expand(walk(tree)[2])
+
+
+def trace_split(shapes):
+    """Where to cut a chain whose trace alone is wanted: tr(L R) is the sum of L ⊙ Rᵀ, p q
+    multiplications for a p x q matrix L, where the product L R would cost p q p.
+
+    Parameters
+    ----------
+    shapes : sequence of (rows, cols)
+        The factors' shapes, at least two; the last factor's cols are the first's rows.
+
+    Returns
+    -------
+    int
+        The number of factors in L: the cut whose sides, each bracketed by
+        :func:`chain_order`, and their entrywise product cost least for every size; the
+        first such cut at a tie, and the last factor alone as R where no cut wins for all
+        sizes (or a side's order is left to the sizes at call time).
+
+    Examples
+    --------
+    >>> n, k = sp.symbols("n k", positive=True)
+    >>> trace_split([(k, n), (n, n), (n, k)])  # tr(A Y B) = sum(A ⊙ (Y B)ᵀ)
+    1
+    >>> trace_split([(n, n), (n, n), (n, 1), (1, n)])  # tr(A B u vᵀ) = sum(A B u ⊙ v)
+    3
+    """
+    shapes = tuple((sp.sympify(r), sp.sympify(c)) for r, c in shapes)
+    sizes = sorted({x for shape in shapes for x in shape if not x.is_Number}, key=str)
+    excess = {x: 1 + sp.Dummy(f"u_{x}", nonnegative=True) for x in sizes}
+    costs = {}
+    for cut in range(1, len(shapes)):
+        sides = [shapes[:cut], shapes[cut:]]
+        trees = [chain_order(side) if len(side) > 1 else 0 for side in sides]
+        if all(tree is not None for tree in trees):
+            costs[cut] = sp.expand(sum(chain_cost(side, tree) for side, tree in zip(sides, trees))
+                                   + shapes[0][0] * shapes[cut - 1][1])
+    for cut, cost in costs.items():
+        if all(_at_most(cost, other, excess) for other in costs.values()):
+            return cut
+    return len(shapes) - 1
 
 
 @lru_cache(maxsize=1024)

@@ -86,22 +86,51 @@ def _huber(r, delta):
     """\
 def _normal_cdf(x):
     # the standard normal distribution function Φ(x) = (1 + erf(z))/2, z = x/√2 (NumPy has no
-    # erf): for |z| < 2 the series erf(z) = 2/√π exp(-z²) Σ 2^n z^(2n+1)/(1·3···(2n+1)), of
-    # terms of one sign; beyond, the continued fraction of erfc(|z|) = 1 - erf(|z|), exact in
-    # the far tail where 1 - erf would cancel
-    z = np.asarray(x, dtype=np.float64) / np.sqrt(2.0)
-    near = np.clip(z, -2.0, 2.0)
-    term = total = near
-    for n in range(1, 60):
-        term = term * (2.0 * near * near / (2 * n + 1))
-        total = total + term
-    series = 0.5 + np.exp(-near * near) * total / np.sqrt(np.pi)
-    far = np.maximum(np.abs(z), 2.0)
-    fraction = far
-    for k in range(120, 0, -1):
-        fraction = far + (k / 2.0) / fraction
-    tail = 0.5 * np.exp(-far * far) / (np.sqrt(np.pi) * fraction)  # erfc(|z|)/2
-    return np.where(np.abs(z) < 2.0, series, np.where(z < 0, tail, 1.0 - tail))
+    # erf), by the rational approximations of Cephes' ndtr (S. L. Moshier), their coefficients
+    # halved (exact) to give halves: erf(z)/2 = z T(z²)/U(z²) for |z| < 1; beyond, erfc(|z|)/2
+    # = exp(-z²) P(|z|)/Q(|z|) (R/S from |z| = 8 on), exact in the far tail where 1 - erf
+    # would cancel, and exp(-z²) = exp(-m²) exp(-(2m + f) f) with z = m + f, m a multiple of
+    # 1/128 (m² exact), as Cephes' expx2: exp(-z²) loses z² ulps to the rounding of z² else.
+    # The tail only on the entries |z| >= 1: for most entries of a layer the near form alone
+    x = np.asarray(x, dtype=np.float64)
+    z = x.reshape(-1) * 0.7071067811865476
+    near = np.clip(z, -1.0, 1.0)
+    s = near * near
+    t = 4.80248686993525819e0 * s + 4.50130098601921345e1
+    u = s + 3.35617141647503100e1
+    for a, b in ((1.11600267297342160e3, 5.21357949780152680e2),
+                 (3.50166257056402538e3, 4.59432382970980128e3),
+                 (2.77961506505197481e4, 2.26290000613890934e4)):
+        t, u = t * s + a, u * s + b
+    out = 0.5 + near * t / (u * s + 4.92673942608635921e4)  # NaN stays NaN
+    at = np.abs(z) >= 1.0
+    if at.any():
+        z = z[at]
+        far = np.minimum(np.abs(z), 40.0)  # erfc(40)/2 underflows to 0: 40 as well as inf
+        p = 1.23098490736765256e-10 * far + 2.82094782415534411e-1
+        q = far + 1.32281951154744993e1
+        for a, b in ((3.73160528221134956e0, 8.67072140885989742e1),
+                     (2.43185985492840683e1, 3.54937778887819891e2),
+                     (9.82604164780385491e1, 9.75708501743205490e2),
+                     (2.63222597497738679e2, 1.82390916687909736e3),
+                     (4.67264263585978804e2, 2.24633760818710982e3),
+                     (5.13775943447578551e2, 1.65666309194161350e3),
+                     (2.78767667684699664e2, 5.57535340817727676e2)):
+            p, q = p * far + a, q * far + b
+        ratio = p / q
+        if np.any(far > 8.0):
+            r, v = 2.82094791773877537e-1 * far + 6.37683353799890522e-1, far + 2.26052863220117277
+            for a, b in ((2.50952521125590239e0, 9.39603524938001435e0),
+                         (3.08010548996526793e0, 1.20489539808096657e1),
+                         (3.70487134975224470e0, 1.70814450747565897e1),
+                         (1.48943332686050120e0, 9.60896809063285878e0)):
+                r, v = r * far + a, v * far + b
+            ratio = np.where(far > 8.0, r / (v * far + 3.36907645100081516e0), ratio)
+        m = np.rint(far * 128.0) / 128.0
+        f = far - m
+        tail = np.exp(-(m * m)) * np.exp(-((m + m + f) * f)) * ratio  # erfc(|z|)/2
+        out[at] = np.where(z < 0, tail, 1.0 - tail)
+    return out.reshape(x.shape)
 """,
 ]
 
@@ -109,7 +138,8 @@ HELPERS += _WINDOW_HELPERS
 
 _RESERVED = {"np", "_softmax", "_log_softmax", "_logsumexp", "_sigmoid", "_normal_cdf",
              "_huber", "objective", "value_and_grad", "trace", "hvp", "_correlate", "_pad",
-             "_dilate", "_maxpool", "_avgpool", "_upsample", "_maxpool_mask", "float"}
+             "_dilate", "_maxpool", "_avgpool", "_upsample", "_maxpool_mask", "_masked_upsample",
+             "float"}
 
 
 # l, O and I read as 1 and 0 in many fonts (pycodestyle's E741): written l_, O_, I_ in code
@@ -334,7 +364,7 @@ def generate_source(derivation, wrt=None):
         h = np.tanh(z)
         ...
         # ∂J/∂W1 = (∂J/∂z) xᵀ + λ W1
-        grad_W1 = grad_z * x.T + lambda_ * W1
+        grad_W1 = np.einsum("ik,kj->ij", grad_z, x.T) + lambda_ * W1
         del grad_z
         return float(J), {'W1': grad_W1, 'W2': grad_W2}
     ...
@@ -428,7 +458,7 @@ def _described_arguments(model, idents, printer):
 def _module(title, description, model, functions):
     """A generated module: docstring, NumPy if used, the helpers used, then `functions`."""
     code = "\n".join(line for f in functions for line in f)
-    helpers = [h for h in HELPERS if f"{h.split('(')[0][4:]}(" in code]
+    helpers = _helpers_called(code)
     imports = [["import numpy as np"]] if "np." in code + "".join(helpers) else []
     blocks = imports + [h.splitlines() for h in helpers] + functions
     lines = [f'"""{title}', "", *textwrap.wrap(description, LINE_LENGTH), '"""',
@@ -438,6 +468,18 @@ def _module(title, description, model, functions):
     for block in blocks:
         lines += ["", *block, ""] if block is not blocks[0] or not imports else [*block, ""]
     return "\n".join(lines[:-1]) + "\n"
+
+
+def _helpers_called(code):
+    """The helpers `code` calls and those they call (``_maxpool_mask`` calls ``_maxpool``), in
+    the order of HELPERS."""
+    called, text = set(), code
+    while True:
+        more = {h for h in HELPERS if h not in called and f"{h.split('(')[0][4:]}(" in text}
+        if not more:
+            return [h for h in HELPERS if h in called]
+        called |= more
+        text += "".join(more)
 
 
 def _dim_sources(model):

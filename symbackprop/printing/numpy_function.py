@@ -46,10 +46,52 @@ class _Arrays:
         # the dims solved from the arrays' sizes, by the sizes: a check or a proof calls
         # with the same shapes thousands of times, and solving them costs a polynomial
         self.solved = {}
+        # what each call reads of the declared shapes, read off them once: a call of a small
+        # model costs about as much as its checks
+        self.names = [v.name for v in self.declared]
+        self.name_set = set(self.names)
+        self.plan = [(v, v.shape.is_scalar, v.shape.kind == "vector",
+                      [(size, int(size) if size.is_Integer else None)
+                       for size in (v.shape.rows, v.shape.cols)]) for v in self.declared]
+        self.unsolved = [(n, symbol) for n, symbol in model.dims.items() if symbol in self.needed]
 
     def __call__(self, arrays):
         model = self.model
-        names = [v.name for v in self.declared]
+        if arrays.keys() != self.name_set:
+            self._wrong_names(arrays)
+        sizes = {}
+        values = []
+        for v, scalar, vector, axes in self.plan:
+            value = np.asarray(arrays[v.name], dtype=np.float64)
+            if scalar:
+                if value.size != 1:
+                    raise ValueError(f"{v.name} is a scalar; got an array of shape {value.shape}")
+                # a NaN, not a complex, from (-1)**0.5
+                values.append(np.float64(value.reshape(())))
+                continue
+            if value.ndim != (1 if vector else 2):
+                raise ValueError(f"{v.name} is a {v.shape}: expected a {1 if vector else 2}-D "
+                                 f"array, got shape {value.shape}")
+            for (size, fixed), actual in zip(axes, value.shape):
+                known = fixed if fixed is not None else sizes.setdefault(size, actual)
+                if known != actual:
+                    raise ValueError(f"{v.name} is a {v.shape}: got shape "
+                                     f"{np.shape(arrays[v.name])}, but {size} = {known} from "
+                                     "the arrays before it")
+            values.append(value)
+        key = tuple(sizes.items())
+        if key not in self.solved:
+            self.solved[key] = _dims_of(sizes)
+        dims = {**self.given, **self.solved[key]}
+        unknown = [n for n, symbol in self.unsolved if symbol not in dims]
+        if unknown:
+            raise TypeError(f"no array has the size {', '.join(unknown)}: give it with "
+                            f"dims={{{unknown[0]!r}: ...}} where the function is compiled")
+        values.extend(dims.get(symbol, 0) for symbol in model.dims.values())
+        return values
+
+    def _wrong_names(self, arrays):
+        names = self.names
         missing = [n for n in names if n not in arrays]
         extra = [n for n in arrays if n not in names]
         if missing or extra:
@@ -59,38 +101,6 @@ class _Arrays:
             if extra:
                 parts.append("unknown " + ", ".join(extra))
             raise TypeError(f"arrays: {'; '.join(parts)} (the model declares {', '.join(names)})")
-        sizes = {}
-        values = []
-        for v in self.declared:
-            value = np.asarray(arrays[v.name], dtype=np.float64)
-            shape = v.shape
-            if shape.is_scalar:
-                if value.size != 1:
-                    raise ValueError(f"{v.name} is a scalar; got an array of shape {value.shape}")
-                # a NaN, not a complex, from (-1)**0.5
-                values.append(np.float64(value.reshape(())))
-                continue
-            expected = 1 if shape.kind == "vector" else 2
-            if value.ndim != expected:
-                raise ValueError(f"{v.name} is a {shape}: expected a {expected}-D array, got "
-                                 f"shape {value.shape}")
-            for size, actual in zip((shape.rows, shape.cols), value.shape):
-                known = int(size) if size.is_Integer else sizes.setdefault(size, actual)
-                if known != actual:
-                    raise ValueError(f"{v.name} is a {shape}: got shape {np.shape(arrays[v.name])}"
-                                     f", but {size} = {known} from the arrays before it")
-            values.append(value)
-        key = tuple(sizes.items())
-        if key not in self.solved:
-            self.solved[key] = _dims_of(sizes)
-        dims = {**self.given, **self.solved[key]}
-        unknown = [n for n, symbol in model.dims.items() if symbol not in dims
-                   and symbol in self.needed]
-        if unknown:
-            raise TypeError(f"no array has the size {', '.join(unknown)}: give it with "
-                            f"dims={{{unknown[0]!r}: ...}} where the function is compiled")
-        values.extend(dims.get(symbol, 0) for symbol in model.dims.values())
-        return values
 
 
 def _dims_of(sizes):

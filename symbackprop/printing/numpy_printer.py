@@ -31,7 +31,7 @@ from ..primitives.functions import TABLE
 from ..primitives.matrix_functions import Norm
 from .blocks import BlockNumPy
 from .windows import WindowNumPy
-from .matrix_chains import chain_order
+from .matrix_chains import chain_order, trace_split
 
 __all__ = ["NumPyPrinter"]
 
@@ -182,7 +182,15 @@ class NumPyPrinter(BlockNumPy, WindowNumPy, Printer):
         return (out, _SUM)
 
     def _print_Add(self, expr):
-        return self._terms(expr.args)
+        terms, stepped = _unit_step_pairs(expr.args)
+        for u, above, below in stepped:
+            # c 𝟙[u > 0] + d 𝟙[u ≤ 0] (leaky_relu' and elu'): one comparison, not two
+            # np.heaviside, ten times a comparison's cost each
+            stand_in = sp.Symbol(f"\0where{len(self.names)}")
+            self.names[stand_in] = (f"np.where({self._print(u)[0]} > 0, {self._print(above)[0]}, "
+                                    f"{self._print(below)[0]})", _ATOM)
+            terms.append(stand_in)
+        return self._terms(terms) if len(terms) > 1 else self._print(terms[0])
 
     _print_MatAdd = _print_Add
 
@@ -322,16 +330,20 @@ class NumPyPrinter(BlockNumPy, WindowNumPy, Printer):
         right = self._factor(mats[b]) if isinstance(b, int) else \
             f"({self._bracketed(b, mats)[0]})"
         if mats[_last(a)].cols == 1:
-            # a column times a row, u vᵀ: broadcasting multiplies them entry by entry, three
-            # times faster than a matrix product with an inner size of 1
-            left = left if isinstance(a, int) else f"({left})"
-            return (f"{left} * {right}", _PRODUCT)
+            # a column times a row, u vᵀ: einsum writes each entry once, a fifth to two fifths
+            # faster than broadcasting u * vᵀ from 256 x 256 on (NumPy steps the broadcast
+            # row by row), and several times faster than a matrix product of inner size 1
+            u, v = (self._bracketed(side, mats)[0] for side in (a, b))
+            return (f'np.einsum("ik,kj->ij", {u}, {v})', _ATOM)
         return (f"{left} @ {right}", _PRODUCT)
 
     def _print_Transpose(self, expr):
         return f"{self._operand(expr.arg, _ATOM)}.T"
 
     def _print_HadamardProduct(self, expr):
+        routed = self._masked_upsample(expr)  # max pooling's adjoint: one helper call
+        if routed is not None:
+            return routed
         printed = [self._step(a) if _is_step(a) else self._print(a) for a in expr.args]
         return self._factors_printed(printed, "*")
 
@@ -353,7 +365,21 @@ class NumPyPrinter(BlockNumPy, WindowNumPy, Printer):
         return f"np.eye({self.doprint(expr.rows)})"
 
     def _print_Trace(self, expr):
-        return f"np.trace({self.doprint(expr.arg)})"
+        coeff, mats = ex._split(expr.arg)
+        if len(mats) < 2 or _first_ones(mats) is not None:
+            return f"np.trace({self.doprint(expr.arg)})"
+        # tr(L R) = the sum of L ⊙ Rᵀ = that of Lᵀ ⊙ R: np.vdot of the two, L R never formed;
+        # a transposed side a product of the transposes (a fresh array), and the pair with
+        # fewer lone transposed factors, each a copy for np.vdot, which flattens
+        cut = trace_split([m.shape for m in mats])
+        pairs = [(mats[:cut], _transposed(mats[cut:])), (_transposed(mats[:cut]), mats[cut:])]
+        sides = min(pairs, key=_lone_transposes)
+        dot = f"np.vdot({self._chain(sides[0])[0]}, {self._chain(sides[1])[0]})"
+        if coeff == 1:
+            return dot
+        if coeff == -1:
+            return (f"-{dot}", _NEGATION)
+        return (f"{self._operand(coeff, _PRODUCT)} * {dot}", _PRODUCT)
 
     def _print_AsScalar(self, expr):
         coeff, mats = ex._split(expr.arg)
@@ -419,6 +445,35 @@ def _called_once(body):
     calls = [f for f in body.atoms(sp.Function)
              if sum(1 for t in body.args if t.has(f)) > 1]
     return sp.collect(body, calls) if calls else body
+
+
+def _transposed(mats):
+    """The factors of the transpose of the product of `mats`."""
+    return [m.T for m in reversed(mats)]
+
+
+def _lone_transposes(sides):
+    """How many of `sides` (lists of factors) are one transposed factor."""
+    return sum(len(side) == 1 and isinstance(side[0], sp.Transpose) for side in sides)
+
+
+def _unit_step_pairs(terms):
+    """The terms of a sum but for its pairs c 𝟙[u > 0] + d 𝟙[u ≤ 0] (SymPy's Heaviside(u, 0)
+    and Heaviside(-u, 1)), and those pairs as (u, c, d)."""
+    steps = {}
+    for term in terms:
+        factors = sp.Mul.make_args(term)
+        found = [f for f in factors if isinstance(f, sp.Heaviside)]
+        if len(found) == 1 and len(found[0].args) == 2 and found[0].args[1] in (0, 1) and \
+                not any(f.has(sp.Heaviside) for f in factors if f is not found[0]):
+            u, at_zero = found[0].args
+            key = (u, 0) if at_zero == 0 else (-u, 1)
+            if key not in steps:
+                steps[key] = (term, sp.Mul(*[f for f in factors if f is not found[0]]))
+    pairs = [(u, steps[u, 0], steps[u, 1]) for u, side in steps if side == 0 and (u, 1) in steps]
+    paired = {t for _, (above, _c), (below, _d) in pairs for t in (above, below)}
+    return ([t for t in terms if t not in paired],
+            [(u, c, d) for u, (_a, c), (_b, d) in pairs])
 
 
 def _is_step(expr):

@@ -21,7 +21,7 @@ import re
 import sympy as sp
 from sympy.matrices.expressions import HadamardProduct
 
-from ..primitives.windows import Correlate, Upsample
+from ..primitives.windows import Correlate, PoolMask, Upsample
 from .words import phrase
 
 __all__ = ["WindowText", "WindowLatex", "WindowNumPy", "HELPERS", "window_notes"]
@@ -125,15 +125,40 @@ class WindowNumPy:
         # the first max of each window, as torch.nn.functional.max_pool2d routes a tie
         return self._helper("_maxpool_mask", expr.args[0], expr.size)
 
+    def _masked_upsample(self, expr):
+        """``_masked_upsample(X, P, G, k)`` for the Hadamard product 𝟙[X ≥ upsample(P, k)] ⊙
+        upsample(G, k) (max pooling's adjoint), written once; None for another product."""
+        if len(expr.args) != 2:
+            return None
+        mask, spread = sorted(expr.args, key=lambda a: not isinstance(a, PoolMask))
+        if not (isinstance(mask, PoolMask) and isinstance(spread, Upsample)
+                and mask.size == spread.size):
+            return None
+        x, top = mask.operands
+        return self._helper("_masked_upsample", x, top, spread.args[0], mask.size)
+
 
 #: The functions a generated module defines when its code calls them: whole-array NumPy,
 #: windows as strided views, never a loop over entries.
 HELPERS = [
     """\
 def _correlate(a, k, stride):
-    # a ⋆ k: every window of a (a strided view, no copy) against the kernel
-    windows = np.lib.stride_tricks.sliding_window_view(a, k.shape)[::stride, ::stride]
-    return np.tensordot(windows, k, axes=([2, 3], [0, 1]))
+    # a ⋆ k from the windows of a, a strided view (no copy): against the kernel by tensordot
+    # where both are small (it copies the windows); a large output of a small kernel as the
+    # sum over the kernel's entries of each times a shifted view of a, whole-array NumPy; a
+    # small output of a large kernel (a kernel's gradient) by einsum over the view
+    (p, r), s = k.shape, stride
+    n, m = (a.shape[0] - p) // s + 1, (a.shape[1] - r) // s + 1
+    windows = np.lib.stride_tricks.sliding_window_view(a, k.shape)[::s, ::s]
+    if max(p * r, n * m) < 2048 and min(p * r, n * m) > 4:
+        return np.tensordot(windows, k, axes=([2, 3], [0, 1]))
+    if p * r > n * m:
+        return np.einsum("ijkl,kl->ij", windows, k)
+    out = np.zeros((n, m))
+    for i in range(p):
+        for j in range(r):
+            out += k[i, j] * a[i:i + s * (n - 1) + 1:s, j:j + s * (m - 1) + 1:s]
+    return out
 """,
     """\
 def _pad(a, top, bottom, left, right):
@@ -151,7 +176,16 @@ def _dilate(a, s):
 """,
     """\
 def _maxpool(a, k):
-    return a.reshape(a.shape[0] // k, k, a.shape[1] // k, k).max(axis=(1, 3))
+    n, m = a.shape[0] // k, a.shape[1] // k
+    if n * m < 1024:  # few windows: a max over the axes of each window's entries
+        return a.reshape(n, k, m, k).max(axis=(1, 3))
+    # many: the max of the k² strided views of a window's i-th row and j-th column, k² - 1
+    # whole-array maxima, where reducing over the windows' short strided axes is slow
+    out = a[::k, ::k]
+    for i in range(k):
+        for j in range(k):
+            out = np.maximum(out, a[i::k, j::k]) if i or j else out
+    return out
 """,
     """\
 def _avgpool(a, k):
@@ -159,16 +193,48 @@ def _avgpool(a, k):
 """,
     """\
 def _upsample(a, k):
-    return np.repeat(np.repeat(a, k, axis=0), k, axis=1)
+    if a.size < 1024:
+        return np.repeat(np.repeat(a, k, axis=0), k, axis=1)
+    out = np.empty((a.shape[0] * k, a.shape[1] * k))  # each strided view of a block's entry
+    for i in range(k):
+        for j in range(k):
+            out[i::k, j::k] = a
+    return out
 """,
     """\
 def _maxpool_mask(a, k):
     # 1 at the first max of each k x k window, row by row (a tie as max_pool2d routes it)
     n, m = a.shape[0] // k, a.shape[1] // k
-    windows = a.reshape(n, k, m, k).transpose(0, 2, 1, 3).reshape(n, m, k * k)
-    mask = np.zeros_like(windows)
-    np.put_along_axis(mask, np.argmax(windows, axis=2)[:, :, None], 1.0, axis=2)
-    return mask.reshape(n, m, k, k).transpose(0, 2, 1, 3).reshape(a.shape)
+    if n * m < 1024:  # few windows: the argmax of each window's entries, row by row
+        windows = a.reshape(n, k, m, k).transpose(0, 2, 1, 3).reshape(n, m, k * k)
+        mask = np.zeros_like(windows)
+        np.put_along_axis(mask, np.argmax(windows, axis=2)[:, :, None], 1.0, axis=2)
+        return mask.reshape(n, m, k, k).transpose(0, 2, 1, 3).reshape(a.shape)
+    # many: the k² strided views in row-major order, each 1 where it is its window's max and
+    # no view before it was; every entry of the mask is written once
+    top, mask = _maxpool(a, k), np.empty(a.shape)
+    free = np.ones((n, m), dtype=bool)
+    for i in range(k):
+        for j in range(k):
+            hit = (a[i::k, j::k] == top) & free
+            mask[i::k, j::k] = hit
+            free &= ~hit
+    return mask
+""",
+    """\
+def _masked_upsample(a, top, g, k):
+    # 𝟙[a ≥ upsample(top, k)] ⊙ upsample(g, k), top = maxpool(a, k): each entry of g at the
+    # first max of its window of a, row by row (a tie as max_pool2d routes it), 0 elsewhere
+    if top.size < 1024:
+        return _maxpool_mask(a, k) * _upsample(g, k)
+    # written once through the k² strided views of a window's entries: no mask, no copy of g
+    out, free = np.empty(a.shape), np.ones(top.shape, dtype=bool)
+    for i in range(k):
+        for j in range(k):
+            hit = (a[i::k, j::k] == top) & free
+            np.multiply(g, hit, out=out[i::k, j::k])
+            free &= ~hit
+    return out
 """,
 ]
 
