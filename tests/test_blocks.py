@@ -11,6 +11,7 @@ import pytest
 
 import symbackprop as sbp
 from symbackprop.language.model import Node, walk
+from symbackprop.printing.numpy_code import generate_source
 from symbackprop.proofs.reading import ReadError, Value, Vocabulary, read
 from symbackprop.proofs.sizes import default_dims, small_dims
 
@@ -47,11 +48,47 @@ def test_slices_are_ranges_of_sizes_one_based_and_inclusive():
     ("dim h\nparam v: vector(h)\nv[1..h] = v\n", 3, 1, "a slice of 'v' cannot be assigned"),
     ("dim h, d\nparam v: vector(h)\nparam W: matrix(d, h)\nJ = sum(vcat(v, W))\nobjective J",
      4, 9, "vcat(vector(h), matrix(d, h)): the columns 1 and h differ"),
+    ("dim h, d\nparam v: vector(h)\nparam W: matrix(d, h)\nJ = sum(vcat(v, v, W))\n"
+     "objective J", 4, 9, "vcat(vector(h), vector(h), matrix(d, h)): the columns 1 and h"),
+    ("dim h, d\nparam A: matrix(h, d)\nparam B: matrix(d, d)\nJ = sum(hcat(A, A, B))\n"
+     "objective J", 4, 9, "the rows h and d differ; hcat stacks columns of equal length"),
+    ("dim h\nparam v: vector(h)\nJ = sum(vcat(v))\nobjective J", 3, 9,
+     "vcat takes 2 or more arguments, not 1: vcat(a, b, ...)"),
 ])
 def test_a_slice_or_block_that_cannot_be_is_an_error_at_its_place(text, line, col, fragment):
     err = _parse_error(text)
     assert (err.line, err.col) == (line, col), err
     assert fragment in err.message, err.message
+
+
+THREE = ("dim n, d\ninput x: vector(d)\nparam h: vector(n)\nparam c: vector(2)\n"
+         "param W: matrix(n, n + d + 2)\nparam U: matrix(n, d)\nparam V: matrix(n, d)\n"
+         "z = W @ vcat(h, x, c)\nG = hcat(U, V, U * V)\nJ = sum(tanh(z)) + sum(G.T @ h)\n"
+         "objective J\n")
+
+
+def test_three_blocks_print_as_one_block_matrix_in_every_format():
+    d = sbp.derive(sbp.parse(THREE))
+    for text in (d.text(), d.text(lang="zh")):
+        assert "z = W [h; x; c]  ∈ ℝ^n" in text and "G = [U V (U ⊙ V)]  ∈ ℝ^(n×(3 d))" in text
+    three_rows = ("{\\begin{bmatrix} \\displaystyle \\boldsymbol{h} \\\\[1.5ex] \\displaystyle "
+                  "\\boldsymbol{x} \\\\[1.5ex] \\displaystyle \\boldsymbol{c} \\end{bmatrix}}")
+    for document in (d.latex(), d.markdown(), d.html(lang="zh")):
+        assert three_rows in document
+    assert "np.vstack((h, x, c))" in generate_source(d)
+    assert "np.hstack((U, V, U * V))" in generate_source(d)
+    assert d.figure().source("tikz").count("{$\\operatorname{vcat}$}") == 1
+    formats = ("text", "LaTeX", "Markdown", "HTML")
+    assert sbp.prove_printed(d, formats=formats).ok
+    assert sbp.prove_printed(sbp.derive_hvp(d), formats=formats).ok
+
+
+def test_the_adjoints_of_three_blocks_are_the_blocks_of_the_adjoint():
+    d = sbp.derive(sbp.parse(THREE))
+    assert d.pretty(d.adjoint("c")) == "(Wᵀ (∂J/∂z))[d + n + 1..d + n + 2]"
+    assert d.pretty(d.adjoint("U")) == "(∂J/∂G)[:, 2 d + 1..3 d] ⊙ V + (∂J/∂G)[:, 1..d]"
+    assert d.pretty(d.adjoint("V")) == "(∂J/∂G)[:, 2 d + 1..3 d] ⊙ U + (∂J/∂G)[:, d + 1..2 d]"
+    assert sbp.check(d).ok and sbp.verify(d).ok
 
 
 def test_sizes_drawn_keep_every_slice_inside():
@@ -90,6 +127,9 @@ WORDS = {"A": [Value(A)], "B": [Value(B)], "x": [Value(X)], "n": [Value(np.asarr
 @pytest.mark.parametrize("formula, expected", [
     ("[A; B]", np.vstack((A, B))),
     ("[A A]", np.hstack((A, A))),
+    ("[A; B; A]", np.vstack((A, B, A))),
+    ("[A (A + A) A]", np.hstack((A, 2 * A, A))),
+    ("[A A A]", np.hstack((A, A, A))),  # not the product A A beside A
     ("[(A + A); B]", np.vstack((2 * A, B))),
     ("x[n..n + 1]", X[1:3]),
     ("[x; x][n + 3..2 n + 4]", np.vstack((X, X))[4:8]),
@@ -105,6 +145,8 @@ def test_the_reader_reads_blocks_and_slices(formula, expected):
     ("{\\begin{bmatrix} \\displaystyle A \\\\[1.5ex] \\displaystyle B \\end{bmatrix}}",
      np.vstack((A, B))),
     ("{\\begin{bmatrix} A & A \\end{bmatrix}}", np.hstack((A, A))),
+    ("{\\begin{bmatrix} A \\\\[1.5ex] B \\\\[1.5ex] A \\end{bmatrix}}", np.vstack((A, B, A))),
+    ("{\\begin{bmatrix} A & A & A \\end{bmatrix}}", np.hstack((A, A, A))),
     ("{x}_{n:n + 1}", X[1:3]),
     ("{B}_{:,n:n}", B[:, 1:2]),
 ])
@@ -127,3 +169,13 @@ def test_a_wrong_block_matrix_is_caught_by_the_read_back():
     assert swapped != text
     report = sbp.prove_printed(d, formats=("text",), documents={"text": (swapped, False)})
     assert not report.ok
+
+
+def test_a_wrong_order_of_three_blocks_is_caught_by_the_read_back():
+    d = sbp.derive(sbp.parse(THREE))
+    text = d.text()
+    for wrong in ("[x; h; c]", "[h; c; x]"):
+        swapped = text.replace("[h; x; c]", wrong)
+        assert swapped != text
+        report = sbp.prove_printed(d, formats=("text",), documents={"text": (swapped, False)})
+        assert not report.ok, wrong

@@ -470,6 +470,8 @@ class _Checker:
             op = self._function(e)
             if op.name == "eye":
                 return []  # its argument is a dim, not a value
+            if op.many:
+                return list(e.args)
             return list(e.args[:op.arity])  # after them, whole-number options
         if isinstance(e, ast.Binary):
             if e.op == "^":
@@ -624,6 +626,9 @@ class _Checker:
                 raise ModelError(f"'{name}' is a variable, not a function", e.line, e.col)
             known = list(FUNCTIONS) + list(self.functions)
             raise ModelError(f"unknown function '{name}'{_suggest(name, known)}", e.line, e.col)
+        if op.many and not takes(op, len(e.args)):
+            raise ModelError(f"{name} takes {op.arity} or more arguments, not {len(e.args)}: "
+                             f"{op.written}", e.line, e.col)
         if not takes(op, len(e.args)) and not (op.name == "eye" and len(e.args) == 1):
             counts = sorted({op.arity, op.arity + len(op.options)}
                             | {k for n, k in OVERLOADS if n == name})
