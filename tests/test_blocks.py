@@ -1,4 +1,5 @@
-"""Block matrices and slices: vcat, hcat, v[1..h], W[1..d, :], A[:, 2..k].
+"""Block matrices and slices: vcat, hcat, v[1..h], W[1..d, :], A[:, 2..k], W[1..n, 2..d],
+(W @ x)[1..n].
 
 Their rules are proved three ways with the other operators (tests/test_operators.py
 ROWS, and second order in tests/test_second_order.py); here: what the language
@@ -43,8 +44,18 @@ def test_slices_are_ranges_of_sizes_one_based_and_inclusive():
      "ends before it starts"),
     ("dim h\nparam W: matrix(h, h)\nJ = sum(W[1..h])\nobjective J", 3, 9,
      "slice it as W[A..B, :] or W[:, A..B]"),
-    ("dim h\nparam W: matrix(h, h)\nJ = sum(W[1..h, 1..h])\nobjective J", 3, 10,
+    ("dim h\nparam W: matrix(h, h)\nJ = sum(W[:, :])\nobjective J", 3, 10,
      "a slice is NAME[A..B] of a vector"),
+    ("dim h\nparam W: matrix(h, h)\nJ = sum(W[1..h, 2..h + 1])\nobjective J", 3, 17,
+     "the range 2..h + 1 ends after h of 'W', a matrix(h, h)"),
+    ("dim h\nparam W: matrix(h, h)\nparam x: vector(h)\nJ = sum((W @ x)[2])\nobjective J",
+     4, 16, "a value in parentheses has no members: slice it with a range, (EXPR)[A..B]"),
+    ("dim h\nparam W: matrix(h, h)\nparam x: vector(h)\nJ = sum((W @ x)[1..h, :])\n"
+     "objective J", 4, 9, "the value is a vector(h): slice it as (EXPR)[A..B]"),
+    ("dim h\nparam W: matrix(h, h)\nparam x: vector(h)\nJ = sum((W @ x)[1..2*h])\n"
+     "objective J", 4, 17, "the range 1..2*h ends after h of the value, a vector(h)"),
+    ("dim h\nparam W: matrix(h, h)\nJ = sum(sum(W)[1..h])\nobjective J", 3, 9,
+     "the value is a scalar: it has no slices"),
     ("dim h\nparam v: vector(h)\nv[1..h] = v\n", 3, 1, "a slice of 'v' cannot be assigned"),
     ("dim h, d\nparam v: vector(h)\nparam W: matrix(d, h)\nJ = sum(vcat(v, W))\nobjective J",
      4, 9, "vcat(vector(h), matrix(d, h)): the columns 1 and h differ"),
@@ -91,6 +102,37 @@ def test_the_adjoints_of_three_blocks_are_the_blocks_of_the_adjoint():
     assert sbp.check(d).ok and sbp.verify(d).ok
 
 
+def test_a_slice_of_a_value_in_parentheses_prints_as_its_adjoints_do_and_reads_back():
+    d = sbp.derive(sbp.parse("dim n, d\ninput x: vector(d)\nparam W: matrix(2*n, d)\n"
+                             "J = sum(tanh((W @ x)[1..n]))\nobjective J"))
+    assert "J = sum(tanh((W x)[1..n]))" in d.text()
+    assert "{\\left(\\boldsymbol{W} \\boldsymbol{x}\\right)}_{1:n}" in d.latex()
+    assert d.pretty(d.adjoint("W")) == "[(1 - tanh²((W x)[1..n])); 0_(n×1)] xᵀ"
+    assert sbp.check(d).ok and sbp.verify(d).ok
+    assert sbp.prove_printed(d, formats=("text", "LaTeX", "Markdown", "HTML")).ok
+
+
+def test_a_slice_of_both_axes_prints_as_one_and_its_adjoint_is_placed_into_zeros():
+    d = sbp.derive(sbp.parse("dim n, d\nparam W: matrix(n + 2, d + 1)\n"
+                             "J = sum(tanh(W[2..n + 1, 2..d]))\nobjective J"))
+    assert "J = sum(tanh(W[2..n + 1, 2..d]))" in d.text()
+    assert "{\\boldsymbol{W}}_{2:n + 1,2:d}" in d.latex()
+    assert d.pretty(d.adjoint("W")) == ("[0_(1×(d + 1)); [0_(n×1) (1 - tanh²(W[2..n + 1, 2..d])) "
+                                        "0_(n×1)]; 0_(1×(d + 1))]")
+    assert sbp.check(d).ok and sbp.verify(d).ok
+    assert sbp.prove_printed(d, formats=("text", "LaTeX", "Markdown", "HTML")).ok
+
+
+def test_a_slice_of_a_value_in_parentheses_in_a_kept_loop():
+    d = sbp.derive(sbp.parse("dim n, d, T\ninput x[t]: vector(d) for t in 1..T\n"
+                             "param W: matrix(2*n, n)\nparam U: matrix(n, d)\n"
+                             "param h0: vector(n)\nh[0] = h0\nfor t in 1..T:\n"
+                             "    h[t] = tanh((W @ h[t-1])[n+1..2*n] + U @ x[t])\n"
+                             "L = sum(sum(h[t]) for t in 1..T)\nobjective L\n"))
+    assert "h_t = tanh((W h_{t-1})[n + 1..2 n] + U x_t)" in d.text()
+    assert d.prove(lengths={"T": 3}).ok and d.prove_printed().ok
+
+
 def test_sizes_drawn_keep_every_slice_inside():
     m = sbp.parse("dim n, k\nparam v: vector(n)\nJ = sum(v[k..n])\nobjective J")
     for dims in (default_dims(m), small_dims(m)):
@@ -135,6 +177,8 @@ WORDS = {"A": [Value(A)], "B": [Value(B)], "x": [Value(X)], "n": [Value(np.asarr
     ("[x; x][n + 3..2 n + 4]", np.vstack((X, X))[4:8]),
     ("B[2..3, :]", B[1:3]),
     ("B[:, n..n]", B[:, 1:2]),
+    ("B[2..3, n..n]", B[1:3, 1:2]),
+    ("(B A)[1..n, :]", (B @ A)[0:2]),
 ])
 def test_the_reader_reads_blocks_and_slices(formula, expected):
     (value,) = read(formula, Vocabulary(WORDS, sizes=(2, 3)))

@@ -105,6 +105,8 @@ ROWS = {
     "slice vector": ("s[m+1..m+n]", "vector(n)"),
     "slice rows": ("Z[m+1..m+n, :]", "matrix(n, n)"),
     "slice columns": ("M[:, 2..n+1]", "matrix(m, n)"),
+    "slice of a product": ("(Z @ v)[m+1..m+n]", "vector(n)"),
+    "slice of a call, both axes": ("hcat(Z, tanh(Z))[m+1..m+n, 2..n+1]", "matrix(n, n)"),
     "square": ("square(A)", "matrix(m, n)"),
     "transpose matrix": ("A.T", "matrix(n, m)"),
     "transpose vector": ("v.T", "vector(n).T"),
