@@ -65,8 +65,8 @@ def _numpy_ops(sizes=None):
         "square": lambda s, a: a * a,
         "transpose": lambda s, a: np.transpose(a),
         "copy": lambda s, a: a,
-        "vcat": lambda s, a, b: np.vstack((a, b)),
-        "hcat": lambda s, a, b: np.hstack((a, b)),
+        "vcat": lambda s, *blocks: np.vstack(blocks),
+        "hcat": lambda s, *blocks: np.hstack(blocks),
         "slice": None,  # cut at DIMS, in _evaluate
         "sum": lambda s, a: float(np.sum(a)),
         "mean": lambda s, a: float(np.mean(a)),

@@ -179,3 +179,40 @@ def test_a_domain_the_shape_cannot_have_is_an_error_at_the_declaration(declarati
         sbp.parse(f"dim n, q\n{declaration}\nJ = sum(exp(X))\nobjective J\n", filename="m.sbp")
     assert message in str(err.value)
     assert "m.sbp:2:" in str(err.value)
+
+
+#: a model with a kept loop: families of data with domains, and whole values with them
+LOOPED = """\
+dim n, d, T
+input x[t]: vector(d) positive for t in 1..T
+input y[t]: vector(n) onehot for t in 1..T
+input S: matrix(d, d) spd
+const c: scalar positive
+param U: matrix(n, d)
+L = sum(cross_entropy(U @ log(x[t]), y[t]) for t in 1..T) + c * logdet(S)
+objective L
+"""
+
+
+def test_the_loop_documents_state_the_domains_as_the_plain_ones_do():
+    d = sbp.derive(sbp.parse(LOOPED))
+    stated = ("  S ∈ 𝕊₊₊^d, symmetric positive definite.\n  c > 0.\n"
+              "  x_t ∈ ℝ^d, entries > 0.\n  y_t ∈ {0,1}^n, one-hot.\n\n")
+    assert d.text().startswith("Domains\n" + stated + "Forward\n")
+    assert d.text(lang="zh").startswith("取值范围\n" + stated + "正向传播\n")
+    plain = sbp.derive(sbp.parse(LOOPED.replace("for t in 1..T", "").replace("[t]", "")
+                                 .replace("sum(cross_entropy", "(cross_entropy")))
+    for line in plain.text().split("\n\n")[0].splitlines()[1:]:
+        assert line in stated or line.replace("x ", "x_t ").replace("y ", "y_t ") in stated
+    member = "$\\boldsymbol{x}_{t} \\in \\mathbb{R}^{d}$, entries $> 0$."
+    spd = "$\\boldsymbol{S} \\in \\mathbb{S}_{++}^{d}$, symmetric positive definite."
+    for document in (d.latex(), d.markdown()):
+        assert member in document and spd in document
+        assert document.index(member) < document.index("Forward pass")
+    page = d.html()
+    assert "<h2>Domains.</h2>" in page and "\\boldsymbol{x}_{t} \\in \\mathbb{R}^{d}" in page
+    assert "<h2>取值范围。</h2>" in d.html(lang="zh")
+    # a member of a one-hot family is one-hot in the general form too: the textbook gradient
+    assert "∂L/∂U = Σ_{t=1}^{T} (softmax(U log(x_t)) - y_t) (log(x_t))ᵀ" in d.text()
+    assert d.prove(lengths={"T": 2}).ok
+    assert d.prove_printed(formats=("text", "LaTeX", "Markdown", "HTML")).ok

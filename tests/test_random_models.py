@@ -14,13 +14,16 @@ sum mean norm trace, softmax
 log_softmax logsumexp (vectors, row vectors, matrix rows), the row-wise sum_rows
 mean_rows center_rows scale_rows shift_rows max_rows min_rows, the column-wise sum_cols
 mean_cols center_cols scale_cols max_cols min_cols, diag and diag_part, and the four losses
-(huber with a literal threshold); scalar, vector-to-rows and row-vector-to-rows broadcasting;
-literals (0 included); `as "..."` names.
+(huber with a literal threshold); inv of square inputs declared ``spd``, logdet of them,
+and det and logdet of ``p.T @ p / s + eye(n)`` of a declared matrix p (eigenvalues in
+[1, 2]); scalar, vector-to-rows and row-vector-to-rows broadcasting; literals (0
+included); `as "..."` names.
 
 It also tracks a bound on every value's magnitude and, where known, a positive
 lower bound on its entries, so that ``log``, ``sqrt``, division and negative
 powers only see entries bounded away from 0, ``exp`` never overflows, and no
-value grows past :data:`MAX_BOUND`.
+value grows past :data:`MAX_BOUND`.  What is computed by inv, det or logdet is given
+to rational operators only (:data:`RATIONAL`), which keep it cheap to prove.
 
 The objective weighs the last values and every value no one reads, each with its
 own random input (``sum(C1 * v3) + c2 * v5 + ...``), and adds anchors: ``sum(x)``
@@ -33,6 +36,9 @@ is zero or tiny in exact arithmetic (``softmax`` is blind to a scalar shift,
 A declared value no one reads gets no anchor: its gradient is exactly zero.
 The verify and determinism properties use models without anchors: exact
 arithmetic needs no protection, and zero gradients are worth proving too.
+
+Models with ``linalg`` (a property of their own, so that the others keep their examples)
+also take inv, det and logdet, each proved every way.
 
 Properties: every text parses; the gradients pass the finite-difference check,
 the entry-by-entry SymPy proof and PyTorch autograd; deriving is deterministic;
@@ -130,6 +136,9 @@ class Term:
     names: frozenset = frozenset()  # the variables it reads
     key: object = None
     nonzero: bool = True
+    spd: bool = False       # a declared input of the domain spd
+    # computed by inv, det or logdet: only rational operators follow (RATIONAL)
+    only_rational: bool = False
 
     @property
     def positive(self):
@@ -138,11 +147,11 @@ class Term:
     def named(self, name):
         """The variable `name` assigned this value."""
         return Term(name, self.shape, self.bound, self.low, ATOM, frozenset({name}),
-                    self.key, self.nonzero)
+                    self.key, self.nonzero, only_rational=self.only_rational)
 
 
-def declared_term(name, shape, bound=4.0, low=None):
-    return Term(name, shape, bound, low, ATOM, frozenset({name}), name, True)
+def declared_term(name, shape, bound=4.0, low=None, spd=False):
+    return Term(name, shape, bound, low, ATOM, frozenset({name}), name, True, spd)
 
 
 def at(term, prec):
@@ -150,12 +159,25 @@ def at(term, prec):
     return term.text if term.prec >= prec else f"({term.text})"
 
 
-def made(op, text, shape, bound, low, prec, operands, nonzero=False):
+#: The operators that keep a value a polynomial in its entries: the only ones applied to
+#: a value computed by inv, det or logdet, which verify proves quickly so, and not tanh
+#: or exp of it, or a quotient by a determinant (tens of seconds each).
+RATIONAL = {"neg", "T", "+", "-", "*", "@", "^1", "^2", "^3", "square",
+            "sum", "mean", "trace", "sum_rows", "mean_rows", "center_rows", "sum_cols",
+            "mean_cols", "center_cols", "scale_rows", "scale_cols", "shift_rows", "diag",
+            "diag_part", "squared_error", "mse"}
+
+
+def made(op, text, shape, bound, low, prec, operands, nonzero=False, only_rational=False):
     if not (math.isfinite(bound) and bound <= MAX_BOUND):
+        return None
+    only_rational = only_rational or any(o.only_rational for o in operands)
+    if only_rational and op not in RATIONAL | {"inv", "det", "logdet"}:
         return None
     names = frozenset().union(*(o.names for o in operands))
     key = (op,) + tuple(o.key for o in operands)
-    return Term(text, shape, float(bound), low, prec, names, key, nonzero)
+    return Term(text, shape, float(bound), low, prec, names, key, nonzero,
+                only_rational=only_rational)
 
 
 def nonneg(low):
@@ -398,6 +420,45 @@ def u_diag_part(t):
     return _call("diag_part", t, t.bound, t.low, vector(rows), t.nonzero)
 
 
+def _gram(t):
+    """``t.T @ t / s + eye(n)`` of a declared matrix `t` with n columns (a dim), not spd
+    (an spd one is taken as it is): its
+    eigenvalues in [1, 2] (s bounds those of tᵀ t), so that det and logdet are defined
+    and bounded, and cheap to prove (polynomials of the entries); None for another term."""
+    kind, _, cols = t.shape
+    if kind != "matrix" or cols == UNIT or t.key != t.text or t.spd:
+        return None
+    scale = max(1, math.ceil(entries(t.shape) * t.bound ** 2))
+    return f"{t.text}.T @ {t.text} / {scale} + eye({cols})"
+
+
+def u_inv(t):
+    # of an spd input only (eigenvalues at least 1, so entries of the inverse at most 1):
+    # the inverse of a sum of products of params is slow to prove entry by entry
+    if not t.spd:
+        return None
+    return made("inv", f"inv({t.text})", t.shape, 1.0, None, ATOM, (t,), True, True)
+
+
+def u_det(t):
+    gram = _gram(t)
+    if gram is None:
+        return None
+    return made("det", f"det({gram})", scalar(), 2.0 ** MAX_SIZE, 1.0, ATOM, (t,), True, True)
+
+
+def u_logdet(t):
+    if t.spd:  # eigenvalues from the size n (at least 1) to MAX_SIZE times the largest entry
+        bound = MAX_SIZE * math.log(MAX_SIZE * t.bound)
+        return made("logdet", f"logdet({t.text})", scalar(), bound, 0.0, ATOM, (t,),
+                    only_rational=True)
+    gram = _gram(t)
+    if gram is None:
+        return None
+    return made("logdet", f"logdet({gram})", scalar(), MAX_SIZE * math.log(2.0), 0.0, ATOM,
+                (t,), only_rational=True)
+
+
 UNARY = [u_neg, u_transpose, u_relu, u_sigmoid, u_tanh, u_exp, u_log, u_softplus, u_sqrt,
          u_sin, u_cos, u_sinh, u_cosh, u_abs, u_square, u_pow(1), u_pow(2), u_pow(3),
          u_pow(-1), u_pow(-2), u_sum, u_mean, u_norm, u_trace, u_softmax, u_log_softmax,
@@ -405,6 +466,9 @@ UNARY = [u_neg, u_transpose, u_relu, u_sigmoid, u_tanh, u_exp, u_log, u_softplus
          u_center_cols, u_leaky_relu, u_elu, u_gelu, u_extreme("max"), u_extreme("min"),
          *[u_lines(f"{k}_{lines}") for k in ("max", "min") for lines in ("rows", "cols")],
          u_diag, u_diag_part]
+#: Drawn by models(linalg=True) only, besides the rest: the draws of the other properties
+#: stay the examples they are.
+LINALG = [u_inv, u_det, u_logdet]
 
 
 # --- binary operators: (term, term) -> term or None --------------------------------
@@ -592,23 +656,25 @@ def positive(t):
 # How often each operator is drawn, relative to the others (among those applicable):
 # reductions and losses end a value's life as a scalar, so they come less often.
 WEIGHTS = {"b_add": 3, "b_sub": 3, "b_mul": 4, "b_div": 3, "b_matmul": 6, "u_transpose": 2,
-           "u_relu": 2, "u_tanh": 2, "u_exp": 2, "u_log": 3, "u_sqrt": 2}
+           "u_relu": 2, "u_tanh": 2, "u_exp": 2, "u_log": 3, "u_sqrt": 2,
+           # applicable to few values (spd inputs, declared matrices): drawn when they are
+           "u_inv": 4, "u_det": 8, "u_logdet": 4}
 # (1 for every other operator)
 
 
-def applications(cands, must=None):
+def applications(cands, must=None, unary=UNARY, binary=BINARY):
     """{operator: [results]} for every operator applicable to the candidates.
 
     An application reads at least one variable (not literals only); with `must`,
     it reads the term `must`.
     """
     options = {}
-    for rule in UNARY:
+    for rule in unary:
         found = [r for a in cands if a.names and (must is None or a is must)
                  for r in [rule(a)] if r is not None]
         if found:
             options[rule.__name__] = found
-    for rule in BINARY:
+    for rule in binary:
         found = [r for a in cands for b in cands
                  if (a.names or b.names) and (must is None or a is must or b is must)
                  for r in [rule(a, b)] if r is not None]
@@ -617,8 +683,8 @@ def applications(cands, must=None):
     return options
 
 
-def draw_application(draw, cands, must=None):
-    options = applications(cands, must)
+def draw_application(draw, cands, must=None, unary=UNARY, binary=BINARY):
+    options = applications(cands, must, unary, binary)
     if not options:
         return None
     names = [n for n in sorted(options) for _ in range(WEIGHTS.get(n, 1))]
@@ -632,7 +698,7 @@ def draw_application(draw, cands, must=None):
     return draw(st.sampled_from(found))
 
 
-def draw_expression(draw, pool):
+def draw_expression(draw, pool, unary=UNARY):
     """One assignment's right-hand side: an operator on earlier values, maybe nested."""
     # at most one literal a time, so that they do not crowd out the variables
     literals = [draw(st.sampled_from(LITERALS))] if draw(st.integers(0, 2)) == 0 else []
@@ -642,11 +708,11 @@ def draw_expression(draw, pool):
         if draw(st.integers(0, 2)) == 0:
             extras += [draw(st.sampled_from(positive(base)))] if positive(base) else []
         else:
-            inner = draw_application(draw, pool + literals)
+            inner = draw_application(draw, pool + literals, unary=unary)
             extras += [inner] if inner is not None else []
-    term = draw_application(draw, pool + literals + extras)
+    term = draw_application(draw, pool + literals + extras, unary=unary)
     if draw(st.integers(0, 2)) == 0:  # wrap it in one more operator, a third of the time
-        outer = draw_application(draw, pool + literals + [term], must=term)
+        outer = draw_application(draw, pool + literals + [term], must=term, unary=unary)
         term = outer if outer is not None else term
     return term
 
@@ -658,28 +724,38 @@ def shapes(dims):
 
 
 @st.composite
-def models(draw, max_dims=3, max_declared=4, max_assignments=8, anchored=True):
+def models(draw, max_dims=3, max_declared=4, max_assignments=8, anchored=True, linalg=False):
     """The text of a random well-typed model.
 
     Without anchors (`anchored` false) a gradient may be zero or tiny, which only
-    exact arithmetic (``verify``) can judge.
+    exact arithmetic (``verify``) can judge.  With `linalg`, the second declared value
+    is an spd input, inv, det and logdet (:data:`LINALG`) are drawn with the rest, and
+    the first assignment is one of them.
     """
+    unary = UNARY + LINALG if linalg else UNARY
     dims = list(DIM_NAMES[:draw(st.integers(1, max_dims))])
     lines = [f"dim {', '.join(dims)}"]
     declared, pool = [], []
-    for i in range(draw(st.integers(1, max_declared))):
-        role = "param" if i == 0 else draw(st.sampled_from(["param", "input", "input", "const"]))
+    for i in range(draw(st.integers(2 if linalg else 1, max_declared))):
+        role = "param" if i == 0 else "input" if linalg and i == 1 else \
+            draw(st.sampled_from(["param", "input", "input", "const"]))
         name = {"param": "p", "input": "x", "const": "k"}[role] + str(i)
-        shape = draw(shapes(dims))
+        # an input may be an spd matrix, A Aᵀ + n I: its entries at most n (16 + 1)
+        spd = linalg and role == "input" and (i == 1 or draw(st.integers(0, 3)) == 0)
+        shape = draw(st.sampled_from(dims).map(lambda d: matrix(d, d))) if spd \
+            else draw(shapes(dims))
         declared.append((name, role, shape))
         # standard normal values (|x| < 4 for all practical purposes); consts in [0.5, 1.5]
         pool.append(declared_term(name, shape, 1.5, 0.5) if role == "const"
+                    else declared_term(name, shape, MAX_SIZE * 17.0, spd=True) if spd
                     else declared_term(name, shape))
         latex = f' as "{name[0]}_{{{name[1:]}}}"' if draw(st.integers(0, 3)) == 0 else ""
-        lines.append(f"{role} {name}: {declared_type(shape)}{latex}")
+        domain = " spd" if spd else ""
+        lines.append(f"{role} {name}: {declared_type(shape)}{domain}{latex}")
     assignments = []
     for i in range(1, draw(st.integers(2, max_assignments)) + 1):
-        term = draw_expression(draw, pool)
+        term = (draw_application(draw, pool, unary=LINALG, binary=[]) if linalg and i == 1
+                else draw_expression(draw, pool, unary))
         name = f"v{i}"
         assignments.append((name, term))
         pool.append(term.named(name))
@@ -816,6 +892,34 @@ def test_printed_hessian_vector_products_read_back(text):
     note(text)
     report = sbp.prove_printed(derive_hvp(derived(text)))
     assert report.ok, str(report)
+
+
+@settings(max_examples=examples(16))
+@given(data=st.data(), text=models(max_dims=2, max_declared=3, max_assignments=4, linalg=True))
+def test_inverses_and_determinants_are_proved_every_way(data, text):
+    # models that take inv, det or logdet, proved as the properties above prove the rest:
+    # finite differences, entry by entry (at sizes 2, which keep the inverses cheap),
+    # PyTorch, and the printed formulas read back, first and second order
+    note(text)
+    d = derived(text)
+    assert any(op in ("inv", "det", "logdet") for _, op in d.graph.nodes(data="op"))
+    dims = data.draw(sizes_for(text), label="dims")
+    seed = data.draw(st.integers(0, 2**16), label="seed")
+    report = sbp.check(d, dims=dims, seed=seed)
+    assert report.ok, str(report)
+    proof = sbp.verify(d, dims={name: 2 for name in d.model.dims})
+    assert proof.ok, str(proof)
+    wrt = differentiable(d.model)
+    arrays = random_arrays(d.model, dims, seed)
+    J, grads = d.lambdify(wrt=wrt)(**arrays)
+    J_torch, grads_torch = torch_value_and_grad(d.model, arrays, wrt)
+    assert relative_error(J, J_torch) <= 1e-9, (J, J_torch)
+    for name in wrt:
+        error = relative_error(grads[name], grads_torch[name])
+        assert error <= 1e-9, f"{name}: relative error {error:.2e}"
+    for derivation in (d, derive_hvp(d)):
+        printed = sbp.prove_printed(derivation)
+        assert printed.ok, str(printed)
 
 
 def documents(texts, kind):

@@ -203,7 +203,7 @@ def _shares(walked, symbols, adjoint, wanted, target=None, key=None):
                     tuple(getattr(a, "domain", None) for a in node.args))
         for i, arg in enumerate(node.args):
             if needs[id(arg)]:
-                pending.setdefault(id(arg), []).append(node.op.rules[i](site))
+                pending.setdefault(id(arg), []).append(node.op.rule(i)(site))
     return {name: ex.add(*parts) for name, parts in shares.items()}
 
 

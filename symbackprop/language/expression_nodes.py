@@ -94,12 +94,15 @@ class Range:
 
 @dataclass(frozen=True)
 class Slice:
-    """``NAME[A..B]``, ``NAME[A..B, :]``, ``NAME[:, A..B]``: a contiguous block, 1-based and
-    inclusive; each of `ranges` a :class:`Range` or None for ``:`` (all of that axis)."""
+    """``NAME[A..B]``, ``NAME[A..B, :]``, ``NAME[:, A..B]``, ``NAME[A..B, C..D]``: a
+    contiguous block, 1-based and inclusive; each of `ranges` a :class:`Range` or None for
+    ``:`` (all of that axis).  Of a value in parentheses, ``(W @ x)[1..n]``, `operand` is
+    that expression and `name` None."""
     name: str
     ranges: tuple
     line: int
     col: int
+    operand: object = None
 
 
 @dataclass(frozen=True)

@@ -408,10 +408,13 @@ class _General(_Checker):
         if not family.extra:
             _one_index(e.name, e.indices, e, self.lengths)
         index = tuple(index_expression(i, self.scope, self.dims) for i in e.indices)
+        # a member of data has its family's domain, as the member written out has: the
+        # rules that use it (one-hot targets of cross_entropy) are the same in both forms
+        domain = family.domain if family.role in ("input", "const") else None
         if family.extra:
             self._whole_ranges(e, family, index)
-            return Ref(e.name, family.shape_at(index), e.line, e.col, index)
-        return Ref(e.name, family.shape_at(index[0]), e.line, e.col, index)
+            return Ref(e.name, family.shape_at(index), e.line, e.col, index, domain)
+        return Ref(e.name, family.shape_at(index[0]), e.line, e.col, index, domain)
 
     def _whole_ranges(self, e, family, index):
         """A member of a family of two indices is read, in general form, with each index a

@@ -470,14 +470,14 @@ class _Checker:
             op = self._function(e)
             if op.name == "eye":
                 return []  # its argument is a dim, not a value
-            return list(e.args[:op.arity])  # after them, whole-number options
+            return list(e.args[:None if op.many else op.arity])  # after them, options
         if isinstance(e, ast.Binary):
             if e.op == "^":
                 self._exponent(e.right)
                 return [e.left]
             return [e.left, e.right]
-        if isinstance(e, (ast.Unary, ast.Transpose)):
-            return [e.operand]
+        if isinstance(e, (ast.Unary, ast.Transpose)) or getattr(e, "operand", None):
+            return [e.operand]  # a slice's, of a value in parentheses
         return []
 
     def _type(self, e, args):
@@ -488,7 +488,7 @@ class _Checker:
         if isinstance(e, ast.Call) and e.func == "eye" and self._function(e).name == "eye":
             return self._apply(REGISTRY["eye"], [], e.line, e.col, self._eye_size(e))
         if isinstance(e, ast.Slice):
-            return self._slice(e)
+            return self._slice(e, args)
         if isinstance(e, ast.Call):
             op = self._function(e)
             node = self._apply(op, args, e.line, e.col, call_options(e, op))
@@ -545,26 +545,30 @@ class _Checker:
                              f"and numbers; '{moving[0]}' is {'an' if role[0] in 'aeiou' else 'a'}"
                              f" {role}", e.line, e.col)
 
-    def _slice(self, e):
-        """``v[A..B]``, ``W[A..B, :]``, ``A[:, A..B]``: a block whose bounds are sizes."""
-        ref = self._name(ast.Name(e.name, e.line, e.col))
-        shape = ref.shape
+    def _slice(self, e, args):
+        """``v[A..B]``, ``W[A..B, :]``, ``A[:, A..B]``, ``W[A..B, C..D]``, ``(W @ x)[A..B]``: a
+        block whose bounds are sizes, one slice for each axis cut."""
+        node = args[0] if args else self._name(ast.Name(e.name, e.line, e.col))
+        what, name = (f"'{e.name}'", e.name) if args == [] else ("the value", "(EXPR)")
+        shape = node.shape
         wanted = {"vector": 1, "row": 1, "matrix": 2}.get(shape.kind)
         if wanted != len(e.ranges):
-            raise ModelError(f"'{e.name}' is a {shape}: slice it as {e.name}[A..B]"
-                             if wanted == 1 else f"'{e.name}' is a {shape}: it has no slices"
-                             if wanted is None else f"'{e.name}' is a {shape}: slice it as "
-                             f"{e.name}[A..B, :] or {e.name}[:, A..B]", e.line, e.col)
-        axis = 1 if shape.kind == "row" or e.ranges[0] is None else 0
-        r = next(r for r in e.ranges if r is not None)
-        lo, hi = (size_polynomial(b, lambda leaf, at, to: self._size((leaf, at, to)), False)
-                  for b in (r.lo, r.hi))
-        problem = slice_bounds_error(shape, lo, hi, axis)
-        if problem is not None:
-            raise ModelError(f"{problem} of '{e.name}', a {shape}", r.line, r.col)
-        size = shape.rows if axis == 0 else shape.cols
-        self.bounds.extend([lo, hi - lo + 1, size - hi + 1])
-        return self._apply(REGISTRY["slice"], [ref], e.line, e.col, (lo, hi, axis))
+            raise ModelError(f"{what} is a {shape}: slice it as {name}[A..B]" if wanted == 1
+                             else f"{what} is a {shape}: it has no slices" if wanted is None
+                             else f"{what} is a {shape}: slice it as {name}[A..B, :] or "
+                             f"{name}[:, A..B] (or {name}[A..B, C..D])", e.line, e.col)
+        for axis, r in zip([1] if shape.kind == "row" else [0, 1], e.ranges):
+            if r is None:
+                continue
+            lo, hi = (size_polynomial(b, lambda leaf, at, to: self._size((leaf, at, to)),
+                                      False) for b in (r.lo, r.hi))
+            problem = slice_bounds_error(node.shape, lo, hi, axis)
+            if problem is not None:
+                raise ModelError(f"{problem} of {what}, a {node.shape}", r.line, r.col)
+            size = node.shape.rows if axis == 0 else node.shape.cols
+            self.bounds.extend([lo, hi - lo + 1, size - hi + 1])
+            node = self._apply(REGISTRY["slice"], [node], e.line, e.col, (lo, hi, axis))
+        return node
 
     def _apply(self, op, args, line, col, param=None):
         try:
@@ -627,10 +631,10 @@ class _Checker:
         if not takes(op, len(e.args)) and not (op.name == "eye" and len(e.args) == 1):
             counts = sorted({op.arity, op.arity + len(op.options)}
                             | {k for n, k in OVERLOADS if n == name})
-            told = " or ".join(map(str, counts))
+            told = f"{op.arity} or more" if op.many else " or ".join(map(str, counts))
             plural = "s" if counts != [1] else ""
-            raise ModelError(f"{name} takes {told} argument{plural}, not {len(e.args)}",
-                             e.line, e.col)
+            raise ModelError(f"{name} takes {told} argument{plural}, not {len(e.args)}"
+                             + (f": {op.written}" if op.many else ""), e.line, e.col)
         return op
 
 

@@ -17,6 +17,8 @@ __all__ = ["takes", "call_options"]
 
 def takes(op, count):
     """Whether `op` takes `count` arguments by position: its operands, then options."""
+    if op.many:
+        return count >= op.arity
     return op.arity <= count <= op.arity + len(op.options) if op.options else count == op.arity
 
 

@@ -414,6 +414,24 @@ class _Parser:
     def member(self, name):
         """``NAME[i, ...]``, from the '['; `name` is the name's token.  With a range ``A..B``
         or ``:`` inside, a :class:`Slice`."""
+        opening, indices = self.indices()
+        if any(i is None or isinstance(i, Range) for i in indices):
+            self.slice_ranges(opening, indices, "NAME")
+            return Slice(name.text, tuple(indices), name.line, name.col)
+        return Member(name.text, tuple(indices), name.line, name.col)
+
+    def sliced(self, operand, parenthesis):
+        """``(EXPR)[A..B]`` or ``f(x)[A..B]``, from the '[': a slice of the value in
+        parentheses or of the call, which begins at the token `parenthesis`."""
+        opening, indices = self.indices()
+        if not any(i is None or isinstance(i, Range) for i in indices):
+            raise self.error("a value in parentheses has no members: slice it with a range, "
+                             "(EXPR)[A..B], 1-based, both ends included", opening)
+        self.slice_ranges(opening, indices, "(EXPR)")
+        return Slice(None, tuple(indices), parenthesis.line, parenthesis.col, operand)
+
+    def indices(self):
+        """The '[' token and the indices inside the brackets, up to and past the ']'."""
         opening = self.advance()
         indices = [self.index()]
         while self.at("OP", ","):
@@ -424,14 +442,16 @@ class _Parser:
                              f"{_describe(self.tok)}", opening if self.tok.line != opening.line
                              else None)
         self.advance()
+        return opening, indices
+
+    def slice_ranges(self, opening, indices, written):
+        """Refuse the indices of a slice other than a range of a vector, one of a matrix's
+        rows or columns, or one of each."""
         ranges = [i is None or isinstance(i, Range) for i in indices]
-        if any(ranges):
-            if not all(ranges) or len(indices) > 2 or sum(i is not None for i in indices) != 1:
-                raise self.error("a slice is NAME[A..B] of a vector, NAME[A..B, :] or "
-                                 "NAME[:, A..B] of a matrix (1-based, both ends included)",
-                                 opening)
-            return Slice(name.text, tuple(indices), name.line, name.col)
-        return Member(name.text, tuple(indices), name.line, name.col)
+        if not all(ranges) or len(indices) > 2 or all(i is None for i in indices):
+            raise self.error(f"a slice is {written}[A..B] of a vector, {written}[A..B, :], "
+                             f"{written}[:, A..B] or {written}[A..B, C..D] of a matrix "
+                             "(1-based, both ends included)", opening)
 
     def index(self):
         """One index inside brackets: an expression, a range ``A..B``, or ``:``."""
@@ -525,7 +545,8 @@ class _Parser:
                 raise self.error(f"'{tok.text}' is a keyword, not a value")
             self.advance()
             if self.at("OP", "("):
-                return self.call(tok)
+                called = self.call(tok)
+                return self.sliced(called, tok) if self.at("OP", "[") else called
             if self.at("OP", "["):
                 return self.member(tok)
             return Name(tok.text, tok.line, tok.col)
@@ -533,6 +554,8 @@ class _Parser:
             self.advance()
             inner = self.expr()
             self.close(tok, "'('")
+            if self.at("OP", "["):
+                return self.sliced(inner, tok)
             return inner
         raise self.error(f"expected a value, found {_describe(tok)}")
 

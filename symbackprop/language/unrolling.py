@@ -177,7 +177,7 @@ def _children(e):
         return list(e.args)
     if isinstance(e, ast.Binary):
         return [e.left, e.right]
-    if isinstance(e, (ast.Unary, ast.Transpose)):
+    if isinstance(e, (ast.Unary, ast.Transpose)) or isinstance(e, ast.Slice) and e.operand:
         return [e.operand]
     if isinstance(e, ast.Member):
         return list(e.indices)
@@ -447,7 +447,7 @@ class _Unroller:
             return replace(e, args=tuple(self._expr(a, env) for a in e.args))
         if isinstance(e, ast.Binary):
             return replace(e, left=self._expr(e.left, env), right=self._expr(e.right, env))
-        if isinstance(e, (ast.Unary, ast.Transpose)):
+        if isinstance(e, (ast.Unary, ast.Transpose)) or isinstance(e, ast.Slice) and e.operand:
             return replace(e, operand=self._expr(e.operand, env))
         return e
 

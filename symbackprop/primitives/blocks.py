@@ -1,11 +1,12 @@
 """Block matrices: concatenation, contiguous slices, and the adjoints they exchange.
 
 ``vcat(a, b)`` stacks its operands, ``[a; b]``; ``hcat(A, B)`` puts them side by
-side, ``[A B]``.  A slice is a contiguous block, 1-based and inclusive as the
-loops' ranges are: ``v[1..h]``, ``W[1..d, :]``, ``A[:, 2..k]``.  Their adjoints
-are each other's: the adjoint of a concatenation is split into its blocks (a
-slice of the adjoint), and the adjoint of a slice is placed into zeros (a
-concatenation with zero blocks), as a lecturer writes them.  Placements that
+side, ``[A B]``; both take any number of blocks from two on, ``vcat(h, x, c)`` is
+``[h; x; c]``, one registry entry each (``many``).  A slice is a contiguous block,
+1-based and inclusive as the loops' ranges are: ``v[1..h]``, ``W[1..d, :]``,
+``A[:, 2..k]``.  Their adjoints are each other's: the adjoint of a concatenation is
+split into its blocks (a slice of the adjoint), and the adjoint of a slice is placed
+into zeros (a concatenation with zero blocks), as a lecturer writes them.  Placements that
 tile a whole value add up to one block matrix, ``[∂J/∂i; ∂J/∂f; ∂J/∂o; ∂J/∂g]``
 (:func:`merged_sum`, which :func:`~symbackprop.primitives.expressions.add` calls).
 
@@ -245,31 +246,35 @@ def merged_sum(terms):
 def _concatenated(axis):
     word = ("vcat", "rows") if axis == 0 else ("hcat", "columns")
 
-    def rule(a, b, param=None):
-        for s in (a, b):
+    def rule(*shapes, param=None):
+        for s in shapes:
             if s.is_scalar:
                 raise ShapeError(f"{word[0]} takes vectors or matrices, not a scalar")
-        along, across = (a.rows, b.rows), (a.cols, b.cols)
-        if axis == 1:
-            along, across = across, along
-        if across[0] != across[1]:
-            side = "columns" if axis == 0 else "rows"
-            raise ShapeError(f"{word[0]}({a}, {b}): the {side} {across[0]} and {across[1]} "
-                             f"differ; {word[0]} stacks {word[1]} of equal length")
-        total = along[0] + along[1]
+        along = [s.rows if axis == 0 else s.cols for s in shapes]
+        across = [s.cols if axis == 0 else s.rows for s in shapes]
+        for k, other in enumerate(across[1:], start=1):
+            if other != across[0]:
+                side = "columns" if axis == 0 else "rows"
+                pair = ", ".join(str(s) for s in shapes)
+                raise ShapeError(f"{word[0]}({pair}): the {side} {across[0]} and {other} "
+                                 f"differ; {word[0]} stacks {word[1]} of equal length")
+        total = _size(sp.Add(*along))
+        kinds = {s.kind for s in shapes}
         if axis == 0:
-            return vector(total) if a.kind == b.kind == "vector" else matrix(total, a.cols)
-        return vector(total).T if a.kind == b.kind == "row" else matrix(a.rows, total)
+            return vector(total) if kinds == {"vector"} else matrix(total, shapes[0].cols)
+        return vector(total).T if kinds == {"row"} else matrix(shapes[0].rows, total)
     return rule
 
 
-def _concatenation_rule(axis, i):
-    def rule(s):
-        sizes = [sh.rows if axis == 0 else sh.cols for sh in s.shapes]
-        lo = sp.Integer(1) if i == 0 else _size(sizes[0] + 1)
-        hi = sizes[0] if i == 0 else _size(sizes[0] + sizes[1])
-        return block(s.adj, lo, hi, axis)
-    return rule
+def _concatenation_rule(axis):
+    """The rule of operand `i`: the block of the adjoint at its rows (or columns)."""
+    def rule_for(i):
+        def rule(s):
+            sizes = [sh.rows if axis == 0 else sh.cols for sh in s.shapes]
+            before = _size(sp.Add(*sizes[:i]))
+            return block(s.adj, _size(before + 1), _size(before + sizes[i]), axis)
+        return rule
+    return rule_for
 
 
 def _sliced(a, param=None):
@@ -302,14 +307,14 @@ def slice_bounds_error(shape, lo, hi, axis):
 
 
 OPERATORS = [
-    entry("vcat", "vcat(a, b)", 2, _concatenated(0),
-          lambda s: stack(list(s.args), 0), _concatenation_rule(0, 0),
-          _concatenation_rule(0, 1), doc="a stacked above b, [a; b] (vectors, or matrices "
+    entry("vcat", "vcat(a, b, ...)", 2, _concatenated(0),
+          lambda s: stack(list(s.args), 0), _concatenation_rule(0), many=True,
+          doc="a stacked above b (and any more blocks below), [a; b] (vectors, or matrices "
           "with equal columns)", label=("vcat", "\\operatorname{vcat}")),
-    entry("hcat", "hcat(A, B)", 2, _concatenated(1),
-          lambda s: stack(list(s.args), 1), _concatenation_rule(1, 0),
-          _concatenation_rule(1, 1), doc="A beside B, [A B] (matrices with equal rows)",
-          label=("hcat", "\\operatorname{hcat}")),
+    entry("hcat", "hcat(A, B, ...)", 2, _concatenated(1),
+          lambda s: stack(list(s.args), 1), _concatenation_rule(1), many=True,
+          doc="A beside B (and any more blocks to the right), [A B] (matrices with equal "
+          "rows)", label=("hcat", "\\operatorname{hcat}")),
     entry("slice", "x[lo..hi]", 1, _sliced,
           lambda s: block(s.args[0], *s.param), _slice_rule,
           doc="a contiguous block, 1-based and inclusive: v[1..h], W[1..d, :], A[:, 2..k]; "

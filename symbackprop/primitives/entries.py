@@ -13,7 +13,7 @@ from typing import Callable
 from .functions import operator_latex
 from .shapes import SCALAR, Shape, ShapeError
 
-__all__ = ["Site", "Operator", "entry", "keep", "to_scalar", "nonscalar"]
+__all__ = ["Site", "Operator", "entry", "keep", "to_scalar", "nonscalar", "takes_count"]
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,15 @@ class Operator:
     written : str
         How the language writes it (``"A @ B"``, ``"tanh(x)"``).
     arity : int
+        The number of operands; for an operator of `many`, the least number.
     shape_rule : callable
         ``(*shapes, param) -> Shape``; raises :class:`ShapeError`.
     forward : callable
         ``Site -> sympy.Expr``.
     rules : tuple of callable
-        One per operand: ``Site -> sympy.Expr``, that operand's adjoint share.
+        One per operand: ``Site -> sympy.Expr``, that operand's adjoint share.  For an
+        operator of `many`, one function of the operand's position that makes its rule
+        (:meth:`rule` asks for them).
     elementwise : bool
         Whether it applies a scalar function entry by entry.
     doc : str
@@ -78,6 +81,9 @@ class Operator:
     constants : tuple of int
         The operands that must be constants, consts and numbers (leaky_relu's
         slope): the model checker refuses others, and their rules are never asked.
+    many : bool
+        Whether it takes any number of operands from `arity` on, as ``vcat(a, b, c)``
+        stacks three blocks: one entry, whatever the count, with one rule for each position.
     options : tuple of (str, int or None, int)
         Whole numbers written in the call after the operands, in this order or by name
         (``conv2d(X, K, stride=2, pad=1)``, ``maxpool2d(X, 2)``): each its name, its
@@ -98,10 +104,36 @@ class Operator:
     label_latex: str = None
     constants: tuple = ()
     options: tuple = ()
+    many: bool = False
+
+    def rule(self, i):
+        """The local rule of operand `i`: ``Site -> sympy.Expr``.
+
+        Examples
+        --------
+        >>> op = entry("join", "join(a, b, ...)", 2, keep, lambda s: None,
+        ...            lambda i: (lambda s: f"the share of operand {i}"), many=True)
+        >>> op.rule(2)(None)
+        'the share of operand 2'
+        """
+        return self.rules[0](i) if self.many else self.rules[i]
+
+
+def takes_count(op, count):
+    """Whether `op` takes `count` operands: exactly its arity, or at least it for `many`.
+
+    Examples
+    --------
+    >>> op = entry("join", "join(a, b, ...)", 2, keep, lambda s: None, lambda i: None,
+    ...            many=True)
+    >>> takes_count(op, 3), takes_count(op, 1)
+    (True, False)
+    """
+    return count >= op.arity if op.many else count == op.arity
 
 
 def entry(name, written, arity, shape_rule, forward, *rules, doc="", label=None,
-          elementwise=False, constants=(), options=()):
+          elementwise=False, constants=(), options=(), many=False):
     r"""An entry; its figure label, (text, LaTeX), is its name as a word unless given.
 
     Examples
@@ -114,7 +146,7 @@ def entry(name, written, arity, shape_rule, forward, *rules, doc="", label=None,
     text, latex = label or (name, operator_latex(name))
     return Operator(name, written, arity, shape_rule, forward, tuple(rules), elementwise,
                     doc=doc, label_text=text, label_latex=latex, constants=tuple(constants),
-                    options=tuple(options))
+                    options=tuple(options), many=many)
 
 
 # --- shape rules that several families use -------------------------------------------

@@ -512,7 +512,8 @@ def bindable():
 
     def loss(op):
         try:
-            return not op.elementwise and op.arity == 2 and op.shape_rule(n, n, None).is_scalar
+            return not op.elementwise and op.arity == 2 and \
+                op.shape_rule(n, n, param=None).is_scalar
         except ShapeError:
             return False
     return (sorted(name for name, op in REGISTRY.items() if op.elementwise),

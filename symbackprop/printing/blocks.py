@@ -5,10 +5,12 @@ The text and LaTeX forms are mixins of the printers of
 :mod:`symbackprop.printing.printers`; the NumPy form one of
 :mod:`symbackprop.printing.numpy_printer`.  A zero block is printed with its
 size, ``0_(n×1)``, ``\\mathbf{0}_{n \\times 1}``: a reader cannot tell it from
-the blocks around it otherwise.  In text a block that is not one atom is
-bracketed (``[(W x); b]``: a space between blocks separates them); LaTeX's
-``&`` and ``\\\\`` separate them anyway.  A bmatrix is wrapped in braces, so
-that its ``\\\\`` and ``&`` stay inside one group of the aligned rows.
+the blocks around it otherwise.  A slice of a matrix's rows sliced again along
+its columns prints as one, ``W[1..n, 2..d]``, ``{\\boldsymbol{W}}_{1:n,2:d}``.  In
+text a block that is not one atom is bracketed (``[(W x); b]``: a space between
+blocks separates them); LaTeX's ``&`` and ``\\\\`` separate them anyway.  A bmatrix
+is wrapped in braces, so that its ``\\\\`` and ``&`` stay inside one group of the
+aligned rows.
 """
 
 from __future__ import annotations
@@ -44,8 +46,20 @@ def _range(printer, expr, to):
     return f"{printer._print(expr.lo)}{to}{printer._print(expr.hi)}"
 
 
+def _both_axes(slice_):
+    """A slice of a slice along the other axis of a matrix, ``W[1..n, 2..d]``: (the value
+    cut, its rows' slice, its columns' slice), else None."""
+    inner = slice_.arg
+    if not isinstance(inner, Slice) or inner.axis == slice_.axis or _of_a_vector(slice_) \
+            or _of_a_vector(inner):
+        return None
+    rows, cols = (inner, slice_) if inner.axis == 0 else (slice_, inner)
+    return inner.arg, rows, cols
+
+
 class BlockText:
-    """``[a; b]``, ``[A B]``, ``0_(n×1)``, ``v[1..h]``, ``W[1..d, :]``, ``A[:, 2..k]``."""
+    """``[a; b]``, ``[A B]``, ``0_(n×1)``, ``v[1..h]``, ``W[1..d, :]``, ``A[:, 2..k]``,
+    ``W[1..n, 2..d]``."""
 
     def zero_block(self, z):
         rows, cols = (self._sized(k) for k in z.shape)
@@ -66,6 +80,11 @@ class BlockText:
         return "[" + separator.join(self._text_block(b) for b in expr.blocks) + "]"
 
     def _print_Slice(self, expr):
+        both = _both_axes(expr)
+        if both is not None:
+            value, rows, cols = both
+            return (f"{self._text_block(value)}[{_range(self, rows, '..')}, "
+                    f"{_range(self, cols, '..')}]")
         base = self._text_block(expr.arg)
         span = _range(self, expr, "..")
         if _of_a_vector(expr):
@@ -91,6 +110,12 @@ class BlockLatex:
         return "{\\begin{bmatrix} " + separator.join(blocks) + " \\end{bmatrix}}"
 
     def _print_Slice(self, expr):
+        both = _both_axes(expr)
+        if both is not None:
+            value, rows, cols = both
+            base = self._print(value)
+            base = base if _delimited(value) else self._parens(base)
+            return f"{{{base}}}_{{{_range(self, rows, ':')},{_range(self, cols, ':')}}}"
         base = self._print(expr.arg)
         base = base if _delimited(expr.arg) else self._parens(base)
         span = _range(self, expr, ":")

@@ -124,7 +124,7 @@ def _forward(w):
     rows = tuple(Equation(w.name[n], w.print(e), shape=w.in_shape(n), keys=(n,))
                  for n, e in w.d.forward.items())
     given = domain_statements(w.model, {("var", n): s for n, s in w.name.items()}, w.latex,
-                              w.notation.lang)
+                              lang=w.notation.lang)
     domains = [Section(w.heading("domains"), notes=tuple(given))] if given else []
     return *domains, Section(w.heading("forward"), rows, wrap=False)
 

@@ -25,8 +25,8 @@ from ..language.spelling import default_latex, unicode_name
 from ..primitives.members import IndexSum, Member, ScalarMember, members_in
 from .documents import (Document, Equation, Section, render_latex, render_markdown,
                         gradients_listed, render_text, wanted_gradients)
-from .names import (BOLD, TRANSPOSE, Notation, adjoint_name, normal_spellings, notation_notes,
-                    shape_latex, shape_text, variable_name)
+from .names import (BOLD, TRANSPOSE, Notation, adjoint_name, domain_statements,
+                    normal_spellings, notation_notes, shape_latex, shape_text, variable_name)
 from .printers import MatrixLatexPrinter, TextPrinter
 from .words import phrase
 
@@ -499,8 +499,19 @@ def _closed_forms(w):
             Section("", notes=(w.say("closed form note"),), subheading=True)]
 
 
+def _domains(w):
+    """What the declared domains say, as the plain documents do, of a family's members at
+    their index (``x_t ∈ ℝ^d, entries > 0.``): a section, if any."""
+    members = [(w.print(w.d.symbol(name, f.indices if f.extra else f.index)), f)
+               for name, f in w.model.families.items()]
+    names = {("var", n): w.print(w.d.symbol(n)) for n, v in w.model.variables.items()
+             if v.declared}
+    given = domain_statements(w.model, names, w.latex, members, w.print, w.notation.lang)
+    return [Section(w.say("domains"), notes=tuple(given))] if given else []
+
+
 def _document(w):
-    sections = _forward(w) + _backward(w) + _closed_forms(w) + _gradients(w)
+    sections = _domains(w) + _forward(w) + _backward(w) + _closed_forms(w) + _gradients(w)
     notes = notation_notes([v for _, v, _ in w.d.forward] + [s.result for s in w.d.steps],
                            w.print, w.latex, w.notation.lang)  # what Φ and φ are, max's ties
     sections += [Section(w.say("notation"), notes=tuple(notes))] if notes else []

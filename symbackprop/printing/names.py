@@ -332,25 +332,29 @@ _DOMAINS = {
 }
 
 
-def domain_statements(model, names, latex, lang="en"):
+def domain_statements(model, names, latex, members=(), printed=None, lang="en"):
     """What the declared domains say, one sentence a variable: ``Y ∈ {0,1}^(n×q), each row
     one-hot.``, ``Σ ∈ 𝕊₊₊^d, symmetric positive definite.`` (the set of a square domain is
-    of its size: 𝕊^n for n × n matrices), ``c > 0.`` of a positive scalar."""
+    of its size: 𝕊^n for n × n matrices), ``c > 0.`` of a positive scalar.
+
+    A model with loops adds `members`: (its printed member, ``x_t``, and the family) for
+    each declared family, said of a member at its index; `printed` prints the sizes (the
+    widths n_l of its layers)."""
     out = []
-    for name, v in model.variables.items():
-        if not v.declared or getattr(v, "domain", None) is None:
-            continue
+    declared = [(names[("var", name)], v) for name, v in model.variables.items()
+                if v.declared and getattr(v, "domain", None) is not None]
+    for shown, v in declared + [(s, f) for s, f in members if f.declared and f.domain]:
         text_set, latex_set, worded = _DOMAINS[v.domain]
         square = v.domain in ("symmetric", "spd")
         given = (shape_latex if latex else shape_text)(vector(v.shape.rows) if square
-                                                       else v.shape)
+                                                       else v.shape,
+                                                       printed or (sp.latex if latex else str))
         chosen = latex_set if latex else text_set
         if chosen is not None:  # (0, 1)^n in place of ℝ^n
             given = given.replace("\\mathbb{R}" if latex else "ℝ", chosen, 1)
         said = phrase(f"domain {v.domain}", lang, latex) if worded else ""
         if said and v.shape.kind == "matrix" and v.domain in ("onehot", "simplex"):
             said = phrase("domain each row", lang, latex, said=said)
-        shown = names[("var", name)]
         member = "\\in" if latex else "∈"
         formula = f"{shown} {member} {given}"
         if v.shape.is_scalar and v.domain == "positive":

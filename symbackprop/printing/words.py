@@ -191,7 +191,7 @@ _PHRASES = {
     # what a declared domain says of its variable (printing/names.py domain_statements)
     "domain positive": {"en": ("entries > 0", "entries $> 0$"),
                         "zh": ("元素 > 0", "元素 $> 0$")},
-    "domain onehot": {"en": ("one-hot",) * 2, "zh": ("独热向量",) * 2},
+    "domain onehot": {"en": ("one-hot",) * 2, "zh": ("是独热向量",) * 2},
     "domain simplex": {
         "en": ("in the probability simplex (entries ≥ 0 summing to 1)",
                "in the probability simplex (entries $\\geq 0$ summing to 1)"),

@@ -3,8 +3,9 @@ and their LaTeX, ``\\begin{bmatrix} a \\\\ b \\end{bmatrix}``, ``{\\boldsymbol{v
 
 The rules of :class:`symbackprop.proofs.reading.Parser` for them, as functions of
 the parser.  In text the blocks of a row are factors side by side, and a row of
-one block may be a sum; in LaTeX blocks are separated by ``&``, rows by ``\\\\``
-(read as ``;``).  A matrix of one block is no reading (``[x]`` is not printed).
+one block may be a sum (beside other blocks a sum is printed bracketed, a factor);
+in LaTeX blocks are separated by ``&``, rows by ``\\\\`` (read as ``;``).  A
+matrix of one block is no reading (``[x]`` is not printed).
 A slice's bounds are read as formulas (the dims' sizes are values) and must be
 whole numbers inside the value sliced, or the reading is dropped.
 """
@@ -36,6 +37,9 @@ def block_matrix(parser, pos):
         for rows, row, q in partial:
             items = parser.sum(q) if latex or not row else []
             if not latex:
+                # a sum is a whole row: a block beside others is printed bracketed, so
+                # [A B C] is never the product A B beside C
+                items = [(v, p) for v, p in items if parser._is(p, "]") or parser._is(p, ";")]
                 items = items + parser.factor(q)
             for values, p in items:
                 current = row + (values,)
