@@ -199,7 +199,9 @@ def test_the_loop_documents_state_the_domains_as_the_plain_ones_do():
     stated = ("  S ∈ 𝕊₊₊^d, symmetric positive definite.\n  c > 0.\n"
               "  x_t ∈ ℝ^d, entries > 0.\n  y_t ∈ {0,1}^n, one-hot.\n\n")
     assert d.text().startswith("Domains\n" + stated + "Forward\n")
-    assert d.text(lang="zh").startswith("取值范围\n" + stated + "正向传播\n")
+    in_chinese = ("  S ∈ 𝕊₊₊^d，对称正定。\n  c > 0。\n  x_t ∈ ℝ^d，元素 > 0。\n"
+                  "  y_t ∈ {0,1}^n，是独热向量。\n\n")
+    assert d.text(lang="zh").startswith("取值范围\n" + in_chinese + "正向传播\n")
     plain = sbp.derive(sbp.parse(LOOPED.replace("for t in 1..T", "").replace("[t]", "")
                                  .replace("sum(cross_entropy", "(cross_entropy")))
     for line in plain.text().split("\n\n")[0].splitlines()[1:]:
