@@ -374,12 +374,8 @@ class NumPyPrinter(BlockNumPy, WindowNumPy, Printer):
         cut = trace_split([m.shape for m in mats])
         pairs = [(mats[:cut], _transposed(mats[cut:])), (_transposed(mats[:cut]), mats[cut:])]
         sides = min(pairs, key=_lone_transposes)
-        dot = f"np.vdot({self._chain(sides[0])[0]}, {self._chain(sides[1])[0]})"
-        if coeff == 1:
-            return dot
-        if coeff == -1:
-            return (f"-{dot}", _NEGATION)
-        return (f"{self._operand(coeff, _PRODUCT)} * {dot}", _PRODUCT)
+        return self._scaled(coeff, f"np.vdot({self._chain(sides[0])[0]}, "
+                                   f"{self._chain(sides[1])[0]})")
 
     def _print_AsScalar(self, expr):
         coeff, mats = ex._split(expr.arg)
@@ -388,7 +384,10 @@ class NumPyPrinter(BlockNumPy, WindowNumPy, Printer):
         # uᵀ A v: a row times a column, np.vdot of the two, not a 1 x 1 matrix product
         tree = chain_order([m.shape for m in mats]) or _left_to_right(len(mats))
         row, column = (self._dotted(side, mats) for side in tree)
-        dot = f"np.vdot({row}, {column})"
+        return self._scaled(coeff, f"np.vdot({row}, {column})")
+
+    def _scaled(self, coeff, dot):
+        """`coeff` times the dot product `dot`, with its precedence."""
         if coeff == 1:
             return dot
         if coeff == -1:
