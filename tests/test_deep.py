@@ -158,13 +158,24 @@ def test_a_nested_entrywise_function_prints_in_polynomial_work():
     assert calls <= budget, f"depth {deep} stopped past {budget} calls, cubic in depth {small}'s"
 
 
-def test_a_nested_entrywise_function_40_deep_derives_in_quadratic_work():
-    # Once exponential (time doubled per level: 12 levels took minutes).  The derivative of
-    # 40 nested tanh is a product of 40 factors of up to 40 functions each, so its size, and
-    # the work, grow as the square of the depth: 16 times depth 10's calls for 4 times the depth.
-    budget = _calls(lambda: sbp.derive(sbp.parse(nested_tanh(10)))) * 4 ** 2
-    calls = _calls(lambda: sbp.derive(sbp.parse(nested_tanh(40))), budget)
-    assert calls <= budget, f"depth 40 stopped past {budget} calls, quadratic in depth 10's"
+def test_a_nested_entrywise_function_40_deep_derives_in_linear_work():
+    # Once exponential (time doubled per level: 12 levels took minutes), then quadratic: each
+    # level rebuilt the composition below it and re-sorted the growing product of the chain
+    # rule's factors.  A level now costs the same work however deep it is: the 20 levels
+    # from 20 to 40 cost twice the 10 from 10 to 20 (quadratic work would cost four times).
+    ten, twenty = (_calls(lambda: sbp.derive(sbp.parse(nested_tanh(n)))) for n in (10, 20))
+    budget = twenty + 2.5 * (twenty - ten)
+    forty = _calls(lambda: sbp.derive(sbp.parse(nested_tanh(40))), budget)
+    assert forty - twenty <= 2.5 * (twenty - ten), \
+        f"levels 20 to 40 cost {forty - twenty} calls, levels 10 to 20 {twenty - ten}"
+
+
+def test_the_derivative_of_a_nested_function_is_the_chain_rule_outermost_first():
+    d = sbp.derive(sbp.parse(nested_tanh(3)))
+    assert documents.text(d).splitlines()[-1].strip() == (
+        "∂J/∂x = ∂J/∂z ⊙ (1 - z^⊙2) ⊙ (1 - tanh²(tanh(x))) ⊙ (1 - tanh²(x))")
+    assert sbp.check(d).ok and sbp.verify(d, dims={"n": 3}).ok
+    assert prove_printed(d).ok
 
 
 def test_the_code_of_40_nested_functions_computes_each_level_once():

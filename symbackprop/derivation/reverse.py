@@ -33,6 +33,7 @@ from functools import cached_property
 
 import numpy as np
 import sympy as sp
+from sympy.core.traversal import iterargs
 
 from ..errors import ModelError, ModelWarning
 from ..language.model import Literal, Ref, walk
@@ -301,12 +302,17 @@ def derive(model):
 
 def _check_finite(model, assignment, value):
     """Constants folded by SymPy must be finite reals: 1/0, (-1)^0.5 and 10^400 are errors."""
-    bad = value.has(sp.zoo, sp.oo, -sp.oo, sp.nan, sp.I)
-    for number in value.atoms(sp.Number):
-        try:
-            bad = bad or not np.isfinite(float(number))
-        except (OverflowError, TypeError):
+    bad = False
+    # iterargs walks breadth first: a recursive walk of a chain of maps costs its depth
+    # for every node it passes up (quadratic in a deep composition)
+    for part in (value, *iterargs(value)):
+        if part is sp.zoo or part is sp.I:
             bad = True
+        elif isinstance(part, sp.Number):  # oo and nan among them
+            try:
+                bad = bad or not np.isfinite(float(part))
+            except (OverflowError, TypeError):
+                bad = True
     if bad:
         raise ModelError(f"'{assignment.target}' is not a finite real number here (a division "
                          "by zero, a root of a negative constant, or a constant beyond float64?)",

@@ -141,12 +141,14 @@ class Map(MatrixExpr):
     """
 
     def __new__(cls, function, arg):
-        return super().__new__(cls, function, arg)
+        obj = super().__new__(cls, function, arg)
+        obj._shape = arg.shape  # held: asked of a chain of maps, each would ask the next
+        return obj
 
     function = property(lambda self: self.args[0])
     arg = property(lambda self: self.args[1])
     operands = property(lambda self: (self.args[1],))
-    shape = property(lambda self: self.args[1].shape)
+    shape = property(lambda self: self._shape)
 
     def body_at(self, value):
         """The scalar body with the entry variable replaced by `value`."""
@@ -214,22 +216,48 @@ def _split(expr):
     return sp.Integer(1), [expr]
 
 
+def _calls_a_call(body):
+    """Whether a scalar body applies a function to a function of its entry: tanh(tanh(ξ))."""
+    return any(a.has(sp.Function) for f in body.atoms(sp.Function) for a in f.args)
+
+
+def _kept_whole(body):
+    """Whether a composition is one function to SymPy and to the code: log(σ(ξ)), which the
+    code computes in a form finite for every ξ."""
+    return any(isinstance(f, sp.log) and isinstance(f.args[0], sigmoid)
+               for f in body.atoms(sp.log))
+
+
 def entrywise(body, arg):
     """`body` (an expression in :data:`ENTRY`) applied to every entry of `arg`.
 
-    A function of a function of the same matrix is one entrywise function:
-    ``log(sigmoid(z))`` is the body ``log(sigmoid(ξ))`` at ``z``.  Keeping the
-    composition whole lets SymPy cancel what it can (``(1/σ) σ (1 - σ)`` is
-    ``1 - σ``), which is both what a lecturer writes and what stays finite.
+    A function of a map is one entrywise function where no call is nested in
+    another: ``1 - ξ²`` of ``tanh(z)`` is the body ``1 - tanh²(ξ)`` at ``z``, and
+    ``log(exp(z))`` is ``z``.  So is ``log(sigmoid(z))``, which the code computes
+    in a form finite for every z.  Any other function of a function stays a chain
+    of maps, a level each: it prints the same, and a level costs the same work
+    however deep the composition is (fused, each level would rebuild the whole
+    composition below it).
 
     Examples
     --------
     >>> z = sp.MatrixSymbol("z", 2, 1)
+    >>> entrywise(1 - ENTRY**2, entrywise(sp.tanh(ENTRY), z)).function.expr
+    1 - tanh(ξ)**2
     >>> entrywise(sp.log(ENTRY), entrywise(sigmoid(ENTRY), z)).function.expr
     log(sigmoid(ξ))
+    >>> chain = entrywise(sp.tanh(ENTRY), entrywise(sp.tanh(ENTRY), z))
+    >>> chain.function.expr, chain.arg.function.expr, chain.arg.arg
+    (tanh(ξ), tanh(ξ), z)
     """
     if isinstance(arg, Map):
-        body, arg = body.subs(ENTRY, arg.function.expr), arg.arg
+        inner = arg.function.expr
+        # xreplace where it means the same: subs compares the inner body with the entry
+        fused = (body.subs(ENTRY, inner) if body.has(sp.Derivative, sp.Subs)
+                 else body.xreplace({ENTRY: inner}))
+        if _calls_a_call(fused) and not _kept_whole(fused):
+            return Map(sp.Lambda(ENTRY, body), arg)
+        body, arg = fused, arg.arg
     if body == ENTRY:  # the identity, log(exp(z)) included: SymPy's Lambda(ξ, ξ) has no body
         return arg
     if not body.has(ENTRY):  # a constant function: c 𝟏 𝟏ᵀ, not "c" applied to a matrix
@@ -338,8 +366,105 @@ def add(*terms):
     return sp.Add(*terms)
 
 
+class _Factors:
+    """The factors of an entrywise product as :func:`hadamard` builds it.
+
+    f(z) g(z) entry by entry is the single function f g where the two have a factor in
+    common, so that SymPy cancels it ((1/σ) σ (1 - σ) is 1 - σ).  Other factors stay as
+    the chain rule gives them, outermost first.  The product built keeps its factors and
+    their index, so that a product grown a factor at a time (the adjoint of a deep
+    composition) costs a factor a step, not a rebuilt, re-sorted product.
+    """
+
+    def __init__(self, factors=(), twins=None):
+        self.factors, self.twins = list(factors), dict(twins or {})
+
+    @classmethod
+    def of(cls, product):
+        """A copy of the factors of `product`, a matrix with no coefficient in front, and
+        the coefficient they bring."""
+        held = getattr(product, "_factors", None)
+        if held is not None:
+            return cls(held.factors, held.twins), sp.Integer(1)
+        factors = cls()
+        return factors, factors.include(product)
+
+    @staticmethod
+    def _split(f):
+        """(coefficient, factor): the coefficient of a map of a product goes in front too,
+        so that a product reads -(a ⊙ b ⊙ c) rather than a ⊙ -(b ⊙ c)."""
+        c, parts = _split(f)
+        f = mul(*parts) if parts else None
+        if isinstance(f, Map):
+            number, rest = f.function.expr.as_coeff_Mul()
+            if number != 1 and sum(1 for g in sp.Mul.make_args(rest) if g.has(ENTRY)) > 1:
+                c, f = c * number, Map(sp.Lambda(ENTRY, rest), f.arg)
+        return c, f
+
+    @staticmethod
+    def _keys(f):
+        """What a map has in common with its twins: its operand and a base of its body."""
+        if not isinstance(f, Map):
+            return []
+        return [(f.arg, factor.as_base_exp()[0])
+                for factor in sp.Mul.make_args(f.function.expr)]
+
+    def include(self, m):
+        """Multiply by `m`; return the coefficient it brings (σ(z) / σ(z) is 1)."""
+        coeff = sp.Integer(1)
+        for f in (m.args if isinstance(m, HadamardProduct) else [m]):
+            c, f = self._split(f)
+            coeff *= c
+            keys = self._keys(f)
+            twin = next((self.twins[k] for k in keys if k in self.twins), None)
+            if twin is not None:
+                g = self.factors[twin]
+                c, f = self._split(entrywise(g.function.expr * f.function.expr, f.arg))
+                coeff *= c
+                self.twins = {k: i for k, i in self.twins.items() if i != twin}
+                keys = self._keys(f)
+            if isinstance(f, OneMatrix):
+                f = None  # a factor of ones, or one that cancelled
+            if twin is None:
+                twin = len(self.factors)
+                self.factors.append(f)
+            else:
+                self.factors[twin] = f
+            if f is not None:
+                self.twins.update((k, twin) for k in keys)
+        return coeff
+
+    def product(self, coeff, shape):
+        """coeff times the product of the factors."""
+        kept = [f for f in self.factors if f is not None]
+        if not kept:
+            return mul(coeff, OneMatrix(*shape))
+        if len(kept) == 1:
+            return mul(coeff, kept[0])
+        twins = self.twins
+        if len(kept) < len(self.factors):  # the index, of the factors left
+            position = {}
+            for i, f in enumerate(self.factors):
+                if f is not None:
+                    position[i] = len(position)
+            twins = {k: position[i] for k, i in twins.items()}
+        # Basic's constructor: HadamardProduct's would check the shapes of every factor
+        # again, each checked when it came in, once a factor for a product grown by one
+        product = sp.Basic.__new__(HadamardProduct, *kept)
+        product._factors = _Factors(kept, twins)
+        return mul(coeff, product)
+
+
 def hadamard(a, b):
-    """The entrywise product, coefficients pulled in front; by a scalar it is a product."""
+    """The entrywise product, coefficients pulled in front; by a scalar it is a product.
+
+    Examples
+    --------
+    >>> z = sp.MatrixSymbol("z", 2, 1)
+    >>> s = entrywise(sigmoid(ENTRY), z)
+    >>> hadamard(entrywise(1 / ENTRY, s), entrywise(ENTRY * (1 - ENTRY), s)).function.expr
+    1 - sigmoid(ξ)
+    """
     if not is_matrix(a) or not is_matrix(b):
         return mul(a, b)
     if isinstance(a, sp.ZeroMatrix) or isinstance(b, sp.ZeroMatrix):
@@ -350,28 +475,9 @@ def hadamard(a, b):
         return mul(ca * cb, b)
     if isinstance(b, OneMatrix):
         return mul(ca * cb, a)
-    factors = []
-    for m in (a, b):
-        for f in (m.args if isinstance(m, HadamardProduct) else [m]):
-            # f(z) * g(z) entry by entry is the single entrywise function f g
-            twin = next((i for i, g in enumerate(factors)
-                         if isinstance(f, Map) and isinstance(g, Map) and g.arg == f.arg), None)
-            if twin is None:
-                factors.append(f)
-            else:
-                g = factors[twin]
-                factors[twin] = entrywise(g.function.expr * f.function.expr, f.arg)
-    coeff, kept = ca * cb, []
-    for f in factors:  # σ(z) / σ(z) entry by entry is a constant: it goes in front
-        c, m = _split(f)
-        coeff *= c
-        single = mul(*m) if m else None
-        if single is not None and not isinstance(single, OneMatrix):
-            kept.append(single)
-    if not kept:
-        return mul(coeff, OneMatrix(*a.shape))
-    product = kept[0] if len(kept) == 1 else HadamardProduct(*kept)
-    return mul(coeff, product)
+    factors, coeff = _Factors.of(a)
+    coeff *= ca * cb * factors.include(b)
+    return factors.product(coeff, a.shape)
 
 
 def hpow(base, exponent):
