@@ -7,6 +7,7 @@ caller's process, bounded only by the limits `argv` gives.  The models here are 
 hostile: each would run for minutes or take all the machine's memory without a limit.
 """
 
+import argparse
 import resource
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_deep import deep_mlp, nested_tanh
 
 from symbackprop import cli
 
@@ -72,15 +74,50 @@ def test_the_memory_limit_stops_a_command_with_a_message(tmp_path):
     assert err == f"symbackprop: error: check ran out of memory on {model} (try smaller --dims)\n"
 
 
+#: Legal models that once hung, ran out of memory or crashed a command.
+HOSTILE = {
+    "squaring": SQUARING,
+    "nested": nested_tanh(48).replace("input x", "param x"),
+    "product": "param x: scalar\nJ = " + " * ".join(["x"] * 2000) + "\nobjective J\n",
+    "huge": "param w: vector(99999999)\nJ = sum(tanh(w))\nobjective J\n",
+    "deep": deep_mlp(64),
+    "power": "param x: scalar\nJ = x * 10 ^ 1e300\nobjective J\n",
+}
+
+
 @pytest.mark.parametrize("command", ["derive", "graph", "check", "verify", "memory", "codegen",
                                      "hvp", "hessian"])
-def test_under_ulimit_every_command_answers_without_a_traceback(tmp_path, command):
-    # `ulimit -v 3 GiB` on the whole program, the default budget inside it lowered to 20 s
-    model = tmp_path / "squaring.sbp"
-    model.write_text(SQUARING, encoding="utf-8")
-    status, err, _ = program(command, model, "--time-limit", "20", cwd=tmp_path,
-                             memory=3 * 2**30)
-    assert status in (0, 1, 2) and "Traceback" not in err, err
+def test_under_ulimit_every_command_answers_every_hostile_model(tmp_path, command):
+    # `ulimit -v 3 GiB` on the whole program, the default budget inside it lowered to 8 s.
+    # Once every command failed at once under it, saying it needed more than 8 GiB: the
+    # budget asked for its default 8 GiB, more than the shell allowed, and was refused.
+    for name, text in HOSTILE.items():
+        model = tmp_path / f"{name}.sbp"
+        model.write_text(text, encoding="utf-8")
+        status, err, _ = program(command, model, "--time-limit", "8", cwd=tmp_path,
+                                 memory=3 * 2**30)
+        assert "Traceback" not in err and "memory" not in err, (name, err)
+        # a result, or a message: the time limit, a refused size, a refused figure
+        assert status in (0, 1) or status == 2 and err.count("error:") == 1, (name, err)
+        if name == "nested" and command != "hessian" or command in ("derive", "codegen",
+                                                                     "memory"):
+            assert status == 0 or name == "power", (name, err)
+
+
+def test_a_memory_limit_above_the_shells_is_the_shells(capsys, monkeypatch):
+    from symbackprop.cli import budget
+    from symbackprop.proofs.forked import address_space_limit
+    assert address_space_limit(2**20) == 2**20
+    asked = []
+    monkeypatch.setattr(budget, "run_bounded", lambda *a, memory: asked.append(memory))
+    monkeypatch.setattr(budget, "address_space_limit", lambda memory: min(memory, 2 * 2**30))
+    args = argparse.Namespace(command="check", model="wide.sbp")
+    assert budget.run_within(None, args, 600.0, 8.0) == 2 and asked == [8 * 2**30]
+    assert capsys.readouterr().err == (
+        "symbackprop: error: check wide.sbp: stopped, it needed more than 2 GiB, the memory "
+        "this shell allows (ulimit -v); nothing was written\n")
+    assert budget.run_within(None, args, 600.0, 1.5) == 2
+    assert "more than 1.5 GiB, its memory limit (--memory-limit)" in capsys.readouterr().err
 
 
 def test_the_program_has_a_budget_by_default_and_python_callers_choose(tmp_path, monkeypatch,

@@ -210,3 +210,16 @@ def test_a_product_of_2000_factors_derives_in_quadratic_work():
     calls = _calls(lambda: derived.append(sbp.derive(sbp.parse(product(2000)))), budget)
     assert calls <= budget, f"2000 factors stopped past {budget} calls, quadratic in 500's"
     assert derived[0].lambdify()(x=1.001)[1]["x"] == pytest.approx(2000 * 1.001 ** 1999, rel=1e-12)
+
+
+def test_the_hessian_of_a_nested_function_is_not_expanded_past_its_limit():
+    # Entry by entry, the Hessian was expanded into a sum of products: 12 nested tanh make a
+    # product of 12 squared sums, 4^12 terms (depth 6 took 8 s, each level four times more).
+    from symbackprop.proofs.hessian import hessian_text
+
+    def work(depth):
+        model = nested_tanh(depth).replace("input x", "param x")
+        return lambda: hessian_text(sbp.derive(sbp.parse(model)), dims={"n": 1})
+    budget = _calls(work(6)) * 2 ** 3  # twice the depth: generously cubic
+    calls = _calls(work(12), budget)
+    assert calls <= budget, f"depth 12 stopped past {budget} calls, cubic in depth 6's"

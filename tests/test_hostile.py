@@ -9,6 +9,7 @@ display names and source lines at random.
 
 import os
 import re
+import shutil
 import stat
 import sys
 import unicodedata
@@ -349,6 +350,51 @@ def test_a_huge_graph_is_refused_as_svg_with_a_message(tmp_path, capsys, monkeyp
         assert not (tmp_path / f"many.{fmt}").exists()
     status, out, _ = run(capsys, "graph", tmp_path / "many.sbp", "--format", "dot")
     assert status == 0 and out.count(" -> ") > 500  # the source is still there to lay out
+
+
+def _product(factors):
+    return "param x: scalar\nJ = " + " * ".join(["x"] * factors) + "\nobjective J\n"
+
+
+def test_a_value_read_down_a_long_chain_is_refused_as_a_figure_before_the_work(
+        tmp_path, capsys, monkeypatch):
+    # x read by each of 2000 chained products: dot would place 2 million waypoints (minutes,
+    # 120 s at only 250 factors), and the TikZ drawn without it took a minute to write them
+    from symbackprop.printing import figures
+    (tmp_path / "product.sbp").write_text(_product(2000), encoding="utf-8")
+    monkeypatch.setattr(figures.subprocess, "run", None)  # Graphviz is never started
+    for fmt, says in (("tikz", "1,999,002 places on its columns"), ("svg", "3,998 edges")):
+        status, out, err = run(capsys, "graph", tmp_path / "product.sbp", "--format", fmt, "-o",
+                               tmp_path / f"product.{fmt}")
+        assert status == 2 and "Traceback" not in err and says in err, err
+        assert not (tmp_path / f"product.{fmt}").exists()
+    (tmp_path / "product.sbp").write_text(_product(150), encoding="utf-8")  # 300 edges
+    status, out, err = run(capsys, "graph", tmp_path / "product.sbp", "--format", "svg")
+    assert status == 2 and "places on its ranks, more than the 10,000" in err, err
+
+
+def test_the_places_a_layout_needs_count_each_rank_an_edge_passes():
+    from symbackprop.printing.figures import _layout_places
+    chain = [(f"m{k}", f"m{k + 1}") for k in range(1, 10)]
+    reads = [("x", f"m{k}") for k in range(1, 11)]
+    # ten nodes of the chain and x just before m1: x -> m_k passes k - 1 ranks
+    assert _layout_places(chain + reads) == 11 + sum(range(10))
+    assert _layout_places(chain) == 10  # a chain: no edge passes a rank
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz")
+def test_a_large_graph_is_placed_with_a_bounded_layout(tmp_path, capsys, monkeypatch):
+    from symbackprop.printing import figures
+    calls = []
+    real = figures.subprocess.run
+    monkeypatch.setattr(figures.subprocess, "run",
+                        lambda argv, **kwargs: calls.append(argv) or real(argv, **kwargs))
+    for factors, bounded in ((30, False), (60, True)):  # 58 and 118 edges
+        (tmp_path / "product.sbp").write_text(_product(factors), encoding="utf-8")
+        calls.clear()
+        status, out, err = run(capsys, "graph", tmp_path / "product.sbp", "--format", "svg")
+        assert status == 0 and out.startswith("<?xml"), err
+        assert all(("-Gnslimit=1" in argv) == bounded for argv in calls) and calls
 
 
 def test_graphviz_running_out_of_time_is_a_message(monkeypatch):

@@ -14,7 +14,7 @@ import time
 import traceback
 
 from ..errors import visible
-from ..proofs.forked import run_bounded
+from ..proofs.forked import address_space_limit, run_bounded
 
 __all__ = ["run_within"]
 
@@ -34,8 +34,11 @@ def run_within(run, args, seconds, memory):
         print(f"{what}: stopped after {seconds:g} s, its time limit (--time-limit); nothing "
               "was written", file=sys.stderr)
     else:
-        print(f"{what}: stopped, it needed more than {memory:g} GiB, its memory limit "
-              "(--memory-limit); nothing was written", file=sys.stderr)
+        allowed = address_space_limit(int(memory * 2**30)) / 2**30
+        limit = "its memory limit (--memory-limit)" if allowed >= memory else \
+            "the memory this shell allows (ulimit -v)"
+        print(f"{what}: stopped, it needed more than {allowed:.3g} GiB, {limit}; nothing "
+              "was written", file=sys.stderr)
     return 2
 
 

@@ -344,6 +344,11 @@ def _xy(point):
 def _layered_tikz(derivation, g, labels):
     # Without Graphviz.  Written here rather than with nx.to_latex_raw: arrows that span
     # columns are drawn through waypoints, which to_latex_raw cannot express.
+    places = _layout_places(list(g.edges))
+    if places > MAX_DRAWN_PLACES:
+        raise RuntimeError(f"the graph's edges pass {places:,} places on its columns, more "
+                           f"than the {MAX_DRAWN_PLACES:,} a TikZ figure is drawn with: write "
+                           "--format dot and lay it out yourself, or draw a smaller model")
     dx = _DX
     if any(kind == "tangent" for _, kind in g.nodes(data="kind")):
         # columns as wide as the widest label: R{dJ/dW} is wider than a variable's box
@@ -426,10 +431,45 @@ def _dot(derivation, g, ids=None, notation=None):
     return "\n".join(lines) + "\n"
 
 
-#: The most edges a figure Graphviz lays out may have, and the seconds it may take: dot's
-#: layout grows much faster than the graph, and a graph of thousands of edges would take
-#: minutes to draw a figure nobody can read.
-MAX_LAYOUT_EDGES, GRAPHVIZ_TIMEOUT = 500, 60
+#: The most edges a figure Graphviz lays out may have, the most places on its ranks that
+#: those edges pass through (:func:`_layout_places`), and the seconds it may take: dot's
+#: layout grows much faster than the graph, and a graph of thousands of edges, or one value
+#: read by each of a chain of 200 operators (20,000 places), would take minutes to draw a
+#: figure nobody can read.
+MAX_LAYOUT_EDGES, MAX_LAYOUT_PLACES, GRAPHVIZ_TIMEOUT = 500, 10_000, 60
+
+#: The most places (:func:`_layout_places`) the TikZ figure drawn without Graphviz may have:
+#: a product of 2,000 factors, 2 million waypoints, took a minute to write a picture no
+#: LaTeX would typeset.
+MAX_DRAWN_PLACES = 50_000
+
+#: Past this many edges, dot's network simplex stops after as many iterations as the graph
+#: has nodes (nslimit, mclimit): a value read by each of a chain of 100 operators took dot
+#: ten times longer placed in full.  Every example's figure (63 edges at most) is placed
+#: in full.
+BOUNDED_LAYOUT_EDGES = 100
+
+
+def _layout_places(edges):
+    """How many places dot lays out for a graph: a node a rank, and an edge a place on every
+    rank it passes (dot's virtual nodes), the nodes ranked as tightly as their edges allow.
+
+    Examples
+    --------
+    >>> _layout_places([("x", "a"), ("a", "b"), ("x", "b")])  # x -> b passes a's rank
+    4
+    """
+    g = nx.DiGraph(edges)
+    if not nx.is_directed_acyclic_graph(g):
+        return len(edges) + g.number_of_nodes()
+    order = list(nx.topological_sort(g))
+    rank = {}
+    for v in order:  # each node on the rank after its latest operand
+        rank[v] = max((rank[u] + 1 for u in g.predecessors(v)), default=0)
+    for v in reversed(order):  # an operand as late as its first reader allows
+        if g.out_degree(v):
+            rank[v] = min(rank[w] for w in g.successors(v)) - 1
+    return g.number_of_nodes() + sum(rank[v] - rank[u] - 1 for u, v in edges)
 
 
 def _graphviz(dot_source, fmt):
@@ -437,13 +477,22 @@ def _graphviz(dot_source, fmt):
     if dot is None:
         raise RuntimeError(f"a {fmt} figure needs Graphviz's 'dot' program "
                            "(Debian: apt-get install graphviz); tikz and dot need nothing")
-    edges = len(re.findall(r"^  \S.* -> ", dot_source, re.MULTILINE))
-    if edges > MAX_LAYOUT_EDGES:
-        raise RuntimeError(f"the graph has {edges:,} edges, more than the "
+    edges = re.findall(r'^\s+("[^"]*"|[^\s"]+) -> ("[^"]*"|[^\s";\[]+)', dot_source,
+                       re.MULTILINE)
+    if len(edges) > MAX_LAYOUT_EDGES:
+        raise RuntimeError(f"the graph has {len(edges):,} edges, more than the "
                            f"{MAX_LAYOUT_EDGES:,} the {fmt} figure is laid out for: write "
                            "--format dot and lay it out yourself, or draw a smaller model")
+    places = _layout_places(edges)
+    if places > MAX_LAYOUT_PLACES:
+        raise RuntimeError(f"the graph's edges pass {places:,} places on its ranks, more "
+                           f"than the {MAX_LAYOUT_PLACES:,} the {fmt} figure is laid out for "
+                           "(a value read far down a long chain): write --format dot and lay "
+                           "it out yourself, or name the chain's steps in the model")
+    bounded = ["-Gnslimit=1", "-Gnslimit1=1", "-Gmclimit=0.1"] \
+        if len(edges) > BOUNDED_LAYOUT_EDGES else []
     try:
-        result = subprocess.run([dot, f"-T{fmt}"], input=dot_source.encode("utf-8"),
+        result = subprocess.run([dot, f"-T{fmt}", *bounded], input=dot_source.encode("utf-8"),
                                 capture_output=True, timeout=GRAPHVIZ_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"Graphviz did not lay out the {fmt} figure within "

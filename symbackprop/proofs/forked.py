@@ -16,7 +16,24 @@ import signal
 import sys
 import warnings
 
-__all__ = ["run_bounded"]
+__all__ = ["address_space_limit", "run_bounded"]
+
+
+def address_space_limit(memory):
+    """The address space a child asking for `memory` bytes gets: no more than this process
+    may have (``ulimit -v`` in the shell lowers it; raising it past that is refused).
+
+    Examples
+    --------
+    >>> address_space_limit(2**20) == 2**20
+    True
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX: no limit to meet
+        return memory
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    return memory if hard == resource.RLIM_INFINITY else min(memory, hard)
 
 
 def run_bounded(func, seconds, memory=None):
@@ -60,6 +77,7 @@ def run_bounded(func, seconds, memory=None):
             _die_with(parent)
             if memory:
                 import resource  # POSIX only, like fork
+                memory = address_space_limit(memory)
                 resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             result = func()
             if result is not None:

@@ -146,12 +146,48 @@ def elementwise_hessian(derivation, dims, wrt=None, named=False):
 
     labels = [str(t) for n in hvp.wrt for t in entries(env[derivation.symbols[n]])]
     directions = [v for n in hvp.wrt for v in entries(env[hvp.directions[n]])]
-    rows = [sp.expand(e) for n in hvp.wrt for e in entries(explicit(hvp.hvp(n), env, sizes))]
+    rows = [_expanded(e) for n in hvp.wrt for e in entries(explicit(hvp.hvp(n), env, sizes))]
     # at these sizes, a dim in a coefficient (mean's 1/n) is its number too
     H = sp.ImmutableMatrix([[sp.diff(r, v).xreplace(sizes) for v in directions] for r in rows])
     if named:
         H = H.applyfunc(_renamer(derivation, env, sizes, entries))
     return labels, H
+
+
+#: The most terms an entry is expanded into; past it the entry stays as it was built.  The
+#: derivative of 20 nested tanh is a product of 20 sums, 2^20 terms expanded.
+MAX_EXPANDED_TERMS = 2000
+
+
+def _expanded(e):
+    """`e` expanded into a sum of products, unless that sum would have more than
+    :data:`MAX_EXPANDED_TERMS` terms (counted without expanding).
+
+    Examples
+    --------
+    >>> a, b = sp.symbols("a b")
+    >>> _expanded((a + b) * (a - b))
+    a**2 - b**2
+    >>> deep = sp.Mul(*[1 - sp.Symbol(f"t{k}")**2 for k in range(20)])
+    >>> _expanded(deep) == deep
+    True
+    """
+    terms = {}
+    for node in sp.postorder_traversal(e):
+        if node in terms:
+            continue
+        if node.is_Add:
+            count = sum(terms[a] for a in node.args)
+        elif node.is_Mul:
+            count = 1
+            for a in node.args:
+                count = min(count * terms[a], MAX_EXPANDED_TERMS + 1)
+        elif node.is_Pow and node.exp.is_Integer and node.exp > 0:
+            count = terms[node.base] ** min(int(node.exp), 64)
+        else:
+            count = 1
+        terms[node] = min(count, MAX_EXPANDED_TERMS + 1)
+    return sp.expand(e) if terms[e] <= MAX_EXPANDED_TERMS else e
 
 
 def _renamer(derivation, env, sizes, entries):
