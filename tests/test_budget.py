@@ -99,8 +99,7 @@ def test_under_ulimit_every_command_answers_every_hostile_model(tmp_path, comman
         assert "Traceback" not in err and "memory" not in err, (name, err)
         # a result, or a message: the time limit, a refused size, a refused figure
         assert status in (0, 1) or status == 2 and err.count("error:") == 1, (name, err)
-        if name == "nested" and command != "hessian" or command in ("derive", "codegen",
-                                                                     "memory"):
+        if command in ("derive", "codegen", "memory"):  # seconds, well within the budget
             assert status == 0 or name == "power", (name, err)
 
 
